@@ -1,0 +1,238 @@
+"""Giving meaning to a step's written arguments: `3x3/2`, `x64`, `same`, `dilation=2`.
+
+A layer kind asks an `ArgReader` for what it takes (`a.kernel(...)`, `a.width(...)`,
+`a.option_int("groups", 1)`); the reader evaluates `{expr}`s, checks whole numbers and
+dimension counts, and reports any argument nobody asked for as unknown, with a located
+error. So each layer's syntax is a few readable lines in its own class.
+"""
+
+from __future__ import annotations
+
+from fractions import Fraction
+from typing import Iterable, Mapping
+
+from . import ast
+from .activations import ACTIVATIONS, Activation, canonical_activation
+from .errors import CnnError, Span, did_you_mean
+from .expr import evaluate, number
+
+Env = Mapping[str, Fraction]
+PADDINGS = ("same", "valid")
+BOOLEANS = {"true": True, "false": False}
+
+
+def split_top(text: str, sep: str) -> list[tuple[str, int]]:
+    """Split on `sep` outside braces, keeping each part's offset.
+
+    >>> split_top("{k}x{k*2}/2", "/")
+    [('{k}x{k*2}', 0), ('2', 10)]
+    """
+    parts, depth, start = [], 0, 0
+    for i, ch in enumerate(text):
+        depth += (ch == "{") - (ch == "}")
+        if ch == sep and depth == 0:
+            parts.append((text[start:i], start))
+            start = i + 1
+    parts.append((text[start:], start))
+    return parts
+
+
+def atom_value(text: str, span: Span, env: Env) -> Fraction:
+    """The value of `64`, `-1` or `{2*n}` (span covers exactly `text`)."""
+    if text.startswith("{"):
+        return evaluate(text[1:-1], env, span)
+    return number(text, span)
+
+
+def whole(value: Fraction, what: str, span: Span, minimum: int | None = 1) -> int:
+    """`value` as an int, or an error if it is fractional or below `minimum`."""
+    if value.denominator != 1:
+        raise CnnError(f"{what} must be a whole number, got {_show(value)}", span,
+                       "use `//` for floor division inside `{expr}`")
+    if minimum is not None and value < minimum:
+        kind = "positive" if minimum == 1 else f"at least {minimum}"
+        raise CnnError(f"{what} must be {kind}, got {value}", span)
+    return int(value)
+
+
+def _show(value: Fraction) -> str:
+    return str(float(value)) if value.denominator != 1 else str(value)
+
+
+def _is_scalar(arg: object) -> bool:
+    return isinstance(arg, ast.Number) or (
+        isinstance(arg, ast.Size) and len(split_top(arg.text, "x")) == 1
+        and len(split_top(arg.text, "/")) == 1 and len(split_top(arg.text, ":")) == 1)
+
+
+class ArgReader:
+    """Hands a step's arguments to its layer kind, one request at a time."""
+
+    def __init__(self, step: str, args: Iterable[ast.Arg], env: Env, span: Span,
+                 rank_word: str = "") -> None:
+        self.step, self.env, self.span = step, env, span
+        self.rank_word = rank_word  # e.g. "2-D", for messages about dimension counts
+        self.args = [a for a in args if not (isinstance(a, ast.Option) and a.key == "name")]
+        self.used: set[int] = set()
+
+    # -- positional forms ---------------------------------------------------------------
+    def _take(self, test) -> ast.Arg | None:
+        for i, arg in enumerate(self.args):
+            if i not in self.used and test(arg):
+                self.used.add(i)
+                return arg
+        return None
+
+    def _missing(self, what: str, example: str) -> CnnError:
+        return CnnError(f"`{self.step}` needs a {what}", self.span, f"write it as `{example}`")
+
+    def size(self, what: str, rank: int, *, example: str, stride: bool = False,
+             pairs: bool = False, minimum: int = 1, required: bool = True,
+             allow_scalar_only: bool = False):
+        """A size such as `3x3/2`: returns (dims, stride-or-None), one entry per dimension.
+
+        With `pairs`, each dimension may be `B:A` and dims are (before, after) pairs.
+        """
+        arg = self._take(lambda a: isinstance(a, ast.Size))
+        if arg is None:
+            if required:
+                raise self._missing(what, example)
+            return None, None
+        assert isinstance(arg, ast.Size)
+        parts = split_top(arg.text, "/")
+        if len(parts) > 1 and not stride:
+            raise CnnError(f"{what} of `{self.step}` takes no stride", arg.span.shifted(
+                parts[1][1] - 1, len(parts[1][0]) + 1), f"remove `/{parts[1][0]}`")
+        dims = self._dims(parts[0][0], parts[0][1], arg.span, what, rank, pairs, minimum)
+        strides = (self._dims(parts[1][0], parts[1][1], arg.span, "stride", rank, False, 1)
+                   if len(parts) > 1 else None)
+        return dims, strides
+
+    def _dims(self, text: str, offset: int, span: Span, what: str, rank: int, pairs: bool,
+              minimum: int) -> tuple:
+        values = []
+        for dim_text, dim_at in split_top(text, "x"):
+            halves = split_top(dim_text, ":")
+            if len(halves) > 1 and not pairs:
+                raise CnnError(f"{what} takes no `before:after` pair", span.shifted(
+                    offset + dim_at, len(dim_text)))
+            nums = []
+            for part, part_at in halves:
+                where = span.shifted(offset + dim_at + part_at, len(part))
+                nums.append(whole(atom_value(part, where, self.env), what, where, minimum))
+            values.append(tuple(nums) * (2 if len(nums) == 1 and pairs else 1)
+                          if pairs else nums[0])
+        if rank == 0:  # as many dimensions as written (input, reshape)
+            return tuple(values)
+        if len(values) == 1 and rank > 1:
+            values = values * rank
+        if len(values) != rank:
+            where = span.shifted(offset, len(text))
+            dims = "dimension" if rank == 1 else "dimensions"
+            raise CnnError(f"{what} `{text}` has {len(values)} numbers, but this "
+                           f"{self.rank_word} step has {rank} spatial {dims}", where,
+                           f"write one number, or exactly {rank} joined by `x`")
+        return tuple(values)
+
+    def scalar(self, what: str, *, example: str, required: bool = True):
+        """One number: `10`, `0.5` or `{p}` (a `Fraction`), or None when optional."""
+        arg = self._take(_is_scalar)
+        if arg is None:
+            if required:
+                raise self._missing(what, example)
+            return None
+        return self._value(arg)
+
+    def count(self, what: str, *, example: str) -> int:
+        """A required positive whole number written as a bare number: `dense 10`."""
+        arg = self._take(_is_scalar)
+        if arg is None:
+            raise self._missing(what, example)
+        return whole(self._value(arg), what, arg.span)
+
+    def width(self, what: str, *, example: str, required: bool = True, default: int = 1) -> int:
+        """`x64` / `x{2*n}`."""
+        arg = self._take(lambda a: isinstance(a, ast.Width))
+        if arg is None:
+            if required:
+                raise self._missing(what, example)
+            return default
+        assert isinstance(arg, ast.Width)
+        where = arg.span.shifted(1, len(arg.text))
+        return whole(atom_value(arg.text, where, self.env), what, where)
+
+    def padding(self) -> str:
+        arg = self._take(lambda a: isinstance(a, ast.Word) and a.name in PADDINGS)
+        return arg.name if isinstance(arg, ast.Word) else "valid"
+
+    def activation(self) -> Activation | None:
+        """A fused activation word (`relu`) or `leaky_relu=0.1`."""
+        arg = self._take(lambda a: (isinstance(a, ast.Word) and a.name in ACTIVATIONS) or (
+            isinstance(a, ast.Option) and a.key in ACTIVATIONS))
+        if arg is None:
+            return None
+        if isinstance(arg, ast.Word):
+            return canonical_activation(arg.name)
+        assert isinstance(arg, ast.Option)
+        if canonical_activation(arg.key).name != "leaky_relu":
+            raise CnnError(f"`{arg.key}` takes no value", arg.span,
+                           f"write `{arg.key}` alone; only `leaky_relu=SLOPE` has a value")
+        slope = self._value(arg.value)
+        return Activation("leaky_relu", float(slope))
+
+    # -- options ------------------------------------------------------------------------
+    def _option(self, key: str) -> ast.Option | None:
+        arg = self._take(lambda a: isinstance(a, ast.Option) and a.key == key)
+        return arg if isinstance(arg, ast.Option) else None
+
+    def option_int(self, key: str, default: int) -> int:
+        opt = self._option(key)
+        return default if opt is None else whole(self._value(opt.value), key, opt.value.span)
+
+    def option_float(self, key: str, default: float) -> float:
+        opt = self._option(key)
+        return default if opt is None else float(self._value(opt.value))
+
+    def option_bool(self, key: str, default: bool) -> bool:
+        opt = self._option(key)
+        if opt is None:
+            return default
+        if isinstance(opt.value, ast.Word) and opt.value.name in BOOLEANS:
+            return BOOLEANS[opt.value.name]
+        raise CnnError(f"`{key}` must be `true` or `false`", opt.value.span)
+
+    def option_size(self, key: str, rank: int, default: int):
+        opt = self._option(key)
+        if opt is None:
+            return (default,) * rank
+        if not isinstance(opt.value, ast.Size):
+            raise CnnError(f"`{key}` must be a size like `2` or `2x1`", opt.value.span)
+        return self._dims(opt.value.text, 0, opt.value.span, key, rank, False, 1)
+
+    def _value(self, arg: ast.Arg) -> Fraction:
+        if isinstance(arg, ast.Number):
+            return number(arg.text, arg.span)
+        if isinstance(arg, ast.Size) and _is_scalar(arg):
+            return atom_value(arg.text, arg.span, self.env)
+        raise CnnError("expected a number here", arg.span)
+
+    def finish(self, known_options: Iterable[str] = ()) -> None:
+        """Reject whatever the layer kind did not ask for."""
+        for i, arg in enumerate(self.args):
+            if i not in self.used:
+                raise self._unknown(arg, list(known_options))
+
+    def _unknown(self, arg: ast.Arg, known: list[str]) -> CnnError:
+        if isinstance(arg, ast.Option):
+            guess = did_you_mean(arg.key, known + ["name"])
+            hint = f"did you mean `{guess}`?" if guess else (
+                f"`{self.step}` takes " + (", ".join(f"`{k}=`" for k in known + ["name"])))
+            return CnnError(f"unknown option `{arg.key}` for `{self.step}`", arg.key_span, hint)
+        if isinstance(arg, ast.Word):
+            guess = did_you_mean(arg.name, list(ACTIVATIONS) + list(PADDINGS))
+            hint = f"did you mean `{guess}`?" if guess else "remove it"
+            return CnnError(f"`{self.step}` does not take `{arg.name}`", arg.span, hint)
+        text = getattr(arg, "text", "")
+        shown = f"x{text}" if isinstance(arg, ast.Width) else text
+        return CnnError(f"`{self.step}` does not take `{shown}` here", arg.span,
+                        "each kind of argument may be given once; see docs/language.md")

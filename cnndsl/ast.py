@@ -1,0 +1,142 @@
+"""The syntax tree of a `.cnn` file: what was written, before any meaning is given to it.
+
+Nodes are frozen dataclasses with a `span`. Arguments keep their text: sizes such as
+`{k}x{k}/2` are split and evaluated later (`cnndsl.args`), when block parameters and `C`
+are known.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Union
+
+from .errors import Span
+
+
+@dataclass(frozen=True)
+class Size:
+    """`3`, `3x3/2`, `0:1x0:1`, `{k}x{k}`: one or more dimensions, maybe a stride."""
+
+    text: str
+    span: Span
+
+
+@dataclass(frozen=True)
+class Number:
+    """A literal with a fraction or exponent: `0.5`, `1.001e-5`."""
+
+    text: str
+    span: Span
+
+
+@dataclass(frozen=True)
+class Width:
+    """`x64` or `x{2*n}`: a count of filters, units or a depth multiplier (text after `x`)."""
+
+    text: str
+    span: Span
+
+
+@dataclass(frozen=True)
+class Word:
+    """A bare word argument: `same`, `relu`, `false`."""
+
+    name: str
+    span: Span
+
+
+@dataclass(frozen=True)
+class Option:
+    """`key=value`, as in `dilation=2`, `bias=false`, `name=stem`."""
+
+    key: str
+    value: Value
+    span: Span
+    key_span: Span
+
+
+Value = Union[Size, Number, Word]
+Arg = Union[Size, Number, Word, Width, Option]
+
+
+@dataclass(frozen=True)
+class Layer:
+    """A step named by a word: a layer kind, an activation, a block, or `id`."""
+
+    word: str
+    args: tuple[Arg, ...]
+    span: Span
+    word_span: Span
+
+
+@dataclass(frozen=True)
+class Call:
+    """A block used with arguments: `block(64, k=5)`."""
+
+    name: str
+    args: tuple[Value, ...]
+    kwargs: tuple[Option, ...]
+    span: Span
+    name_span: Span
+
+
+@dataclass(frozen=True)
+class Merge:
+    """`add { A | B }`; `residual { A }` is kept as written and expanded later."""
+
+    op: str
+    branches: tuple[Chain, ...]
+    args: tuple[Arg, ...]
+    span: Span
+    op_span: Span
+
+
+@dataclass(frozen=True)
+class Repeat:
+    """`( CHAIN ) * N`."""
+
+    body: Chain
+    count: Value
+    span: Span
+
+
+Step = Union[Layer, Call, Merge, Repeat]
+
+
+@dataclass(frozen=True)
+class Chain:
+    steps: tuple[Step, ...]
+    span: Span
+
+
+@dataclass(frozen=True)
+class Param:
+    name: str
+    default: Value | None
+    span: Span
+
+
+@dataclass(frozen=True)
+class Definition:
+    """`def NAME(PARAMS) = CHAIN`."""
+
+    name: str
+    params: tuple[Param, ...]
+    body: Chain
+    span: Span
+    name_span: Span
+
+
+@dataclass(frozen=True)
+class Network:
+    """`input DIMS -> CHAIN`; `input` is the first layer, the chain may be absent."""
+
+    input: Layer
+    body: Chain | None
+    span: Span
+
+
+@dataclass(frozen=True)
+class Module:
+    definitions: tuple[Definition, ...]
+    network: Network

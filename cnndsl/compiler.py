@@ -1,0 +1,42 @@
+"""The front end in one call: source text to a typed `Graph`."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from .errors import CnnError, Span
+from .expand import expand
+from .ir import Graph
+from .parser import parse
+
+
+def decode(data: bytes) -> str:
+    """UTF-8 text, or a located error at the first byte that is not UTF-8."""
+    try:
+        text = data.decode("utf-8")
+    except UnicodeDecodeError as e:
+        good = data[: e.start].decode("utf-8")
+        line = good.count("\n") + 1
+        column = len(good) - (good.rfind("\n") + 1) + 1
+        raise CnnError(f"the file is not UTF-8 text (byte 0x{data[e.start]:02x})",
+                       Span(line, column, len(good), len(good) + 1),
+                       "save the file as UTF-8") from None
+    if "\x00" in text:
+        at = text.index("\x00")
+        line = text.count("\n", 0, at) + 1
+        raise CnnError("the file contains a NUL character",
+                       Span(line, at - (text.rfind("\n", 0, at) + 1) + 1, at, at + 1),
+                       "is this a binary file?")
+    return text.removeprefix("\ufeff")
+
+
+def compile_text(text: str, name: str = "model") -> Graph:
+    """Parse, expand and type `text`; raises `CnnError` for any problem in it."""
+    return expand(parse(text), text, name)
+
+
+def compile_file(path: str | Path, name: str | None = None) -> tuple[Graph, str]:
+    """The graph of a `.cnn` file and its text (for rendering errors and warnings)."""
+    path = Path(path)
+    text = decode(path.read_bytes())
+    return compile_text(text, name or path.stem), text

@@ -1,0 +1,102 @@
+"""Source spans and the one error type users see.
+
+Every problem in a `.cnn` file is reported the way compilers and editors agree on::
+
+    net.cnn:1:16: error: kernel 7x7 is larger than the 6x6 input with valid padding
+        input 6x6x1 -> conv 7x7 x2
+                       ^~~~~~~~~~~
+    hint: use `same`, or a smaller kernel
+
+so every stage raises `CnnError` with a `Span`, and only the CLI renders it.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+
+@dataclass(frozen=True)
+class Span:
+    """A region of the source: 1-based line and column, 0-based character offsets."""
+
+    line: int
+    column: int
+    start: int
+    end: int
+
+    @staticmethod
+    def of_token(token: object) -> Span:
+        """The span of a Lark token."""
+        t = token
+        return Span(t.line, t.column, t.start_pos, t.end_pos)  # type: ignore[attr-defined]
+
+    def join(self, other: Span) -> Span:
+        """The smallest span covering both."""
+        first, last = (self, other) if self.start <= other.start else (other, self)
+        return Span(first.line, first.column, first.start, max(self.end, other.end))
+
+    def shifted(self, offset: int, length: int) -> Span:
+        """A sub-span starting `offset` characters into this one (same line assumed)."""
+        return Span(self.line, self.column + offset, self.start + offset,
+                    self.start + offset + max(length, 1))
+
+
+NOWHERE = Span(1, 1, 0, 0)
+
+
+@dataclass
+class Diagnostic:
+    """A located message: the shape shared by errors and warnings."""
+
+    message: str
+    span: Span
+    hint: str | None = None
+    notes: list[str] = field(default_factory=list)
+
+    def render(self, source: str, filename: str, severity: str) -> str:
+        """`FILE:LINE:COL: severity: message`, the source line, a caret, notes and hint."""
+        lines = source.splitlines() or [""]
+        line_no = min(max(self.span.line, 1), len(lines))
+        text = lines[line_no - 1]
+        col = max(self.span.column, 1)
+        # Tabs keep their width so the caret lands under the right character.
+        pad = "".join("\t" if ch == "\t" else " " for ch in text[: col - 1])
+        width = max(1, min(self.span.end - self.span.start, len(text) - col + 1))
+        out = [f"{filename}:{line_no}:{col}: {severity}: {self.message}",
+               f"    {text}", f"    {pad}^{'~' * (width - 1)}"]
+        out += [f"note: {n}" for n in self.notes]
+        if self.hint:
+            out.append(f"hint: {self.hint}")
+        return "\n".join(out)
+
+
+class CnnError(Exception):
+    """A user error in a `.cnn` file, with its location and advice."""
+
+    def __init__(self, message: str, span: Span = NOWHERE, hint: str | None = None,
+                 notes: list[str] | None = None) -> None:
+        super().__init__(message)
+        self.diagnostic = Diagnostic(message, span, hint, list(notes or []))
+
+    @property
+    def message(self) -> str:
+        return self.diagnostic.message
+
+    @property
+    def span(self) -> Span:
+        return self.diagnostic.span
+
+    @property
+    def hint(self) -> str | None:
+        return self.diagnostic.hint
+
+    def render(self, source: str, filename: str) -> str:
+        return self.diagnostic.render(source, filename, "error")
+
+
+def did_you_mean(word: str, choices: list[str] | tuple[str, ...]) -> str | None:
+    """The closest known word to a misspelling, for 'did you mean `conv`?' hints."""
+    import difflib
+
+    close = difflib.get_close_matches(word, list(choices), n=1, cutoff=0.6)
+    return close[0] if close else None

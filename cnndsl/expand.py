@@ -1,0 +1,306 @@
+"""Syntax tree to typed graph: blocks, repetition, merges, naming and shape inference.
+
+Expansion and shape inference are one walk because the language lets a width depend on
+the shapes so far (`x{C*6}`: `C` is the channel count entering the step). Each step is
+turned into a layer by the catalogue as soon as its input shape is known, so every error
+can point at the step that caused it.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, field
+from fractions import Fraction
+from math import prod
+
+from . import ast
+from .args import ArgReader, atom_value, whole
+from .errors import CnnError, Diagnostic, Span, did_you_mean
+from .expr import number
+from .ir import Graph, Node
+from .layers import MERGES, Input, Layer, LayerError, lookup, rank_word
+from .parser import MAX_NESTING
+from .shapes import Shape, format_shape
+
+MAX_LAYERS = 100_000
+MAX_ELEMENTS = 2**31
+Env = dict[str, Fraction]
+
+
+@dataclass
+class _Definition:
+    index: int
+    node: ast.Definition
+
+
+@dataclass
+class _Builder:
+    source: str
+    definitions: dict[str, _Definition]
+    nodes: list[Node] = field(default_factory=list)
+    names: dict[str, Span] = field(default_factory=dict)
+    counters: dict[str, int] = field(default_factory=dict)
+    warnings: dict[tuple[int, str], Diagnostic] = field(default_factory=dict)
+    depth: int = 0
+
+    # -- chains and steps ---------------------------------------------------------------
+    def chain(self, chain: ast.Chain, src: int, env: Env, scope: int) -> int:
+        for step in chain.steps:
+            src = self.step(step, src, env, scope)
+        return src
+
+    def step(self, step: ast.Step, src: int, env: Env, scope: int) -> int:
+        if isinstance(step, ast.Merge):
+            return self.nested(self.merge, step, src, env, scope)
+        if isinstance(step, ast.Repeat):
+            return self.nested(self.repeat, step, src, env, scope)
+        if isinstance(step, ast.Call):
+            return self.nested(self.call, step, src, env, scope)
+        if step.word in self.definitions:
+            call = ast.Call(step.word, (), (), step.span, step.word_span)
+            if step.args:
+                raise CnnError(f"block `{step.word}` takes its arguments in parentheses",
+                               step.args[0].span, f"write `{step.word}(...)`")
+            return self.nested(self.call, call, src, env, scope)
+        return self.layer(step, src, env)
+
+    def nested(self, walk, step, src: int, env: Env, scope: int) -> int:
+        self.depth += 1
+        if self.depth > MAX_NESTING:
+            raise CnnError(f"blocks and merges nest deeper than {MAX_NESTING} levels",
+                           step.span, "a block may not use itself, even indirectly")
+        try:
+            return walk(step, src, env, scope)
+        finally:
+            self.depth -= 1
+
+    def layer(self, step: ast.Layer, src: int, env: Env) -> int:
+        if step.word == "id":
+            raise CnnError("`id` stands only for a whole branch of a merge", step.word_span,
+                           "write `add { id | ... }` or `residual { ... }`")
+        kind = lookup(step.word)
+        if kind is None:
+            raise self.unknown_step(step)
+        return self.add_node(kind, step, step.args, (src,), env, step.word)
+
+    def unknown_step(self, step: ast.Layer) -> CnnError:
+        from .layers import BY_WORD
+
+        choices = list(BY_WORD) + list(self.definitions) + list(MERGES) + ["residual"]
+        guess = did_you_mean(step.word, choices)
+        hint = f"did you mean `{guess}`?" if guess else "see docs/language.md for the steps"
+        if step.word in MERGES or step.word == "residual":
+            hint = f"a merge is written `{step.word} {{ A | B }}`"
+        return CnnError(f"unknown step `{step.word}`", step.word_span, hint)
+
+    # -- making a node ------------------------------------------------------------------
+    def add_node(self, kind: type[Layer], step, args, inputs: tuple[int, ...], env: Env,
+                 word: str, text: str | None = None, number: int | None = None) -> int:
+        if len(self.nodes) >= MAX_LAYERS:
+            raise CnnError(f"the network has more than {MAX_LAYERS:,} layers after "
+                           "expansion", step.span, "reduce a `* N` repetition or block use")
+        in_shapes = tuple(self.nodes[i].shape for i in inputs)
+        span = step.span
+        if in_shapes and len(in_shapes[0]) not in kind.ranks:
+            raise self.rank_error(kind, word, in_shapes[0], span)
+        local = dict(env)
+        if in_shapes:
+            local["C"] = Fraction(in_shapes[0][-1])
+        reader = ArgReader(word, args, local, span,
+                           rank_word(in_shapes[0]) if in_shapes else "")
+        try:
+            layer = kind.read(reader, in_shapes)
+            reader.finish(kind.options)
+            shape = layer.output_shape(in_shapes)
+        except LayerError as e:
+            raise CnnError(e.message, span, e.hint,
+                           layer_notes(kind, in_shapes)) from None
+        self.check_size(shape, span)
+        name = self.name_of(layer, args, span, number)
+        for message, hint in getattr(layer, "warnings", lambda _: [])(in_shapes):
+            self.warn(message, span, hint)
+        if text is None:
+            written = " ".join(self.source[span.start:span.end].split())
+            # Inside a block `conv 1/{s} x{4*f}` says less than what it became.
+            text = layer.describe() if "{" in written else written
+        self.nodes.append(Node(len(self.nodes), name, layer, inputs, in_shapes, shape, span,
+                               text))
+        return len(self.nodes) - 1
+
+    def rank_error(self, kind: type[Layer], word: str, shape: Shape, span: Span) -> CnnError:
+        accepted = [rank_word((0,) * r) for r in kind.ranks]
+        got = (f"a vector of {shape[0]} values" if len(shape) == 1
+               else f"a {rank_word(shape)} tensor {format_shape(shape)}")
+        hint = ("`flatten` and `gap` make vectors; move them later, or `reshape` first"
+                if len(shape) == 1 else "`reshape` to the rank it needs")
+        listed = ", ".join(accepted[:-1]) + " or " + accepted[-1] if len(accepted) > 1 \
+            else accepted[0]
+        return CnnError(f"`{word}` needs a {listed} input, but gets {got}",
+                        span, hint)
+
+    def check_size(self, shape: Shape, span: Span) -> None:
+        if prod(shape) > MAX_ELEMENTS:
+            raise CnnError(f"tensor {format_shape(shape)} has {prod(shape):,} elements, over "
+                           "the limit of 2^31", span, "reduce the input size or the widths")
+
+    def name_of(self, layer: Layer, args, span: Span, number: int | None) -> str:
+        stem = layer.stem
+        if number is None:
+            number = self.counters[stem] = self.counters.get(stem, 0) + 1
+        name, where = f"{stem}_{number}", span
+        for arg in args:
+            if isinstance(arg, ast.Option) and arg.key == "name":
+                if not isinstance(arg.value, ast.Word):
+                    raise CnnError("a layer name must be a word like `stem` or `conv1_1`",
+                                   arg.value.span)
+                name, where = arg.value.name, arg.value.span
+        if layer.kind == "input":
+            name = "input" if where is span else name
+        if name in self.names:
+            first = self.names[name]
+            raise CnnError(f"duplicate layer name `{name}`", where,
+                           "names must be unique; inside a block used several times, "
+                           "leave `name=` out", [f"first used at line {first.line}, "
+                                                 f"column {first.column}"])
+        self.names[name] = where
+        return name
+
+    def warn(self, message: str, span: Span, hint: str | None = None) -> None:
+        self.warnings.setdefault((span.start, message), Diagnostic(message, span, hint))
+
+    # -- structure ----------------------------------------------------------------------
+    def merge(self, step: ast.Merge, src: int, env: Env, scope: int) -> int:
+        op = "add" if step.op == "residual" else step.op
+        if step.op == "residual" and len(step.branches) != 1:
+            raise CnnError("`residual` takes exactly one branch", step.op_span,
+                           "for several branches write `add { id | A | B }`")
+        kind = MERGES[op]
+        branches = (None, *step.branches) if step.op == "residual" else step.branches
+        outputs = []
+        # Numbers are reserved where the merge is written, before its branches.
+        reserved = self.counters[op] = self.counters.get(op, 0) + 1
+        for branch in branches:
+            if branch is None or _is_identity(branch):
+                outputs.append(src)
+            else:
+                outputs.append(self.chain(branch, src, env, scope))
+        return self.add_node(kind, step, step.args, tuple(outputs), env, op,
+                             text=f"{step.op} {{...}}", number=reserved)
+
+    def repeat(self, step: ast.Repeat, src: int, env: Env, scope: int) -> int:
+        env_c = {**env, "C": Fraction(self.nodes[src].shape[-1])}
+        count = self.integer(step.count, env_c, "a repeat count")
+        for _ in range(count):
+            src = self.chain(step.body, src, env, scope)
+        return src
+
+    def call(self, step: ast.Call, src: int, env: Env, scope: int) -> int:
+        found = self.definitions.get(step.name)
+        if found is None:
+            raise self.unknown_step(ast.Layer(step.name, (), step.span, step.name_span))
+        if found.index >= scope:
+            what = "itself" if found.index == scope else f"`{step.name}`, defined below it"
+            raise CnnError(f"recursive block: a block cannot use {what}", step.name_span,
+                           "a block may use only blocks defined above it")
+        here = {**env, "C": Fraction(self.nodes[src].shape[-1])}
+        bound = self.bind(found.node, step, here)
+        return self.chain(found.node.body, src, bound, found.index)
+
+    def bind(self, definition: ast.Definition, call: ast.Call, env: Env) -> Env:
+        params = definition.params
+        if len(call.args) > len(params):
+            raise CnnError(f"block `{definition.name}` takes {len(params)} argument"
+                           f"{'s' if len(params) != 1 else ''}, got {len(call.args)}",
+                           call.args[len(params)].span, _signature(definition))
+        bound: Env = {}
+        for param, arg in zip(params, call.args):
+            bound[param.name] = self.value(arg, env)
+        names = [p.name for p in params]
+        for kw in call.kwargs:
+            if kw.key not in names:
+                guess = did_you_mean(kw.key, names)
+                raise CnnError(f"block `{definition.name}` has no parameter `{kw.key}`",
+                               kw.key_span, f"did you mean `{guess}`?" if guess
+                               else _signature(definition))
+            if kw.key in bound:
+                raise CnnError(f"parameter `{kw.key}` is given twice", kw.key_span)
+            bound[kw.key] = self.value(kw.value, env)
+        for param in params:
+            if param.name not in bound:
+                if param.default is None:
+                    raise CnnError(f"block `{definition.name}` needs a value for "
+                                   f"`{param.name}`", call.span, _signature(definition))
+                bound[param.name] = self.value(param.default, {"C": env["C"]})
+        return bound
+
+    def value(self, arg: ast.Value, env: Env) -> Fraction:
+        if isinstance(arg, ast.Number):
+            return number(arg.text, arg.span)
+        if isinstance(arg, ast.Size) and re.fullmatch(r"-?\d+|\{[^{}]*\}", arg.text):
+            return atom_value(arg.text, arg.span, env)
+        raise CnnError("a block argument must be a number or an `{expr}`", arg.span)
+
+    def integer(self, arg: ast.Value, env: Env, what: str) -> int:
+        return whole(self.value(arg, env), what, arg.span)
+
+
+def _is_identity(chain: ast.Chain) -> bool:
+    step = chain.steps[0]
+    return (len(chain.steps) == 1 and isinstance(step, ast.Layer) and step.word == "id"
+            and not step.args)
+
+
+def _signature(definition: ast.Definition) -> str:
+    params = ", ".join(p.name + ("=..." if p.default is not None else "")
+                       for p in definition.params)
+    return f"it is defined as `{definition.name}({params})`"
+
+
+def layer_notes(kind: type[Layer], in_shapes) -> list[str]:
+    if kind.arity == "many":
+        return [f"branch {i + 1} gives {format_shape(s)}" for i, s in enumerate(in_shapes)]
+    return [f"input is {format_shape(in_shapes[0])}"] if in_shapes else []
+
+
+def _definitions(module: ast.Module) -> dict[str, _Definition]:
+    found: dict[str, _Definition] = {}
+    for i, d in enumerate(module.definitions):
+        if d.name in found:
+            raise CnnError(f"block `{d.name}` is defined twice", d.name_span,
+                           f"first defined on line {found[d.name].node.span.line}")
+        if lookup(d.name) or d.name in MERGES or d.name in ("id", "residual"):
+            raise CnnError(f"`{d.name}` is a step of the language, not a block name",
+                           d.name_span, "choose another name")
+        seen: set[str] = set()
+        for p in d.params:
+            if p.name == "C":
+                raise CnnError("a block parameter may not be called `C`", p.span,
+                               "`C` always means the channels entering a step")
+            if p.name in seen:
+                raise CnnError(f"parameter `{p.name}` is listed twice", p.span)
+            seen.add(p.name)
+        found[d.name] = _Definition(i, d)
+    return found
+
+
+def expand(module: ast.Module, source: str, name: str = "model") -> Graph:
+    """Expand and type a parsed module into a `Graph`, or raise a located `CnnError`."""
+    builder = _Builder(source, _definitions(module))
+    net = module.network
+    builder.add_node(Input, net.input, net.input.args, (), {}, "input")
+    out = 0
+    if net.body is not None:
+        out = builder.chain(net.body, 0, {}, len(module.definitions))
+    assert out == len(builder.nodes) - 1
+    nodes = tuple(builder.nodes)
+    for node in nodes[:-1]:
+        if _activation_name(node.layer) == "softmax":
+            builder.warn("softmax before the last layer", node.span,
+                         "softmax usually ends a classifier")
+    ordered = sorted(builder.warnings.values(), key=lambda d: d.span.start)
+    return Graph(name, nodes, tuple(ordered))
+
+
+def _activation_name(layer: Layer) -> str | None:
+    act = getattr(layer, "activation", None) or getattr(layer, "function", None)
+    return act.name if act else None

@@ -1,0 +1,257 @@
+"""Layers that are not windows: input, dense, flatten, dropout, batch norm, reshape,
+zero padding, upsampling and activation steps."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from fractions import Fraction
+from math import prod
+
+from ..activations import ACTIVATIONS, Activation, canonical_activation
+from ..shapes import Shape, format_shape
+from .base import GLOBAL, Layer, LayerError, Window, epilogue_flops
+
+SPATIAL = (2, 3, 4)
+MAX_RANK = 4
+
+
+@dataclass(frozen=True)
+class Input(Layer):
+    """`input 28x28x1`: the shape of one example, batch axis not written."""
+
+    shape: Shape
+
+    kind = "input"
+
+    @classmethod
+    def read(cls, a, inputs):
+        dims, _ = a.size("shape", 0, example="input 28x28x1")
+        if len(dims) > MAX_RANK:
+            raise LayerError(f"input has {len(dims)} dimensions, at most {MAX_RANK} are "
+                             "supported", "a vector `784`, a sequence `100x3`, an image "
+                             "`28x28x1` or a volume `16x64x64x1`")
+        return cls(shape=dims)
+
+    def output_shape(self, inputs):
+        return self.shape
+
+    def describe(self):
+        return f"input {format_shape(self.shape)}"
+
+
+@dataclass(frozen=True)
+class Dense(Layer):
+    """`dense 10 softmax`: Dense, acting on the last axis of its input."""
+
+    units: int
+    activation: Activation | None
+    bias: bool
+
+    kind = "dense"
+    options = ("bias", "leaky_relu")
+
+    @classmethod
+    def read(cls, a, inputs):
+        units = a.count("number of units", example="dense 10")
+        return cls(units, a.activation(), a.option_bool("bias", True))
+
+    def output_shape(self, inputs):
+        return (*inputs[0][:-1], self.units)
+
+    def kernel_shape(self, channels: int) -> Shape:
+        return (channels, self.units)
+
+    def params(self, inputs):
+        return inputs[0][-1] * self.units + self.units * self.bias, 0
+
+    def macs(self, inputs, out):
+        return prod(inputs[0]) * self.units
+
+    def flops(self, inputs, out):
+        return 2 * self.macs(inputs, out) + epilogue_flops(out, self.bias, self.activation)
+
+    def window(self, inputs):
+        return GLOBAL if len(inputs[0]) == 1 else None
+
+    def warnings(self, inputs) -> list[tuple[str, str]]:
+        if len(inputs[0]) == 1:
+            return []
+        return [(f"`dense` on a {format_shape(inputs[0])} tensor acts on the last axis only",
+                 "write `flatten ->` before it if a fully connected layer was meant")]
+
+    def describe(self):
+        return (f"dense {self.units}" + (f" {self.activation}" if self.activation else "")
+                + ("" if self.bias else " bias=false"))
+
+
+@dataclass(frozen=True)
+class Flatten(Layer):
+    kind = "flatten"
+
+    def output_shape(self, inputs):
+        return (prod(inputs[0]),)
+
+
+@dataclass(frozen=True)
+class Dropout(Layer):
+    """`dropout 0.5`: identity at inference."""
+
+    rate: float
+
+    kind = "dropout"
+
+    @classmethod
+    def read(cls, a, inputs):
+        rate = a.scalar("rate", example="dropout 0.5")
+        if not 0 <= rate < 1:
+            raise LayerError(f"dropout rate must be in [0, 1), got {float(rate):g}",
+                             "the rate is the fraction of units dropped, e.g. `dropout 0.5`")
+        return cls(float(rate))
+
+    def flops(self, inputs, out):
+        return 0
+
+    def warnings(self, inputs):
+        if self.rate > 0.9:
+            return [(f"dropout rate {self.rate:g} drops almost every unit",
+                     "rates are usually between 0.1 and 0.5")]
+        return []
+
+    def describe(self):
+        return f"dropout {self.rate:g}"
+
+
+@dataclass(frozen=True)
+class BatchNorm(Layer):
+    """`batchnorm eps=1e-5` (alias `bn`): gamma and beta train; the moving statistics don't."""
+
+    eps: float
+    momentum: float
+
+    kind = "batchnorm"
+    words = ("batchnorm", "bn")
+    options = ("eps", "momentum")
+
+    @classmethod
+    def read(cls, a, inputs):
+        eps = a.option_float("eps", 0.001)
+        momentum = a.option_float("momentum", 0.99)
+        if eps <= 0:
+            raise LayerError(f"eps must be positive, got {eps:g}")
+        if not 0 <= momentum <= 1:
+            raise LayerError(f"momentum must be in [0, 1], got {momentum:g}")
+        return cls(eps, momentum)
+
+    def params(self, inputs):
+        return 2 * inputs[0][-1], 2 * inputs[0][-1]
+
+    def flops(self, inputs, out):
+        return 2 * prod(out)  # folded into one multiply-add at inference
+
+    def describe(self):
+        return f"batchnorm eps={self.eps:g} momentum={self.momentum:g}"
+
+
+@dataclass(frozen=True)
+class ZeroPad(Layer):
+    """`zeropad 1`, `zeropad 0x1`, `zeropad 0:1x0:1` (before:after): ZeroPaddingND."""
+
+    pads: tuple[tuple[int, int], ...]
+
+    kind = "zeropad"
+    ranks = SPATIAL
+
+    @classmethod
+    def read(cls, a, inputs):
+        pads, _ = a.size("padding", len(inputs[0]) - 1, example="zeropad 1", pairs=True,
+                         minimum=0)
+        return cls(pads)
+
+    def output_shape(self, inputs):
+        sizes = tuple(n + b + e for n, (b, e) in zip(inputs[0][:-1], self.pads))
+        return (*sizes, inputs[0][-1])
+
+    def describe(self):
+        return "zeropad " + "x".join(f"{b}:{e}" for b, e in self.pads)
+
+
+@dataclass(frozen=True)
+class Upsample(Layer):
+    """`upsample 2`: UpSamplingND, nearest neighbour."""
+
+    factors: tuple[int, ...]
+
+    kind = "upsample"
+    ranks = SPATIAL
+
+    @classmethod
+    def read(cls, a, inputs):
+        factors, _ = a.size("factor", len(inputs[0]) - 1, example="upsample 2")
+        return cls(factors)
+
+    def output_shape(self, inputs):
+        return (*(n * f for n, f in zip(inputs[0][:-1], self.factors)), inputs[0][-1])
+
+    def window(self, inputs):
+        return Window((1,) * len(self.factors), tuple(Fraction(1, f) for f in self.factors))
+
+    def describe(self):
+        return f"upsample {format_shape(self.factors)}"
+
+
+@dataclass(frozen=True)
+class Reshape(Layer):
+    """`reshape 1x1x64`: the element count must not change."""
+
+    shape: Shape
+
+    kind = "reshape"
+
+    @classmethod
+    def read(cls, a, inputs):
+        dims, _ = a.size("new shape", 0, example="reshape 7x7x64")
+        if len(dims) > MAX_RANK:
+            raise LayerError(f"reshape to {len(dims)} dimensions; at most {MAX_RANK} are "
+                             "supported")
+        if prod(dims) != prod(inputs[0]):
+            raise LayerError(f"cannot reshape {format_shape(inputs[0])} ({prod(inputs[0])} "
+                             f"values) to {format_shape(dims)} ({prod(dims)} values)",
+                             "the element counts must be equal")
+        return cls(dims)
+
+    def output_shape(self, inputs):
+        return self.shape
+
+    def window(self, inputs):
+        return GLOBAL if len(inputs[0]) != len(self.shape) else None
+
+    def describe(self):
+        return f"reshape {format_shape(self.shape)}"
+
+
+@dataclass(frozen=True)
+class ActivationStep(Layer):
+    """`relu`, `softmax`, `leaky_relu=0.1` alone: an Activation layer named after it."""
+
+    function: Activation
+
+    kind = "activation"
+    words = ACTIVATIONS
+
+    @classmethod
+    def read(cls, a, inputs):
+        fused = a.activation()  # `leaky_relu=0.1` carries its value as an option
+        return cls(fused if fused else canonical_activation(a.step))
+
+    @property
+    def stem(self):
+        return self.function.name
+
+    def flops(self, inputs, out):
+        return self.function.flops_per_element * prod(out)
+
+    def describe(self):
+        return str(self.function)
+
+
+__all__ = ["GLOBAL"]

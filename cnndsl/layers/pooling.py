@@ -1,0 +1,95 @@
+"""Pooling: `maxpool`, `avgpool` (windowed) and `gap`, `gmp` (global)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from fractions import Fraction
+from math import prod
+
+from ..shapes import conv_length, format_shape
+from .base import GLOBAL, Layer, LayerError, Window
+
+SPATIAL = (2, 3, 4)
+
+
+@dataclass(frozen=True)
+class Pool(Layer):
+    """`maxpool 3/2 same`: the stride defaults to the window, as in Keras."""
+
+    kernel: tuple[int, ...]
+    stride: tuple[int, ...]
+    padding: str
+
+    ranks = SPATIAL
+
+    @classmethod
+    def read(cls, a, inputs):
+        rank = len(inputs[0]) - 1
+        kernel, stride = a.size("window size", rank, example=f"{cls.kind} 2", stride=True)
+        return cls(kernel=kernel, stride=stride or kernel, padding=a.padding())
+
+    def output_shape(self, inputs):
+        sizes = inputs[0][:-1]
+        out = tuple(conv_length(n, k, s, self.padding)
+                    for n, k, s in zip(sizes, self.kernel, self.stride))
+        if min(out) < 1:
+            raise LayerError(f"window {format_shape(self.kernel)} is larger than the "
+                             f"{format_shape(sizes)} input with valid padding",
+                             "use `same`, or a smaller window")
+        return (*out, inputs[0][-1])
+
+    def window(self, inputs):
+        return Window(self.kernel, tuple(Fraction(s) for s in self.stride))
+
+    def describe(self):
+        text = f"{self.kind} {format_shape(self.kernel)}"
+        if self.stride != self.kernel:
+            text += f"/{format_shape(self.stride)}"
+        return text + (" same" if self.padding == "same" else "")
+
+
+@dataclass(frozen=True)
+class MaxPool(Pool):
+    kind = "maxpool"
+
+    def flops(self, inputs, out):
+        return (prod(self.kernel) - 1) * prod(out)  # comparisons
+
+
+@dataclass(frozen=True)
+class AvgPool(Pool):
+    kind = "avgpool"
+
+    def flops(self, inputs, out):
+        return prod(self.kernel) * prod(out)  # K-1 adds and one divide per output
+
+
+@dataclass(frozen=True)
+class GlobalPool(Layer):
+    ranks = SPATIAL
+
+    def output_shape(self, inputs):
+        return (inputs[0][-1],)
+
+    def window(self, inputs):
+        return GLOBAL
+
+
+@dataclass(frozen=True)
+class GAP(GlobalPool):
+    """`gap`: GlobalAveragePoolingND."""
+
+    kind = "gap"
+
+    def flops(self, inputs, out):
+        return prod(inputs[0])  # adds, and one divide per channel, as in avgpool
+
+
+@dataclass(frozen=True)
+class GMP(GlobalPool):
+    """`gmp`: GlobalMaxPoolingND."""
+
+    kind = "gmp"
+
+    def flops(self, inputs, out):
+        return prod(inputs[0]) - inputs[0][-1]  # comparisons

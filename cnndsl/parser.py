@@ -1,0 +1,204 @@
+"""Text to syntax tree: the Lark LALR parser and the transformer that builds `cnndsl.ast`.
+
+The transformer runs inline, as the LALR parser reduces each rule, so building the tree
+needs no recursion however deeply a network nests. It builds nodes and validates nothing,
+except that nesting stays within `MAX_NESTING` so that later passes stay within Python's
+stack.
+"""
+
+from __future__ import annotations
+
+from functools import lru_cache
+from pathlib import Path
+
+from lark import Lark, Token, Transformer
+from lark.exceptions import UnexpectedCharacters, UnexpectedEOF, UnexpectedInput, UnexpectedToken
+
+from . import ast
+from .errors import CnnError, Span
+
+MAX_NESTING = 200
+
+_GRAMMAR_PLACES = (
+    Path(__file__).parent / "grammar" / "cnn.lark",  # inside an installed wheel
+    Path(__file__).parent.parent / "grammar" / "cnn.lark",  # a source checkout
+)
+
+# How Lark's terminal names read in a message.
+_TERMINAL_WORDS = {
+    "ARROW": "`->`", "MINUS": "`->`", "MORETHAN": "`->`", "LBRACE": "`{`", "RBRACE": "`}`",
+    "LPAR": "`(`", "RPAR": "`)`", "VBAR": "`|`", "EQUAL": "`=`", "STAR": "`*`",
+    "COMMA": "`,`", "NAME": "a name", "SIZE": "a size", "FLOAT": "a number",
+    "WIDTH": "a width like `x64`", "MERGE": "a merge", "DEF": "`def`", "INPUT": "`input`",
+    "$END": "the end of the file", "__ANON_0": "`->`",
+}
+
+
+def grammar_text() -> str:
+    """The grammar, from the wheel or from the checkout's top-level `grammar/`."""
+    for place in _GRAMMAR_PLACES:
+        if place.is_file():
+            return place.read_text(encoding="utf-8")
+    raise FileNotFoundError("grammar/cnn.lark is missing from this installation")
+
+
+def _span(*items: object) -> Span:
+    spans = [i.span if hasattr(i, "span") else Span.of_token(i) for i in items
+             if i is not None and (hasattr(i, "span") or isinstance(i, Token))]
+    out = spans[0]
+    for s in spans[1:]:
+        out = out.join(s)
+    return out
+
+
+def _depth(node: object) -> int:
+    return getattr(node, "_depth", 0)
+
+
+class _Build(Transformer):
+    """Builds `cnndsl.ast` nodes; method names are the grammar's rule names."""
+
+    def size(self, items):
+        return ast.Size(str(items[0]), Span.of_token(items[0]))
+
+    def number(self, items):
+        return ast.Number(str(items[0]), Span.of_token(items[0]))
+
+    def word(self, items):
+        return ast.Word(str(items[0]), Span.of_token(items[0]))
+
+    def width(self, items):
+        return ast.Width(str(items[0])[1:], Span.of_token(items[0]))
+
+    def option(self, items):
+        key, value = items
+        return ast.Option(str(key), value, _span(key, value), Span.of_token(key))
+
+    keyword_arg = option
+
+    def layer(self, items):
+        word, *args = items
+        return ast.Layer(str(word), tuple(args), _span(word, *args), Span.of_token(word))
+
+    def valued_layer(self, items):
+        # `leaky_relu=0.1 name=act`: the head is an option that names the step.
+        word, value, *args = items
+        head = ast.Option(str(word), value, _span(word, value), Span.of_token(word))
+        return ast.Layer(str(word), (head, *args), _span(word, value, *args),
+                         Span.of_token(word))
+
+    def call(self, items):
+        name, *args = [i for i in items if i is not None]
+        positional = tuple(a for a in args if not isinstance(a, ast.Option))
+        keywords = tuple(a for a in args if isinstance(a, ast.Option))
+        return ast.Call(str(name), positional, keywords, _span(name, *args),
+                        Span.of_token(name))
+
+    def merge(self, items):
+        op, *rest = items
+        branches = tuple(i for i in rest if isinstance(i, ast.Chain))
+        args = tuple(i for i in rest if not isinstance(i, ast.Chain))
+        node = ast.Merge(str(op), branches, args, _span(op, *rest), Span.of_token(op))
+        return _nested(node, branches)
+
+    def repeat(self, items):
+        body, count = items
+        return _nested(ast.Repeat(body, count, _span(body, count)), (body,))
+
+    def chain(self, items):
+        node = ast.Chain(tuple(items), _span(*items))
+        object.__setattr__(node, "_depth", max(_depth(s) for s in items))
+        return node
+
+    def param(self, items):
+        name, default = items[0], (items[1] if len(items) > 1 else None)
+        return ast.Param(str(name), default, _span(name, default))
+
+    def params(self, items):
+        return tuple(i for i in items if i is not None)
+
+    def definition(self, items):
+        _, name, *rest = items
+        params = rest[0] if len(rest) == 2 else ()
+        body = rest[-1]
+        return ast.Definition(str(name), params, body, _span(name, body), Span.of_token(name))
+
+    def network(self, items):
+        keyword, *rest = items
+        body = rest.pop() if rest and isinstance(rest[-1], ast.Chain) else None
+        head = ast.Layer("input", tuple(rest), _span(keyword, *rest), Span.of_token(keyword))
+        return ast.Network(head, body, _span(keyword, *rest, body))
+
+    def start(self, items):
+        return ast.Module(tuple(items[:-1]), items[-1])
+
+
+def _nested(node, chains):
+    depth = 1 + max(_depth(c) for c in chains)
+    if depth > MAX_NESTING:
+        raise CnnError(f"nesting is deeper than {MAX_NESTING} levels", node.span,
+                       "flatten the structure with `def` blocks or `( ... ) * N`")
+    object.__setattr__(node, "_depth", depth)
+    return node
+
+
+@lru_cache(maxsize=1)
+def _parser() -> Lark:
+    return Lark(grammar_text(), parser="lalr", transformer=_Build(), cache=True)
+
+
+def parse(text: str) -> ast.Module:
+    """Parse `.cnn` source into a syntax tree, or raise a located `CnnError`."""
+    try:
+        return _parser().parse(text)
+    except UnexpectedInput as e:
+        raise _syntax_error(e, text) from None
+
+
+def _syntax_error(e: UnexpectedInput, text: str) -> CnnError:
+    line, column = max(getattr(e, "line", 1) or 1, 1), max(getattr(e, "column", 1) or 1, 1)
+    pos = getattr(e, "pos_in_stream", None) or 0
+    if isinstance(e, UnexpectedCharacters):
+        char = text[pos] if pos < len(text) else ""
+        return CnnError(f"unexpected character {char!r}", Span(line, column, pos, pos + 1),
+                        _char_hint(char))
+    if isinstance(e, UnexpectedEOF) or (isinstance(e, UnexpectedToken)
+                                       and e.token.type == "$END"):
+        end = _end_span(text)
+        expected = _expected(getattr(e, "expected", ()) or ())
+        return CnnError("unexpected end of file", end, f"expected {expected}")
+    assert isinstance(e, UnexpectedToken)
+    tok = e.token
+    span = Span(tok.line or line, tok.column or column, tok.start_pos or pos,
+                tok.end_pos or (pos + len(str(tok))))
+    return CnnError(f"unexpected {_describe(tok)}", span,
+                    f"expected {_expected(e.accepts or e.expected)}")
+
+
+def _describe(tok: Token) -> str:
+    if tok.type in ("DEF", "INPUT"):
+        return f"`{tok}` (only one network, after all `def`s)" if tok.type == "INPUT" \
+            else "`def` (definitions come before the network)"
+    return f"`{tok}`"
+
+
+def _expected(names) -> str:
+    words = sorted({_TERMINAL_WORDS.get(n, f"`{n.lower()}`") for n in names})
+    if not words:
+        return "something else"
+    return words[0] if len(words) == 1 else ", ".join(words[:-1]) + " or " + words[-1]
+
+
+def _end_span(text: str) -> Span:
+    stripped = text.rstrip()
+    line = stripped.count("\n") + 1
+    column = len(stripped) - (stripped.rfind("\n") + 1) + 1
+    return Span(line, column, len(stripped), len(stripped) + 1)
+
+
+def _char_hint(char: str) -> str:
+    if char == "-":
+        return "steps are joined by `->`; sizes are positive whole numbers"
+    if char in "{}":
+        return "an `{expr}` holds numbers, names, + - * / // and parentheses on one line"
+    return "see docs/language.md for what a .cnn file may contain"

@@ -1,0 +1,192 @@
+"""The `cnndsl shapes` report: a table for people, JSON, Markdown and CSV for tools.
+
+The table fits in 100 columns (long names and steps are shortened with `…`; the other
+formats keep everything). It ends with the lesson of weight sharing: what fully
+connected layers between the same sizes would cost.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+from fractions import Fraction
+
+from .analysis import LayerStats, ReceptiveField, Stats
+from .shapes import format_shape
+
+COLUMNS = ("#", "name", "step", "output", "params", "MACs", "FLOPs", "RF")
+# Widths for the table; numbers are right-aligned. Sum + separators <= 100.
+WIDTHS = (4, 16, 24, 14, 11, 7, 7, 9)
+
+
+def human(n: float) -> str:
+    """A compact count: 288 -> '288', 115_605_504 -> '115.6M'.
+
+    >>> human(288), human(1_234), human(115_605_504), human(3_868_000_000)
+    ('288', '1.2K', '115.6M', '3.87G')
+    """
+    for unit, scale in (("T", 1e12), ("G", 1e9), ("M", 1e6), ("K", 1e3)):
+        if n >= scale:
+            value = n / scale
+            return f"{value:.3g}{unit}" if value < 100 else f"{value:.1f}{unit}"
+    return f"{n:g}" if isinstance(n, float) else str(n)
+
+
+def size_bytes(n: int) -> str:
+    """>>> size_bytes(440), size_bytes(553_430_176)
+    ('440 B', '527.8 MiB')
+    """
+    for unit, scale in (("GiB", 2**30), ("MiB", 2**20), ("KiB", 2**10)):
+        if n >= scale:
+            return f"{n / scale:.1f} {unit}"
+    return f"{n} B"
+
+
+def _clip(text: str, width: int) -> str:
+    return text if len(text) <= width else text[: width - 1] + "…"
+
+
+def _row(cells, widths=WIDTHS, align="><<<>>><") -> str:
+    """One line of fixed-width cells; `align` has `<` or `>` per column."""
+    out = []
+    for cell, width, side in zip(cells, widths, align):
+        cell = _clip(str(cell), width)
+        out.append(cell.rjust(width) if side == ">" else cell.ljust(width))
+    return " ".join(out).rstrip()
+
+
+def _rf(rf: ReceptiveField | None) -> str:
+    return "-" if rf is None else str(rf)
+
+
+def table(stats: Stats) -> str:
+    """The human report (at most 100 columns wide)."""
+    g = stats.graph
+    lines = [f"{g.name}: {len(g)} layers, input {format_shape(g.input.shape)} -> output "
+             f"{format_shape(g.output.shape)}", "", _row(COLUMNS)]
+    rule = "-" * len(lines[-1])
+    lines.insert(2, rule)
+    lines.append(rule)
+    for s in stats.layers:
+        lines.append(_row((s.node.index, s.node.name, s.node.text, format_shape(s.node.shape),
+                           f"{s.params:,}", human(s.macs), human(s.flops),
+                           _rf(s.receptive_field))))
+    lines.append(rule)
+    trainable, frozen = stats.total("trainable"), stats.total("non_trainable")
+    lines += [
+        f"Total params:         {stats.params:,} ({size_bytes(stats.param_bytes)})",
+        f"  trainable:          {trainable:,}",
+        f"  non-trainable:      {frozen:,}",
+        f"MACs:                 {stats.total('macs'):,} ({human(stats.total('macs'))})",
+        f"FLOPs:                {stats.total('flops'):,} ({human(stats.total('flops'))})",
+        f"Activation memory:    {size_bytes(stats.activation_bytes)} "
+        "(float32, batch 1, every layer's output)",
+    ]
+    lines += _sharing(stats)
+    return "\n".join(lines)
+
+
+def _sharing(stats: Stats) -> list[str]:
+    convs = [s for s in stats.layers if s.dense_equivalent is not None]
+    if not convs:
+        return []
+    widths = (16, 14, 18, 10)
+    lines = ["", "Weight sharing: a fully connected layer between the same input and output "
+             "sizes", "would need these parameters instead of each convolution's:", "",
+             _row(("layer", "params", "as dense", "factor"), widths, "<>>>")]
+    for s in convs:
+        lines.append(_row((s.node.name, f"{s.params:,}", f"{s.dense_equivalent:,}",
+                           f"{s.dense_equivalent / max(s.params, 1):,.0f}x"), widths, "<>>>"))
+    lines.append(f"All convolutions: {stats.conv_params:,} params; as dense layers "
+                 f"{stats.dense_equivalent:,} ({stats.sharing_factor:,.0f}x more)")
+    return lines
+
+
+def _rf_json(rf: ReceptiveField | None):
+    if rf is None:
+        return None
+    return {"size": list(rf.size), "jump": [_num(j) for j in rf.jump], "global": rf.whole}
+
+
+def _num(value: Fraction) -> int | float:
+    return int(value) if value.denominator == 1 else float(value)
+
+
+def _layer_json(s: LayerStats) -> dict:
+    node = s.node
+    return {
+        "index": node.index, "name": node.name, "kind": node.kind, "step": node.text,
+        "layer": node.layer.describe(), "inputs": [i for i in node.inputs],
+        "line": node.span.line, "column": node.span.column,
+        "output_shape": list(node.shape), "params": s.params,
+        "trainable_params": s.trainable, "non_trainable_params": s.non_trainable,
+        "macs": s.macs, "flops": s.flops, "receptive_field": _rf_json(s.receptive_field),
+        "dense_equivalent_params": s.dense_equivalent,
+    }
+
+
+def to_json(stats: Stats) -> str:
+    """The machine-readable report (schema in docs/report.md)."""
+    g = stats.graph
+    doc = {
+        "name": g.name,
+        "input_shape": list(g.input.shape),
+        "output_shape": list(g.output.shape),
+        "layers": [_layer_json(s) for s in stats.layers],
+        "total": {
+            "params": stats.params, "trainable_params": stats.total("trainable"),
+            "non_trainable_params": stats.total("non_trainable"),
+            "macs": stats.total("macs"), "flops": stats.total("flops"),
+            "param_bytes": stats.param_bytes, "activation_bytes": stats.activation_bytes,
+            "conv_params": stats.conv_params,
+            "dense_equivalent_params": stats.dense_equivalent,
+            "weight_sharing_factor": stats.sharing_factor,
+        },
+        "conventions": {"dtype": "float32", "batch": 1,
+                        "flops": "2 per MAC plus element-wise work; see docs/report.md"},
+    }
+    return json.dumps(doc, indent=2)
+
+
+def _flat_rows(stats: Stats):
+    for s in stats.layers:
+        yield (s.node.index, s.node.name, s.node.text, format_shape(s.node.shape), s.params,
+               s.trainable, s.non_trainable, s.macs, s.flops, _rf(s.receptive_field),
+               "" if s.dense_equivalent is None else s.dense_equivalent)
+
+
+FLAT_HEADER = ("index", "name", "step", "output", "params", "trainable", "non_trainable",
+               "macs", "flops", "receptive_field", "dense_equivalent")
+
+
+def to_csv(stats: Stats) -> str:
+    out = io.StringIO()
+    writer = csv.writer(out, lineterminator="\n")
+    writer.writerow(FLAT_HEADER)
+    writer.writerows(_flat_rows(stats))
+    return out.getvalue().rstrip("\n")
+
+
+def to_markdown(stats: Stats) -> str:
+    def cell(v) -> str:
+        return (f"{v:,}" if isinstance(v, int) else str(v)).replace("|", "\\|")
+
+    g = stats.graph
+    lines = [f"## {g.name}", "", "| " + " | ".join(FLAT_HEADER) + " |",
+             "|" + "|".join("---:" if h not in ("name", "step", "output") else "---"
+                            for h in FLAT_HEADER) + "|"]
+    lines += ["| " + " | ".join(cell(v) for v in row) + " |" for row in _flat_rows(stats)]
+    lines += ["", f"**Total params:** {stats.params:,} ({stats.total('trainable'):,} "
+              f"trainable, {stats.total('non_trainable'):,} non-trainable), "
+              f"{size_bytes(stats.param_bytes)}  ",
+              f"**MACs:** {stats.total('macs'):,}  ", f"**FLOPs:** {stats.total('flops'):,}  ",
+              f"**Activation memory:** {size_bytes(stats.activation_bytes)}"]
+    if stats.sharing_factor:
+        lines.append(f"  \n**Weight sharing:** convolutions use {stats.conv_params:,} params; "
+                     f"dense layers would need {stats.dense_equivalent:,} "
+                     f"({stats.sharing_factor:,.0f}x)")
+    return "\n".join(lines)
+
+
+FORMATS = {"table": table, "json": to_json, "markdown": to_markdown, "csv": to_csv}
