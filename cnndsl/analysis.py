@@ -14,6 +14,7 @@ from math import ceil, prod
 
 from .ir import Graph, Node
 from .layers import GLOBAL
+from .util import no_gc
 
 BYTES_PER_VALUE = 4  # float32
 
@@ -86,6 +87,11 @@ class Stats:
 
 def analyse(graph: Graph) -> Stats:
     """Per-layer statistics of `graph`, in its topological order."""
+    with no_gc():
+        return _analyse(graph)
+
+
+def _analyse(graph: Graph) -> Stats:
     fields: list[ReceptiveField | None] = []
     layers = []
     for node in graph.nodes:

@@ -16,7 +16,7 @@ from .activations import ACTIVATIONS, Activation, canonical_activation
 from .errors import CnnError, Span, did_you_mean
 from .expr import evaluate, number
 
-Env = Mapping[str, Fraction]
+Env = Mapping[str, "int | Fraction"]
 PADDINGS = ("same", "valid")
 BOOLEANS = {"true": True, "false": False}
 
@@ -37,16 +37,16 @@ def split_top(text: str, sep: str) -> list[tuple[str, int]]:
     return parts
 
 
-def atom_value(text: str, span: Span, env: Env) -> Fraction:
+def atom_value(text: str, span: Span, env: Env) -> int | Fraction:
     """The value of `64`, `-1` or `{2*n}` (span covers exactly `text`)."""
     if text.startswith("{"):
         return evaluate(text[1:-1], env, span)
     return number(text, span)
 
 
-def whole(value: Fraction, what: str, span: Span, minimum: int | None = 1) -> int:
+def whole(value: int | Fraction, what: str, span: Span, minimum: int | None = 1) -> int:
     """`value` as an int, or an error if it is fractional or below `minimum`."""
-    if value.denominator != 1:
+    if isinstance(value, Fraction) and value.denominator != 1:
         raise CnnError(f"{what} must be a whole number, got {_show(value)}", span,
                        "use `//` for floor division inside `{expr}`")
     if minimum is not None and value < minimum:
@@ -55,8 +55,9 @@ def whole(value: Fraction, what: str, span: Span, minimum: int | None = 1) -> in
     return int(value)
 
 
-def _show(value: Fraction) -> str:
-    return str(float(value)) if value.denominator != 1 else str(value)
+def _show(value: int | Fraction) -> str:
+    return str(float(value)) if isinstance(value, Fraction) and value.denominator != 1 \
+        else str(value)
 
 
 def _is_scalar(arg: object) -> bool:
@@ -209,7 +210,7 @@ class ArgReader:
             raise CnnError(f"`{key}` must be a size like `2` or `2x1`", opt.value.span)
         return self._dims(opt.value.text, 0, opt.value.span, key, rank, False, 1)
 
-    def _value(self, arg: ast.Arg) -> Fraction:
+    def _value(self, arg: ast.Arg) -> int | Fraction:
         if isinstance(arg, ast.Number):
             return number(arg.text, arg.span)
         if isinstance(arg, ast.Size) and _is_scalar(arg):

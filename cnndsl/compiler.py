@@ -8,6 +8,7 @@ from .errors import CnnError, Span
 from .expand import expand
 from .ir import Graph
 from .parser import parse
+from .util import no_gc
 
 
 def decode(data: bytes) -> str:
@@ -32,7 +33,8 @@ def decode(data: bytes) -> str:
 
 def compile_text(text: str, name: str = "model") -> Graph:
     """Parse, expand and type `text`; raises `CnnError` for any problem in it."""
-    return expand(parse(text), text, name)
+    with no_gc():
+        return expand(parse(text), text, name)
 
 
 def compile_file(path: str | Path, name: str | None = None) -> tuple[Graph, str]:

@@ -24,7 +24,7 @@ from .shapes import Shape, format_shape
 
 MAX_LAYERS = 100_000
 MAX_ELEMENTS = 2**31
-Env = dict[str, Fraction]
+Env = dict[str, "int | Fraction"]
 
 
 @dataclass
@@ -105,7 +105,7 @@ class _Builder:
             raise self.rank_error(kind, word, in_shapes[0], span)
         local = dict(env)
         if in_shapes:
-            local["C"] = Fraction(in_shapes[0][-1])
+            local["C"] = in_shapes[0][-1]
         reader = ArgReader(word, args, local, span,
                            rank_word(in_shapes[0]) if in_shapes else "")
         try:
@@ -188,7 +188,7 @@ class _Builder:
                              text=f"{step.op} {{...}}", number=reserved)
 
     def repeat(self, step: ast.Repeat, src: int, env: Env, scope: int) -> int:
-        env_c = {**env, "C": Fraction(self.nodes[src].shape[-1])}
+        env_c = {**env, "C": self.nodes[src].shape[-1]}
         count = self.integer(step.count, env_c, "a repeat count")
         for _ in range(count):
             src = self.chain(step.body, src, env, scope)
@@ -202,7 +202,7 @@ class _Builder:
             what = "itself" if found.index == scope else f"`{step.name}`, defined below it"
             raise CnnError(f"recursive block: a block cannot use {what}", step.name_span,
                            "a block may use only blocks defined above it")
-        here = {**env, "C": Fraction(self.nodes[src].shape[-1])}
+        here = {**env, "C": self.nodes[src].shape[-1]}
         bound = self.bind(found.node, step, here)
         return self.chain(found.node.body, src, bound, found.index)
 

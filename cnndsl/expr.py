@@ -28,8 +28,10 @@ def _fail(message: str, span: Span, offset: int, length: int = 1, hint: str | No
     raise CnnError(message, span.shifted(offset, length), hint)
 
 
-def number(text: str, span: Span) -> Fraction:
+def number(text: str, span: Span) -> int | Fraction:
     """An exact number from a literal like `64`, `0.5` or `1.001e-5`."""
+    if text.lstrip("-").isdigit():
+        return int(text)  # the common case, and much cheaper than a Fraction
     mantissa, _, exponent = text.lower().partition("e")
     if exponent and abs(int(exponent)) > _MAX_EXPONENT:
         raise CnnError(f"number `{text}` is out of range", span,
@@ -87,7 +89,7 @@ def _compile(body: str) -> tuple[Rpn, tuple[str, int] | None]:
     return tuple(out), None
 
 
-def evaluate(body: str, env: Mapping[str, Fraction], span: Span) -> Fraction:
+def evaluate(body: str, env: Mapping[str, int | Fraction], span: Span) -> int | Fraction:
     """Value of the expression `body` (the text between braces) under `env`.
 
     `span` covers the braces; errors point at the offending character inside them.
@@ -95,7 +97,7 @@ def evaluate(body: str, env: Mapping[str, Fraction], span: Span) -> Fraction:
     rpn, error = _compile(body)
     if error:
         _fail(error[0], span, error[1] + 1)
-    stack: list[Fraction] = []
+    stack: list[int | Fraction] = []
     for kind, value, at in rpn:
         if kind == "num":
             stack.append(number(str(value), span.shifted(at + 1, len(str(value)))))
@@ -117,7 +119,7 @@ def evaluate(body: str, env: Mapping[str, Fraction], span: Span) -> Fraction:
     return stack[0]
 
 
-def _apply(op: str, left: Fraction, right: Fraction) -> Fraction:
+def _apply(op: str, left: int | Fraction, right: int | Fraction) -> int | Fraction:
     if op == "+":
         return left + right
     if op == "-":
@@ -125,5 +127,5 @@ def _apply(op: str, left: Fraction, right: Fraction) -> Fraction:
     if op == "*":
         return left * right
     if op == "/":
-        return left / right
-    return Fraction(left // right)
+        return Fraction(left) / right
+    return left // right
