@@ -27,6 +27,12 @@ def split_top(text: str, sep: str) -> list[tuple[str, int]]:
     >>> split_top("{k}x{k*2}/2", "/")
     [('{k}x{k*2}', 0), ('2', 10)]
     """
+    if "{" not in text:  # the common case: no expressions to step over
+        parts, start = [], 0
+        for piece in text.split(sep):
+            parts.append((piece, start))
+            start += len(piece) + 1
+        return parts
     parts, depth, start = [], 0, 0
     for i, ch in enumerate(text):
         depth += (ch == "{") - (ch == "}")
@@ -61,9 +67,14 @@ def _show(value: int | Fraction) -> str:
 
 
 def _is_scalar(arg: object) -> bool:
-    return isinstance(arg, ast.Number) or (
-        isinstance(arg, ast.Size) and len(split_top(arg.text, "x")) == 1
-        and len(split_top(arg.text, "/")) == 1 and len(split_top(arg.text, ":")) == 1)
+    """A single number: `10`, `0.5`, `{p}`, not `3x3`, `2/2` or `0:1`."""
+    if isinstance(arg, ast.Number):
+        return True
+    if not isinstance(arg, ast.Size):
+        return False
+    if "{" not in arg.text:
+        return not any(c in arg.text for c in "x/:")
+    return all(len(split_top(arg.text, sep)) == 1 for sep in "x/:")
 
 
 class ArgReader:

@@ -16,7 +16,7 @@ from math import prod
 from . import ast
 from .args import ArgReader, atom_value, whole
 from .errors import CnnError, Diagnostic, Span, did_you_mean
-from .expr import number
+from .expr import evaluate, number
 from .ir import Graph, Node
 from .layers import MERGES, Input, Layer, LayerError, lookup, rank_word
 from .parser import MAX_NESTING
@@ -238,7 +238,9 @@ class _Builder:
             return number(arg.text, arg.span)
         if isinstance(arg, ast.Size) and re.fullmatch(r"-?\d+|\{[^{}]*\}", arg.text):
             return atom_value(arg.text, arg.span, env)
-        raise CnnError("a block argument must be a number or an `{expr}`", arg.span)
+        if isinstance(arg, ast.Word):  # `block(n)` passes a parameter on, as `block({n})`
+            return evaluate(arg.name, env, arg.span.shifted(-1, len(arg.name)))
+        raise CnnError("a block argument must be a number, a name or an `{expr}`", arg.span)
 
     def integer(self, arg: ast.Value, env: Env, what: str) -> int:
         return whole(self.value(arg, env), what, arg.span)

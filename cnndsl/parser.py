@@ -16,6 +16,7 @@ from lark.exceptions import UnexpectedCharacters, UnexpectedEOF, UnexpectedInput
 
 from . import ast
 from .errors import CnnError, Span
+from .util import no_gc
 
 MAX_NESTING = 200
 
@@ -150,7 +151,8 @@ def _parser() -> Lark:
 def parse(text: str) -> ast.Module:
     """Parse `.cnn` source into a syntax tree, or raise a located `CnnError`."""
     try:
-        return _parser().parse(text)
+        with no_gc():
+            return _parser().parse(text)
     except UnexpectedInput as e:
         raise _syntax_error(e, text) from None
 

@@ -24,7 +24,7 @@ def human(n: float) -> str:
     """A compact count: 288 -> '288', 115_605_504 -> '115.6M'.
 
     >>> human(288), human(1_234), human(115_605_504), human(3_868_000_000)
-    ('288', '1.2K', '115.6M', '3.87G')
+    ('288', '1.23K', '115.6M', '3.87G')
     """
     for unit, scale in (("T", 1e12), ("G", 1e9), ("M", 1e6), ("K", 1e3)):
         if n >= scale:
@@ -34,7 +34,9 @@ def human(n: float) -> str:
 
 
 def size_bytes(n: int) -> str:
-    """>>> size_bytes(440), size_bytes(553_430_176)
+    """A byte count in binary units.
+
+    >>> size_bytes(440), size_bytes(553_430_176)
     ('440 B', '527.8 MiB')
     """
     for unit, scale in (("GiB", 2**30), ("MiB", 2**20), ("KiB", 2**10)):

@@ -1,0 +1,515 @@
+"""Every layer kind and option, in 1-D, 2-D, 3-D and on vectors, checked against formulas
+written out by hand; then naming, blocks, `{expr}`, repetition and receptive fields.
+
+Each row of `ROWS` goes through one helper, `check_layer(spec, in_shape, out_shape,
+params[, trainable, macs])` (tests/conftest.py). Parameter and MAC counts are spelled as
+the formula they come from (`3*3*16*32 + 32`), never copied from cnndsl's output.
+"""
+
+from __future__ import annotations
+
+from fractions import Fraction
+
+import pytest
+
+from cnndsl import CnnError, analyse, compile_text
+
+
+def row(spec, in_shape, out_shape, params, trainable=None, macs=None):
+    shape = "x".join(map(str, in_shape))
+    return pytest.param(spec, in_shape, out_shape, params, trainable, macs,
+                        id=f"{spec} @ {shape}")
+
+
+ACTIVATION_WORDS = ["relu", "relu6", "sigmoid", "hard_sigmoid", "tanh", "softmax", "elu",
+                    "selu", "gelu", "silu", "swish", "softplus", "leaky_relu", "linear",
+                    "leaky_relu=0.1"]
+
+ROWS = [
+    # ---- conv, 2-D ------------------------------------------------------------------
+    row("conv 3x3 x32", (28, 28, 16), (26, 26, 32), 3*3*16*32 + 32,
+        macs=26*26*32 * 3*3*16),
+    row("conv 3x3/1 x2", (6, 6, 1), (4, 4, 2), 3*3*1*2 + 2, macs=4*4*2 * 3*3*1),
+    row("conv 3 x2", (6, 6, 1), (4, 4, 2), 3*3*1*2 + 2),
+    row("conv 3x3/2 x8", (7, 7, 3), (3, 3, 8), 3*3*3*8 + 8, macs=3*3*8 * 3*3*3),
+    row("conv 3/2 x8 same", (7, 7, 3), (4, 4, 8), 3*3*3*8 + 8, macs=4*4*8 * 3*3*3),
+    row("conv 3x3/2x1 x4", (9, 9, 1), (4, 7, 4), 3*3*1*4 + 4),
+    row("conv 3/3 x2 same", (10, 10, 1), (4, 4, 2), 3*3*1*2 + 2),
+    row("conv 4x3/3 x5", (15, 11, 3), (4, 3, 5), 4*3*3*5 + 5, macs=4*3*5 * 4*3*3),
+    row("conv 5x5 x6 tanh", (32, 32, 1), (28, 28, 6), 5*5*1*6 + 6, macs=28*28*6 * 5*5*1),
+    row("conv 7x7/2 x64 same relu", (224, 224, 3), (112, 112, 64), 7*7*3*64 + 64,
+        macs=112*112*64 * 7*7*3),
+    row("conv 1x7 x64", (17, 17, 32), (17, 11, 64), 1*7*32*64 + 64,
+        macs=17*11*64 * 1*7*32),
+    row("conv 1x7 x64 same", (17, 17, 32), (17, 17, 64), 1*7*32*64 + 64),
+    row("conv 7x1 x8 same", (9, 9, 4), (9, 9, 8), 7*1*4*8 + 8),
+    row("conv 1 x96", (8, 8, 16), (8, 8, 96), 1*1*16*96 + 96, macs=8*8*96 * 16),
+    row("conv 3x3 x4 dilation=2", (9, 9, 2), (5, 5, 4), 3*3*2*4 + 4, macs=5*5*4 * 3*3*2),
+    row("conv 3x3 x4 dilation=2x1", (9, 9, 2), (5, 7, 4), 3*3*2*4 + 4),
+    row("conv 3x3 x4 same dilation=3", (9, 9, 2), (9, 9, 4), 3*3*2*4 + 4),
+    row("conv 3x3 x8 groups=2", (10, 10, 4), (8, 8, 8), 3*3*(4//2)*8 + 8,
+        macs=8*8*8 * 3*3*(4//2)),
+    row("conv 1 x6 groups=3", (5, 5, 6), (5, 5, 6), 1*1*(6//3)*6 + 6, macs=5*5*6 * (6//3)),
+    row("conv 3x3 x8 bias=false", (5, 5, 2), (3, 3, 8), 3*3*2*8, macs=3*3*8 * 3*3*2),
+    row("conv 3x3 x8 bias=true", (5, 5, 2), (3, 3, 8), 3*3*2*8 + 8),
+    # options in any order after the positional arguments
+    row("conv 3x3/2 x4 bias=false relu same", (8, 8, 2), (4, 4, 4), 3*3*2*4),
+    row("conv 3 x4 groups=2 leaky_relu=0.1 same bias=false", (6, 6, 2), (6, 6, 4),
+        3*3*(2//2)*4),
+    # ---- conv, 1-D and 3-D --------------------------------------------------------------
+    row("conv 5 x16", (100, 3), (96, 16), 5*3*16 + 16, macs=96*16 * 5*3),
+    row("conv 3/2 x4 same", (9, 2), (5, 4), 3*2*4 + 4),
+    row("conv 3/2 x4", (9, 2), (4, 4), 3*2*4 + 4),
+    row("conv 3 x4 dilation=4", (20, 1), (12, 4), 3*1*4 + 4, macs=12*4 * 3*1),
+    row("conv 3 x4 groups=2 bias=false", (10, 6), (8, 4), 3*(6//2)*4, macs=8*4 * 3*(6//2)),
+    row("conv 3 x8", (16, 32, 32, 1), (14, 30, 30, 8), 3*3*3*1*8 + 8,
+        macs=14*30*30*8 * 3*3*3*1),
+    row("conv 3x3x3/2 x4 same", (7, 8, 9, 2), (4, 4, 5, 4), 3*3*3*2*4 + 4),
+    row("conv 1x3x3 x2", (4, 5, 6, 3), (4, 3, 4, 2), 1*3*3*3*2 + 2),
+    row("conv 3 x2 dilation=2x1x1", (9, 9, 9, 1), (5, 7, 7, 2), 3*3*3*1*2 + 2),
+    # ---- dwconv -------------------------------------------------------------------------
+    row("dwconv 3x3", (8, 8, 16), (6, 6, 16), 3*3*16 + 16, macs=6*6*16 * 3*3),
+    row("dwconv 3x3 x2", (8, 8, 4), (6, 6, 8), 3*3*4*2 + 4*2, macs=6*6*(4*2) * 3*3),
+    row("dwconv 3/2 same", (7, 7, 3), (4, 4, 3), 3*3*3 + 3, macs=4*4*3 * 3*3),
+    row("dwconv 3 bias=false relu6", (5, 5, 8), (3, 3, 8), 3*3*8),
+    row("dwconv 3 x3 same bias=false", (5, 5, 2), (5, 5, 6), 3*3*2*3),
+    row("dwconv 5 x3", (20, 2), (16, 6), 5*2*3 + 2*3, macs=16*(2*3) * 5),
+    row("dwconv 3", (5, 5, 5, 2), (3, 3, 3, 2), 3*3*3*2 + 2, macs=3*3*3*2 * 3*3*3),
+    # ---- sepconv ------------------------------------------------------------------------
+    row("sepconv 3x3 x32", (10, 10, 16), (8, 8, 32), 3*3*16 + 16*32 + 32,
+        macs=8*8*16 * 3*3 + 8*8*16*32),
+    row("sepconv 3/2 x8 same relu", (7, 7, 4), (4, 4, 8), 3*3*4 + 4*8 + 8,
+        macs=4*4*4 * 3*3 + 4*4*4*8),
+    row("sepconv 3 x8 bias=false", (5, 5, 4), (3, 3, 8), 3*3*4 + 4*8),
+    row("sepconv 3 x8", (10, 4), (8, 8), 3*4 + 4*8 + 8, macs=8*4 * 3 + 8*4*8),
+    row("sepconv 3 x2", (4, 4, 4, 3), (2, 2, 2, 2), 3*3*3*3 + 3*2 + 2),
+    # ---- deconv: valid (in-1)*S + K, same in*S; K < S gives in*S + max(K-S, 0) ---------
+    row("deconv 2x2/2 x64", (7, 7, 128), (14, 14, 64), 2*2*64*128 + 64,
+        macs=7*7 * 2*2 * 128*64),
+    row("deconv 3x3/2 x4", (7, 7, 2), (15, 15, 4), 3*3*4*2 + 4, macs=7*7 * 3*3 * 2*4),
+    row("deconv 3x3/2 x4 same", (7, 7, 2), (14, 14, 4), 3*3*4*2 + 4),
+    row("deconv 1/2 x4", (7, 7, 2), (14, 14, 4), 1*1*4*2 + 4),
+    row("deconv 2/3 x1", (5, 5, 1), (15, 15, 1), 2*2*1*1 + 1),
+    row("deconv 3 x4", (5, 5, 1), (7, 7, 4), 3*3*4*1 + 4, macs=5*5 * 3*3 * 1*4),
+    row("deconv 3x3/2x1 x1 bias=false", (4, 4, 1), (9, 6, 1), 3*3*1*1),
+    row("deconv 4/2 x3 relu", (10, 2), (22, 3), 4*3*2 + 3, macs=10 * 4 * 2*3),
+    row("deconv 2/2 x2", (3, 4, 5, 1), (6, 8, 10, 2), 2*2*2*2*1 + 2),
+    # ---- pooling: stride defaults to the window -----------------------------------------
+    row("maxpool 2", (6, 6, 2), (3, 3, 2), 0, macs=0),
+    row("maxpool 2", (7, 7, 2), (3, 3, 2), 0),
+    row("maxpool 3/2", (7, 7, 4), (3, 3, 4), 0),
+    row("maxpool 2 same", (7, 7, 1), (4, 4, 1), 0),
+    row("maxpool 3/1 same", (7, 7, 1), (7, 7, 1), 0),
+    row("maxpool 2x1", (6, 6, 1), (3, 6, 1), 0),
+    row("maxpool 2x2/1", (6, 6, 1), (5, 5, 1), 0),
+    row("avgpool 2", (28, 28, 6), (14, 14, 6), 0),
+    row("avgpool 3/2 same", (9, 9, 3), (5, 5, 3), 0),
+    row("avgpool 3 valid", (10, 10, 3), (3, 3, 3), 0),
+    row("maxpool 2", (9, 3), (4, 3), 0),
+    row("avgpool 4/2", (10, 1), (4, 1), 0),
+    row("avgpool 3 same", (10, 1), (4, 1), 0),
+    row("maxpool 2", (4, 6, 6, 2), (2, 3, 3, 2), 0),
+    row("maxpool 1x2x2", (4, 6, 6, 2), (4, 3, 3, 2), 0),
+    row("avgpool 2 same", (3, 3, 3, 1), (2, 2, 2, 1), 0),
+    # ---- global pooling and flatten ----------------------------------------------------
+    row("gap", (7, 7, 512), (512,), 0),
+    row("gmp", (7, 7, 512), (512,), 0),
+    row("gap", (100, 8), (8,), 0),
+    row("gmp", (2, 3, 4, 5), (5,), 0),
+    row("flatten", (3, 3, 64), (3*3*64,), 0),
+    row("flatten", (10, 4), (10*4,), 0),
+    row("flatten", (2, 2, 2, 3), (2*2*2*3,), 0),
+    row("flatten", (5,), (5,), 0),
+    # ---- dense: Cin*N + N, on the last axis of a tensor --------------------------------
+    row("dense 10", (784,), (10,), 784*10 + 10, macs=784*10),
+    row("dense 10 softmax", (8,), (10,), 8*10 + 10, macs=8*10),
+    row("dense 4 bias=false", (8,), (4,), 8*4, macs=8*4),
+    row("dense 3 leaky_relu=0.1", (5,), (3,), 5*3 + 3),
+    row("dense 16", (5, 5, 8), (5, 5, 16), 8*16 + 16, macs=5*5 * 8*16),
+    row("dense 4 relu", (10, 3), (10, 4), 3*4 + 4, macs=10 * 3*4),
+    row("dense 2", (2, 3, 4, 5), (2, 3, 4, 2), 5*2 + 2, macs=2*3*4 * 5*2),
+    # ---- dropout ------------------------------------------------------------------------
+    row("dropout 0.5", (10,), (10,), 0),
+    row("dropout 0", (4, 4, 2), (4, 4, 2), 0),
+    row("dropout 0.25", (10, 3), (10, 3), 0),
+    row("dropout .1", (2, 2, 2, 2), (2, 2, 2, 2), 0),
+    # ---- batchnorm: 4C params, 2C trainable ---------------------------------------------
+    row("batchnorm", (8, 8, 16), (8, 8, 16), 4*16, trainable=2*16),
+    row("bn", (8, 8, 16), (8, 8, 16), 4*16, trainable=2*16),
+    row("batchnorm eps=1e-5 momentum=0.9", (8, 8, 16), (8, 8, 16), 4*16, trainable=2*16),
+    row("bn momentum=0.5 eps=0.01", (3, 3, 5), (3, 3, 5), 4*5, trainable=2*5),
+    row("bn", (10,), (10,), 4*10, trainable=2*10),
+    row("batchnorm", (100, 3), (100, 3), 4*3, trainable=2*3),
+    row("bn", (2, 4, 4, 7), (2, 4, 4, 7), 4*7, trainable=2*7),
+    # ---- zeropad: P both sides, B:A before:after ----------------------------------------
+    row("zeropad 1", (4, 4, 2), (6, 6, 2), 0),
+    row("zeropad 0x1", (4, 4, 2), (4, 6, 2), 0),
+    row("zeropad 0:1x0:1", (4, 4, 2), (5, 5, 2), 0),
+    row("zeropad 2:0x1:3", (4, 4, 2), (6, 8, 2), 0),
+    row("zeropad 0", (4, 4, 2), (4, 4, 2), 0),
+    row("zeropad 2", (10, 1), (14, 1), 0),
+    row("zeropad 1:0", (10, 1), (11, 1), 0),
+    row("zeropad 1", (2, 2, 2, 1), (4, 4, 4, 1), 0),
+    row("zeropad 0x1x2", (2, 2, 2, 1), (2, 4, 6, 1), 0),
+    # ---- upsample -----------------------------------------------------------------------
+    row("upsample 2", (7, 7, 3), (14, 14, 3), 0),
+    row("upsample 2x3", (7, 7, 3), (14, 21, 3), 0),
+    row("upsample 3", (5, 2), (15, 2), 0),
+    row("upsample 2", (2, 3, 4, 1), (4, 6, 8, 1), 0),
+    # ---- reshape ------------------------------------------------------------------------
+    row("reshape 1x1x64", (64,), (1, 1, 64), 0),
+    row("reshape 7x7x64", (7*7*64,), (7, 7, 64), 0),
+    row("reshape 16", (4, 4, 1), (16,), 0),
+    row("reshape 4x2", (2, 2, 2), (4, 2), 0),
+    row("reshape 2x2x2x1", (8,), (2, 2, 2, 1), 0),
+    # ---- activation steps, every word, every rank ---------------------------------------
+    *[row(word, shape, shape, 0) for word in ACTIVATION_WORDS
+      for shape in [(4, 4, 3), (10,), (6, 2), (2, 2, 2, 2)]],
+    # ---- merges: elementwise (equal or broadcast 1s) and concat -------------------------
+    row("add { id | conv 3 x4 same }", (5, 5, 4), (5, 5, 4), 3*3*4*4 + 4),
+    row("add { id | relu | tanh }", (5, 5, 4), (5, 5, 4), 0),
+    row("mul { id | gap -> dense 2 relu -> dense 8 sigmoid -> reshape 1x1x8 }", (6, 6, 8),
+        (6, 6, 8), (8*2 + 2) + (2*8 + 8)),
+    row("avg { id | relu }", (5, 5, 4), (5, 5, 4), 0),
+    row("max { conv 1 x4 | conv 3 x4 same }", (5, 5, 2), (5, 5, 4),
+        (1*1*2*4 + 4) + (3*3*2*4 + 4)),
+    row("add { id | gap -> reshape 1x1x4 }", (3, 3, 4), (3, 3, 4), 0),
+    row("max { gap -> reshape 1x1x4 | id }", (3, 3, 4), (3, 3, 4), 0),
+    row("avg { id | gap -> reshape 1x4 }", (6, 4), (6, 4), 0),
+    row("mul { id | gmp -> reshape 1x1x1x2 }", (2, 3, 3, 2), (2, 3, 3, 2), 0),
+    row("add { id | conv 3 x3 same }", (10, 3), (10, 3), 3*3*3 + 3),
+    row("add { dense 4 | dense 4 relu }", (8,), (4,), 2 * (8*4 + 4)),
+    row("concat { conv 1 x3 | conv 3 x5 same | maxpool 3/1 same }", (8, 8, 4), (8, 8, 3+5+4),
+        (1*1*4*3 + 3) + (3*3*4*5 + 5)),
+    row("concat { id | id }", (4, 4, 3), (4, 4, 6), 0),
+    row("concat { id | conv 3 x2 same }", (10, 3), (10, 5), 3*3*2 + 2),
+    row("concat { id | conv 1 x2 }", (2, 2, 2, 1), (2, 2, 2, 3), 1*1*1*1*2 + 2),
+    row("concat { dense 3 | dense 5 }", (4,), (8,), (4*3 + 3) + (4*5 + 5)),
+    row("residual { conv 3 x4 same -> bn }", (6, 6, 4), (6, 6, 4),
+        (3*3*4*4 + 4) + 4*4, trainable=(3*3*4*4 + 4) + 2*4),
+    row("residual { relu }", (10,), (10,), 0),
+    # a U-Net of two levels: merges nest
+    row("concat { id | maxpool 2 -> conv 3 x8 same "
+        "-> concat { id | maxpool 2 -> conv 3 x16 same -> upsample 2 } "
+        "-> conv 3 x8 same -> upsample 2 }", (8, 8, 4), (8, 8, 4 + 8),
+        (3*3*4*8 + 8) + (3*3*8*16 + 16) + (3*3*(8 + 16)*8 + 8)),
+    # a small chain as one unit: the seed's layers after the input
+    row("conv 3x3/1 x2 -> maxpool 2 -> flatten -> dense 10", (6, 6, 1), (10,),
+        (3*3*1*2 + 2) + (2*2*2*10 + 10), macs=4*4*2 * 3*3*1 + 2*2*2 * 10),
+]
+
+
+@pytest.mark.parametrize("spec, in_shape, out_shape, params, trainable, macs", ROWS)
+def test_layer(check_layer, spec, in_shape, out_shape, params, trainable, macs):
+    check_layer(spec, in_shape, out_shape, params, trainable, macs)
+
+
+# ---- attributes the table cannot see -------------------------------------------------
+
+def last(text: str):
+    return compile_text(text).output
+
+
+def test_batchnorm_defaults_are_keras():
+    bn = last("input 4x4x2 -> bn").layer
+    assert (bn.eps, bn.momentum) == (0.001, 0.99)
+
+
+def test_batchnorm_options_are_read():
+    bn = last("input 4x4x2 -> batchnorm eps=1e-5 momentum=0.9").layer
+    assert (bn.eps, bn.momentum) == (1e-5, 0.9)
+
+
+@pytest.mark.parametrize("text, slope", [("leaky_relu", 0.2), ("leaky_relu=0.1", 0.1)])
+def test_leaky_relu_slope(text, slope):
+    assert last(f"input 4 -> {text}").layer.function.alpha == slope
+    assert last(f"input 4x4x1 -> conv 1 x1 {text}").layer.activation.alpha == slope
+
+
+def test_swish_is_silu():
+    assert last("input 4 -> swish").layer.function.name == "silu"
+
+
+def test_dense_on_a_tensor_warns_but_on_a_vector_does_not():
+    assert compile_text("input 5x5x8 -> dense 16").warnings
+    assert not compile_text("input 200 -> dense 16").warnings
+
+
+def test_dropout_rate_is_read():
+    assert last("input 10 -> dropout 0.25").layer.rate == 0.25
+
+
+def test_zeropad_pairs_are_before_after():
+    assert last("input 4x4x1 -> zeropad 2:0x1:3").layer.pads == ((2, 0), (1, 3))
+
+
+def test_conv_attributes_are_normalised():
+    conv = last("input 9x9x4 -> conv 3/2 x8 same relu bias=false groups=2").layer
+    assert (conv.kernel, conv.stride, conv.padding, conv.bias, conv.groups) == \
+        ((3, 3), (2, 2), "same", False, 2)
+    assert conv.activation.name == "relu"
+
+
+def test_pool_stride_defaults_to_window():
+    pool = last("input 9x9x1 -> maxpool 3").layer
+    assert pool.kernel == pool.stride == (3, 3)
+
+
+# ---- naming --------------------------------------------------------------------------
+
+def names(text: str) -> list[str]:
+    return [n.name for n in compile_text(text).nodes]
+
+
+@pytest.mark.parametrize("text, expected", [
+    ("input 6x6x1 -> conv 3 x2 -> conv 3 x2 -> maxpool 2 -> flatten -> dense 10 -> dense 2",
+     ["input", "conv_1", "conv_2", "maxpool_1", "flatten_1", "dense_1", "dense_2"]),
+    ("input 4x4x2 -> bn -> batchnorm -> bn",
+     ["input", "batchnorm_1", "batchnorm_2", "batchnorm_3"]),
+    ("input 4 -> swish -> silu -> swish", ["input", "silu_1", "silu_2", "silu_3"]),
+    ("input 6x6x1 -> conv 3 x2 same relu -> relu -> tanh -> relu -> relu",
+     ["input", "conv_1", "relu_1", "tanh_1", "relu_2", "relu_3"]),
+    ("input 4 -> leaky_relu=0.1 -> leaky_relu", ["input", "leaky_relu_1", "leaky_relu_2"]),
+])
+def test_automatic_names(text, expected):
+    assert names(text) == expected
+
+
+def test_merges_are_named_after_the_merge():
+    got = names("input 4x4x2 -> add { id | relu } -> mul { id | relu } -> add { id | tanh }"
+                " -> concat { id | id } -> max { id | id } -> avg { id | id }")
+    assert [n for n in got if not n.startswith(("relu", "tanh"))] == \
+        ["input", "add_1", "mul_1", "add_2", "concat_1", "max_1", "avg_1"]
+
+
+def test_residual_is_named_add():
+    got = names("input 4x4x2 -> add { id | relu } -> residual { tanh } -> residual { relu }")
+    assert got == ["input", "relu_1", "add_1", "tanh_1", "add_2", "relu_2", "add_3"]
+
+
+def test_every_kind_is_named_after_its_canonical_word():
+    got = names("input 8x8x2 -> conv 3 x2 same -> dwconv 3 same -> sepconv 3 x2 same "
+                "-> deconv 1 x2 -> maxpool 1 -> avgpool 1 -> zeropad 0 -> upsample 1 "
+                "-> dropout 0.1 -> bn -> gelu -> gap -> reshape 2 -> dense 2 -> flatten")
+    assert got == ["input", "conv_1", "dwconv_1", "sepconv_1", "deconv_1", "maxpool_1",
+                   "avgpool_1", "zeropad_1", "upsample_1", "dropout_1", "batchnorm_1",
+                   "gelu_1", "gap_1", "reshape_1", "dense_1", "flatten_1"]
+    assert names("input 2x2x1 -> gmp")[-1] == "gmp_1"
+
+
+def test_name_option_overrides():
+    got = names("input 6x6x1 -> conv 3 x2 -> conv 3 x2 name=last")
+    assert got == ["input", "conv_1", "last"]
+    assert names("input 4x4x2 -> bn name=norm -> relu name=act")[1:] == ["norm", "act"]
+    assert names("input 4x4x2 -> add { id | relu } name=join")[-1] == "join"
+
+
+def test_name_option_may_come_anywhere_among_options():
+    graph = compile_text("input 6x6x1 -> conv 3 x2 name=stem same relu")
+    assert graph.output.name == "stem"
+    assert graph.output.shape == (6, 6, 2)
+
+
+def test_named_and_automatic_names_stay_unique():
+    got = names("input 6x6x1 -> conv 3 x2 same name=stem -> conv 3 x2 same "
+                "-> conv 3 x2 same")
+    assert got[1] == "stem"
+    assert len(set(got)) == len(got)
+    assert all(n.startswith("conv_") for n in got[2:])
+
+
+def test_input_is_named_input():
+    assert compile_text("input 784").input.name == "input"
+    assert compile_text("input 784 -> dense 10").nodes[0].name == "input"
+
+
+def test_duplicate_name_is_an_error():
+    with pytest.raises(CnnError, match="duplicate"):
+        compile_text("input 6x6x1 -> conv 3 x2 same name=a -> conv 3 x2 same name=a")
+
+
+def test_names_number_through_blocks_and_repeats():
+    got = names("def b = conv 3 x2 same -> relu\n"
+                "input 6x6x1 -> b -> b -> (conv 1 x2 -> bn) * 2")
+    assert got == ["input", "conv_1", "relu_1", "conv_2", "relu_2",
+                   "conv_3", "batchnorm_1", "conv_4", "batchnorm_2"]
+
+
+def test_model_name():
+    assert compile_text("input 4 -> dense 2", name="m").name == "m"
+
+
+# ---- def blocks ----------------------------------------------------------------------
+
+BLOCK = "def block(n, k=3) = conv {k}x{k} x{n} same relu -> conv {k} x{n} same relu -> maxpool 2\n"
+
+
+def test_block_with_default_and_keyword_argument():
+    graph = compile_text(BLOCK + "input 32x32x3 -> block(8) -> block(16, k=5)")
+    convs = [n for n in graph.nodes if n.kind == "conv"]
+    assert [c.layer.kernel for c in convs] == [(3, 3), (3, 3), (5, 5), (5, 5)]
+    assert [n.shape for n in graph.nodes] == [
+        (32, 32, 3), (32, 32, 8), (32, 32, 8), (16, 16, 8),
+        (16, 16, 16), (16, 16, 16), (8, 8, 16)]
+    assert analyse(graph).params == ((3*3*3*8 + 8) + (3*3*8*8 + 8)
+                                     + (5*5*8*16 + 16) + (5*5*16*16 + 16))
+
+
+@pytest.mark.parametrize("call", ["block(4)", "block(n=4)", "block(4, k=3)",
+                                  "block(k=3, n=4)", "block(n=4, k=3)"])
+def test_block_call_forms_agree(call):
+    graph = compile_text(BLOCK + f"input 8x8x1 -> {call}")
+    assert graph.output.shape == (4, 4, 4)
+    assert analyse(graph).params == (3*3*1*4 + 4) + (3*3*4*4 + 4)
+
+
+def test_block_with_a_float_default():
+    text = "def head(p=0.5) = dropout {p} -> dense 10\n"
+    assert compile_text(text + "input 8 -> head").nodes[1].layer.rate == 0.5
+    assert compile_text(text + "input 8 -> head(0.25)").nodes[1].layer.rate == 0.25
+    assert compile_text(text + "input 8 -> head(p=0.1)").nodes[1].layer.rate == 0.1
+
+
+def test_block_without_parameters():
+    text = "def stem = conv 3 x4 same -> relu\n"
+    for use in ["stem", "stem()"]:
+        graph = compile_text(text + f"input 6x6x1 -> {use}")
+        assert [n.kind for n in graph.nodes] == ["input", "conv", "activation"]
+
+
+def test_blocks_use_blocks_defined_above():
+    text = ("def a(n) = conv 3 x{n} same\n"
+            "def b(n) = a({2*n}) -> a(n)\n"
+            "input 5x5x1 -> b(3)")
+    graph = compile_text(text)
+    assert [n.shape for n in graph.nodes] == [(5, 5, 1), (5, 5, 6), (5, 5, 3)]
+    assert analyse(graph).params == (3*3*1*6 + 6) + (3*3*6*3 + 3)
+
+
+def test_c_is_the_channels_entering_the_step():
+    check = compile_text("input 8x8x16 -> conv 1 x{C*6}").output
+    assert check.shape == (8, 8, 96)
+    assert check.layer.params(check.in_shapes) == (1*1*16*96 + 96, 0)
+
+
+def test_c_in_a_block_follows_the_chain():
+    text = "def expand(t) = conv 1 x{C*t} -> bn -> relu6\n"
+    graph = compile_text(text + "input 8x8x16 -> expand(6) -> expand(2)")
+    assert [n.shape[-1] for n in graph.nodes] == [16, 96, 96, 96, 192, 192, 192]
+
+
+def test_c_changes_along_a_chain():
+    graph = compile_text("input 4x4x3 -> conv 1 x{C*2} -> conv 1 x{C*2} -> conv 1 x{C//4}")
+    assert [n.shape[-1] for n in graph.nodes] == [3, 6, 12, 3]
+
+
+# ---- {expr} arithmetic ---------------------------------------------------------------
+
+@pytest.mark.parametrize("expr, value", [
+    ("7//2", 7 // 2), ("6/2", 6 // 2), ("(1+2)*3", (1 + 2) * 3), ("2*3-1", 2 * 3 - 1),
+    ("10-2-3", 10 - 2 - 3), ("12/2/3", 12 // 2 // 3), ("-2+5", -2 + 5),
+    ("7//2*2", 7 // 2 * 2), ("1.5*2", 3), ("0.1*30", 3), ("2+3*4", 2 + 3 * 4),
+    ("(2+3)*4", (2 + 3) * 4), ("-(-4)", 4), ("9//4*4+1", 9 // 4 * 4 + 1),
+    ("-7//2+6", -7 // 2 + 6), ("7/2*2", 7), ("1/3*3", 1), (" 4 + 4 ", 8),
+    ("((((5))))", 5), ("100//7//2", 100 // 7 // 2),
+])
+def test_expression_as_width(expr, value):
+    assert last(f"input 2x2x1 -> conv 1 x{{{expr}}}").shape == (2, 2, value)
+
+
+def test_expressions_in_sizes_and_strides():
+    node = last("def k(a) = conv {a}x{a+2}/{a//2} x{a*2}\ninput 9x9x1 -> k(4)")
+    assert node.layer.kernel == (4, 6) and node.layer.stride == (2, 2)
+    assert node.shape == ((9 - 4) // 2 + 1, (9 - 6) // 2 + 1, 8)
+    assert last("input 9x9x1 -> conv {9//2} x1").layer.kernel == (4, 4)
+
+
+def test_expression_as_rate():
+    assert last("input 10 -> dropout {1/4}").layer.rate == 0.25
+
+
+@pytest.mark.parametrize("expr", ["7/2", "1/3", "0.5", "5//2/4"])
+def test_fractional_width_is_an_error(expr):
+    with pytest.raises(CnnError):
+        compile_text(f"input 2x2x1 -> conv 1 x{{{expr}}}")
+
+
+def test_c_divided_inexactly_is_an_error():
+    with pytest.raises(CnnError):
+        compile_text("input 4x4x9 -> conv 1 x{C/2}")
+    assert last("input 4x4x10 -> conv 1 x{C/2}").shape == (4, 4, 5)
+
+
+# ---- repetition ----------------------------------------------------------------------
+
+def test_repeat_chain():
+    graph = compile_text("input 32x32x3 -> (conv 3 x8 same relu -> maxpool 2) * 3")
+    assert graph.output.shape == (4, 4, 8)
+    assert [n.kind for n in graph.nodes].count("conv") == 3
+    assert analyse(graph).params == (3*3*3*8 + 8) + 2 * (3*3*8*8 + 8)
+
+
+def test_repeat_once_and_with_expr_count():
+    assert len(compile_text("input 4x4x1 -> (conv 3 x4 same) * 1")) == 2
+    graph = compile_text("def rep(n) = (relu -> bn) * {n}\ninput 4 -> rep(3)")
+    assert len(graph) == 1 + 2 * 3
+
+
+def test_repeat_relative_to_c():
+    assert last("input 2x2x1 -> (conv 1 x{C*2}) * 3").shape == (2, 2, 8)
+
+
+def test_repeat_of_a_merge():
+    graph = compile_text("input 6x6x4 -> (residual { conv 3 x4 same -> bn -> relu }) * 2")
+    assert graph.output.shape == (6, 6, 4)
+    assert analyse(graph).params == 2 * ((3*3*4*4 + 4) + 4*4)
+    assert [n.name for n in graph.nodes if n.kind == "add"] == ["add_1", "add_2"]
+
+
+# ---- receptive field and dense equivalent --------------------------------------------
+
+def fields(text: str):
+    return [s.receptive_field for s in analyse(compile_text(text)).layers]
+
+
+def test_receptive_field_of_a_chain():
+    rf = fields("input 16x16x1 -> conv 3 x1 -> conv 3 x1 -> maxpool 2 -> conv 3 x1")
+    assert [f.size for f in rf] == [(1, 1), (3, 3), (5, 5), (6, 6), (10, 10)]
+    assert [f.jump for f in rf] == [(1, 1), (1, 1), (1, 1), (2, 2), (2, 2)]
+    assert not any(f.whole for f in rf)
+
+
+def test_receptive_field_with_stride_and_dilation_in_1d():
+    # conv 3/2: 3, jump 2; conv 3 dilation=2 sees 5 positions: 3 + (5-1)*2 = 11
+    rf = fields("input 40x1 -> conv 3/2 x1 -> conv 3 x1 dilation=2")
+    assert [f.size for f in rf] == [(1,), (3,), (11,)]
+    assert [f.jump for f in rf] == [(1,), (2,), (2,)]
+
+
+def test_receptive_field_of_a_merge_is_the_widest_branch():
+    rf = fields("input 16x16x1 -> concat { conv 3 x1 same -> conv 3 x1 same "
+                "| conv 7 x1 same } -> conv 3 x1 same")
+    # nodes: input, conv3, conv3 (5), conv7 (7), concat (max 7), conv3 (9)
+    assert [f.size for f in rf] == [(1, 1), (3, 3), (5, 5), (7, 7), (7, 7), (9, 9)]
+
+
+def test_receptive_field_of_global_pooling_is_whole():
+    rf = fields("input 8x8x1 -> conv 3 x1 -> gap")
+    assert rf[-1].whole
+
+
+def test_seed_dense_equivalent_and_totals():
+    stats = analyse(compile_text("input 6x6x1 -> conv 3x3/1 x2 -> maxpool 2 -> flatten "
+                                 "-> dense 10", name="seed"))
+    conv = stats.layers[1]
+    assert conv.params == 3*3*1*2 + 2
+    assert conv.dense_equivalent == (6*6*1) * (4*4*2) + 4*4*2 == 1184
+    assert stats.layers[4].params == 8*10 + 10
+    assert stats.params == 20 + 90 == 110
+    assert [s.node.shape for s in stats.layers] == [(6, 6, 1), (4, 4, 2), (2, 2, 2), (8,),
+                                                     (10,)]
+
+
+def test_jump_is_exact():
+    rf = fields("input 16x16x1 -> conv 2/2 x1 -> upsample 2")
+    assert rf[-1].jump == (Fraction(1), Fraction(1))
