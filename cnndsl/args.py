@@ -8,8 +8,8 @@ error. So each layer's syntax is a few readable lines in its own class.
 
 from __future__ import annotations
 
+from collections.abc import Iterable, Mapping
 from fractions import Fraction
-from typing import Iterable, Mapping
 
 from . import ast
 from .activations import ACTIVATIONS, Activation, canonical_activation

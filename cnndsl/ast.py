@@ -8,7 +8,6 @@ are known.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Union
 
 from .errors import Span
 
@@ -55,8 +54,8 @@ class Option:
     key_span: Span
 
 
-Value = Union[Size, Number, Word]
-Arg = Union[Size, Number, Word, Width, Option]
+Value = Size | Number | Word
+Arg = Size | Number | Word | Width | Option
 
 
 @dataclass(frozen=True)
@@ -100,7 +99,7 @@ class Repeat:
     span: Span
 
 
-Step = Union[Layer, Call, Merge, Repeat]
+Step = Layer | Call | Merge | Repeat
 
 
 @dataclass(frozen=True)

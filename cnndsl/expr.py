@@ -9,9 +9,9 @@ notation and evaluated over exact fractions, so `{C/3}` on 96 channels is exactl
 from __future__ import annotations
 
 import re
+from collections.abc import Mapping
 from fractions import Fraction
 from functools import lru_cache
-from typing import Mapping
 
 from .errors import CnnError, Span
 

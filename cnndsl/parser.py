@@ -152,9 +152,11 @@ def parse(text: str) -> ast.Module:
     """Parse `.cnn` source into a syntax tree, or raise a located `CnnError`."""
     try:
         with no_gc():
-            return _parser().parse(text)
+            tree = _parser().parse(text)
     except UnexpectedInput as e:
         raise _syntax_error(e, text) from None
+    assert isinstance(tree, ast.Module)  # the transformer builds the whole tree
+    return tree
 
 
 def _syntax_error(e: UnexpectedInput, text: str) -> CnnError:

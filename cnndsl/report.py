@@ -91,7 +91,7 @@ def table(stats: Stats) -> str:
 
 def _sharing(stats: Stats) -> list[str]:
     convs = [s for s in stats.layers if s.dense_equivalent is not None]
-    if not convs:
+    if not convs or stats.sharing_factor is None:
         return []
     widths = (16, 14, 18, 10)
     lines = ["", "Weight sharing: a fully connected layer between the same input and output "
@@ -99,7 +99,7 @@ def _sharing(stats: Stats) -> list[str]:
              _row(("layer", "params", "as dense", "factor"), widths, "<>>>")]
     for s in convs:
         lines.append(_row((s.node.name, f"{s.params:,}", f"{s.dense_equivalent:,}",
-                           f"{s.dense_equivalent / max(s.params, 1):,.0f}x"), widths, "<>>>"))
+                           f"{(s.dense_equivalent or 0) / max(s.params, 1):,.0f}x"), widths, "<>>>"))
     lines.append(f"All convolutions: {stats.conv_params:,} params; as dense layers "
                  f"{stats.dense_equivalent:,} ({stats.sharing_factor:,.0f}x more)")
     return lines

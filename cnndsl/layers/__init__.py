@@ -8,8 +8,17 @@ from __future__ import annotations
 
 from .base import GLOBAL, Inputs, Layer, LayerError, Window, rank_word
 from .conv import Conv, Deconv, DWConv, SepConv
-from .core import (ActivationStep, BatchNorm, Dense, Dropout, Flatten, Input, Reshape,
-                   Upsample, ZeroPad)
+from .core import (
+    ActivationStep,
+    BatchNorm,
+    Dense,
+    Dropout,
+    Flatten,
+    Input,
+    Reshape,
+    Upsample,
+    ZeroPad,
+)
 from .merge import Add, Avg, Concat, Max, Merge, Mul
 from .pooling import GAP, GMP, AvgPool, MaxPool
 

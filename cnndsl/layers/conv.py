@@ -11,6 +11,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from fractions import Fraction
 from math import ceil, prod
+from typing import ClassVar
 
 from ..activations import Activation
 from ..args import ArgReader
@@ -33,7 +34,7 @@ class Sliding(Layer):
 
     ranks = SPATIAL
     conv_type = True
-    options = ("dilation", "bias", "leaky_relu")
+    options: ClassVar[tuple[str, ...]] = ("dilation", "bias", "leaky_relu")
 
     @classmethod
     def read_common(cls, a: ArgReader, inputs: Inputs, example: str) -> dict:
