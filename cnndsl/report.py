@@ -98,8 +98,9 @@ def _sharing(stats: Stats) -> list[str]:
              "sizes", "would need these parameters instead of each convolution's:", "",
              _row(("layer", "params", "as dense", "factor"), widths, "<>>>")]
     for s in convs:
-        lines.append(_row((s.node.name, f"{s.params:,}", f"{s.dense_equivalent:,}",
-                           f"{(s.dense_equivalent or 0) / max(s.params, 1):,.0f}x"), widths, "<>>>"))
+        dense = s.dense_equivalent or 0
+        lines.append(_row((s.node.name, f"{s.params:,}", f"{dense:,}",
+                           f"{dense / max(s.params, 1):,.0f}x"), widths, "<>>>"))
     lines.append(f"All convolutions: {stats.conv_params:,} params; as dense layers "
                  f"{stats.dense_equivalent:,} ({stats.sharing_factor:,.0f}x more)")
     return lines
