@@ -144,18 +144,16 @@ class _Builder:
                            "the limit of 2^31", span, "reduce the input size or the widths")
 
     def name_of(self, layer: Layer, args, span: Span, number: int | None) -> str:
-        stem = layer.stem
-        if number is None:
-            number = self.counters[stem] = self.counters.get(stem, 0) + 1
-        name, where = f"{stem}_{number}", span
-        for arg in args:
-            if isinstance(arg, ast.Option) and arg.key == "name":
-                if not isinstance(arg.value, ast.Word):
-                    raise CnnError("a layer name must be a word like `stem` or `conv1_1`",
-                                   arg.value.span)
-                name, where = arg.value.name, arg.value.span
-        if layer.kind == "input":
-            name = "input" if where is span else name
+        """`name=` if given, else `input` or KIND_N; only automatic names use numbers."""
+        explicit = _explicit_name(args)
+        if explicit is not None:
+            name, where = explicit.name, explicit.span
+        elif layer.kind == "input":
+            name, where = "input", span
+        else:
+            if number is None:
+                number = self.counters[layer.stem] = self.counters.get(layer.stem, 0) + 1
+            name, where = f"{layer.stem}_{number}", span
         if name in self.names:
             first = self.names[name]
             raise CnnError(f"duplicate layer name `{name}`", where,
@@ -178,7 +176,9 @@ class _Builder:
         branches = (None, *step.branches) if step.op == "residual" else step.branches
         outputs = []
         # Numbers are reserved where the merge is written, before its branches.
-        reserved = self.counters[op] = self.counters.get(op, 0) + 1
+        reserved = None
+        if _explicit_name(step.args) is None:
+            reserved = self.counters[op] = self.counters.get(op, 0) + 1
         for branch in branches:
             if branch is None or _is_identity(branch):
                 outputs.append(src)
@@ -244,6 +244,17 @@ class _Builder:
 
     def integer(self, arg: ast.Value, env: Env, what: str) -> int:
         return whole(self.value(arg, env), what, arg.span)
+
+
+def _explicit_name(args) -> ast.Word | None:
+    """The value of a `name=` option, checked to be a word."""
+    for arg in args:
+        if isinstance(arg, ast.Option) and arg.key == "name":
+            if not isinstance(arg.value, ast.Word):
+                raise CnnError("a layer name must be a word like `stem` or `conv1_1`",
+                               arg.value.span)
+            return arg.value
+    return None
 
 
 def _is_identity(chain: ast.Chain) -> bool:

@@ -1,0 +1,499 @@
+"""Every error the language promises (LANGUAGE.md § Errors), end to end through the CLI.
+
+Each row writes a .cnn file, runs `cnndsl check` on it through `cnndsl.cli.main` and checks
+the rendering editors rely on::
+
+    FILE:LINE:COL: error: MESSAGE
+        the source line
+        ^~~~ under column COL
+    note: ...            (optional)
+    hint: ...            (required: what was expected or what to write instead)
+
+with exit status 1 and never a traceback. Line and column are 1-based and count
+characters, as editors do.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import pytest
+
+from cnndsl.cli import main
+
+EXAMPLES = Path(__file__).resolve().parent.parent / "examples"
+
+
+# ---- running the CLI and reading what it printed ----------------------------------------
+
+@dataclass
+class Run:
+    rc: int
+    out: str
+    err: str
+    path: str
+    data: bytes
+
+    @property
+    def text(self) -> str:
+        """The file as the user sees it (undecodable bytes shown as U+FFFD, no BOM)."""
+        return self.data.decode("utf-8", errors="replace").removeprefix("\ufeff")
+
+
+def run(tmp_path: Path, capsys, source: str | bytes, *args: str, command: str = "check",
+        name: str = "net.cnn") -> Run:
+    path = tmp_path / name
+    data = source if isinstance(source, bytes) else source.encode("utf-8")
+    path.write_bytes(data)
+    rc = main([command, str(path), *args])
+    captured = capsys.readouterr()
+    assert "Traceback" not in captured.err + captured.out
+    return Run(rc, captured.out, captured.err, str(path), data)
+
+
+@dataclass
+class Diagnostic:
+    severity: str
+    line: int
+    column: int
+    message: str
+    source_line: str
+    caret_line: str
+    notes: list[str] = field(default_factory=list)
+    hint: str | None = None
+
+
+def parse_diagnostics(r: Run) -> list[Diagnostic]:
+    """Every `FILE:LINE:COL: severity: message` block on stderr, with what follows it."""
+    head = re.compile(rf"^{re.escape(r.path)}:(\d+):(\d+): (error|warning): (.*)$")
+    lines = r.err.split("\n")
+    found = []
+    for i, line in enumerate(lines):
+        m = head.match(line)
+        if not m:
+            continue
+        assert i + 2 < len(lines), f"diagnostic without source and caret lines:\n{r.err}"
+        d = Diagnostic(m.group(3), int(m.group(1)), int(m.group(2)), m.group(4),
+                       lines[i + 1], lines[i + 2])
+        for extra in lines[i + 3:]:
+            if extra.startswith("note: "):
+                d.notes.append(extra[len("note: "):])
+            elif extra.startswith("hint: "):
+                d.hint = extra[len("hint: "):]
+            else:
+                break
+        found.append(d)
+    return found
+
+
+def file_line(text: str, number: int) -> str:
+    """Line `number` of `text` as editors number lines (\\n, \\r\\n or \\r end a line)."""
+    lines = re.split(r"\r\n|\r|\n", text)
+    assert 1 <= number <= len(lines), f"line {number} is not in the file"
+    return lines[number - 1]
+
+
+def check_rendering(d: Diagnostic, text: str) -> None:
+    """The source line is the file's line LINE and the caret sits under column COL."""
+    source = file_line(text, d.line)
+    assert d.source_line == "    " + source, (
+        f"second line should be line {d.line} of the file, indented 4: "
+        f"{d.source_line!r} vs {source!r}")
+    assert d.column >= 1
+    assert d.column <= len(source) + 1, f"column {d.column} is past the end of {source!r}"
+    caret = d.caret_line
+    assert "^" in caret, f"no caret in {caret!r}"
+    at = caret.index("^")
+    assert at == 4 + d.column - 1, f"caret at offset {at - 4}, column says {d.column}"
+    assert caret[:at].strip(" \t") == "", f"junk before the caret: {caret!r}"
+    assert re.fullmatch(r"\^~*", caret[at:]), f"caret line should be ^~~~: {caret!r}"
+
+
+def the_error(r: Run) -> Diagnostic:
+    """The one error of a failed run, checked for exit status 1 and its rendering."""
+    assert r.rc == 1, f"expected exit 1, got {r.rc}; stderr:\n{r.err}"
+    assert r.out == "", "nothing goes to stdout on an error"
+    first = r.err.split("\n")[0]
+    assert re.match(rf"^{re.escape(r.path)}:\d+:\d+: error: ", first), \
+        f"first stderr line is not FILE:LINE:COL: error: ...:\n{r.err}"
+    errors = [d for d in parse_diagnostics(r) if d.severity == "error"]
+    assert len(errors) == 1, r.err
+    check_rendering(errors[0], r.text)
+    return errors[0]
+
+
+def contains(message: str, word) -> bool:
+    """`word` is a string, or a tuple of alternatives any of which may appear."""
+    return any(w in message for w in (word if isinstance(word, tuple) else (word,)))
+
+
+# ---- the error table --------------------------------------------------------------------
+
+def row(id, source, line, col, words, hint=None, notes=()):
+    """`line`/`col` may be a set where several positions are equally right."""
+    return pytest.param(source, line, col, words, hint, notes, id=id)
+
+
+NEST = 300
+ADDS = "input 8x8x4 -> " + "add { id | " * NEST + "relu" + " }" * NEST + "\n"
+PARENS = "input 8x8x4 -> " + "( " * NEST + "relu" + " ) * 1" * NEST + "\n"
+BLOCKS = "def b0 = relu\n" + "".join(f"def b{i} = b{i - 1}\n" for i in range(1, 400)) \
+    + "input 8x8x3 -> b399\n"
+
+ROWS = [
+    # -- syntax ------------------------------------------------------------------------------
+    row("syntax error", "input 6x6x1 -> -> conv 3x3 x2\n", 1, 16, ["unexpected", "`->`"]),
+    row("syntax error on line 3", "# a comment\ninput 6x6x1\n  -> conv 3x3 x2 -> )\n",
+        3, 21, ["unexpected", "`)`"]),
+    row("unexpected end", "input 6x6x1 ->\n", 1, 15, ["unexpected end"]),
+    row("unexpected end, multi-line", "input 6x6x1\n  -> conv 3x3 x2 ->\n\n\n", 2, 20,
+        ["unexpected end"]),
+    row("unclosed merge", "input 6x6x1 -> add { id | relu\n", 1, 31, ["unexpected end"]),
+    row("unexpected character", "input 6x6x1 -> conv 3x3 x2 $\n", 1, 28, ["`$`"]),
+    row("network before a def", "input 6 -> relu\ndef b = relu\n", 2, 1, ["`def`"]),
+    row("two networks", "input 6 -> relu\ninput 6 -> relu\n", 2, 1, ["`input`"]),
+    row("no input", "conv 3 x2\n", 1, 1, ["`conv`"], hint="input"),
+    row("empty file", "", 1, 1, [("end of file", "empty")], hint="input"),
+    row("only a comment", "# nothing here\n", 1, 1, [("end of file", "empty")],
+        hint="input"),
+    # -- unknown words -------------------------------------------------------------------------
+    row("unknown step comv", "input 6x6x1 -> comv 3x3 x2\n", 1, 16, ["`comv`"],
+        hint="did you mean `conv`?"),
+    row("unknown step, tab indent", "input 6x6x1\n\t-> comv 3x3 x2\n", 2, 5, ["`comv`"],
+        hint="did you mean `conv`?"),
+    row("unknown step after BOM", "\ufeffinput 6x6x1 -> comv 3 x2\n", 1, 16, ["`comv`"],
+        hint="did you mean `conv`?"),
+    row("unknown step after non-ASCII", "input 6x6x1 # é ü\n-> comv 3 x2 # café\n", 2, 4,
+        ["`comv`"], hint="did you mean `conv`?"),
+    row("unknown option", "input 6x6x1 -> conv 3x3 x2 dilatoin=2\n", 1, 28,
+        ["unknown option", "`dilatoin`"], hint="did you mean `dilation`?"),
+    row("unknown option of dense", "input 6 -> dense 4 bais=false\n", 1, 20,
+        ["`bais`"], hint="did you mean `bias`?"),
+    row("unknown word argument", "input 6x6x1 -> conv 3x3 x2 smae\n", 1, 28, ["`smae`"],
+        hint="did you mean `same`?"),
+    # -- shapes --------------------------------------------------------------------------------
+    row("kernel larger than input", "input 6x6x1 -> conv 7x7 x2\n", 1, 16,
+        ["kernel 7x7 is larger than the 6x6 input with valid padding"], hint="`same`"),
+    row("pool window larger than input", "input 6x6x1 -> maxpool 7\n", 1, 16,
+        ["7x7", "6x6"], hint="`same`"),
+    row("merge branches disagree", "input 8x8x3 -> add { id | conv 3x3 x4 }\n", 1, 16,
+        ["8x8x3", "6x6x4"]),
+    row("concat of three disagreeing branches",
+        "input 8x8x3 -> concat { id | conv 3 x2 | maxpool 2 }\n", 1, 16,
+        ["8x8x3", "6x6x2", "4x4x3"]),
+    row("merge of different ranks", "input 6x6x4 -> add { gap | id }\n", 1, 16,
+        ["4", "6x6x4"]),
+    row("3 numbers in 2-D", "input 8x8x3 -> conv 3x3x3 x4\n", 1, 21, ["`3x3x3`", "2-D"]),
+    row("2 numbers in 1-D", "input 100x3 -> maxpool 2x2\n", 1, 24, ["`2x2`", "1-D"]),
+    row("2 numbers in 3-D stride", "input 8x8x8x1 -> conv 3/2x2 x4\n", 1, 24, ["`2x2`"]),
+    row("conv after flatten", "input 8x8x3 -> flatten -> conv 3 x4\n", 1, 27,
+        ["`conv`", "vector"]),
+    row("gap on a vector", "input 10 -> gap\n", 1, 13, ["`gap`", "vector"]),
+    row("zero kernel", "input 8x8x3 -> conv 0x3 x4\n", 1, 21, ["positive", "0"]),
+    row("negative kernel", "input 8x8x3 -> conv -1 x4\n", 1, 21, ["positive", "-1"]),
+    row("zero input size", "input 0x8x3\n", 1, 7, ["positive", "0"]),
+    row("zero filters", "input 8x8x3 -> conv 3 x0\n", 1, 24, ["positive", "0"]),
+    row("zero stride", "input 8x8x3 -> maxpool 2/0\n", 1, 26, ["positive", "0"]),
+    row("zero units", "input 10 -> dense 0\n", 1, 19, ["positive", "0"]),
+    row("dropout 1", "input 10 -> dropout 1\n", 1, (13, 21), ["dropout", "[0, 1)"]),
+    row("dropout negative", "input 10 -> dropout -0.1\n", 1, (13, 21),
+        ["dropout", "[0, 1)"]),
+    row("dropout 1.5", "input 10 -> dropout 1.5\n", 1, (13, 21), ["dropout", "[0, 1)"]),
+    row("reshape count mismatch", "input 6x6x1 -> reshape 5\n", 1, (16, 24), ["36", "5"]),
+    row("tensor over 2^31 elements", "input 32768x32768x1 -> conv 1 x4\n", 1, 24,
+        ["32768x32768x4", "2^31"]),
+    row("input over 2^31 elements", "input 65536x65536x1\n", 1, (1, 7),
+        ["65536x65536x1", "2^31"]),
+    row("more than 100,000 layers", "input 8x8x4 -> ( conv 1 x1 ) * 1000000000\n", 1,
+        (16, 18, 32, 34), [("100,000", "100000"), "layers"]),
+    row("more than 100,000 layers via a block",
+        "def b(n) = ( relu ) * {n}\ninput 8 -> ( b(1000) ) * 1000\n", (1, 2),
+        (12, 14, 21, 23, 12, 14, 23, 25), [("100,000", "100000"), "layers"]),
+    # -- blocks --------------------------------------------------------------------------------
+    row("undefined block", "input 8x8x3 -> blok(3)\n", 1, 16,
+        ["`blok`", ("unknown", "undefined", "not defined")]),
+    row("undefined block, close to a def", "def block(n) = conv 3 x{n} same\n"
+        "input 8x8x3 -> blokc(3)\n", 2, 16, ["`blokc`"], hint="did you mean `block`?"),
+    row("recursive block", "def a(n) = conv 3 x{n} same -> a(n)\ninput 8x8x3 -> a(4)\n",
+        1, 32, ["recursive"]),
+    row("mutually recursive blocks", "def a(n) = b(n)\ndef b(n) = a(n)\ninput 8x8x3 -> b(4)\n",
+        1, 12, ["recursive"]),
+    row("too many block arguments",
+        "def blk(n) = conv 3 x{n} same\ninput 8x8x3 -> blk(4, 5)\n", 2, (16, 23),
+        ["`blk`", "1", "2"], hint="blk(n)"),
+    row("missing block argument",
+        "def blk(n) = conv 3 x{n} same\ninput 8x8x3 -> blk\n", 2, 16, ["`blk`", "`n`"],
+        hint="blk(n)"),
+    row("arguments without parentheses", "def b = relu\ninput 6 -> b 3\n", 2, 14, ["`b`"],
+        hint="b("),
+    row("unknown keyword argument",
+        "def blk(n, k=3) = conv {k} x{n} same\ninput 8x8x3 -> blk(4, kk=5)\n", 2, 23,
+        ["`kk`"], hint="did you mean `k`?"),
+    row("duplicate layer name",
+        "input 8x8x3 -> conv 3 x4 same name=a -> conv 3 x4 same name=a\n", 1, 61,
+        ["duplicate", "`a`"], notes=["line 1"]),
+    row("duplicate automatic name", "input 6 -> relu -> relu name=relu_1\n", 1, 30,
+        ["`relu_1`"]),
+    row("duplicate name from a block used twice",
+        "def a = dense 3 name=x\ninput 6 -> a -> a\n", 1, 22, ["`x`"]),
+    row("duplicate def", "def b(n) = conv 3 x{n}\ndef b(n) = conv 3 x{n}\ninput 8x8x3 -> b(2)\n",
+        2, 5, ["`b`", ("twice", "already", "duplicate")], hint="line 1"),
+    row("def named like a step", "def relu = tanh\ninput 6 -> relu\n", 1, 5, ["`relu`"]),
+    row("parameter named C", "def b(C) = conv 3 x{C}\ninput 8x8x3 -> b(2)\n", 1, 7, ["`C`"]),
+    row("parameter listed twice", "def b(n, n) = relu\ninput 6 -> b(1, 2)\n", 1, 10, ["`n`"]),
+    # -- {expr} --------------------------------------------------------------------------------
+    row("fractional width", "input 8x8x4 -> conv 1 x{C/3}\n", 1, 24, ["whole"],
+        hint="`//`"),
+    row("fractional units from a default", "def b(n=2.5) = dense {n}\ninput 6 -> b\n", 1, 22,
+        ["whole", "2.5"]),
+    row("fractional repeat count", "input 6 -> ( relu ) * 2.5\n", 1, 23, ["whole", "2.5"]),
+    row("division by zero", "def b(n) = conv 1 x{n/0}\ninput 8x8x4 -> b(2)\n", 1, 22,
+        ["division by zero"]),
+    row("floor division by zero", "input 6 -> dense {C//0}\n", 1, 20, ["division by zero"]),
+    row("unknown name in expr", "def b(n) = dense {m}\ninput 6 -> b(3)\n", 1, 19, ["`m`"],
+        hint="`n`"),
+    row("bad expr", "input 6 -> dense {10**12}\n", 1, 22, ["`*`"]),
+    row("id outside a merge", "input 6x6x1 -> id\n", 1, 16, ["`id`"]),
+    # -- limits --------------------------------------------------------------------------------
+    row("merges nested too deep", ADDS, 1, {16 + 11 * i for i in range(NEST)}, ["nest"]),
+    row("repeats nested too deep", PARENS, 1, {16 + 2 * i for i in range(NEST)}, ["nest"]),
+    row("blocks nested too deep", BLOCKS, set(range(2, 402)), {12, 16}, ["nest"]),
+    # -- bytes ---------------------------------------------------------------------------------
+    row("not UTF-8", b"input 6x6x1 -> conv 3x3 x2 # caf\xe9\n", 1, 33, ["UTF-8"]),
+    row("not UTF-8 on line 2", b"# fine\ninput 6x6x1 \xff-> conv 3x3 x2\n", 2, 13,
+        ["UTF-8"]),
+    row("NUL byte", "input 8x8x4 -> \x00relu\n", 1, 16, ["NUL"]),
+]
+
+
+def _in(value: int, expected) -> bool:
+    return value in expected if isinstance(expected, (set, tuple, frozenset)) else \
+        value == expected
+
+
+@pytest.mark.parametrize("source, line, col, words, hint, notes", ROWS)
+def test_error(tmp_path, capsys, source, line, col, words, hint, notes):
+    r = run(tmp_path, capsys, source)
+    d = the_error(r)
+    assert _in(d.line, line) and _in(d.column, col), \
+        f"error at {d.line}:{d.column}, expected {line}:{col}:\n{r.err}"
+    for word in words:
+        assert contains(d.message, word), f"{word!r} not in message {d.message!r}"
+    assert d.hint, f"no `hint:` line (what to write instead):\n{r.err}"
+    if hint:
+        assert hint in d.hint, f"{hint!r} not in hint {d.hint!r}"
+    for note in notes:
+        assert any(note in n for n in d.notes), f"{note!r} not in notes {d.notes}"
+
+
+@pytest.mark.parametrize("source, line, col, words, hint, notes", [
+    r for r in ROWS if r.id in ("syntax error", "unknown step comv", "kernel larger than input",
+                                "merge branches disagree", "not UTF-8", "NUL byte")])
+def test_shapes_renders_errors_like_check(tmp_path, capsys, source, line, col, words, hint,
+                                          notes):
+    for fmt in ("table", "json"):
+        r = run(tmp_path, capsys, source, "--format", fmt, command="shapes")
+        d = the_error(r)
+        assert _in(d.line, line) and _in(d.column, col)
+
+
+# ---- specific promises --------------------------------------------------------------------
+
+def test_kernel_error_is_rendered_exactly(tmp_path, capsys):
+    r = run(tmp_path, capsys, "input 6x6x1 -> conv 7x7 x2\n")
+    lines = r.err.rstrip("\n").split("\n")
+    assert r.rc == 1
+    assert lines[0] == (f"{r.path}:1:16: error: kernel 7x7 is larger than the 6x6 input with "
+                        "valid padding")
+    assert lines[1] == "    input 6x6x1 -> conv 7x7 x2"
+    assert lines[2].startswith("    " + " " * 15 + "^")
+    assert lines[-1].startswith("hint: ") and "`same`" in lines[-1]
+
+
+def test_merge_error_names_every_branch(tmp_path, capsys):
+    r = run(tmp_path, capsys, "input 8x8x3 -> concat { id | conv 3 x2 | maxpool 2 }\n")
+    d = the_error(r)
+    text = d.message + "\n" + "\n".join(d.notes)
+    for shape in ("8x8x3", "6x6x2", "4x4x3"):
+        assert shape in text
+
+
+def test_nesting_never_overflows_the_stack(tmp_path, capsys):
+    deep = 100_000
+    r = run(tmp_path, capsys, "input 8x8x4 -> " + "( " * deep + "relu" + " ) * 1" * deep)
+    d = the_error(r)
+    assert "nest" in d.message
+    assert "RecursionError" not in r.err and "too large to process" not in r.err
+
+
+@pytest.mark.parametrize("source", [
+    "input 6 -> dense {" + "(" * 5000 + "3" + ")" * 5000 + "}\n",
+    "input 6 -> dense {" + "-" * 5000 + "3}\n",
+])
+def test_deep_expressions_do_not_overflow(tmp_path, capsys, source):
+    r = run(tmp_path, capsys, source)
+    assert r.rc == 0, r.err
+    assert r.out == "ok: 2 layers, 21 params\n"
+
+
+def test_missing_file(tmp_path, capsys):
+    path = tmp_path / "nope.cnn"
+    rc = main(["check", str(path)])
+    captured = capsys.readouterr()
+    assert rc == 1
+    assert captured.out == ""
+    assert "Traceback" not in captured.err
+    first = captured.err.split("\n")[0]
+    assert re.match(rf"^{re.escape(str(path))}(:\d+:\d+)?: error: ", first), captured.err
+    assert "No such file" in captured.err or "not found" in captured.err
+
+
+def test_directory_instead_of_file(tmp_path, capsys):
+    rc = main(["check", str(tmp_path)])
+    captured = capsys.readouterr()
+    assert rc == 1
+    assert "Traceback" not in captured.err
+    assert captured.err.startswith(f"{tmp_path}") and ": error: " in captured.err
+
+
+@pytest.mark.parametrize("source, written", [
+    ("input 6 -> dense 3 bias=false bias=true\n", "bias"),
+    ("input 6x6x1 -> conv 3 x2 same valid\n", "valid"),
+    ("input 6x6x1 -> conv 3 x2 relu tanh\n", "tanh"),
+    ("input 6x6x4 -> add { id | id } relu\n", "relu"),
+])
+def test_hint_never_suggests_what_was_written(tmp_path, capsys, source, written):
+    # A word that is known but given twice (or not allowed here) is not a misspelling.
+    r = run(tmp_path, capsys, source)
+    d = the_error(r)
+    assert f"did you mean `{written}`?" not in (d.hint or ""), r.err
+    assert not d.message.startswith(f"unknown option `{written}`"), r.err
+
+
+def test_name_given_twice_is_an_error(tmp_path, capsys):
+    # Which of two names would the layer get? Each argument may be given once.
+    r = run(tmp_path, capsys, "input 6 -> dense 3 name=a name=b\n")
+    d = the_error(r)
+    assert d.line == 1 and d.column in (20, 27)
+    assert "name" in d.message
+
+
+@pytest.mark.parametrize("source", [
+    "input 6 -> dropout 1e400\n",
+    "input 6 -> dropout -1e400\n",
+    "input 6 -> bn eps=1e400\n",
+    "input 6 -> bn momentum=1e400\n",
+    "input 6 -> leaky_relu=1e400\n",
+    "input 6 -> dense 4 leaky_relu=1e400\n",
+    "input 6 -> dense {1e400/7}\n",
+    "input 6 -> dense {1e300/7*1e300}\n",
+    "input 6 -> dense {" + "*".join(["1e400"] * 12) + "}\n",
+    "input 6 -> dense {" + "*".join(["1e400"] * 40) + "}\n",
+    "input 6 -> dense 1e401\n",
+    "input 6 -> ( relu ) * 1e400\n",
+])
+def test_huge_numbers_give_a_located_error(tmp_path, capsys, source):
+    r = run(tmp_path, capsys, source)
+    d = the_error(r)
+    assert d.line == 1
+    assert d.hint, r.err
+
+
+@pytest.mark.parametrize("separator", [
+    pytest.param("\x0c", id="form feed"), pytest.param("\x0b", id="vertical tab"),
+    pytest.param("\x1c", id="file separator"), pytest.param("\x1d", id="group separator"),
+    pytest.param("\x1e", id="record separator"), pytest.param("\x85", id="NEL"),
+    pytest.param("\u2028", id="LINE SEPARATOR"), pytest.param("\u2029", id="PARA SEPARATOR"),
+])
+def test_odd_characters_in_a_comment_do_not_shift_the_caret(tmp_path, capsys, separator):
+    # Comments may hold any character but a newline; the error on the next line must still
+    # show that line with the caret under `comv`.
+    r = run(tmp_path, capsys, f"input 6x6x1 # page{separator}break\n-> comv 3 x2\n")
+    d = the_error(r)
+    assert (d.line, d.column) == (2, 4)
+    assert d.source_line == "    -> comv 3 x2"
+
+
+@pytest.mark.parametrize("newline", ["\n", "\r\n", "\r"], ids=["LF", "CRLF", "CR"])
+def test_caret_points_at_the_offending_word_whatever_the_line_endings(tmp_path, capsys,
+                                                                       newline):
+    r = run(tmp_path, capsys, f"# net{newline}input 6x6x1{newline}-> comv 3 x2{newline}")
+    d = the_error(r)
+    at = d.caret_line.index("^")
+    assert d.source_line[at:at + 4] == "comv", r.err
+    assert d.hint and "did you mean `conv`?" in d.hint
+
+
+def test_form_feed_as_whitespace(tmp_path, capsys):
+    # \f is whitespace in the grammar, so the caret must still land on `comv`.
+    r = run(tmp_path, capsys, "input 6x6x1\x0c-> comv 3 x2\n")
+    d = the_error(r)
+    at = d.caret_line.index("^")
+    assert d.source_line[at:at + 4] == "comv", r.err
+
+
+def test_error_in_a_block_points_into_the_block(tmp_path, capsys):
+    r = run(tmp_path, capsys, "def a(n) = conv {n}x{n} x2\ninput 6x6x1 -> a(7)\n")
+    d = the_error(r)
+    assert (d.line, d.column) == (1, 12)
+    assert "7x7" in d.message
+
+
+# ---- warnings -----------------------------------------------------------------------------
+
+WARNINGS = [
+    pytest.param("input 8x8x4 -> dense 10\n", 1, 16, ["`dense`", "8x8x4"], "flatten",
+                 "ok: 2 layers, 50 params", id="dense on rank 3"),
+    pytest.param("input 100x3 -> dense 10 -> flatten -> dense 2\n", 1, 16, ["`dense`"],
+                 "flatten", "ok: 4 layers, 2,042 params", id="dense on rank 2"),
+    pytest.param("input 10 -> softmax -> dense 3\n", 1, 13, ["softmax"], None,
+                 "ok: 3 layers, 33 params", id="softmax not last"),
+    pytest.param("input 10 -> dense 4 softmax -> dense 3\n", 1, 13, ["softmax"], None,
+                 "ok: 3 layers, 59 params", id="fused softmax not last"),
+    pytest.param("input 10 -> dropout 0.95 -> dense 3\n", 1, 13, ["0.95"], None,
+                 "ok: 3 layers, 33 params", id="dropout above 0.9"),
+]
+
+
+@pytest.mark.parametrize("source, line, col, words, hint, ok", WARNINGS)
+def test_warning(tmp_path, capsys, source, line, col, words, hint, ok):
+    r = run(tmp_path, capsys, source)
+    assert r.rc == 0, r.err
+    assert r.out == ok + "\n"
+    first = r.err.split("\n")[0]
+    assert re.match(rf"^{re.escape(r.path)}:\d+:\d+: warning: ", first), r.err
+    found = parse_diagnostics(r)
+    assert [d.severity for d in found] == ["warning"], r.err
+    d = found[0]
+    check_rendering(d, r.text)
+    assert (d.line, d.column) == (line, col), r.err
+    for word in words:
+        assert word in d.message
+    if hint:
+        assert d.hint and hint in d.hint
+
+
+def test_warnings_come_before_the_report(tmp_path, capsys):
+    r = run(tmp_path, capsys, "input 10 -> dropout 0.95 -> dense 3\n", "--format", "json",
+            command="shapes")
+    assert r.rc == 0
+    assert "warning:" in r.err and r.out.lstrip().startswith("{")
+
+
+@pytest.mark.parametrize("source", [
+    "input 10 -> dense 4 softmax\n",
+    "input 10 -> dropout 0.9 -> dense 3\n",
+    "input 10 -> dropout 0.5 -> dense 3 softmax\n",
+    "input 8x8x4 -> flatten -> dense 10 softmax\n",
+])
+def test_no_warning_for_ordinary_networks(tmp_path, capsys, source):
+    r = run(tmp_path, capsys, source)
+    assert r.rc == 0 and r.err == ""
+
+
+@pytest.mark.parametrize("path", sorted(EXAMPLES.glob("*.cnn")), ids=lambda p: p.stem)
+def test_examples_have_no_errors(capsys, path):
+    assert main(["check", str(path)]) == 0
+    assert "error" not in capsys.readouterr().err
