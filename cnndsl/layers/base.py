@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from fractions import Fraction
+from math import prod
 from typing import ClassVar
 
 from ..activations import Activation
@@ -39,6 +40,19 @@ class Window:
 
 
 GLOBAL = Window((), ())  # every output sees the whole input
+
+
+@dataclass(frozen=True)
+class Variable:
+    """A weight tensor as Keras declares it: shape, initialiser, trainable or not.
+
+    Parameter counts, weight initialisation and the `.npz` format are all derived
+    from these declarations, so they cannot disagree.
+    """
+
+    shape: Shape
+    init: str  # "glorot_uniform", "zeros" or "ones"
+    trainable: bool = True
 
 
 RANK_WORDS = {1: "vector", 2: "1-D", 3: "2-D", 4: "3-D"}
@@ -73,9 +87,19 @@ class Layer:
     def output_shape(self, inputs: Inputs) -> Shape:
         return inputs[0]
 
+    def variables(self, inputs: Inputs) -> dict[str, Variable]:
+        """The layer's weights by Keras variable name (`kernel`, `bias`, `gamma`, ...)."""
+        return {}
+
     def params(self, inputs: Inputs) -> tuple[int, int]:
         """(trainable, non-trainable) parameter counts, as Keras counts them."""
-        return 0, 0
+        trainable = frozen = 0
+        for var in self.variables(inputs).values():
+            if var.trainable:
+                trainable += prod(var.shape)
+            else:
+                frozen += prod(var.shape)
+        return trainable, frozen
 
     def macs(self, inputs: Inputs, out: Shape) -> int:
         return 0
@@ -91,6 +115,14 @@ class Layer:
     def describe(self) -> str:
         """The layer as it would be written, normalised (`conv 3x3/2 x64 same relu`)."""
         return self.kind
+
+
+def kernel_and_bias(kernel: Shape, bias: bool, name: str = "kernel") -> dict[str, Variable]:
+    """The usual pair: a Glorot-uniform kernel and, unless `bias=false`, a zero bias."""
+    out = {name: Variable(kernel, "glorot_uniform")}
+    if bias:
+        out["bias"] = Variable((kernel[-1],), "zeros")
+    return out
 
 
 def epilogue_flops(out: Shape, bias: bool, activation: Activation | None) -> int:

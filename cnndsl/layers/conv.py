@@ -16,7 +16,16 @@ from typing import ClassVar
 from ..activations import Activation
 from ..args import ArgReader
 from ..shapes import Shape, conv_length, deconv_length, effective_kernel, format_shape
-from .base import Inputs, Layer, LayerError, Window, epilogue_flops, rank_word
+from .base import (
+    Inputs,
+    Layer,
+    LayerError,
+    Variable,
+    Window,
+    epilogue_flops,
+    kernel_and_bias,
+    rank_word,
+)
 
 SPATIAL = (2, 3, 4)
 
@@ -109,8 +118,8 @@ class Conv(Sliding):
     def output_shape(self, inputs):
         return (*self.spatial_out(inputs[0]), self.filters)
 
-    def params(self, inputs):
-        return prod(self.kernel_shape(inputs[0][-1])) + self.filters * self.bias, 0
+    def variables(self, inputs):
+        return kernel_and_bias(self.kernel_shape(inputs[0][-1]), self.bias)
 
     def macs(self, inputs, out):
         return prod(out) * prod(self.kernel) * (inputs[0][-1] // self.groups)
@@ -140,9 +149,12 @@ class DWConv(Sliding):
     def output_shape(self, inputs):
         return (*self.spatial_out(inputs[0]), inputs[0][-1] * self.multiplier)
 
-    def params(self, inputs):
-        channels = inputs[0][-1]
-        return prod(self.kernel_shape(channels)) + channels * self.multiplier * self.bias, 0
+    def variables(self, inputs):
+        shape = self.kernel_shape(inputs[0][-1])
+        out = {"depthwise_kernel": Variable(shape, "glorot_uniform")}
+        if self.bias:
+            out["bias"] = Variable((shape[-2] * shape[-1],), "zeros")
+        return out
 
     def macs(self, inputs, out):
         return prod(out) * prod(self.kernel)
@@ -175,10 +187,13 @@ class SepConv(Sliding):
     def output_shape(self, inputs):
         return (*self.spatial_out(inputs[0]), self.filters)
 
-    def params(self, inputs):
+    def variables(self, inputs):
         c = inputs[0][-1]
-        weights = prod(self.kernel_shape(c)) + prod(self.pointwise_shape(c))
-        return weights + self.filters * self.bias, 0
+        out = {"depthwise_kernel": Variable(self.kernel_shape(c), "glorot_uniform"),
+               "pointwise_kernel": Variable(self.pointwise_shape(c), "glorot_uniform")}
+        if self.bias:
+            out["bias"] = Variable((self.filters,), "zeros")
+        return out
 
     def macs(self, inputs, out):
         c = inputs[0][-1]
@@ -217,8 +232,11 @@ class Deconv(Sliding):
                     for n, k, s in zip(sizes, self.kernel, self.stride))
         return (*out, self.filters)
 
-    def params(self, inputs):
-        return prod(self.kernel_shape(inputs[0][-1])) + self.filters * self.bias, 0
+    def variables(self, inputs):
+        out = {"kernel": Variable(self.kernel_shape(inputs[0][-1]), "glorot_uniform")}
+        if self.bias:
+            out["bias"] = Variable((self.filters,), "zeros")
+        return out
 
     def macs(self, inputs, out):
         # Every input position scatters a kernel's worth of products into every filter.

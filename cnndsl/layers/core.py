@@ -9,7 +9,7 @@ from math import prod
 
 from ..activations import ACTIVATIONS, Activation, canonical_activation
 from ..shapes import Shape, format_shape
-from .base import GLOBAL, Layer, LayerError, Window, epilogue_flops
+from .base import GLOBAL, Layer, LayerError, Variable, Window, epilogue_flops, kernel_and_bias
 
 SPATIAL = (2, 3, 4)
 MAX_RANK = 4
@@ -61,8 +61,8 @@ class Dense(Layer):
     def kernel_shape(self, channels: int) -> Shape:
         return (channels, self.units)
 
-    def params(self, inputs):
-        return inputs[0][-1] * self.units + self.units * self.bias, 0
+    def variables(self, inputs):
+        return kernel_and_bias(self.kernel_shape(inputs[0][-1]), self.bias)
 
     def macs(self, inputs, out):
         return prod(inputs[0]) * self.units
@@ -142,8 +142,11 @@ class BatchNorm(Layer):
             raise LayerError(f"momentum must be in [0, 1], got {momentum:g}")
         return cls(eps, momentum)
 
-    def params(self, inputs):
-        return 2 * inputs[0][-1], 2 * inputs[0][-1]
+    def variables(self, inputs):
+        c = (inputs[0][-1],)
+        return {"gamma": Variable(c, "ones"), "beta": Variable(c, "zeros"),
+                "moving_mean": Variable(c, "zeros", trainable=False),
+                "moving_variance": Variable(c, "ones", trainable=False)}
 
     def flops(self, inputs, out):
         return 2 * prod(out)  # folded into one multiply-add at inference
