@@ -66,6 +66,21 @@ def _show(value: int | Fraction) -> str:
         else str(value)
 
 
+def _word_class(word: str) -> str:
+    return "activation" if word in ACTIVATIONS else "padding" if word in PADDINGS else word
+
+
+def _describe(arg: ast.Arg) -> str:
+    if isinstance(arg, ast.Option):
+        return f"option `{arg.key}`"
+    if isinstance(arg, ast.Word):
+        return {"activation": "an activation", "padding": "a padding"}.get(
+            _word_class(arg.name), f"`{arg.name}`")
+    if isinstance(arg, ast.Width):
+        return f"a width (`x{arg.text}`)"
+    return f"a size or number (`{arg.text}`)"
+
+
 def _is_scalar(arg: object) -> bool:
     """A single number: `10`, `0.5`, `{p}`, not `3x3`, `2/2` or `0:1`."""
     if isinstance(arg, ast.Number):
@@ -190,6 +205,9 @@ class ArgReader:
             raise CnnError(f"`{arg.key}` takes no value", arg.span,
                            f"write `{arg.key}` alone; only `leaky_relu=SLOPE` has a value")
         slope = self._value(arg.value)
+        if slope < 0:
+            raise CnnError(f"the negative slope of leaky_relu must be >= 0, got {slope}",
+                           arg.value.span, "Keras refuses negative slopes; 0.2 is the default")
         return Activation("leaky_relu", float(slope))
 
     # -- options ------------------------------------------------------------------------
@@ -232,15 +250,40 @@ class ArgReader:
         """Reject whatever the layer kind did not ask for."""
         for i, arg in enumerate(self.args):
             if i not in self.used:
+                twin = self._twin(arg)
+                if twin is not None:
+                    raise CnnError(f"{_describe(arg)} is given twice", arg.span,
+                                   "give each argument once", [f"first given at line "
+                                                              f"{twin.span.line}, column "
+                                                              f"{twin.span.column}"])
                 raise self._unknown(arg, list(known_options))
+
+    def _twin(self, arg: ast.Arg) -> ast.Arg | None:
+        """An argument of the same kind the layer already took, if any."""
+        for i in sorted(self.used):
+            other = self.args[i]
+            if type(other) is type(arg) and (
+                    not isinstance(arg, ast.Option) or arg.key == other.key) and (
+                    not isinstance(arg, ast.Word) or _word_class(arg.name)
+                    == _word_class(other.name)):  # type: ignore[union-attr]
+                return other
+        return None
 
     def _unknown(self, arg: ast.Arg, known: list[str]) -> CnnError:
         if isinstance(arg, ast.Option):
+            if arg.key in ACTIVATIONS:
+                return CnnError(f"`{self.step}` cannot take an activation", arg.span,
+                                f"write it as a step of its own: `-> {arg.key}=...`")
             guess = did_you_mean(arg.key, known + ["name"])
             hint = f"did you mean `{guess}`?" if guess else (
                 f"`{self.step}` takes " + (", ".join(f"`{k}=`" for k in known + ["name"])))
             return CnnError(f"unknown option `{arg.key}` for `{self.step}`", arg.key_span, hint)
         if isinstance(arg, ast.Word):
+            if arg.name in ACTIVATIONS:
+                return CnnError(f"`{self.step}` cannot take an activation", arg.span,
+                                f"write it as a step of its own: `-> {arg.name}`")
+            if arg.name in PADDINGS:
+                return CnnError(f"`{self.step}` takes no padding", arg.span, "remove it")
             guess = did_you_mean(arg.name, list(ACTIVATIONS) + list(PADDINGS))
             hint = f"did you mean `{guess}`?" if guess else "remove it"
             return CnnError(f"`{self.step}` does not take `{arg.name}`", arg.span, hint)

@@ -98,5 +98,9 @@ def did_you_mean(word: str, choices: list[str] | tuple[str, ...]) -> str | None:
     """The closest known word to a misspelling, for 'did you mean `conv`?' hints."""
     import difflib
 
-    close = difflib.get_close_matches(word, list(choices), n=1, cutoff=0.6)
-    return close[0] if close else None
+    choices = [c for c in choices if c != word]
+    lowered = {c.lower(): c for c in choices}
+    if word.lower() in lowered:  # `ReLU` -> `relu`
+        return lowered[word.lower()]
+    close = difflib.get_close_matches(word.lower(), list(lowered), n=1, cutoff=0.6)
+    return lowered[close[0]] if close else None

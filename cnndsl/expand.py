@@ -67,8 +67,9 @@ class _Builder:
     def nested(self, walk, step, src: int, env: Env, scope: int) -> int:
         self.depth += 1
         if self.depth > MAX_NESTING:
-            raise CnnError(f"blocks and merges nest deeper than {MAX_NESTING} levels",
-                           step.span, "a block may not use itself, even indirectly")
+            raise CnnError(f"blocks, merges and repeats nest deeper than {MAX_NESTING} levels",
+                           step.span, "nest less: a block that uses a block that uses a "
+                           "block... counts each level")
         try:
             return walk(step, src, env, scope)
         finally:
@@ -174,6 +175,10 @@ class _Builder:
                            "for several branches write `add { id | A | B }`")
         kind = MERGES[op]
         branches = (None, *step.branches) if step.op == "residual" else step.branches
+        if len(branches) < 2:
+            raise CnnError(f"`{op}` needs at least two branches", step.op_span,
+                           f"write `{op} {{ id | ... }}`" + (", or `residual { ... }`"
+                                                            if op == "add" else ""))
         outputs = []
         # Numbers are reserved where the merge is written, before its branches.
         reserved = None
@@ -204,7 +209,13 @@ class _Builder:
                            "a block may use only blocks defined above it")
         here = {**env, "C": self.nodes[src].shape[-1]}
         bound = self.bind(found.node, step, here)
-        return self.chain(found.node.body, src, bound, found.index)
+        try:
+            return self.chain(found.node.body, src, bound, found.index)
+        except CnnError as e:
+            # Say which use of the block went wrong; the innermost use comes first.
+            note = (f"in block `{step.name}`, used at line {step.span.line}, "
+                    f"column {step.span.column}")
+            raise CnnError(e.message, e.span, e.hint, [*e.diagnostic.notes, note]) from e
 
     def bind(self, definition: ast.Definition, call: ast.Call, env: Env) -> Env:
         params = definition.params
@@ -248,13 +259,16 @@ class _Builder:
 
 def _explicit_name(args) -> ast.Word | None:
     """The value of a `name=` option, checked to be a word."""
+    found = None
     for arg in args:
         if isinstance(arg, ast.Option) and arg.key == "name":
             if not isinstance(arg.value, ast.Word):
                 raise CnnError("a layer name must be a word like `stem` or `conv1_1`",
                                arg.value.span)
-            return arg.value
-    return None
+            if found is not None:
+                raise CnnError("option `name` is given twice", arg.span, "give one name")
+            found = arg.value
+    return found
 
 
 def _is_identity(chain: ast.Chain) -> bool:

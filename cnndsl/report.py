@@ -65,7 +65,8 @@ def _rf(rf: ReceptiveField | None) -> str:
 def table(stats: Stats) -> str:
     """The human report (at most 100 columns wide)."""
     g = stats.graph
-    lines = [f"{g.name}: {len(g)} layers, input {format_shape(g.input.shape)} -> output "
+    layers = "layer" if len(g) == 1 else "layers"
+    lines = [f"{g.name}: {len(g)} {layers}, input {format_shape(g.input.shape)} -> output "
              f"{format_shape(g.output.shape)}", "", _row(COLUMNS)]
     rule = "-" * len(lines[-1])
     lines.insert(2, rule)
@@ -93,7 +94,7 @@ def _sharing(stats: Stats) -> list[str]:
     convs = [s for s in stats.layers if s.dense_equivalent is not None]
     if not convs or stats.sharing_factor is None:
         return []
-    widths = (16, 14, 18, 10)
+    widths = (16, 14, 22, 14)
     lines = ["", "Weight sharing: a fully connected layer between the same input and output "
              "sizes", "would need these parameters instead of each convolution's:", "",
              _row(("layer", "params", "as dense", "factor"), widths, "<>>>")]
@@ -177,7 +178,7 @@ def to_markdown(stats: Stats) -> str:
 
     g = stats.graph
     lines = [f"## {g.name}", "", "| " + " | ".join(FLAT_HEADER) + " |",
-             "|" + "|".join("---:" if h not in ("name", "step", "output") else "---"
+             "|" + "|".join("---:" if h not in ("name", "step", "output", "receptive_field") else "---"
                             for h in FLAT_HEADER) + "|"]
     lines += ["| " + " | ".join(cell(v) for v in row) + " |" for row in _flat_rows(stats)]
     lines += ["", f"**Total params:** {stats.params:,} ({stats.total('trainable'):,} "

@@ -226,7 +226,8 @@ class Reshape(Layer):
         return self.shape
 
     def window(self, inputs):
-        return GLOBAL if len(inputs[0]) != len(self.shape) else None
+        # Values keep their place only if nothing moves; otherwise positions lose meaning.
+        return None if inputs[0] == self.shape else GLOBAL
 
     def describe(self):
         return f"reshape {format_shape(self.shape)}"
