@@ -160,6 +160,7 @@ def _flat_rows(stats: Stats):
                "" if s.dense_equivalent is None else s.dense_equivalent)
 
 
+TEXT_COLUMNS = ("name", "step", "output", "receptive_field")
 FLAT_HEADER = ("index", "name", "step", "output", "params", "trainable", "non_trainable",
                "macs", "flops", "receptive_field", "dense_equivalent")
 
@@ -178,8 +179,7 @@ def to_markdown(stats: Stats) -> str:
 
     g = stats.graph
     lines = [f"## {g.name}", "", "| " + " | ".join(FLAT_HEADER) + " |",
-             "|" + "|".join("---:" if h not in ("name", "step", "output", "receptive_field") else "---"
-                            for h in FLAT_HEADER) + "|"]
+             "|" + "|".join("---" if h in TEXT_COLUMNS else "---:" for h in FLAT_HEADER) + "|"]
     lines += ["| " + " | ".join(cell(v) for v in row) + " |" for row in _flat_rows(stats)]
     lines += ["", f"**Total params:** {stats.params:,} ({stats.total('trainable'):,} "
               f"trainable, {stats.total('non_trainable'):,} non-trainable), "
