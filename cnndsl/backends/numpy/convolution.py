@@ -1,0 +1,213 @@
+"""Convolutions on BLAS: im2col in cache-sized tiles, and plain GEMMs for 1x1 kernels.
+
+A convolution is a matrix product once every output position's input window is laid out
+as a row (im2col). Laying out the whole batch at once costs K times the input in memory
+and in memory traffic, so the windows are copied a tile of output rows at a time into a
+buffer that stays in the L2 cache, multiplied into the output in place (`matmul(out=)`),
+and the bias and activation are applied while that tile of output is still in cache.
+1x1 convolutions need no windows at all: they are one GEMM over the input as it lies.
+
+All functions take channels-last arrays with the batch first and at least one spatial
+dimension; 1-D is computed as 2-D with a height of 1.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator
+from math import prod
+
+import numpy as np
+from numpy.lib.stride_tricks import as_strided
+
+from ...shapes import conv_length, deconv_length, same_padding
+
+# Bytes of im2col buffer per tile: half of a 1 MiB L2, leaving room for the output tile.
+TILE_BYTES = 512 * 1024
+# But never fewer output rows per GEMM than this: with deep kernels (3x3x512) a tile of
+# a few dozen rows would re-read the whole weight matrix for very little work.
+MIN_TILE_ROWS = 256
+
+Epilogue = Callable[[np.ndarray], None]  # bias, activation... in place on an output tile
+
+
+def pad_input(x: np.ndarray, kernel, stride, dilation, padding: str,
+              value: float = 0.0) -> np.ndarray:
+    """`x` padded as TensorFlow pads `same` (the odd extra after); `valid` pads nothing."""
+    if padding != "same":
+        return x
+    pads = [same_padding(n, k, s, d)
+            for n, k, s, d in zip(x.shape[1:-1], kernel, stride, dilation)]
+    if not any(b or a for b, a in pads):
+        return x
+    return np.pad(x, [(0, 0), *pads, (0, 0)], constant_values=value)
+
+
+def windows(xp: np.ndarray, out_sizes, kernel, stride, dilation) -> np.ndarray:
+    """A read-only view (N, *out, *kernel, C) of every output position's input window."""
+    sn, *ss, sc = xp.strides
+    shape = (xp.shape[0], *out_sizes, *kernel, xp.shape[-1])
+    strides = (sn, *(s * st for s, st in zip(ss, stride)),
+               *(s * d for s, d in zip(ss, dilation)), sc)
+    return as_strided(xp, shape, strides, writeable=False)
+
+
+def output_sizes(in_sizes, kernel, stride, dilation, padding) -> tuple[int, ...]:
+    return tuple(conv_length(n, k, s, padding, d)
+                 for n, k, s, d in zip(in_sizes, kernel, stride, dilation))
+
+
+def _as_2d(x, kernel, stride, dilation):
+    """1-D inputs become 2-D with height 1, so one code path serves both."""
+    if x.ndim != 3:
+        return x, tuple(kernel), tuple(stride), tuple(dilation), False
+    return x[:, None], (1, *kernel), (1, *stride), (1, *dilation), True
+
+
+def _tiles(view: np.ndarray, row_bytes: int) -> Iterator[tuple[tuple, int, int]]:
+    """(index into `view`, first output row, number of rows) for tiles of `TILE_BYTES`.
+
+    `view` is (N, *out, ...window). A tile is several whole images when an image fits,
+    else a run of output lines (the second-to-last output axis) of one image.
+    """
+    n, *out = view.shape[: view.ndim // 2]
+    width = out[-1]
+    rows = max(MIN_TILE_ROWS, TILE_BYTES // max(row_bytes, 1))
+    lines = max(1, rows // width)
+    per_image = prod(out)
+    if len(out) == 2 and lines >= out[0]:
+        images = max(1, lines // out[0])
+        for n0 in range(0, n, images):
+            n1 = min(n, n0 + images)
+            yield (slice(n0, n1),), n0 * per_image, (n1 - n0) * per_image
+        return
+    height = out[-2] if len(out) >= 2 else 1
+    for lead in np.ndindex(n, *out[:-2]):
+        base = int(np.ravel_multi_index(lead, (n, *out[:-2]))) * height * width
+        for h0 in range(0, height, lines):
+            h1 = min(height, h0 + lines)
+            yield (*lead, slice(h0, h1)), base + h0 * width, (h1 - h0) * width
+
+
+def conv(x: np.ndarray, kernel: np.ndarray, stride, dilation, padding: str,
+         groups: int = 1, epilogue: Epilogue | None = None) -> np.ndarray:
+    """Grouped, strided, dilated convolution; `kernel` is (*k, C/groups, F) like Keras."""
+    ksize = kernel.shape[:-2]
+    x, ksize, stride, dilation, squeeze = _as_2d(x, ksize, stride, dilation)
+    kernel = kernel.reshape(*ksize, *kernel.shape[-2:])
+    xp = pad_input(x, ksize, stride, dilation, padding)
+    out_sizes = output_sizes(xp.shape[1:-1], ksize, stride, dilation, "valid")
+    filters = kernel.shape[-1]
+    y = np.empty((x.shape[0], *out_sizes, filters), dtype=x.dtype)
+    y2 = y.reshape(-1, filters)
+    if all(k == 1 for k in ksize):
+        _pointwise(xp, kernel, stride, out_sizes, groups, y2)
+        if epilogue:
+            epilogue(y2)
+    else:
+        _im2col(xp, kernel, stride, dilation, out_sizes, groups, y2, epilogue)
+    return y[:, 0] if squeeze else y
+
+
+def _pointwise(xp, kernel, stride, out_sizes, groups, y2) -> None:
+    """1x1 kernels: the input (subsampled if strided) is already the GEMM's matrix."""
+    if any(s > 1 for s in stride):
+        index = (slice(None), *(slice(0, o * s, s) for o, s in zip(out_sizes, stride)))
+        xp = np.ascontiguousarray(xp[index])
+    rows = xp.reshape(-1, xp.shape[-1])
+    w = kernel.reshape(kernel.shape[-2], kernel.shape[-1])
+    if groups == 1:
+        np.matmul(rows, w, out=y2)
+        return
+    cin, fout = w.shape[0], w.shape[1] // groups
+    for g in range(groups):
+        y2[:, g * fout:(g + 1) * fout] = rows[:, g * cin:(g + 1) * cin] @ w[:, g * fout:
+                                                                              (g + 1) * fout]
+
+
+def _im2col(xp, kernel, stride, dilation, out_sizes, groups, y2, epilogue) -> None:
+    ksize = kernel.shape[:-2]
+    view = windows(xp, out_sizes, ksize, stride, dilation)
+    cin = kernel.shape[-2]
+    depth = prod(ksize) * cin
+    if groups == 1:
+        weights = [kernel.reshape(depth, -1)]
+    else:
+        fout = kernel.shape[-1] // groups
+        weights = [kernel[..., g * fout:(g + 1) * fout].reshape(depth, fout)
+                   for g in range(groups)]
+    row_bytes = depth * xp.itemsize
+    buffer = np.empty(max(1, TILE_BYTES // row_bytes + prod(out_sizes[-1:])) * depth,
+                      dtype=xp.dtype)
+    for index, row0, rows in _tiles(view, row_bytes):
+        if rows * depth > buffer.size:
+            buffer = np.empty(rows * depth, dtype=xp.dtype)
+        out = y2[row0:row0 + rows]
+        tile = view[index]
+        for g, w in enumerate(weights):
+            cols = buffer[: rows * depth].reshape(*tile.shape[:-1], cin)
+            np.copyto(cols, tile[..., g * cin:(g + 1) * cin] if groups > 1 else tile)
+            if groups == 1:
+                np.matmul(cols.reshape(rows, depth), w, out=out)
+            else:
+                fout = w.shape[1]
+                out[:, g * fout:(g + 1) * fout] = cols.reshape(rows, depth) @ w
+        if epilogue:
+            epilogue(out)
+
+
+def depthwise(x: np.ndarray, kernel: np.ndarray, stride, dilation, padding: str,
+              epilogue: Epilogue | None = None) -> np.ndarray:
+    """Depthwise convolution; `kernel` is (*k, C, M), output channel c*M + m as Keras."""
+    ksize = kernel.shape[:-2]
+    x, ksize, stride, dilation, squeeze = _as_2d(x, ksize, stride, dilation)
+    kernel = kernel.reshape(*ksize, *kernel.shape[-2:])
+    xp = pad_input(x, ksize, stride, dilation, padding)
+    out_sizes = output_sizes(xp.shape[1:-1], ksize, stride, dilation, "valid")
+    view = windows(xp, out_sizes, ksize, stride, dilation)
+    channels, mult = kernel.shape[-2:]
+    y = np.zeros((x.shape[0], *out_sizes, channels, mult), dtype=x.dtype)
+    term = np.empty_like(y)
+    lead = (slice(None),) * (1 + len(out_sizes))
+    for k in np.ndindex(*ksize):
+        np.multiply(view[(*lead, *k)][..., None], kernel[k], out=term)
+        y += term
+    y = y.reshape(*y.shape[:-2], channels * mult)
+    if epilogue:
+        epilogue(y.reshape(-1, channels * mult))
+    return y[:, 0] if squeeze else y
+
+
+def transposed(x: np.ndarray, kernel: np.ndarray, stride, padding: str,
+               epilogue: Epilogue | None = None) -> np.ndarray:
+    """Transposed convolution; `kernel` is (*k, F, C) as Keras stores it.
+
+    One GEMM gives every input position's contribution to a k-sized patch of every
+    filter; the patches are then added into the output at stride spacing (col2im), and
+    the result is cropped or zero-extended to Keras's output size.
+    """
+    ksize = kernel.shape[:-2]
+    x, ksize, stride, _, squeeze = _as_2d(x, ksize, stride, (1,) * len(ksize))
+    kernel = kernel.reshape(*ksize, *kernel.shape[-2:])
+    n, *sizes, cin = x.shape
+    filters = kernel.shape[-2]
+    w = np.moveaxis(kernel, -1, 0).reshape(cin, -1)  # (C, k... * F)
+    cols = (x.reshape(-1, cin) @ w).reshape(n, *sizes, *ksize, filters)
+    full = [(i - 1) * s + k for i, k, s in zip(sizes, ksize, stride)]
+    y_full = np.zeros((n, *full, filters), dtype=x.dtype)
+    lead = (slice(None),) * (1 + len(sizes))
+    for k in np.ndindex(*ksize):
+        target = (slice(None), *(slice(o, o + s * (i - 1) + 1, s)
+                                 for o, s, i in zip(k, stride, sizes)))
+        y_full[target] += cols[(*lead, *k)]
+    out = [deconv_length(i, kk, s, padding) for i, kk, s in zip(sizes, ksize, stride)]
+    y = np.zeros((n, *out, filters), dtype=x.dtype)
+    src, dst = [slice(None)], [slice(None)]
+    for f, o in zip(full, out):
+        before = max(f - o, 0) // 2
+        length = min(o, f - before)
+        src.append(slice(before, before + length))
+        dst.append(slice(0, length))
+    y[tuple(dst)] = y_full[tuple(src)]
+    if epilogue:
+        epilogue(y.reshape(-1, filters))
+    return y[:, 0] if squeeze else y

@@ -1,0 +1,261 @@
+"""The NumPy interpreter: the reference semantics of the language, and fast.
+
+Like torch.fx's `Interpreter`, it walks the graph in order and dispatches each node to
+the method named after its kind (`conv`, `maxpool`, `add`, ...). Weights are prepared
+once per interpreter (cast, reshaped, batch norm folded in); each `run` then reuses a
+buffer in place when the value in it has no later reader, and drops every value after
+its last use, so memory stays near the largest few activations.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping
+import numpy as np
+
+from ...activations import Activation
+from ...errors import CnnError
+from ...ir import Graph, Node
+from ...weights import check_weights
+from . import activations, convolution, fusion, pooling
+
+EXTERNAL = -1  # the buffer of the caller's input array, never written to
+
+
+class Interpreter:
+    """Runs `graph` forward on batches, with `weights` keyed `LAYER/VARIABLE`.
+
+    Args:
+        graph: a typed network (`cnndsl.compile_text`).
+        weights: arrays by `LAYER/VARIABLE` (see `cnndsl.weights`); checked here.
+        dtype: float32 (default) or float64; weights and inputs are cast once.
+        fuse: fold batch norm and activations into the layer before them.
+        keep: keep every layer's output (for `--layers`); turns fusion and in-place
+            updates off, since both reuse the memory of intermediate outputs.
+    """
+
+    def __init__(self, graph: Graph, weights: Mapping[str, np.ndarray], dtype=np.float32,
+                 fuse: bool = True, keep: bool = False) -> None:
+        check_weights(graph, weights)
+        self.graph, self.dtype, self.keep = graph, np.dtype(dtype), keep
+        self.plan = fusion.plan(graph) if fuse and not keep else fusion.Plan()
+        self.params = [self._prepare(node, weights) for node in graph.nodes]
+        self._buffers, self._last_use = self._liveness()
+
+    # -- set-up ---------------------------------------------------------------------------
+    def _weights(self, node: Node, weights) -> dict[str, np.ndarray]:
+        names = node.layer.variables(node.in_shapes)
+        return {v: np.asarray(weights[f"{node.name}/{v}"], dtype=self.dtype) for v in names}
+
+    def _prepare(self, node: Node, weights) -> dict:
+        """Weights in the form the kind's method wants, batch norm folded in if planned."""
+        w = self._weights(node, weights)
+        bn_index = self.plan.batchnorm.get(node.index)
+        if bn_index is not None:
+            bn_node = self.graph.nodes[bn_index]
+            scale, bias = fusion.fold_batchnorm(w.get("bias"), self._weights(bn_node, weights),
+                                                bn_node.layer.eps)  # type: ignore[attr-defined]
+            w = _scaled(node.kind, w, scale)
+            w["bias"] = bias
+        activation = self.plan.activation.get(node.index) or getattr(node.layer, "activation",
+                                                                     None)
+        w["epilogue"] = _epilogue(w.get("bias"), activation)
+        return w
+
+    def _liveness(self) -> tuple[list[int], dict[int, int]]:
+        """Which buffer each value lives in, and the last node that reads each buffer."""
+        buffers: list[int] = []
+        last: dict[int, int] = {}
+        for node in self.graph.nodes:
+            if node.index == 0:
+                buffers.append(EXTERNAL)
+            elif node.index in self.plan.aliases or node.kind in VIEWS:
+                buffers.append(buffers[self.plan.aliases.get(node.index, node.inputs[0])])
+            else:
+                buffers.append(node.index)
+            for i in node.inputs:
+                last[buffers[i]] = node.index
+        last[buffers[-1]] = len(buffers)  # the output is read by the caller
+        return buffers, last
+
+    # -- running --------------------------------------------------------------------------
+    def run(self, x: np.ndarray) -> np.ndarray:
+        """The network's output for a batch `x` of shape (N, *input shape)."""
+        return self._run(x)[0]
+
+    def run_all(self, x: np.ndarray) -> dict[str, np.ndarray]:
+        """Every layer's output by layer name (needs `keep=True`)."""
+        if not self.keep:
+            raise ValueError("run_all needs an Interpreter made with keep=True")
+        values = self._run(x)[1]
+        return {n.name: values[n.index] for n in self.graph.nodes}
+
+    def _run(self, x: np.ndarray):
+        expected = self.graph.input.shape
+        if x.ndim != len(expected) + 1 or tuple(x.shape[1:]) != expected:
+            raise ValueError(f"input has shape {tuple(x.shape)}, expected (batch, "
+                             f"{', '.join(map(str, expected))})")
+        values: dict[int, np.ndarray] = {0: np.asarray(x, dtype=self.dtype)}
+        for node in self.graph.nodes[1:]:
+            if node.index in self.plan.aliases:
+                values[node.index] = values[self.plan.aliases[node.index]]
+            else:
+                values[node.index] = self._call(node, values)
+            if not self.keep:
+                for i in set(node.inputs):
+                    if self._last_use[self._buffers[i]] <= node.index:
+                        values.pop(i, None)
+        return values[len(self.graph.nodes) - 1], values
+
+    def _call(self, node: Node, values) -> np.ndarray:
+        method = getattr(self, node.kind, None)
+        if method is None:
+            raise CnnError(f"the NumPy backend cannot run `{node.kind}`", node.span)
+        inputs = [values[i] for i in node.inputs]
+        owned = [not self.keep and self._buffers[i] != EXTERNAL
+                 and self._last_use[self._buffers[i]] == node.index for i in node.inputs]
+        return method(node, inputs, owned, self.params[node.index])
+
+    # -- one method per layer kind ----------------------------------------------------------
+    def conv(self, node, xs, owned, w):
+        layer = node.layer
+        return convolution.conv(xs[0], w["kernel"], layer.stride, layer.dilation,
+                                layer.padding, layer.groups, w["epilogue"])
+
+    def dwconv(self, node, xs, owned, w):
+        layer = node.layer
+        return convolution.depthwise(xs[0], w["depthwise_kernel"], layer.stride,
+                                     layer.dilation, layer.padding, w["epilogue"])
+
+    def sepconv(self, node, xs, owned, w):
+        layer = node.layer
+        mid = convolution.depthwise(xs[0], w["depthwise_kernel"], layer.stride,
+                                    layer.dilation, layer.padding)
+        return convolution.conv(mid, w["pointwise_kernel"], (1,) * len(layer.stride),
+                                (1,) * len(layer.stride), "valid", 1, w["epilogue"])
+
+    def deconv(self, node, xs, owned, w):
+        return convolution.transposed(xs[0], w["kernel"], node.layer.stride,
+                                      node.layer.padding, w["epilogue"])
+
+    def dense(self, node, xs, owned, w):
+        x = xs[0]
+        y = np.matmul(x.reshape(-1, x.shape[-1]), w["kernel"])
+        if w["epilogue"]:
+            w["epilogue"](y)
+        return y.reshape(*x.shape[:-1], y.shape[-1])
+
+    def maxpool(self, node, xs, owned, w):
+        return pooling.max_pool(xs[0], node.layer.kernel, node.layer.stride,
+                                node.layer.padding)
+
+    def avgpool(self, node, xs, owned, w):
+        return pooling.avg_pool(xs[0], node.layer.kernel, node.layer.stride,
+                                node.layer.padding)
+
+    def gap(self, node, xs, owned, w):
+        x = xs[0]
+        return x.mean(axis=tuple(range(1, x.ndim - 1)), dtype=x.dtype)
+
+    def gmp(self, node, xs, owned, w):
+        x = xs[0]
+        return x.max(axis=tuple(range(1, x.ndim - 1)))
+
+    def flatten(self, node, xs, owned, w):
+        return xs[0].reshape(xs[0].shape[0], -1)
+
+    def reshape(self, node, xs, owned, w):
+        return xs[0].reshape(xs[0].shape[0], *node.layer.shape)
+
+    def dropout(self, node, xs, owned, w):
+        return xs[0]  # identity at inference
+
+    def batchnorm(self, node, xs, owned, w):
+        scale, shift = fusion.fold_batchnorm(None, w, node.layer.eps)
+        y = xs[0] if owned[0] else xs[0].copy()
+        y *= scale
+        y += shift
+        return y
+
+    def zeropad(self, node, xs, owned, w):
+        return np.pad(xs[0], [(0, 0), *node.layer.pads, (0, 0)])
+
+    def upsample(self, node, xs, owned, w):
+        y = xs[0]
+        for axis, factor in enumerate(node.layer.factors, start=1):
+            if factor > 1:
+                y = np.repeat(y, factor, axis=axis)
+        return y
+
+    def activation(self, node, xs, owned, w):
+        y = xs[0] if owned[0] else xs[0].copy()
+        return activations.apply(node.layer.function, y)
+
+    def add(self, node, xs, owned, w):
+        return _fold(np.add, node, xs, owned)
+
+    def mul(self, node, xs, owned, w):
+        return _fold(np.multiply, node, xs, owned)
+
+    def max(self, node, xs, owned, w):
+        return _fold(np.maximum, node, xs, owned)
+
+    def avg(self, node, xs, owned, w):
+        y = _fold(np.add, node, xs, owned)
+        y *= self.dtype.type(1.0 / len(xs))
+        return y
+
+    def concat(self, node, xs, owned, w):
+        return np.concatenate(xs, axis=-1)
+
+
+# Kinds whose output may share memory with their input.
+VIEWS = ("flatten", "reshape", "dropout")
+
+
+def _fold(ufunc, node: Node, xs, owned) -> np.ndarray:
+    """Combine the branches pairwise, into a buffer nobody else reads if there is one."""
+    shape = (xs[0].shape[0], *node.shape)
+    target = next((i for i, x in enumerate(xs) if owned[i] and x.shape == shape), None)
+    if target is None:
+        y = np.empty(shape, dtype=xs[0].dtype)
+        ufunc(xs[0], xs[1], out=y)
+        rest = xs[2:]
+    else:
+        y = xs[target]
+        rest = xs[:target] + xs[target + 1:]
+    for x in rest:
+        ufunc(y, x, out=y)
+    return y
+
+
+def _scaled(kind: str, w: dict[str, np.ndarray], scale: np.ndarray) -> dict[str, np.ndarray]:
+    """Weights with each output channel multiplied by `scale` (batch norm folding)."""
+    w = dict(w)
+    if kind == "dwconv":
+        kernel = w["depthwise_kernel"]
+        w["depthwise_kernel"] = kernel * scale.reshape(kernel.shape[-2:])
+    elif kind == "sepconv":
+        w["pointwise_kernel"] = w["pointwise_kernel"] * scale
+    elif kind == "deconv":
+        w["kernel"] = w["kernel"] * scale[:, None]
+    else:
+        w["kernel"] = w["kernel"] * scale
+    return w
+
+
+def _epilogue(bias: np.ndarray | None,
+              activation: Activation | None) -> Callable[[np.ndarray], None] | None:
+    """Bias add and activation, in place on a (rows, channels) output tile."""
+    if bias is None and activation is None:
+        return None
+
+    def apply(tile: np.ndarray) -> None:
+        if bias is not None:
+            tile += bias
+        if activation is not None:
+            result = activations.apply(activation, tile)
+            if result is not tile:
+                tile[...] = result
+
+    return apply
+

@@ -1,0 +1,131 @@
+"""Weights: Keras-like initialisation and the `.npz` format shared by both backends.
+
+A weights file maps `LAYER/VARIABLE` to an array with Keras's variable name and layout:
+`conv_1/kernel` is (kh, kw, in/groups, filters), `conv_1/bias` (filters,),
+`batchnorm_1/gamma`, `beta`, `moving_mean`, `moving_variance`,
+`dwconv_1/depthwise_kernel` (kh, kw, in, multiplier), `sepconv_1/depthwise_kernel` and
+`pointwise_kernel`, `deconv_1/kernel` (kh, kw, filters, in), `dense_1/kernel` (in, units).
+The declarations come from each layer's `variables`, so names and shapes cannot drift
+from the parameter counts.
+"""
+
+from __future__ import annotations
+
+import os
+import tempfile
+import zipfile
+from collections.abc import Mapping
+from math import prod
+from pathlib import Path
+
+import numpy as np
+
+from .ir import Graph
+from .layers.base import Variable
+
+Weights = dict[str, np.ndarray]
+
+
+class WeightsError(Exception):
+    """A weights file that does not fit the network; the message says exactly how."""
+
+
+def declared(graph: Graph) -> dict[str, Variable]:
+    """Every variable of the network, keyed `LAYER/VARIABLE`, in layer order."""
+    out: dict[str, Variable] = {}
+    for node in graph.nodes:
+        for name, var in node.layer.variables(node.in_shapes).items():
+            out[f"{node.name}/{name}"] = var
+    return out
+
+
+def _fans(shape: tuple[int, ...]) -> tuple[int, int]:
+    """Keras's `compute_fans`: the kernel's spatial size times its last two axes."""
+    if len(shape) == 1:
+        return shape[0], shape[0]
+    if len(shape) == 2:
+        return shape[0], shape[1]
+    receptive = prod(shape[:-2])
+    return shape[-2] * receptive, shape[-1] * receptive
+
+
+def init_weights(graph: Graph, seed: int = 0, dtype=np.float32) -> Weights:
+    """Keras's default initialisers, reproducibly from `seed`.
+
+    Kernels are Glorot-uniform (limit sqrt(6 / (fan_in + fan_out))), biases and
+    beta and moving means zero, gamma and moving variances one. The same seed gives the
+    same weights on every machine (NumPy's PCG64 generator).
+    """
+    rng = np.random.default_rng(seed)
+    out: Weights = {}
+    for key, var in declared(graph).items():
+        if var.init == "glorot_uniform":
+            fan_in, fan_out = _fans(var.shape)
+            limit = np.sqrt(6.0 / (fan_in + fan_out))
+            out[key] = rng.uniform(-limit, limit, var.shape).astype(dtype)
+        elif var.init == "ones":
+            out[key] = np.ones(var.shape, dtype)
+        else:
+            out[key] = np.zeros(var.shape, dtype)
+    return out
+
+
+def check_weights(graph: Graph, weights: Mapping[str, np.ndarray]) -> None:
+    """Raise `WeightsError` naming every missing, extra or mis-shaped variable."""
+    expected = declared(graph)
+    problems = []
+    missing = [k for k in expected if k not in weights]
+    extra = [k for k in weights if k not in expected]
+    for key, var in expected.items():
+        if key in weights and tuple(np.shape(weights[key])) != var.shape:
+            problems.append(f"{key} has shape {tuple(np.shape(weights[key]))}, "
+                            f"expected {var.shape}")
+    if missing:
+        problems.append("missing: " + ", ".join(missing))
+    if extra:
+        problems.append("not in the network: " + ", ".join(extra))
+    for key in expected:
+        if key in weights and not np.issubdtype(np.asarray(weights[key]).dtype, np.floating):
+            problems.append(f"{key} has dtype {np.asarray(weights[key]).dtype}, expected "
+                            "floating point")
+    if problems:
+        raise WeightsError("the weights do not fit the network:\n  " + "\n  ".join(problems))
+
+
+def load_npz(path: str | Path) -> Weights:
+    """Arrays of a `.npz` file, refusing pickled objects and reporting corrupt files."""
+    try:
+        with np.load(path, allow_pickle=False) as data:
+            if not isinstance(data, np.lib.npyio.NpzFile):
+                raise WeightsError(f"{path}: not an .npz archive")
+            return {key: data[key] for key in data.files}
+    except WeightsError:
+        raise
+    except ValueError as e:
+        if "pickle" in str(e).lower():
+            raise WeightsError(f"{path}: holds pickled Python objects, which are refused "
+                               "for safety; save plain arrays") from None
+        raise WeightsError(f"{path}: not a valid .npz file ({e})") from None
+    except (OSError, zipfile.BadZipFile, EOFError) as e:
+        raise WeightsError(f"{path}: cannot read weights ({e})") from None
+
+
+def save_npz(path: str | Path, weights: Mapping[str, np.ndarray]) -> None:
+    """Write weights atomically: a failure never leaves a truncated file behind."""
+    atomic_write(path, lambda f: np.savez(f, **dict(weights)))
+
+
+def atomic_write(path: str | Path, write) -> None:
+    """Call `write(file)` on a temporary file in the same directory, then rename it over
+    `path`, so readers see either the old file or the complete new one."""
+    path = Path(path)
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent or ".")
+    try:
+        with os.fdopen(fd, "wb") as f:
+            write(f)
+            f.flush()
+            os.fsync(f.fileno())
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
