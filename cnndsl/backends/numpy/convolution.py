@@ -13,6 +13,7 @@ dimension; 1-D is computed as 2-D with a height of 1.
 
 from __future__ import annotations
 
+import threading
 from collections.abc import Callable, Iterator
 from math import prod
 
@@ -20,6 +21,7 @@ import numpy as np
 from numpy.lib.stride_tricks import as_strided
 
 from ...shapes import conv_length, deconv_length, same_padding
+from .threads import run_split, workers
 
 # Bytes of im2col buffer per tile: half of a 1 MiB L2, leaving room for the output tile.
 TILE_BYTES = 512 * 1024
@@ -129,30 +131,37 @@ def _im2col(xp, kernel, stride, dilation, out_sizes, groups, y2, epilogue) -> No
     view = windows(xp, out_sizes, ksize, stride, dilation)
     cin = kernel.shape[-2]
     depth = prod(ksize) * cin
-    if groups == 1:
-        weights = [kernel.reshape(depth, -1)]
-    else:
-        fout = kernel.shape[-1] // groups
-        weights = [kernel[..., g * fout:(g + 1) * fout].reshape(depth, fout)
-                   for g in range(groups)]
-    row_bytes = depth * xp.itemsize
-    buffer = np.empty(max(1, TILE_BYTES // row_bytes + prod(out_sizes[-1:])) * depth,
-                      dtype=xp.dtype)
-    for index, row0, rows in _tiles(view, row_bytes):
-        if rows * depth > buffer.size:
-            buffer = np.empty(rows * depth, dtype=xp.dtype)
-        out = y2[row0:row0 + rows]
-        tile = view[index]
-        for g, w in enumerate(weights):
-            cols = buffer[: rows * depth].reshape(*tile.shape[:-1], cin)
-            np.copyto(cols, tile[..., g * cin:(g + 1) * cin] if groups > 1 else tile)
-            if groups == 1:
-                np.matmul(cols.reshape(rows, depth), w, out=out)
-            else:
-                fout = w.shape[1]
-                out[:, g * fout:(g + 1) * fout] = cols.reshape(rows, depth) @ w
-        if epilogue:
-            epilogue(out)
+    fout = kernel.shape[-1] // groups
+    weights = [kernel[..., g * fout:(g + 1) * fout].reshape(depth, fout) for g in range(groups)]
+    tiles = list(_tiles(view, depth * xp.itemsize))
+
+    def work(chunk) -> None:
+        for index, row0, rows in chunk:
+            tile = view[index]
+            out = y2[row0:row0 + rows]
+            cols = _buffer(rows * depth, xp.dtype).reshape(*tile.shape[:-1], cin)
+            for g, w in enumerate(weights):
+                np.copyto(cols, tile[..., g * cin:(g + 1) * cin] if groups > 1 else tile)
+                if groups == 1:
+                    np.matmul(cols.reshape(rows, depth), w, out=out)
+                else:
+                    out[:, g * fout:(g + 1) * fout] = cols.reshape(rows, depth) @ w
+            if epilogue:
+                epilogue(out)
+
+    # A handful of tiles is better served by one multi-threaded GEMM each.
+    run_split(work, tiles, None if len(tiles) >= 4 * workers() else 1)
+
+
+_local = threading.local()
+
+
+def _buffer(size: int, dtype) -> np.ndarray:
+    """This thread's im2col buffer, grown as needed and kept for the next call."""
+    buffer = getattr(_local, "buffer", None)
+    if buffer is None or buffer.size < size or buffer.dtype != dtype:
+        buffer = _local.buffer = np.empty(size, dtype=dtype)
+    return buffer[:size]
 
 
 def depthwise(x: np.ndarray, kernel: np.ndarray, stride, dilation, padding: str,

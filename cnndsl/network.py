@@ -1,0 +1,113 @@
+"""The Python API: a network you can inspect, initialise and run.
+
+    >>> import cnndsl, numpy as np
+    >>> net = cnndsl.parse("input 6x6x1 -> conv 3x3/1 x2 -> maxpool 2 -> flatten -> dense 10")
+    >>> net.output_shape, net.params
+    ((10,), 110)
+    >>> net.run(np.zeros((6, 6, 1), np.float32)).shape
+    (10,)
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from pathlib import Path
+
+import numpy as np
+
+from .analysis import Stats, analyse
+from .compiler import compile_file, compile_text
+from .ir import Graph
+from .shapes import Shape
+from .weights import Weights, init_weights, load_npz
+
+
+class Network:
+    """A compiled `.cnn` network: its typed graph, and ways to run it with NumPy."""
+
+    def __init__(self, graph: Graph, source: str = "") -> None:
+        self.graph, self.source = graph, source
+        self._weights: Weights | None = None
+        self._interpreters: dict[tuple, object] = {}
+
+    @property
+    def name(self) -> str:
+        return self.graph.name
+
+    @property
+    def input_shape(self) -> Shape:
+        return self.graph.input.shape
+
+    @property
+    def output_shape(self) -> Shape:
+        return self.graph.output.shape
+
+    @property
+    def params(self) -> int:
+        return self.stats().params
+
+    def stats(self) -> Stats:
+        """Per-layer shapes, parameters, MACs, FLOPs and receptive fields."""
+        return analyse(self.graph)
+
+    def init_weights(self, seed: int = 0, dtype=np.float32) -> Weights:
+        """Keras-like initial weights from `seed`; they become this network's weights."""
+        self.set_weights(init_weights(self.graph, seed, dtype))
+        assert self._weights is not None
+        return self._weights
+
+    def set_weights(self, weights: Mapping[str, np.ndarray] | str | Path) -> None:
+        """Use these weights (a mapping, or the path of an `.npz` file) from now on."""
+        if isinstance(weights, (str, Path)):
+            weights = load_npz(weights)
+        from .weights import check_weights
+
+        check_weights(self.graph, weights)
+        self._weights = dict(weights)
+        self._interpreters.clear()
+
+    @property
+    def weights(self) -> Weights:
+        if self._weights is None:
+            self.init_weights()
+        assert self._weights is not None
+        return self._weights
+
+    def interpreter(self, dtype=np.float32, keep: bool = False):
+        """The NumPy interpreter for the current weights (made once, then reused)."""
+        from .backends.numpy import Interpreter
+
+        key = (np.dtype(dtype).str, keep)
+        if key not in self._interpreters:
+            self._interpreters[key] = Interpreter(self.graph, self.weights, dtype, keep=keep)
+        return self._interpreters[key]
+
+    def run(self, x: np.ndarray, weights: Mapping[str, np.ndarray] | None = None,
+            dtype=np.float32) -> np.ndarray:
+        """The output for `x`: a batch (N, *input_shape), or one example without the batch
+        axis, answered the same way. Uses `weights` if given, else this network's."""
+        if weights is not None:
+            self.set_weights(weights)
+        x = np.asarray(x)
+        single = x.shape == self.input_shape
+        batch = x[None] if single else x
+        out = self.interpreter(dtype).run(batch)
+        return out[0] if single else out
+
+    def run_layers(self, x: np.ndarray, dtype=np.float32) -> dict[str, np.ndarray]:
+        """Every layer's output by name (feature maps), for a batch or a single example."""
+        x = np.asarray(x)
+        single = x.shape == self.input_shape
+        outputs = self.interpreter(dtype, keep=True).run_all(x[None] if single else x)
+        return {k: (v[0] if single else v) for k, v in outputs.items()}
+
+
+def parse(text: str, name: str = "model") -> Network:
+    """A network from `.cnn` source text; raises `CnnError` for any problem in it."""
+    return Network(compile_text(text, name), text)
+
+
+def load(path: str | Path, name: str | None = None) -> Network:
+    """A network from a `.cnn` file; its name is the file's stem unless given."""
+    graph, text = compile_file(path, name)
+    return Network(graph, text)
