@@ -21,6 +21,7 @@ import numpy as np
 from numpy.lib.stride_tricks import as_strided
 
 from ...shapes import conv_length, deconv_length, same_padding
+from .memory import BufferPool
 from .threads import run_split, workers
 
 # Bytes of im2col buffer per tile: half of a 1 MiB L2, leaving room for the output tile.
@@ -33,7 +34,7 @@ Epilogue = Callable[[np.ndarray], None]  # bias, activation... in place on an ou
 
 
 def pad_input(x: np.ndarray, kernel, stride, dilation, padding: str,
-              value: float = 0.0) -> np.ndarray:
+              value: float = 0.0, pool: BufferPool | None = None) -> np.ndarray:
     """`x` padded as TensorFlow pads `same` (the odd extra after); `valid` pads nothing."""
     if padding != "same":
         return x
@@ -41,7 +42,12 @@ def pad_input(x: np.ndarray, kernel, stride, dilation, padding: str,
             for n, k, s, d in zip(x.shape[1:-1], kernel, stride, dilation)]
     if not any(b or a for b, a in pads):
         return x
-    return np.pad(x, [(0, 0), *pads, (0, 0)], constant_values=value)
+    shape = (x.shape[0], *(n + b + a for n, (b, a) in zip(x.shape[1:-1], pads)), x.shape[-1])
+    xp = pool.empty(shape, x.dtype) if pool else np.empty(shape, x.dtype)
+    inner = (slice(None), *(slice(b, b + n) for n, (b, _) in zip(x.shape[1:-1], pads)))
+    xp.fill(value)  # one pass; cheaper than filling each border slab separately
+    xp[inner] = x
+    return xp
 
 
 def windows(xp: np.ndarray, out_sizes, kernel, stride, dilation) -> np.ndarray:
@@ -91,15 +97,21 @@ def _tiles(view: np.ndarray, row_bytes: int) -> Iterator[tuple[tuple, int, int]]
 
 
 def conv(x: np.ndarray, kernel: np.ndarray, stride, dilation, padding: str,
-         groups: int = 1, epilogue: Epilogue | None = None) -> np.ndarray:
-    """Grouped, strided, dilated convolution; `kernel` is (*k, C/groups, F) like Keras."""
+         groups: int = 1, epilogue: Epilogue | None = None,
+         pool: BufferPool | None = None) -> np.ndarray:
+    """Grouped, strided, dilated convolution; `kernel` is (*k, C/groups, F) like Keras.
+
+    With a `pool`, the output and the padded input come from it (and the padded input
+    goes back to it).
+    """
     ksize = kernel.shape[:-2]
     x, ksize, stride, dilation, squeeze = _as_2d(x, ksize, stride, dilation)
     kernel = kernel.reshape(*ksize, *kernel.shape[-2:])
-    xp = pad_input(x, ksize, stride, dilation, padding)
+    xp = pad_input(x, ksize, stride, dilation, padding, pool=pool)
     out_sizes = output_sizes(xp.shape[1:-1], ksize, stride, dilation, "valid")
     filters = kernel.shape[-1]
-    y = np.empty((x.shape[0], *out_sizes, filters), dtype=x.dtype)
+    shape = (x.shape[0], *out_sizes, filters)
+    y = pool.empty(shape, x.dtype) if pool else np.empty(shape, x.dtype)
     y2 = y.reshape(-1, filters)
     if all(k == 1 for k in ksize):
         _pointwise(xp, kernel, stride, out_sizes, groups, y2)
@@ -107,6 +119,8 @@ def conv(x: np.ndarray, kernel: np.ndarray, stride, dilation, padding: str,
             epilogue(y2)
     else:
         _im2col(xp, kernel, stride, dilation, out_sizes, groups, y2, epilogue)
+    if pool and xp is not x and xp.base is None:
+        pool.release(xp)
     return y[:, 0] if squeeze else y
 
 

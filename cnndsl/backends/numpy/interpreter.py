@@ -10,6 +10,7 @@ its last use, so memory stays near the largest few activations.
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping
+
 import numpy as np
 
 from ...activations import Activation
@@ -17,6 +18,7 @@ from ...errors import CnnError
 from ...ir import Graph, Node
 from ...weights import check_weights
 from . import activations, convolution, fusion, pooling
+from .memory import BufferPool
 
 EXTERNAL = -1  # the buffer of the caller's input array, never written to
 
@@ -40,6 +42,7 @@ class Interpreter:
         self.plan = fusion.plan(graph) if fuse and not keep else fusion.Plan()
         self.params = [self._prepare(node, weights) for node in graph.nodes]
         self._buffers, self._last_use = self._liveness()
+        self.pool = BufferPool()
 
     # -- set-up ---------------------------------------------------------------------------
     def _weights(self, node: Node, weights) -> dict[str, np.ndarray]:
@@ -103,7 +106,9 @@ class Interpreter:
             if not self.keep:
                 for i in set(node.inputs):
                     if self._last_use[self._buffers[i]] <= node.index:
-                        values.pop(i, None)
+                        dead = values.pop(i, None)
+                        if dead is not None and self._buffers[i] == i:
+                            self.pool.release(dead)
         return values[len(self.graph.nodes) - 1], values
 
     def _call(self, node: Node, values) -> np.ndarray:
@@ -115,11 +120,15 @@ class Interpreter:
                  and self._last_use[self._buffers[i]] == node.index for i in node.inputs]
         return method(node, inputs, owned, self.params[node.index])
 
+    def _out(self, node: Node, batch: int) -> np.ndarray:
+        """An output buffer for `node`, recycled from the pool when possible."""
+        return self.pool.empty((batch, *node.shape), self.dtype)
+
     # -- one method per layer kind ----------------------------------------------------------
     def conv(self, node, xs, owned, w):
         layer = node.layer
         return convolution.conv(xs[0], w["kernel"], layer.stride, layer.dilation,
-                                layer.padding, layer.groups, w["epilogue"])
+                                layer.padding, layer.groups, w["epilogue"], self.pool)
 
     def dwconv(self, node, xs, owned, w):
         layer = node.layer
@@ -139,18 +148,20 @@ class Interpreter:
 
     def dense(self, node, xs, owned, w):
         x = xs[0]
-        y = np.matmul(x.reshape(-1, x.shape[-1]), w["kernel"])
+        y = self._out(node, len(x))
+        y2 = y.reshape(-1, y.shape[-1])
+        np.matmul(x.reshape(-1, x.shape[-1]), w["kernel"], out=y2)
         if w["epilogue"]:
-            w["epilogue"](y)
-        return y.reshape(*x.shape[:-1], y.shape[-1])
+            w["epilogue"](y2)
+        return y
 
     def maxpool(self, node, xs, owned, w):
         return pooling.max_pool(xs[0], node.layer.kernel, node.layer.stride,
-                                node.layer.padding)
+                                node.layer.padding, self._out(node, len(xs[0])))
 
     def avgpool(self, node, xs, owned, w):
         return pooling.avg_pool(xs[0], node.layer.kernel, node.layer.stride,
-                                node.layer.padding)
+                                node.layer.padding, self._out(node, len(xs[0])))
 
     def gap(self, node, xs, owned, w):
         x = xs[0]
@@ -177,7 +188,12 @@ class Interpreter:
         return y
 
     def zeropad(self, node, xs, owned, w):
-        return np.pad(xs[0], [(0, 0), *node.layer.pads, (0, 0)])
+        y = self._out(node, len(xs[0]))
+        inner = (slice(None), *(slice(b, b + n) for (b, _), n in
+                                zip(node.layer.pads, xs[0].shape[1:-1])))
+        y.fill(0)
+        y[inner] = xs[0]
+        return y
 
     def upsample(self, node, xs, owned, w):
         y = xs[0]
@@ -191,41 +207,40 @@ class Interpreter:
         return activations.apply(node.layer.function, y)
 
     def add(self, node, xs, owned, w):
-        return _fold(np.add, node, xs, owned)
+        return self._fold(np.add, node, xs, owned)
 
     def mul(self, node, xs, owned, w):
-        return _fold(np.multiply, node, xs, owned)
+        return self._fold(np.multiply, node, xs, owned)
 
     def max(self, node, xs, owned, w):
-        return _fold(np.maximum, node, xs, owned)
+        return self._fold(np.maximum, node, xs, owned)
 
     def avg(self, node, xs, owned, w):
-        y = _fold(np.add, node, xs, owned)
+        y = self._fold(np.add, node, xs, owned)
         y *= self.dtype.type(1.0 / len(xs))
         return y
 
     def concat(self, node, xs, owned, w):
-        return np.concatenate(xs, axis=-1)
+        return np.concatenate(xs, axis=-1, out=self._out(node, len(xs[0])))
+
+    def _fold(self, ufunc, node: Node, xs, owned) -> np.ndarray:
+        """Combine the branches pairwise, into a buffer nobody else reads if there is one."""
+        shape = (len(xs[0]), *node.shape)
+        target = next((i for i, x in enumerate(xs) if owned[i] and x.shape == shape), None)
+        if target is None:
+            y = self._out(node, len(xs[0]))
+            ufunc(xs[0], xs[1], out=y)
+            rest = xs[2:]
+        else:
+            y = xs[target]
+            rest = xs[:target] + xs[target + 1:]
+        for x in rest:
+            ufunc(y, x, out=y)
+        return y
 
 
 # Kinds whose output may share memory with their input.
 VIEWS = ("flatten", "reshape", "dropout")
-
-
-def _fold(ufunc, node: Node, xs, owned) -> np.ndarray:
-    """Combine the branches pairwise, into a buffer nobody else reads if there is one."""
-    shape = (xs[0].shape[0], *node.shape)
-    target = next((i for i, x in enumerate(xs) if owned[i] and x.shape == shape), None)
-    if target is None:
-        y = np.empty(shape, dtype=xs[0].dtype)
-        ufunc(xs[0], xs[1], out=y)
-        rest = xs[2:]
-    else:
-        y = xs[target]
-        rest = xs[:target] + xs[target + 1:]
-    for x in rest:
-        ufunc(y, x, out=y)
-    return y
 
 
 def _scaled(kind: str, w: dict[str, np.ndarray], scale: np.ndarray) -> dict[str, np.ndarray]:

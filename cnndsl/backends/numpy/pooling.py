@@ -17,19 +17,26 @@ def _offsets(x, kernel, stride, padding, fill):
     return view, [(*lead, *k) for k in np.ndindex(*kernel)]
 
 
-def max_pool(x: np.ndarray, kernel, stride, padding: str) -> np.ndarray:
+def _first(view, offset, out):
+    if out is None:
+        return view[offset].copy()
+    np.copyto(out, view[offset])
+    return out
+
+
+def max_pool(x: np.ndarray, kernel, stride, padding: str, out=None) -> np.ndarray:
     """Max over each window; `same` pads with -inf so padding never wins (as TF)."""
     view, offsets = _offsets(x, kernel, stride, padding, -np.inf)
-    y = view[offsets[0]].copy()
+    y = _first(view, offsets[0], out)
     for k in offsets[1:]:
         np.maximum(y, view[k], out=y)
     return y
 
 
-def avg_pool(x: np.ndarray, kernel, stride, padding: str) -> np.ndarray:
+def avg_pool(x: np.ndarray, kernel, stride, padding: str, out=None) -> np.ndarray:
     """Mean over each window; with `same`, over the real inputs only (as Keras)."""
     view, offsets = _offsets(x, kernel, stride, padding, 0.0)
-    y = view[offsets[0]].copy()
+    y = _first(view, offsets[0], out)
     for k in offsets[1:]:
         y += view[k]
     if padding != "same":
