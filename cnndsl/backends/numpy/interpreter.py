@@ -107,7 +107,9 @@ class Interpreter:
                 for i in set(node.inputs):
                     if self._last_use[self._buffers[i]] <= node.index:
                         dead = values.pop(i, None)
-                        if dead is not None and self._buffers[i] == i:
+                        # An in-place layer hands its input on as its own output.
+                        if (dead is not None and self._buffers[i] == i
+                                and dead is not values[node.index]):
                             self.pool.release(dead)
         return values[len(self.graph.nodes) - 1], values
 
