@@ -126,50 +126,60 @@ def main() -> None:
     print(f"| {'network':<10} | {'batch':>5} | {'NumPy s':>8} | {'TF s':>8} | {'NumPy/TF':>8} |"
           f" {'NumPy peak MiB':>14} | {'GFLOP/s':>7} |")
     print(f"|{'-' * 12}|{'-' * 7}|{'-' * 10}|{'-' * 10}|{'-' * 10}|{'-' * 16}|{'-' * 9}|")
-    details = []
+    details: list[str] = []
     for name, (text, batch) in NETWORKS.items():
-        if args.only and name != args.only:
-            continue
-        graph = compile_text(text, name)
-        weights = realistic_weights(graph)
-        x = np.random.default_rng(2).standard_normal((batch, *graph.input.shape),
-                                                     dtype=np.float32)
-        interpreter = Interpreter(graph, weights)
-        interpreter.run(x)
-        tracemalloc.start()
-        interpreter.run(x)
-        peak = tracemalloc.get_traced_memory()[1]
-        tracemalloc.stop()
-        np_best, np_median = best_and_median(lambda: interpreter.run(x), args.runs)
-        flops = 2 * sum(s.macs for s in analyse(graph).layers) * batch
-        tf_cell, ratio_cell = "-", "-"
-        if tf_state:
-            tf, keras, _ = tf_state
-            from cnndsl.backends.keras import KerasBuilder
-
-            model = KerasBuilder().build(graph, weights)
-            infer = tf.function(lambda t: model(t, training=False))
-            tx = tf.constant(x)
-            for _ in range(2):
-                infer(tx).numpy()
-            reference = infer(tx).numpy()
-            err = np.max(np.abs(interpreter.run(x) - reference)) / np.max(np.abs(reference))
-            details.append(f"{name}: max |NumPy - TF| / max |TF| = {err:.1e}")
-            times_np, times_tf = [], []
-            for _ in range(args.runs):  # interleaved, so load changes hit both alike
-                times_np.append(best_and_median(lambda: interpreter.run(x), 1)[0])
-                times_tf.append(best_and_median(lambda: infer(tx).numpy(), 1)[0])
-            np_best, tf_best = min(times_np), min(times_tf)
-            np_median = statistics.median(times_np)
-            tf_cell = f"{tf_best:8.3f}"
-            ratio_cell = f"{np_best / tf_best:8.2f}"
-        print(f"| {name:<10} | {batch:>5} | {np_best:8.3f} | {tf_cell:>8} | {ratio_cell:>8} |"
-              f" {peak / 2**20:14.1f} | {flops / np_best / 1e9:7.1f} |")
-        if name == "resnet50":
-            details += conv_report(graph, interpreter, x, args.runs)
-    print(f"\nmax RSS of this process: {resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024:.0f} MiB")
+        if not args.only or name == args.only:
+            print(bench_one(name, text, batch, args.runs, tf_state, details))
+    rss = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+    print(f"\nmax RSS of this process (NumPy and TF together): {rss:.0f} MiB")
     for line in details:
         print(line)
+
+
+def bench_one(name: str, text: str, batch: int, runs: int, tf_state, details) -> str:
+    """One table row: NumPy and (if installed) TF on the same weights and input."""
+    graph = compile_text(text, name)
+    weights = realistic_weights(graph)
+    x = np.random.default_rng(2).standard_normal((batch, *graph.input.shape),
+                                                 dtype=np.float32)
+    interpreter = Interpreter(graph, weights)
+    interpreter.run(x)
+    tracemalloc.start()
+    interpreter.run(x)
+    peak = tracemalloc.get_traced_memory()[1]
+    tracemalloc.stop()
+    flops = 2 * sum(s.macs for s in analyse(graph).layers) * batch
+    tf_cell, ratio_cell = "-", "-"
+    if tf_state:
+        infer, tx = keras_function(tf_state, graph, weights, x)
+        reference = infer(tx).numpy()
+        err = np.max(np.abs(interpreter.run(x) - reference)) / np.max(np.abs(reference))
+        details.append(f"{name}: max |NumPy - TF| / max |TF| = {err:.1e}")
+        times_np, times_tf = [], []
+        for _ in range(runs):  # interleaved, so load changes hit both alike
+            times_np.append(best_and_median(lambda: interpreter.run(x), 1)[0])
+            times_tf.append(best_and_median(lambda: infer(tx).numpy(), 1)[0])
+        np_best, tf_best = min(times_np), min(times_tf)
+        tf_cell, ratio_cell = f"{tf_best:8.3f}", f"{np_best / tf_best:8.2f}"
+    else:
+        np_best, _ = best_and_median(lambda: interpreter.run(x), runs)
+    if name == "resnet50":
+        details += conv_report(graph, interpreter, x, runs)
+    return (f"| {name:<10} | {batch:>5} | {np_best:8.3f} | {tf_cell:>8} | {ratio_cell:>8} |"
+            f" {peak / 2**20:14.1f} | {flops / np_best / 1e9:7.1f} |")
+
+
+def keras_function(tf_state, graph, weights, x):
+    """The Keras model of `graph` as a warmed-up `tf.function`, and `x` as a tensor."""
+    tf = tf_state[0]
+    from cnndsl.backends.keras import KerasBuilder
+
+    model = KerasBuilder().build(graph, weights)
+    infer = tf.function(lambda t: model(t, training=False))
+    tx = tf.constant(x)
+    for _ in range(2):
+        infer(tx).numpy()
+    return infer, tx
 
 
 def conv_report(graph, interpreter, x, runs) -> list[str]:

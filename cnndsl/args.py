@@ -50,20 +50,49 @@ def atom_value(text: str, span: Span, env: Env) -> int | Fraction:
     return number(text, span)
 
 
+# No size or count can usefully exceed this; larger ones are errors before they reach
+# arithmetic that would take long (or a str() that Python refuses) on huge integers.
+MAX_WHOLE = 2**40
+
+
 def whole(value: int | Fraction, what: str, span: Span, minimum: int | None = 1) -> int:
-    """`value` as an int, or an error if it is fractional or below `minimum`."""
+    """`value` as an int, or an error if it is fractional, huge or below `minimum`."""
     if isinstance(value, Fraction) and value.denominator != 1:
-        raise CnnError(f"{what} must be a whole number, got {_show(value)}", span,
+        raise CnnError(f"{what} must be a whole number, got {show(value)}", span,
                        "use `//` for floor division inside `{expr}`")
+    if abs(value) > MAX_WHOLE:
+        raise CnnError(f"{what} is too large ({show(value)})", span,
+                       "sizes and counts are limited to 2^40")
     if minimum is not None and value < minimum:
         kind = "positive" if minimum == 1 else f"at least {minimum}"
-        raise CnnError(f"{what} must be {kind}, got {value}", span)
+        hint = ("sizes, widths and counts are whole numbers of at least 1" if minimum == 1
+                else None)
+        raise CnnError(f"{what} must be {kind}, got {value}", span, hint)
     return int(value)
 
 
-def _show(value: int | Fraction) -> str:
-    return str(float(value)) if isinstance(value, Fraction) and value.denominator != 1 \
-        else str(value)
+def show(value: int | Fraction) -> str:
+    """A number for a message, even an enormous one: `0.25`, `1e+400`-ish, `7`."""
+    if isinstance(value, Fraction) and value.denominator != 1:
+        try:
+            return f"{float(value):g}"
+        except OverflowError:
+            return "a number beyond floating point"
+    if abs(value) >= 10**30:  # str() of a 5000-digit integer is refused by Python
+        return f"about 10^{int(abs(int(value)).bit_length() * 0.30103)}"
+    return str(value)
+
+
+def to_float(value: int | Fraction, what: str, span: Span) -> float:
+    """`value` as a float, or an error if it is beyond floating point."""
+    try:
+        result = float(value)
+    except OverflowError:
+        result = float("inf")
+    if result in (float("inf"), float("-inf")):
+        raise CnnError(f"{what} is too large for floating point", span,
+                       "floating-point values stay below about 1.8e308")
+    return result
 
 
 def _word_class(word: str) -> str:
@@ -161,14 +190,12 @@ class ArgReader:
                            f"write one number, or exactly {rank} joined by `x`")
         return tuple(values)
 
-    def scalar(self, what: str, *, example: str, required: bool = True):
-        """One number: `10`, `0.5` or `{p}` (a `Fraction`), or None when optional."""
+    def scalar(self, what: str, *, example: str) -> float:
+        """One required number as a float: `10`, `0.5` or `{p}`."""
         arg = self._take(_is_scalar)
         if arg is None:
-            if required:
-                raise self._missing(what, example)
-            return None
-        return self._value(arg)
+            raise self._missing(what, example)
+        return to_float(self._value(arg), what, arg.span)
 
     def count(self, what: str, *, example: str) -> int:
         """A required positive whole number written as a bare number: `dense 10`."""
@@ -206,9 +233,9 @@ class ArgReader:
                            f"write `{arg.key}` alone; only `leaky_relu=SLOPE` has a value")
         slope = self._value(arg.value)
         if slope < 0:
-            raise CnnError(f"the negative slope of leaky_relu must be >= 0, got {slope}",
+            raise CnnError(f"the negative slope of leaky_relu must be >= 0, got {show(slope)}",
                            arg.value.span, "Keras refuses negative slopes; 0.2 is the default")
-        return Activation("leaky_relu", float(slope))
+        return Activation("leaky_relu", to_float(slope, "the slope", arg.value.span))
 
     # -- options ------------------------------------------------------------------------
     def _option(self, key: str) -> ast.Option | None:
@@ -221,7 +248,9 @@ class ArgReader:
 
     def option_float(self, key: str, default: float) -> float:
         opt = self._option(key)
-        return default if opt is None else float(self._value(opt.value))
+        if opt is None:
+            return default
+        return to_float(self._value(opt.value), key, opt.value.span)
 
     def option_bool(self, key: str, default: bool) -> bool:
         opt = self._option(key)

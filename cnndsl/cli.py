@@ -13,7 +13,7 @@ from pathlib import Path
 
 from .errors import CnnError
 
-EXIT_OK, EXIT_ERROR, EXIT_INTERNAL = 0, 1, 3
+EXIT_OK, EXIT_ERROR, EXIT_USAGE, EXIT_INTERNAL = 0, 1, 2, 3
 
 
 class UserError(Exception):
@@ -35,6 +35,30 @@ def _parser() -> argparse.ArgumentParser:
 
     check = sub.add_parser("check", help="parse and infer only; one line on success")
     check.add_argument("file", help="a .cnn file ('-' for standard input)")
+
+    run = sub.add_parser("run", help="run the network with NumPy over the examples in a "
+                         ".npy file", description="Run the network over the examples in X, "
+                         "B at a time, and write the outputs to Y. A single example without "
+                         "the batch axis gives a single output. Y is written only when "
+                         "complete: a failure or interrupt leaves an existing Y as it was.")
+    run.add_argument("file", help="a .cnn file ('-' for standard input)")
+    run.add_argument("--input", "-i", required=True, metavar="X",
+                     help="the examples: a .npy file (memory-mapped), or an .npz holding "
+                     "one array")
+    run.add_argument("--output", "-o", required=True, metavar="Y",
+                     help="where to write the outputs (.npy, or .npz with one array `output`)")
+    weights = run.add_mutually_exclusive_group()
+    weights.add_argument("--weights", metavar="W.npz",
+                         help="weights keyed LAYER/VARIABLE (default: initialised from --seed)")
+    weights.add_argument("--seed", type=int, default=0,
+                         help="seed of the Keras-like initial weights (default: 0)")
+    run.add_argument("--batch-size", type=int, default=32, metavar="B",
+                     help="examples run at once; memory grows with it (default: 32)")
+    run.add_argument("--dtype", choices=("float32", "float64"), default="float32",
+                     help="the arithmetic's precision (default: float32)")
+    run.add_argument("--layers", metavar="L.npz",
+                     help="also write every layer's output, keyed by layer name, for the "
+                     "whole input (held in memory)")
     return parser
 
 
@@ -75,11 +99,37 @@ def cmd_check(args) -> int:
     return EXIT_OK
 
 
-COMMANDS = {"shapes": cmd_shapes, "check": cmd_check}
+def cmd_run(args) -> int:
+    from . import runner
+    from .network import Network
+
+    shown, graph, text = load(args.file)
+    layers = Path(args.layers) if args.layers else None
+    try:
+        shape = runner.run(Network(graph, text), Path(args.input), Path(args.output),
+                           weights=Path(args.weights) if args.weights else None,
+                           seed=args.seed, batch_size=args.batch_size, dtype=args.dtype,
+                           layers=layers, progress=sys.stderr)
+    except runner.RunError as e:
+        raise UserError(e.render()) from None
+    except CnnError as e:  # a layer kind the NumPy backend cannot run
+        raise UserError(e.render(text, shown)) from None
+    except KeyboardInterrupt as e:
+        print(f"cnndsl run: interrupted; {args.output} was not written", file=sys.stderr)
+        return 128 + getattr(e, "signum", 2)
+    also = f", every layer -> {layers}" if layers else ""
+    print(f"ok: {args.output} {shape} {args.dtype}{also}")
+    return EXIT_OK
+
+
+COMMANDS = {"shapes": cmd_shapes, "check": cmd_check, "run": cmd_run}
 
 
 def main(argv: list[str] | None = None) -> int:
-    args = _parser().parse_args(argv)
+    try:
+        args = _parser().parse_args(argv)
+    except SystemExit as e:  # argparse: --help (0) or a usage error (2)
+        return e.code if isinstance(e.code, int) else EXIT_USAGE
     try:
         return COMMANDS[args.command](args)
     except UserError as e:

@@ -28,7 +28,8 @@ def decode(data: bytes) -> str:
         raise CnnError("the file contains a NUL character",
                        Span(line, at - (text.rfind("\n", 0, at) + 1) + 1, at, at + 1),
                        "is this a binary file?")
-    return text.removeprefix("\ufeff")
+    # Editors end lines at \r\n, \r or \n; the parser counts \n, so make them agree.
+    return text.removeprefix("\ufeff").replace("\r\n", "\n").replace("\r", "\n")
 
 
 def compile_text(text: str, name: str = "model") -> Graph:

@@ -12,7 +12,10 @@ so every stage raises `CnnError` with a `Span`, and only the CLI renders it.
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass, field
+
+_CONTROL = re.compile(r"[\x00-\x08\x0b-\x1f\x7f\x85\u2028\u2029]")
 
 
 @dataclass(frozen=True)
@@ -55,9 +58,11 @@ class Diagnostic:
 
     def render(self, source: str, filename: str, severity: str) -> str:
         """`FILE:LINE:COL: severity: message`, the source line, a caret, notes and hint."""
-        lines = source.splitlines() or [""]
+        # Lines are counted by "\n" alone, as the parser counts them; other control
+        # characters are shown as spaces so the caret stays under the right column.
+        lines = source.split("\n")
         line_no = min(max(self.span.line, 1), len(lines))
-        text = lines[line_no - 1]
+        text = _CONTROL.sub(" ", lines[line_no - 1])
         col = max(self.span.column, 1)
         # Tabs keep their width so the caret lands under the right character.
         pad = "".join("\t" if ch == "\t" else " " for ch in text[: col - 1])

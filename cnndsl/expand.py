@@ -304,7 +304,8 @@ def _definitions(module: ast.Module) -> dict[str, _Definition]:
                 raise CnnError("a block parameter may not be called `C`", p.span,
                                "`C` always means the channels entering a step")
             if p.name in seen:
-                raise CnnError(f"parameter `{p.name}` is listed twice", p.span)
+                raise CnnError(f"parameter `{p.name}` is listed twice", p.span,
+                               "give each parameter a different name")
             seen.add(p.name)
         found[d.name] = _Definition(i, d)
     return found

@@ -19,6 +19,8 @@ _TOKEN = re.compile(r"\s*(?:(?P<num>(?:\d+\.?\d*|\.\d+)(?:[eE][-+]?\d+)?)|(?P<na
                     r"|(?P<op>//|[-+*/()]))")
 _PRECEDENCE = {"+": 1, "-": 1, "*": 2, "/": 2, "//": 2, "neg": 3}
 _MAX_EXPONENT = 400  # 1e999999999 would be an exact integer with a billion digits
+_EXPRESSION_HINT = ("an `{expr}` holds numbers, names, + - * / // and parentheses; "
+                    "there is no power operator")
 
 # An RPN item: ("num", Fraction) | ("name", str) | ("op", str); with its column offset.
 Rpn = tuple[tuple[str, object, int], ...]
@@ -96,7 +98,7 @@ def evaluate(body: str, env: Mapping[str, int | Fraction], span: Span) -> int | 
     """
     rpn, error = _compile(body)
     if error:
-        _fail(error[0], span, error[1] + 1)
+        _fail(error[0], span, error[1] + 1, hint=_EXPRESSION_HINT)
     stack: list[int | Fraction] = []
     for kind, value, at in rpn:
         if kind == "num":
@@ -114,7 +116,8 @@ def evaluate(body: str, env: Mapping[str, int | Fraction], span: Span) -> int | 
         else:
             right, left = stack.pop(), stack.pop()
             if value in ("/", "//") and right == 0:
-                _fail("division by zero", span, at + 1, len(str(value)))
+                _fail("division by zero", span, at + 1, len(str(value)),
+                      "the divisor evaluates to 0 here")
             stack.append(_apply(str(value), left, right))
     return stack[0]
 

@@ -106,8 +106,8 @@ class _Build(Transformer):
         return _nested(node, branches)
 
     def repeat(self, items):
-        body, count = items
-        return _nested(ast.Repeat(body, count, _span(body, count)), (body,))
+        lpar, body, count = items
+        return _nested(ast.Repeat(body, count, _span(lpar, body, count)), (body,))
 
     def chain(self, items):
         node = ast.Chain(tuple(items), _span(*items))

@@ -16,8 +16,11 @@ from .analysis import LayerStats, ReceptiveField, Stats
 from .shapes import format_shape
 
 COLUMNS = ("#", "name", "step", "output", "params", "MACs", "FLOPs", "RF")
-# Widths for the table; numbers are right-aligned. Sum + separators <= 100.
-WIDTHS = (4, 16, 24, 14, 11, 7, 7, 9)
+ALIGN = "><<<>>><"
+# Widths of the text columns; longer text is shortened with `…`. Number columns are as
+# wide as their widest entry, never shortened: with ordinary numbers the table fits in
+# 100 columns.
+TEXT_WIDTHS = {1: 16, 2: 24, 3: 14, 7: 9}
 
 
 def human(n: float) -> str:
@@ -49,13 +52,21 @@ def _clip(text: str, width: int) -> str:
     return text if len(text) <= width else text[: width - 1] + "…"
 
 
-def _row(cells, widths=WIDTHS, align="><<<>>><") -> str:
-    """One line of fixed-width cells; `align` has `<` or `>` per column."""
-    out = []
-    for cell, width, side in zip(cells, widths, align):
-        cell = _clip(str(cell), width)
-        out.append(cell.rjust(width) if side == ">" else cell.ljust(width))
-    return " ".join(out).rstrip()
+def _grid(rows: list[tuple], align: str, text_widths: dict[int, int]) -> list[str]:
+    """Rows of cells as aligned lines: text columns clipped, number columns whole."""
+    cells = [[str(c) for c in row] for row in rows]
+    widths = []
+    for col in range(len(align)):
+        widest = max(len(row[col]) for row in cells)
+        widths.append(min(widest, text_widths[col]) if col in text_widths else widest)
+    lines = []
+    for row in cells:
+        out = []
+        for i, (cell, width) in enumerate(zip(row, widths)):
+            cell = _clip(cell, width) if i in text_widths else cell
+            out.append(cell.rjust(width) if align[i] == ">" else cell.ljust(width))
+        lines.append(" ".join(out).rstrip())
+    return lines
 
 
 def _rf(rf: ReceptiveField | None) -> str:
@@ -66,16 +77,13 @@ def table(stats: Stats) -> str:
     """The human report (at most 100 columns wide)."""
     g = stats.graph
     layers = "layer" if len(g) == 1 else "layers"
+    rows = [(s.node.index, s.node.name, s.node.text, format_shape(s.node.shape),
+             f"{s.params:,}", human(s.macs), human(s.flops), _rf(s.receptive_field))
+            for s in stats.layers]
+    header, *body = _grid([COLUMNS, *rows], ALIGN, TEXT_WIDTHS)
+    rule = "-" * max(len(line) for line in (header, *body))
     lines = [f"{g.name}: {len(g)} {layers}, input {format_shape(g.input.shape)} -> output "
-             f"{format_shape(g.output.shape)}", "", _row(COLUMNS)]
-    rule = "-" * len(lines[-1])
-    lines.insert(2, rule)
-    lines.append(rule)
-    for s in stats.layers:
-        lines.append(_row((s.node.index, s.node.name, s.node.text, format_shape(s.node.shape),
-                           f"{s.params:,}", human(s.macs), human(s.flops),
-                           _rf(s.receptive_field))))
-    lines.append(rule)
+             f"{format_shape(g.output.shape)}", "", rule, header, rule, *body, rule]
     trainable, frozen = stats.total("trainable"), stats.total("non_trainable")
     lines += [
         f"Total params:         {stats.params:,} ({size_bytes(stats.param_bytes)})",
@@ -94,14 +102,14 @@ def _sharing(stats: Stats) -> list[str]:
     convs = [s for s in stats.layers if s.dense_equivalent is not None]
     if not convs or stats.sharing_factor is None:
         return []
-    widths = (16, 14, 22, 14)
-    lines = ["", "Weight sharing: a fully connected layer between the same input and output "
-             "sizes", "would need these parameters instead of each convolution's:", "",
-             _row(("layer", "params", "as dense", "factor"), widths, "<>>>")]
+    rows = [("layer", "params", "as dense", "factor")]
     for s in convs:
         dense = s.dense_equivalent or 0
-        lines.append(_row((s.node.name, f"{s.params:,}", f"{dense:,}",
-                           f"{dense / max(s.params, 1):,.0f}x"), widths, "<>>>"))
+        rows.append((s.node.name, f"{s.params:,}", f"{dense:,}",
+                     f"{dense / max(s.params, 1):,.0f}x"))
+    lines = ["", "Weight sharing: a fully connected layer between the same input and output "
+             "sizes", "would need these parameters instead of each convolution's:", "",
+             *_grid(rows, "<>>>", {0: 16})]
     lines.append(f"All convolutions: {stats.conv_params:,} params; as dense layers "
                  f"{stats.dense_equivalent:,} ({stats.sharing_factor:,.0f}x more)")
     return lines

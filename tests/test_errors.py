@@ -95,9 +95,15 @@ def file_line(text: str, number: int) -> str:
     return lines[number - 1]
 
 
+def shown(line: str) -> str:
+    """A line as an error shows it: control characters (NUL, form feed, escape...) become
+    spaces, so they cannot move the terminal's cursor and the caret stays aligned."""
+    return re.sub(r"[\x00-\x08\x0b-\x1f\x7f\x85\u2028\u2029]", " ", line)
+
+
 def check_rendering(d: Diagnostic, text: str) -> None:
     """The source line is the file's line LINE and the caret sits under column COL."""
-    source = file_line(text, d.line)
+    source = shown(file_line(text, d.line))
     assert d.source_line == "    " + source, (
         f"second line should be line {d.line} of the file, indented 4: "
         f"{d.source_line!r} vs {source!r}")
@@ -151,12 +157,12 @@ ROWS = [
     row("unexpected end, multi-line", "input 6x6x1\n  -> conv 3x3 x2 ->\n\n\n", 2, 20,
         ["unexpected end"]),
     row("unclosed merge", "input 6x6x1 -> add { id | relu\n", 1, 31, ["unexpected end"]),
-    row("unexpected character", "input 6x6x1 -> conv 3x3 x2 $\n", 1, 28, ["`$`"]),
+    row("unexpected character", "input 6x6x1 -> conv 3x3 x2 $\n", 1, 28, ["$"]),
     row("network before a def", "input 6 -> relu\ndef b = relu\n", 2, 1, ["`def`"]),
     row("two networks", "input 6 -> relu\ninput 6 -> relu\n", 2, 1, ["`input`"]),
     row("no input", "conv 3 x2\n", 1, 1, ["`conv`"], hint="input"),
     row("empty file", "", 1, 1, [("end of file", "empty")], hint="input"),
-    row("only a comment", "# nothing here\n", 1, 1, [("end of file", "empty")],
+    row("only a comment", "# nothing here\n", 1, (1, 15), [("end of file", "empty")],
         hint="input"),
     # -- unknown words -------------------------------------------------------------------------
     row("unknown step comv", "input 6x6x1 -> comv 3x3 x2\n", 1, 16, ["`comv`"],
@@ -187,7 +193,7 @@ ROWS = [
         ["4", "6x6x4"]),
     row("3 numbers in 2-D", "input 8x8x3 -> conv 3x3x3 x4\n", 1, 21, ["`3x3x3`", "2-D"]),
     row("2 numbers in 1-D", "input 100x3 -> maxpool 2x2\n", 1, 24, ["`2x2`", "1-D"]),
-    row("2 numbers in 3-D stride", "input 8x8x8x1 -> conv 3/2x2 x4\n", 1, 24, ["`2x2`"]),
+    row("2 numbers in 3-D stride", "input 8x8x8x1 -> conv 3/2x2 x4\n", 1, 25, ["`2x2`"]),
     row("conv after flatten", "input 8x8x3 -> flatten -> conv 3 x4\n", 1, 27,
         ["`conv`", "vector"]),
     row("gap on a vector", "input 10 -> gap\n", 1, 13, ["`gap`", "vector"]),
@@ -210,7 +216,7 @@ ROWS = [
         (16, 18, 32, 34), [("100,000", "100000"), "layers"]),
     row("more than 100,000 layers via a block",
         "def b(n) = ( relu ) * {n}\ninput 8 -> ( b(1000) ) * 1000\n", (1, 2),
-        (12, 14, 21, 23, 12, 14, 23, 25), [("100,000", "100000"), "layers"]),
+        {12, 14, 21, 23, 25, 27}, [("100,000", "100000"), "layers"]),
     # -- blocks --------------------------------------------------------------------------------
     row("undefined block", "input 8x8x3 -> blok(3)\n", 1, 16,
         ["`blok`", ("unknown", "undefined", "not defined")]),
@@ -389,11 +395,11 @@ def test_name_given_twice_is_an_error(tmp_path, capsys):
     "input 6 -> dense 4 leaky_relu=1e400\n",
     "input 6 -> dense {1e400/7}\n",
     "input 6 -> dense {1e300/7*1e300}\n",
-    "input 6 -> dense {" + "*".join(["1e400"] * 12) + "}\n",
-    "input 6 -> dense {" + "*".join(["1e400"] * 40) + "}\n",
+    pytest.param("input 6 -> dense {" + "*".join(["1e400"] * 12) + "}\n", id="1e400**12"),
+    pytest.param("input 6 -> dense {" + "*".join(["1e400"] * 40) + "}\n", id="1e400**40"),
     "input 6 -> dense 1e401\n",
     "input 6 -> ( relu ) * 1e400\n",
-])
+], ids=lambda source: source.strip().removeprefix("input 6 -> "))
 def test_huge_numbers_give_a_located_error(tmp_path, capsys, source):
     r = run(tmp_path, capsys, source)
     d = the_error(r)
@@ -419,7 +425,7 @@ def test_odd_characters_in_a_comment_do_not_shift_the_caret(tmp_path, capsys, se
 @pytest.mark.parametrize("newline", ["\n", "\r\n", "\r"], ids=["LF", "CRLF", "CR"])
 def test_caret_points_at_the_offending_word_whatever_the_line_endings(tmp_path, capsys,
                                                                        newline):
-    r = run(tmp_path, capsys, f"# net{newline}input 6x6x1{newline}-> comv 3 x2{newline}")
+    r = run(tmp_path, capsys, f"input 6x6x1{newline}-> comv 3 x2{newline}")
     d = the_error(r)
     at = d.caret_line.index("^")
     assert d.source_line[at:at + 4] == "comv", r.err
@@ -432,6 +438,7 @@ def test_form_feed_as_whitespace(tmp_path, capsys):
     d = the_error(r)
     at = d.caret_line.index("^")
     assert d.source_line[at:at + 4] == "comv", r.err
+    assert d.source_line == "    input 6x6x1 -> comv 3 x2"
 
 
 def test_error_in_a_block_points_into_the_block(tmp_path, capsys):

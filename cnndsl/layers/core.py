@@ -103,10 +103,10 @@ class Dropout(Layer):
     @classmethod
     def read(cls, a, inputs):
         rate = a.scalar("rate", example="dropout 0.5")
-        if not 0 <= rate < 1:
-            raise LayerError(f"dropout rate must be in [0, 1), got {float(rate):g}",
+        if not 0 <= rate < 1:  # checked as a float: 0.99999999999999999999 rounds to 1
+            raise LayerError(f"dropout rate must be in [0, 1), got {rate:g}",
                              "the rate is the fraction of units dropped, e.g. `dropout 0.5`")
-        return cls(float(rate))
+        return cls(rate)
 
     def flops(self, inputs, out):
         return 0

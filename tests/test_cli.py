@@ -1,0 +1,385 @@
+"""The `cnndsl` command: `check`, `shapes` in every format, `--name`, stdin, usage errors,
+`python -m cnndsl`, and that no command imports TensorFlow or Keras.
+
+Expected numbers for the seed network are the ones LANGUAGE.md states, and MACs worked out
+by hand: the conv computes 4x4 positions x 2 filters x 3x3x1 weights = 288
+multiply-accumulates, the dense layer 8 inputs x 10 units = 80.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+import os
+import re
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from cnndsl.cli import main
+
+ROOT = Path(__file__).resolve().parent.parent
+EXAMPLES = ROOT / "examples"
+SEED = EXAMPLES / "seed.cnn"
+EXAMPLE_PATHS = sorted(EXAMPLES.glob("*.cnn"))
+SEED_SOURCE = "input 6x6x1 -> conv 3x3/1 x2 -> maxpool 2 -> flatten -> dense 10\n"
+
+LAYER_KEYS = {"name", "kind", "output_shape", "params", "trainable_params", "macs", "flops",
+              "receptive_field"}
+TOTAL_KEYS = {"params", "trainable_params", "non_trainable_params", "macs", "flops"}
+
+
+def cli(capsys, *argv: str) -> tuple[int, str, str]:
+    rc = main(list(argv))
+    captured = capsys.readouterr()
+    assert "Traceback" not in captured.out + captured.err
+    return rc, captured.out, captured.err
+
+
+def table_rows(table: str) -> dict[str, dict[str, str]]:
+    """The per-layer rows of the table, by layer name (cells: the columns' texts)."""
+    lines = table.split("\n")
+    header = next(i for i, line in enumerate(lines) if re.match(r"^\s*# +name +step", line))
+    rows = {}
+    for line in lines[header + 2:]:
+        if line.startswith("-"):
+            break
+        cells = line.split()
+        rows[cells[1]] = {"index": cells[0], "step": " ".join(cells[2:-5]),
+                          "output": cells[-5], "params": cells[-4], "macs": cells[-3],
+                          "flops": cells[-2], "rf": cells[-1]}
+    return rows
+
+
+def json_report(capsys, path: Path, *extra: str) -> dict:
+    rc, out, err = cli(capsys, "shapes", str(path), "--format", "json", *extra)
+    assert rc == 0, err
+    return json.loads(out)
+
+
+# ---- check --------------------------------------------------------------------------------
+
+def test_check_seed(capsys):
+    rc, out, err = cli(capsys, "check", str(SEED))
+    assert rc == 0
+    assert out == "ok: 5 layers, 110 params\n"
+    assert err == ""
+
+
+def test_check_prints_thousands_separators(capsys):
+    rc, out, _ = cli(capsys, "check", str(EXAMPLES / "vgg16.cnn"))
+    assert rc == 0
+    assert out == "ok: 23 layers, 138,357,544 params\n"
+
+
+# ---- shapes: the table --------------------------------------------------------------------
+
+def test_shapes_table_for_the_seed(capsys):
+    rc, out, err = cli(capsys, "shapes", str(SEED))
+    assert rc == 0 and err == ""
+    assert out.startswith("seed")
+    rows = table_rows(out)
+    assert list(rows) == ["input", "conv_1", "maxpool_1", "flatten_1", "dense_1"]
+    assert rows["input"]["output"] == "6x6x1"
+    assert (rows["conv_1"]["output"], rows["conv_1"]["params"]) == ("4x4x2", "20")
+    assert (rows["maxpool_1"]["output"], rows["maxpool_1"]["params"]) == ("2x2x2", "0")
+    assert (rows["flatten_1"]["output"], rows["flatten_1"]["params"]) == ("8", "0")
+    assert (rows["dense_1"]["output"], rows["dense_1"]["params"]) == ("10", "90")
+    assert rows["conv_1"]["macs"] == str(4 * 4 * 2 * 3 * 3 * 1)  # 288
+    assert rows["dense_1"]["macs"] == str(8 * 10)  # 80
+    assert rows["conv_1"]["step"] == "conv 3x3/1 x2"
+    total = next(line for line in out.split("\n") if line.startswith("Total params:"))
+    assert re.match(r"^Total params:\s+110\b", total)
+
+
+@pytest.mark.parametrize("path", EXAMPLE_PATHS, ids=lambda p: p.stem)
+def test_table_fits_in_100_columns(capsys, path):
+    rc, out, _ = cli(capsys, "shapes", str(path))
+    assert rc == 0
+    for line in out.split("\n"):
+        assert len(line) <= 100, f"{len(line)} columns: {line!r}"
+
+
+def test_table_fits_in_100_columns_with_long_names(tmp_path, capsys):
+    path = tmp_path / "wide.cnn"
+    path.write_text("input 1024x1024x64 -> conv 3 x2048 same name=" + "n" * 60
+                    + " -> conv 1 x1 -> flatten -> dense 1\n", encoding="utf-8")
+    rc, out, _ = cli(capsys, "shapes", str(path))
+    assert rc == 0
+    for line in out.split("\n"):
+        assert len(line) <= 100, f"{len(line)} columns: {line!r}"
+
+
+def test_table_never_cuts_a_number(tmp_path, capsys):
+    # Names and steps may be shortened with an ellipsis; a count never may: `2,147,441,…`
+    # is not a number. Dense 46340 -> 46340 has 2,147,441,940 params; the conv's dense
+    # equivalent is 2^31 * 2^31 + 2^31 values.
+    path = tmp_path / "big.cnn"
+    path.write_text("input 46340 -> dense 46340 -> reshape 1x46340x1 -> conv 1 x1\n"
+                    "  -> reshape 46340 -> dense 2\n", encoding="utf-8")
+    rc, out, _ = cli(capsys, "shapes", str(path))
+    assert rc == 0
+    cut = [tok for tok in out.split() if re.fullmatch(r"[\d,.]+…[A-Za-z]?x?", tok)]
+    assert not cut, f"numbers cut short in the table: {cut}\n{out}"
+    wide = tmp_path / "wide.cnn"
+    wide.write_text("input 1024x1024x64 -> conv 3 x2048 same -> conv 1 x1\n", encoding="utf-8")
+    rc, out, _ = cli(capsys, "shapes", str(wide))
+    assert rc == 0
+    cut = [tok for tok in out.split() if re.fullmatch(r"[\d,.]+…[A-Za-z]?x?", tok)]
+    assert not cut, f"numbers cut short in the table: {cut}\n{out}"
+
+
+# ---- shapes: JSON, CSV, Markdown ----------------------------------------------------------
+
+def test_json_for_the_seed(capsys):
+    doc = json_report(capsys, SEED)
+    assert doc["output_shape"] == [10]
+    layers = {layer["name"]: layer for layer in doc["layers"]}
+    assert list(layers) == ["input", "conv_1", "maxpool_1", "flatten_1", "dense_1"]
+    for layer in doc["layers"]:
+        assert LAYER_KEYS <= set(layer), f"missing {LAYER_KEYS - set(layer)}"
+        assert isinstance(layer["output_shape"], list)
+        assert all(type(d) is int for d in layer["output_shape"])
+        for key in ("params", "trainable_params", "macs", "flops"):
+            assert type(layer[key]) is int and layer[key] >= 0
+        assert layer["flops"] >= 2 * layer["macs"]
+    expect = {"input": ([6, 6, 1], 0, 0), "conv_1": ([4, 4, 2], 20, 288),
+              "maxpool_1": ([2, 2, 2], 0, 0), "flatten_1": ([8], 0, 0),
+              "dense_1": ([10], 90, 80)}
+    for name, (shape, params, macs) in expect.items():
+        layer = layers[name]
+        assert (layer["output_shape"], layer["params"], layer["macs"]) == (shape, params, macs)
+        assert layer["trainable_params"] == params
+    assert [layer["kind"] for layer in doc["layers"]] == \
+        ["input", "conv", "maxpool", "flatten", "dense"]
+    # Receptive fields: 3x3 after the conv, 3 + (2-1)*1 = 4 after the pool.
+    assert layers["conv_1"]["receptive_field"]["size"] == [3, 3]
+    assert layers["maxpool_1"]["receptive_field"]["size"] == [4, 4]
+    total = doc["total"]
+    assert TOTAL_KEYS <= set(total), f"missing {TOTAL_KEYS - set(total)}"
+    assert total["params"] == 110
+    assert total["trainable_params"] == 110
+    assert total["non_trainable_params"] == 0
+    assert total["macs"] == 288 + 80
+    assert total["flops"] == sum(layer["flops"] for layer in doc["layers"])
+
+
+@pytest.mark.parametrize("path", EXAMPLE_PATHS, ids=lambda p: p.stem)
+def test_json_totals_are_sums_of_rows(capsys, path):
+    doc = json_report(capsys, path)
+    layers, total = doc["layers"], doc["total"]
+    assert TOTAL_KEYS <= set(total)
+    for key in ("params", "trainable_params", "macs", "flops"):
+        assert total[key] == sum(layer[key] for layer in layers), key
+    assert total["params"] == total["trainable_params"] + total["non_trainable_params"]
+    assert doc["output_shape"] == layers[-1]["output_shape"]
+    assert doc["name"] == path.stem
+    assert len({layer["name"] for layer in layers}) == len(layers)
+
+
+def test_csv_for_the_seed(capsys):
+    rc, out, _ = cli(capsys, "shapes", str(SEED), "--format", "csv")
+    assert rc == 0
+    rows = list(csv.DictReader(io.StringIO(out)))
+    assert [r["name"] for r in rows] == ["input", "conv_1", "maxpool_1", "flatten_1",
+                                         "dense_1"]
+    by_name = {r["name"]: r for r in rows}
+    assert by_name["conv_1"]["params"] == "20" and by_name["conv_1"]["macs"] == "288"
+    assert by_name["dense_1"]["params"] == "90" and by_name["dense_1"]["macs"] == "80"
+    assert sum(int(r["params"]) for r in rows) == 110
+
+
+@pytest.mark.parametrize("path", EXAMPLE_PATHS, ids=lambda p: p.stem)
+def test_csv_has_one_row_per_layer(capsys, path):
+    layers = json_report(capsys, path)["layers"]
+    rc, out, _ = cli(capsys, "shapes", str(path), "--format", "csv")
+    assert rc == 0
+    rows = list(csv.reader(io.StringIO(out)))
+    header, body = rows[0], rows[1:]
+    assert "name" in header and "params" in header
+    assert len(body) == len(layers)
+    assert all(len(r) == len(header) for r in body)
+    names = [r[header.index("name")] for r in body]
+    assert names == [layer["name"] for layer in layers]
+
+
+def test_markdown_for_the_seed(capsys):
+    rc, out, _ = cli(capsys, "shapes", str(SEED), "--format", "markdown")
+    assert rc == 0
+    lines = out.split("\n")
+    table = [line for line in lines if line.startswith("|")]
+    assert len(table) == 2 + 5, out  # header, separator, one row per layer
+    assert re.fullmatch(r"\|(\s*:?-{3,}:?\s*\|)+", table[1]), table[1]
+    assert all(line.rstrip().endswith("|") for line in table)
+    columns = table[0].count("|")
+    assert all(line.count("|") - line.count("\\|") == columns for line in table)
+    assert any("conv_1" in line and "4x4x2" in line for line in table)
+    assert "110" in out
+
+
+@pytest.mark.parametrize("fmt", ["table", "json", "markdown"])
+def test_name_option(capsys, fmt):
+    rc, out, _ = cli(capsys, "shapes", str(SEED), "--format", fmt, "--name", "lesson")
+    assert rc == 0
+    assert "lesson" in out and "seed" not in out
+    if fmt == "json":
+        assert json.loads(out)["name"] == "lesson"
+    elif fmt == "table":
+        assert out.startswith("lesson")
+    rc, out, _ = cli(capsys, "shapes", str(SEED), "--format", fmt)
+    assert "seed" in out and "lesson" not in out
+
+
+# ---- standard input -----------------------------------------------------------------------
+
+def feed_stdin(monkeypatch, data: bytes) -> None:
+    monkeypatch.setattr(sys, "stdin", io.TextIOWrapper(io.BytesIO(data), encoding="utf-8"))
+
+
+def test_check_from_stdin(capsys, monkeypatch):
+    feed_stdin(monkeypatch, SEED_SOURCE.encode())
+    assert cli(capsys, "check", "-") == (0, "ok: 5 layers, 110 params\n", "")
+
+
+def test_shapes_from_stdin(capsys, monkeypatch):
+    feed_stdin(monkeypatch, SEED_SOURCE.encode())
+    rc, out, _ = cli(capsys, "shapes", "-", "--format", "json")
+    assert rc == 0
+    doc = json.loads(out)
+    assert doc["total"]["params"] == 110
+    assert doc["name"] == "model"
+
+
+def test_error_from_stdin(capsys, monkeypatch):
+    feed_stdin(monkeypatch, b"input 6x6x1 -> comv 3x3 x2\n")
+    rc, out, err = cli(capsys, "check", "-")
+    assert rc == 1 and out == ""
+    lines = err.split("\n")
+    assert lines[0].startswith("<stdin>:1:16: error: ")
+    assert lines[1] == "    input 6x6x1 -> comv 3x3 x2"
+    assert lines[2].index("^") == 4 + 15
+
+
+def test_invalid_utf8_from_stdin(capsys, monkeypatch):
+    feed_stdin(monkeypatch, b"input 6x6x1 -> conv 3 x2 \xff\n")
+    rc, out, err = cli(capsys, "check", "-")
+    assert rc == 1
+    assert re.match(r"^<stdin>:1:\d+: error: .*UTF-8", err)
+
+
+# ---- usage errors -------------------------------------------------------------------------
+
+USAGE_ERRORS = [
+    pytest.param([], id="no command"),
+    pytest.param(["frob", str(SEED)], id="unknown command"),
+    pytest.param(["shapes"], id="no file"),
+    pytest.param(["check"], id="check without file"),
+    pytest.param(["shapes", str(SEED), "--format", "xml"], id="unknown format"),
+    pytest.param(["check", str(SEED), "--bogus"], id="unknown flag"),
+    pytest.param(["shapes", str(SEED), "--name"], id="--name without value"),
+]
+
+
+@pytest.mark.parametrize("argv", USAGE_ERRORS)
+def test_usage_error_returns_2(capsys, argv):
+    # cli.main documents: "returns the exit status: ... 2 a usage error (argparse)".
+    try:
+        rc = main(argv)
+    except SystemExit as e:
+        pytest.fail(f"main({argv}) raised SystemExit({e.code}) instead of returning 2")
+    assert rc == 2
+    err = capsys.readouterr().err
+    assert "usage:" in err and "Traceback" not in err
+
+
+@pytest.mark.parametrize("argv", USAGE_ERRORS)
+def test_usage_error_exits_2(argv):
+    result = run_module(*argv)
+    assert result.returncode == 2, result.stderr
+    assert "usage:" in result.stderr and "Traceback" not in result.stderr
+
+
+# ---- python -m cnndsl ---------------------------------------------------------------------
+
+def run_module(*argv: str, stdin: bytes | None = None) -> subprocess.CompletedProcess:
+    """`python -m cnndsl ARGV` from the checkout's root (text output unless `stdin`)."""
+    environ = {**os.environ, "PYTHONPATH": str(ROOT)}
+    return subprocess.run([sys.executable, "-m", "cnndsl", *argv], cwd=ROOT, env=environ,
+                          input=stdin, capture_output=True, timeout=120,
+                          text=stdin is None)
+
+
+def test_python_m_cnndsl_check():
+    result = run_module("check", "examples/seed.cnn")
+    assert result.returncode == 0, result.stderr
+    assert result.stdout == "ok: 5 layers, 110 params\n"
+
+
+def test_python_m_cnndsl_shapes_json():
+    result = run_module("shapes", "examples/seed.cnn", "--format", "json")
+    assert result.returncode == 0, result.stderr
+    assert json.loads(result.stdout)["total"]["params"] == 110
+
+
+def test_python_m_cnndsl_error(tmp_path):
+    bad = tmp_path / "bad.cnn"
+    bad.write_text("input 6x6x1 -> conv 7x7 x2\n", encoding="utf-8")
+    result = run_module("check", str(bad))
+    assert result.returncode == 1
+    assert result.stdout == ""
+    assert result.stderr.startswith(f"{bad}:1:16: error: kernel 7x7 is larger")
+    assert "Traceback" not in result.stderr
+
+
+def test_python_m_cnndsl_stdin():
+    result = run_module("check", "-", stdin=SEED_SOURCE.encode())
+    assert result.returncode == 0, result.stderr
+    assert result.stdout == b"ok: 5 layers, 110 params\n"
+
+
+# ---- no TensorFlow, no Keras --------------------------------------------------------------
+
+NO_TF_SCRIPT = r"""
+import contextlib, io, json, runpy, sys
+# Importable stand-ins sit first on sys.path, so an import of tensorflow or keras anywhere
+# in cnndsl would succeed and show up in sys.modules.
+out = io.StringIO()
+codes = []
+for argv in ARGVS:
+    sys.argv = ["cnndsl", *argv]
+    with contextlib.redirect_stdout(out):
+        try:
+            runpy.run_module("cnndsl", run_name="__main__", alter_sys=True)
+        except SystemExit as e:
+            codes.append(e.code)
+# This line runs after every command above, in the same process.
+loaded = sorted(m for m in sys.modules
+                if m.split(".")[0] in ("tensorflow", "keras", "tf_keras"))
+print(json.dumps({"codes": codes, "loaded": loaded, "output": out.getvalue()}))
+"""
+
+
+def test_no_command_imports_tensorflow_or_keras(tmp_path):
+    fake = tmp_path / "fake"
+    for name in ("tensorflow", "keras", "tf_keras"):
+        (fake / name).mkdir(parents=True)
+        (fake / name / "__init__.py").write_text("", encoding="utf-8")
+    argvs = [["shapes", "examples/resnet50.cnn"],
+             ["shapes", "examples/resnet50.cnn", "--format", "json"],
+             ["shapes", "examples/mobilenet_v2.cnn", "--format", "csv"],
+             ["shapes", "examples/unet.cnn", "--format", "markdown"],
+             ["check", "examples/densenet121.cnn"]]
+    script = NO_TF_SCRIPT.replace("ARGVS", repr(argvs))
+    environ = dict(os.environ)
+    environ["PYTHONPATH"] = os.pathsep.join([str(fake), str(ROOT)])
+    result = subprocess.run([sys.executable, "-c", script], cwd=ROOT, env=environ,
+                            capture_output=True, text=True, timeout=300)
+    assert result.returncode == 0, result.stderr
+    report = json.loads(result.stdout.strip().split("\n")[-1])
+    assert report["codes"] == [0] * len(argvs)
+    assert "resnet50: 177 layers" in report["output"]  # the commands really ran
+    assert "25,636,712" in report["output"]
+    assert report["loaded"] == []
