@@ -1,0 +1,409 @@
+"""`cnndsl run`: a network over the examples in a `.npy` file, in bounded memory.
+
+    cnndsl run net.cnn --input x.npy -o y.npy --batch-size 64
+
+The input is memory-mapped and read B examples at a time; each batch's output goes straight
+into a temporary file beside the output (a memory-mapped `.npy`, or an `.npz` written as a
+stream), renamed over the output only once complete. A failure, Ctrl-C or SIGTERM removes
+the temporary file and leaves any old output as it was. SIGKILL cannot be caught: it may
+leave a hidden `.NAME.XXXXXXXX.tmp` beside the output, never a truncated output.
+
+An `.npz` input is one array read whole (zip members cannot be memory-mapped): use `.npy`
+for inputs larger than memory. `--layers` keeps every layer's output for the whole input.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import signal
+import tempfile
+import threading
+import time
+import warnings
+import zipfile
+import zlib
+from collections.abc import Callable, Iterator
+from pathlib import Path
+from typing import TextIO
+
+import numpy as np
+
+from .network import Network
+from .weights import WeightsError
+
+NUMERIC_KINDS = "biuf"  # bool, signed, unsigned, floating point
+KIND_NAMES = {"c": "complex numbers", "U": "strings", "S": "byte strings", "V": "records",
+              "O": "Python objects", "M": "dates", "m": "time deltas"}
+NPZ_KEY = "output"  # the one array of an .npz output
+
+
+class RunError(Exception):
+    """A problem with a file or option of `cnndsl run`, rendered `PATH: error: ...`."""
+
+    def __init__(self, where: str | Path, message: str, hint: str) -> None:
+        super().__init__(message)
+        self.where, self.message, self.hint = str(where), message, hint
+
+    def render(self) -> str:
+        return f"{self.where}: error: {self.message}\nhint: {self.hint}"
+
+
+class Interrupted(KeyboardInterrupt):
+    """SIGTERM (or SIGINT) during a run; unwinds like Ctrl-C so temporary files go too."""
+
+    def __init__(self, signum: int = signal.SIGINT) -> None:
+        super().__init__(signum)
+        self.signum = signum
+
+
+def run(network: Network, source: Path, output: Path, *, weights: Path | None = None,
+        seed: int = 0, batch_size: int = 32, dtype: str = "float32",
+        layers: Path | None = None, progress: TextIO | None = None) -> tuple[int, ...]:
+    """Run `network` over the examples in `source` and write the outputs to `output`.
+
+    `input 4 -> dense 2` on a (10, 4) array writes (10, 2); on a (4,) array, one example
+    without the batch axis, it writes (2,). Returns the shape written. Raises `RunError`
+    for any problem with the files or options, before anything is written.
+    """
+    check_options(batch_size, seed)
+    x = read_input(source)
+    single = fit_input(x, network, source)
+    check_destination(output, (".npy", ".npz"), "-o")
+    if layers is not None:
+        check_destination(layers, (".npz",), "--layers")
+        if layers.resolve() == output.resolve():
+            raise RunError(layers, "--layers and -o name the same file",
+                           "write the layers' outputs to a different .npz")
+    use_weights(network, weights, seed)
+    rows = 1 if single else len(x)
+    shape = network.output_shape if single else (rows, *network.output_shape)
+    kind = np.dtype(dtype)
+    interpreter = network.interpreter(kind, keep=layers is not None)
+    bar = Progress(0 if single else rows, progress)
+    with sigterm_interrupts(), staged(output) as tmp:
+        rows_to = npz_rows if output.suffix.lower() == ".npz" else npy_rows
+        with rows_to(tmp, shape, rows, kind) as write:
+            kept = stream(interpreter, x, single, write, batch_size, bar)
+        if layers is not None:
+            write_layers(layers, network, kept, single, kind)
+    return tuple(shape)
+
+
+def check_options(batch_size: int, seed: int) -> None:
+    """Options argparse cannot range-check by itself."""
+    if batch_size < 1:
+        raise RunError("cnndsl run", f"--batch-size must be at least 1, got {batch_size}",
+                       "the number of examples run at once, e.g. --batch-size 32")
+    if seed < 0:
+        raise RunError("cnndsl run", f"--seed must be 0 or more, got {seed}",
+                       "any non-negative integer, e.g. --seed 0")
+
+
+# -- input ------------------------------------------------------------------------------------
+def sniff(path: Path) -> str:
+    """'npy' or 'npz' from the file's first bytes, not its name; `RunError` if neither.
+
+    NumPy itself calls any unknown file "pickled data", which misleads for a text file."""
+    try:
+        with open(path, "rb") as f:
+            head = f.read(6)
+    except FileNotFoundError:
+        raise RunError(path, "no such file", "check the path") from None
+    except IsADirectoryError:
+        raise RunError(path, "is a directory, not a file", "give a .npy or .npz file") from None
+    except OSError as e:
+        raise RunError(path, f"cannot read the file: {e.strerror or e}",
+                       "check the file's permissions") from None
+    if head.startswith(b"\x93NUMPY"):
+        return "npy"
+    if head.startswith(b"PK"):
+        return "npz"
+    if not head:
+        raise RunError(path, "the file is empty", "save arrays with numpy.save or numpy.savez")
+    if head.startswith(b"\x80"):
+        raise _pickled(path)
+    raise RunError(path, "not a .npy or .npz file", "save arrays with numpy.save or numpy.savez")
+
+
+def read_input(path: Path) -> np.ndarray:
+    """The input array: a read-only memory map of a `.npy`, or the one array of an `.npz`."""
+    kind = sniff(path)
+    try:
+        x = np.load(path, mmap_mode="r", allow_pickle=False) if kind == "npy" else _one(path)
+    except RunError:
+        raise
+    except ValueError as e:
+        if "pickle" in str(e) or "object" in str(e).lower():
+            raise _pickled(path) from None
+        raise _corrupt(path, e) from None
+    except (OSError, EOFError, zipfile.BadZipFile, zlib.error) as e:
+        raise _corrupt(path, e) from None
+    if x.dtype.kind not in NUMERIC_KINDS:
+        what = KIND_NAMES.get(x.dtype.kind, "values that are not numbers")
+        raise RunError(path, f"the input holds {what} (dtype {x.dtype}); the network takes "
+                       "integers or floating-point numbers",
+                       "save a numeric array, e.g. numpy.save(path, x.astype('float32'))")
+    return x
+
+
+def _one(path: Path) -> np.ndarray:
+    """The only array of an `.npz` archive (read whole: zip members cannot be mapped)."""
+    with np.load(path, allow_pickle=False) as data:
+        names = list(data.files)
+        if len(names) != 1:
+            held = f"{len(names)} arrays ({', '.join(names)})" if names else "no arrays"
+            raise RunError(path, f"the archive holds {held}; the input must be exactly one",
+                           "save only the input: numpy.savez(path, x) or numpy.save('x.npy', x)")
+        x = data[names[0]]
+    if not isinstance(x, np.ndarray):  # a zip member that is not a .npy comes back as bytes
+        raise RunError(path, f"`{names[0]}` in the archive is not a NumPy array",
+                       "write the archive with numpy.savez")
+    return x
+
+
+def _pickled(path: Path) -> RunError:
+    return RunError(path, "the file holds pickled Python objects, which are refused for "
+                    "safety", "save a plain numeric array, e.g. numpy.save(path, "
+                    "numpy.asarray(x, dtype='float32'))")
+
+
+def _corrupt(path: Path, e: BaseException) -> RunError:
+    return RunError(path, f"the file is truncated or corrupt ({e})",
+                    "write it again with numpy.save or numpy.savez")
+
+
+def fit_input(x: np.ndarray, network: Network, path: Path) -> bool:
+    """Whether `x` is one example without the batch axis; `RunError` if it fits neither way."""
+    expected = tuple(network.input_shape)
+    if tuple(x.shape) == expected:
+        return True
+    if x.ndim == len(expected) + 1 and tuple(x.shape[1:]) == expected:
+        return False
+    node = network.graph.input
+    span = f"{node.span.line}:{node.span.column}"
+    raise RunError(path, f"the input has shape {tuple(x.shape)}; the network takes "
+                   f"(N, {', '.join(map(str, expected))}) for N examples, or {expected} for one",
+                   f"the network's first step, `{node.text}` at line {span}, sets the shape "
+                   "of one example")
+
+
+# -- weights ----------------------------------------------------------------------------------
+def use_weights(network: Network, path: Path | None, seed: int) -> None:
+    """The network's weights: from an `.npz` file if given, else Keras-like from `seed`.
+
+    Seeded weights are float32 whatever `--dtype`, so float64 runs the same network."""
+    if path is None:
+        network.init_weights(seed)
+        return
+    if path.suffix.lower() in (".keras", ".h5", ".hdf5"):
+        raise RunError(path, "only .npz weights are supported for now",
+                       "save the weights as .npz keyed LAYER/VARIABLE (see cnndsl.weights)")
+    if sniff(path) != "npz":
+        raise RunError(path, "weights must be an .npz archive, not a single .npy array",
+                       "save them with numpy.savez(path, **{'conv_1/kernel': ..., ...})")
+    try:
+        network.set_weights(path)
+    except WeightsError as e:
+        message = str(e).removeprefix(f"{path}: ")
+        raise RunError(path, message, "keys are LAYER/VARIABLE with Keras's shapes, e.g. "
+                       "dense_1/kernel (in, units); `cnndsl shapes` lists the layers") from None
+
+
+# -- output -----------------------------------------------------------------------------------
+def check_destination(path: Path, suffixes: tuple[str, ...], option: str) -> None:
+    """Fail before the run, not after it, if `path` cannot be written."""
+    if path.suffix.lower() not in suffixes:
+        raise RunError(path, f"{option} must name a {' or '.join(suffixes)} file",
+                       f"e.g. {option} {path.with_suffix(suffixes[0]).name}")
+    if path.is_dir():
+        raise RunError(path, "is a directory", f"give a file name, e.g. {path / 'out.npy'}")
+    parent = path.parent
+    if not parent.is_dir():
+        problem = "is not a directory" if parent.exists() else "does not exist"
+        raise RunError(path, f"the directory {parent} {problem}",
+                       f"create it first (mkdir -p {parent}) or write elsewhere")
+    if not os.access(parent, os.W_OK | os.X_OK):
+        raise RunError(path, f"cannot write in the directory {parent}",
+                       "check its permissions or write elsewhere")
+
+
+@contextlib.contextmanager
+def staged(path: Path) -> Iterator[Path]:
+    """A hidden temporary file beside `path`, renamed over it only if the block succeeds
+    (same directory, so the rename is atomic); removed on any failure or interrupt."""
+    try:
+        fd, name = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    except OSError as e:
+        raise RunError(path, f"cannot write in the directory {path.parent}: "
+                       f"{e.strerror or e}", "check its permissions or write elsewhere") from None
+    os.close(fd)
+    tmp = Path(name)
+    try:
+        yield tmp
+        _sync(tmp)
+        os.replace(tmp, path)
+    except OSError as e:
+        raise RunError(path, f"cannot write the output: {e.strerror or e}",
+                       "check the free space and permissions of its directory") from None
+    finally:
+        tmp.unlink(missing_ok=True)
+
+
+def _sync(path: Path) -> None:
+    """Data on disk before the rename, and the usual permissions (mkstemp makes 0600)."""
+    mask = os.umask(0)
+    os.umask(mask)
+    os.chmod(path, 0o666 & ~mask)
+    fd = os.open(path, os.O_RDONLY)
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)
+
+
+@contextlib.contextmanager
+def npy_rows(path: Path, shape: tuple[int, ...], rows: int,
+             dtype: np.dtype) -> Iterator[Callable[[int, np.ndarray], None]]:
+    """`write(start, batch)` into a new memory-mapped `.npy` of `shape`: the OS writes
+    finished rows out, so only the current batch is ever held in memory."""
+    mm = np.lib.format.open_memmap(path, mode="w+", dtype=dtype, shape=shape)
+    if hasattr(os, "posix_fallocate"):  # a full disk is then an error now, not a SIGBUS later
+        with open(path, "r+b") as f:
+            os.posix_fallocate(f.fileno(), 0, os.fstat(f.fileno()).st_size)
+    view = mm.reshape(rows, mm.size // rows if rows else 0)  # one example a row, as batches
+
+    def write(start: int, batch: np.ndarray) -> None:
+        view[start:start + len(batch)] = batch.reshape(len(batch), -1)
+
+    yield write
+    mm.flush()
+
+
+@contextlib.contextmanager
+def npz_rows(path: Path, shape: tuple[int, ...], rows: int,
+             dtype: np.dtype) -> Iterator[Callable[[int, np.ndarray], None]]:
+    """`write(start, batch)` into a new `.npz` laid out as `numpy.savez` does (a zip with
+    one uncompressed `.npy` member), as a stream, so the archive is never in memory."""
+    with zipfile.ZipFile(path, "w", zipfile.ZIP_STORED, allowZip64=True) as archive, \
+            archive.open(f"{NPZ_KEY}.npy", "w", force_zip64=True) as member:
+        np.lib.format.write_array_header_1_0(member, {
+            "descr": np.lib.format.dtype_to_descr(dtype), "fortran_order": False,
+            "shape": shape})
+
+        def write(start: int, batch: np.ndarray) -> None:
+            member.write(np.ascontiguousarray(batch, dtype).tobytes())
+
+        yield write
+
+
+def stream(interpreter, x: np.ndarray, single: bool, write: Callable[[int, np.ndarray], None],
+           batch_size: int, bar: Progress) -> dict[str, list[np.ndarray]]:
+    """Run batch after batch, each written before the next is read; with a `keep`
+    interpreter, also collect every layer's output (`--layers`)."""
+    kept: dict[str, list[np.ndarray]] = {}
+    rows = 1 if single else len(x)
+    last = interpreter.graph.output.name
+    try:
+        with quiet_arithmetic():
+            for start in range(0, rows, batch_size):
+                batch = np.asarray(x[None] if single else x[start:start + batch_size])
+                if interpreter.keep:
+                    values = interpreter.run_all(batch)
+                    for name, value in values.items():
+                        kept.setdefault(name, []).append(value)
+                    out = values[last]
+                else:
+                    out = interpreter.run(batch)
+                write(start, out)
+                bar.update(start + len(batch))
+    finally:
+        bar.close()
+    return kept
+
+
+@contextlib.contextmanager
+def quiet_arithmetic() -> Iterator[None]:
+    """NaN and Inf in the input just propagate, without warnings: `errstate` covers this
+    thread, the (process-wide) warning filter the convolution's worker threads."""
+    with np.errstate(all="ignore"), warnings.catch_warnings():
+        warnings.filterwarnings("ignore", r"(invalid value|overflow|divide by zero|underflow) "
+                                "encountered", RuntimeWarning)
+        yield
+
+
+def write_layers(path: Path, network: Network, kept: dict[str, list[np.ndarray]],
+                 single: bool, dtype: np.dtype) -> None:
+    """Every layer's output over the whole input, keyed by layer name, written atomically.
+
+    Members are written one by one (not with `numpy.savez(**arrays)`, whose own keyword
+    arguments would clash with a layer named `file`)."""
+    with staged(path) as tmp, zipfile.ZipFile(tmp, "w", zipfile.ZIP_STORED,
+                                              allowZip64=True) as archive:
+        for node in network.graph.nodes:
+            chunks = kept.pop(node.name, [])
+            whole = np.concatenate(chunks) if chunks else np.zeros((0, *node.shape), dtype)
+            with archive.open(f"{node.name}.npy", "w", force_zip64=True) as member:
+                np.lib.format.write_array(member, whole[0] if single else whole,
+                                          allow_pickle=False)
+            del chunks, whole
+
+
+# -- progress and signals ---------------------------------------------------------------------
+class Progress:
+    """`[#####.....] 512/1024 examples 3.2 s` redrawn in place on a terminal, and only once
+    the run has taken a second, so quick runs and logs stay clean."""
+
+    WIDTH, DELAY, PERIOD = 30, 1.0, 0.1
+
+    def __init__(self, total: int, stream: TextIO | None, clock=time.monotonic) -> None:
+        self.total, self.stream, self.clock = total, stream, clock
+        self.enabled = total > 0 and stream is not None and _isatty(stream)
+        self.start = self.last = clock()
+        self.drawn = False
+
+    def update(self, done: int) -> None:
+        """Redraw, at most ten times a second (and always at the end)."""
+        if not self.enabled:
+            return
+        now = self.clock()
+        if now - self.start < self.DELAY or (now - self.last < self.PERIOD and done < self.total):
+            return
+        self.last, self.drawn = now, True
+        filled = self.WIDTH * done // self.total
+        assert self.stream is not None
+        self.stream.write(f"\r[{'#' * filled}{'.' * (self.WIDTH - filled)}] "
+                          f"{done}/{self.total} examples {now - self.start:.1f} s")
+        self.stream.flush()
+
+    def close(self) -> None:
+        """End the bar's line, so whatever is printed next starts on its own."""
+        if self.drawn and self.stream is not None:
+            self.stream.write("\n")
+            self.stream.flush()
+            self.drawn = False
+
+
+def _isatty(stream: TextIO) -> bool:
+    try:
+        return stream.isatty()
+    except (AttributeError, ValueError):  # no isatty, or a closed stream
+        return False
+
+
+@contextlib.contextmanager
+def sigterm_interrupts() -> Iterator[None]:
+    """SIGTERM unwinds like Ctrl-C while the run is on, so the temporary file is removed
+    (a killed process would leave it). Only the main thread may set signal handlers."""
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+
+    def handler(signum: int, frame: object) -> None:
+        raise Interrupted(signum)
+
+    previous = signal.signal(signal.SIGTERM, handler)
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGTERM, previous if previous is not None else signal.SIG_DFL)
