@@ -60,15 +60,16 @@ def whole(value: int | Fraction, what: str, span: Span, minimum: int | None = 1)
     if isinstance(value, Fraction) and value.denominator != 1:
         raise CnnError(f"{what} must be a whole number, got {show(value)}", span,
                        "use `//` for floor division inside `{expr}`")
-    if abs(value) > MAX_WHOLE:
-        raise CnnError(f"{what} is too large ({show(value)})", span,
+    number = int(value)
+    if abs(number) > MAX_WHOLE:
+        raise CnnError(f"{what} is too large ({show(number)})", span,
                        "sizes and counts are limited to 2^40")
-    if minimum is not None and value < minimum:
+    if minimum is not None and number < minimum:
         kind = "positive" if minimum == 1 else f"at least {minimum}"
         hint = ("sizes, widths and counts are whole numbers of at least 1" if minimum == 1
                 else None)
-        raise CnnError(f"{what} must be {kind}, got {value}", span, hint)
-    return int(value)
+        raise CnnError(f"{what} must be {kind}, got {number}", span, hint)
+    return number
 
 
 def show(value: int | Fraction) -> str:
@@ -78,9 +79,10 @@ def show(value: int | Fraction) -> str:
             return f"{float(value):g}"
         except OverflowError:
             return "a number beyond floating point"
-    if abs(value) >= 10**30:  # str() of a 5000-digit integer is refused by Python
-        return f"about 10^{int(abs(int(value)).bit_length() * 0.30103)}"
-    return str(value)
+    number = int(value)
+    if abs(number) >= 10**30:  # str() of a 5000-digit integer is refused by Python
+        return f"about 10^{int(abs(number).bit_length() * 0.30103)}"
+    return str(number)
 
 
 def to_float(value: int | Fraction, what: str, span: Span) -> float:
@@ -97,6 +99,15 @@ def to_float(value: int | Fraction, what: str, span: Span) -> float:
 
 def _word_class(word: str) -> str:
     return "activation" if word in ACTIVATIONS else "padding" if word in PADDINGS else word
+
+
+def _same_kind(a: ast.Arg, b: ast.Arg) -> bool:
+    """Two arguments that fill the same slot: both `bias=`, both activations, both sizes."""
+    if isinstance(a, ast.Option) and isinstance(b, ast.Option):
+        return a.key == b.key
+    if isinstance(a, ast.Word) and isinstance(b, ast.Word):
+        return _word_class(a.name) == _word_class(b.name)
+    return type(a) is type(b) and not isinstance(a, (ast.Option, ast.Word))
 
 
 def _describe(arg: ast.Arg) -> str:
@@ -290,12 +301,8 @@ class ArgReader:
     def _twin(self, arg: ast.Arg) -> ast.Arg | None:
         """An argument of the same kind the layer already took, if any."""
         for i in sorted(self.used):
-            other = self.args[i]
-            if type(other) is type(arg) and (
-                    not isinstance(arg, ast.Option) or arg.key == other.key) and (
-                    not isinstance(arg, ast.Word) or _word_class(arg.name)
-                    == _word_class(other.name)):  # type: ignore[union-attr]
-                return other
+            if _same_kind(arg, self.args[i]):
+                return self.args[i]
         return None
 
     def _unknown(self, arg: ast.Arg, known: list[str]) -> CnnError:

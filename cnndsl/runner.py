@@ -17,7 +17,6 @@ from __future__ import annotations
 import contextlib
 import os
 import signal
-import tempfile
 import threading
 import time
 import warnings
@@ -29,6 +28,7 @@ from typing import TextIO
 
 import numpy as np
 
+from . import files
 from .network import Network
 from .weights import WeightsError
 
@@ -230,36 +230,13 @@ def check_destination(path: Path, suffixes: tuple[str, ...], option: str) -> Non
 
 @contextlib.contextmanager
 def staged(path: Path) -> Iterator[Path]:
-    """A hidden temporary file beside `path`, renamed over it only if the block succeeds
-    (same directory, so the rename is atomic); removed on any failure or interrupt."""
+    """`files.staged`, with its OS errors said in the terms of this command."""
     try:
-        fd, name = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
-    except OSError as e:
-        raise RunError(path, f"cannot write in the directory {path.parent}: "
-                       f"{e.strerror or e}", "check its permissions or write elsewhere") from None
-    os.close(fd)
-    tmp = Path(name)
-    try:
-        yield tmp
-        _sync(tmp)
-        os.replace(tmp, path)
+        with files.staged(path) as tmp:
+            yield tmp
     except OSError as e:
         raise RunError(path, f"cannot write the output: {e.strerror or e}",
                        "check the free space and permissions of its directory") from None
-    finally:
-        tmp.unlink(missing_ok=True)
-
-
-def _sync(path: Path) -> None:
-    """Data on disk before the rename, and the usual permissions (mkstemp makes 0600)."""
-    mask = os.umask(0)
-    os.umask(mask)
-    os.chmod(path, 0o666 & ~mask)
-    fd = os.open(path, os.O_RDONLY)
-    try:
-        os.fsync(fd)
-    finally:
-        os.close(fd)
 
 
 @contextlib.contextmanager
@@ -334,19 +311,17 @@ def quiet_arithmetic() -> Iterator[None]:
 
 def write_layers(path: Path, network: Network, kept: dict[str, list[np.ndarray]],
                  single: bool, dtype: np.dtype) -> None:
-    """Every layer's output over the whole input, keyed by layer name, written atomically.
-
-    Members are written one by one (not with `numpy.savez(**arrays)`, whose own keyword
-    arguments would clash with a layer named `file`)."""
-    with staged(path) as tmp, zipfile.ZipFile(tmp, "w", zipfile.ZIP_STORED,
-                                              allowZip64=True) as archive:
-        for node in network.graph.nodes:
-            chunks = kept.pop(node.name, [])
-            whole = np.concatenate(chunks) if chunks else np.zeros((0, *node.shape), dtype)
-            with archive.open(f"{node.name}.npy", "w", force_zip64=True) as member:
-                np.lib.format.write_array(member, whole[0] if single else whole,
-                                          allow_pickle=False)
-            del chunks, whole
+    """Every layer's output over the whole input, keyed by layer name, written atomically."""
+    arrays = {}
+    for node in network.graph.nodes:
+        chunks = kept.pop(node.name, [])
+        whole = np.concatenate(chunks) if chunks else np.zeros((0, *node.shape), dtype)
+        arrays[node.name] = whole[0] if single else whole
+    try:
+        files.write_npz(path, arrays)
+    except OSError as e:
+        raise RunError(path, f"cannot write the layers file: {e.strerror or e}",
+                       "check the free space and permissions of its directory") from None
 
 
 # -- progress and signals ---------------------------------------------------------------------

@@ -11,15 +11,13 @@ from the parameter counts.
 
 from __future__ import annotations
 
-import os
-import tempfile
-import zipfile
 from collections.abc import Mapping
 from math import prod
 from pathlib import Path
 
 import numpy as np
 
+from .files import ArchiveError, read_npz, write_npz
 from .ir import Graph
 from .layers.base import Variable
 
@@ -93,39 +91,15 @@ def check_weights(graph: Graph, weights: Mapping[str, np.ndarray]) -> None:
 
 
 def load_npz(path: str | Path) -> Weights:
-    """Arrays of a `.npz` file, refusing pickled objects and reporting corrupt files."""
+    """Arrays of a weights `.npz`, refusing pickled objects and reporting corrupt files."""
     try:
-        with np.load(path, allow_pickle=False) as data:
-            if not isinstance(data, np.lib.npyio.NpzFile):
-                raise WeightsError(f"{path}: not an .npz archive")
-            return {key: data[key] for key in data.files}
-    except WeightsError:
-        raise
-    except ValueError as e:
-        if "pickle" in str(e).lower():
-            raise WeightsError(f"{path}: holds pickled Python objects, which are refused "
-                               "for safety; save plain arrays") from None
-        raise WeightsError(f"{path}: not a valid .npz file ({e})") from None
-    except (OSError, zipfile.BadZipFile, EOFError) as e:
-        raise WeightsError(f"{path}: cannot read weights ({e})") from None
+        return read_npz(path)
+    except ArchiveError as e:
+        raise WeightsError(f"{path}: {e}") from None
+    except OSError as e:
+        raise WeightsError(f"{path}: cannot read weights ({e.strerror or e})") from None
 
 
 def save_npz(path: str | Path, weights: Mapping[str, np.ndarray]) -> None:
     """Write weights atomically: a failure never leaves a truncated file behind."""
-    atomic_write(path, lambda f: np.savez(f, **dict(weights)))
-
-
-def atomic_write(path: str | Path, write) -> None:
-    """Call `write(file)` on a temporary file in the same directory, then rename it over
-    `path`, so readers see either the old file or the complete new one."""
-    path = Path(path)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent or ".")
-    try:
-        with os.fdopen(fd, "wb") as f:
-            write(f)
-            f.flush()
-            os.fsync(f.fileno())
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
+    write_npz(path, weights)

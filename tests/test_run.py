@@ -24,7 +24,7 @@ import numpy as np
 import pytest
 
 import cnndsl
-from cnndsl import runner
+from cnndsl import files, runner
 from cnndsl.cli import main
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -254,7 +254,7 @@ USER_ERRORS = [
      "not in the network: dense_9/bias"),
     ((*W, "wshape.npz"), "wshape.npz: error: the weights do not fit the network",
      "dense_1/kernel has shape (2, 4), expected (4, 2)"),
-    ((*W, "objects.npz"), "objects.npz: error: holds pickled Python objects", ""),
+    ((*W, "objects.npz"), "objects.npz: error: member `x` holds pickled Python objects", ""),
     (("--batch-size", "0"), "cnndsl run: error: --batch-size must be at least 1, got 0", ""),
     (("--batch-size", "-3"), "cnndsl run: error: --batch-size must be at least 1", ""),
     (("--seed", "-1"), "cnndsl run: error: --seed must be 0 or more, got -1", ""),
@@ -298,10 +298,10 @@ def test_unwritable_directory(work, capsys, monkeypatch):
     def refuse(*args, **kwargs):
         raise PermissionError(13, "Permission denied")
 
-    monkeypatch.setattr(runner.tempfile, "mkstemp", refuse)  # root may write anywhere
+    monkeypatch.setattr(files.tempfile, "mkstemp", refuse)  # root may write anywhere
     rc, _, err = cli(capsys, "run", "net.cnn", "--input", "x.npy", "-o", "out.npy")
     assert rc == 1
-    assert err.startswith("out.npy: error: cannot write in the directory .: Permission denied")
+    assert err.startswith("out.npy: error: cannot write the output: Permission denied")
     assert "\nhint: " in err and Path("out.npy").read_bytes() == OLD
 
 
@@ -364,7 +364,7 @@ def test_layers_write_failure(work, capsys, monkeypatch):
     rc, _, err = cli(capsys, "run", "net.cnn", "--input", "x.npy", "-o", "out.npy",
                      "--layers", "layers.npz")
     assert rc == 1
-    assert err.startswith("layers.npz: error: cannot write the output: No space left")
+    assert err.startswith("layers.npz: error: cannot write the layers file: No space left")
     assert Path("out.npy").read_bytes() == OLD == Path("layers.npz").read_bytes()
     assert leftovers(work) == []
 

@@ -10,6 +10,7 @@ its last use, so memory stays near the largest few activations.
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping
+from typing import Any
 
 import numpy as np
 
@@ -49,9 +50,9 @@ class Interpreter:
         names = node.layer.variables(node.in_shapes)
         return {v: np.asarray(weights[f"{node.name}/{v}"], dtype=self.dtype) for v in names}
 
-    def _prepare(self, node: Node, weights) -> dict:
+    def _prepare(self, node: Node, weights) -> dict[str, Any]:
         """Weights in the form the kind's method wants, batch norm folded in if planned."""
-        w = self._weights(node, weights)
+        w: dict[str, Any] = self._weights(node, weights)
         bn_index = self.plan.batchnorm.get(node.index)
         if bn_index is not None:
             bn_node = self.graph.nodes[bn_index]

@@ -1,0 +1,107 @@
+"""Writing files so that nothing is ever half-written, and `.npz` archives without pickle.
+
+Every output of cnndsl (weights, run results, feature maps, Keras models) goes through
+`staged`: the data is written to a hidden temporary file in the destination's directory,
+flushed to disk, and renamed over the destination only when complete. A crash, a full
+disk or an interrupt leaves the old file exactly as it was.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import tempfile
+import zipfile
+from collections.abc import Iterator, Mapping
+from pathlib import Path
+
+import numpy as np
+
+
+@contextlib.contextmanager
+def staged(path: str | Path) -> Iterator[Path]:
+    """A hidden temporary file beside `path` (`.NAME.XXXX.tmp`), renamed over `path` only
+    if the block succeeds; removed on any failure or interrupt. OSErrors propagate."""
+    path = Path(path)
+    fd, name = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    os.close(fd)
+    tmp = Path(name)
+    try:
+        yield tmp
+        _sync(tmp)
+        os.replace(tmp, path)
+        _sync_directory(path.parent)
+    finally:
+        tmp.unlink(missing_ok=True)
+
+
+def _sync(path: Path) -> None:
+    """Data on disk before the rename, and the usual permissions (mkstemp makes 0600)."""
+    mask = os.umask(0)
+    os.umask(mask)
+    os.chmod(path, 0o666 & ~mask)
+    fd = os.open(path, os.O_RDONLY)
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)
+
+
+def _sync_directory(directory: Path) -> None:
+    """Make the rename itself durable (where the platform allows opening a directory)."""
+    try:
+        fd = os.open(directory, os.O_RDONLY)
+    except OSError:
+        return
+    try:
+        os.fsync(fd)
+    except OSError:
+        pass
+    finally:
+        os.close(fd)
+
+
+def write_npz(path: str | Path, arrays: Mapping[str, np.ndarray]) -> None:
+    """An `.npz` as `numpy.savez` lays it out, member by member, written atomically.
+
+    Keys are free: `numpy.savez(**arrays)` would clash with a key named `file`."""
+    with staged(path) as tmp, zipfile.ZipFile(tmp, "w", zipfile.ZIP_STORED,
+                                              allowZip64=True) as archive:
+        for key, array in arrays.items():
+            with archive.open(f"{key}.npy", "w", force_zip64=True) as member:
+                np.lib.format.write_array(member, np.asarray(array), allow_pickle=False)
+
+
+class ArchiveError(ValueError):
+    """A file that is not an `.npz` of plain arrays; the message says what it is."""
+
+
+def read_npz(path: str | Path) -> dict[str, np.ndarray]:
+    """Every array of an `.npz`, refusing pickled objects and anything not an array."""
+    try:
+        data = np.load(path, allow_pickle=False)
+    except ValueError as e:
+        if "pickle" in str(e).lower():
+            raise ArchiveError("it is not an .npz archive of arrays (numpy reads it as "
+                               "pickled data, which is refused for safety)") from None
+        raise ArchiveError(f"it is not a valid .npz file ({e})") from None
+    except (zipfile.BadZipFile, EOFError) as e:
+        raise ArchiveError(f"it is not a valid .npz file ({e})") from None
+    if not isinstance(data, np.lib.npyio.NpzFile):
+        raise ArchiveError("it is a single .npy array, not an .npz archive")
+    with data:
+        out = {}
+        for key in data.files:
+            try:
+                value = data[key]
+            except ValueError as e:
+                if "pickle" in str(e).lower():
+                    raise ArchiveError(f"member `{key}` holds pickled Python objects, which "
+                                       "are refused for safety") from None
+                raise ArchiveError(f"member `{key}` is not a valid array ({e})") from None
+            except (zipfile.BadZipFile, EOFError, OSError) as e:
+                raise ArchiveError(f"member `{key}` cannot be read ({e})") from None
+            if not isinstance(value, np.ndarray):
+                raise ArchiveError(f"member `{key}` is not a .npy array")
+            out[key] = value
+        return out
