@@ -1,4 +1,4 @@
-"""The `cnndsl` command: `shapes`, `check` (and, with later backends, `run`, `compile`).
+"""The `cnndsl` command: `shapes`, `check` and `run`.
 
 `main(argv)` returns the exit status: 0 success, 1 an error in the user's input (always
 `FILE:LINE:COL: error: ...` with the line and a caret), 2 a usage error (argparse).
