@@ -22,7 +22,7 @@ from numpy.lib.stride_tricks import as_strided
 
 from ...shapes import conv_length, deconv_length, same_padding
 from .memory import BufferPool
-from .threads import run_split, workers
+from .threads import run_split
 
 # Bytes of im2col buffer per tile: half of a 1 MiB L2, leaving room for the output tile.
 TILE_BYTES = 512 * 1024
@@ -114,9 +114,7 @@ def conv(x: np.ndarray, kernel: np.ndarray, stride, dilation, padding: str,
     y = pool.empty(shape, x.dtype) if pool else np.empty(shape, x.dtype)
     y2 = y.reshape(-1, filters)
     if all(k == 1 for k in ksize):
-        _pointwise(xp, kernel, stride, out_sizes, groups, y2)
-        if epilogue:
-            epilogue(y2)
+        _pointwise(xp, kernel, stride, out_sizes, groups, y2, epilogue)
     else:
         _im2col(xp, kernel, stride, dilation, out_sizes, groups, y2, epilogue)
     if pool and xp is not x and xp.base is None:
@@ -124,20 +122,38 @@ def conv(x: np.ndarray, kernel: np.ndarray, stride, dilation, padding: str,
     return y[:, 0] if squeeze else y
 
 
-def _pointwise(xp, kernel, stride, out_sizes, groups, y2) -> None:
+def _pointwise(xp, kernel, stride, out_sizes, groups, y2, epilogue) -> None:
     """1x1 kernels: the input (subsampled if strided) is already the GEMM's matrix."""
     if any(s > 1 for s in stride):
         index = (slice(None), *(slice(0, o * s, s) for o, s in zip(out_sizes, stride)))
         xp = np.ascontiguousarray(xp[index])
     rows = xp.reshape(-1, xp.shape[-1])
     w = kernel.reshape(kernel.shape[-2], kernel.shape[-1])
-    if groups == 1:
-        np.matmul(rows, w, out=y2)
-        return
+    gemm_rows(rows, w, y2, epilogue, groups)
+
+
+def gemm_rows(a: np.ndarray, w: np.ndarray, out: np.ndarray, epilogue: Epilogue | None,
+              groups: int = 1) -> None:
+    """out = a @ w, then the epilogue, in row tiles shared between the workers: two
+    single-threaded GEMMs ran at nearly twice the speed of OpenBLAS's own two-threaded
+    one on the same rows here. With `groups`, w is (C/groups, F) as Keras stores it and
+    group g maps input channels g*C/groups... to output channels g*F/groups...."""
     cin, fout = w.shape[0], w.shape[1] // groups
-    for g in range(groups):
-        y2[:, g * fout:(g + 1) * fout] = rows[:, g * cin:(g + 1) * cin] @ w[:, g * fout:
-                                                                              (g + 1) * fout]
+    step = max(MIN_TILE_ROWS, TILE_BYTES // max(a.shape[1] * a.itemsize, 1))
+
+    def work(chunk) -> None:
+        for r0 in chunk:
+            r1 = min(r0 + step, len(a))
+            if groups == 1:
+                np.matmul(a[r0:r1], w, out=out[r0:r1])
+            else:
+                for g in range(groups):
+                    out[r0:r1, g * fout:(g + 1) * fout] = (
+                        a[r0:r1, g * cin:(g + 1) * cin] @ w[:, g * fout:(g + 1) * fout])
+            if epilogue:
+                epilogue(out[r0:r1])
+
+    run_split(work, range(0, len(a), step))
 
 
 def _im2col(xp, kernel, stride, dilation, out_sizes, groups, y2, epilogue) -> None:
@@ -163,8 +179,7 @@ def _im2col(xp, kernel, stride, dilation, out_sizes, groups, y2, epilogue) -> No
             if epilogue:
                 epilogue(out)
 
-    # A handful of tiles is better served by one multi-threaded GEMM each.
-    run_split(work, tiles, None if len(tiles) >= 4 * workers() else 1)
+    run_split(work, tiles)
 
 
 _local = threading.local()

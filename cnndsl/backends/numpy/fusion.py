@@ -19,6 +19,8 @@ from ...ir import Graph
 
 # Kinds whose output channels have a bias a batch norm can be folded into.
 FOLDABLE = ("conv", "dwconv", "sepconv", "deconv", "dense")
+# Kinds that write a buffer of their own, so the activation after them can run in it.
+ACTIVATED_AFTER = ("add", "mul", "avg", "max", "concat", "maxpool", "avgpool", "zeropad")
 
 
 @dataclass
@@ -44,6 +46,12 @@ def plan(graph: Graph) -> Plan:
     users = consumers(graph)
     result = Plan()
     for node in graph.nodes:
+        if node.kind in ACTIVATED_AFTER:
+            after = _single_user(graph, users, node.index)
+            if after is not None and after.kind == "activation":
+                result.activation[node.index] = after.layer.function  # type: ignore
+                result.aliases[after.index] = node.index
+            continue
         if node.kind not in FOLDABLE or getattr(node.layer, "activation", None):
             continue
         end = node.index

@@ -20,6 +20,7 @@ from ...ir import Graph, Node
 from ...weights import check_weights
 from . import activations, convolution, fusion, pooling
 from .memory import BufferPool
+from .threads import parallel_slices
 
 EXTERNAL = -1  # the buffer of the caller's input array, never written to
 
@@ -104,6 +105,9 @@ class Interpreter:
                 values[node.index] = values[self.plan.aliases[node.index]]
             else:
                 values[node.index] = self._call(node, values)
+                after = self.plan.activation.get(node.index)
+                if after is not None and node.kind not in fusion.FOLDABLE:
+                    _activate(after, values[node.index])
             if not self.keep:
                 for i in set(node.inputs):
                     if self._last_use[self._buffers[i]] <= node.index:
@@ -152,19 +156,26 @@ class Interpreter:
     def dense(self, node, xs, owned, w):
         x = xs[0]
         y = self._out(node, len(x))
-        y2 = y.reshape(-1, y.shape[-1])
-        np.matmul(x.reshape(-1, x.shape[-1]), w["kernel"], out=y2)
-        if w["epilogue"]:
-            w["epilogue"](y2)
+        convolution.gemm_rows(x.reshape(-1, x.shape[-1]), w["kernel"],
+                              y.reshape(-1, y.shape[-1]), w["epilogue"])
         return y
 
     def maxpool(self, node, xs, owned, w):
-        return pooling.max_pool(xs[0], node.layer.kernel, node.layer.stride,
-                                node.layer.padding, self._out(node, len(xs[0])))
+        return self._per_batch(pooling.max_pool, node, xs[0])
 
     def avgpool(self, node, xs, owned, w):
-        return pooling.avg_pool(xs[0], node.layer.kernel, node.layer.stride,
-                                node.layer.padding, self._out(node, len(xs[0])))
+        return self._per_batch(pooling.avg_pool, node, xs[0])
+
+    def _per_batch(self, pool_fn, node, x):
+        """A pooling over slices of the batch, one per worker."""
+        y = self._out(node, len(x))
+        layer = node.layer
+
+        def part(s: slice) -> None:
+            pool_fn(x[s], layer.kernel, layer.stride, layer.padding, y[s])
+
+        parallel_slices(part, len(x))
+        return y
 
     def gap(self, node, xs, owned, w):
         x = xs[0]
@@ -185,9 +196,15 @@ class Interpreter:
 
     def batchnorm(self, node, xs, owned, w):
         scale, shift = fusion.fold_batchnorm(None, w, node.layer.eps)
-        y = xs[0] if owned[0] else xs[0].copy()
-        y *= scale
-        y += shift
+        x = xs[0]
+        y = x if owned[0] else self._out(node, len(x))
+        x2, y2 = x.reshape(-1, x.shape[-1]), y.reshape(-1, y.shape[-1])
+
+        def part(s: slice) -> None:
+            np.multiply(x2[s], scale, out=y2[s])
+            y2[s] += shift
+
+        parallel_slices(part, len(y2), ROWS_PER_SLICE)
         return y
 
     def zeropad(self, node, xs, owned, w):
@@ -207,7 +224,8 @@ class Interpreter:
 
     def activation(self, node, xs, owned, w):
         y = xs[0] if owned[0] else xs[0].copy()
-        return activations.apply(node.layer.function, y)
+        _activate(node.layer.function, y)
+        return y
 
     def add(self, node, xs, owned, w):
         return self._fold(np.add, node, xs, owned)
@@ -232,18 +250,35 @@ class Interpreter:
         target = next((i for i, x in enumerate(xs) if owned[i] and x.shape == shape), None)
         if target is None:
             y = self._out(node, len(xs[0]))
-            ufunc(xs[0], xs[1], out=y)
-            rest = xs[2:]
+            first, rest = xs[0], xs[1:]
         else:
             y = xs[target]
-            rest = xs[:target] + xs[target + 1:]
-        for x in rest:
-            ufunc(y, x, out=y)
+            first, rest = y, xs[:target] + xs[target + 1:]
+
+        def part(s: slice) -> None:  # every branch has the batch axis first
+            ufunc(first[s], rest[0][s], out=y[s])
+            for x in rest[1:]:
+                ufunc(y[s], x[s], out=y[s])
+
+        parallel_slices(part, len(y))
         return y
 
 
 # Kinds whose output may share memory with their input.
 VIEWS = ("flatten", "reshape", "dropout")
+ROWS_PER_SLICE = 4096  # element-wise work is split between workers above this many rows
+
+
+def _activate(function: Activation, y: np.ndarray) -> None:
+    """Apply an activation in place, the rows shared between the workers."""
+    y2 = y.reshape(-1, y.shape[-1]) if y.ndim > 1 else y.reshape(1, -1)
+
+    def part(s: slice) -> None:
+        result = activations.apply(function, y2[s])
+        if result is not y2[s] and not np.shares_memory(result, y2[s]):
+            y2[s] = result
+
+    parallel_slices(part, len(y2), ROWS_PER_SLICE // 8)
 
 
 def _scaled(kind: str, w: dict[str, np.ndarray], scale: np.ndarray) -> dict[str, np.ndarray]:

@@ -75,3 +75,16 @@ def run_split(task: Callable[[list], None], items: Iterable, parts: int | None =
     futures = [_pool().submit(task, items[i::n]) for i in range(n)]
     for future in futures:
         future.result()
+
+
+def parallel_slices(task: Callable[[slice], None], length: int, min_size: int = 1) -> None:
+    """Run `task(s)` on contiguous slices `s` covering range(length), one per worker, for
+    element-wise work on large arrays (each slice at least `min_size` long)."""
+    n = min(workers(), length // max(min_size, 1))
+    if n <= 1:
+        task(slice(0, length))
+        return
+    bounds = [length * i // n for i in range(n + 1)]
+    futures = [_pool().submit(task, slice(a, b)) for a, b in zip(bounds, bounds[1:])]
+    for future in futures:
+        future.result()
