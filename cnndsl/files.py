@@ -19,11 +19,13 @@ import numpy as np
 
 
 @contextlib.contextmanager
-def staged(path: str | Path) -> Iterator[Path]:
+def staged(path: str | Path, suffix: str = ".tmp") -> Iterator[Path]:
     """A hidden temporary file beside `path` (`.NAME.XXXX.tmp`), renamed over `path` only
-    if the block succeeds; removed on any failure or interrupt. OSErrors propagate."""
+    if the block succeeds; removed on any failure or interrupt. OSErrors propagate.
+
+    `suffix` is for writers that insist on a file ending (Keras wants `.keras`)."""
     path = Path(path)
-    fd, name = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    fd, name = tempfile.mkstemp(prefix=f".{path.name}.", suffix=suffix, dir=path.parent)
     os.close(fd)
     tmp = Path(name)
     try:

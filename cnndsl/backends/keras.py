@@ -1,21 +1,28 @@
-"""The Keras backend: a typed network as a real `keras.Model` (Keras 3, functional API).
+"""The Keras backend: a typed network as a real `keras.Model` (Keras 3, functional API),
+or as readable Python source that builds the same model.
 
 The only module of cnndsl that imports Keras or TensorFlow, and only when a function
 here is called, so `shapes`, `check` and `run` never pay for it. Each layer kind has one
-method, named after the kind, that returns the Keras layer for a node; layer names are
-the IR's names, so weights move between the backends by name.
+method, named after the kind, returning a `LayerSpec` (the Keras class and its
+arguments); the model builder instantiates it and the source emitter prints it, so the
+two cannot disagree. Layer names are the IR's names, so weights move between the
+backends by name.
 """
 
 from __future__ import annotations
 
+import keyword
+import re
+import textwrap
 from collections.abc import Mapping
+from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
 
+from ..activations import LEAKY_RELU_DEFAULT_SLOPE, Activation
 from ..errors import CnnError
 from ..ir import Graph, Node
-from ..weights import check_weights
 
 
 def _keras():
@@ -27,138 +34,201 @@ def _keras():
     return keras
 
 
-class KerasBuilder:
-    """Makes Keras layers for nodes; `build` wires them into a functional model."""
+@dataclass(frozen=True)
+class LayerSpec:
+    """A Keras layer to make: `keras.layers.<cls>(*args, **kwargs)`."""
 
-    def __init__(self) -> None:
-        self.keras = _keras()
-        self.layers = self.keras.layers
+    cls: str
+    args: tuple = ()
+    kwargs: dict[str, Any] = field(default_factory=dict)
 
-    def build(self, graph: Graph, weights: Mapping[str, np.ndarray] | None = None):
-        """A `keras.Model` named after the graph, with `weights` loaded if given."""
-        tensors: dict[int, Any] = {}
-        inputs = self.keras.Input(shape=graph.input.shape, name="input")
-        tensors[0] = inputs
-        for node in graph.nodes[1:]:
-            method = getattr(self, node.kind, None)
-            if method is None:
-                raise CnnError(f"the Keras backend cannot build `{node.kind}`", node.span)
-            layer = method(node, node.layer)
-            args = [tensors[i] for i in node.inputs]
-            tensors[node.index] = layer(args if node.layer.arity == "many" else args[0])
-        model = self.keras.Model(inputs, tensors[len(graph.nodes) - 1], name=graph.name)
-        if weights is not None:
-            set_weights(model, graph, weights)
-        return model
 
-    def _cls(self, node: Node, base: str, suffix: str = ""):
+@dataclass(frozen=True)
+class LeakySlope:
+    """A leaky_relu with a slope other than Keras's default, fused into a layer."""
+
+    slope: float
+
+
+class KerasSpecs:
+    """One method per layer kind: the Keras layer that computes the node."""
+
+    def spec(self, node: Node) -> LayerSpec:
+        method = getattr(self, node.kind, None)
+        if method is None:
+            raise CnnError(f"the Keras backend cannot build `{node.kind}`", node.span)
+        return method(node, node.layer)
+
+    @staticmethod
+    def _cls(node: Node, base: str, suffix: str = "") -> str:
         """`Conv2D` for a 2-D `conv`; a located error if Keras has no such layer."""
         dims = len(node.in_shapes[0]) - 1
         name = f"{base}{dims}D{suffix}"
-        cls = getattr(self.layers, name, None)
-        if cls is None:
+        if not hasattr(_keras().layers, name):
             raise CnnError(f"Keras has no {name} layer for this {dims}-D `{node.kind}`",
-                           node.span, "the NumPy backend can run it; Keras cannot build it")
-        return cls
+                           node.span, "the NumPy backend can run it (`cnndsl run`); Keras "
+                           "cannot build it")
+        return name
 
-    # -- one method per layer kind ----------------------------------------------------------
     def conv(self, node, layer):
-        return self._cls(node, "Conv")(
-            layer.filters, layer.kernel, strides=layer.stride, padding=layer.padding,
-            dilation_rate=layer.dilation, groups=layer.groups,
-            activation=_activation(layer.activation), use_bias=layer.bias, name=node.name)
+        return LayerSpec(self._cls(node, "Conv"), (layer.filters, layer.kernel), dict(
+            strides=layer.stride, padding=layer.padding, dilation_rate=layer.dilation,
+            groups=layer.groups, activation=_activation(layer.activation),
+            use_bias=layer.bias, name=node.name))
 
     def dwconv(self, node, layer):
-        return self._cls(node, "DepthwiseConv")(
-            layer.kernel, strides=layer.stride, padding=layer.padding,
-            depth_multiplier=layer.multiplier, dilation_rate=layer.dilation,
-            activation=_activation(layer.activation), use_bias=layer.bias, name=node.name)
+        return LayerSpec(self._cls(node, "DepthwiseConv"), (layer.kernel,), dict(
+            strides=layer.stride, padding=layer.padding, depth_multiplier=layer.multiplier,
+            dilation_rate=layer.dilation, activation=_activation(layer.activation),
+            use_bias=layer.bias, name=node.name))
 
     def sepconv(self, node, layer):
-        return self._cls(node, "SeparableConv")(
-            layer.filters, layer.kernel, strides=layer.stride, padding=layer.padding,
-            dilation_rate=layer.dilation, activation=_activation(layer.activation),
-            use_bias=layer.bias, name=node.name)
+        return LayerSpec(self._cls(node, "SeparableConv"), (layer.filters, layer.kernel), dict(
+            strides=layer.stride, padding=layer.padding, dilation_rate=layer.dilation,
+            activation=_activation(layer.activation), use_bias=layer.bias, name=node.name))
 
     def deconv(self, node, layer):
-        return self._cls(node, "Conv", "Transpose")(
-            layer.filters, layer.kernel, strides=layer.stride, padding=layer.padding,
-            activation=_activation(layer.activation), use_bias=layer.bias, name=node.name)
+        return LayerSpec(self._cls(node, "Conv", "Transpose"), (layer.filters, layer.kernel),
+                         dict(strides=layer.stride, padding=layer.padding,
+                              activation=_activation(layer.activation), use_bias=layer.bias,
+                              name=node.name))
 
     def dense(self, node, layer):
-        return self.layers.Dense(layer.units, activation=_activation(layer.activation),
-                                 use_bias=layer.bias, name=node.name)
+        return LayerSpec("Dense", (layer.units,), dict(
+            activation=_activation(layer.activation), use_bias=layer.bias, name=node.name))
 
     def maxpool(self, node, layer):
-        return self._cls(node, "MaxPooling")(layer.kernel, strides=layer.stride,
-                                             padding=layer.padding, name=node.name)
+        return LayerSpec(self._cls(node, "MaxPooling"), (layer.kernel,), dict(
+            strides=_pool_stride(layer), padding=layer.padding, name=node.name))
 
     def avgpool(self, node, layer):
-        return self._cls(node, "AveragePooling")(layer.kernel, strides=layer.stride,
-                                                 padding=layer.padding, name=node.name)
+        return LayerSpec(self._cls(node, "AveragePooling"), (layer.kernel,), dict(
+            strides=_pool_stride(layer), padding=layer.padding, name=node.name))
 
     def gap(self, node, layer):
-        return self._cls(node, "GlobalAveragePooling")(name=node.name)
+        return LayerSpec(self._cls(node, "GlobalAveragePooling"), (), dict(name=node.name))
 
     def gmp(self, node, layer):
-        return self._cls(node, "GlobalMaxPooling")(name=node.name)
+        return LayerSpec(self._cls(node, "GlobalMaxPooling"), (), dict(name=node.name))
 
     def flatten(self, node, layer):
-        return self.layers.Flatten(name=node.name)
+        return LayerSpec("Flatten", (), dict(name=node.name))
 
     def dropout(self, node, layer):
-        return self.layers.Dropout(layer.rate, name=node.name)
+        return LayerSpec("Dropout", (layer.rate,), dict(name=node.name))
 
     def batchnorm(self, node, layer):
-        return self.layers.BatchNormalization(epsilon=layer.eps, momentum=layer.momentum,
-                                              name=node.name)
+        return LayerSpec("BatchNormalization", (), dict(
+            epsilon=layer.eps, momentum=layer.momentum, name=node.name))
 
     def zeropad(self, node, layer):
         pads = layer.pads[0] if len(layer.pads) == 1 else layer.pads
-        return self._cls(node, "ZeroPadding")(pads, name=node.name)
+        return LayerSpec(self._cls(node, "ZeroPadding"), (pads,), dict(name=node.name))
 
     def upsample(self, node, layer):
         size = layer.factors[0] if len(layer.factors) == 1 else layer.factors
-        return self._cls(node, "UpSampling")(size, name=node.name)
+        return LayerSpec(self._cls(node, "UpSampling"), (size,), dict(name=node.name))
 
     def reshape(self, node, layer):
-        return self.layers.Reshape(layer.shape, name=node.name)
+        return LayerSpec("Reshape", (layer.shape,), dict(name=node.name))
 
     def activation(self, node, layer):
-        return self.layers.Activation(_activation(layer.function), name=node.name)
+        fn = layer.function
+        if fn.name == "leaky_relu" and fn.alpha != LEAKY_RELU_DEFAULT_SLOPE:
+            return LayerSpec("LeakyReLU", (), dict(negative_slope=fn.alpha, name=node.name))
+        return LayerSpec("Activation", (fn.name,), dict(name=node.name))
 
     def add(self, node, layer):
-        return self.layers.Add(name=node.name)
+        return LayerSpec("Add", (), dict(name=node.name))
 
     def mul(self, node, layer):
-        return self.layers.Multiply(name=node.name)
+        return LayerSpec("Multiply", (), dict(name=node.name))
 
     def avg(self, node, layer):
-        return self.layers.Average(name=node.name)
+        return LayerSpec("Average", (), dict(name=node.name))
 
     def max(self, node, layer):
-        return self.layers.Maximum(name=node.name)
+        return LayerSpec("Maximum", (), dict(name=node.name))
 
     def concat(self, node, layer):
-        return self.layers.Concatenate(axis=-1, name=node.name)
+        return LayerSpec("Concatenate", (), dict(axis=-1, name=node.name))
 
 
-def _activation(activation):
+def _pool_stride(layer):
+    """None (Keras: the window) when the stride is the window, as it is by default."""
+    return None if layer.stride == layer.kernel else layer.stride
+
+
+def _activation(activation: Activation | None):
     if activation is None:
         return None
-    if activation.name == "leaky_relu":
-        keras = _keras()
-        slope = activation.alpha
-
-        def leaky_relu(x):
-            return keras.activations.leaky_relu(x, negative_slope=slope)
-
-        return leaky_relu
+    if activation.name == "leaky_relu" and activation.alpha != LEAKY_RELU_DEFAULT_SLOPE:
+        return LeakySlope(float(activation.alpha or 0.0))
     return activation.name
+
+
+# -- building a model -------------------------------------------------------------------------
+
+def _leaky_class():
+    """A serialisable leaky_relu with a chosen slope, for `activation=` of fused layers."""
+    keras = _keras()
+
+    @keras.saving.register_keras_serializable(package="cnndsl", name="LeakyReLUActivation")
+    class LeakyReLUActivation:
+        def __init__(self, negative_slope: float) -> None:
+            self.negative_slope = negative_slope
+
+        def __call__(self, x):
+            return keras.activations.leaky_relu(x, negative_slope=self.negative_slope)
+
+        def get_config(self) -> dict:
+            return {"negative_slope": self.negative_slope}
+
+    return LeakyReLUActivation
+
+
+def _instantiate(spec: LayerSpec):
+    keras = _keras()
+    kwargs = dict(spec.kwargs)
+    if isinstance(kwargs.get("activation"), LeakySlope):
+        kwargs["activation"] = _leaky_class()(kwargs["activation"].slope)
+    return getattr(keras.layers, spec.cls)(*spec.args, **kwargs)
+
+
+def build_model(graph: Graph, weights: Mapping[str, np.ndarray] | None = None):
+    """A `keras.Model` named after the graph, with `weights` loaded if given."""
+    keras = _keras()
+    specs = KerasSpecs()
+    tensors: dict[int, Any] = {0: keras.Input(shape=graph.input.shape, name="input")}
+    for node in graph.nodes[1:]:
+        layer = _instantiate(specs.spec(node))
+        args = [tensors[i] for i in node.inputs]
+        tensors[node.index] = layer(args if node.layer.arity == "many" else args[0])
+    model = keras.Model(tensors[0], tensors[len(graph.nodes) - 1], name=graph.name)
+    if weights is not None:
+        set_weights(model, graph, weights)
+    return model
+
+
+class KerasBuilder:
+    """`KerasBuilder().build(graph, weights)`: kept for callers of the first API."""
+
+    def build(self, graph: Graph, weights: Mapping[str, np.ndarray] | None = None):
+        return build_model(graph, weights)
+
+
+# -- weights both ways --------------------------------------------------------------------------
+
+# Keras 3 calls a depthwise layer's kernel `kernel`; the weights format, like Keras 2 and
+# the separable layers, calls it `depthwise_kernel`.
+_RENAMED = {("DepthwiseConv1D", "kernel"): "depthwise_kernel",
+            ("DepthwiseConv2D", "kernel"): "depthwise_kernel"}
 
 
 def set_weights(model, graph: Graph, weights: Mapping[str, np.ndarray]) -> None:
     """Load `LAYER/VARIABLE` arrays into the model's layers of the same names."""
+    from ..weights import check_weights
+
     check_weights(graph, weights)
     for node in graph.nodes:
         names = list(node.layer.variables(node.in_shapes))
@@ -167,12 +237,105 @@ def set_weights(model, graph: Graph, weights: Mapping[str, np.ndarray]) -> None:
                 [np.asarray(weights[f"{node.name}/{v}"]) for v in names])
 
 
-def get_weights(model, graph: Graph) -> dict[str, np.ndarray]:
-    """The model's weights as `LAYER/VARIABLE` arrays, for the NumPy backend."""
+def get_weights(model) -> dict[str, np.ndarray]:
+    """Every weight of a Keras model as `LAYER/VARIABLE` arrays (the `.npz` format).
+
+    Needs no `.cnn` file: names come from the model's layers and variables, so a model
+    trained and saved in Keras exports directly."""
     out = {}
-    for node in graph.nodes:
-        names = list(node.layer.variables(node.in_shapes))
-        if names:
-            for v, array in zip(names, model.get_layer(node.name).get_weights()):
-                out[f"{node.name}/{v}"] = np.asarray(array)
+    for layer in model.layers:
+        for var in layer.weights:
+            name = var.path.split("/")[-1] if hasattr(var, "path") else var.name
+            name = _RENAMED.get((type(layer).__name__, name), name)
+            out[f"{layer.name}/{name}"] = np.asarray(var.numpy())
     return out
+
+
+def load_model(path):
+    """A `.keras` file, loaded in Keras's safe mode (no arbitrary code is run)."""
+    keras = _keras()
+    _leaky_class()  # registered, so models with custom leaky slopes load
+    return keras.saving.load_model(path, safe_mode=True, compile=False)
+
+
+# -- Python source -------------------------------------------------------------------------------
+
+def python_source(graph: Graph, source_name: str = "") -> str:
+    """Readable Keras code: a function that builds the model, one line per layer."""
+    specs = KerasSpecs()
+    names = _variable_names(graph)
+    func = "build_" + re.sub(r"\W", "_", graph.name)
+    body = [f'inputs = keras.Input(shape={graph.input.shape!r}, name="input")']
+    uses_leaky = False
+    for node in graph.nodes[1:]:
+        spec = specs.spec(node)
+        uses_leaky |= isinstance(spec.kwargs.get("activation"), LeakySlope)
+        args = [names[i] for i in node.inputs]
+        inputs = f"[{', '.join(args)}]" if node.layer.arity == "many" else args[0]
+        body += _statement(names[node.index], spec, inputs)
+    body.append(f'return keras.Model(inputs, {names[-1]}, name="{graph.name}")')
+    lines = [f'"""The `{graph.name}` network as Keras code, generated by cnndsl'
+             + (f" from {source_name}" if source_name else "") + '."""', "",
+             "import keras", "from keras import layers", ""]
+    if uses_leaky:
+        lines += ["", "def leaky_relu(negative_slope):",
+                  "    return lambda x: keras.activations.leaky_relu(x, negative_slope)", ""]
+    lines += ["", f"def {func}():", *("    " + line for line in body), "", "",
+              'if __name__ == "__main__":', f"    {func}().summary()", ""]
+    return "\n".join(lines)
+
+
+def _variable_names(graph: Graph) -> list[str]:
+    names = ["inputs"]
+    taken = {"inputs", "keras", "layers", "leaky_relu"}
+    for node in graph.nodes[1:]:
+        name = _identifier(node.name)
+        while name in taken:
+            name += "_"
+        taken.add(name)
+        names.append(name)
+    return names
+
+
+def _identifier(name: str) -> str:
+    return name + "_" if keyword.iskeyword(name) else name
+
+
+def _statement(target: str, spec: LayerSpec, inputs: str) -> list[str]:
+    """`x = layers.Conv2D(...)(inputs)`, its arguments wrapped inside the parentheses
+    when the line would pass 96 columns."""
+    parts = [_literal(a) for a in spec.args]
+    parts += [f"{k}={_literal(v)}" for k, v in spec.kwargs.items() if not _default(k, v)]
+    line = f"{target} = layers.{spec.cls}({', '.join(parts)})({inputs})"
+    if len(line) <= 92:
+        return [line]
+    wrapped = textwrap.wrap(", ".join(parts), width=84, break_long_words=False,
+                            break_on_hyphens=False)
+    return [f"{target} = layers.{spec.cls}(", *("    " + w for w in wrapped),
+            f")({inputs})"]
+
+
+def _default(key: str, value) -> bool:
+    """Arguments left out of the source because they are Keras's defaults anyway."""
+    defaults = {"strides": None, "padding": "valid", "dilation_rate": None, "groups": 1,
+                "activation": None, "use_bias": True, "depth_multiplier": 1}
+    if key in ("strides", "dilation_rate"):
+        return value is None or all(v == 1 for v in value)
+    return key in defaults and defaults[key] == value
+
+
+def _literal(value) -> str:
+    if isinstance(value, LeakySlope):
+        return f"leaky_relu({value.slope!r})"
+    if isinstance(value, str):
+        return f'"{value}"'
+    return repr(value)
+
+
+def save_model(model, path) -> None:
+    """Save a `.keras` file atomically (Keras insists on the ending, so the hidden
+    temporary file has it too)."""
+    from ..files import staged
+
+    with staged(path, suffix=".keras") as tmp:
+        model.save(tmp)
