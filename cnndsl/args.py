@@ -15,6 +15,7 @@ from . import ast
 from .activations import ACTIVATIONS, Activation, canonical_activation
 from .errors import CnnError, Span, did_you_mean
 from .expr import evaluate, number
+from .limits import MAX_WHOLE
 
 Env = Mapping[str, "int | Fraction"]
 PADDINGS = ("same", "valid")
@@ -50,9 +51,6 @@ def atom_value(text: str, span: Span, env: Env) -> int | Fraction:
     return number(text, span)
 
 
-# No size or count can usefully exceed this; larger ones are errors before they reach
-# arithmetic that would take long (or a str() that Python refuses) on huge integers.
-MAX_WHOLE = 2**40
 
 
 def whole(value: int | Fraction, what: str, span: Span, minimum: int | None = 1) -> int:

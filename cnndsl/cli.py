@@ -1,8 +1,10 @@
-"""The `cnndsl` command: `shapes`, `check` and `run`.
+"""The `cnndsl` command: `shapes`, `check`, `run`, `compile` and `weights`.
 
 `main(argv)` returns the exit status: 0 success, 1 an error in the user's input (always
-`FILE:LINE:COL: error: ...` with the line and a caret), 2 a usage error (argparse).
-Nothing here imports TensorFlow.
+`FILE:LINE:COL: error: ...` with the line and a caret, or `PATH: error: ...` and a hint
+for a problem with another file), 2 a usage error (argparse). Nothing here imports
+TensorFlow: only `compile`, `weights` and `run --weights MODEL.keras` load it, through
+the Keras backend.
 """
 
 from __future__ import annotations
@@ -49,7 +51,8 @@ def _parser() -> argparse.ArgumentParser:
                      help="where to write the outputs (.npy, or .npz with one array `output`)")
     weights = run.add_mutually_exclusive_group()
     weights.add_argument("--weights", metavar="W.npz",
-                         help="weights keyed LAYER/VARIABLE (default: initialised from --seed)")
+                         help="weights keyed LAYER/VARIABLE, or a .keras model's (loaded "
+                         "with TensorFlow) (default: initialised from --seed)")
     weights.add_argument("--seed", type=int, default=0,
                          help="seed of the Keras-like initial weights (default: 0)")
     run.add_argument("--batch-size", type=int, default=32, metavar="B",
@@ -59,7 +62,43 @@ def _parser() -> argparse.ArgumentParser:
     run.add_argument("--layers", metavar="L.npz",
                      help="also write every layer's output, keyed by layer name, for the "
                      "whole input (held in memory)")
+    _compile_parser(sub)
+    _weights_parser(sub)
     return parser
+
+
+def _compile_parser(sub) -> None:
+    compile_ = sub.add_parser(
+        "compile", help="build the Keras model: a .keras file, or Python source",
+        description="Build the network's Keras model and save it as a .keras file carrying "
+        "its weights (from --weights, or Keras-like initial weights drawn from --seed), or, "
+        "with --emit python, as readable Python code that builds it (without weights). "
+        "Needs TensorFlow: pip install 'cnndsl[keras]'. The output is written only when "
+        "complete: a failure leaves an existing file as it was.")
+    compile_.add_argument("file", help="a .cnn file ('-' for standard input)")
+    compile_.add_argument("-o", "--output", metavar="OUT",
+                          help="where to write (default: beside FILE, with the same stem "
+                          "and .keras or .py)")
+    compile_.add_argument("--emit", choices=("keras", "python"), default="keras",
+                          help="a .keras model, or Python source (default: keras)")
+    weights = compile_.add_mutually_exclusive_group()
+    weights.add_argument("--weights", metavar="W.npz",
+                         help="weights keyed LAYER/VARIABLE, or a .keras model's (default: "
+                         "initialised from --seed)")
+    weights.add_argument("--seed", type=int, metavar="N",
+                         help="seed of the Keras-like initial weights (default: 0)")
+    compile_.add_argument("--name", help="the model's name (default: the file's stem)")
+
+
+def _weights_parser(sub) -> None:
+    weights = sub.add_parser(
+        "weights", help="export a .keras model's weights to an .npz for `cnndsl run`",
+        description="Load a Keras 3 .keras model (in safe mode: no code from the file is "
+        "run) and write its weights as an .npz keyed LAYER/VARIABLE, the format of "
+        "`cnndsl run --weights`. Needs TensorFlow: pip install 'cnndsl[keras]'.")
+    weights.add_argument("file", metavar="MODEL.keras", help="a model saved by Keras 3")
+    weights.add_argument("-o", "--output", metavar="W.npz",
+                         help="where to write (default: beside the model, with .npz)")
 
 
 def load(path: str, name: str | None = None):
@@ -122,7 +161,39 @@ def cmd_run(args) -> int:
     return EXIT_OK
 
 
-COMMANDS = {"shapes": cmd_shapes, "check": cmd_check, "run": cmd_run}
+def cmd_compile(args) -> int:
+    from . import compile as keras_compile
+    from .runner import RunError
+
+    shown, graph, text = load(args.file, args.name)
+    try:
+        output, summary = keras_compile.command(graph, args.file, args.output, args.emit,
+                                                args.weights, args.seed)
+    except RunError as e:
+        raise UserError(e.render()) from None
+    except CnnError as e:  # a layer Keras cannot build, located in the spec
+        raise UserError(e.render(text, shown)) from None
+    print(f"ok: {output} ({summary})")
+    return EXIT_OK
+
+
+def cmd_weights(args) -> int:
+    from . import compile as keras_compile
+    from .runner import RunError
+
+    model = Path(args.file)
+    output = Path(args.output) if args.output is not None else model.with_suffix(".npz")
+    try:
+        weights = keras_compile.export_weights(model, output)
+    except RunError as e:
+        raise UserError(e.render()) from None
+    arrays, values = keras_compile.array_count(weights)
+    print(f"ok: {output} ({arrays} arrays, {values:,} values)")
+    return EXIT_OK
+
+
+COMMANDS = {"shapes": cmd_shapes, "check": cmd_check, "run": cmd_run, "compile": cmd_compile,
+            "weights": cmd_weights}
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -7,12 +7,17 @@ from pathlib import Path
 from .errors import CnnError, Span
 from .expand import expand
 from .ir import Graph
+from .limits import MAX_SOURCE_BYTES, MAX_STEPS_WRITTEN
 from .parser import parse
 from .util import no_gc
 
 
 def decode(data: bytes) -> str:
     """UTF-8 text, or a located error at the first byte that is not UTF-8."""
+    if len(data) > MAX_SOURCE_BYTES:
+        raise CnnError(f"the file is {len(data) / 2**20:.1f} MiB, over the limit of "
+                       f"{MAX_SOURCE_BYTES // 2**20} MiB for a spec", Span(1, 1, 0, 1),
+                       "is this the right file? a 100,000-layer network is about 3 MB")
     try:
         text = data.decode("utf-8")
     except UnicodeDecodeError as e:
@@ -34,8 +39,25 @@ def decode(data: bytes) -> str:
 
 def compile_text(text: str, name: str = "model") -> Graph:
     """Parse, expand and type `text`; raises `CnnError` for any problem in it."""
+    check_size(text)
     with no_gc():
         return expand(parse(text), text, name)
+
+
+def check_size(text: str) -> None:
+    """Refuse, before parsing, texts whose size alone puts them beyond the limits."""
+    if len(text) > MAX_SOURCE_BYTES:
+        raise CnnError(f"the spec has {len(text):,} characters, over the limit of "
+                       f"{MAX_SOURCE_BYTES:,}", Span(1, 1, 0, 1))
+    if text.count("->") > MAX_STEPS_WRITTEN:
+        at = -1
+        for _ in range(MAX_STEPS_WRITTEN + 1):
+            at = text.find("->", at + 1)
+        line = text.count("\n", 0, at) + 1
+        column = at - (text.rfind("\n", 0, at) + 1) + 1
+        raise CnnError(f"the spec has more than {MAX_STEPS_WRITTEN:,} steps", Span(
+            line, column, at, at + 2), "a network is limited to "
+            f"{MAX_STEPS_WRITTEN:,} layers; use `( ... ) * N` for repetition")
 
 
 def compile_file(path: str | Path, name: str | None = None) -> tuple[Graph, str]:

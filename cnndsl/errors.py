@@ -15,6 +15,7 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass, field
 
+MAX_SHOWN_LINE = 500  # longer source lines are shown as a window around the error
 _CONTROL = re.compile(r"[\x00-\x08\x0b-\x1f\x7f\x85\u2028\u2029]")
 
 
@@ -64,9 +65,15 @@ class Diagnostic:
         line_no = min(max(self.span.line, 1), len(lines))
         text = _CONTROL.sub(" ", lines[line_no - 1])
         col = max(self.span.column, 1)
+        shown_col = col
+        if len(text) > MAX_SHOWN_LINE:  # a window around the column, not a megabyte line
+            start = max(0, col - 1 - MAX_SHOWN_LINE // 2)
+            end = start + MAX_SHOWN_LINE
+            text = ("…" if start else "") + text[start:end] + ("…" if end < len(text) else "")
+            shown_col = col - start + (1 if start else 0)
         # Tabs keep their width so the caret lands under the right character.
-        pad = "".join("\t" if ch == "\t" else " " for ch in text[: col - 1])
-        width = max(1, min(self.span.end - self.span.start, len(text) - col + 1))
+        pad = "".join("\t" if ch == "\t" else " " for ch in text[: shown_col - 1])
+        width = max(1, min(self.span.end - self.span.start, len(text) - shown_col + 1))
         out = [f"{filename}:{line_no}:{col}: {severity}: {self.message}",
                f"    {text}", f"    {pad}^{'~' * (width - 1)}"]
         out += [f"note: {n}" for n in self.notes]

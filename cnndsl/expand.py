@@ -19,11 +19,9 @@ from .errors import CnnError, Diagnostic, Span, did_you_mean
 from .expr import evaluate, number
 from .ir import Graph, Node
 from .layers import MERGES, Input, Layer, LayerError, lookup, rank_word
-from .parser import MAX_NESTING
+from .limits import MAX_ELEMENTS, MAX_LAYERS, MAX_NESTING
 from .shapes import Shape, format_shape
 
-MAX_LAYERS = 100_000
-MAX_ELEMENTS = 2**31
 Env = dict[str, "int | Fraction"]
 
 
@@ -313,7 +311,9 @@ def _definitions(module: ast.Module) -> dict[str, _Definition]:
 
 def expand(module: ast.Module, source: str, name: str = "model") -> Graph:
     """Expand and type a parsed module into a `Graph`, or raise a located `CnnError`."""
-    builder = _Builder(source, _definitions(module))
+    definitions = _definitions(module)
+    _check_expanded_size(module, definitions)
+    builder = _Builder(source, definitions)
     net = module.network
     builder.add_node(Input, net.input, net.input.args, (), {}, "input")
     out = 0
@@ -327,6 +327,42 @@ def expand(module: ast.Module, source: str, name: str = "model") -> Graph:
                          "softmax usually ends a classifier")
     ordered = sorted(builder.warnings.values(), key=lambda d: d.span.start)
     return Graph(name, nodes, tuple(ordered))
+
+
+def _check_expanded_size(module: ast.Module, definitions: dict[str, _Definition]) -> None:
+    """Count the layers `* N` and blocks will make, before making any, so that
+    `( conv 1 x1 ) * 1000000000` or blocks that double each other are refused at once.
+
+    Counts written as plain numbers are exact; `{expr}` counts are taken as 1 here (the
+    expansion itself still stops at the limit)."""
+    sizes: dict[str, int] = {}
+    for name, found in definitions.items():  # in order: a block uses only earlier ones
+        sizes[name] = _chain_size(found.node.body, sizes)
+    total = 1  # the input
+    if module.network.body is not None:
+        for step in module.network.body.steps:
+            total += _step_size(step, sizes)
+            if total > MAX_LAYERS:
+                raise CnnError(f"the network would have more than {MAX_LAYERS:,} layers "
+                               "after expansion", step.span,
+                               "reduce a `* N` repetition or block use")
+
+
+def _chain_size(chain: ast.Chain, sizes: dict[str, int]) -> int:
+    return min(sum(_step_size(s, sizes) for s in chain.steps), MAX_LAYERS + 1)
+
+
+def _step_size(step: ast.Step, sizes: dict[str, int]) -> int:
+    if isinstance(step, ast.Layer):
+        return sizes.get(step.word, 1)
+    if isinstance(step, ast.Call):
+        return sizes.get(step.name, 1)
+    if isinstance(step, ast.Merge):
+        return 1 + sum(_chain_size(b, sizes) for b in step.branches)
+    body = _chain_size(step.body, sizes)
+    text = getattr(step.count, "text", "")
+    count = int(text) if text.isdigit() and len(text) < 12 else 1
+    return min(body * count, MAX_LAYERS + 1)
 
 
 def _activation_name(layer: Layer) -> str | None:

@@ -14,11 +14,11 @@ from fractions import Fraction
 from functools import lru_cache
 
 from .errors import CnnError, Span
+from .limits import MAX_EXPONENT, MAX_EXPRESSION_CHARS
 
 _TOKEN = re.compile(r"\s*(?:(?P<num>(?:\d+\.?\d*|\.\d+)(?:[eE][-+]?\d+)?)|(?P<name>[A-Za-z_]\w*)"
                     r"|(?P<op>//|[-+*/()]))")
 _PRECEDENCE = {"+": 1, "-": 1, "*": 2, "/": 2, "//": 2, "neg": 3}
-_MAX_EXPONENT = 400  # 1e999999999 would be an exact integer with a billion digits
 _EXPRESSION_HINT = ("an `{expr}` holds numbers, names, + - * / // and parentheses; "
                     "there is no power operator")
 
@@ -35,9 +35,9 @@ def number(text: str, span: Span) -> int | Fraction:
     if text.lstrip("-").isdigit():
         return int(text)  # the common case, and much cheaper than a Fraction
     mantissa, _, exponent = text.lower().partition("e")
-    if exponent and abs(int(exponent)) > _MAX_EXPONENT:
+    if exponent and abs(int(exponent)) > MAX_EXPONENT:
         raise CnnError(f"number `{text}` is out of range", span,
-                       f"exponents are limited to +-{_MAX_EXPONENT}")
+                       f"exponents are limited to +-{MAX_EXPONENT}")
     return Fraction(text)
 
 
@@ -96,6 +96,9 @@ def evaluate(body: str, env: Mapping[str, int | Fraction], span: Span) -> int | 
 
     `span` covers the braces; errors point at the offending character inside them.
     """
+    if len(body) > MAX_EXPRESSION_CHARS:
+        _fail(f"expression is longer than {MAX_EXPRESSION_CHARS:,} characters", span, 0,
+              len(body) + 2, "split the arithmetic into block parameters")
     rpn, error = _compile(body)
     if error:
         _fail(error[0], span, error[1] + 1, hint=_EXPRESSION_HINT)

@@ -19,9 +19,8 @@ from lark.exceptions import UnexpectedCharacters, UnexpectedEOF, UnexpectedInput
 
 from . import ast
 from .errors import CnnError, Span
+from .limits import MAX_NESTING
 from .util import no_gc
-
-MAX_NESTING = 200
 
 _GRAMMAR_PLACES = (
     Path(__file__).parent / "grammar" / "cnn.lark",  # inside an installed wheel

@@ -190,15 +190,21 @@ def fit_input(x: np.ndarray, network: Network, path: Path) -> bool:
 
 # -- weights ----------------------------------------------------------------------------------
 def use_weights(network: Network, path: Path | None, seed: int) -> None:
-    """The network's weights: from an `.npz` file if given, else Keras-like from `seed`.
+    """The network's weights: from an `.npz` file or a `.keras` model if given, else
+    Keras-like from `seed`.
 
-    Seeded weights are float32 whatever `--dtype`, so float64 runs the same network."""
+    Seeded weights are float32 whatever `--dtype`, so float64 runs the same network.
+    Only a `.keras` model imports Keras (and TensorFlow)."""
     if path is None:
         network.init_weights(seed)
         return
     if path.suffix.lower() in (".keras", ".h5", ".hdf5"):
-        raise RunError(path, "only .npz weights are supported for now",
-                       "save the weights as .npz keyed LAYER/VARIABLE (see cnndsl.weights)")
+        from .compile import fit, keras_weights
+
+        weights = keras_weights(path)
+        fit(network.graph, weights, path)
+        network.set_weights(weights)
+        return
     if sniff(path) != "npz":
         raise RunError(path, "weights must be an .npz archive, not a single .npy array",
                        "save them with numpy.savez(path, **{'conv_1/kernel': ..., ...})")

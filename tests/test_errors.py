@@ -102,8 +102,17 @@ def shown(line: str) -> str:
 
 
 def check_rendering(d: Diagnostic, text: str) -> None:
-    """The source line is the file's line LINE and the caret sits under column COL."""
+    """The source line is the file's line LINE and the caret sits under column COL.
+
+    A line over 500 characters is shown as a window of it around the column, marked
+    with `…`; the caret must still sit under the character at COL."""
     source = shown(file_line(text, d.line))
+    if len(source) > 500:
+        window = d.source_line[4:]
+        assert len(window) <= 502 and window.strip("…") in source, window
+        at = d.caret_line.index("^") - 4
+        assert window[at] == source[d.column - 1], (window[at - 5:at + 5], d.column)
+        return
     assert d.source_line == "    " + source, (
         f"second line should be line {d.line} of the file, indented 4: "
         f"{d.source_line!r} vs {source!r}")
@@ -335,13 +344,24 @@ def test_nesting_never_overflows_the_stack(tmp_path, capsys):
 
 
 @pytest.mark.parametrize("source", [
-    "input 6 -> dense {" + "(" * 5000 + "3" + ")" * 5000 + "}\n",
-    "input 6 -> dense {" + "-" * 5000 + "3}\n",
+    "input 6 -> dense {" + "(" * 490 + "3" + ")" * 490 + "}\n",
+    "input 6 -> dense {" + "-" * 998 + "3}\n",
 ])
 def test_deep_expressions_do_not_overflow(tmp_path, capsys, source):
+    # The evaluator has no recursion: nesting up to the 1,000-character limit is fine.
     r = run(tmp_path, capsys, source)
     assert r.rc == 0, r.err
     assert r.out == "ok: 2 layers, 21 params\n"
+
+
+@pytest.mark.parametrize("source", [
+    "input 6 -> dense {" + "(" * 5000 + "3" + ")" * 5000 + "}\n",
+    "input 6 -> dense {" + "-" * 5000 + "3}\n",
+])
+def test_overlong_expressions_are_refused(tmp_path, capsys, source):
+    d = the_error(run(tmp_path, capsys, source))
+    assert (d.line, d.column) == (1, 18)
+    assert "longer than 1,000 characters" in d.message and d.hint
 
 
 def test_missing_file(tmp_path, capsys):

@@ -8,11 +8,11 @@ from fractions import Fraction
 from math import prod
 
 from ..activations import ACTIVATIONS, Activation, canonical_activation
+from ..limits import MAX_RANK
 from ..shapes import Shape, format_shape
 from .base import GLOBAL, Layer, LayerError, Variable, Window, epilogue_flops, kernel_and_bias
 
 SPATIAL = (2, 3, 4)
-MAX_RANK = 4
 
 
 @dataclass(frozen=True)

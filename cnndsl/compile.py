@@ -1,0 +1,195 @@
+"""`cnndsl compile` and `cnndsl weights`: networks to Keras and trained Keras weights back.
+
+    cnndsl compile lenet5.cnn                  # lenet5.keras, Keras-like weights from seed 0
+    cnndsl compile lenet5.cnn --emit python    # lenet5.py, a function that builds the model
+    cnndsl weights trained.keras -o w.npz      # LAYER/VARIABLE arrays for `cnndsl run`
+
+Everything that can be checked without TensorFlow (the destination, the weights file and
+its fit to the network, a `.keras` file's container) is checked before Keras is imported,
+so most mistakes are reported at once, and without TensorFlow installed. Problems with
+files are `RunError`s (`PATH: error: ...` and a hint), as for `cnndsl run`; outputs are
+written atomically, so a failure leaves an existing file as it was.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import zipfile
+from collections.abc import Iterator
+from pathlib import Path
+
+import numpy as np
+
+from . import files
+from .errors import CnnError
+from .ir import Graph
+from .runner import RunError, check_destination
+from .weights import Weights, WeightsError, check_weights, init_weights, load_npz
+
+SUFFIXES = {"keras": ".keras", "python": ".py"}
+INSTALL = "pip install 'cnndsl[keras]'"
+
+
+def command(graph: Graph, spec: str, output: str | None, emit: str = "keras",
+            weights: str | None = None, seed: int | None = None) -> tuple[Path, str]:
+    """`cnndsl compile`: (the file written, a summary such as `61,706 params`)."""
+    path = Path(output) if output is not None else default_output(spec, emit)
+    check_output(path, spec, emit)
+    if emit == "python":
+        if weights is not None or seed is not None:
+            raise RunError("cnndsl compile", "--emit python writes code without weights: "
+                           "--weights and --seed do not apply", "compile to .keras to carry "
+                           "weights, or leave the option out")
+        compile_python(graph, path, "" if spec == "-" else Path(spec).name)
+        params = sum(sum(n.layer.params(n.in_shapes)) for n in graph.nodes)
+        return path, f"Keras source, {params:,} params"
+    if seed is not None and seed < 0:
+        raise RunError("cnndsl compile", f"--seed must be 0 or more, got {seed}",
+                       "any non-negative integer, e.g. --seed 0")
+    params = compile_keras(graph, path, Path(weights) if weights is not None else None,
+                           seed or 0)
+    return path, f"{params:,} params"
+
+
+def default_output(spec: str, emit: str) -> Path:
+    """`nets/lenet5.cnn` -> `nets/lenet5.keras` (or `.py`): beside the spec, same stem."""
+    if spec == "-":
+        raise RunError("cnndsl compile", "-o is needed when the spec is read from standard "
+                       "input", f"e.g. -o model{SUFFIXES[emit]}")
+    return Path(spec).with_suffix(SUFFIXES[emit])
+
+
+def check_output(output: Path, spec: str, emit: str) -> None:
+    """A writable `.keras` or `.py` destination that is not the spec itself."""
+    check_destination(output, (SUFFIXES[emit],), "-o")
+    if spec != "-" and output.resolve() == Path(spec).resolve():
+        raise RunError(output, "-o names the spec itself", "write the output elsewhere")
+
+
+def compile_keras(graph: Graph, output: Path, weights: Path | None = None,
+                  seed: int = 0) -> int:
+    """Write the network as a `.keras` model carrying `weights` (or seeded Keras-like
+    initial weights); returns its parameter count."""
+    values = read_weights(weights) if weights is not None else init_weights(graph, seed)
+    if weights is not None:
+        fit(graph, values, weights)
+    with keras_backend() as backend:
+        model = backend.build_model(graph, values)
+        with writing(output):
+            backend.save_model(model, output)
+    return int(model.count_params())
+
+
+def compile_python(graph: Graph, output: Path, source_name: str = "") -> None:
+    """Write readable Keras source: a function `build_NAME()` that makes the model."""
+    with keras_backend() as backend:
+        source = backend.python_source(graph, source_name)
+    with writing(output), files.staged(output) as tmp:
+        tmp.write_text(source, encoding="utf-8")
+
+
+def export_weights(model: Path, output: Path) -> Weights:
+    """Every weight of a `.keras` model, written to an `.npz` keyed LAYER/VARIABLE."""
+    check_keras_file(model)
+    check_destination(output, (".npz",), "-o")
+    weights = keras_weights(model)
+    with writing(output):
+        files.write_npz(output, weights)
+    return weights
+
+
+# -- reading weights --------------------------------------------------------------------------
+def read_weights(path: Path) -> Weights:
+    """Weights from an `.npz` archive or a `.keras` model, by the file's ending."""
+    if path.suffix.lower() == ".keras":
+        return keras_weights(path)
+    try:
+        return load_npz(path)
+    except WeightsError as e:
+        raise RunError(path, str(e).removeprefix(f"{path}: "),
+                       "weights are an .npz keyed LAYER/VARIABLE, or a .keras model") from None
+
+
+def fit(graph: Graph, weights: Weights, path: Path) -> None:
+    """`RunError` listing every missing, extra or mis-shaped variable."""
+    try:
+        check_weights(graph, weights)
+    except WeightsError as e:
+        raise RunError(path, str(e), "keys are LAYER/VARIABLE with Keras's shapes, e.g. "
+                       "dense_1/kernel (in, units); `cnndsl shapes` lists the layers") from None
+
+
+def keras_weights(path: Path) -> Weights:
+    """The weights of a `.keras` model, loaded in Keras's safe mode."""
+    check_keras_file(path)
+    with keras_backend() as backend:
+        try:
+            model = backend.load_model(path)
+        except CnnError:  # no TensorFlow: `keras_backend` says so
+            raise
+        except Exception as e:  # noqa: BLE001 - Keras raises many types for a bad file
+            reason = (str(e).strip().splitlines() or [type(e).__name__])[0]
+            raise RunError(path, f"Keras cannot load the model: {reason}",
+                           "save it with model.save('model.keras'); models with Lambda "
+                           "layers or unregistered custom classes cannot be loaded "
+                           "safely") from None
+        return backend.get_weights(model)
+
+
+def check_keras_file(path: Path) -> None:
+    """A Keras 3 `.keras` archive by its name and container, checked without Keras."""
+    if path.suffix.lower() in (".h5", ".hdf5"):
+        raise RunError(path, "legacy HDF5 models are not supported",
+                       "load it in Keras and save it again with model.save('model.keras')")
+    if path.suffix.lower() != ".keras":
+        raise RunError(path, "not a .keras file", "give a Keras 3 model saved with "
+                       "model.save('model.keras')")
+    try:
+        with zipfile.ZipFile(path) as archive:
+            names = set(archive.namelist())
+    except FileNotFoundError:
+        raise RunError(path, "no such file", "check the path") from None
+    except IsADirectoryError:
+        raise RunError(path, "is a directory, not a file", "give a .keras file") from None
+    except OSError as e:
+        raise RunError(path, f"cannot read the file: {e.strerror or e}",
+                       "check the file's permissions") from None
+    except (zipfile.BadZipFile, EOFError, ValueError):
+        names = set()
+    if "config.json" not in names:
+        raise RunError(path, "the file is not a Keras model (not a .keras archive, or a "
+                       "truncated or corrupt one)", "save it with model.save('model.keras')")
+
+
+# -- Keras and files ----------------------------------------------------------------------------
+@contextlib.contextmanager
+def keras_backend() -> Iterator:
+    """The Keras backend module; a missing TensorFlow becomes a `RunError` with the pip
+    command. Located errors (a layer Keras cannot build) pass through as `CnnError`."""
+    # TensorFlow's C++ start-up notices are not for users of a command-line tool.
+    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+    from .backends import keras as backend
+
+    try:
+        yield backend
+    except CnnError as e:
+        if isinstance(e.__cause__, ImportError):
+            raise RunError("cnndsl", "the Keras backend needs TensorFlow, which is not "
+                           f"installed or cannot be imported ({e.__cause__})", INSTALL) from None
+        raise
+
+
+@contextlib.contextmanager
+def writing(output: Path) -> Iterator[None]:
+    """OS errors while writing `output`, said in terms of the file."""
+    try:
+        yield
+    except OSError as e:
+        raise RunError(output, f"cannot write the file: {e.strerror or e}",
+                       "check the free space and permissions of its directory") from None
+
+
+def array_count(weights: Weights) -> tuple[int, int]:
+    """(arrays, values) in a weights mapping, for the one-line summary."""
+    return len(weights), sum(int(np.size(a)) for a in weights.values())

@@ -1,0 +1,16 @@
+"""Every limit cnndsl enforces, in one place (docs/reliability.md explains each).
+
+Each is far above what a real network needs and low enough that a spec beyond it is
+answered with a clear error in well under a second, instead of exhausting memory, the
+stack or the user's patience.
+"""
+
+MAX_SOURCE_BYTES = 8 * 2**20  # a 100,000-layer network written out is about 3 MB
+MAX_STEPS_WRITTEN = 100_000  # `->` arrows in a file, checked before parsing
+MAX_LAYERS = 100_000  # after blocks and `* N` are expanded
+MAX_ELEMENTS = 2**31  # per tensor, batch axis excluded
+MAX_NESTING = 200  # merges, repeats and block uses inside each other
+MAX_EXPRESSION_CHARS = 1_000  # inside one `{expr}`
+MAX_EXPONENT = 400  # in a number literal: 1e999999999 would be a billion-digit integer
+MAX_WHOLE = 2**40  # any size, width or count
+MAX_RANK = 4  # dimensions of a tensor: a volume with channels
