@@ -134,7 +134,7 @@ def cmd_shapes(args) -> int:
 def cmd_check(args) -> int:
     _, graph, _ = load(args.file)
     params = sum(sum(n.layer.params(n.in_shapes)) for n in graph.nodes)
-    print(f"ok: {len(graph)} layers, {params:,} params")
+    print(f"ok: {len(graph):,} layers, {params:,} params")
     return EXIT_OK
 
 
