@@ -14,6 +14,7 @@ import sys
 from pathlib import Path
 
 from .errors import CnnError
+from .limits import MAX_SOURCE_BYTES
 
 EXIT_OK, EXIT_ERROR, EXIT_USAGE, EXIT_INTERNAL = 0, 1, 2, 3
 
@@ -107,9 +108,18 @@ def load(path: str, name: str | None = None):
 
     shown = "<stdin>" if path == "-" else path
     try:
-        data = sys.stdin.buffer.read() if path == "-" else Path(path).read_bytes()
+        # Never more than the limit plus one byte: a 50 MB file is refused unread.
+        if path == "-":
+            data = sys.stdin.buffer.read(MAX_SOURCE_BYTES + 1)
+        else:
+            with open(path, "rb") as f:
+                data = f.read(MAX_SOURCE_BYTES + 1)
     except OSError as e:
         raise UserError(f"{shown}: error: cannot read the file: {e.strerror or e}") from None
+    if len(data) > MAX_SOURCE_BYTES:
+        raise UserError(f"{shown}:1:1: error: the file is over the limit of "
+                        f"{MAX_SOURCE_BYTES // 2**20} MiB for a spec\n"
+                        "hint: is this the right file? a 100,000-layer network is about 3 MB")
     text = data.decode("utf-8", errors="replace")
     try:
         text = decode(data)
