@@ -15,6 +15,15 @@ from .base import GLOBAL, Layer, LayerError, Variable, Window, epilogue_flops, k
 SPATIAL = (2, 3, 4)
 
 
+def _tensor_shape(dims: Shape, step: str) -> Shape:
+    """`dims` if a tensor may have that many dimensions (batch axis not counted)."""
+    if len(dims) > MAX_RANK:
+        raise LayerError(f"`{step}` has {len(dims)} dimensions, at most {MAX_RANK} are "
+                         "supported", "a vector `784`, a sequence `100x3`, an image "
+                         "`28x28x1` or a volume `16x64x64x1`")
+    return dims
+
+
 @dataclass(frozen=True)
 class Input(Layer):
     """`input 28x28x1`: the shape of one example, batch axis not written."""
@@ -26,11 +35,7 @@ class Input(Layer):
     @classmethod
     def read(cls, a, inputs):
         dims, _ = a.size("shape", 0, example="input 28x28x1")
-        if len(dims) > MAX_RANK:
-            raise LayerError(f"input has {len(dims)} dimensions, at most {MAX_RANK} are "
-                             "supported", "a vector `784`, a sequence `100x3`, an image "
-                             "`28x28x1` or a volume `16x64x64x1`")
-        return cls(shape=dims)
+        return cls(shape=_tensor_shape(dims, "input"))
 
     def output_shape(self, inputs):
         return self.shape
@@ -212,10 +217,7 @@ class Reshape(Layer):
 
     @classmethod
     def read(cls, a, inputs):
-        dims, _ = a.size("new shape", 0, example="reshape 7x7x64")
-        if len(dims) > MAX_RANK:
-            raise LayerError(f"reshape to {len(dims)} dimensions; at most {MAX_RANK} are "
-                             "supported")
+        dims = _tensor_shape(a.size("new shape", 0, example="reshape 7x7x64")[0], "reshape")
         if prod(dims) != prod(inputs[0]):
             raise LayerError(f"cannot reshape {format_shape(inputs[0])} ({prod(inputs[0])} "
                              f"values) to {format_shape(dims)} ({prod(dims)} values)",
