@@ -149,7 +149,7 @@ def cmd_check(args) -> int:
 
 
 def cmd_run(args) -> int:
-    from . import runner
+    from . import files, runner
     from .network import Network
 
     shown, graph, text = load(args.file)
@@ -159,7 +159,7 @@ def cmd_run(args) -> int:
                            weights=Path(args.weights) if args.weights else None,
                            seed=args.seed, batch_size=args.batch_size, dtype=args.dtype,
                            layers=layers, progress=sys.stderr)
-    except runner.RunError as e:
+    except files.FileError as e:
         raise UserError(e.render()) from None
     except CnnError as e:  # a layer kind the NumPy backend cannot run
         raise UserError(e.render(text, shown)) from None
@@ -173,13 +173,13 @@ def cmd_run(args) -> int:
 
 def cmd_compile(args) -> int:
     from . import compile as keras_compile
-    from .runner import RunError
+    from .files import FileError
 
     shown, graph, text = load(args.file, args.name)
     try:
         output, summary = keras_compile.command(graph, args.file, args.output, args.emit,
                                                 args.weights, args.seed)
-    except RunError as e:
+    except FileError as e:
         raise UserError(e.render()) from None
     except CnnError as e:  # a layer Keras cannot build, located in the spec
         raise UserError(e.render(text, shown)) from None
@@ -189,13 +189,13 @@ def cmd_compile(args) -> int:
 
 def cmd_weights(args) -> int:
     from . import compile as keras_compile
-    from .runner import RunError
+    from .files import FileError
 
     model = Path(args.file)
     output = Path(args.output) if args.output is not None else model.with_suffix(".npz")
     try:
         weights = keras_compile.export_weights(model, output)
-    except RunError as e:
+    except FileError as e:
         raise UserError(e.render()) from None
     arrays, values = keras_compile.array_count(weights)
     print(f"ok: {output} ({arrays} arrays, {values:,} values)")

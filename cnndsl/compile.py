@@ -7,7 +7,7 @@
 Everything that can be checked without TensorFlow (the destination, the weights file and
 its fit to the network, a `.keras` file's container) is checked before Keras is imported,
 so most mistakes are reported at once, and without TensorFlow installed. Problems with
-files are `RunError`s (`PATH: error: ...` and a hint), as for `cnndsl run`; outputs are
+files are `FileError`s (`PATH: error: ...` and a hint), as for `cnndsl run`; outputs are
 written atomically, so a failure leaves an existing file as it was.
 """
 
@@ -23,8 +23,9 @@ import numpy as np
 
 from . import files
 from .errors import CnnError
+from .files import FileError
 from .ir import Graph
-from .runner import RunError, check_destination
+from .runner import check_destination
 from .weights import Weights, WeightsError, check_weights, init_weights, load_npz
 
 SUFFIXES = {"keras": ".keras", "python": ".py"}
@@ -38,14 +39,14 @@ def command(graph: Graph, spec: str, output: str | None, emit: str = "keras",
     check_output(path, spec, emit)
     if emit == "python":
         if weights is not None or seed is not None:
-            raise RunError("cnndsl compile", "--emit python writes code without weights: "
+            raise FileError("cnndsl compile", "--emit python writes code without weights: "
                            "--weights and --seed do not apply", "compile to .keras to carry "
                            "weights, or leave the option out")
         compile_python(graph, path, "" if spec == "-" else Path(spec).name)
         params = sum(sum(n.layer.params(n.in_shapes)) for n in graph.nodes)
         return path, f"Keras source, {params:,} params"
     if seed is not None and seed < 0:
-        raise RunError("cnndsl compile", f"--seed must be 0 or more, got {seed}",
+        raise FileError("cnndsl compile", f"--seed must be 0 or more, got {seed}",
                        "any non-negative integer, e.g. --seed 0")
     params = compile_keras(graph, path, Path(weights) if weights is not None else None,
                            seed or 0)
@@ -55,7 +56,7 @@ def command(graph: Graph, spec: str, output: str | None, emit: str = "keras",
 def default_output(spec: str, emit: str) -> Path:
     """`nets/lenet5.cnn` -> `nets/lenet5.keras` (or `.py`): beside the spec, same stem."""
     if spec == "-":
-        raise RunError("cnndsl compile", "-o is needed when the spec is read from standard "
+        raise FileError("cnndsl compile", "-o is needed when the spec is read from standard "
                        "input", f"e.g. -o model{SUFFIXES[emit]}")
     return Path(spec).with_suffix(SUFFIXES[emit])
 
@@ -64,7 +65,8 @@ def check_output(output: Path, spec: str, emit: str) -> None:
     """A writable `.keras` or `.py` destination that is not the spec itself."""
     check_destination(output, (SUFFIXES[emit],), "-o")
     if spec != "-" and output.resolve() == Path(spec).resolve():
-        raise RunError(output, "-o names the spec itself", "write the output elsewhere")
+        raise FileError(output, "the output would overwrite the spec itself",
+                       "give another output with -o")
 
 
 def compile_keras(graph: Graph, output: Path, weights: Path | None = None,
@@ -107,16 +109,16 @@ def read_weights(path: Path) -> Weights:
     try:
         return load_npz(path)
     except WeightsError as e:
-        raise RunError(path, str(e).removeprefix(f"{path}: "),
+        raise FileError(path, str(e).removeprefix(f"{path}: "),
                        "weights are an .npz keyed LAYER/VARIABLE, or a .keras model") from None
 
 
 def fit(graph: Graph, weights: Weights, path: Path) -> None:
-    """`RunError` listing every missing, extra or mis-shaped variable."""
+    """`FileError` listing every missing, extra or mis-shaped variable."""
     try:
         check_weights(graph, weights)
     except WeightsError as e:
-        raise RunError(path, str(e), "keys are LAYER/VARIABLE with Keras's shapes, e.g. "
+        raise FileError(path, str(e), "keys are LAYER/VARIABLE with Keras's shapes, e.g. "
                        "dense_1/kernel (in, units); `cnndsl shapes` lists the layers") from None
 
 
@@ -130,7 +132,7 @@ def keras_weights(path: Path) -> Weights:
             raise
         except Exception as e:  # noqa: BLE001 - Keras raises many types for a bad file
             reason = (str(e).strip().splitlines() or [type(e).__name__])[0]
-            raise RunError(path, f"Keras cannot load the model: {reason}",
+            raise FileError(path, f"Keras cannot load the model: {reason}",
                            "save it with model.save('model.keras'); models with Lambda "
                            "layers or unregistered custom classes cannot be loaded "
                            "safely") from None
@@ -140,32 +142,32 @@ def keras_weights(path: Path) -> Weights:
 def check_keras_file(path: Path) -> None:
     """A Keras 3 `.keras` archive by its name and container, checked without Keras."""
     if path.suffix.lower() in (".h5", ".hdf5"):
-        raise RunError(path, "legacy HDF5 models are not supported",
+        raise FileError(path, "legacy HDF5 models are not supported",
                        "load it in Keras and save it again with model.save('model.keras')")
     if path.suffix.lower() != ".keras":
-        raise RunError(path, "not a .keras file", "give a Keras 3 model saved with "
+        raise FileError(path, "not a .keras file", "give a Keras 3 model saved with "
                        "model.save('model.keras')")
     try:
         with zipfile.ZipFile(path) as archive:
             names = set(archive.namelist())
     except FileNotFoundError:
-        raise RunError(path, "no such file", "check the path") from None
+        raise FileError(path, "no such file", "check the path") from None
     except IsADirectoryError:
-        raise RunError(path, "is a directory, not a file", "give a .keras file") from None
+        raise FileError(path, "is a directory, not a file", "give a .keras file") from None
     except OSError as e:
-        raise RunError(path, f"cannot read the file: {e.strerror or e}",
+        raise FileError(path, f"cannot read the file: {e.strerror or e}",
                        "check the file's permissions") from None
     except (zipfile.BadZipFile, EOFError, ValueError):
         names = set()
     if "config.json" not in names:
-        raise RunError(path, "the file is not a Keras model (not a .keras archive, or a "
+        raise FileError(path, "the file is not a Keras model (not a .keras archive, or a "
                        "truncated or corrupt one)", "save it with model.save('model.keras')")
 
 
 # -- Keras and files ----------------------------------------------------------------------------
 @contextlib.contextmanager
 def keras_backend() -> Iterator:
-    """The Keras backend module; a missing TensorFlow becomes a `RunError` with the pip
+    """The Keras backend module; a missing TensorFlow becomes a `FileError` with the pip
     command. Located errors (a layer Keras cannot build) pass through as `CnnError`."""
     # TensorFlow's C++ start-up notices are not for users of a command-line tool.
     os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
@@ -175,7 +177,7 @@ def keras_backend() -> Iterator:
         yield backend
     except CnnError as e:
         if isinstance(e.__cause__, ImportError):
-            raise RunError("cnndsl", "the Keras backend needs TensorFlow, which is not "
+            raise FileError("cnndsl", "the Keras backend needs TensorFlow, which is not "
                            f"installed or cannot be imported ({e.__cause__})", INSTALL) from None
         raise
 
@@ -186,7 +188,7 @@ def writing(output: Path) -> Iterator[None]:
     try:
         yield
     except OSError as e:
-        raise RunError(output, f"cannot write the file: {e.strerror or e}",
+        raise FileError(output, f"cannot write the file: {e.strerror or e}",
                        "check the free space and permissions of its directory") from None
 
 

@@ -74,6 +74,18 @@ def write_npz(path: str | Path, arrays: Mapping[str, np.ndarray]) -> None:
                 np.lib.format.write_array(member, np.asarray(array), allow_pickle=False)
 
 
+class FileError(Exception):
+    """A problem with a file or option given to a command (not with the spec's text),
+    rendered `PATH: error: message` and a hint."""
+
+    def __init__(self, where: str | Path, message: str, hint: str) -> None:
+        super().__init__(message)
+        self.where, self.message, self.hint = str(where), message, hint
+
+    def render(self) -> str:
+        return f"{self.where}: error: {self.message}\nhint: {self.hint}"
+
+
 class ArchiveError(ValueError):
     """A file that is not an `.npz` of plain arrays; the message says what it is."""
 

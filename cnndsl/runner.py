@@ -29,6 +29,7 @@ from typing import TextIO
 import numpy as np
 
 from . import files
+from .files import FileError
 from .network import Network
 from .weights import WeightsError
 
@@ -36,17 +37,6 @@ NUMERIC_KINDS = "biuf"  # bool, signed, unsigned, floating point
 KIND_NAMES = {"c": "complex numbers", "U": "strings", "S": "byte strings", "V": "records",
               "O": "Python objects", "M": "dates", "m": "time deltas"}
 NPZ_KEY = "output"  # the one array of an .npz output
-
-
-class RunError(Exception):
-    """A problem with a file or option of `cnndsl run`, rendered `PATH: error: ...`."""
-
-    def __init__(self, where: str | Path, message: str, hint: str) -> None:
-        super().__init__(message)
-        self.where, self.message, self.hint = str(where), message, hint
-
-    def render(self) -> str:
-        return f"{self.where}: error: {self.message}\nhint: {self.hint}"
 
 
 class Interrupted(KeyboardInterrupt):
@@ -63,7 +53,7 @@ def run(network: Network, source: Path, output: Path, *, weights: Path | None = 
     """Run `network` over the examples in `source` and write the outputs to `output`.
 
     `input 4 -> dense 2` on a (10, 4) array writes (10, 2); on a (4,) array, one example
-    without the batch axis, it writes (2,). Returns the shape written. Raises `RunError`
+    without the batch axis, it writes (2,). Returns the shape written. Raises `FileError`
     for any problem with the files or options, before anything is written.
     """
     check_options(batch_size, seed)
@@ -73,7 +63,7 @@ def run(network: Network, source: Path, output: Path, *, weights: Path | None = 
     if layers is not None:
         check_destination(layers, (".npz",), "--layers")
         if layers.resolve() == output.resolve():
-            raise RunError(layers, "--layers and -o name the same file",
+            raise FileError(layers, "--layers and -o name the same file",
                            "write the layers' outputs to a different .npz")
     use_weights(network, weights, seed)
     rows = 1 if single else len(x)
@@ -93,37 +83,37 @@ def run(network: Network, source: Path, output: Path, *, weights: Path | None = 
 def check_options(batch_size: int, seed: int) -> None:
     """Options argparse cannot range-check by itself."""
     if batch_size < 1:
-        raise RunError("cnndsl run", f"--batch-size must be at least 1, got {batch_size}",
+        raise FileError("cnndsl run", f"--batch-size must be at least 1, got {batch_size}",
                        "the number of examples run at once, e.g. --batch-size 32")
     if seed < 0:
-        raise RunError("cnndsl run", f"--seed must be 0 or more, got {seed}",
+        raise FileError("cnndsl run", f"--seed must be 0 or more, got {seed}",
                        "any non-negative integer, e.g. --seed 0")
 
 
 # -- input ------------------------------------------------------------------------------------
 def sniff(path: Path) -> str:
-    """'npy' or 'npz' from the file's first bytes, not its name; `RunError` if neither.
+    """'npy' or 'npz' from the file's first bytes, not its name; `FileError` if neither.
 
     NumPy itself calls any unknown file "pickled data", which misleads for a text file."""
     try:
         with open(path, "rb") as f:
             head = f.read(6)
     except FileNotFoundError:
-        raise RunError(path, "no such file", "check the path") from None
+        raise FileError(path, "no such file", "check the path") from None
     except IsADirectoryError:
-        raise RunError(path, "is a directory, not a file", "give a .npy or .npz file") from None
+        raise FileError(path, "is a directory, not a file", "give a .npy or .npz file") from None
     except OSError as e:
-        raise RunError(path, f"cannot read the file: {e.strerror or e}",
+        raise FileError(path, f"cannot read the file: {e.strerror or e}",
                        "check the file's permissions") from None
     if head.startswith(b"\x93NUMPY"):
         return "npy"
     if head.startswith(b"PK"):
         return "npz"
     if not head:
-        raise RunError(path, "the file is empty", "save arrays with numpy.save or numpy.savez")
+        raise FileError(path, "the file is empty", "save arrays with numpy.save or numpy.savez")
     if head.startswith(b"\x80"):
         raise _pickled(path)
-    raise RunError(path, "not a .npy or .npz file", "save arrays with numpy.save or numpy.savez")
+    raise FileError(path, "not a .npy or .npz file", "save arrays with numpy.save or numpy.savez")
 
 
 def read_input(path: Path) -> np.ndarray:
@@ -131,7 +121,7 @@ def read_input(path: Path) -> np.ndarray:
     kind = sniff(path)
     try:
         x = np.load(path, mmap_mode="r", allow_pickle=False) if kind == "npy" else _one(path)
-    except RunError:
+    except FileError:
         raise
     except ValueError as e:
         if "pickle" in str(e) or "object" in str(e).lower():
@@ -141,7 +131,7 @@ def read_input(path: Path) -> np.ndarray:
         raise _corrupt(path, e) from None
     if x.dtype.kind not in NUMERIC_KINDS:
         what = KIND_NAMES.get(x.dtype.kind, "values that are not numbers")
-        raise RunError(path, f"the input holds {what} (dtype {x.dtype}); the network takes "
+        raise FileError(path, f"the input holds {what} (dtype {x.dtype}); the network takes "
                        "integers or floating-point numbers",
                        "save a numeric array, e.g. numpy.save(path, x.astype('float32'))")
     return x
@@ -153,28 +143,28 @@ def _one(path: Path) -> np.ndarray:
         names = list(data.files)
         if len(names) != 1:
             held = f"{len(names)} arrays ({', '.join(names)})" if names else "no arrays"
-            raise RunError(path, f"the archive holds {held}; the input must be exactly one",
+            raise FileError(path, f"the archive holds {held}; the input must be exactly one",
                            "save only the input: numpy.savez(path, x) or numpy.save('x.npy', x)")
         x = data[names[0]]
     if not isinstance(x, np.ndarray):  # a zip member that is not a .npy comes back as bytes
-        raise RunError(path, f"`{names[0]}` in the archive is not a NumPy array",
+        raise FileError(path, f"`{names[0]}` in the archive is not a NumPy array",
                        "write the archive with numpy.savez")
     return x
 
 
-def _pickled(path: Path) -> RunError:
-    return RunError(path, "the file holds pickled Python objects, which are refused for "
+def _pickled(path: Path) -> FileError:
+    return FileError(path, "the file holds pickled Python objects, which are refused for "
                     "safety", "save a plain numeric array, e.g. numpy.save(path, "
                     "numpy.asarray(x, dtype='float32'))")
 
 
-def _corrupt(path: Path, e: BaseException) -> RunError:
-    return RunError(path, f"the file is truncated or corrupt ({e})",
+def _corrupt(path: Path, e: BaseException) -> FileError:
+    return FileError(path, f"the file is truncated or corrupt ({e})",
                     "write it again with numpy.save or numpy.savez")
 
 
 def fit_input(x: np.ndarray, network: Network, path: Path) -> bool:
-    """Whether `x` is one example without the batch axis; `RunError` if it fits neither way."""
+    """Whether `x` is one example without the batch axis; `FileError` if it fits neither way."""
     expected = tuple(network.input_shape)
     if tuple(x.shape) == expected:
         return True
@@ -182,7 +172,7 @@ def fit_input(x: np.ndarray, network: Network, path: Path) -> bool:
         return False
     node = network.graph.input
     span = f"{node.span.line}:{node.span.column}"
-    raise RunError(path, f"the input has shape {tuple(x.shape)}; the network takes "
+    raise FileError(path, f"the input has shape {tuple(x.shape)}; the network takes "
                    f"(N, {', '.join(map(str, expected))}) for N examples, or {expected} for one",
                    f"the network's first step, `{node.text}` at line {span}, sets the shape "
                    "of one example")
@@ -206,13 +196,13 @@ def use_weights(network: Network, path: Path | None, seed: int) -> None:
         network.set_weights(weights)
         return
     if sniff(path) != "npz":
-        raise RunError(path, "weights must be an .npz archive, not a single .npy array",
+        raise FileError(path, "weights must be an .npz archive, not a single .npy array",
                        "save them with numpy.savez(path, **{'conv_1/kernel': ..., ...})")
     try:
         network.set_weights(path)
     except WeightsError as e:
         message = str(e).removeprefix(f"{path}: ")
-        raise RunError(path, message, "keys are LAYER/VARIABLE with Keras's shapes, e.g. "
+        raise FileError(path, message, "keys are LAYER/VARIABLE with Keras's shapes, e.g. "
                        "dense_1/kernel (in, units); `cnndsl shapes` lists the layers") from None
 
 
@@ -220,17 +210,17 @@ def use_weights(network: Network, path: Path | None, seed: int) -> None:
 def check_destination(path: Path, suffixes: tuple[str, ...], option: str) -> None:
     """Fail before the run, not after it, if `path` cannot be written."""
     if path.suffix.lower() not in suffixes:
-        raise RunError(path, f"{option} must name a {' or '.join(suffixes)} file",
+        raise FileError(path, f"{option} must name a {' or '.join(suffixes)} file",
                        f"e.g. {option} {path.with_suffix(suffixes[0]).name}")
     if path.is_dir():
-        raise RunError(path, "is a directory", f"give a file name, e.g. {path / 'out.npy'}")
+        raise FileError(path, "is a directory", f"give a file name, e.g. {path / 'out.npy'}")
     parent = path.parent
     if not parent.is_dir():
         problem = "is not a directory" if parent.exists() else "does not exist"
-        raise RunError(path, f"the directory {parent} {problem}",
+        raise FileError(path, f"the directory {parent} {problem}",
                        f"create it first (mkdir -p {parent}) or write elsewhere")
     if not os.access(parent, os.W_OK | os.X_OK):
-        raise RunError(path, f"cannot write in the directory {parent}",
+        raise FileError(path, f"cannot write in the directory {parent}",
                        "check its permissions or write elsewhere")
 
 
@@ -241,7 +231,7 @@ def staged(path: Path) -> Iterator[Path]:
         with files.staged(path) as tmp:
             yield tmp
     except OSError as e:
-        raise RunError(path, f"cannot write the output: {e.strerror or e}",
+        raise FileError(path, f"cannot write the output: {e.strerror or e}",
                        "check the free space and permissions of its directory") from None
 
 
@@ -326,7 +316,7 @@ def write_layers(path: Path, network: Network, kept: dict[str, list[np.ndarray]]
     try:
         files.write_npz(path, arrays)
     except OSError as e:
-        raise RunError(path, f"cannot write the layers file: {e.strerror or e}",
+        raise FileError(path, f"cannot write the layers file: {e.strerror or e}",
                        "check the free space and permissions of its directory") from None
 
 

@@ -247,7 +247,7 @@ USER_ERRORS = [
     (("-o", "out.txt"), "out.txt: error: -o must name a .npy or .npz file", "-o out.npy"),
     ((*W, "nope.npz"), "nope.npz: error: no such file", ""),
     ((*W, "x.npy"), "x.npy: error: weights must be an .npz archive", ""),
-    ((*W, "w.keras"), "w.keras: error: only .npz weights are supported", ""),
+    ((*W, "w.keras"), "w.keras: error: the file is not a Keras model", ""),
     ((*W, "wmissing.npz"), "wmissing.npz: error: the weights do not fit the network",
      "missing: dense_1/bias"),
     ((*W, "wextra.npz"), "wextra.npz: error: the weights do not fit the network",

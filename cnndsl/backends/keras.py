@@ -184,6 +184,10 @@ def _leaky_class():
         def get_config(self) -> dict:
             return {"negative_slope": self.negative_slope}
 
+        @classmethod
+        def from_config(cls, config: dict):
+            return cls(**config)
+
     return LeakyReLUActivation
 
 
