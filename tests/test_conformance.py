@@ -1,0 +1,32 @@
+"""Every layer kind of the catalogue is implemented by every backend: one key (`conv`)
+names the kind, the NumPy interpreter's method and the Keras backend's method."""
+
+import pytest
+
+from cnndsl.backends.numpy import Interpreter
+from cnndsl.layers import KINDS
+
+BACKENDS = {"numpy": Interpreter}
+try:  # the Keras backend module imports Keras only when used, so it always imports
+    from cnndsl.backends.keras import KerasSpecs
+
+    BACKENDS["keras"] = KerasSpecs
+except ImportError:  # pragma: no cover
+    pass
+
+RUNNABLE = [k.kind for k in KINDS if k.kind != "input"]  # the input is no computation
+
+
+@pytest.mark.parametrize("backend", sorted(BACKENDS))
+@pytest.mark.parametrize("kind", RUNNABLE)
+def test_every_backend_has_every_kind(backend, kind):
+    assert callable(getattr(BACKENDS[backend], kind, None)), f"{backend} lacks `{kind}`"
+
+
+def test_every_kind_has_a_unique_word():
+    words = [w for k in KINDS for w in (k.words or (k.kind,))]
+    assert len(words) == len(set(words))
+
+
+def test_keras_backend_is_in_the_table():
+    assert "keras" in BACKENDS
