@@ -28,7 +28,7 @@ class ReceptiveField:
     """
 
     size: tuple[int, ...]
-    jump: tuple[Fraction, ...]
+    jump: tuple[int | Fraction, ...]
     whole: bool = False
 
     def __str__(self) -> str:
@@ -113,11 +113,11 @@ def _receptive_field(node: Node, fields, graph: Graph) -> ReceptiveField | None:
         if len(input_shape) == 1:
             return None  # a vector has no spatial positions
         d = len(input_shape) - 1
-        return ReceptiveField((1,) * d, (Fraction(1),) * d)
+        return ReceptiveField((1,) * d, (1,) * d)
     before = [fields[i] for i in node.inputs]
     if any(f is None for f in before):
         return None
-    whole = ReceptiveField(input_shape[:-1], (Fraction(0),) * (len(input_shape) - 1), True)
+    whole = ReceptiveField(input_shape[:-1], (0,) * (len(input_shape) - 1), True)
     if any(f.whole for f in before):
         return whole
     merged = ReceptiveField(tuple(map(max, *(f.size for f in before))) if len(before) > 1

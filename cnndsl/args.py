@@ -183,6 +183,9 @@ class ArgReader:
                     offset + dim_at, len(dim_text)))
             nums = []
             for part, part_at in halves:
+                if part.isdigit() and minimum <= int(part) <= MAX_WHOLE:
+                    nums.append(int(part))  # the common case: no span, no Fraction
+                    continue
                 where = span.shifted(offset + dim_at + part_at, len(part))
                 nums.append(whole(atom_value(part, where, self.env), what, where, minimum))
             values.append(tuple(nums) * (2 if len(nums) == 1 and pairs else 1)

@@ -121,7 +121,7 @@ def _rf_json(rf: ReceptiveField | None):
     return {"size": list(rf.size), "jump": [_num(j) for j in rf.jump], "global": rf.whole}
 
 
-def _num(value: Fraction) -> int | float:
+def _num(value: int | Fraction) -> int | float:
     return int(value) if value.denominator == 1 else float(value)
 
 

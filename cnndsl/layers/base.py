@@ -36,7 +36,7 @@ class Window:
     """
 
     kernel: tuple[int, ...]
-    stride: tuple[Fraction, ...]
+    stride: tuple[int | Fraction, ...]  # whole numbers stay ints: Fractions are slow
 
 
 GLOBAL = Window((), ())  # every output sees the whole input

@@ -72,7 +72,7 @@ class Sliding(Layer):
 
     def window(self, inputs: Inputs) -> Window:
         extent = tuple(effective_kernel(k, d) for k, d in zip(self.kernel, self.dilation))
-        return Window(extent, tuple(Fraction(s) for s in self.stride))
+        return Window(extent, self.stride)
 
     def flops(self, inputs: Inputs, out: Shape) -> int:
         return 2 * self.macs(inputs, out) + epilogue_flops(out, self.bias, self.activation)

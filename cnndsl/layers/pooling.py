@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
-from fractions import Fraction
 from math import prod
 
 from ..shapes import conv_length, format_shape
@@ -39,7 +38,7 @@ class Pool(Layer):
         return (*out, inputs[0][-1])
 
     def window(self, inputs):
-        return Window(self.kernel, tuple(Fraction(s) for s in self.stride))
+        return Window(self.kernel, self.stride)
 
     def describe(self):
         text = f"{self.kind} {format_shape(self.kernel)}"
