@@ -16,6 +16,7 @@ import re
 import textwrap
 from collections.abc import Mapping
 from dataclasses import dataclass, field
+from math import prod
 from typing import Any
 
 import numpy as np
@@ -167,6 +168,19 @@ def _activation(activation: Activation | None):
     return activation.name
 
 
+def merge_order(node: Node) -> list[int]:
+    """A node's inputs, broadcasting branches first for element-wise merges.
+
+    Keras 3's TensorFlow `ops.add` treats a second operand that squeezes to one axis as a
+    bias and adds it along the channel axis, wrongly when that axis is not the channels
+    (`add { id | dense 1 }` on a batch of 2). Merges are commutative, so the smaller
+    operands go first, where that rule never applies."""
+    if node.kind not in ("add", "avg", "mul", "max") or len(set(node.in_shapes)) == 1:
+        return list(node.inputs)
+    order = sorted(range(len(node.inputs)), key=lambda i: prod(node.in_shapes[i]))
+    return [node.inputs[i] for i in order]
+
+
 # -- building a model -------------------------------------------------------------------------
 
 def _leaky_class():
@@ -206,7 +220,7 @@ def build_model(graph: Graph, weights: Mapping[str, np.ndarray] | None = None):
     tensors: dict[int, Any] = {0: keras.Input(shape=graph.input.shape, name="input")}
     for node in graph.nodes[1:]:
         layer = _instantiate(specs.spec(node))
-        args = [tensors[i] for i in node.inputs]
+        args = [tensors[i] for i in merge_order(node)]
         tensors[node.index] = layer(args if node.layer.arity == "many" else args[0])
     model = keras.Model(tensors[0], tensors[len(graph.nodes) - 1], name=graph.name)
     if weights is not None:
@@ -274,7 +288,7 @@ def python_source(graph: Graph, source_name: str = "") -> str:
     for node in graph.nodes[1:]:
         spec = specs.spec(node)
         uses_leaky |= isinstance(spec.kwargs.get("activation"), LeakySlope)
-        args = [names[i] for i in node.inputs]
+        args = [names[i] for i in merge_order(node)]
         inputs = f"[{', '.join(args)}]" if node.layer.arity == "many" else args[0]
         body += _statement(names[node.index], spec, inputs)
     body.append(f'return keras.Model(inputs, {names[-1]}, name="{graph.name}")')

@@ -123,8 +123,11 @@ class Interpreter:
         if method is None:
             raise CnnError(f"the NumPy backend cannot run `{node.kind}`", node.span)
         inputs = [values[i] for i in node.inputs]
-        owned = [not self.keep and self._buffers[i] != EXTERNAL
-                 and self._last_use[self._buffers[i]] == node.index for i in node.inputs]
+        buffers = [self._buffers[i] for i in node.inputs]
+        # A buffer read twice by this node (`add { id | id }`, or `id` and a view of it)
+        # must not be written while the other read is still to come.
+        owned = [not self.keep and b != EXTERNAL and self._last_use[b] == node.index
+                 and buffers.count(b) == 1 for b in buffers]
         return method(node, inputs, owned, self.params[node.index])
 
     def _out(self, node: Node, batch: int) -> np.ndarray:
@@ -220,7 +223,7 @@ class Interpreter:
         for axis, factor in enumerate(node.layer.factors, start=1):
             if factor > 1:
                 y = np.repeat(y, factor, axis=axis)
-        return y
+        return y if y is not xs[0] else y.copy()  # `upsample 1`: a buffer of its own
 
     def activation(self, node, xs, owned, w):
         y = xs[0] if owned[0] else xs[0].copy()
