@@ -32,15 +32,14 @@ def main() -> None:
         print("TensorFlow is not installed: pip install 'cnndsl[keras]'")
         return
     from cnndsl import compile_file
-    from cnndsl.backends.keras import build_model, save_model
-    from cnndsl.weights import init_weights
+    from cnndsl.backends.keras import build_seeded, save_model
 
     spec = ROOT / "examples" / "resnet50.cnn"
     out = Path(tempfile.mkdtemp())
 
     def ours() -> None:
         graph, _ = compile_file(spec)
-        save_model(build_model(graph, init_weights(graph, 0)), out / "ours.keras")
+        save_model(build_seeded(graph, 0), out / "ours.keras")
 
     def theirs() -> None:
         model = keras.applications.ResNet50(weights=None)

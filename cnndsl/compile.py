@@ -26,7 +26,7 @@ from .errors import CnnError
 from .files import FileError
 from .ir import Graph
 from .runner import check_destination
-from .weights import Weights, WeightsError, check_weights, init_weights, load_npz
+from .weights import Weights, WeightsError, check_weights, load_npz
 
 SUFFIXES = {"keras": ".keras", "python": ".py"}
 INSTALL = "pip install 'cnndsl[keras]'"
@@ -73,11 +73,13 @@ def compile_keras(graph: Graph, output: Path, weights: Path | None = None,
                   seed: int = 0) -> int:
     """Write the network as a `.keras` model carrying `weights` (or seeded Keras-like
     initial weights); returns its parameter count."""
-    values = read_weights(weights) if weights is not None else init_weights(graph, seed)
-    if weights is not None:
-        fit(graph, values, weights)
     with keras_backend() as backend:
-        model = backend.build_model(graph, values)
+        if weights is not None:
+            values = read_weights(weights)
+            fit(graph, values, weights)
+            model = backend.build_model(graph, values)
+        else:
+            model = backend.build_seeded(graph, seed)
         with writing(output):
             backend.save_model(model, output)
     return int(model.count_params())

@@ -15,6 +15,7 @@ import keyword
 import re
 import textwrap
 from collections.abc import Mapping
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from math import prod
 from typing import Any
@@ -225,6 +226,18 @@ def build_model(graph: Graph, weights: Mapping[str, np.ndarray] | None = None):
     model = keras.Model(tensors[0], tensors[len(graph.nodes) - 1], name=graph.name)
     if weights is not None:
         set_weights(model, graph, weights)
+    return model
+
+
+def build_seeded(graph: Graph, seed: int = 0):
+    """`build_model` with the weights `cnndsl run --seed` uses; they are drawn in a
+    second thread while Keras builds the layers (NumPy's generator releases the GIL)."""
+    from ..weights import init_weights
+
+    with ThreadPoolExecutor(1) as pool:
+        weights = pool.submit(init_weights, graph, seed)
+        model = build_model(graph)
+        set_weights(model, graph, weights.result())
     return model
 
 
