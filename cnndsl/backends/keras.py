@@ -11,6 +11,7 @@ backends by name.
 
 from __future__ import annotations
 
+import contextlib
 import keyword
 import re
 import textwrap
@@ -216,6 +217,34 @@ def _instantiate(spec: LayerSpec):
 
 def build_model(graph: Graph, weights: Mapping[str, np.ndarray] | None = None):
     """A `keras.Model` named after the graph, with `weights` loaded if given."""
+    if weights is None:
+        return _build(graph)
+    with _no_initial_draws():
+        model = _build(graph)
+    set_weights(model, graph, weights)
+    return model
+
+
+@contextlib.contextmanager
+def _no_initial_draws():
+    """While building a model whose weights are overwritten at once, Keras's
+    Glorot-uniform initialiser returns zeros instead of drawing 25M random numbers for
+    ResNet-50 (a quarter of the build). The layers' configs still name Glorot-uniform,
+    so a saved model is unchanged; the class is patched only for this block."""
+    glorot = _keras().initializers.GlorotUniform
+    draw = glorot.__call__
+
+    def zeros(self, shape, dtype=None):
+        return _keras().ops.zeros(shape, dtype=dtype)
+
+    glorot.__call__ = zeros
+    try:
+        yield
+    finally:
+        glorot.__call__ = draw
+
+
+def _build(graph: Graph):
     keras = _keras()
     specs = KerasSpecs()
     tensors: dict[int, Any] = {0: keras.Input(shape=graph.input.shape, name="input")}
@@ -223,10 +252,7 @@ def build_model(graph: Graph, weights: Mapping[str, np.ndarray] | None = None):
         layer = _instantiate(specs.spec(node))
         args = [tensors[i] for i in merge_order(node)]
         tensors[node.index] = layer(args if node.layer.arity == "many" else args[0])
-    model = keras.Model(tensors[0], tensors[len(graph.nodes) - 1], name=graph.name)
-    if weights is not None:
-        set_weights(model, graph, weights)
-    return model
+    return keras.Model(tensors[0], tensors[len(graph.nodes) - 1], name=graph.name)
 
 
 def build_seeded(graph: Graph, seed: int = 0):
@@ -236,7 +262,8 @@ def build_seeded(graph: Graph, seed: int = 0):
 
     with ThreadPoolExecutor(1) as pool:
         weights = pool.submit(init_weights, graph, seed)
-        model = build_model(graph)
+        with _no_initial_draws():
+            model = _build(graph)
         set_weights(model, graph, weights.result())
     return model
 
