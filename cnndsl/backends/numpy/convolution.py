@@ -115,6 +115,8 @@ def conv(x: np.ndarray, kernel: np.ndarray, stride, dilation, padding: str,
     y2 = y.reshape(-1, filters)
     if all(k == 1 for k in ksize):
         _pointwise(xp, kernel, stride, out_sizes, groups, y2, epilogue)
+    elif ROW_WINDOWS and _rows_reusable(ksize, stride, dilation, groups):
+        _row_im2col(xp, kernel, stride, dilation, out_sizes, y2, epilogue)
     else:
         _im2col(xp, kernel, stride, dilation, out_sizes, groups, y2, epilogue)
     if pool and xp is not x and xp.base is None:
@@ -156,6 +158,52 @@ def gemm_rows(a: np.ndarray, w: np.ndarray, out: np.ndarray, epilogue: Epilogue 
     run_split(work, range(0, len(a), step))
 
 
+ROW_WINDOWS = True  # the kernel-row form below; False falls back to full im2col
+
+
+def _rows_reusable(ksize, stride, dilation, groups) -> bool:
+    """2-D, stride and dilation 1 down the height, no groups: windows of one input row
+    serve every kernel row, so only a row's windows need copying."""
+    return len(ksize) == 2 and ksize[0] > 1 and stride[0] == 1 and dilation[0] == 1 \
+        and groups == 1
+
+
+def _row_im2col(xp, kernel, stride, dilation, out_sizes, y2, epilogue) -> None:
+    """im2col of one kernel row at a time: copy each input row's horizontal windows once
+    (kw*C values per output column, a third of full im2col for 3x3), then add one GEMM
+    per kernel row, each reading a contiguous slice of that copy."""
+    kh, kw = kernel.shape[:2]
+    cin, filters = kernel.shape[-2:]
+    oh, ow = out_sizes
+    depth = kw * cin
+    sn, sh, sw, sc = xp.strides
+    # (N, input rows, output columns, kw, C): each input row's horizontal windows.
+    rows_view = as_strided(xp, (xp.shape[0], xp.shape[1], ow, kw, cin),
+                           (sn, sh, sw * stride[1], sw * dilation[1], sc), writeable=False)
+    weights = [kernel[i].reshape(depth, filters) for i in range(kh)]
+    lines = max(1, max(MIN_TILE_ROWS, TILE_BYTES // (depth * xp.itemsize)) // ow)
+    tiles = [(n, h0, min(oh, h0 + lines)) for n in range(xp.shape[0])
+             for h0 in range(0, oh, lines)]
+
+    def work(chunk) -> None:
+        for n, h0, h1 in chunk:
+            rows = (h1 - h0) * ow
+            windows_ = _buffer((h1 - h0 + kh - 1) * ow * depth, xp.dtype)
+            windows_ = windows_.reshape(h1 - h0 + kh - 1, ow, kw, cin)
+            np.copyto(windows_, rows_view[n, h0:h1 + kh - 1])
+            flat = windows_.reshape(-1, depth)
+            out = y2[(n * oh + h0) * ow:(n * oh + h0) * ow + rows]
+            np.matmul(flat[:rows], weights[0], out=out)
+            term = _scratch(rows * filters, xp.dtype).reshape(rows, filters)
+            for i in range(1, kh):
+                np.matmul(flat[i * ow:i * ow + rows], weights[i], out=term)
+                out += term
+            if epilogue:
+                epilogue(out)
+
+    run_split(work, tiles)
+
+
 def _im2col(xp, kernel, stride, dilation, out_sizes, groups, y2, epilogue) -> None:
     ksize = kernel.shape[:-2]
     view = windows(xp, out_sizes, ksize, stride, dilation)
@@ -185,12 +233,18 @@ def _im2col(xp, kernel, stride, dilation, out_sizes, groups, y2, epilogue) -> No
 _local = threading.local()
 
 
-def _buffer(size: int, dtype) -> np.ndarray:
+def _buffer(size: int, dtype, name: str = "buffer") -> np.ndarray:
     """This thread's im2col buffer, grown as needed and kept for the next call."""
-    buffer = getattr(_local, "buffer", None)
+    buffer = getattr(_local, name, None)
     if buffer is None or buffer.size < size or buffer.dtype != dtype:
-        buffer = _local.buffer = np.empty(size, dtype=dtype)
+        buffer = np.empty(size, dtype=dtype)
+        setattr(_local, name, buffer)
     return buffer[:size]
+
+
+def _scratch(size: int, dtype) -> np.ndarray:
+    """This thread's second buffer, for partial GEMM results."""
+    return _buffer(size, dtype, "scratch")
 
 
 def depthwise(x: np.ndarray, kernel: np.ndarray, stride, dilation, padding: str,
