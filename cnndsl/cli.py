@@ -107,6 +107,9 @@ def load(path: str, name: str | None = None):
     from .compiler import compile_text, decode
 
     shown = "<stdin>" if path == "-" else path
+    if name is not None and (not name or "/" in name or not name.isprintable()):
+        raise UserError(f"cnndsl: error: --name {name!r} is not a usable model name\n"
+                        "hint: use letters, digits, `_`, `-` or `.`; Keras refuses `/`")
     try:
         # Never more than the limit plus one byte: a 50 MB file is refused unread.
         if path == "-":
@@ -211,8 +214,16 @@ def main(argv: list[str] | None = None) -> int:
         args = _parser().parse_args(argv)
     except SystemExit as e:  # argparse: --help (0) or a usage error (2)
         return e.code if isinstance(e.code, int) else EXIT_USAGE
+    from .signals import sigterm_interrupts
+
     try:
-        return COMMANDS[args.command](args)
+        with sigterm_interrupts():  # SIGTERM unwinds like Ctrl-C: staged files are removed
+            return COMMANDS[args.command](args)
+    except KeyboardInterrupt as e:
+        target = getattr(args, "output", None)
+        print(f"cnndsl {args.command}: interrupted"
+              + (f"; {target} was not written" if target else ""), file=sys.stderr)
+        return 128 + getattr(e, "signum", 2)
     except UserError as e:
         print(e, file=sys.stderr)
         return EXIT_ERROR

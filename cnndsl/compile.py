@@ -159,7 +159,7 @@ def check_keras_file(path: Path) -> None:
     except OSError as e:
         raise FileError(path, f"cannot read the file: {e.strerror or e}",
                        "check the file's permissions") from None
-    except (zipfile.BadZipFile, EOFError, ValueError):
+    except Exception:  # noqa: BLE001 - BadZipFile, truncated, unsupported zip versions...
         names = set()
     if "config.json" not in names:
         raise FileError(path, "the file is not a Keras model (not a .keras archive, or a "

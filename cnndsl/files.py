@@ -11,6 +11,7 @@ from __future__ import annotations
 import contextlib
 import os
 import tempfile
+import warnings
 import zipfile
 from collections.abc import Iterator, Mapping
 from pathlib import Path
@@ -99,22 +100,27 @@ def read_npz(path: str | Path) -> dict[str, np.ndarray]:
             raise ArchiveError("it is not an .npz archive of arrays (numpy reads it as "
                                "pickled data, which is refused for safety)") from None
         raise ArchiveError(f"it is not a valid .npz file ({e})") from None
-    except (zipfile.BadZipFile, EOFError) as e:
-        raise ArchiveError(f"it is not a valid .npz file ({e})") from None
+    except OSError:
+        raise
+    except Exception as e:  # noqa: BLE001 - any other failure to parse: a corrupt file
+        raise ArchiveError(f"it is not a valid .npz file ({type(e).__name__}: {e})") from None
     if not isinstance(data, np.lib.npyio.NpzFile):
         raise ArchiveError("it is a single .npy array, not an .npz archive")
     with data:
         out = {}
         for key in data.files:
             try:
-                value = data[key]
+                with warnings.catch_warnings():
+                    warnings.simplefilter("error")
+                    value = data[key]
             except ValueError as e:
                 if "pickle" in str(e).lower():
                     raise ArchiveError(f"member `{key}` holds pickled Python objects, which "
                                        "are refused for safety") from None
                 raise ArchiveError(f"member `{key}` is not a valid array ({e})") from None
-            except (zipfile.BadZipFile, EOFError, OSError) as e:
-                raise ArchiveError(f"member `{key}` cannot be read ({e})") from None
+            except Exception as e:  # noqa: BLE001 - encrypted, truncated, huge, garbled...
+                raise ArchiveError(f"member `{key}` cannot be read ({type(e).__name__}: "
+                                   f"{e})") from None
             if not isinstance(value, np.ndarray):
                 raise ArchiveError(f"member `{key}` is not a .npy array")
             out[key] = value

@@ -16,12 +16,9 @@ from __future__ import annotations
 
 import contextlib
 import os
-import signal
-import threading
 import time
 import warnings
 import zipfile
-import zlib
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import TextIO
@@ -31,20 +28,13 @@ import numpy as np
 from . import files
 from .files import FileError
 from .network import Network
+from .signals import sigterm_interrupts
 from .weights import WeightsError
 
 NUMERIC_KINDS = "biuf"  # bool, signed, unsigned, floating point
 KIND_NAMES = {"c": "complex numbers", "U": "strings", "S": "byte strings", "V": "records",
               "O": "Python objects", "M": "dates", "m": "time deltas"}
 NPZ_KEY = "output"  # the one array of an .npz output
-
-
-class Interrupted(KeyboardInterrupt):
-    """SIGTERM (or SIGINT) during a run; unwinds like Ctrl-C so temporary files go too."""
-
-    def __init__(self, signum: int = signal.SIGINT) -> None:
-        super().__init__(signum)
-        self.signum = signum
 
 
 def run(network: Network, source: Path, output: Path, *, weights: Path | None = None,
@@ -120,14 +110,17 @@ def read_input(path: Path) -> np.ndarray:
     """The input array: a read-only memory map of a `.npy`, or the one array of an `.npz`."""
     kind = sniff(path)
     try:
-        x = np.load(path, mmap_mode="r", allow_pickle=False) if kind == "npy" else _one(path)
+        with warnings.catch_warnings():
+            warnings.simplefilter("error")  # a header numpy only warns about is corrupt too
+            x = np.load(path, mmap_mode="r", allow_pickle=False) if kind == "npy" \
+                else _one(path)
     except FileError:
         raise
     except ValueError as e:
         if "pickle" in str(e) or "object" in str(e).lower():
             raise _pickled(path) from None
         raise _corrupt(path, e) from None
-    except (OSError, EOFError, zipfile.BadZipFile, zlib.error) as e:
+    except Exception as e:  # noqa: BLE001 - any failure to parse the file means corrupt
         raise _corrupt(path, e) from None
     if x.dtype.kind not in NUMERIC_KINDS:
         what = KIND_NAMES.get(x.dtype.kind, "values that are not numbers")
@@ -362,19 +355,3 @@ def _isatty(stream: TextIO) -> bool:
         return False
 
 
-@contextlib.contextmanager
-def sigterm_interrupts() -> Iterator[None]:
-    """SIGTERM unwinds like Ctrl-C while the run is on, so the temporary file is removed
-    (a killed process would leave it). Only the main thread may set signal handlers."""
-    if threading.current_thread() is not threading.main_thread():
-        yield
-        return
-
-    def handler(signum: int, frame: object) -> None:
-        raise Interrupted(signum)
-
-    previous = signal.signal(signal.SIGTERM, handler)
-    try:
-        yield
-    finally:
-        signal.signal(signal.SIGTERM, previous if previous is not None else signal.SIG_DFL)

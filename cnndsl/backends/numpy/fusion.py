@@ -74,7 +74,10 @@ def _single_user(graph: Graph, users, index: int):
 
 
 def fold_batchnorm(bias: np.ndarray | None, bn: dict[str, np.ndarray], eps: float):
-    """(per-channel scale for the kernel, new bias) folding a batch norm into a layer."""
-    scale = bn["gamma"] / np.sqrt(bn["moving_variance"] + eps)
+    """(per-channel scale for the kernel, new bias) folding a batch norm into a layer.
+
+    A negative variance (possible in hand-made weights) gives NaN, as in Keras, quietly."""
+    with np.errstate(all="ignore"):
+        scale = bn["gamma"] / np.sqrt(bn["moving_variance"] + eps)
     base = np.zeros_like(scale) if bias is None else bias
     return scale, (base - bn["moving_mean"]) * scale + bn["beta"]
