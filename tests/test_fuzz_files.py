@@ -213,13 +213,19 @@ def npy_bytes(array: np.ndarray) -> bytes:
 
 
 def zip_bytes(members: list[tuple[str, bytes]], compressed: bool = False) -> bytes:
+    """A zip of `members`, the same bytes every time (a fixed date: Hypothesis replays a
+    case from its choices and insists on the same data)."""
     buf = io.BytesIO()
     method = zipfile.ZIP_DEFLATED if compressed else zipfile.ZIP_STORED
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")  # duplicate member names are part of the fuzz
         with zipfile.ZipFile(buf, "w", method) as archive:
             for name, data in members:
-                archive.writestr(name, data)
+                info = zipfile.ZipInfo(name, date_time=(1980, 1, 1, 0, 0, 0))
+                info.compress_type = method
+                info.external_attr = (0o40775 << 16 | 0x10 if name.endswith("/")
+                                      else 0o600 << 16)
+                archive.writestr(info, data)
     return buf.getvalue()
 
 
@@ -309,6 +315,9 @@ def make_array(shape: tuple[int, ...], dtype: str, seed: int, special: bool,
             array = values.astype(dtype)
         elif dtype.startswith(("datetime64", "timedelta64")):
             array = values.astype(np.int64).astype(dtype)
+        elif dtype == "longdouble":  # 80 bits in 16 bytes: zeroed, so the padding is too
+            array = np.zeros(shape, np.longdouble)
+            array[...] = values
         else:
             array = values.astype(dtype)
             if special and array.dtype.kind in "fc" and array.size:
