@@ -728,7 +728,7 @@ def test_run_mutated_examples(workdir, case):
 # ---- `cnndsl compile` -------------------------------------------------------------------------
 
 SPEC_STEMS = ["net", "net", "net", 'we"ird', "class", "1net", "ünï", "a b", "x.y", "a\\b",
-              "''' x"]
+              "''' x", "\u00bc", "x\u00b2"]
 NAMES = st.one_of(st.none(), st.none(), st.none(),
                   st.sampled_from(["a/b", 'x"y', "a\\", '"""', "é", "", " ", "a b", "-x",
                                    "model", "None", "keras", "x\ny"]),
@@ -1059,7 +1059,7 @@ def test_regression_negative_moving_variance_warns_from_numpy(tmp_path):
 
 
 @pytest.mark.parametrize("name", ['x"); import os; os.system("touch PWNED"); ("',
-                                  'a"b', "a\\", '"""', "x\ny"])
+                                  'a"b', "a\\", '"""', "x\ny", "\u00bc", "x\u00b2"])
 def test_regression_name_cannot_break_or_inject_python_source(tmp_path, name):
     spec, _ = _net_and_input(tmp_path)
     output = tmp_path / "net.py"
@@ -1070,8 +1070,9 @@ def test_regression_name_cannot_break_or_inject_python_source(tmp_path, name):
         check_python_source(output.read_text(encoding="utf-8"), f"\n--name={name!r}")
 
 
-def test_regression_spec_file_name_cannot_break_python_source(tmp_path):
-    spec = tmp_path / 'we"ird.cnn'
+@pytest.mark.parametrize("stem", ['we"ird', "\u00bc", "x\u00b2"])
+def test_regression_spec_file_name_cannot_break_python_source(tmp_path, stem):
+    spec = tmp_path / f"{stem}.cnn"
     spec.write_text("input 4 -> dense 2\n", encoding="utf-8")
     rc, out, err, _ = call(["compile", spec, "--emit", "python"])
     judge_error(rc, out, err, spec, f"\nexit {rc}\nstderr:\n{err}")

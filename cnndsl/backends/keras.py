@@ -323,7 +323,8 @@ def python_source(graph: Graph, source_name: str = "") -> str:
     """Readable Keras code: a function that builds the model, one line per layer."""
     specs = KerasSpecs()
     names = _variable_names(graph)
-    func = "build_" + re.sub(r"\W", "_", graph.name)
+    # Only characters Python accepts in an identifier (`¼` is a word character, not one).
+    func = "build_" + "".join(c if ("a" + c).isidentifier() else "_" for c in graph.name)
     body = [f'inputs = keras.Input(shape={graph.input.shape!r}, name="input")']
     uses_leaky = False
     for node in graph.nodes[1:]:
