@@ -173,9 +173,9 @@ def bench_one(name: str, text: str, batch: int, runs: int, tf_state, details) ->
 def keras_function(tf_state, graph, weights, x):
     """The Keras model of `graph` as a warmed-up `tf.function`, and `x` as a tensor."""
     tf = tf_state[0]
-    from cnndsl.backends.keras import KerasBuilder
+    from cnndsl.backends.keras import build_model
 
-    model = KerasBuilder().build(graph, weights)
+    model = build_model(graph, weights)
     infer = tf.function(lambda t: model(t, training=False))
     tx = tf.constant(x)
     for _ in range(2):

@@ -269,13 +269,6 @@ def build_seeded(graph: Graph, seed: int = 0):
     return model
 
 
-class KerasBuilder:
-    """`KerasBuilder().build(graph, weights)`: kept for callers of the first API."""
-
-    def build(self, graph: Graph, weights: Mapping[str, np.ndarray] | None = None):
-        return build_model(graph, weights)
-
-
 # -- weights both ways --------------------------------------------------------------------------
 
 # Keras 3 calls a depthwise layer's kernel `kernel`; the weights format, like Keras 2 and
