@@ -417,12 +417,14 @@ def size_word(values, compact: bool) -> str:
 @contextmanager
 def tiles(rows: int | None):
     """Force the im2col tiling (and the thread split) onto tiny inputs: `rows` output
-    rows per tile; None keeps the production sizes."""
+    rows per tile, and the kernel-row form whenever it applies, though these tests' few
+    channels would not choose it; None keeps the production sizes and choices."""
     if rows is None:
         yield
         return
     with mock.patch.object(np_convolution, "TILE_BYTES", 1), \
-            mock.patch.object(np_convolution, "MIN_TILE_ROWS", rows):
+            mock.patch.object(np_convolution, "MIN_TILE_ROWS", rows), \
+            mock.patch.object(np_convolution, "ROW_MIN_DEPTH", 1):
         yield
 
 

@@ -97,8 +97,30 @@ def _blockwise(y: np.ndarray, kernel: Kernel, scratch: int,
     return y
 
 
+def zeros(n: int, dtype) -> np.ndarray:
+    """`n` <= BLOCK read-only zeros of `dtype`, shared by every caller and thread.
+
+    `np.maximum(x, zeros)` between two contiguous arrays runs NumPy's vectorised loop,
+    about four times as fast here as `np.maximum(x, 0)` against a scalar."""
+    block = _ZEROS.get(np.dtype(dtype))
+    if block is None:
+        block = np.zeros(BLOCK, dtype)
+        block.flags.writeable = False
+        _ZEROS[np.dtype(dtype)] = block
+    return block[:n]
+
+
+_ZEROS: dict[np.dtype, np.ndarray] = {}
+
+
 def _relu(y: np.ndarray) -> np.ndarray:
-    return np.maximum(y, 0, out=y)
+    if not y.flags.c_contiguous:
+        return np.maximum(y, 0, out=y)
+    flat = y.reshape(-1)
+    for start in range(0, flat.size, BLOCK):
+        block = flat[start:start + BLOCK]
+        np.maximum(block, zeros(block.size, y.dtype), out=block)
+    return y
 
 
 def _relu6(y: np.ndarray) -> np.ndarray:
@@ -112,9 +134,9 @@ def _leaky_relu(y: np.ndarray, alpha: float | None = None) -> np.ndarray:
 
     def kernel(x: np.ndarray, buffers: Sequence[np.ndarray]) -> None:
         (t,) = buffers
-        np.minimum(x, 0, out=t)
+        np.minimum(x, zeros(x.size, x.dtype), out=t)
         np.multiply(t, slope, out=t)
-        np.maximum(x, 0, out=x)
+        np.maximum(x, zeros(x.size, x.dtype), out=x)
         np.add(x, t, out=x)
 
     return _blockwise(y, kernel, 1)
@@ -164,7 +186,7 @@ def _softplus(y: np.ndarray) -> np.ndarray:
         np.negative(t, out=t)
         np.exp(t, out=t)
         np.log1p(t, out=t)              # log1p(exp(-|x|))
-        np.maximum(x, 0, out=x)
+        np.maximum(x, zeros(x.size, x.dtype), out=x)
         np.add(x, t, out=x)
 
     return _blockwise(y, kernel, 1)
@@ -173,9 +195,9 @@ def _softplus(y: np.ndarray) -> np.ndarray:
 def _elu(y: np.ndarray) -> np.ndarray:
     def kernel(x: np.ndarray, buffers: Sequence[np.ndarray]) -> None:
         (t,) = buffers
-        np.minimum(x, 0, out=t)
+        np.minimum(x, zeros(x.size, x.dtype), out=t)
         np.expm1(t, out=t)
-        np.maximum(x, 0, out=x)
+        np.maximum(x, zeros(x.size, x.dtype), out=x)
         np.add(x, t, out=x)
 
     return _blockwise(y, kernel, 1)
@@ -184,10 +206,10 @@ def _elu(y: np.ndarray) -> np.ndarray:
 def _selu(y: np.ndarray) -> np.ndarray:
     def kernel(x: np.ndarray, buffers: Sequence[np.ndarray]) -> None:
         (t,) = buffers
-        np.minimum(x, 0, out=t)
+        np.minimum(x, zeros(x.size, x.dtype), out=t)
         np.expm1(t, out=t)
         np.multiply(t, SELU_ALPHA, out=t)
-        np.maximum(x, 0, out=x)
+        np.maximum(x, zeros(x.size, x.dtype), out=x)
         np.add(x, t, out=x)
         np.multiply(x, SELU_SCALE, out=x)
 

@@ -301,17 +301,27 @@ def _scaled(kind: str, w: dict[str, np.ndarray], scale: np.ndarray) -> dict[str,
 
 def _epilogue(bias: np.ndarray | None,
               activation: Activation | None) -> Callable[[np.ndarray], None] | None:
-    """Bias add and activation, in place on a (rows, channels) output tile."""
+    """Bias add and activation, in place on a (rows, channels) output tile.
+
+    The bias is added from a block of whole rows of it (about `activations.BLOCK`
+    values): adding two contiguous arrays runs NumPy's vectorised loop, while
+    broadcasting a row of a few dozen channels ran at a third of the speed here."""
     if bias is None and activation is None:
         return None
+    rows = max(1, activations.BLOCK // max(bias.size, 1)) if bias is not None else 0
+    block = np.tile(bias, (rows, 1)) if bias is not None else None
 
     def apply(tile: np.ndarray) -> None:
-        if bias is not None:
-            tile += bias
+        if block is not None:
+            if tile.flags.c_contiguous and tile.ndim == 2:
+                for r0 in range(0, len(tile), rows):
+                    part = tile[r0:r0 + rows]
+                    np.add(part, block[:len(part)], out=part)
+            else:
+                tile += bias
         if activation is not None:
             result = activations.apply(activation, tile)
             if result is not tile:
                 tile[...] = result
 
     return apply
-
