@@ -42,6 +42,7 @@ from hypothesis import strategies as st
 from cnndsl import compile_text
 from cnndsl.backends.numpy import Interpreter
 from cnndsl.backends.numpy import convolution as np_convolution
+from cnndsl.shapes import conv_length
 from cnndsl.weights import init_weights
 
 EXAMPLES = 90
@@ -1191,6 +1192,48 @@ def test_fused_chains_with_random_layers(rank, data, seed):
                                                  dense_op(2)])))
     check(steps, (*sizes, channels), seed, batch=data.draw(st.integers(1, 2)),
           tile_rows=data.draw(tile_rows))
+
+
+@pytest.mark.parametrize("rank", SPATIAL_RANKS)
+@SETTINGS
+@given(data=st.data(), seed=seeds)
+def test_pooling_fused_into_convolutions(rank, data, seed):
+    """conv [-> bn] [-> ACT] -> maxpool|avgpool [-> ACT]: where the pooling runs on the
+    convolution's tiles (1-D and 2-D, windows no larger than their stride), on every
+    window, stride, dilation, group and padding of the convolution."""
+    channels = data.draw(st.integers(1, MAX_CHANNELS[rank]))
+    kernel, stride, dilation, padding, sizes = data.draw(windows(rank))
+    groups = data.draw(st.sampled_from(_divisors(channels)))
+    inline = data.draw(st.sampled_from([None, None, "relu", "leaky_relu=0.5", "tanh"]))
+    steps = [conv_op(kernel, groups * data.draw(st.integers(1, 3)), stride, dilation, padding,
+                     groups, bias=data.draw(st.booleans()), act=inline)]
+    if not inline and data.draw(st.booleans()):
+        steps.append(bn_op())
+    if not inline and data.draw(st.booleans()):
+        steps.append(act_op(data.draw(st.sampled_from(ACTIVATION_WORDS))))
+    conv_out = [conv_length(n, k, s, padding, d)
+                for n, k, s, d in zip(sizes, kernel, stride, dilation)]
+    pool_kernel = tuple(data.draw(st.integers(1, min(3, n))) for n in conv_out)
+    overlap = data.draw(st.integers(0, 4)) == 0
+    pool_stride = tuple(max(1, k - 1) if overlap else k + data.draw(st.integers(0, 1))
+                        for k in pool_kernel)
+    pool_padding = data.draw(st.sampled_from(["valid", "valid", "same"]))
+    kind = data.draw(st.sampled_from(["maxpool", "avgpool"]))
+    steps.append(pool_op(kind, pool_kernel, pool_stride, pool_padding, compact=False))
+    if data.draw(st.booleans()):
+        steps.append(act_op(data.draw(st.sampled_from(["relu", "sigmoid", "leaky_relu"]))))
+    graph = check(steps, (*sizes, channels), seed, batch=data.draw(st.integers(1, 3)),
+                  tile_rows=data.draw(tile_rows))
+    # White-box: the clear cases really took (or really avoided) the fused path.
+    builder = Builder(np.random.default_rng(0))
+    builder.run(steps, np.zeros((1, *sizes, channels)))
+    plan = Interpreter(graph, builder.weights, dtype=np.float64).plan
+    windowed = any(k > 1 for k in kernel)
+    disjoint = all(k <= s for k, s in zip(pool_kernel, pool_stride))
+    if rank <= 2 and windowed and disjoint and pool_padding == "valid":
+        assert plan.pool, f"{steps}: the pooling was not fused"
+    if rank == 3 or not windowed or not disjoint:
+        assert not plan.pool, f"{steps}: fused where it must not be"
 
 
 @pytest.mark.parametrize("layout", ["reversed", "fortran", "strided", "int", "float32"])

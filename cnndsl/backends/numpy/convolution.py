@@ -13,16 +13,16 @@ dimension; 1-D is computed as 2-D with a height of 1.
 
 from __future__ import annotations
 
-import threading
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from math import prod
 
 import numpy as np
 from numpy.lib.stride_tricks import as_strided
 
 from ...shapes import conv_length, deconv_length, same_padding
-from .memory import BufferPool
-from .threads import run_split
+from .memory import BufferPool, thread_buffer
+from .targets import Direct, Epilogue, PoolAfter, Pooled
+from .threads import parallel_slices, run_split
 
 # Bytes of im2col buffer per tile: half of a 1 MiB L2, leaving room for the output tile.
 TILE_BYTES = 512 * 1024
@@ -30,12 +30,15 @@ TILE_BYTES = 512 * 1024
 # a few dozen rows would re-read the whole weight matrix for very little work.
 MIN_TILE_ROWS = 256
 
-Epilogue = Callable[[np.ndarray], None]  # bias, activation... in place on an output tile
 
 
 def pad_input(x: np.ndarray, kernel, stride, dilation, padding: str,
-              value: float = 0.0, pool: BufferPool | None = None) -> np.ndarray:
-    """`x` padded as TensorFlow pads `same` (the odd extra after); `valid` pads nothing."""
+              value: float = 0.0, pool: BufferPool | None = None,
+              parallel: bool = False) -> np.ndarray:
+    """`x` padded as TensorFlow pads `same` (the odd extra after); `valid` pads nothing.
+
+    `parallel` splits the copy between the workers: only for callers that are not
+    running in a worker themselves."""
     if padding != "same":
         return x
     pads = [same_padding(n, k, s, d)
@@ -44,9 +47,16 @@ def pad_input(x: np.ndarray, kernel, stride, dilation, padding: str,
         return x
     shape = (x.shape[0], *(n + b + a for n, (b, a) in zip(x.shape[1:-1], pads)), x.shape[-1])
     xp = pool.empty(shape, x.dtype) if pool else np.empty(shape, x.dtype)
-    inner = (slice(None), *(slice(b, b + n) for n, (b, _) in zip(x.shape[1:-1], pads)))
-    xp.fill(value)  # one pass; cheaper than filling each border slab separately
-    xp[inner] = x
+    inner = tuple(slice(b, b + n) for n, (b, _) in zip(x.shape[1:-1], pads))
+
+    def part(s: slice) -> None:
+        xp[s].fill(value)  # one pass; cheaper than filling each border slab separately
+        xp[(s, *inner)] = x[s]
+
+    if parallel:
+        parallel_slices(part, len(x))
+    else:
+        part(slice(None))
     return xp
 
 
@@ -71,57 +81,83 @@ def _as_2d(x, kernel, stride, dilation):
     return x[:, None], (1, *kernel), (1, *stride), (1, *dilation), True
 
 
-def _tiles(view: np.ndarray, row_bytes: int) -> Iterator[tuple[tuple, int, int]]:
-    """(index into `view`, first output row, number of rows) for tiles of `TILE_BYTES`.
+def _tiles(view: np.ndarray, row_bytes: int, target) -> Iterator[tuple]:
+    """(index into `view`, first output row, rows, span) for tiles of about `TILE_BYTES`.
 
     `view` is (N, *out, ...window). A tile is several whole images when an image fits,
-    else a run of output lines (the second-to-last output axis) of one image.
+    else a run of output lines (the second-to-last output axis) of one image; `target`
+    may round the lines per tile and stop short of the last lines. `span` is
+    (n0, n1, h0, h1) for 2-D outputs, else None.
     """
     n, *out = view.shape[: view.ndim // 2]
     width = out[-1]
     rows = max(MIN_TILE_ROWS, TILE_BYTES // max(row_bytes, 1))
-    lines = max(1, rows // width)
+    lines = target.lines(max(1, rows // width))
     per_image = prod(out)
-    if len(out) == 2 and lines >= out[0]:
-        images = max(1, lines // out[0])
-        for n0 in range(0, n, images):
-            n1 = min(n, n0 + images)
-            yield (slice(n0, n1),), n0 * per_image, (n1 - n0) * per_image
-        return
-    height = out[-2] if len(out) >= 2 else 1
+    if len(out) == 2:
+        height = target.height(out[0])
+        if lines >= height:
+            images = max(1, lines // height)
+            for n0 in range(0, n, images):
+                n1 = min(n, n0 + images)
+                yield ((slice(n0, n1), slice(0, height)), n0 * per_image,
+                       (n1 - n0) * height * width, (n0, n1, 0, height))
+            return
+    height = target.height(out[-2])  # 1-D runs as 2-D, so there are always two axes
     for lead in np.ndindex(n, *out[:-2]):
-        base = int(np.ravel_multi_index(lead, (n, *out[:-2]))) * height * width
+        base = int(np.ravel_multi_index(lead, (n, *out[:-2]))) * out[-2] * width
         for h0 in range(0, height, lines):
             h1 = min(height, h0 + lines)
-            yield (*lead, slice(h0, h1)), base + h0 * width, (h1 - h0) * width
+            span = (lead[0], lead[0] + 1, h0, h1) if len(out) == 2 else None
+            yield (*lead, slice(h0, h1)), base + h0 * width, (h1 - h0) * width, span
 
 
 def conv(x: np.ndarray, kernel: np.ndarray, stride, dilation, padding: str,
          groups: int = 1, epilogue: Epilogue | None = None,
-         pool: BufferPool | None = None) -> np.ndarray:
+         pool: BufferPool | None = None, then: PoolAfter | None = None) -> np.ndarray:
     """Grouped, strided, dilated convolution; `kernel` is (*k, C/groups, F) like Keras.
 
     With a `pool`, the output and the padded input come from it (and the padded input
-    goes back to it).
+    goes back to it). With `then` (1-D and 2-D only), the pooling is applied to each
+    tile as it is made and its output is returned (see `targets`).
     """
     ksize = kernel.shape[:-2]
     x, ksize, stride, dilation, squeeze = _as_2d(x, ksize, stride, dilation)
     kernel = kernel.reshape(*ksize, *kernel.shape[-2:])
-    xp = pad_input(x, ksize, stride, dilation, padding, pool=pool)
+    xp = pad_input(x, ksize, stride, dilation, padding, pool=pool, parallel=True)
     out_sizes = output_sizes(xp.shape[1:-1], ksize, stride, dilation, "valid")
     filters = kernel.shape[-1]
-    shape = (x.shape[0], *out_sizes, filters)
-    y = pool.empty(shape, x.dtype) if pool else np.empty(shape, x.dtype)
-    y2 = y.reshape(-1, filters)
-    if all(k == 1 for k in ksize):
-        _pointwise(xp, kernel, stride, out_sizes, groups, y2, epilogue)
-    elif ROW_WINDOWS and _rows_reusable(ksize, stride, dilation, groups, kernel.shape[-2]):
-        _row_im2col(xp, kernel, stride, dilation, out_sizes, y2, epilogue)
+    pointwise = all(k == 1 for k in ksize)
+    target: Direct | Pooled
+    if then is not None and not pointwise and len(out_sizes) == 2:
+        then = then.as_2d() if squeeze else then
+        pooled = tuple(then.out_size(n, axis) for axis, n in enumerate(out_sizes))
+        shape = (x.shape[0], *pooled, filters)
+        y = pool.empty(shape, x.dtype) if pool else np.empty(shape, x.dtype)
+        target = Pooled(y, then, epilogue, out_sizes[1],
+                        lambda name, size: thread_buffer(size, x.dtype, name))
+        then = None
     else:
-        _im2col(xp, kernel, stride, dilation, out_sizes, groups, y2, epilogue)
+        shape = (x.shape[0], *out_sizes, filters)
+        y = pool.empty(shape, x.dtype) if pool else np.empty(shape, x.dtype)
+        target = Direct(y, epilogue)
+    if pointwise:
+        _pointwise(xp, kernel, stride, out_sizes, groups, y.reshape(-1, filters), epilogue)
+    elif ROW_WINDOWS and _rows_reusable(ksize, stride, dilation, groups, kernel.shape[-2]):
+        _row_im2col(xp, kernel, stride, dilation, out_sizes, target)
+    else:
+        _im2col(xp, kernel, stride, dilation, out_sizes, groups, target)
     if pool and xp is not x and xp.base is None:
         pool.release(xp)
-    return y[:, 0] if squeeze else y
+    y = y[:, 0] if squeeze else y
+    if then is not None:  # a pooling no tile could take: run it on the whole output
+        pooled_y = then.function(y, then.kernel, then.stride, "valid")
+        if then.epilogue:
+            then.epilogue(pooled_y.reshape(-1, filters))
+        if pool:
+            pool.release(y)
+        return pooled_y
+    return y
 
 
 def _pointwise(xp, kernel, stride, out_sizes, groups, y2, epilogue) -> None:
@@ -172,55 +208,70 @@ def _rows_reusable(ksize, stride, dilation, groups, cin: int) -> bool:
         and groups == 1 and ksize[1] * cin >= ROW_MIN_DEPTH
 
 
-def _row_im2col(xp, kernel, stride, dilation, out_sizes, y2, epilogue) -> None:
+def _row_im2col(xp, kernel, stride, dilation, out_sizes, target) -> None:
     """im2col of one kernel row at a time: copy each input row's horizontal windows once
     (kw*C values per output column, a third of full im2col for 3x3), then add one GEMM
-    per kernel row, each reading a contiguous slice of that copy."""
+    per kernel row, each reading a contiguous slice of that copy.
+
+    A target that pools may ask for the output columns in phase order (`columns`): all
+    first columns of the pooling windows, then all second ones..., so its column
+    reduction reads long contiguous runs instead of one pixel's channels at a time."""
     kh, kw = kernel.shape[:2]
     cin, filters = kernel.shape[-2:]
     oh, ow = out_sizes
     depth = kw * cin
     sn, sh, sw, sc = xp.strides
-    # (N, input rows, output columns, kw, C): each input row's horizontal windows.
-    rows_view = as_strided(xp, (xp.shape[0], xp.shape[1], ow, kw, cin),
-                           (sn, sh, sw * stride[1], sw * dilation[1], sc), writeable=False)
+    step = sw * stride[1]
+    phases = target.columns(ow)
+    # (N, input rows, *output columns, kw, C): each input row's horizontal windows.
+    if phases is None:
+        columns: tuple[int, ...] = (ow,)
+        column_strides: tuple[int, ...] = (step,)
+    else:
+        count, every, groups = phases
+        columns, column_strides = (count, groups), (step, step * every)
+    rows_view = as_strided(xp, (xp.shape[0], xp.shape[1], *columns, kw, cin),
+                           (sn, sh, *column_strides, sw * dilation[1], sc), writeable=False)
+    line = prod(columns)  # output columns computed per line
     weights = [kernel[i].reshape(depth, filters) for i in range(kh)]
-    lines = max(1, max(MIN_TILE_ROWS, TILE_BYTES // (depth * xp.itemsize)) // ow)
-    tiles = [(n, h0, min(oh, h0 + lines)) for n in range(xp.shape[0])
-             for h0 in range(0, oh, lines)]
+    lines = target.lines(max(1, max(MIN_TILE_ROWS, TILE_BYTES // (depth * xp.itemsize))
+                             // line))
+    height = target.height(oh)
+    tiles = [(n, h0, min(height, h0 + lines)) for n in range(xp.shape[0])
+             for h0 in range(0, height, lines)]
 
     def work(chunk) -> None:
         for n, h0, h1 in chunk:
-            rows = (h1 - h0) * ow
-            windows_ = _buffer((h1 - h0 + kh - 1) * ow * depth, xp.dtype)
-            windows_ = windows_.reshape(h1 - h0 + kh - 1, ow, kw, cin)
+            rows = (h1 - h0) * line
+            windows_ = _buffer((h1 - h0 + kh - 1) * line * depth, xp.dtype)
+            windows_ = windows_.reshape(h1 - h0 + kh - 1, *columns, kw, cin)
             np.copyto(windows_, rows_view[n, h0:h1 + kh - 1])
             flat = windows_.reshape(-1, depth)
-            out = y2[(n * oh + h0) * ow:(n * oh + h0) * ow + rows]
+            span = (n, n + 1, h0, h1)
+            out = target.buffer((n * oh + h0) * ow, rows, span)
             np.matmul(flat[:rows], weights[0], out=out)
             term = _scratch(rows * filters, xp.dtype).reshape(rows, filters)
             for i in range(1, kh):
-                np.matmul(flat[i * ow:i * ow + rows], weights[i], out=term)
+                np.matmul(flat[i * line:i * line + rows], weights[i], out=term)
                 out += term
-            if epilogue:
-                epilogue(out)
+            target.finish(out, span, phased=phases is not None)
 
     run_split(work, tiles)
 
 
-def _im2col(xp, kernel, stride, dilation, out_sizes, groups, y2, epilogue) -> None:
+def _im2col(xp, kernel, stride, dilation, out_sizes, groups, target) -> None:
     ksize = kernel.shape[:-2]
     view = windows(xp, out_sizes, ksize, stride, dilation)
     cin = kernel.shape[-2]
     depth = prod(ksize) * cin
     fout = kernel.shape[-1] // groups
     weights = [kernel[..., g * fout:(g + 1) * fout].reshape(depth, fout) for g in range(groups)]
-    tiles = list(_tiles(view, depth * xp.itemsize))
+    tiles = list(_tiles(view, depth * xp.itemsize, target))
 
     def work(chunk) -> None:
-        for index, row0, rows in chunk:
+        for index, row0, rows, span in chunk:
             tile = view[index]
-            out = y2[row0:row0 + rows]
+            out = target.buffer(row0, rows, span)
             cols = _buffer(rows * depth, xp.dtype).reshape(*tile.shape[:-1], cin)
             for g, w in enumerate(weights):
                 np.copyto(cols, tile[..., g * cin:(g + 1) * cin] if groups > 1 else tile)
@@ -228,27 +279,19 @@ def _im2col(xp, kernel, stride, dilation, out_sizes, groups, y2, epilogue) -> No
                     np.matmul(cols.reshape(rows, depth), w, out=out)
                 else:
                     out[:, g * fout:(g + 1) * fout] = cols.reshape(rows, depth) @ w
-            if epilogue:
-                epilogue(out)
+            target.finish(out, span)
 
     run_split(work, tiles)
 
 
-_local = threading.local()
-
-
-def _buffer(size: int, dtype, name: str = "buffer") -> np.ndarray:
+def _buffer(size: int, dtype, name: str = "windows") -> np.ndarray:
     """This thread's im2col buffer, grown as needed and kept for the next call."""
-    buffer = getattr(_local, name, None)
-    if buffer is None or buffer.size < size or buffer.dtype != dtype:
-        buffer = np.empty(size, dtype=dtype)
-        setattr(_local, name, buffer)
-    return buffer[:size]
+    return thread_buffer(size, dtype, name)
 
 
 def _scratch(size: int, dtype) -> np.ndarray:
     """This thread's second buffer, for partial GEMM results."""
-    return _buffer(size, dtype, "scratch")
+    return thread_buffer(size, dtype, "scratch")
 
 
 def depthwise(x: np.ndarray, kernel: np.ndarray, stride, dilation, padding: str,

@@ -1,10 +1,11 @@
-"""Inference-time fusion: fold batch norm into the layer before it, and apply the
-activation after it while the output tile is still in cache.
+"""Inference-time fusion: fold batch norm into the layer before it, apply the
+activation after it while the output tile is still in cache, and pool that tile too.
 
 `conv -> bn -> relu` runs as one convolution whose kernel and bias absorb the batch
 norm (w' = w * gamma / sqrt(var + eps), b' = (b - mean) * gamma / sqrt(var + eps) + beta)
-and whose epilogue applies relu in place. The folded nodes are then aliases of the
-first one. Rounding differs from the unfused form by float32 epsilons, far inside the
+and whose epilogue applies relu in place; `conv -> relu -> maxpool 2` pools each tile
+of the convolution's output as it is made (`targets.Pooled`). The folded nodes are then
+aliases of the first one. Rounding differs from the unfused form by float32 epsilons, far inside the
 tolerance the backends are held to; `fuse=False` gives the step-by-step form.
 """
 
@@ -16,20 +17,25 @@ import numpy as np
 
 from ...activations import Activation
 from ...ir import Graph
+from ...shapes import same_padding
 
 # Kinds whose output channels have a bias a batch norm can be folded into.
 FOLDABLE = ("conv", "dwconv", "sepconv", "deconv", "dense")
 # Kinds that write a buffer of their own, so the activation after them can run in it.
 ACTIVATED_AFTER = ("add", "mul", "avg", "max", "concat", "maxpool", "avgpool", "zeropad")
+# Poolings a convolution can run on its output tiles.
+POOLS = ("maxpool", "avgpool")
 
 
 @dataclass
 class Plan:
-    """What to fold where: per producing node, the BN node folded in and the activation
-    applied in its epilogue; `aliases` maps each folded node to its producer."""
+    """What to fold where: per producing node, the BN node folded in, the activation
+    applied in its epilogue and the pooling run on its tiles; `aliases` maps each folded
+    node to its producer."""
 
     batchnorm: dict[int, int] = field(default_factory=dict)
     activation: dict[int, Activation] = field(default_factory=dict)
+    pool: dict[int, int] = field(default_factory=dict)
     aliases: dict[int, int] = field(default_factory=dict)
 
 
@@ -42,7 +48,8 @@ def consumers(graph: Graph) -> list[list[int]]:
 
 
 def plan(graph: Graph) -> Plan:
-    """Find `P -> batchnorm -> activation` runs where only the last output is used."""
+    """Find `P -> batchnorm -> activation -> pooling` runs (each step but P optional)
+    where only the last output is used."""
     users = consumers(graph)
     result = Plan()
     for node in graph.nodes:
@@ -52,19 +59,57 @@ def plan(graph: Graph) -> Plan:
                 result.activation[node.index] = after.layer.function  # type: ignore
                 result.aliases[after.index] = node.index
             continue
-        if node.kind not in FOLDABLE or getattr(node.layer, "activation", None):
+        if node.kind not in FOLDABLE:
             continue
         end = node.index
         after = _single_user(graph, users, end)
-        if after is not None and after.kind == "batchnorm":
+        # A layer with an activation of its own folds nothing after it but a pooling.
+        fold = not getattr(node.layer, "activation", None)
+        if fold and after is not None and after.kind == "batchnorm":
             result.batchnorm[node.index] = after.index
             result.aliases[after.index] = node.index
             end = after.index
             after = _single_user(graph, users, end)
-        if after is not None and after.kind == "activation":
+        if fold and after is not None and after.kind == "activation":
             result.activation[node.index] = after.layer.function  # type: ignore[attr-defined]
             result.aliases[after.index] = node.index
+            end = after.index
+            after = _single_user(graph, users, end)
+        if after is not None and tile_poolable(graph.nodes[end], node, after):
+            result.pool[node.index] = after.index
+            result.aliases[after.index] = node.index
     return result
+
+
+# Activations that are non-decreasing and computed exactly (piecewise linear), so
+# max(f(x + b)) == f(max(x) + b) bit for bit, float rounding being monotonic too.
+MAX_COMMUTING = ("relu", "relu6", "linear")
+
+
+def commutes_with_max(activation: Activation | None) -> bool:
+    """Whether a max pooling may run before the bias add and `activation` instead of
+    after them: the epilogue then touches a quarter of the values (for `maxpool 2`)."""
+    if activation is None or activation.name in MAX_COMMUTING:
+        return True
+    return activation.name == "leaky_relu" and (activation.alpha is None
+                                                 or activation.alpha >= 0)
+
+
+def tile_poolable(before, conv, pool) -> bool:
+    """Whether `pool` (reading `before`, the end of `conv`'s run) can run on `conv`'s
+    tiles of whole output lines: a 1-D or 2-D convolution with a window (1x1 ones are
+    tiled by rows, not lines), and pooling windows that never overlap, padded by nothing.
+    """
+    if conv.kind != "conv" or pool.kind not in POOLS or len(conv.layer.kernel) > 2 \
+            or all(k == 1 for k in conv.layer.kernel):
+        return False
+    layer = pool.layer
+    if any(k > s for k, s in zip(layer.kernel, layer.stride)):
+        return False
+    sizes = before.shape[:-1]
+    return layer.padding == "valid" or not any(
+        b or a for n, k, s in zip(sizes, layer.kernel, layer.stride)
+        for b, a in [same_padding(n, k, s, 1)])
 
 
 def _single_user(graph: Graph, users, index: int):

@@ -20,6 +20,7 @@ from ...ir import Graph, Node
 from ...weights import check_weights
 from . import activations, convolution, fusion, pooling
 from .memory import BufferPool
+from .targets import PoolAfter
 from .threads import parallel_slices
 
 EXTERNAL = -1  # the buffer of the caller's input array, never written to
@@ -64,6 +65,14 @@ class Interpreter:
         activation = self.plan.activation.get(node.index) or getattr(node.layer, "activation",
                                                                      None)
         w["epilogue"] = _epilogue(w.get("bias"), activation)
+        pool_index = self.plan.pool.get(node.index)
+        if pool_index is not None:
+            pool = self.graph.nodes[pool_index].layer
+            w["then"] = PoolAfter(
+                POOLINGS[pool.kind], pool.kernel, pool.stride,  # type: ignore[attr-defined]
+                _epilogue(None, self.plan.activation.get(pool_index)),
+                first=pool.kind == "maxpool" and fusion.commutes_with_max(activation),
+                average=pool.kind == "avgpool")
         return w
 
     def _liveness(self) -> tuple[list[int], dict[int, int]]:
@@ -138,7 +147,8 @@ class Interpreter:
     def conv(self, node, xs, owned, w):
         layer = node.layer
         return convolution.conv(xs[0], w["kernel"], layer.stride, layer.dilation,
-                                layer.padding, layer.groups, w["epilogue"], self.pool)
+                                layer.padding, layer.groups, w["epilogue"], self.pool,
+                                w.get("then"))
 
     def dwconv(self, node, xs, owned, w):
         layer = node.layer
@@ -164,10 +174,10 @@ class Interpreter:
         return y
 
     def maxpool(self, node, xs, owned, w):
-        return self._per_batch(pooling.max_pool, node, xs[0])
+        return self._per_batch(POOLINGS["maxpool"], node, xs[0])
 
     def avgpool(self, node, xs, owned, w):
-        return self._per_batch(pooling.avg_pool, node, xs[0])
+        return self._per_batch(POOLINGS["avgpool"], node, xs[0])
 
     def _per_batch(self, pool_fn, node, x):
         """A pooling over slices of the batch, one per worker."""
@@ -267,6 +277,7 @@ class Interpreter:
         return y
 
 
+POOLINGS = {"maxpool": pooling.max_pool, "avgpool": pooling.avg_pool}
 # Kinds whose output may share memory with their input.
 VIEWS = ("flatten", "reshape", "dropout")
 ROWS_PER_SLICE = 4096  # element-wise work is split between workers above this many rows
