@@ -22,10 +22,10 @@ from numpy.lib.stride_tricks import as_strided
 from ...shapes import conv_length, deconv_length, same_padding
 from .memory import BufferPool, thread_buffer
 from .targets import Direct, Epilogue, PoolAfter, Pooled
-from .threads import parallel_slices, run_split
+from .threads import parallel_slices, run_split, workers
 
 # Bytes of im2col buffer per tile: half of a 1 MiB L2, leaving room for the output tile.
-TILE_BYTES = 512 * 1024
+TILE_BYTES = 2048 * 1024
 # But never fewer output rows per GEMM than this: with deep kernels (3x3x512) a tile of
 # a few dozen rows would re-read the whole weight matrix for very little work.
 MIN_TILE_ROWS = 256
@@ -178,6 +178,9 @@ def gemm_rows(a: np.ndarray, w: np.ndarray, out: np.ndarray, epilogue: Epilogue 
     group g maps input channels g*C/groups... to output channels g*F/groups...."""
     cin, fout = w.shape[0], w.shape[1] // groups
     step = max(MIN_TILE_ROWS, TILE_BYTES // max(a.shape[1] * a.itemsize, 1))
+    if len(a) <= step and groups == 1 and w.shape[1] >= 2 * MIN_COLUMNS:
+        _gemm_columns(a, w, out, epilogue)
+        return
 
     def work(chunk) -> None:
         for r0 in chunk:
@@ -192,6 +195,27 @@ def gemm_rows(a: np.ndarray, w: np.ndarray, out: np.ndarray, epilogue: Epilogue 
                 epilogue(out[r0:r1])
 
     run_split(work, range(0, len(a), step))
+
+
+# A GEMM with too few rows to split (a dense layer on a small batch) is split by output
+# columns when it has at least this many per worker: each reads its own weights, once.
+MIN_COLUMNS = 64
+
+
+def _gemm_columns(a: np.ndarray, w: np.ndarray, out: np.ndarray,
+                  epilogue: Epilogue | None) -> None:
+    """out = a @ w with the output columns split between the workers, then the epilogue
+    (over whole rows, as it adds a whole bias row)."""
+    parts = max(1, min(workers(), w.shape[1] // MIN_COLUMNS))
+    bounds = [w.shape[1] * i // parts // 16 * 16 for i in range(parts)] + [w.shape[1]]
+
+    def work(chunk) -> None:
+        for c0, c1 in chunk:
+            np.matmul(a, w[:, c0:c1], out=out[:, c0:c1])
+
+    run_split(work, list(zip(bounds, bounds[1:])))
+    if epilogue:
+        epilogue(out)
 
 
 ROW_WINDOWS = True  # the kernel-row form below; False falls back to full im2col
@@ -237,23 +261,29 @@ def _row_im2col(xp, kernel, stride, dilation, out_sizes, target) -> None:
     lines = target.lines(max(1, max(MIN_TILE_ROWS, TILE_BYTES // (depth * xp.itemsize))
                              // line))
     height = target.height(oh)
-    tiles = [(n, h0, min(height, h0 + lines)) for n in range(xp.shape[0])
-             for h0 in range(0, height, lines)]
+    if lines >= height:  # whole images per tile: fewer, larger NumPy calls
+        images = max(1, lines // height)
+        tiles = [(n0, min(n0 + images, xp.shape[0]), 0, height)
+                 for n0 in range(0, xp.shape[0], images)]
+    else:
+        tiles = [(n, n + 1, h0, min(height, h0 + lines)) for n in range(xp.shape[0])
+                 for h0 in range(0, height, lines)]
 
     def work(chunk) -> None:
-        for n, h0, h1 in chunk:
-            rows = (h1 - h0) * line
-            windows_ = _buffer((h1 - h0 + kh - 1) * line * depth, xp.dtype)
-            windows_ = windows_.reshape(h1 - h0 + kh - 1, *columns, kw, cin)
-            np.copyto(windows_, rows_view[n, h0:h1 + kh - 1])
-            flat = windows_.reshape(-1, depth)
-            span = (n, n + 1, h0, h1)
-            out = target.buffer((n * oh + h0) * ow, rows, span)
-            np.matmul(flat[:rows], weights[0], out=out)
-            term = _scratch(rows * filters, xp.dtype).reshape(rows, filters)
+        for span in chunk:
+            n0, n1, h0, h1 = span
+            count, rows = n1 - n0, (h1 - h0) * line  # images, and output rows of each
+            windows_ = _buffer(count * (h1 - h0 + kh - 1) * line * depth, xp.dtype)
+            windows_ = windows_.reshape(count, h1 - h0 + kh - 1, *columns, kw, cin)
+            np.copyto(windows_, rows_view[n0:n1, h0:h1 + kh - 1])
+            flat = windows_.reshape(count, -1, depth)
+            out = target.buffer((n0 * oh + h0) * ow, count * rows, span)
+            out3 = out.reshape(count, rows, filters)
+            np.matmul(flat[:, :rows], weights[0], out=out3)
+            term = _scratch(count * rows * filters, xp.dtype).reshape(count, rows, filters)
             for i in range(1, kh):
-                np.matmul(flat[i * line:i * line + rows], weights[i], out=term)
-                out += term
+                np.matmul(flat[:, i * line:i * line + rows], weights[i], out=term)
+                out3 += term
             target.finish(out, span, phased=phases is not None)
 
     run_split(work, tiles)
