@@ -9,6 +9,7 @@ its last use, so memory stays near the largest few activations.
 
 from __future__ import annotations
 
+import threading
 from collections.abc import Callable, Mapping
 from typing import Any
 
@@ -21,7 +22,7 @@ from ...weights import check_weights
 from . import activations, convolution, fusion, pooling
 from .memory import BufferPool
 from .targets import PoolAfter
-from .threads import parallel_slices
+from .threads import batch_shares, map_shares, parallel_slices
 
 EXTERNAL = -1  # the buffer of the caller's input array, never written to
 
@@ -45,7 +46,20 @@ class Interpreter:
         self.plan = fusion.plan(graph) if fuse and not keep else fusion.Plan()
         self.params = [self._prepare(node, weights) for node in graph.nodes]
         self._buffers, self._last_use = self._liveness()
-        self.pool = BufferPool()
+        self.split_batch = True
+        self._pools: dict[int, BufferPool] = {}  # by share of the batch
+        self._share = threading.local()
+
+    @property
+    def pool(self) -> BufferPool:
+        """The buffers of the share of the batch this thread is running."""
+        return self.pool_of(getattr(self._share, "index", 0))
+
+    def pool_of(self, share: int) -> BufferPool:
+        pool = self._pools.get(share)
+        if pool is None:
+            pool = self._pools[share] = BufferPool()
+        return pool
 
     # -- set-up ---------------------------------------------------------------------------
     def _weights(self, node: Node, weights) -> dict[str, np.ndarray]:
@@ -93,8 +107,27 @@ class Interpreter:
 
     # -- running --------------------------------------------------------------------------
     def run(self, x: np.ndarray) -> np.ndarray:
-        """The network's output for a batch `x` of shape (N, *input shape)."""
-        return self._run(x)[0]
+        """The network's output for a batch `x` of shape (N, *input shape).
+
+        A batch that divides evenly enough between the workers is run as shares, each
+        share through the whole network in a worker of its own (see `threads`)."""
+        self._check_input(x)
+        shares = batch_shares(len(x)) if self.split_batch else [slice(0, len(x))]
+        if len(shares) == 1:
+            return self._run(x)[0]
+
+        def run_share(number: int) -> np.ndarray:
+            self._share.index = number
+            try:
+                return self._run(x[shares[number]])[0]
+            finally:
+                self._share.index = 0
+
+        parts = map_shares(run_share, list(range(len(shares))))
+        out = np.concatenate(parts)
+        for number, part in enumerate(parts):
+            self.pool_of(number).release(part)
+        return out
 
     def run_all(self, x: np.ndarray) -> dict[str, np.ndarray]:
         """Every layer's output by layer name (needs `keep=True`)."""
@@ -103,11 +136,14 @@ class Interpreter:
         values = self._run(x)[1]
         return {n.name: values[n.index] for n in self.graph.nodes}
 
-    def _run(self, x: np.ndarray):
+    def _check_input(self, x: np.ndarray) -> None:
         expected = self.graph.input.shape
         if x.ndim != len(expected) + 1 or tuple(x.shape[1:]) != expected:
             raise ValueError(f"input has shape {tuple(x.shape)}, expected (batch, "
                              f"{', '.join(map(str, expected))})")
+
+    def _run(self, x: np.ndarray):
+        self._check_input(x)
         values: dict[int, np.ndarray] = {0: np.asarray(x, dtype=self.dtype)}
         for node in self.graph.nodes[1:]:
             if node.index in self.plan.aliases:

@@ -1,11 +1,15 @@
-"""Running convolution tiles on every core.
+"""Running the work on every core: shares of the batch, or tiles of one layer.
 
 NumPy's OpenBLAS already spreads one large GEMM over the cores, but the im2col copies
-and the epilogues around it run on one core. Splitting the tiles themselves between
-worker threads (each with a single-threaded BLAS, via OpenBLAS's
-`openblas_set_num_threads_local`) keeps every core busy with copy, GEMM and epilogue
-alike; NumPy releases the GIL in all three. When that OpenBLAS function cannot be
-found, tiles run in the calling thread and BLAS parallelises each GEMM as usual.
+and the epilogues around it run on one core. So the work is split between worker
+threads, each with a single-threaded BLAS (via OpenBLAS's
+`openblas_set_num_threads_local`), and NumPy releases the GIL in copy, GEMM and
+epilogue alike. The coarsest split wins: a batch of 64 split into two shares that each
+run the whole network ran 14% faster than splitting every layer's tiles, which pays
+for a meeting of the threads at every layer and many more hand-overs of the GIL. A
+batch too small to share evenly is split tile by tile instead. Work started inside a
+worker runs in that worker. When the OpenBLAS function cannot be found, everything runs
+in the calling thread and BLAS parallelises each GEMM as usual.
 """
 
 from __future__ import annotations
@@ -13,10 +17,12 @@ from __future__ import annotations
 import ctypes
 import glob
 import os
+import threading
 from collections.abc import Callable, Iterable
 from concurrent.futures import ThreadPoolExecutor
 from functools import lru_cache
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 
@@ -47,13 +53,20 @@ def _set_local_threads() -> Callable[[int], int] | None:
     return None
 
 
+_worker = threading.local()  # `.active` is set in the pool's own threads
+
+
 def workers() -> int:
-    """How many threads tiles are split between (1 means: no pool)."""
+    """How many threads tiles are split between (1 means: no pool). Work started from a
+    worker thread runs in that thread: it is already one share of a split."""
+    if getattr(_worker, "active", False):
+        return 1
     wanted = int(os.environ.get("CNNDSL_THREADS", "0")) or (os.cpu_count() or 1)
     return wanted if wanted > 1 and _set_local_threads() is not None else 1
 
 
-def _single_threaded_blas() -> None:
+def _start_worker() -> None:
+    _worker.active = True
     setter = _set_local_threads()
     if setter is not None:
         setter(1)
@@ -62,7 +75,30 @@ def _single_threaded_blas() -> None:
 @lru_cache(maxsize=1)
 def _pool() -> ThreadPoolExecutor:
     return ThreadPoolExecutor(workers(), thread_name_prefix="cnndsl",
-                              initializer=_single_threaded_blas)
+                              initializer=_start_worker)
+
+
+# Splitting a batch between the workers is worth it when no share is more than this
+# much over an even split: 3 images on 2 workers (2 + 1) is better split tile by tile.
+SHARE_IMBALANCE = 1.15
+
+
+def batch_shares(length: int) -> list[slice]:
+    """Contiguous shares of a batch of `length` examples, one per worker, or a single
+    share when they would be too uneven (or there is one worker)."""
+    n = min(workers(), length)
+    if n <= 1 or -(-length // n) * n > SHARE_IMBALANCE * length:
+        return [slice(0, length)]
+    bounds = [length * i // n for i in range(n + 1)]
+    return [slice(a, b) for a, b in zip(bounds, bounds[1:])]
+
+
+def map_shares(task: Callable[[Any], Any], shares: list) -> list[Any]:
+    """`task(share)` for each share, one per worker, in order of `shares`."""
+    if len(shares) == 1:
+        return [task(shares[0])]
+    futures = [_pool().submit(task, share) for share in shares]
+    return [future.result() for future in futures]
 
 
 def run_split(task: Callable[[list], None], items: Iterable, parts: int | None = None) -> None:
