@@ -451,10 +451,16 @@ def check(chain, in_shape, seed: int, batch: int = 2, tile_rows: int | None = No
     x_before = x.copy()
     with tiles(tile_rows):
         for fuse in (False, True):
-            got = Interpreter(graph, builder.weights, dtype=np.float64, fuse=fuse).run(x)
-            assert got.dtype == np.float64
-            assert_close(got, want, RTOL64, ATOL64, f"{text} [float64 fuse={fuse}]")
-            assert np.array_equal(x, x_before), f"{text}: the caller's input was modified"
+            interpreter = Interpreter(graph, builder.weights, dtype=np.float64, fuse=fuse)
+            # Shares of the batch each run the network (split), or tiles of each layer
+            # are split between the workers (not split).
+            for split in (True, False):
+                interpreter.split_batch = split
+                got = interpreter.run(x)
+                assert got.dtype == np.float64
+                assert_close(got, want, RTOL64, ATOL64,
+                             f"{text} [float64 fuse={fuse} split={split}]")
+                assert np.array_equal(x, x_before), f"{text}: the caller's input was modified"
         keeper = Interpreter(graph, builder.weights, dtype=np.float64, keep=True)
         layers = keeper.run_all(x)
         for name, value in builder.outputs.items():
