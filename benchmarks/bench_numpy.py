@@ -127,7 +127,7 @@ def main() -> None:
           + (f"{tf_state[0].__version__}, oneDNN {tf_state[2]}" if tf_state else "not installed"))
     print(f"best / median of {args.runs} runs; TF runs model(x, training=False) inside a "
           "warmed-up tf.function\n")
-    print(f"| {'network':<10} | {'batch':>5} | {'NumPy s':>8} | {'TF s':>8} | {'NumPy/TF':>8} |"
+    print(f"| {'network':<10} | {'batch':>5} | {'NumPy ms':>8} | {'TF ms':>8} | {'NumPy/TF':>8} |"
           f" {'NumPy peak MiB':>14} | {'GFLOP/s':>7} |")
     # NumPy peak: memory allocated during a first run (tracemalloc; weights excluded).
     print(f"|{'-' * 12}|{'-' * 7}|{'-' * 10}|{'-' * 10}|{'-' * 10}|{'-' * 16}|{'-' * 9}|")
@@ -165,12 +165,12 @@ def bench_one(name: str, text: str, batch: int, runs: int, tf_state, details) ->
             times_np.append(best_and_median(lambda: interpreter.run(x), 1)[0])
             times_tf.append(best_and_median(lambda: infer(tx).numpy(), 1)[0])
         np_best, tf_best = min(times_np), min(times_tf)
-        tf_cell, ratio_cell = f"{tf_best:8.3f}", f"{np_best / tf_best:8.2f}"
+        tf_cell, ratio_cell = f"{tf_best * 1e3:8.1f}", f"{np_best / tf_best:8.2f}"
     else:
         np_best, _ = best_and_median(lambda: interpreter.run(x), runs)
     if name == "resnet50":
         details += conv_report(graph, interpreter, x, runs)
-    return (f"| {name:<10} | {batch:>5} | {np_best:8.3f} | {tf_cell:>8} | {ratio_cell:>8} |"
+    return (f"| {name:<10} | {batch:>5} | {np_best * 1e3:8.1f} | {tf_cell:>8} | {ratio_cell:>8} |"
             f" {peak / 2**20:14.1f} | {flops / np_best / 1e9:7.1f} |")
 
 

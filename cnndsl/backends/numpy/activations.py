@@ -57,7 +57,7 @@ __all__ = ["apply", "erf", "erfc", "SELU_ALPHA", "SELU_SCALE"]
 
 SELU_ALPHA = 1.6732632423543772848170429916717
 SELU_SCALE = 1.0507009873554804934193349852946
-BLOCK = 1 << 14       # elements per block of the functions of several passes
+BLOCK = 1 << 16       # elements per block of the functions of several passes
 _SQRT2 = math.sqrt(2.0)
 
 Kernel = Callable[[np.ndarray, Sequence[np.ndarray]], None]
