@@ -25,7 +25,7 @@ from .targets import Direct, Epilogue, PoolAfter, Pooled
 from .threads import parallel_slices, run_split, workers
 
 # Bytes of im2col buffer per tile: half of a 1 MiB L2, leaving room for the output tile.
-TILE_BYTES = 2048 * 1024
+TILE_BYTES = 512 * 1024
 # But never fewer output rows per GEMM than this: with deep kernels (3x3x512) a tile of
 # a few dozen rows would re-read the whole weight matrix for very little work.
 MIN_TILE_ROWS = 256
