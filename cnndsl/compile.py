@@ -23,7 +23,7 @@ import numpy as np
 
 from . import files
 from .errors import CnnError
-from .files import FileError
+from .files import FileError, unreadable
 from .ir import Graph
 from .runner import check_destination
 from .weights import Weights, WeightsError, check_weights, load_npz
@@ -152,13 +152,8 @@ def check_keras_file(path: Path) -> None:
     try:
         with zipfile.ZipFile(path) as archive:
             names = set(archive.namelist())
-    except FileNotFoundError:
-        raise FileError(path, "no such file", "check the path") from None
-    except IsADirectoryError:
-        raise FileError(path, "is a directory, not a file", "give a .keras file") from None
     except OSError as e:
-        raise FileError(path, f"cannot read the file: {e.strerror or e}",
-                       "check the file's permissions") from None
+        raise unreadable(path, e, "a .keras file") from None
     except Exception:  # noqa: BLE001 - BadZipFile, truncated, unsupported zip versions...
         names = set()
     if "config.json" not in names:

@@ -87,12 +87,60 @@ class FileError(Exception):
         return f"{self.where}: error: {self.message}\nhint: {self.hint}"
 
 
+def unreadable(path: str | Path, error: OSError, wanted: str) -> FileError:
+    """The error for a file that cannot be opened; `wanted` names what was expected
+    ("a .keras file")."""
+    if isinstance(error, FileNotFoundError):
+        return FileError(path, "no such file", "check the path")
+    if isinstance(error, IsADirectoryError):
+        return FileError(path, "is a directory, not a file", f"give {wanted}")
+    return FileError(path, f"cannot read the file: {error.strerror or error}",
+                     "check the file's permissions")
+
+
 class ArchiveError(ValueError):
     """A file that is not an `.npz` of plain arrays; the message says what it is."""
 
 
+def available_memory() -> int | None:
+    """Bytes of memory the system can give now without swapping (Linux's MemAvailable,
+    else the free pages), or None where neither can be read."""
+    try:
+        with open("/proc/meminfo", encoding="ascii") as meminfo:
+            for line in meminfo:
+                if line.startswith("MemAvailable:"):
+                    return int(line.split()[1]) * 1024
+    except (OSError, ValueError, IndexError):
+        pass
+    try:
+        return os.sysconf("SC_AVPHYS_PAGES") * os.sysconf("SC_PAGE_SIZE")
+    except (AttributeError, ValueError, OSError):
+        return None
+
+
+def check_expansion(path: str | Path) -> None:
+    """Refuse an `.npz` whose members would not fit in memory once decompressed.
+
+    Zip members are read whole, and a few kilobytes of compressed zeros can declare
+    gigabytes: the sizes the archive declares are summed before anything is read (a
+    member cannot give more than it declares). Anything that is not a readable zip is
+    left for the reader to report."""
+    try:
+        with zipfile.ZipFile(path) as archive:
+            declared = sum(member.file_size for member in archive.infolist())
+    except (OSError, zipfile.BadZipFile, ValueError, NotImplementedError, EOFError):
+        return
+    limit = available_memory()
+    if limit is not None and declared > limit:
+        raise ArchiveError(f"its arrays would take {declared / 2**30:.1f} GiB once "
+                           f"decompressed, more than the {limit / 2**30:.1f} GiB of memory "
+                           "available")
+
+
 def read_npz(path: str | Path) -> dict[str, np.ndarray]:
-    """Every array of an `.npz`, refusing pickled objects and anything not an array."""
+    """Every array of an `.npz`, refusing pickled objects, anything not an array, and
+    archives that would not fit in memory."""
+    check_expansion(path)
     try:
         data = np.load(path, allow_pickle=False)
     except ValueError as e:

@@ -26,7 +26,7 @@ from typing import TextIO
 import numpy as np
 
 from . import files
-from .files import FileError
+from .files import ArchiveError, FileError, check_expansion, unreadable
 from .network import Network
 from .signals import sigterm_interrupts
 from .weights import WeightsError
@@ -88,13 +88,8 @@ def sniff(path: Path) -> str:
     try:
         with open(path, "rb") as f:
             head = f.read(6)
-    except FileNotFoundError:
-        raise FileError(path, "no such file", "check the path") from None
-    except IsADirectoryError:
-        raise FileError(path, "is a directory, not a file", "give a .npy or .npz file") from None
     except OSError as e:
-        raise FileError(path, f"cannot read the file: {e.strerror or e}",
-                       "check the file's permissions") from None
+        raise unreadable(path, e, "a .npy or .npz file") from None
     if head.startswith(b"\x93NUMPY"):
         return "npy"
     if head.startswith(b"PK"):
@@ -132,6 +127,11 @@ def read_input(path: Path) -> np.ndarray:
 
 def _one(path: Path) -> np.ndarray:
     """The only array of an `.npz` archive (read whole: zip members cannot be mapped)."""
+    try:
+        check_expansion(path)
+    except ArchiveError as e:
+        raise FileError(path, str(e), "save a large input as .npy: it is read from disk "
+                       "a batch at a time") from None
     with np.load(path, allow_pickle=False) as data:
         names = list(data.files)
         if len(names) != 1:

@@ -181,6 +181,73 @@ def test_load_npz_refuses_pickled_objects(evil, name):
     assert not evil.exists(), "the pickled payload ran"
 
 
+# ---- (b2) zip bombs: archives that expand past memory are refused before reading -----------
+
+def declaring(path: Path, size: int) -> None:
+    """Rewrite every central-directory entry of the zip at `path` to declare `size`
+    uncompressed bytes (a few bytes on disk that claim gigabytes)."""
+    data = bytearray(path.read_bytes())
+    start = 0
+    while (start := data.find(b"PK\x01\x02", start)) >= 0:
+        data[start + 24:start + 28] = size.to_bytes(4, "little")
+        start += 4
+    path.write_bytes(bytes(data))
+
+
+@pytest.fixture
+def bombs(tmp_path, monkeypatch):
+    """A network, a good input, and archives declaring 10 x 4 GiB, more than any
+    machine this runs on has free."""
+    monkeypatch.chdir(tmp_path)
+    Path("net.cnn").write_text("input 4x4x1 -> conv 3 x2 -> flatten -> dense 2\n")
+    np.save("x.npy", np.zeros((1, 4, 4, 1), np.float32))
+    weights = {f"pad_{i}": np.zeros(4, np.float32) for i in range(10)}
+    np.savez("w.npz", **weights)
+    declaring(Path("w.npz"), 2**32 - 2)
+    np.savez("x.npz", *[np.zeros((1, 4, 4, 1), np.float32)] * 10)
+    declaring(Path("x.npz"), 2**32 - 2)
+    for name in ("out.npy", "out.keras"):
+        Path(name).write_bytes(b"old")
+
+
+@pytest.mark.parametrize("argv", [
+    ("run", "net.cnn", "--input", "x.npy", "-o", "out.npy", "--weights", "w.npz"),
+    ("run", "net.cnn", "--input", "x.npz", "-o", "out.npy"),
+    ("compile", "net.cnn", "-o", "out.keras", "--weights", "w.npz"),
+], ids=["weights", "input", "compile"])
+def test_archives_larger_than_memory_are_refused(bombs, argv):
+    rc, out, err = cli(*argv)
+    bad = "x.npz" if "x.npz" in argv else "w.npz"
+    assert rc == 1 and out == "", err
+    assert err.startswith(f"{bad}: error: "), err
+    assert "GiB once decompressed" in err.split("\n")[0] and "\nhint: " in err, err
+    assert Path("out.npy").read_bytes() == b"old" and Path("out.keras").read_bytes() == b"old"
+
+
+def test_a_real_bomb_is_refused_before_it_is_inflated(tmp_path, monkeypatch):
+    """64 MiB of zeros deflate to about 64 KiB: refused against a 32 MiB budget, read
+    against a 128 MiB one."""
+    import cnndsl.files as files
+
+    path = tmp_path / "bomb.npz"
+    np.savez_compressed(path, x=np.zeros(2**24, np.float32))
+    assert path.stat().st_size < 2**20
+    monkeypatch.setattr(files, "available_memory", lambda: 2**25)
+    with pytest.raises(ArchiveError, match="GiB once decompressed"):
+        read_npz(path)
+    monkeypatch.setattr(files, "available_memory", lambda: 2**27)
+    assert read_npz(path)["x"].shape == (2**24,)
+    monkeypatch.setattr(files, "available_memory", lambda: None)  # unknown: no limit
+    assert read_npz(path)["x"].shape == (2**24,)
+
+
+def test_available_memory_is_plausible():
+    import cnndsl.files as files
+
+    free = files.available_memory()
+    assert free is None or 2**20 < free < 2**50
+
+
 # ---- (c) .keras models: safe mode ---------------------------------------------------------------
 
 MARKER_VARIABLE = "CNNDSL_SECURITY_MARKER"
