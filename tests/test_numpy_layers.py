@@ -418,14 +418,18 @@ def size_word(values, compact: bool) -> str:
 @contextmanager
 def tiles(rows: int | None):
     """Force the im2col tiling (and the thread split) onto tiny inputs: `rows` output
-    rows per tile, and the kernel-row form whenever it applies, though these tests' few
-    channels would not choose it; None keeps the production sizes and choices."""
+    rows per tile, and one form of convolution wherever it applies, though these tests'
+    few channels would not always choose it: 1, kernel rows; 2, channel planes; 5,
+    whole windows. None keeps the production sizes and choices."""
     if rows is None:
         yield
         return
+    forms = {1: dict(ROW_MIN_DEPTH=1),
+             2: dict(ROW_WINDOWS=False, PLANAR_MAX_DEPTH=10**9),
+             5: dict(ROW_WINDOWS=False, PLANES=False)}[rows]
     with mock.patch.object(np_convolution, "TILE_BYTES", 1), \
             mock.patch.object(np_convolution, "MIN_TILE_ROWS", rows), \
-            mock.patch.object(np_convolution, "ROW_MIN_DEPTH", 1):
+            mock.patch.multiple(np_convolution, **forms):
         yield
 
 
