@@ -170,6 +170,8 @@ def bench_one(name: str, text: str, batch: int, runs: int, tf_state, details) ->
         np_best, _ = best_and_median(lambda: interpreter.run(x), runs)
     if name == "resnet50":
         details += conv_report(graph, interpreter, x, runs)
+    else:
+        details += layer_report(name, graph, interpreter, x, runs)
     return (f"| {name:<10} | {batch:>5} | {np_best * 1e3:8.1f} | {tf_cell:>8} | {ratio_cell:>8} |"
             f" {peak / 2**20:14.1f} | {flops / np_best / 1e9:7.1f} |")
 
@@ -185,6 +187,22 @@ def keras_function(tf_state, graph, weights, x):
     for _ in range(2):
         infer(tx).numpy()
     return infer, tx
+
+
+def layer_report(name, graph, interpreter, x, runs) -> list[str]:
+    """Where a small network's time goes, layer by layer (steps fused into the layer
+    before them, such as a pooling after a convolution, are timed with it)."""
+    stats = analyse(graph)
+    best = layer_times(interpreter, x, runs)
+    total = sum(best.values())
+    lines = ["", f"{name}, NumPy time by layer (best of {runs}; whole batch, layer by layer):"]
+    for index, seconds in sorted(best.items()):
+        node = graph.nodes[index]
+        flops = 2 * x.shape[0] * stats.layers[index].macs
+        rate = f"{flops / seconds / 1e9:6.1f} GFLOP/s" if flops else ""
+        lines.append(f"  {node.name:<12} {seconds * 1e3:7.2f} ms  {100 * seconds / total:5.1f}%"
+                     f"  {rate}")
+    return lines
 
 
 def conv_report(graph, interpreter, x, runs) -> list[str]:
