@@ -1246,6 +1246,25 @@ def test_pooling_fused_into_convolutions(rank, data, seed):
         assert not plan.pool, f"{steps}: fused where it must not be"
 
 
+@pytest.mark.parametrize("pool", [
+    ("maxpool", (2, 2), (2, 2)), ("avgpool", (2, 2), (2, 2)), ("maxpool", (3, 3), (3, 3)),
+    ("avgpool", (2, 3), (2, 3)), ("maxpool", (1, 2), (1, 2)), ("maxpool", (2, 1), (2, 1)),
+    ("maxpool", (1, 1), (2, 2)), ("avgpool", (2, 2), (3, 3)), ("maxpool", (3, 2), (3, 2)),
+])
+@pytest.mark.parametrize("act", [None, "relu", "tanh"])
+@pytest.mark.parametrize("rows", [None, 1])
+def test_pooling_on_kernel_row_tiles(pool, act, rows):
+    """The kernel-row convolution (12 channels: production picks it) with the pooling
+    run on its tiles, the columns computed grouped by place in the window: every shape
+    of window, odd sizes that leave lines and columns unread, an activation before."""
+    kind, kernel, stride = pool
+    steps = [conv_op((3, 3), 5, padding="same", act=act), pool_op(kind, kernel, stride)]
+    graph = check(steps, (11, 10, 12), seed=7, batch=3, tile_rows=rows)
+    builder = Builder(np.random.default_rng(0))
+    builder.run(steps, np.zeros((1, 11, 10, 12)))
+    assert Interpreter(graph, builder.weights).plan.pool, "the pooling was not fused"
+
+
 @pytest.mark.parametrize("layout", ["reversed", "fortran", "strided", "int", "float32"])
 @pytest.mark.parametrize("text", [
     "conv 3 x3 same relu", "conv 1 x2", "conv 1/2 x2 groups=2", "dwconv 3 x2",

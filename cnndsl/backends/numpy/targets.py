@@ -147,12 +147,14 @@ class Pooled:
         else:
             lines = self.scratch(dest.shape[0] * count * kw * dest.shape[2] * dest.shape[3])
             lines = lines.reshape(dest.shape[0], count, kw, *dest.shape[2:])
-            ufunc(tile[:, 0:span:sh], tile[:, 1:1 + span:sh], out=lines)
-            for r in range(2, kh):
-                ufunc(lines, tile[:, r:r + span:sh], out=lines)
+            if kh == sh and tile.shape[1] == count * sh:  # windows tile the lines exactly
+                ufunc.reduce(tile.reshape(tile.shape[0], count, sh, *tile.shape[2:]), axis=2,
+                             out=lines)
+            else:
+                ufunc(tile[:, 0:span:sh], tile[:, 1:1 + span:sh], out=lines)
+                for r in range(2, kh):
+                    ufunc(lines, tile[:, r:r + span:sh], out=lines)
         if kw == 1:
             np.copyto(dest, lines[:, :, 0])
-            return
-        ufunc(lines[:, :, 0], lines[:, :, 1], out=dest)
-        for q in range(2, kw):
-            ufunc(dest, lines[:, :, q], out=dest)
+        else:
+            ufunc.reduce(lines, axis=2, out=dest)
