@@ -141,19 +141,20 @@ class Pooled:
         this runs on every tile, in the workers, where Python time holds the other up."""
         ufunc = self.then.ufunc
         count = dest.shape[1]
+        if kh == sh and tile.shape[1] == count * sh:  # windows tile the lines exactly
+            # One reduction over the window's lines and places together.
+            ufunc.reduce(tile.reshape(tile.shape[0], count, sh, *tile.shape[2:]),
+                         axis=(2, 3), out=dest)
+            return
         span = (count - 1) * sh + 1
         if kh == 1:
             lines = tile[:, 0:span:sh]
         else:
             lines = self.scratch(dest.shape[0] * count * kw * dest.shape[2] * dest.shape[3])
             lines = lines.reshape(dest.shape[0], count, kw, *dest.shape[2:])
-            if kh == sh and tile.shape[1] == count * sh:  # windows tile the lines exactly
-                ufunc.reduce(tile.reshape(tile.shape[0], count, sh, *tile.shape[2:]), axis=2,
-                             out=lines)
-            else:
-                ufunc(tile[:, 0:span:sh], tile[:, 1:1 + span:sh], out=lines)
-                for r in range(2, kh):
-                    ufunc(lines, tile[:, r:r + span:sh], out=lines)
+            ufunc(tile[:, 0:span:sh], tile[:, 1:1 + span:sh], out=lines)
+            for r in range(2, kh):
+                ufunc(lines, tile[:, r:r + span:sh], out=lines)
         if kw == 1:
             np.copyto(dest, lines[:, :, 0])
         else:
