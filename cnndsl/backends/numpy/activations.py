@@ -53,7 +53,7 @@ import numpy as np
 
 from ...activations import LEAKY_RELU_DEFAULT_SLOPE, Activation
 
-__all__ = ["apply", "erf", "erfc", "SELU_ALPHA", "SELU_SCALE"]
+__all__ = ["apply", "relu", "zeros", "erf", "erfc", "SELU_ALPHA", "SELU_SCALE"]
 
 SELU_ALPHA = 1.6732632423543772848170429916717
 SELU_SCALE = 1.0507009873554804934193349852946
@@ -113,7 +113,8 @@ def zeros(n: int, dtype) -> np.ndarray:
 _ZEROS: dict[np.dtype, np.ndarray] = {}
 
 
-def _relu(y: np.ndarray) -> np.ndarray:
+def relu(y: np.ndarray) -> np.ndarray:
+    """max(y, 0) in place on a writable float array."""
     if not y.flags.c_contiguous:
         return np.maximum(y, 0, out=y)
     flat = y.reshape(-1)
@@ -244,7 +245,7 @@ def _linear(y: np.ndarray) -> np.ndarray:
 
 
 _FUNCTIONS: dict[str, Callable[[np.ndarray], np.ndarray]] = {
-    "relu": _relu, "relu6": _relu6, "sigmoid": _sigmoid, "hard_sigmoid": _hard_sigmoid,
+    "relu": relu, "relu6": _relu6, "sigmoid": _sigmoid, "hard_sigmoid": _hard_sigmoid,
     "tanh": _tanh, "softmax": _softmax, "elu": _elu, "selu": _selu, "gelu": _gelu,
     "silu": _silu, "softplus": _softplus, "leaky_relu": _leaky_relu, "linear": _linear,
 }

@@ -366,9 +366,12 @@ def _epilogue(bias: np.ndarray | None,
                     np.add(part, block[:len(part)], out=part)
             else:
                 tile += bias
-        if activation is not None:
+        if relu:  # the common case, without `apply`'s checks: a tile is ours and float
+            activations.relu(tile)
+        elif activation is not None:
             result = activations.apply(activation, tile)
             if result is not tile:
                 tile[...] = result
 
+    relu = activation is not None and activation.name == "relu"
     return apply
