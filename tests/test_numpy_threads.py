@@ -3,6 +3,7 @@ tiles of one layer. Neither may change a result, and work started inside a worke
 must never wait on the pool it runs in."""
 
 import threading
+import time
 from pathlib import Path
 from unittest import mock
 
@@ -48,22 +49,57 @@ def test_one_worker_never_shares(monkeypatch):
     assert threads.batch_shares(64) == [slice(0, 64)]
 
 
-def test_work_started_in_a_worker_runs_in_that_worker(two_workers):
+def test_work_started_in_a_worker_stays_with_the_workers(two_workers):
     """A tile split inside a share of the batch must not queue on the busy pool (with two
-    workers both waiting on it, that would never finish)."""
-    seen: list[str] = []
+    workers both waiting on it, that would never finish): its tiles run in the workers,
+    each exactly once."""
+    seen: list[tuple[int, int, str]] = []
 
-    def inner(chunk):
-        seen.append(threading.current_thread().name)
+    def share(number):
+        def inner(chunk):
+            seen.extend((number, tile, threading.current_thread().name) for tile in chunk)
 
-    def share(_):
         threads.run_split(inner, range(8))
-        threads.parallel_slices(lambda s: inner([s]), 100)
+        threads.parallel_slices(lambda s: inner([-1]), 100)
         return threading.current_thread().name
 
     names = threads.map_shares(share, [0, 1])  # returning at all: nothing deadlocked
     assert all(n.startswith("cnndsl") for n in names)  # the shares ran in workers
-    assert set(seen) == set(names) and len(seen) == 4  # and their tiles in the same ones
+    assert sorted((n, t) for n, t, _ in seen) == sorted(
+        [(n, t) for n in (0, 1) for t in range(-1, 8)])
+    assert all(name.startswith("cnndsl") for _, _, name in seen)
+
+
+def test_a_worker_done_with_its_share_helps_the_other(two_workers):
+    """The slow share's tiles are shared: some of them run in the other worker."""
+    ran: dict[int, set[str]] = {0: set(), 1: set()}
+
+    def share(number):
+        def tile(chunk):
+            time.sleep(0.02 if number == 0 else 0)
+            ran[number].add(threading.current_thread().name)
+
+        threads.run_split(tile, range(10 if number == 0 else 1))
+        return threading.current_thread().name
+
+    names = threads.map_shares(share, [0, 1])
+    assert len(set(names)) == 2, "the two shares ran in the same worker"
+    assert ran[0] == set(names), "the slow share got no help"
+
+
+def test_an_error_in_a_helped_tile_reaches_the_share_that_posted_it(two_workers):
+    def share(number):
+        def tile(chunk):
+            time.sleep(0.01)
+            if number == 0 and chunk == [7]:
+                raise ZeroDivisionError("tile 7")
+
+        threads.run_split(tile, range(10 if number == 0 else 1))
+        return number
+
+    with pytest.raises(ZeroDivisionError, match="tile 7"):
+        threads.map_shares(share, [0, 1])
+    assert threads.map_shares(lambda n: n, [0, 1]) == [0, 1]  # and the pool still works
 
 
 @pytest.mark.parametrize("batch", [1, 2, 3, 4, 7])

@@ -26,6 +26,8 @@ from typing import Any
 
 import numpy as np
 
+from . import helping
+
 
 def _openblas_libraries() -> list[str]:
     """Paths of the OpenBLAS builds NumPy may have loaded (its wheel bundles one)."""
@@ -94,16 +96,23 @@ def batch_shares(length: int) -> list[slice]:
 
 
 def map_shares(task: Callable[[Any], Any], shares: list) -> list[Any]:
-    """`task(share)` for each share, one per worker, in order of `shares`."""
+    """`task(share)` for each share, one per worker, in order of `shares`; a worker
+    done with its share helps with the others' tiles (see `helping`)."""
     if len(shares) == 1:
         return [task(shares[0])]
-    futures = [_pool().submit(task, share) for share in shares]
+    round_ = helping.Round(len(shares))
+    futures = [_pool().submit(round_.share, task, share) for share in shares]
     return [future.result() for future in futures]
 
 
 def run_split(task: Callable[[list], None], items: Iterable, parts: int | None = None) -> None:
-    """Run `task(chunk)` on `parts` interleaved chunks of `items`, one per worker."""
+    """Run `task(chunk)` on `parts` interleaved chunks of `items`, one per worker; in a
+    share of a batch, tile by tile, open to a worker done with its own share."""
     items = list(items)
+    round_ = helping.current()
+    if round_ is not None and len(items) > 1:
+        round_.run(task, items)
+        return
     n = min(parts or workers(), len(items))
     if n <= 1:
         task(items)
