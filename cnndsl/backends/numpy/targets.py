@@ -12,7 +12,7 @@ back, and `conv -> maxpool 2` costs about what the convolution alone did.
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 import numpy as np
 
@@ -44,10 +44,10 @@ class PoolAfter:
         return np.add if self.average else np.maximum
 
     def as_2d(self) -> PoolAfter:
+        """The same pooling for a 1-D convolution run as 2-D with a height of 1."""
         if len(self.kernel) == 2:
             return self
-        return PoolAfter(self.function, (1, *self.kernel), (1, *self.stride), self.epilogue,
-                         self.first, self.average)
+        return replace(self, kernel=(1, *self.kernel), stride=(1, *self.stride))
 
     def out_size(self, size: int, axis: int) -> int:
         return (size - self.kernel[axis]) // self.stride[axis] + 1
