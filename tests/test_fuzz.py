@@ -22,6 +22,7 @@ from pathlib import Path
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
+from mutation import mutate, pieces
 
 from cnndsl.cli import main
 
@@ -268,47 +269,14 @@ def test_mostly_valid_programs(workdir, data, command):
 
 # ---- mutations of the examples ------------------------------------------------------------
 
-_PIECE = re.compile(r"#[^\n]*|\s+|\{[^{}\n]*\}|->|[A-Za-z_][A-Za-z0-9_]*|[0-9][0-9A-Za-z_.:/{}*+-]*"
-                    r"|\S")
-_NUMBER = re.compile(r"\d+(?:\.\d+)?(?:[eE][-+]?\d+)?")
 REPLACEMENTS = ["0", "-1", str(10**12), "2.5"]
-
-
-def pieces(text: str) -> list[str]:
-    return _PIECE.findall(text)
-
-
-def is_token(piece: str) -> bool:
-    return not piece.isspace() and not piece.startswith("#")
 
 
 @st.composite
 def mutants(draw) -> tuple[str, bytes]:
     path = draw(st.sampled_from(EXAMPLES))
-    parts = pieces(path.read_text(encoding="utf-8"))
-    for _ in range(draw(st.integers(1, 3))):
-        tokens = [i for i, p in enumerate(parts) if is_token(p)]
-        if not tokens:
-            break
-        op = draw(st.sampled_from(["delete", "duplicate", "swap", "number"]))
-        i = tokens[draw(st.integers(0, len(tokens) - 1))]
-        if op == "delete":
-            parts[i] = ""
-        elif op == "duplicate":
-            parts[i] = parts[i] + " " + parts[i]
-        elif op == "swap":
-            j = tokens[draw(st.integers(0, len(tokens) - 1))]
-            parts[i], parts[j] = parts[j], parts[i]
-        else:
-            numbered = [k for k in tokens if _NUMBER.search(parts[k])]
-            if not numbered:
-                continue
-            k = numbered[draw(st.integers(0, len(numbered) - 1))]
-            found = list(_NUMBER.finditer(parts[k]))
-            m = found[draw(st.integers(0, len(found) - 1))]
-            new = draw(st.sampled_from(REPLACEMENTS))
-            parts[k] = parts[k][:m.start()] + new + parts[k][m.end():]
-    return path.stem, "".join(parts).encode("utf-8")
+    text = mutate(draw, path.read_text(encoding="utf-8"), 1, REPLACEMENTS)
+    return path.stem, text.encode("utf-8")
 
 
 def test_examples_tokenise_losslessly():

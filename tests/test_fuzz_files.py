@@ -60,6 +60,7 @@ import numpy as np
 import pytest
 from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
+from mutation import mutate
 
 import cnndsl
 from cnndsl.cli import main
@@ -441,40 +442,15 @@ def tiny_specs(draw) -> str:
     return f"input {head} -> " + " -> ".join(steps) + "\n"
 
 
-# Mutations of the examples, as tests/test_fuzz.py makes them.
-_PIECE = re.compile(r"#[^\n]*|\s+|\{[^{}\n]*\}|->|[A-Za-z_][A-Za-z0-9_]*|[0-9][0-9A-Za-z_.:/{}*+-]*"
-                    r"|\S")
-_NUMBER = re.compile(r"\d+(?:\.\d+)?(?:[eE][-+]?\d+)?")
+# Mutations of the examples, as tests/test_fuzz.py makes them (with "1" among the
+# numbers put in).
 REPLACEMENTS = ["0", "1", "-1", str(10**12), "2.5"]
 
 
 @st.composite
 def mutants(draw) -> str:
     path = draw(st.sampled_from(EXAMPLES))
-    parts = _PIECE.findall(path.read_text(encoding="utf-8"))
-    for _ in range(draw(st.integers(0, 3))):
-        tokens = [i for i, p in enumerate(parts) if not p.isspace() and not p.startswith("#")]
-        if not tokens:
-            break
-        op = draw(st.sampled_from(["delete", "duplicate", "swap", "number"]))
-        i = tokens[draw(st.integers(0, len(tokens) - 1))]
-        if op == "delete":
-            parts[i] = ""
-        elif op == "duplicate":
-            parts[i] = parts[i] + " " + parts[i]
-        elif op == "swap":
-            j = tokens[draw(st.integers(0, len(tokens) - 1))]
-            parts[i], parts[j] = parts[j], parts[i]
-        else:
-            numbered = [k for k in tokens if _NUMBER.search(parts[k])]
-            if not numbered:
-                continue
-            k = numbered[draw(st.integers(0, len(numbered) - 1))]
-            found = list(_NUMBER.finditer(parts[k]))
-            m = found[draw(st.integers(0, len(found) - 1))]
-            new = draw(st.sampled_from(REPLACEMENTS))
-            parts[k] = parts[k][:m.start()] + new + parts[k][m.end():]
-    return "".join(parts)
+    return mutate(draw, path.read_text(encoding="utf-8"), 0, REPLACEMENTS)
 
 
 def any_specs() -> st.SearchStrategy[str]:
