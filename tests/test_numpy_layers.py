@@ -42,6 +42,7 @@ from hypothesis import strategies as st
 from cnndsl import compile_text
 from cnndsl.backends.numpy import Interpreter
 from cnndsl.backends.numpy import convolution as np_convolution
+from cnndsl.backends.numpy.targets import PoolAfter
 from cnndsl.shapes import conv_length
 from cnndsl.weights import init_weights
 
@@ -1263,6 +1264,17 @@ def test_pooling_on_kernel_row_tiles(pool, act, rows):
     builder = Builder(np.random.default_rng(0))
     builder.run(steps, np.zeros((1, 11, 10, 12)))
     assert Interpreter(graph, builder.weights).plan.pool, "the pooling was not fused"
+
+
+@pytest.mark.parametrize("kernel", [(1, 1), (3, 3, 3)])
+def test_pooling_is_never_put_on_tiles_it_cannot_take(kernel):
+    """1x1 convolutions are tiled by rows and 3-D ones by planes, not by whole lines: a
+    pooling handed to them anyway is refused, not run on tiles it would straddle."""
+    x = np.zeros((1, *(4,) * len(kernel), 2), np.float32)
+    w = np.zeros((*kernel, 2, 3), np.float32)
+    then = PoolAfter((2,) * len(kernel), (2,) * len(kernel))
+    with pytest.raises(ValueError, match="tile_poolable"):
+        np_convolution.conv(x, w, (1,) * len(kernel), (1,) * len(kernel), "valid", then=then)
 
 
 @pytest.mark.parametrize("layout", ["reversed", "fortran", "strided", "int", "float32"])

@@ -19,10 +19,11 @@ from math import prod
 import numpy as np
 from numpy.lib.stride_tricks import as_strided
 
-from ...shapes import conv_length, deconv_length, same_padding
+from ...shapes import deconv_length
+from .geometry import output_sizes, pad_input, windows
 from .memory import BufferPool, thread_buffer
 from .targets import Direct, Epilogue, PoolAfter, Pooled
-from .threads import parallel_slices, run_split, workers
+from .threads import run_split, workers
 
 # Bytes of im2col buffer per tile: half of a 1 MiB L2, leaving room for the output tile.
 TILE_BYTES = 512 * 1024
@@ -30,54 +31,6 @@ TILE_BYTES = 512 * 1024
 # a few dozen rows would re-read the whole weight matrix for very little work.
 MIN_TILE_ROWS = 256
 
-
-
-def pad_input(x: np.ndarray, kernel, stride, dilation, padding: str,
-              value: float = 0.0, pool: BufferPool | None = None,
-              parallel: bool = False) -> np.ndarray:
-    """`x` padded as TensorFlow pads `same` (the odd extra after); `valid` pads nothing.
-
-    `parallel` splits the copy between the workers: only for callers that are not
-    running in a worker themselves."""
-    if padding != "same":
-        return x
-    pads = [same_padding(n, k, s, d)
-            for n, k, s, d in zip(x.shape[1:-1], kernel, stride, dilation)]
-    if not any(b or a for b, a in pads):
-        return x
-    shape = (x.shape[0], *(n + b + a for n, (b, a) in zip(x.shape[1:-1], pads)), x.shape[-1])
-    xp = pool.empty(shape, x.dtype) if pool else np.empty(shape, x.dtype)
-    inner = tuple(slice(b, b + n) for n, (b, _) in zip(x.shape[1:-1], pads))
-
-    def part(s: slice) -> None:
-        # Only the border slabs are filled (corners twice): filling the whole array
-        # first made padding a third slower, and it is a pass over every convolution's
-        # input. The interior is then copied in.
-        for axis, (n, (before, after)) in enumerate(zip(x.shape[1:-1], pads)):
-            for border in (slice(0, before), slice(before + n, before + n + after)):
-                if border.stop > border.start:
-                    xp[(s, *(slice(None),) * axis, border)] = value
-        xp[(s, *inner)] = x[s]
-
-    if parallel:
-        parallel_slices(part, len(x))
-    else:
-        part(slice(None))
-    return xp
-
-
-def windows(xp: np.ndarray, out_sizes, kernel, stride, dilation) -> np.ndarray:
-    """A read-only view (N, *out, *kernel, C) of every output position's input window."""
-    sn, *ss, sc = xp.strides
-    shape = (xp.shape[0], *out_sizes, *kernel, xp.shape[-1])
-    strides = (sn, *(s * st for s, st in zip(ss, stride)),
-               *(s * d for s, d in zip(ss, dilation)), sc)
-    return as_strided(xp, shape, strides, writeable=False)
-
-
-def output_sizes(in_sizes, kernel, stride, dilation, padding) -> tuple[int, ...]:
-    return tuple(conv_length(n, k, s, padding, d)
-                 for n, k, s, d in zip(in_sizes, kernel, stride, dilation))
 
 
 def _as_2d(x, kernel, stride, dilation):
@@ -124,8 +77,9 @@ def conv(x: np.ndarray, kernel: np.ndarray, stride, dilation, padding: str,
     """Grouped, strided, dilated convolution; `kernel` is (*k, C/groups, F) like Keras.
 
     With a `pool`, the output and the padded input come from it (and the padded input
-    goes back to it). With `then` (1-D and 2-D only), the pooling is applied to each
-    tile as it is made and its output is returned (see `targets`).
+    goes back to it). With `then` (1-D and 2-D windowed convolutions, which
+    `fusion.tile_poolable` checks), the pooling is applied to each tile as it is made
+    and its output is returned (see `targets`).
     """
     ksize = kernel.shape[:-2]
     x, ksize, stride, dilation, squeeze = _as_2d(x, ksize, stride, dilation)
@@ -134,19 +88,18 @@ def conv(x: np.ndarray, kernel: np.ndarray, stride, dilation, padding: str,
     out_sizes = output_sizes(xp.shape[1:-1], ksize, stride, dilation, "valid")
     filters = kernel.shape[-1]
     pointwise = all(k == 1 for k in ksize)
-    target: Direct | Pooled
-    if then is not None and not pointwise and len(out_sizes) == 2:
+    if then is not None and (pointwise or len(out_sizes) != 2):
+        raise ValueError("a pooling runs on the tiles of 1-D and 2-D windowed "
+                         "convolutions only (fusion.tile_poolable)")
+    if then is not None:
         then = then.as_2d() if squeeze else then
-        pooled = tuple(then.out_size(n, axis) for axis, n in enumerate(out_sizes))
-        shape = (x.shape[0], *pooled, filters)
-        y = pool.empty(shape, x.dtype) if pool else np.empty(shape, x.dtype)
-        target = Pooled(y, then, epilogue, out_sizes[1],
-                        lambda name, size: thread_buffer(size, x.dtype, name))
-        then = None
+        y_sizes = tuple(then.out_size(n, axis) for axis, n in enumerate(out_sizes))
     else:
-        shape = (x.shape[0], *out_sizes, filters)
-        y = pool.empty(shape, x.dtype) if pool else np.empty(shape, x.dtype)
-        target = Direct(y, epilogue)
+        y_sizes = out_sizes
+    shape = (x.shape[0], *y_sizes, filters)
+    y = pool.empty(shape, x.dtype) if pool else np.empty(shape, x.dtype)
+    target = Direct(y, epilogue) if then is None else Pooled(
+        y, then, epilogue, out_sizes[1], lambda name, size: thread_buffer(size, x.dtype, name))
     if pointwise:
         _pointwise(xp, kernel, stride, out_sizes, groups, y.reshape(-1, filters), epilogue)
     elif ROW_WINDOWS and _rows_reusable(ksize, stride, dilation, groups, kernel.shape[-2]):
@@ -157,15 +110,7 @@ def conv(x: np.ndarray, kernel: np.ndarray, stride, dilation, padding: str,
         _im2col(xp, kernel, stride, dilation, out_sizes, groups, target)
     if pool and xp is not x and xp.base is None:
         pool.release(xp)
-    y = y[:, 0] if squeeze else y
-    if then is not None:  # a pooling no tile could take: run it on the whole output
-        pooled_y = then.function(y, then.kernel, then.stride, "valid")
-        if then.epilogue:
-            then.epilogue(pooled_y.reshape(-1, filters))
-        if pool:
-            pool.release(y)
-        return pooled_y
-    return y
+    return y[:, 0] if squeeze else y
 
 
 def _pointwise(xp, kernel, stride, out_sizes, groups, y2, epilogue) -> None:

@@ -83,7 +83,7 @@ class Interpreter:
         if pool_index is not None:
             pool = self.graph.nodes[pool_index].layer
             w["then"] = PoolAfter(
-                POOLINGS[pool.kind], pool.kernel, pool.stride,  # type: ignore[attr-defined]
+                pool.kernel, pool.stride,  # type: ignore[attr-defined]
                 _epilogue(None, self.plan.activation.get(pool_index)),
                 first=pool.kind == "maxpool" and fusion.commutes_with_max(activation),
                 average=pool.kind == "avgpool")
@@ -133,6 +133,7 @@ class Interpreter:
         """Every layer's output by layer name (needs `keep=True`)."""
         if not self.keep:
             raise ValueError("run_all needs an Interpreter made with keep=True")
+        self._check_input(x)
         values = self._run(x)[1]
         return {n.name: values[n.index] for n in self.graph.nodes}
 
@@ -143,7 +144,8 @@ class Interpreter:
                              f"{', '.join(map(str, expected))})")
 
     def _run(self, x: np.ndarray):
-        self._check_input(x)
+        """Every node in order on `x` (checked by the caller: `run` checks once, not
+        once per share of the batch)."""
         values: dict[int, np.ndarray] = {0: np.asarray(x, dtype=self.dtype)}
         for node in self.graph.nodes[1:]:
             if node.index in self.plan.aliases:
@@ -210,10 +212,10 @@ class Interpreter:
         return y
 
     def maxpool(self, node, xs, owned, w):
-        return self._per_batch(POOLINGS["maxpool"], node, xs[0])
+        return self._per_batch(pooling.max_pool, node, xs[0])
 
     def avgpool(self, node, xs, owned, w):
-        return self._per_batch(POOLINGS["avgpool"], node, xs[0])
+        return self._per_batch(pooling.avg_pool, node, xs[0])
 
     def _per_batch(self, pool_fn, node, x):
         """A pooling over slices of the batch, one per worker."""
@@ -313,7 +315,6 @@ class Interpreter:
         return y
 
 
-POOLINGS = {"maxpool": pooling.max_pool, "avgpool": pooling.avg_pool}
 # Kinds whose output may share memory with their input.
 VIEWS = ("flatten", "reshape", "dropout")
 ROWS_PER_SLICE = 4096  # element-wise work is split between workers above this many rows

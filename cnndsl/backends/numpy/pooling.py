@@ -15,7 +15,7 @@ from math import prod
 
 import numpy as np
 
-from .convolution import output_sizes, pad_input
+from .geometry import output_sizes, pad_input
 
 Scratch = Callable[[int], np.ndarray]  # n -> n uninitialised elements
 
@@ -58,23 +58,19 @@ def reduce_windows(x: np.ndarray, kernel, stride, ufunc, out: np.ndarray | None 
 
 
 def max_pool(x: np.ndarray, kernel, stride, padding: str, out=None,
-             scratch: Scratch | None = None, divide: bool = True) -> np.ndarray:
-    """Max over each window; `same` pads with -inf so padding never wins (as TF).
-    (`divide` is avg_pool's, accepted so either can be called alike.)"""
+             scratch: Scratch | None = None) -> np.ndarray:
+    """Max over each window; `same` pads with -inf so padding never wins (as TF)."""
     ones = (1,) * len(kernel)
     xp = pad_input(x, kernel, stride, ones, padding, -np.inf)
     return reduce_windows(xp, kernel, stride, np.maximum, out, scratch)
 
 
 def avg_pool(x: np.ndarray, kernel, stride, padding: str, out=None,
-             scratch: Scratch | None = None, divide: bool = True) -> np.ndarray:
-    """Mean over each window; with `same`, over the real inputs only (as Keras).
-    `divide=False` leaves the sums of unpadded windows for the caller to divide."""
+             scratch: Scratch | None = None) -> np.ndarray:
+    """Mean over each window; with `same`, over the real inputs only (as Keras)."""
     ones = (1,) * len(kernel)
     xp = pad_input(x, kernel, stride, ones, padding, 0.0)
     y = reduce_windows(xp, kernel, stride, np.add, out, scratch)
-    if xp is x and not divide:
-        return y
     if xp is x:  # no padding: every window holds prod(kernel) real inputs
         y /= y.dtype.type(np.prod(kernel))
         return y

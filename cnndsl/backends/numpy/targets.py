@@ -16,6 +16,8 @@ from dataclasses import dataclass, replace
 
 import numpy as np
 
+from .pooling import reduce_windows
+
 Epilogue = Callable[[np.ndarray], None]  # bias, activation... in place on an output tile
 # A tile's place: images n0:n1 and output lines h0:h1 of each (2-D outputs only).
 Span = tuple[int, int, int, int]
@@ -25,19 +27,19 @@ Span = tuple[int, int, int, int]
 class PoolAfter:
     """A pooling run on each tile of a convolution's output lines as it is made.
 
-    `function` is `pooling.max_pool` or `pooling.avg_pool`; `kernel` and `stride` are
-    2-D (a 1-D pooling of k is (1, k)), the kernel no larger than the stride on each
-    axis, padded by nothing; `epilogue` is an activation after the pooling, if any.
-    `first`: pool before the convolution's own epilogue, which gives the same values
-    (a max pooling and a non-decreasing, exactly computed activation) on fewer of them.
+    A max pooling, or an average one (`average`: a sum, then divided by the window's
+    size); `kernel` and `stride` are 2-D (a 1-D pooling of k is (1, k)), the kernel no
+    larger than the stride on each axis, padded by nothing; `epilogue` is an activation
+    after the pooling, if any. `first`: pool before the convolution's own epilogue,
+    which gives the same values (a max pooling and a non-decreasing, exactly computed
+    activation) on fewer of them.
     """
 
-    function: Callable[..., np.ndarray]
     kernel: tuple[int, ...]
     stride: tuple[int, ...]
     epilogue: Epilogue | None = None
     first: bool = False
-    average: bool = False  # an average pooling: a sum, then divided by the window's size
+    average: bool = False
 
     @property
     def ufunc(self) -> np.ufunc:
@@ -124,8 +126,8 @@ class Pooled:
             self._reduce_phased(tile, dest, kh, kw, sh)
         else:
             tile = out.reshape(n1 - n0, h1 - h0, self.width, out.shape[-1])
-            self.then.function(tile, self.then.kernel, self.then.stride, "valid", out=dest,
-                               scratch=self.scratch, divide=False)
+            reduce_windows(tile, self.then.kernel, self.then.stride, self.then.ufunc, dest,
+                           self.scratch)
         pooled = dest.reshape(-1, dest.shape[-1])
         if self.then.average:
             pooled /= pooled.dtype.type(kh * kw)
