@@ -209,7 +209,17 @@ COMMANDS = {"shapes": cmd_shapes, "check": cmd_check, "run": cmd_run, "compile":
             "weights": cmd_weights}
 
 
+def _never_fail_to_print() -> None:
+    """A terminal whose locale cannot encode `…` or a non-ASCII name (LANG=C on an old
+    Python, a Latin-1 locale, PYTHONIOENCODING=ascii) gets escapes, not a crash."""
+    for stream in (sys.stdout, sys.stderr):
+        reconfigure = getattr(stream, "reconfigure", None)
+        if reconfigure is not None:
+            reconfigure(errors="backslashreplace")
+
+
 def main(argv: list[str] | None = None) -> int:
+    _never_fail_to_print()
     try:
         args = _parser().parse_args(argv)
     except SystemExit as e:  # argparse: --help (0) or a usage error (2)

@@ -340,6 +340,19 @@ def test_python_m_cnndsl_stdin():
     assert result.stdout == b"ok: 5 layers, 110 params\n"
 
 
+def test_a_terminal_that_cannot_encode_the_report_gets_escapes_not_a_crash():
+    """The table cuts long names with `…`; a locale whose encoding lacks it (ASCII here,
+    as under a non-UTF-8 locale) printed an internal error instead of the report."""
+    spec = "input 6x6x1 -> conv 3x3/1 x2 name=" + "n" * 40 + " -> flatten -> dense 10\n"
+    result = subprocess.run([sys.executable, "-m", "cnndsl", "shapes", "-"], cwd=ROOT,
+                            env={**os.environ, "PYTHONPATH": str(ROOT),
+                                 "PYTHONIOENCODING": "ascii"},
+                            input=spec.encode(), capture_output=True, timeout=120)
+    assert result.returncode == 0, result.stderr
+    assert b"n" * 15 + b"\\u2026" in result.stdout
+    # conv 3*3*1*2 + 2 = 20, dense 4*4*2*10 + 10 = 330
+    assert re.search(rb"^Total params: +350 ", result.stdout, re.M), result.stdout
+
 # ---- no TensorFlow, no Keras --------------------------------------------------------------
 
 NO_TF_SCRIPT = r"""
