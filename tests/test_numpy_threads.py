@@ -71,20 +71,31 @@ def test_work_started_in_a_worker_stays_with_the_workers(two_workers):
 
 
 def test_a_worker_done_with_its_share_helps_the_other(two_workers):
-    """The slow share's tiles are shared: some of them run in the other worker."""
+    """The slow share's tiles are shared: some of them run in the other worker. The slow
+    share's owner holds its first tile until another thread has run one of its tiles, so
+    the test depends on no timing: without helping, it fails after a minute."""
     ran: dict[int, set[str]] = {0: set(), 1: set()}
+    helped = threading.Event()
+    owner: list[str] = []
 
     def share(number):
+        if number == 0:
+            owner.append(threading.current_thread().name)
+
         def tile(chunk):
-            time.sleep(0.02 if number == 0 else 0)
-            ran[number].add(threading.current_thread().name)
+            me = threading.current_thread().name
+            ran[number].add(me)
+            if number == 0 and me != owner[0]:
+                helped.set()
+            elif number == 0:
+                helped.wait(timeout=60)
 
         threads.run_split(tile, range(10 if number == 0 else 1))
         return threading.current_thread().name
 
     names = threads.map_shares(share, [0, 1])
     assert len(set(names)) == 2, "the two shares ran in the same worker"
-    assert ran[0] == set(names), "the slow share got no help"
+    assert helped.is_set() and ran[0] == set(names), "the slow share got no help"
 
 
 def test_an_error_in_a_helped_tile_reaches_the_share_that_posted_it(two_workers):

@@ -464,16 +464,17 @@ def test_run_does_not_import_tensorflow_or_keras(work):
 
 
 def start_slow_run(work: Path) -> subprocess.Popen:
-    """`python -m cnndsl run` over 150,000 examples one at a time (several seconds), once
-    its temporary output exists. The input is a sparse file of zeros, quick to make."""
+    """`python -m cnndsl run` over 2,000,000 examples one at a time (a minute here: far
+    more than the time to signal it on any machine), once its temporary output exists.
+    The input is a sparse file of zeros, quick to make."""
     Path("slow.cnn").write_text("input 32 -> dense 256 -> relu -> dense 256 -> dense 8\n",
                                 encoding="utf-8")
     np.lib.format.open_memmap("big.npy", mode="w+", dtype=np.float32,
-                              shape=(150_000, 32)).flush()
+                              shape=(2_000_000, 32)).flush()
     proc = subprocess.Popen([sys.executable, "-m", "cnndsl", "run", "slow.cnn", "--input",
                              "big.npy", "-o", "out.npy", "--batch-size", "1"], cwd=work,
                             env=environ(), stdout=subprocess.PIPE, stderr=subprocess.PIPE)
-    deadline = time.monotonic() + 30
+    deadline = time.monotonic() + 120  # a slow machine's imports, not the run
     while not any(TEMP.match(name) for name in leftovers(work)):
         assert proc.poll() is None, proc.communicate()
         assert time.monotonic() < deadline, "the run never started writing"
