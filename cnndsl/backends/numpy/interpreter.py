@@ -20,7 +20,7 @@ from ...errors import CnnError
 from ...ir import Graph, Node
 from ...weights import check_weights
 from . import activations, convolution, fusion, pooling
-from .memory import BufferPool
+from .memory import BufferPool, thread_rows
 from .targets import PoolAfter
 from .threads import batch_shares, map_shares, parallel_slices
 
@@ -352,16 +352,17 @@ def _epilogue(bias: np.ndarray | None,
     """Bias add and activation, in place on a (rows, channels) output tile.
 
     The bias is added from a block of whole rows of it (about `activations.BLOCK`
-    values): adding two contiguous arrays runs NumPy's vectorised loop, while
-    broadcasting a row of a few dozen channels ran at a third of the speed here."""
+    values, in a buffer of the thread's, see `memory.thread_rows`): adding two contiguous
+    arrays runs NumPy's vectorised loop, while broadcasting a row of a few dozen channels
+    ran at a third of the speed here."""
     if bias is None and activation is None:
         return None
     rows = max(1, activations.BLOCK // max(bias.size, 1)) if bias is not None else 0
-    block = np.tile(bias, (rows, 1)) if bias is not None else None
 
     def apply(tile: np.ndarray) -> None:
-        if block is not None:
+        if bias is not None:
             if tile.flags.c_contiguous and tile.ndim == 2:
+                block = thread_rows(bias, min(rows, len(tile)))
                 for r0 in range(0, len(tile), rows):
                     part = tile[r0:r0 + rows]
                     np.add(part, block[:len(part)], out=part)

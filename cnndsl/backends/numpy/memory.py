@@ -25,6 +25,18 @@ def thread_buffer(size: int, dtype, name: str) -> np.ndarray:
     return buffer[:size]
 
 
+def thread_rows(row: np.ndarray, rows: int) -> np.ndarray:
+    """`rows` copies of `row` stacked, in this thread's buffer: refilled only when another
+    row used the buffer last or it has fewer copies. One buffer per thread, not one per
+    layer, so memory does not grow with the depth of the network."""
+    held = getattr(_local, "rows_of", None)
+    if held is None or held[0] is not row or held[1] < rows:
+        block = thread_buffer(rows * row.size, row.dtype, "rows").reshape(rows, row.size)
+        block[...] = row
+        _local.rows_of = held = (row, rows)
+    return thread_buffer(held[1] * row.size, row.dtype, "rows").reshape(held[1], -1)[:rows]
+
+
 class BufferPool:
     """Free arrays by (shape, dtype), at most `per_shape` of each kept."""
 
