@@ -183,7 +183,7 @@ class ArgReader:
                     offset + dim_at, len(dim_text)))
             nums = []
             for part, part_at in halves:
-                if part.isdigit() and minimum <= int(part) <= MAX_WHOLE:
+                if part.isdigit() and len(part) <= 13 and minimum <= int(part) <= MAX_WHOLE:
                     nums.append(int(part))  # the common case: no span, no Fraction
                     continue
                 where = span.shifted(offset + dim_at + part_at, len(part))

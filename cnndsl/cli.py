@@ -10,6 +10,7 @@ the Keras backend.
 from __future__ import annotations
 
 import argparse
+import os
 import sys
 from pathlib import Path
 
@@ -23,6 +24,13 @@ class UserError(Exception):
     """An error already rendered for the terminal."""
 
 
+def path(text: str) -> str:
+    """A file argument: `-o ""` is a usage error, not a file named nothing."""
+    if not text:
+        raise argparse.ArgumentTypeError("expected a file name, got an empty string")
+    return text
+
+
 def _parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="cnndsl", description="Describe a convolutional network in a line; get its "
@@ -31,27 +39,27 @@ def _parser() -> argparse.ArgumentParser:
 
     shapes = sub.add_parser("shapes", help="per-layer shapes, parameters, MACs, FLOPs and "
                             "receptive fields")
-    shapes.add_argument("file", help="a .cnn file ('-' for standard input)")
+    shapes.add_argument("file", type=path, help="a .cnn file ('-' for standard input)")
     shapes.add_argument("--format", choices=("table", "json", "markdown", "csv"),
                         default="table", help="output format (default: table)")
     shapes.add_argument("--name", help="the model's name (default: the file's stem)")
 
     check = sub.add_parser("check", help="parse and infer only; one line on success")
-    check.add_argument("file", help="a .cnn file ('-' for standard input)")
+    check.add_argument("file", type=path, help="a .cnn file ('-' for standard input)")
 
     run = sub.add_parser("run", help="run the network with NumPy over the examples in a "
                          ".npy file", description="Run the network over the examples in X, "
                          "B at a time, and write the outputs to Y. A single example without "
                          "the batch axis gives a single output. Y is written only when "
                          "complete: a failure or interrupt leaves an existing Y as it was.")
-    run.add_argument("file", help="a .cnn file ('-' for standard input)")
-    run.add_argument("--input", "-i", required=True, metavar="X",
+    run.add_argument("file", type=path, help="a .cnn file ('-' for standard input)")
+    run.add_argument("--input", "-i", type=path, required=True, metavar="X",
                      help="the examples: a .npy file (memory-mapped), or an .npz holding "
                      "one array")
-    run.add_argument("--output", "-o", required=True, metavar="Y",
+    run.add_argument("--output", "-o", type=path, required=True, metavar="Y",
                      help="where to write the outputs (.npy, or .npz with one array `output`)")
     weights = run.add_mutually_exclusive_group()
-    weights.add_argument("--weights", metavar="W.npz",
+    weights.add_argument("--weights", type=path, metavar="W.npz",
                          help="weights keyed LAYER/VARIABLE, or a .keras model's (loaded "
                          "with TensorFlow) (default: initialised from --seed)")
     weights.add_argument("--seed", type=int, default=0,
@@ -60,7 +68,7 @@ def _parser() -> argparse.ArgumentParser:
                      help="examples run at once; memory grows with it (default: 32)")
     run.add_argument("--dtype", choices=("float32", "float64"), default="float32",
                      help="the arithmetic's precision (default: float32)")
-    run.add_argument("--layers", metavar="L.npz",
+    run.add_argument("--layers", type=path, metavar="L.npz",
                      help="also write every layer's output, keyed by layer name, for the "
                      "whole input (held in memory)")
     _compile_parser(sub)
@@ -76,14 +84,14 @@ def _compile_parser(sub) -> None:
         "with --emit python, as readable Python code that builds it (without weights). "
         "Needs TensorFlow: pip install 'cnndsl[keras]'. The output is written only when "
         "complete: a failure leaves an existing file as it was.")
-    compile_.add_argument("file", help="a .cnn file ('-' for standard input)")
-    compile_.add_argument("-o", "--output", metavar="OUT",
+    compile_.add_argument("file", type=path, help="a .cnn file ('-' for standard input)")
+    compile_.add_argument("-o", "--output", type=path, metavar="OUT",
                           help="where to write (default: beside FILE, with the same stem "
                           "and .keras or .py)")
     compile_.add_argument("--emit", choices=("keras", "python"), default="keras",
                           help="a .keras model, or Python source (default: keras)")
     weights = compile_.add_mutually_exclusive_group()
-    weights.add_argument("--weights", metavar="W.npz",
+    weights.add_argument("--weights", type=path, metavar="W.npz",
                          help="weights keyed LAYER/VARIABLE, or a .keras model's (default: "
                          "initialised from --seed)")
     weights.add_argument("--seed", type=int, metavar="N",
@@ -97,8 +105,9 @@ def _weights_parser(sub) -> None:
         description="Load a Keras 3 .keras model (in safe mode: no code from the file is "
         "run) and write its weights as an .npz keyed LAYER/VARIABLE, the format of "
         "`cnndsl run --weights`. Needs TensorFlow: pip install 'cnndsl[keras]'.")
-    weights.add_argument("file", metavar="MODEL.keras", help="a model saved by Keras 3")
-    weights.add_argument("-o", "--output", metavar="W.npz",
+    weights.add_argument("file", type=path, metavar="MODEL.keras",
+                         help="a model saved by Keras 3")
+    weights.add_argument("-o", "--output", type=path, metavar="W.npz",
                          help="where to write (default: beside the model, with .npz)")
 
 
@@ -112,6 +121,9 @@ def load(path: str, name: str | None = None):
                         "hint: use letters, digits, `_`, `-` or `.`; Keras refuses `/`")
     try:
         # Never more than the limit plus one byte: a 50 MB file is refused unread.
+        if path == "-" and sys.stdin is None:  # started with standard input closed
+            raise UserError("<stdin>: error: standard input is closed\n"
+                            "hint: give the spec as a file, or pipe it in: cnndsl check - < FILE")
         if path == "-":
             data = sys.stdin.buffer.read(MAX_SOURCE_BYTES + 1)
         else:
@@ -131,7 +143,7 @@ def load(path: str, name: str | None = None):
     except CnnError as e:
         raise UserError(e.render(text, shown)) from None
     for w in graph.warnings:
-        print(w.render(text, shown, "warning"), file=sys.stderr)
+        tell(w.render(text, shown, "warning"))
     return shown, graph, text
 
 
@@ -140,14 +152,14 @@ def cmd_shapes(args) -> int:
     from .report import FORMATS
 
     _, graph, _ = load(args.file, args.name)
-    print(FORMATS[args.format](analyse(graph)))
+    say(FORMATS[args.format](analyse(graph)))
     return EXIT_OK
 
 
 def cmd_check(args) -> int:
     _, graph, _ = load(args.file)
     params = sum(sum(n.layer.params(n.in_shapes)) for n in graph.nodes)
-    print(f"ok: {len(graph):,} layers, {params:,} params")
+    say(f"ok: {len(graph):,} layers, {params:,} params")
     return EXIT_OK
 
 
@@ -167,10 +179,10 @@ def cmd_run(args) -> int:
     except CnnError as e:  # a layer kind the NumPy backend cannot run
         raise UserError(e.render(text, shown)) from None
     except KeyboardInterrupt as e:
-        print(f"cnndsl run: interrupted; {args.output} was not written", file=sys.stderr)
+        tell(f"cnndsl run: interrupted; {args.output} was not written")
         return 128 + getattr(e, "signum", 2)
     also = f", every layer -> {layers}" if layers else ""
-    print(f"ok: {args.output} {shape} {args.dtype}{also}")
+    say(f"ok: {args.output} {shape} {args.dtype}{also}")
     return EXIT_OK
 
 
@@ -186,7 +198,7 @@ def cmd_compile(args) -> int:
         raise UserError(e.render()) from None
     except CnnError as e:  # a layer Keras cannot build, located in the spec
         raise UserError(e.render(text, shown)) from None
-    print(f"ok: {output} ({summary})")
+    say(f"ok: {output} ({summary})")
     return EXIT_OK
 
 
@@ -201,12 +213,52 @@ def cmd_weights(args) -> int:
     except FileError as e:
         raise UserError(e.render()) from None
     arrays, values = keras_compile.array_count(weights)
-    print(f"ok: {output} ({arrays} arrays, {values:,} values)")
+    say(f"ok: {output} ({arrays} arrays, {values:,} values)")
     return EXIT_OK
 
 
 COMMANDS = {"shapes": cmd_shapes, "check": cmd_check, "run": cmd_run, "compile": cmd_compile,
             "weights": cmd_weights}
+
+
+class StdoutError(Exception):
+    """Standard output could not be written (a full disk, `> /dev/full`, a closed fd)."""
+
+
+def say(text: str) -> None:
+    """Print a command's result to standard output, flushed at once, so that a failure
+    to write is reported here (exit 1) and not at exit, where Python would print
+    `Exception ignored` and exit 120."""
+    if sys.stdout is None:  # started with standard output closed
+        raise StdoutError("standard output is closed")
+    try:
+        print(text, flush=True)
+    except BrokenPipeError:
+        raise
+    except (OSError, ValueError) as e:  # ValueError: the stream was closed
+        _silence_stdout()
+        raise StdoutError(getattr(e, "strerror", None) or str(e)) from None
+
+
+def tell(text: str) -> None:
+    """Print to standard error; if it cannot be written, the exit status still tells."""
+    if sys.stderr is None:
+        return
+    try:
+        print(text, file=sys.stderr, flush=True)
+    except (OSError, ValueError):
+        pass
+
+
+def _silence_stdout() -> None:
+    """Point standard output at the null device, so that the flush at exit of what could
+    not be written succeeds instead of failing again."""
+    try:
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())
+        os.close(devnull)
+    except (OSError, ValueError, AttributeError):  # no real file behind it (tests)
+        pass
 
 
 def _never_fail_to_print() -> None:
@@ -231,20 +283,28 @@ def main(argv: list[str] | None = None) -> int:
             return COMMANDS[args.command](args)
     except KeyboardInterrupt as e:
         target = getattr(args, "output", None)
-        print(f"cnndsl {args.command}: interrupted"
-              + (f"; {target} was not written" if target else ""), file=sys.stderr)
+        tell(f"cnndsl {args.command}: interrupted"
+             + (f"; {target} was not written" if target else ""))
         return 128 + getattr(e, "signum", 2)
     except UserError as e:
-        print(e, file=sys.stderr)
+        tell(str(e))
         return EXIT_ERROR
-    except BrokenPipeError:
+    except BrokenPipeError:  # `cnndsl shapes net.cnn | head`: the reader wanted no more
+        _silence_stdout()
         return EXIT_OK
-    except (RecursionError, MemoryError) as e:
-        print(f"{args.file}: error: the network is too large to process "
-              f"({type(e).__name__})", file=sys.stderr)
+    except StdoutError as e:
+        tell(f"cnndsl {args.command}: error: cannot write to standard output: {e}\n"
+             "hint: is the disk full, or standard output closed?")
+        return EXIT_ERROR
+    except MemoryError:
+        tell(f"{args.file}: error: out of memory\n"
+             "hint: a smaller --batch-size, or a smaller network; see docs/reliability.md")
+        return EXIT_ERROR
+    except RecursionError:
+        tell(f"{args.file}: error: the network is nested too deeply to process\n"
+             "hint: merges, repeats and blocks nest at most 200 deep")
         return EXIT_ERROR
     except Exception as e:  # noqa: BLE001 - even a bug must not show a traceback
-        print(f"cnndsl: internal error: {type(e).__name__}: {e}\n"
-              "this is a bug in cnndsl; please report it with the input file",
-              file=sys.stderr)
+        tell(f"cnndsl: internal error: {type(e).__name__}: {e}\n"
+             "this is a bug in cnndsl; please report it with the input file")
         return EXIT_INTERNAL

@@ -14,7 +14,7 @@ from fractions import Fraction
 from functools import lru_cache
 
 from .errors import CnnError, Span
-from .limits import MAX_EXPONENT, MAX_EXPRESSION_CHARS
+from .limits import MAX_EXPONENT, MAX_EXPRESSION_CHARS, MAX_NUMBER_CHARS
 
 _TOKEN = re.compile(r"\s*(?:(?P<num>(?:\d+\.?\d*|\.\d+)(?:[eE][-+]?\d+)?)|(?P<name>[A-Za-z_]\w*)"
                     r"|(?P<op>//|[-+*/()]))")
@@ -32,6 +32,10 @@ def _fail(message: str, span: Span, offset: int, length: int = 1, hint: str | No
 
 def number(text: str, span: Span) -> int | Fraction:
     """An exact number from a literal like `64`, `0.5` or `1.001e-5`."""
+    if len(text) > MAX_NUMBER_CHARS:  # before int(): Python refuses over 4,300 digits
+        raise CnnError(f"number literal of {len(text):,} characters is too long", span,
+                       f"number literals are limited to {MAX_NUMBER_CHARS} characters; "
+                       "sizes and counts to 2^40")
     if text.lstrip("-").isdigit():
         return int(text)  # the common case, and much cheaper than a Fraction
     mantissa, _, exponent = text.lower().partition("e")

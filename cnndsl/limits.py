@@ -12,5 +12,6 @@ MAX_ELEMENTS = 2**31  # per tensor, batch axis excluded
 MAX_NESTING = 200  # merges, repeats and block uses inside each other
 MAX_EXPRESSION_CHARS = 1_000  # inside one `{expr}`
 MAX_EXPONENT = 400  # in a number literal: 1e999999999 would be a billion-digit integer
+MAX_NUMBER_CHARS = 400  # one literal: Python's int() refuses 4,300 digits; 2^40 has 13
 MAX_WHOLE = 2**40  # any size, width or count
 MAX_RANK = 4  # dimensions of a tensor: a volume with channels

@@ -340,6 +340,53 @@ def test_python_m_cnndsl_stdin():
     assert result.stdout == b"ok: 5 layers, 110 params\n"
 
 
+def shell(command: str) -> subprocess.CompletedProcess:
+    """`command` in sh, with `cnndsl` meaning this checkout's `python -m cnndsl`."""
+    command = command.replace("cnndsl", f"'{sys.executable}' -m cnndsl")
+    return subprocess.run(["sh", "-c", command], cwd=ROOT, capture_output=True, text=True,
+                          env={**os.environ, "PYTHONPATH": str(ROOT)}, timeout=120)
+
+
+@pytest.mark.parametrize("command, message", [
+    pytest.param("cnndsl shapes examples/resnet50.cnn > /dev/full",
+                 "cnndsl shapes: error: cannot write to standard output: No space left",
+                 id="full-disk"),
+    pytest.param("cnndsl check examples/seed.cnn >&-",
+                 "cnndsl check: error: cannot write to standard output: standard output "
+                 "is closed", id="stdout-closed"),
+    pytest.param("cnndsl check - <&-",
+                 "<stdin>: error: standard input is closed", id="stdin-closed"),
+])
+def test_regression_unwritable_stdout_and_closed_stdin_are_errors(command, message):
+    """These were internal errors (exit 3): OSError from print, None for sys.stdin."""
+    if "/dev/full" in command and not Path("/dev/full").exists():
+        pytest.skip("no /dev/full on this system")
+    for buffered in ("", "1"):  # PYTHONUNBUFFERED set or not: print fails or the flush does
+        result = shell(f"PYTHONUNBUFFERED={buffered} {command}")
+        assert result.returncode == 1, result.stderr
+        assert result.stderr.startswith(message), result.stderr
+        assert "\nhint: " in result.stderr and "Traceback" not in result.stderr
+
+
+def test_regression_stderr_closed_too_still_exits_1():
+    result = shell("cnndsl check examples/seed.cnn >&- 2>&-")
+    assert result.returncode == 1
+
+
+@pytest.mark.parametrize("argv", [
+    ["run", "examples/seed.cnn", "--input", "x.npy", "-o", ""],
+    ["run", "examples/seed.cnn", "--input", "", "-o", "y.npy"],
+    ["compile", "examples/seed.cnn", "-o", ""],
+    ["weights", "m.keras", "-o", ""],
+    ["check", ""],
+])
+def test_regression_an_empty_file_name_is_a_usage_error(argv):
+    result = run_module(*argv)
+    assert result.returncode == 2, result.stderr
+    assert "expected a file name, got an empty string" in result.stderr
+    assert "Traceback" not in result.stderr
+
+
 def test_a_terminal_that_cannot_encode_the_report_gets_escapes_not_a_crash():
     """The table cuts long names with `…`; a locale whose encoding lacks it (ASCII here,
     as under a non-UTF-8 locale) printed an internal error instead of the report."""

@@ -26,6 +26,19 @@ CASES = [
                  id="a conv output over 2^31"),
     pytest.param("input 8 -> dense {" + "1+" * 600 + "1}\n", (1, 18), "1,000 characters",
                  id="a 1,201-character expression"),
+    # Literals past Python's 4,300-digit int() limit were internal errors (exit 3).
+    pytest.param("input 8 -> dense " + "1" * 5000 + "\n", (1, 18), "too long",
+                 id="a 5,000-digit width"),
+    pytest.param("input 8 -> dropout 0." + "1" * 5000 + "\n", (1, 20), "too long",
+                 id="a 5,002-character rate"),
+    pytest.param("input 8 -> dropout 1e-" + "0" * 5000 + "1\n", (1, 20), "too long",
+                 id="an exponent with 5,000 leading zeros"),
+    pytest.param("input 8 -> (relu) * " + "1" * 5000 + "\n", (1, 21), "too long",
+                 id="a 5,000-digit repeat count"),
+    pytest.param("input 8 -> dense {" + "9" * 900 + "}\n", (1, 19), "too long",
+                 id="a 900-digit number in an expression"),
+    pytest.param("input 8x" + "7" * 5000 + "\n", (1, 9), "too long",
+                 id="a 5,000-digit input size"),
 ]
 
 
