@@ -2,22 +2,32 @@
 written out by hand; then naming, blocks, `{expr}`, repetition and receptive fields.
 
 Each row of `ROWS` goes through one helper, `check_layer(spec, in_shape, out_shape,
-params[, trainable, macs])` (tests/conftest.py). Parameter and MAC counts are spelled as
-the formula they come from (`3*3*16*32 + 32`), never copied from cnndsl's output.
+params, flops=, trainable=, macs=)` (tests/conftest.py). Every row states its FLOPs, and
+its MACs when the step has weights. Counts are spelled as the formula they come from
+(`3*3*16*32 + 32`, `2*(26*26*32 * 3*3*16) + 26*26*32`), worked out by hand from the
+conventions of docs/report.md, never copied from cnndsl's output.
 """
 
 from __future__ import annotations
 
 from fractions import Fraction
+from math import prod
 
 import pytest
 
 from cnndsl import CnnError, analyse, compile_text
+from cnndsl.activations import ACTIVATIONS, canonical_activation
+from cnndsl.layers import KINDS
 
 
-def row(spec, in_shape, out_shape, params, trainable=None, macs=None):
+def row(spec, in_shape, out_shape, params, *, flops, trainable=None, macs=None):
+    """One case of `test_layer`: FLOPs always, MACs whenever the step has weights."""
+    if macs is None:
+        if params:
+            raise TypeError(f"row {spec!r} has weights: write out its MACs")
+        macs = 0  # only layers with weights have MACs (docs/report.md)
     shape = "x".join(map(str, in_shape))
-    return pytest.param(spec, in_shape, out_shape, params, trainable, macs,
+    return pytest.param(spec, in_shape, out_shape, params, flops, trainable, macs,
                         id=f"{spec} @ {shape}")
 
 
@@ -25,183 +35,293 @@ ACTIVATION_WORDS = ["relu", "relu6", "sigmoid", "hard_sigmoid", "tanh", "softmax
                     "selu", "gelu", "silu", "swish", "softplus", "leaky_relu", "linear",
                     "leaky_relu=0.1"]
 
+# FLOPs per element of each activation word: the table of docs/report.md.
+COST = {"linear": 0, "relu": 1, "tanh": 1, "relu6": 2, "leaky_relu": 2, "leaky_relu=0.1": 2,
+        "sigmoid": 3, "softplus": 3, "elu": 3, "hard_sigmoid": 4, "silu": 4, "swish": 4,
+        "softmax": 4, "selu": 5, "gelu": 5}
+
 ROWS = [
     # ---- conv, 2-D ------------------------------------------------------------------
+    # FLOPs: 2 per MAC, then one bias add and the activation's cost per output value
     row("conv 3x3 x32", (28, 28, 16), (26, 26, 32), 3*3*16*32 + 32,
-        macs=26*26*32 * 3*3*16),
-    row("conv 3x3/1 x2", (6, 6, 1), (4, 4, 2), 3*3*1*2 + 2, macs=4*4*2 * 3*3*1),
-    row("conv 3 x2", (6, 6, 1), (4, 4, 2), 3*3*1*2 + 2),
-    row("conv 3x3/2 x8", (7, 7, 3), (3, 3, 8), 3*3*3*8 + 8, macs=3*3*8 * 3*3*3),
-    row("conv 3/2 x8 same", (7, 7, 3), (4, 4, 8), 3*3*3*8 + 8, macs=4*4*8 * 3*3*3),
-    row("conv 3x3/2x1 x4", (9, 9, 1), (4, 7, 4), 3*3*1*4 + 4),
-    row("conv 3/3 x2 same", (10, 10, 1), (4, 4, 2), 3*3*1*2 + 2),
-    row("conv 4x3/3 x5", (15, 11, 3), (4, 3, 5), 4*3*3*5 + 5, macs=4*3*5 * 4*3*3),
-    row("conv 5x5 x6 tanh", (32, 32, 1), (28, 28, 6), 5*5*1*6 + 6, macs=28*28*6 * 5*5*1),
+        macs=26*26*32 * 3*3*16, flops=2*(26*26*32 * 3*3*16) + 26*26*32),
+    row("conv 3x3/1 x2", (6, 6, 1), (4, 4, 2), 3*3*1*2 + 2, macs=4*4*2 * 3*3*1,
+        flops=2*(4*4*2 * 3*3*1) + 4*4*2),
+    row("conv 3 x2", (6, 6, 1), (4, 4, 2), 3*3*1*2 + 2, macs=4*4*2 * 3*3*1,
+        flops=2*(4*4*2 * 3*3*1) + 4*4*2),
+    row("conv 3x3/2 x8", (7, 7, 3), (3, 3, 8), 3*3*3*8 + 8, macs=3*3*8 * 3*3*3,
+        flops=2*(3*3*8 * 3*3*3) + 3*3*8),
+    row("conv 3/2 x8 same", (7, 7, 3), (4, 4, 8), 3*3*3*8 + 8, macs=4*4*8 * 3*3*3,
+        flops=2*(4*4*8 * 3*3*3) + 4*4*8),
+    row("conv 3x3/2x1 x4", (9, 9, 1), (4, 7, 4), 3*3*1*4 + 4, macs=4*7*4 * 3*3*1,
+        flops=2*(4*7*4 * 3*3*1) + 4*7*4),
+    row("conv 3/3 x2 same", (10, 10, 1), (4, 4, 2), 3*3*1*2 + 2, macs=4*4*2 * 3*3*1,
+        flops=2*(4*4*2 * 3*3*1) + 4*4*2),
+    row("conv 4x3/3 x5", (15, 11, 3), (4, 3, 5), 4*3*3*5 + 5, macs=4*3*5 * 4*3*3,
+        flops=2*(4*3*5 * 4*3*3) + 4*3*5),
+    row("conv 5x5 x6 tanh", (32, 32, 1), (28, 28, 6), 5*5*1*6 + 6, macs=28*28*6 * 5*5*1,
+        flops=2*(28*28*6 * 5*5*1) + 28*28*6*(1 + 1)),
     row("conv 7x7/2 x64 same relu", (224, 224, 3), (112, 112, 64), 7*7*3*64 + 64,
-        macs=112*112*64 * 7*7*3),
+        macs=112*112*64 * 7*7*3, flops=2*(112*112*64 * 7*7*3) + 112*112*64*(1 + 1)),
     row("conv 1x7 x64", (17, 17, 32), (17, 11, 64), 1*7*32*64 + 64,
-        macs=17*11*64 * 1*7*32),
-    row("conv 1x7 x64 same", (17, 17, 32), (17, 17, 64), 1*7*32*64 + 64),
-    row("conv 7x1 x8 same", (9, 9, 4), (9, 9, 8), 7*1*4*8 + 8),
-    row("conv 1 x96", (8, 8, 16), (8, 8, 96), 1*1*16*96 + 96, macs=8*8*96 * 16),
-    row("conv 3x3 x4 dilation=2", (9, 9, 2), (5, 5, 4), 3*3*2*4 + 4, macs=5*5*4 * 3*3*2),
-    row("conv 3x3 x4 dilation=2x1", (9, 9, 2), (5, 7, 4), 3*3*2*4 + 4),
-    row("conv 3x3 x4 same dilation=3", (9, 9, 2), (9, 9, 4), 3*3*2*4 + 4),
+        macs=17*11*64 * 1*7*32, flops=2*(17*11*64 * 1*7*32) + 17*11*64),
+    row("conv 1x7 x64 same", (17, 17, 32), (17, 17, 64), 1*7*32*64 + 64,
+        macs=17*17*64 * 1*7*32, flops=2*(17*17*64 * 1*7*32) + 17*17*64),
+    row("conv 7x1 x8 same", (9, 9, 4), (9, 9, 8), 7*1*4*8 + 8, macs=9*9*8 * 7*1*4,
+        flops=2*(9*9*8 * 7*1*4) + 9*9*8),
+    row("conv 1 x96", (8, 8, 16), (8, 8, 96), 1*1*16*96 + 96, macs=8*8*96 * 16,
+        flops=2*(8*8*96 * 16) + 8*8*96),
+    # dilation widens the window, not the kernel: K stays 3*3
+    row("conv 3x3 x4 dilation=2", (9, 9, 2), (5, 5, 4), 3*3*2*4 + 4, macs=5*5*4 * 3*3*2,
+        flops=2*(5*5*4 * 3*3*2) + 5*5*4),
+    row("conv 3x3 x4 dilation=2x1", (9, 9, 2), (5, 7, 4), 3*3*2*4 + 4, macs=5*7*4 * 3*3*2,
+        flops=2*(5*7*4 * 3*3*2) + 5*7*4),
+    row("conv 3x3 x4 same dilation=3", (9, 9, 2), (9, 9, 4), 3*3*2*4 + 4,
+        macs=9*9*4 * 3*3*2, flops=2*(9*9*4 * 3*3*2) + 9*9*4),
     row("conv 3x3 x8 groups=2", (10, 10, 4), (8, 8, 8), 3*3*(4//2)*8 + 8,
-        macs=8*8*8 * 3*3*(4//2)),
-    row("conv 1 x6 groups=3", (5, 5, 6), (5, 5, 6), 1*1*(6//3)*6 + 6, macs=5*5*6 * (6//3)),
-    row("conv 3x3 x8 bias=false", (5, 5, 2), (3, 3, 8), 3*3*2*8, macs=3*3*8 * 3*3*2),
-    row("conv 3x3 x8 bias=true", (5, 5, 2), (3, 3, 8), 3*3*2*8 + 8),
+        macs=8*8*8 * 3*3*(4//2), flops=2*(8*8*8 * 3*3*(4//2)) + 8*8*8),
+    row("conv 1 x6 groups=3", (5, 5, 6), (5, 5, 6), 1*1*(6//3)*6 + 6, macs=5*5*6 * (6//3),
+        flops=2*(5*5*6 * (6//3)) + 5*5*6),
+    row("conv 3x3 x8 bias=false", (5, 5, 2), (3, 3, 8), 3*3*2*8, macs=3*3*8 * 3*3*2,
+        flops=2*(3*3*8 * 3*3*2)),
+    row("conv 3x3 x8 bias=true", (5, 5, 2), (3, 3, 8), 3*3*2*8 + 8, macs=3*3*8 * 3*3*2,
+        flops=2*(3*3*8 * 3*3*2) + 3*3*8),
     # options in any order after the positional arguments
-    row("conv 3x3/2 x4 bias=false relu same", (8, 8, 2), (4, 4, 4), 3*3*2*4),
+    row("conv 3x3/2 x4 bias=false relu same", (8, 8, 2), (4, 4, 4), 3*3*2*4,
+        macs=4*4*4 * 3*3*2, flops=2*(4*4*4 * 3*3*2) + 4*4*4*1),
     row("conv 3 x4 groups=2 leaky_relu=0.1 same bias=false", (6, 6, 2), (6, 6, 4),
-        3*3*(2//2)*4),
+        3*3*(2//2)*4, macs=6*6*4 * 3*3*(2//2), flops=2*(6*6*4 * 3*3*(2//2)) + 6*6*4*2),
     # ---- conv, 1-D and 3-D --------------------------------------------------------------
-    row("conv 5 x16", (100, 3), (96, 16), 5*3*16 + 16, macs=96*16 * 5*3),
-    row("conv 3/2 x4 same", (9, 2), (5, 4), 3*2*4 + 4),
-    row("conv 3/2 x4", (9, 2), (4, 4), 3*2*4 + 4),
-    row("conv 3 x4 dilation=4", (20, 1), (12, 4), 3*1*4 + 4, macs=12*4 * 3*1),
-    row("conv 3 x4 groups=2 bias=false", (10, 6), (8, 4), 3*(6//2)*4, macs=8*4 * 3*(6//2)),
+    row("conv 5 x16", (100, 3), (96, 16), 5*3*16 + 16, macs=96*16 * 5*3,
+        flops=2*(96*16 * 5*3) + 96*16),
+    row("conv 3/2 x4 same", (9, 2), (5, 4), 3*2*4 + 4, macs=5*4 * 3*2,
+        flops=2*(5*4 * 3*2) + 5*4),
+    row("conv 3/2 x4", (9, 2), (4, 4), 3*2*4 + 4, macs=4*4 * 3*2, flops=2*(4*4 * 3*2) + 4*4),
+    row("conv 3 x4 dilation=4", (20, 1), (12, 4), 3*1*4 + 4, macs=12*4 * 3*1,
+        flops=2*(12*4 * 3*1) + 12*4),
+    row("conv 3 x4 groups=2 bias=false", (10, 6), (8, 4), 3*(6//2)*4, macs=8*4 * 3*(6//2),
+        flops=2*(8*4 * 3*(6//2))),
     row("conv 3 x8", (16, 32, 32, 1), (14, 30, 30, 8), 3*3*3*1*8 + 8,
-        macs=14*30*30*8 * 3*3*3*1),
-    row("conv 3x3x3/2 x4 same", (7, 8, 9, 2), (4, 4, 5, 4), 3*3*3*2*4 + 4),
-    row("conv 1x3x3 x2", (4, 5, 6, 3), (4, 3, 4, 2), 1*3*3*3*2 + 2),
-    row("conv 3 x2 dilation=2x1x1", (9, 9, 9, 1), (5, 7, 7, 2), 3*3*3*1*2 + 2),
+        macs=14*30*30*8 * 3*3*3*1, flops=2*(14*30*30*8 * 3*3*3*1) + 14*30*30*8),
+    row("conv 3x3x3/2 x4 same", (7, 8, 9, 2), (4, 4, 5, 4), 3*3*3*2*4 + 4,
+        macs=4*4*5*4 * 3*3*3*2, flops=2*(4*4*5*4 * 3*3*3*2) + 4*4*5*4),
+    row("conv 1x3x3 x2", (4, 5, 6, 3), (4, 3, 4, 2), 1*3*3*3*2 + 2, macs=4*3*4*2 * 1*3*3*3,
+        flops=2*(4*3*4*2 * 1*3*3*3) + 4*3*4*2),
+    row("conv 3 x2 dilation=2x1x1", (9, 9, 9, 1), (5, 7, 7, 2), 3*3*3*1*2 + 2,
+        macs=5*7*7*2 * 3*3*3*1, flops=2*(5*7*7*2 * 3*3*3*1) + 5*7*7*2),
     # ---- dwconv -------------------------------------------------------------------------
-    row("dwconv 3x3", (8, 8, 16), (6, 6, 16), 3*3*16 + 16, macs=6*6*16 * 3*3),
-    row("dwconv 3x3 x2", (8, 8, 4), (6, 6, 8), 3*3*4*2 + 4*2, macs=6*6*(4*2) * 3*3),
-    row("dwconv 3/2 same", (7, 7, 3), (4, 4, 3), 3*3*3 + 3, macs=4*4*3 * 3*3),
-    row("dwconv 3 bias=false relu6", (5, 5, 8), (3, 3, 8), 3*3*8),
-    row("dwconv 3 x3 same bias=false", (5, 5, 2), (5, 5, 6), 3*3*2*3),
-    row("dwconv 5 x3", (20, 2), (16, 6), 5*2*3 + 2*3, macs=16*(2*3) * 5),
-    row("dwconv 3", (5, 5, 5, 2), (3, 3, 3, 2), 3*3*3*2 + 2, macs=3*3*3*2 * 3*3*3),
+    row("dwconv 3x3", (8, 8, 16), (6, 6, 16), 3*3*16 + 16, macs=6*6*16 * 3*3,
+        flops=2*(6*6*16 * 3*3) + 6*6*16),
+    row("dwconv 3x3 x2", (8, 8, 4), (6, 6, 8), 3*3*4*2 + 4*2, macs=6*6*(4*2) * 3*3,
+        flops=2*(6*6*(4*2) * 3*3) + 6*6*(4*2)),
+    row("dwconv 3/2 same", (7, 7, 3), (4, 4, 3), 3*3*3 + 3, macs=4*4*3 * 3*3,
+        flops=2*(4*4*3 * 3*3) + 4*4*3),
+    row("dwconv 3 bias=false relu6", (5, 5, 8), (3, 3, 8), 3*3*8, macs=3*3*8 * 3*3,
+        flops=2*(3*3*8 * 3*3) + 3*3*8*2),
+    row("dwconv 3 x3 same bias=false", (5, 5, 2), (5, 5, 6), 3*3*2*3, macs=5*5*(2*3) * 3*3,
+        flops=2*(5*5*(2*3) * 3*3)),
+    row("dwconv 5 x3", (20, 2), (16, 6), 5*2*3 + 2*3, macs=16*(2*3) * 5,
+        flops=2*(16*(2*3) * 5) + 16*(2*3)),
+    row("dwconv 3", (5, 5, 5, 2), (3, 3, 3, 2), 3*3*3*2 + 2, macs=3*3*3*2 * 3*3*3,
+        flops=2*(3*3*3*2 * 3*3*3) + 3*3*3*2),
     # ---- sepconv ------------------------------------------------------------------------
+    # one bias, on the pointwise output only
     row("sepconv 3x3 x32", (10, 10, 16), (8, 8, 32), 3*3*16 + 16*32 + 32,
-        macs=8*8*16 * 3*3 + 8*8*16*32),
+        macs=8*8*16 * 3*3 + 8*8*16*32, flops=2*(8*8*16 * 3*3 + 8*8*16*32) + 8*8*32),
     row("sepconv 3/2 x8 same relu", (7, 7, 4), (4, 4, 8), 3*3*4 + 4*8 + 8,
-        macs=4*4*4 * 3*3 + 4*4*4*8),
-    row("sepconv 3 x8 bias=false", (5, 5, 4), (3, 3, 8), 3*3*4 + 4*8),
-    row("sepconv 3 x8", (10, 4), (8, 8), 3*4 + 4*8 + 8, macs=8*4 * 3 + 8*4*8),
-    row("sepconv 3 x2", (4, 4, 4, 3), (2, 2, 2, 2), 3*3*3*3 + 3*2 + 2),
+        macs=4*4*4 * 3*3 + 4*4*4*8, flops=2*(4*4*4 * 3*3 + 4*4*4*8) + 4*4*8*(1 + 1)),
+    row("sepconv 3 x8 bias=false", (5, 5, 4), (3, 3, 8), 3*3*4 + 4*8,
+        macs=3*3*4 * 3*3 + 3*3*4*8, flops=2*(3*3*4 * 3*3 + 3*3*4*8)),
+    row("sepconv 3 x8", (10, 4), (8, 8), 3*4 + 4*8 + 8, macs=8*4 * 3 + 8*4*8,
+        flops=2*(8*4 * 3 + 8*4*8) + 8*8),
+    row("sepconv 3 x2", (4, 4, 4, 3), (2, 2, 2, 2), 3*3*3*3 + 3*2 + 2,
+        macs=2*2*2*3 * 3*3*3 + 2*2*2*3*2, flops=2*(2*2*2*3 * 3*3*3 + 2*2*2*3*2) + 2*2*2*2),
     # ---- deconv: valid (in-1)*S + K, same in*S; K < S gives in*S + max(K-S, 0) ---------
+    # MACs count input positions (each scatters a kernel into every filter); the bias
+    # and the activation work on the output
     row("deconv 2x2/2 x64", (7, 7, 128), (14, 14, 64), 2*2*64*128 + 64,
-        macs=7*7 * 2*2 * 128*64),
-    row("deconv 3x3/2 x4", (7, 7, 2), (15, 15, 4), 3*3*4*2 + 4, macs=7*7 * 3*3 * 2*4),
-    row("deconv 3x3/2 x4 same", (7, 7, 2), (14, 14, 4), 3*3*4*2 + 4),
-    row("deconv 1/2 x4", (7, 7, 2), (14, 14, 4), 1*1*4*2 + 4),
-    row("deconv 2/3 x1", (5, 5, 1), (15, 15, 1), 2*2*1*1 + 1),
-    row("deconv 3 x4", (5, 5, 1), (7, 7, 4), 3*3*4*1 + 4, macs=5*5 * 3*3 * 1*4),
-    row("deconv 3x3/2x1 x1 bias=false", (4, 4, 1), (9, 6, 1), 3*3*1*1),
-    row("deconv 4/2 x3 relu", (10, 2), (22, 3), 4*3*2 + 3, macs=10 * 4 * 2*3),
-    row("deconv 2/2 x2", (3, 4, 5, 1), (6, 8, 10, 2), 2*2*2*2*1 + 2),
+        macs=7*7 * 2*2 * 128*64, flops=2*(7*7 * 2*2 * 128*64) + 14*14*64),
+    row("deconv 3x3/2 x4", (7, 7, 2), (15, 15, 4), 3*3*4*2 + 4, macs=7*7 * 3*3 * 2*4,
+        flops=2*(7*7 * 3*3 * 2*4) + 15*15*4),
+    row("deconv 3x3/2 x4 same", (7, 7, 2), (14, 14, 4), 3*3*4*2 + 4, macs=7*7 * 3*3 * 2*4,
+        flops=2*(7*7 * 3*3 * 2*4) + 14*14*4),
+    row("deconv 1/2 x4", (7, 7, 2), (14, 14, 4), 1*1*4*2 + 4, macs=7*7 * 1*1 * 2*4,
+        flops=2*(7*7 * 1*1 * 2*4) + 14*14*4),
+    row("deconv 2/3 x1", (5, 5, 1), (15, 15, 1), 2*2*1*1 + 1, macs=5*5 * 2*2 * 1*1,
+        flops=2*(5*5 * 2*2 * 1*1) + 15*15*1),
+    row("deconv 3 x4", (5, 5, 1), (7, 7, 4), 3*3*4*1 + 4, macs=5*5 * 3*3 * 1*4,
+        flops=2*(5*5 * 3*3 * 1*4) + 7*7*4),
+    row("deconv 3x3/2x1 x1 bias=false", (4, 4, 1), (9, 6, 1), 3*3*1*1, macs=4*4 * 3*3 * 1*1,
+        flops=2*(4*4 * 3*3 * 1*1)),
+    row("deconv 4/2 x3 relu", (10, 2), (22, 3), 4*3*2 + 3, macs=10 * 4 * 2*3,
+        flops=2*(10 * 4 * 2*3) + 22*3*(1 + 1)),
+    row("deconv 2/2 x2", (3, 4, 5, 1), (6, 8, 10, 2), 2*2*2*2*1 + 2,
+        macs=3*4*5 * 2*2*2 * 1*2, flops=2*(3*4*5 * 2*2*2 * 1*2) + 6*8*10*2),
     # ---- pooling: stride defaults to the window -----------------------------------------
-    row("maxpool 2", (6, 6, 2), (3, 3, 2), 0, macs=0),
-    row("maxpool 2", (7, 7, 2), (3, 3, 2), 0),
-    row("maxpool 3/2", (7, 7, 4), (3, 3, 4), 0),
-    row("maxpool 2 same", (7, 7, 1), (4, 4, 1), 0),
-    row("maxpool 3/1 same", (7, 7, 1), (7, 7, 1), 0),
-    row("maxpool 2x1", (6, 6, 1), (3, 6, 1), 0),
-    row("maxpool 2x2/1", (6, 6, 1), (5, 5, 1), 0),
-    row("avgpool 2", (28, 28, 6), (14, 14, 6), 0),
-    row("avgpool 3/2 same", (9, 9, 3), (5, 5, 3), 0),
-    row("avgpool 3 valid", (10, 10, 3), (3, 3, 3), 0),
-    row("maxpool 2", (9, 3), (4, 3), 0),
-    row("avgpool 4/2", (10, 1), (4, 1), 0),
-    row("avgpool 3 same", (10, 1), (4, 1), 0),
-    row("maxpool 2", (4, 6, 6, 2), (2, 3, 3, 2), 0),
-    row("maxpool 1x2x2", (4, 6, 6, 2), (4, 3, 3, 2), 0),
-    row("avgpool 2 same", (3, 3, 3, 1), (2, 2, 2, 1), 0),
+    # FLOPs per output value: maxpool K-1 comparisons, avgpool K-1 adds and one divide
+    # (a full window even where `same` padding cuts it)
+    row("maxpool 2", (6, 6, 2), (3, 3, 2), 0, flops=(2*2 - 1) * 3*3*2),
+    row("maxpool 2", (7, 7, 2), (3, 3, 2), 0, flops=(2*2 - 1) * 3*3*2),
+    row("maxpool 3/2", (7, 7, 4), (3, 3, 4), 0, flops=(3*3 - 1) * 3*3*4),
+    row("maxpool 2 same", (7, 7, 1), (4, 4, 1), 0, flops=(2*2 - 1) * 4*4*1),
+    row("maxpool 3/1 same", (7, 7, 1), (7, 7, 1), 0, flops=(3*3 - 1) * 7*7*1),
+    row("maxpool 2x1", (6, 6, 1), (3, 6, 1), 0, flops=(2*1 - 1) * 3*6*1),
+    row("maxpool 2x2/1", (6, 6, 1), (5, 5, 1), 0, flops=(2*2 - 1) * 5*5*1),
+    row("avgpool 2", (28, 28, 6), (14, 14, 6), 0, flops=2*2 * 14*14*6),
+    row("avgpool 3/2 same", (9, 9, 3), (5, 5, 3), 0, flops=3*3 * 5*5*3),
+    row("avgpool 3 valid", (10, 10, 3), (3, 3, 3), 0, flops=3*3 * 3*3*3),
+    row("maxpool 2", (9, 3), (4, 3), 0, flops=(2 - 1) * 4*3),
+    row("avgpool 4/2", (10, 1), (4, 1), 0, flops=4 * 4*1),
+    row("avgpool 3 same", (10, 1), (4, 1), 0, flops=3 * 4*1),
+    row("maxpool 2", (4, 6, 6, 2), (2, 3, 3, 2), 0, flops=(2*2*2 - 1) * 2*3*3*2),
+    row("maxpool 1x2x2", (4, 6, 6, 2), (4, 3, 3, 2), 0, flops=(1*2*2 - 1) * 4*3*3*2),
+    row("avgpool 2 same", (3, 3, 3, 1), (2, 2, 2, 1), 0, flops=2*2*2 * 2*2*2*1),
     # ---- global pooling and flatten ----------------------------------------------------
-    row("gap", (7, 7, 512), (512,), 0),
-    row("gmp", (7, 7, 512), (512,), 0),
-    row("gap", (100, 8), (8,), 0),
-    row("gmp", (2, 3, 4, 5), (5,), 0),
-    row("flatten", (3, 3, 64), (3*3*64,), 0),
-    row("flatten", (10, 4), (10*4,), 0),
-    row("flatten", (2, 2, 2, 3), (2*2*2*3,), 0),
-    row("flatten", (5,), (5,), 0),
+    # gap: P-1 adds and one divide per channel; gmp: P-1 comparisons per channel
+    row("gap", (7, 7, 512), (512,), 0, flops=7*7 * 512),
+    row("gmp", (7, 7, 512), (512,), 0, flops=(7*7 - 1) * 512),
+    row("gap", (100, 8), (8,), 0, flops=100 * 8),
+    row("gmp", (2, 3, 4, 5), (5,), 0, flops=(2*3*4 - 1) * 5),
+    row("flatten", (3, 3, 64), (3*3*64,), 0, flops=0),
+    row("flatten", (10, 4), (10*4,), 0, flops=0),
+    row("flatten", (2, 2, 2, 3), (2*2*2*3,), 0, flops=0),
+    row("flatten", (5,), (5,), 0, flops=0),
     # ---- dense: Cin*N + N, on the last axis of a tensor --------------------------------
-    row("dense 10", (784,), (10,), 784*10 + 10, macs=784*10),
-    row("dense 10 softmax", (8,), (10,), 8*10 + 10, macs=8*10),
-    row("dense 4 bias=false", (8,), (4,), 8*4, macs=8*4),
-    row("dense 3 leaky_relu=0.1", (5,), (3,), 5*3 + 3),
-    row("dense 16", (5, 5, 8), (5, 5, 16), 8*16 + 16, macs=5*5 * 8*16),
-    row("dense 4 relu", (10, 3), (10, 4), 3*4 + 4, macs=10 * 3*4),
-    row("dense 2", (2, 3, 4, 5), (2, 3, 4, 2), 5*2 + 2, macs=2*3*4 * 5*2),
+    row("dense 10", (784,), (10,), 784*10 + 10, macs=784*10, flops=2*(784*10) + 10),
+    row("dense 10 softmax", (8,), (10,), 8*10 + 10, macs=8*10, flops=2*(8*10) + 10*(1 + 4)),
+    row("dense 4 bias=false", (8,), (4,), 8*4, macs=8*4, flops=2*(8*4)),
+    row("dense 3 leaky_relu=0.1", (5,), (3,), 5*3 + 3, macs=5*3, flops=2*(5*3) + 3*(1 + 2)),
+    row("dense 16", (5, 5, 8), (5, 5, 16), 8*16 + 16, macs=5*5 * 8*16,
+        flops=2*(5*5 * 8*16) + 5*5*16),
+    row("dense 4 relu", (10, 3), (10, 4), 3*4 + 4, macs=10 * 3*4,
+        flops=2*(10 * 3*4) + 10*4*(1 + 1)),
+    row("dense 2", (2, 3, 4, 5), (2, 3, 4, 2), 5*2 + 2, macs=2*3*4 * 5*2,
+        flops=2*(2*3*4 * 5*2) + 2*3*4*2),
     # ---- dropout ------------------------------------------------------------------------
-    row("dropout 0.5", (10,), (10,), 0),
-    row("dropout 0", (4, 4, 2), (4, 4, 2), 0),
-    row("dropout 0.25", (10, 3), (10, 3), 0),
-    row("dropout .1", (2, 2, 2, 2), (2, 2, 2, 2), 0),
-    # ---- batchnorm: 4C params, 2C trainable ---------------------------------------------
-    row("batchnorm", (8, 8, 16), (8, 8, 16), 4*16, trainable=2*16),
-    row("bn", (8, 8, 16), (8, 8, 16), 4*16, trainable=2*16),
-    row("batchnorm eps=1e-5 momentum=0.9", (8, 8, 16), (8, 8, 16), 4*16, trainable=2*16),
-    row("bn momentum=0.5 eps=0.01", (3, 3, 5), (3, 3, 5), 4*5, trainable=2*5),
-    row("bn", (10,), (10,), 4*10, trainable=2*10),
-    row("batchnorm", (100, 3), (100, 3), 4*3, trainable=2*3),
-    row("bn", (2, 4, 4, 7), (2, 4, 4, 7), 4*7, trainable=2*7),
+    row("dropout 0.5", (10,), (10,), 0, flops=0),
+    row("dropout 0", (4, 4, 2), (4, 4, 2), 0, flops=0),
+    row("dropout 0.25", (10, 3), (10, 3), 0, flops=0),
+    row("dropout .1", (2, 2, 2, 2), (2, 2, 2, 2), 0, flops=0),
+    # ---- batchnorm: 4C params, 2C trainable; folded into a multiply-add at inference ----
+    row("batchnorm", (8, 8, 16), (8, 8, 16), 4*16, trainable=2*16, macs=0,
+        flops=2 * 8*8*16),
+    row("bn", (8, 8, 16), (8, 8, 16), 4*16, trainable=2*16, macs=0, flops=2 * 8*8*16),
+    row("batchnorm eps=1e-5 momentum=0.9", (8, 8, 16), (8, 8, 16), 4*16, trainable=2*16,
+        macs=0, flops=2 * 8*8*16),
+    row("bn momentum=0.5 eps=0.01", (3, 3, 5), (3, 3, 5), 4*5, trainable=2*5, macs=0,
+        flops=2 * 3*3*5),
+    row("bn", (10,), (10,), 4*10, trainable=2*10, macs=0, flops=2 * 10),
+    row("batchnorm", (100, 3), (100, 3), 4*3, trainable=2*3, macs=0, flops=2 * 100*3),
+    row("bn", (2, 4, 4, 7), (2, 4, 4, 7), 4*7, trainable=2*7, macs=0, flops=2 * 2*4*4*7),
     # ---- zeropad: P both sides, B:A before:after ----------------------------------------
-    row("zeropad 1", (4, 4, 2), (6, 6, 2), 0),
-    row("zeropad 0x1", (4, 4, 2), (4, 6, 2), 0),
-    row("zeropad 0:1x0:1", (4, 4, 2), (5, 5, 2), 0),
-    row("zeropad 2:0x1:3", (4, 4, 2), (6, 8, 2), 0),
-    row("zeropad 0", (4, 4, 2), (4, 4, 2), 0),
-    row("zeropad 2", (10, 1), (14, 1), 0),
-    row("zeropad 1:0", (10, 1), (11, 1), 0),
-    row("zeropad 1", (2, 2, 2, 1), (4, 4, 4, 1), 0),
-    row("zeropad 0x1x2", (2, 2, 2, 1), (2, 4, 6, 1), 0),
+    row("zeropad 1", (4, 4, 2), (6, 6, 2), 0, flops=0),
+    row("zeropad 0x1", (4, 4, 2), (4, 6, 2), 0, flops=0),
+    row("zeropad 0:1x0:1", (4, 4, 2), (5, 5, 2), 0, flops=0),
+    row("zeropad 2:0x1:3", (4, 4, 2), (6, 8, 2), 0, flops=0),
+    row("zeropad 0", (4, 4, 2), (4, 4, 2), 0, flops=0),
+    row("zeropad 2", (10, 1), (14, 1), 0, flops=0),
+    row("zeropad 1:0", (10, 1), (11, 1), 0, flops=0),
+    row("zeropad 1", (2, 2, 2, 1), (4, 4, 4, 1), 0, flops=0),
+    row("zeropad 0x1x2", (2, 2, 2, 1), (2, 4, 6, 1), 0, flops=0),
     # ---- upsample -----------------------------------------------------------------------
-    row("upsample 2", (7, 7, 3), (14, 14, 3), 0),
-    row("upsample 2x3", (7, 7, 3), (14, 21, 3), 0),
-    row("upsample 3", (5, 2), (15, 2), 0),
-    row("upsample 2", (2, 3, 4, 1), (4, 6, 8, 1), 0),
+    row("upsample 2", (7, 7, 3), (14, 14, 3), 0, flops=0),
+    row("upsample 2x3", (7, 7, 3), (14, 21, 3), 0, flops=0),
+    row("upsample 3", (5, 2), (15, 2), 0, flops=0),
+    row("upsample 2", (2, 3, 4, 1), (4, 6, 8, 1), 0, flops=0),
     # ---- reshape ------------------------------------------------------------------------
-    row("reshape 1x1x64", (64,), (1, 1, 64), 0),
-    row("reshape 7x7x64", (7*7*64,), (7, 7, 64), 0),
-    row("reshape 16", (4, 4, 1), (16,), 0),
-    row("reshape 4x2", (2, 2, 2), (4, 2), 0),
-    row("reshape 2x2x2x1", (8,), (2, 2, 2, 1), 0),
-    # ---- activation steps, every word, every rank ---------------------------------------
-    *[row(word, shape, shape, 0) for word in ACTIVATION_WORDS
+    row("reshape 1x1x64", (64,), (1, 1, 64), 0, flops=0),
+    row("reshape 7x7x64", (7*7*64,), (7, 7, 64), 0, flops=0),
+    row("reshape 16", (4, 4, 1), (16,), 0, flops=0),
+    row("reshape 4x2", (2, 2, 2), (4, 2), 0, flops=0),
+    row("reshape 2x2x2x1", (8,), (2, 2, 2, 1), 0, flops=0),
+    # ---- activation steps, every word, every rank: its cost per output value ------------
+    *[row(word, shape, shape, 0, flops=COST[word] * prod(shape)) for word in ACTIVATION_WORDS
       for shape in [(4, 4, 3), (10,), (6, 2), (2, 2, 2, 2)]],
+    # ---- every word fused into conv and dense: a bias add and its cost per output value -
+    *[row(f"conv 1 x2 {word}", (3, 3, 1), (3, 3, 2), 1*1*1*2 + 2, macs=3*3*2 * 1*1*1,
+          flops=2*(3*3*2 * 1*1*1) + 3*3*2*(1 + COST[word])) for word in ACTIVATION_WORDS],
+    *[row(f"dense 3 {word}", (4,), (3,), 4*3 + 3, macs=4*3, flops=2*(4*3) + 3*(1 + COST[word]))
+      for word in ACTIVATION_WORDS],
     # ---- merges: elementwise (equal or broadcast 1s) and concat -------------------------
-    row("add { id | conv 3 x4 same }", (5, 5, 4), (5, 5, 4), 3*3*4*4 + 4),
-    row("add { id | relu | tanh }", (5, 5, 4), (5, 5, 4), 0),
+    # FLOPs of the merge itself, per output value: add, mul, max n-1; avg n (n-1 adds and
+    # a multiply); concat 0. The branches' own layers are added term by term.
+    row("add { id | conv 1 x4 }", (3, 3, 4), (3, 3, 4), 1*1*4*4 + 4, macs=3*3*4 * 1*1*4,
+        flops=(2*(3*3*4 * 1*1*4) + 3*3*4) + (2 - 1) * 3*3*4),
+    row("add { id | conv 3 x4 same }", (5, 5, 4), (5, 5, 4), 3*3*4*4 + 4,
+        macs=5*5*4 * 3*3*4, flops=(2*(5*5*4 * 3*3*4) + 5*5*4) + (2 - 1) * 5*5*4),
+    row("add { id | relu | tanh }", (5, 5, 4), (5, 5, 4), 0,
+        flops=5*5*4*1 + 5*5*4*1 + (3 - 1) * 5*5*4),
     row("mul { id | gap -> dense 2 relu -> dense 8 sigmoid -> reshape 1x1x8 }", (6, 6, 8),
-        (6, 6, 8), (8*2 + 2) + (2*8 + 8)),
-    row("avg { id | relu }", (5, 5, 4), (5, 5, 4), 0),
+        (6, 6, 8), (8*2 + 2) + (2*8 + 8), macs=8*2 + 2*8,
+        flops=6*6*8 + (2*(8*2) + 2*(1 + 1)) + (2*(2*8) + 8*(1 + 3)) + 0 + (2 - 1) * 6*6*8),
+    row("mul { id | tanh | sigmoid }", (6,), (6,), 0, flops=6*1 + 6*3 + (3 - 1) * 6),
+    row("avg { id | relu }", (5, 5, 4), (5, 5, 4), 0, flops=5*5*4*1 + 2 * 5*5*4),
+    row("avg { id | id | id }", (5, 5, 4), (5, 5, 4), 0, flops=3 * 5*5*4),
     row("max { conv 1 x4 | conv 3 x4 same }", (5, 5, 2), (5, 5, 4),
-        (1*1*2*4 + 4) + (3*3*2*4 + 4)),
-    row("add { id | gap -> reshape 1x1x4 }", (3, 3, 4), (3, 3, 4), 0),
-    row("max { gap -> reshape 1x1x4 | id }", (3, 3, 4), (3, 3, 4), 0),
-    row("avg { id | gap -> reshape 1x4 }", (6, 4), (6, 4), 0),
-    row("mul { id | gmp -> reshape 1x1x1x2 }", (2, 3, 3, 2), (2, 3, 3, 2), 0),
-    row("add { id | conv 3 x3 same }", (10, 3), (10, 3), 3*3*3 + 3),
-    row("add { dense 4 | dense 4 relu }", (8,), (4,), 2 * (8*4 + 4)),
+        (1*1*2*4 + 4) + (3*3*2*4 + 4), macs=5*5*4 * 1*1*2 + 5*5*4 * 3*3*2,
+        flops=(2*(5*5*4 * 1*1*2) + 5*5*4) + (2*(5*5*4 * 3*3*2) + 5*5*4) + (2 - 1) * 5*5*4),
+    row("max { id | id | id }", (2, 3), (2, 3), 0, flops=(3 - 1) * 2*3),
+    # broadcasting: the merge's cost is on its output, the larger shape
+    row("add { id | gap -> reshape 1x1x4 }", (3, 3, 4), (3, 3, 4), 0,
+        flops=3*3*4 + (2 - 1) * 3*3*4),
+    row("max { gap -> reshape 1x1x4 | id }", (3, 3, 4), (3, 3, 4), 0,
+        flops=3*3*4 + (2 - 1) * 3*3*4),
+    row("avg { id | gap -> reshape 1x4 }", (6, 4), (6, 4), 0, flops=6*4 + 2 * 6*4),
+    row("mul { id | gmp -> reshape 1x1x1x2 }", (2, 3, 3, 2), (2, 3, 3, 2), 0,
+        flops=(2*3*3 - 1) * 2 + (2 - 1) * 2*3*3*2),
+    row("add { id | conv 3 x3 same }", (10, 3), (10, 3), 3*3*3 + 3, macs=10*3 * 3*3,
+        flops=(2*(10*3 * 3*3) + 10*3) + (2 - 1) * 10*3),
+    row("add { dense 4 | dense 4 relu }", (8,), (4,), 2 * (8*4 + 4), macs=2 * 8*4,
+        flops=(2*(8*4) + 4) + (2*(8*4) + 4*(1 + 1)) + (2 - 1) * 4),
     row("concat { conv 1 x3 | conv 3 x5 same | maxpool 3/1 same }", (8, 8, 4), (8, 8, 3+5+4),
-        (1*1*4*3 + 3) + (3*3*4*5 + 5)),
-    row("concat { id | id }", (4, 4, 3), (4, 4, 6), 0),
-    row("concat { id | conv 3 x2 same }", (10, 3), (10, 5), 3*3*2 + 2),
-    row("concat { id | conv 1 x2 }", (2, 2, 2, 1), (2, 2, 2, 3), 1*1*1*1*2 + 2),
-    row("concat { dense 3 | dense 5 }", (4,), (8,), (4*3 + 3) + (4*5 + 5)),
+        (1*1*4*3 + 3) + (3*3*4*5 + 5), macs=8*8*3 * 1*1*4 + 8*8*5 * 3*3*4,
+        flops=(2*(8*8*3 * 1*1*4) + 8*8*3) + (2*(8*8*5 * 3*3*4) + 8*8*5)
+        + (3*3 - 1) * 8*8*4 + 0),
+    row("concat { id | id }", (4, 4, 3), (4, 4, 6), 0, flops=0),
+    row("concat { id | id | id }", (5, 2), (5, 6), 0, flops=0),
+    row("concat { id | conv 3 x2 same }", (10, 3), (10, 5), 3*3*2 + 2, macs=10*2 * 3*3,
+        flops=2*(10*2 * 3*3) + 10*2),
+    row("concat { id | conv 1 x2 }", (2, 2, 2, 1), (2, 2, 2, 3), 1*1*1*1*2 + 2,
+        macs=2*2*2*2 * 1*1*1*1, flops=2*(2*2*2*2 * 1*1*1*1) + 2*2*2*2),
+    row("concat { dense 3 | dense 5 }", (4,), (8,), (4*3 + 3) + (4*5 + 5), macs=4*3 + 4*5,
+        flops=(2*(4*3) + 3) + (2*(4*5) + 5)),
     row("residual { conv 3 x4 same -> bn }", (6, 6, 4), (6, 6, 4),
-        (3*3*4*4 + 4) + 4*4, trainable=(3*3*4*4 + 4) + 2*4),
-    row("residual { relu }", (10,), (10,), 0),
+        (3*3*4*4 + 4) + 4*4, trainable=(3*3*4*4 + 4) + 2*4, macs=6*6*4 * 3*3*4,
+        flops=(2*(6*6*4 * 3*3*4) + 6*6*4) + 2 * 6*6*4 + (2 - 1) * 6*6*4),
+    row("residual { relu }", (10,), (10,), 0, flops=10*1 + (2 - 1) * 10),
     # a U-Net of two levels: merges nest
     row("concat { id | maxpool 2 -> conv 3 x8 same "
         "-> concat { id | maxpool 2 -> conv 3 x16 same -> upsample 2 } "
         "-> conv 3 x8 same -> upsample 2 }", (8, 8, 4), (8, 8, 4 + 8),
-        (3*3*4*8 + 8) + (3*3*8*16 + 16) + (3*3*(8 + 16)*8 + 8)),
+        (3*3*4*8 + 8) + (3*3*8*16 + 16) + (3*3*(8 + 16)*8 + 8),
+        macs=4*4*8 * 3*3*4 + 2*2*16 * 3*3*8 + 4*4*8 * 3*3*(8 + 16),
+        flops=(2*2 - 1) * 4*4*4 + (2*(4*4*8 * 3*3*4) + 4*4*8)
+        + (2*2 - 1) * 2*2*8 + (2*(2*2*16 * 3*3*8) + 2*2*16)
+        + (2*(4*4*8 * 3*3*(8 + 16)) + 4*4*8)),
     # a small chain as one unit: the seed's layers after the input
     row("conv 3x3/1 x2 -> maxpool 2 -> flatten -> dense 10", (6, 6, 1), (10,),
-        (3*3*1*2 + 2) + (2*2*2*10 + 10), macs=4*4*2 * 3*3*1 + 2*2*2 * 10),
+        (3*3*1*2 + 2) + (2*2*2*10 + 10), macs=4*4*2 * 3*3*1 + 2*2*2 * 10,
+        flops=(2*(4*4*2 * 3*3*1) + 4*4*2) + (2*2 - 1) * 2*2*2 + (2*(2*2*2 * 10) + 10)),
 ]
 
 
-@pytest.mark.parametrize("spec, in_shape, out_shape, params, trainable, macs", ROWS)
-def test_layer(check_layer, spec, in_shape, out_shape, params, trainable, macs):
-    check_layer(spec, in_shape, out_shape, params, trainable, macs)
+@pytest.mark.parametrize("spec, in_shape, out_shape, params, flops, trainable, macs", ROWS)
+def test_layer(check_layer, spec, in_shape, out_shape, params, flops, trainable, macs):
+    check_layer(spec, in_shape, out_shape, params, flops=flops, trainable=trainable, macs=macs)
+
+
+def test_rows_cover_every_kind_and_activation():
+    """No layer kind, and no activation as a step or fused into conv and dense, escapes
+    the table's hand-worked counts."""
+    nodes = [n for p in ROWS for n in compile_text(
+        f"input {'x'.join(map(str, p.values[1]))} -> {p.values[0]}").nodes]
+    assert {k.kind for k in KINDS} <= {n.kind for n in nodes}
+    functions = {canonical_activation(word).name for word in ACTIVATIONS}
+    assert functions <= {n.layer.function.name for n in nodes if n.kind == "activation"}
+    for kind in ("conv", "dense"):
+        fused = {n.layer.activation.name for n in nodes if n.kind == kind and n.layer.activation}
+        assert functions <= fused, f"activations fused into {kind}"
+    assert set(ACTIVATIONS) <= set(ACTIVATION_WORDS) == set(COST)
 
 
 # ---- attributes the table cannot see -------------------------------------------------
@@ -333,6 +453,73 @@ def test_names_number_through_blocks_and_repeats():
                 "input 6x6x1 -> b -> b -> (conv 1 x2 -> bn) * 2")
     assert got == ["input", "conv_1", "relu_1", "conv_2", "relu_2",
                    "conv_3", "batchnorm_1", "conv_4", "batchnorm_2"]
+
+
+# Nested merges. The rule (LANGUAGE.md, docs/language.md "Naming"): each kind is numbered
+# from 1 in the order the words occur after expansion, and a merge takes its number where
+# its word is written, before the layers of its branches; the graph lists the merge node
+# after its branches. Each row: the text, then the node names in graph order.
+NESTED_NAMES = [
+    # outer add written first: add_1; inner add: add_2; nodes relu, inner, outer
+    ("input 4x4x2 -> add { id | add { id | relu } }",
+     ["input", "relu_1", "add_2", "add_1"]),
+    # three levels: add_1 { add_2 { add_3 { relu } } }, listed innermost first
+    ("input 4x4x2 -> add { id | add { id | add { id | relu } } }",
+     ["input", "relu_1", "add_3", "add_2", "add_1"]),
+    # concat_1 { conv_1 | concat_2 { id | id } }
+    ("input 4x4x2 -> concat { conv 1 x2 | concat { id | id } }",
+     ["input", "conv_1", "concat_2", "concat_1"]),
+    # a merge after a nested one goes on counting: add_1 { add_2 { relu_1 } } then add_3
+    ("input 4x4x2 -> add { id | add { id | relu } } -> add { id | tanh }",
+     ["input", "relu_1", "add_2", "add_1", "tanh_1", "add_3"]),
+    # repeated: round 1 add_1 { add_2 { relu_1 } }, round 2 add_3 { add_4 { relu_2 } }
+    ("input 4x4x2 -> (add { id | add { id | relu } }) * 2",
+     ["input", "relu_1", "add_2", "add_1", "relu_2", "add_4", "add_3"]),
+    # a block used twice: add_1 { relu_1 -> add_2 { tanh_1 } }, conv_1,
+    # add_3 { relu_2 -> add_4 { tanh_2 } }
+    ("def blk = add { id | relu -> add { id | tanh } }\n"
+     "input 4x4x2 -> blk -> conv 1 x2 -> blk",
+     ["input", "relu_1", "tanh_1", "add_2", "add_1", "conv_1",
+      "relu_2", "tanh_2", "add_4", "add_3"]),
+    # residual is an add: add_1 { id | conv_1 -> add_2 { relu_1 } | add_3 { tanh_1 } }
+    ("input 4x4x2 -> add { id | conv 1 x2 -> residual { relu } | residual { tanh } }",
+     ["input", "conv_1", "relu_1", "add_2", "tanh_1", "add_3", "add_1"]),
+    # residual around an add: add_1 (residual) { add_2 { relu_1 } -> conv_1 }
+    ("input 4x4x2 -> residual { add { id | relu } -> conv 1 x2 }",
+     ["input", "relu_1", "add_2", "conv_1", "add_1"]),
+    # kinds counted apart: add_1 { concat_1 { relu_1 } -> conv_1 | max_1 { add_2 { relu_2 } } }
+    ("input 4x4x2 -> add { concat { id | relu } -> conv 1 x2 | max { id | add { id | relu } } }",
+     ["input", "relu_1", "concat_1", "conv_1", "relu_2", "add_2", "max_1", "add_1"]),
+    # a named merge takes no number: the inner add is add_1
+    ("input 4x4x2 -> add { id | add { id | relu } } name=outer",
+     ["input", "relu_1", "add_1", "outer"]),
+    ("input 4x4x2 -> add { id | add { id | relu } name=inner } -> add { id | tanh }",
+     ["input", "relu_1", "inner", "add_1", "tanh_1", "add_2"]),
+    # repeated merges inside a block inside a repeat: (blk) * 2 with blk = 2 adds per use
+    ("def blk = (add { id | relu }) * 2\ninput 4x4x2 -> (mul { id | blk }) * 2",
+     ["input", "relu_1", "add_1", "relu_2", "add_2", "mul_1",
+      "relu_3", "add_3", "relu_4", "add_4", "mul_2"]),
+    # the example of docs/language.md
+    ("input 8x8x3 name=image -> conv 3 x8 same name=stem -> add { id | conv 3 x8 same "
+     "-> residual { bn -> relu } } -> relu -> conv 1 x8",
+     ["image", "stem", "conv_1", "batchnorm_1", "relu_1", "add_2", "add_1", "relu_2",
+      "conv_2"]),
+]
+
+
+@pytest.mark.parametrize("text, expected", NESTED_NAMES)
+def test_nested_merges_are_numbered_where_written(text, expected):
+    assert names(text) == expected
+
+
+def test_nested_merge_nodes_come_after_their_branches():
+    graph = compile_text("input 4x4x2 -> concat { conv 1 x2 | concat { id | id } }")
+    by_name = {n.name: n for n in graph.nodes}
+    # concat_2 joins input and input (2+2 channels), concat_1 joins conv_1 and concat_2
+    assert [graph.nodes[i].name for i in by_name["concat_2"].inputs] == ["input", "input"]
+    assert [graph.nodes[i].name for i in by_name["concat_1"].inputs] == ["conv_1", "concat_2"]
+    assert by_name["concat_2"].shape == (4, 4, 2 + 2)
+    assert by_name["concat_1"].shape == (4, 4, 2 + 4)
 
 
 def test_model_name():
@@ -513,3 +700,161 @@ def test_seed_dense_equivalent_and_totals():
 def test_jump_is_exact():
     rf = fields("input 16x16x1 -> conv 2/2 x1 -> upsample 2")
     assert rf[-1].jump == (Fraction(1), Fraction(1))
+
+
+# The rule of docs/report.md, applied by hand below: a window of extent k and stride s
+# takes (size, jump) to (ceil(size + (k-1)*jump), jump*s); conv, dwconv and sepconv have
+# k = D*(K-1)+1, s = S; pools k = K, s = S; deconv k = ceil(K/S), s = 1/S; upsample by f
+# k = 1, s = 1/f. Every row lists (size, jump) per layer, the input's (1, 1) included.
+H, T, Q = Fraction(1, 2), Fraction(1, 3), Fraction(1, 4)
+
+RF_ROWS = [
+    # deconv 3/2 (K not a multiple of S): k = ceil(3/2) = 2 -> 1 + 1*1 = 2, jump 1/2;
+    # conv 3: 2 + 2*(1/2) = 3, jump 1/2
+    ("input 5x5x1 -> deconv 3/2 x1 -> conv 3 x1",
+     [(1, 1), (2, 2), (3, 3)], [(1, 1), (H, H), (H, H)]),
+    # deconv 4/2: k = 2 -> 2, jump 1/2; conv 2: 2 + 1*(1/2) = 2.5, rounded up to 3
+    ("input 5x5x1 -> deconv 4/2 x1 -> conv 2 x1",
+     [(1, 1), (2, 2), (3, 3)], [(1, 1), (H, H), (H, H)]),
+    # deconv 2/3 (K < S): k = ceil(2/3) = 1 -> 1, jump 1/3; conv 4: 1 + 3*(1/3) = 2;
+    # maxpool 3: 2 + 2*(1/3) = 2.67, rounded up to 3, jump 1/3*3 = 1
+    ("input 5x5x1 -> deconv 2/3 x1 -> conv 4 x1 -> maxpool 3",
+     [(1, 1), (1, 1), (2, 2), (3, 3)], [(1, 1), (T, T), (T, T), (1, 1)]),
+    # deconv 3x3/2x1, per axis: k = (ceil(3/2), ceil(3/1)) = (2, 3) -> (2, 3), jump
+    # (1/2, 1); conv 3: (2 + 2*(1/2), 3 + 2*1) = (3, 5)
+    ("input 5x5x1 -> deconv 3x3/2x1 x1 -> conv 3 x1",
+     [(1, 1), (2, 3), (3, 5)], [(1, 1), (H, 1), (H, 1)]),
+    # conv 3/2: 3, jump 2; deconv 5/2: k = 3 -> 3 + 2*2 = 7, jump 2/2 = 1; conv 3: 9
+    ("input 16x16x1 -> conv 3/2 x1 -> deconv 5/2 x1 -> conv 3 x1",
+     [(1, 1), (3, 3), (7, 7), (9, 9)], [(1, 1), (2, 2), (1, 1), (1, 1)]),
+    # 1-D deconv 5/3: k = ceil(5/3) = 2 -> 2, jump 1/3; conv 4: 2 + 3*(1/3) = 3
+    ("input 6x1 -> deconv 5/3 x1 -> conv 4 x1", [(1,), (2,), (3,)], [(1,), (T,), (T,)]),
+    # 3-D deconv 2x3x4/2: k = (1, 2, 2), jump 1/2 each; conv 3: (1+1, 2+1, 2+1)
+    ("input 4x4x4x1 -> deconv 2x3x4/2 x1 -> conv 3 x1",
+     [(1, 1, 1), (1, 2, 2), (2, 3, 3)], [(1, 1, 1), (H, H, H), (H, H, H)]),
+    # upsample 2: 1, jump 1/2; conv 3: 1 + 2*(1/2) = 2, jump 1/2
+    ("input 8x8x1 -> upsample 2 -> conv 3 x1",
+     [(1, 1), (1, 1), (2, 2)], [(1, 1), (H, H), (H, H)]),
+    # upsample 3: jump 1/3; conv 2: 1 + 1/3, rounded up to 2 (a partly covered position)
+    ("input 8x8x1 -> upsample 3 -> conv 2 x1",
+     [(1, 1), (1, 1), (2, 2)], [(1, 1), (T, T), (T, T)]),
+    # conv 3/2: 3, jump 2; upsample 2x3: jump (1, 2/3); conv 3: (3 + 2*1, 3 + 2*(2/3))
+    # = (5, 4.33), rounded up to (5, 5)
+    ("input 8x8x1 -> conv 3/2 x1 -> upsample 2x3 -> conv 3 x1",
+     [(1, 1), (3, 3), (3, 3), (5, 5)], [(1, 1), (2, 2), (1, 2*T), (1, 2*T)]),
+    # 1-D upsample 4: jump 1/4; conv 5: 1 + 4/4 = 2; maxpool 2: 2 + 1/4, up to 3, jump 1/2
+    ("input 10x1 -> upsample 4 -> conv 5 x1 -> maxpool 2",
+     [(1,), (1,), (2,), (3,)], [(1,), (Q,), (Q,), (H,)]),
+    # 3-D upsample 1x2x4: jump (1, 1/2, 1/4); conv 3: (1+2, 1+1, 1+0.5 -> 2)
+    ("input 4x4x4x1 -> upsample 1x2x4 -> conv 3 x1",
+     [(1, 1, 1), (1, 1, 1), (3, 2, 2)], [(1, 1, 1), (1, H, Q), (1, H, Q)]),
+    # conv 3 dilation=2: extent 2*2+1 = 5; conv 3 dilation=1x3: extents (3, 7) -> (7, 11)
+    ("input 20x20x1 -> conv 3 x1 dilation=2 -> conv 3 x1 dilation=1x3",
+     [(1, 1), (5, 5), (7, 11)], [(1, 1), (1, 1), (1, 1)]),
+    # conv 2/2: 2, jump 2; conv 3 dilation=2 (extent 5): 2 + 4*2 = 10
+    ("input 20x20x1 -> conv 2/2 x1 -> conv 3 x1 dilation=2",
+     [(1, 1), (2, 2), (10, 10)], [(1, 1), (2, 2), (2, 2)]),
+    # 3-D: dilation 1x2x3 gives extents (3, 5, 7); conv 2/2: +1, jump 2; conv 2
+    # dilation=2 (extent 3): +2*2 -> (8, 10, 12)
+    ("input 16x16x16x1 -> conv 3 x1 dilation=1x2x3 -> conv 2/2 x1 -> conv 2 x1 dilation=2",
+     [(1, 1, 1), (3, 5, 7), (4, 6, 8), (8, 10, 12)],
+     [(1, 1, 1), (1, 1, 1), (2, 2, 2), (2, 2, 2)]),
+    # dwconv 3 dilation=3: extent 7; sepconv 2 dilation=2: extent 3 -> 7 + 2 = 9
+    ("input 20x20x2 -> dwconv 3 dilation=3 -> sepconv 2 x2 dilation=2",
+     [(1, 1), (7, 7), (9, 9)], [(1, 1), (1, 1), (1, 1)]),
+    # dwconv 3/2: 3, jump 2; sepconv 3/2: 3 + 2*2 = 7, jump 4; conv 1: 7, jump 4
+    ("input 17x17x3 -> dwconv 3/2 -> sepconv 3/2 x4 -> conv 1 x4",
+     [(1, 1), (3, 3), (7, 7), (7, 7)], [(1, 1), (2, 2), (4, 4), (4, 4)]),
+    # 1-D strides: conv 3/2: 3, jump 2; maxpool 3 (stride 3): 3 + 2*2 = 7, jump 6;
+    # conv 2/2: 7 + 6 = 13, jump 12; avgpool 2: 13 + 12 = 25, jump 24
+    ("input 64x1 -> conv 3/2 x1 -> maxpool 3 -> conv 2/2 x1 -> avgpool 2",
+     [(1,), (3,), (7,), (13,), (25,)], [(1,), (2,), (6,), (12,), (24,)]),
+    # 3-D, strides differing per axis: conv 3/1x2x3: 3 each, jump (1, 2, 3);
+    # maxpool 2x2x1/2x1x1: (3+1*1, 3+1*2, 3+0) = (4, 5, 3), jump (2, 2, 3);
+    # conv 3/2: (4+2*2, 5+2*2, 3+2*3) = (8, 9, 9), jump (4, 4, 6)
+    ("input 32x32x32x1 -> conv 3/1x2x3 x1 -> maxpool 2x2x1/2x1x1 -> conv 3/2 x1",
+     [(1, 1, 1), (3, 3, 3), (4, 5, 3), (8, 9, 9)],
+     [(1, 1, 1), (1, 2, 3), (2, 2, 3), (4, 4, 6)]),
+    # 2-D, strides differing per axis: conv 3x3/2x1: 3, jump (2, 1); avgpool 2x2/1x2:
+    # (3+2, 3+1) = (5, 4), jump (2, 2)
+    ("input 16x16x1 -> conv 3x3/2x1 x1 -> avgpool 2x2/1x2",
+     [(1, 1), (3, 3), (5, 4)], [(1, 1), (2, 1), (2, 2)]),
+    # activations, bn, dropout, zeropad, flatten change nothing: conv 3 -> 3
+    ("input 8x8x2 -> conv 3 x2 -> relu -> bn -> dropout 0.5 -> zeropad 1 -> flatten",
+     [(1, 1)] + [(3, 3)] * 6, [(1, 1)] * 7),
+]
+
+
+@pytest.mark.parametrize("text, sizes, jumps", RF_ROWS)
+def test_receptive_field_by_hand(text, sizes, jumps):
+    rf = fields(text)
+    assert [f.size for f in rf] == sizes
+    assert [f.jump for f in rf] == jumps
+    assert not any(f.whole for f in rf)
+
+
+def test_merge_takes_the_largest_size_per_dimension():
+    # branches (3, 1) and (1, 5): the merge is (max(3, 1), max(1, 5)) = (3, 5), not the
+    # larger tuple; conv 3 after it: (3+2, 5+2)
+    for merge in ("concat", "add", "max"):
+        rf = fields(f"input 16x16x1 -> {merge} {{ conv 3x1 x1 same | conv 1x5 x1 same }} "
+                    "-> conv 3 x1 same")
+        assert [f.size for f in rf] == [(1, 1), (3, 1), (1, 5), (3, 5), (5, 7)], merge
+
+
+def test_merge_takes_the_largest_jump():
+    # id: 1, jump 1; conv 8/8 makes 1x1x2 (broadcast by mul): 8, jump 8; the merge takes
+    # size 8 and jump 8, so conv 3 after it sees 8 + 2*8 = 24
+    rf = fields("input 8x8x2 -> mul { id | conv 8/8 x2 } -> conv 3 x2 same")
+    assert [f.size for f in rf] == [(1, 1), (8, 8), (8, 8), (24, 24)]
+    assert [f.jump for f in rf] == [(1, 1), (8, 8), (8, 8), (8, 8)]
+
+
+def test_merge_of_branches_that_differ_in_depth_and_kind():
+    # branch 1: maxpool 2x1: (2, 1), jump (2, 1); upsample 2x1: (2, 1), jump (1, 1).
+    # branch 2: conv 1x3 same: (1, 3). add: (2, 3), jump (1, 1); conv 3: (4, 5).
+    rf = fields("input 8x8x2 -> add { maxpool 2x1 -> upsample 2x1 | conv 1x3 x2 same } "
+                "-> conv 3 x2")
+    assert [f.size for f in rf] == [(1, 1), (2, 1), (2, 1), (1, 3), (2, 3), (4, 5)]
+    assert [f.jump for f in rf] == [(1, 1), (2, 1), (1, 1), (1, 1), (1, 1), (1, 1)]
+
+
+def test_nested_merges_and_residual_fields():
+    # inner add: max(3x3 conv, 5x1 conv) = (5, 3); outer concat with id: (5, 3);
+    # residual of two 3x3 convs: max(id 5x3, 5x3 + 2 + 2 = 9x7) = (9, 7)
+    rf = fields("input 16x16x2 -> concat { id | add { conv 3 x2 same | conv 5x1 x2 same } }"
+                " -> residual { conv 3 x4 same -> conv 3 x4 same }")
+    assert [f.size for f in rf] == [(1, 1), (3, 3), (5, 1), (5, 3), (5, 3), (7, 5), (9, 7),
+                                    (9, 7)]
+
+
+@pytest.mark.parametrize("text, index", [
+    ("input 8x6x1 -> conv 3 x1 -> gap", 2),
+    ("input 8x6x1 -> conv 3 x1 -> gmp -> dense 2", 2),
+    ("input 8x6x1 -> conv 3 x1 -> flatten -> dense 4 -> dense 2", 3),
+    ("input 8x6x1 -> conv 3 x2 -> reshape 24x2 -> conv 1 x2", 2),
+    # nodes: input, gap, dense, reshape, mul (one branch global), conv
+    ("input 8x6x4 -> mul { id | gap -> dense 4 sigmoid -> reshape 1x1x4 } -> conv 3 x4", 1),
+])
+def test_global_layers_and_every_layer_after_them_see_the_whole_input(text, index):
+    rf = fields(text)
+    assert not any(f.whole for f in rf[:index])
+    for f in rf[index:]:
+        assert f.whole and str(f) == "global"
+        assert (f.size, f.jump) == ((8, 6), (0, 0))
+
+
+def test_global_in_1d_and_3d_and_dense_that_keeps_the_rank():
+    assert fields("input 9x2 -> conv 3 x2 -> gap")[-1] == \
+        fields("input 9x2 -> gmp")[-1]
+    rf = fields("input 9x2 -> conv 3 x2 -> gap")
+    assert (rf[-1].whole, rf[-1].size, rf[-1].jump) == (True, (9,), (0,))
+    rf = fields("input 5x6x7x1 -> conv 3 x1 -> gmp")
+    assert (rf[-1].whole, rf[-1].size, rf[-1].jump) == (True, (5, 6, 7), (0, 0, 0))
+    # dense on a 6x6x2 tensor acts per position: the conv's 3x3 is kept
+    rf = fields("input 8x8x2 -> conv 3 x2 -> dense 4")
+    assert (rf[-1].whole, rf[-1].size) == (False, (3, 3))
+
+
+def test_vector_input_has_no_field():
+    assert fields("input 10 -> dense 4 -> relu") == [None, None, None]

@@ -1,5 +1,6 @@
-"""Hypothesis properties: output sizes and parameter counts of random valid chains, the
-`{expr}` evaluator against Python's exact arithmetic, and per-kind layer numbering.
+"""Hypothesis properties: output sizes and parameter counts of random valid chains and of
+random nested merges, the `{expr}` evaluator against Python's exact arithmetic, and
+per-kind layer numbering (nested merges numbered where their word is written).
 
 The formulas below are written from LANGUAGE.md, independently of cnndsl/shapes.py:
 valid: floor((in - D*(K-1) - 1) / S) + 1; same: ceil(in / S); deconv valid (Keras):
@@ -332,3 +333,143 @@ def test_names_number_each_kind_from_one(items):
         stem, number = re.fullmatch(r"(.+)_(\d+)", name).groups()
         numbers[stem].append(int(number))
     assert all(ns == list(range(1, len(ns) + 1)) for ns in numbers.values()), got
+
+
+# ---- nested merges: shapes, parameters and names -----------------------------------------
+
+# Steps that keep the spatial sizes, as (text, stem, output channels, trainable params,
+# non-trainable params) for C channels in, F channels out and r spatial dimensions.
+MERGE_DEPTH = 3  # merges inside merges inside merges, no deeper
+ACT_STEMS = {"relu": "relu", "tanh": "tanh", "sigmoid": "sigmoid", "swish": "silu",
+             "gelu": "gelu", "leaky_relu=0.1": "leaky_relu", "linear": "linear"}
+
+
+def keeping_step(draw, c: int, r: int, f: int):
+    kind = draw(st.sampled_from(["act", "bn", "dropout", "conv1", "conv3", "dwconv",
+                                 "sepconv", "pool", "deconv", "dense", "zeropad",
+                                 "upsample"]))
+    fused = draw(st.sampled_from(["", " relu", " swish"]))
+    if kind == "act":
+        word = draw(st.sampled_from(sorted(ACT_STEMS)))
+        return word, ACT_STEMS[word], c, 0, 0
+    return {
+        "bn": ("bn", "batchnorm", c, 2 * c, 2 * c),  # gamma, beta; moving mean, variance
+        "dropout": ("dropout 0.2", "dropout", c, 0, 0),
+        "conv1": (f"conv 1 x{f}{fused}", "conv", f, c * f + f, 0),
+        "conv3": (f"conv 3 x{f} same{fused}", "conv", f, 3**r * c * f + f, 0),
+        "dwconv": ("dwconv 3 same", "dwconv", c, 3**r * c + c, 0),
+        "sepconv": (f"sepconv 3 x{f} same", "sepconv", f, 3**r * c + c * f + f, 0),
+        "pool": (draw(st.sampled_from(["maxpool", "avgpool"])) + " 3/1 same",
+                 None, c, 0, 0),
+        "deconv": (f"deconv 1 x{f}", "deconv", f, f * c + f, 0),
+        "dense": (f"dense {f}", "dense", f, c * f + f, 0),
+        "zeropad": ("zeropad 0", "zeropad", c, 0, 0),
+        "upsample": ("upsample 1", "upsample", c, 0, 0),
+    }[kind]
+
+
+# A drawn network is a list of items; an item is a layer ("layer", stem, shape, params,
+# non-trainable) or a merge ("merge", kind, branches, shape), a branch being a list of
+# items (empty for `id`). Each drawing function returns (text, items, output shape).
+
+def keeping_chain(draw, shape, depth: int, keep: bool):
+    """One to three steps and merges; with `keep` the shape comes out unchanged."""
+    texts, items = [], []
+    for _ in range(draw(st.integers(1, 3))):
+        if depth < MERGE_DEPTH and draw(st.integers(0, 3)) == 0:
+            text, new, shape = merge(draw, shape, depth + 1, keep)
+        else:
+            c = shape[-1]
+            f = c if keep else draw(st.integers(1, 4))
+            text, stem, cout, params, frozen = keeping_step(draw, c, len(shape) - 1, f)
+            stem = stem or text.split()[0]
+            shape = (*shape[:-1], cout)
+            new = [("layer", stem, shape, params + frozen, frozen)]
+        texts.append(text)
+        items += new
+    return " -> ".join(texts), items, shape
+
+
+def merge(draw, shape, depth: int, keep: bool):
+    kind = draw(st.sampled_from(["add", "mul", "max", "avg", "concat", "residual"]))
+    if kind == "residual":
+        text, chain, _ = keeping_chain(draw, shape, depth, keep=True)
+        return f"residual {{ {text} }}", [("merge", "add", [[], chain], shape)], shape
+    texts, branches, channels = [], [], 0
+    for _ in range(draw(st.integers(2, 3))):
+        if draw(st.booleans()):
+            texts.append("id")
+            branches.append([])
+            channels += shape[-1]
+        else:
+            text, chain, out = keeping_chain(draw, shape, depth, keep=kind != "concat")
+            texts.append(text)
+            branches.append(chain)
+            channels += out[-1]
+    text = f"{kind} {{ {' | '.join(texts)} }}"
+    if kind != "concat":  # element-wise: every branch kept the shape
+        return text, [("merge", kind, branches, shape)], shape
+    joined = (*shape[:-1], channels)  # concat: the branches' channels add up
+    items = [("merge", "concat", branches, joined)]
+    if keep:  # back to the channels of the input, so an element-wise parent can merge it
+        c = shape[-1]
+        text += f" -> conv 1 x{c}"
+        items.append(("layer", "conv", shape, channels * c + c, 0))
+        return text, items, shape
+    return text, items, joined
+
+
+@st.composite
+def merged_networks(draw):
+    rank = draw(st.integers(1, 3))
+    shape = (*draw(st.lists(st.integers(1, 8), min_size=rank, max_size=rank)),
+             draw(st.integers(1, 4)))
+    start, texts, items = shape, [], []
+    for _ in range(draw(st.integers(1, 4))):
+        what = draw(st.sampled_from(["step", "merge", "merge", "repeat"]))
+        if what == "step":  # any step of the chains above, which may change the sizes
+            text, out, params = STEPS[draw(st.sampled_from(sorted(STEPS)))](draw, shape)
+            new = [("layer", text.split()[0], out, params, 0)]
+        elif what == "merge":
+            text, new, out = merge(draw, shape, 1, keep=False)
+        else:  # a repeated merge that keeps the shape, so every round counts the same
+            times = draw(st.integers(1, 3))
+            body, once, out = merge(draw, shape, 1, keep=True)
+            text, new = f"({body}) * {times}", once * times
+        texts.append(text)
+        items += new
+        shape = out
+    return f"input {shape_text(start)} -> " + " -> ".join(texts), start, items
+
+
+def expected_nodes(items, counters) -> list[tuple]:
+    """(name, shape, params, non-trainable, inputs) in graph order. Each kind is numbered
+    in written order, and a merge's word comes before its branches; its node comes after
+    them, and it has one input per branch."""
+    out = []
+    for item in items:
+        if item[0] == "layer":
+            _, stem, shape, params, frozen = item
+            counters[stem] += 1
+            out.append((f"{stem}_{counters[stem]}", shape, params, frozen, 1))
+            continue
+        _, kind, branches, shape = item
+        counters[kind] += 1
+        name = f"{kind}_{counters[kind]}"
+        for branch in branches:
+            out += expected_nodes(branch, counters)
+        out.append((name, shape, 0, 0, len(branches)))
+    return out
+
+
+@SETTINGS
+@given(merged_networks())
+def test_nested_merges_follow_the_shape_parameter_and_naming_rules(net):
+    text, start, items = net
+    stats = analyse(compile_text(text))
+    expected = [("input", start, 0, 0, 0), *expected_nodes(items, defaultdict(int))]
+    got = [(s.node.name, s.node.shape, s.params, s.non_trainable, len(s.node.inputs))
+           for s in stats.layers]
+    assert got == expected, text
+    assert len({g[0] for g in got}) == len(got), text
+    assert stats.params == sum(e[2] for e in expected), text
