@@ -11,9 +11,21 @@ never from cnndsl.
 
 from __future__ import annotations
 
+import os
+
 import pytest
+from hypothesis import settings
 
 from cnndsl import analyse, compile_text
+
+# Every Hypothesis test draws the same examples on every run and machine (derandomized,
+# no example database), so a red run is a reproducible one; the suites with profiles of
+# their own (fuzz, differential) still choose per test. CNNDSL_HYPOTHESIS_PROFILE=thorough
+# draws fresh random examples everywhere, for a search before a release.
+settings.register_profile("cnndsl-reproducible", derandomize=True, database=None)
+settings.register_profile("cnndsl-random", derandomize=False)
+settings.load_profile("cnndsl-random" if os.environ.get("CNNDSL_HYPOTHESIS_PROFILE")
+                      == "thorough" else "cnndsl-reproducible")
 
 
 def dims(shape: tuple[int, ...]) -> str:
