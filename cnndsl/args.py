@@ -8,8 +8,10 @@ error. So each layer's syntax is a few readable lines in its own class.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterable, Mapping
 from fractions import Fraction
+from functools import lru_cache
 
 from . import ast
 from .activations import ACTIVATIONS, Activation, canonical_activation
@@ -28,20 +30,21 @@ def split_top(text: str, sep: str) -> list[tuple[str, int]]:
     >>> split_top("{k}x{k*2}/2", "/")
     [('{k}x{k*2}', 0), ('2', 10)]
     """
-    if "{" not in text:  # the common case: no expressions to step over
-        parts, start = [], 0
-        for piece in text.split(sep):
-            parts.append((piece, start))
-            start += len(piece) + 1
-        return parts
-    parts, depth, start = [], 0, 0
-    for i, ch in enumerate(text):
-        depth += (ch == "{") - (ch == "}")
-        if ch == sep and depth == 0:
-            parts.append((text[start:i], start))
-            start = i + 1
-    parts.append((text[start:], start))
+    parts, start = [], 0
+    for piece in (_masked(text) if "{" in text else text).split(sep):
+        parts.append((text[start:start + len(piece)], start))
+        start += len(piece) + 1
     return parts
+
+
+_BRACED = re.compile(r"\{[^{}]*\}")  # an `{expr}`: braces never nest (grammar/cnn.lark)
+
+
+@lru_cache(maxsize=4096)
+def _masked(text: str) -> str:
+    """`text` with the inside of its braces blanked (same length, so offsets hold): split
+    without a Python loop over a 1,000-character `{expr}`, once per text, not per use."""
+    return _BRACED.sub(lambda m: "{" + " " * (len(m.group()) - 2) + "}", text)
 
 
 def atom_value(text: str, span: Span, env: Env) -> int | Fraction:
@@ -125,9 +128,8 @@ def _is_scalar(arg: object) -> bool:
         return True
     if not isinstance(arg, ast.Size):
         return False
-    if "{" not in arg.text:
-        return not any(c in arg.text for c in "x/:")
-    return all(len(split_top(arg.text, sep)) == 1 for sep in "x/:")
+    masked = _masked(arg.text) if "{" in arg.text else arg.text
+    return not any(c in masked for c in "x/:")
 
 
 class ArgReader:

@@ -61,9 +61,7 @@ class Diagnostic:
         """`FILE:LINE:COL: severity: message`, the source line, a caret, notes and hint."""
         # Lines are counted by "\n" alone, as the parser counts them; other control
         # characters are shown as spaces so the caret stays under the right column.
-        lines = source.split("\n")
-        line_no = min(max(self.span.line, 1), len(lines))
-        text = _CONTROL.sub(" ", lines[line_no - 1])
+        line_no, text = _source_line(source, self.span)
         col = max(self.span.column, 1)
         shown_col = col
         if len(text) > MAX_SHOWN_LINE:  # a window around the column, not a megabyte line
@@ -71,6 +69,7 @@ class Diagnostic:
             end = start + MAX_SHOWN_LINE
             text = ("…" if start else "") + text[start:end] + ("…" if end < len(text) else "")
             shown_col = col - start + (1 if start else 0)
+        text = _CONTROL.sub(" ", text)  # one space for one character: columns stay put
         # Tabs keep their width so the caret lands under the right character.
         pad = "".join("\t" if ch == "\t" else " " for ch in text[: shown_col - 1])
         width = max(1, min(self.span.end - self.span.start, len(text) - shown_col + 1))
@@ -80,6 +79,20 @@ class Diagnostic:
         if self.hint:
             out.append(f"hint: {self.hint}")
         return "\n".join(out)
+
+
+def _source_line(source: str, span: Span) -> tuple[int, str]:
+    """The number and text of the span's line (the last line if it is beyond the end),
+    found from the span's offset when it agrees, so that an error in an 8 MiB spec of
+    millions of lines does not split them all."""
+    at = span.start
+    if 0 <= at <= len(source) and source.count("\n", 0, at) + 1 == span.line:
+        start = source.rfind("\n", 0, at) + 1
+        end = source.find("\n", at)
+        return span.line, source[start:] if end < 0 else source[start:end]
+    lines = source.split("\n")
+    line_no = min(max(span.line, 1), len(lines))
+    return line_no, lines[line_no - 1]
 
 
 class CnnError(Exception):
