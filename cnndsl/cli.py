@@ -10,6 +10,7 @@ the Keras backend.
 from __future__ import annotations
 
 import argparse
+import contextlib
 import os
 import sys
 from pathlib import Path
@@ -178,9 +179,6 @@ def cmd_run(args) -> int:
         raise UserError(e.render()) from None
     except CnnError as e:  # a layer kind the NumPy backend cannot run
         raise UserError(e.render(text, shown)) from None
-    except KeyboardInterrupt as e:
-        tell(f"cnndsl run: interrupted; {args.output} was not written")
-        return 128 + getattr(e, "signum", 2)
     also = f", every layer -> {layers}" if layers else ""
     say(f"ok: {args.output} {shape} {args.dtype}{also}")
     return EXIT_OK
@@ -270,22 +268,71 @@ def _never_fail_to_print() -> None:
             reconfigure(errors="backslashreplace")
 
 
-def main(argv: list[str] | None = None) -> int:
+def entry() -> None:
+    """The `cnndsl` program (and `python -m cnndsl`): `main`, then exit with its status.
+
+    The process exits at once, without Python's shutdown: everything is written, flushed
+    and renamed into place by then, and a signal arriving during the shutdown would meet
+    the default handlers again (Python restores them) and change the exit status."""
+    status = main(ending_process=True)
+    for stream in (sys.stdout, sys.stderr):
+        with contextlib.suppress(OSError, ValueError, AttributeError):
+            stream.flush()
+    os._exit(status)
+
+
+def main(argv: list[str] | None = None, *, ending_process: bool = False) -> int:
+    """Run the command `argv` (default: the program's arguments); its exit status.
+    `ending_process`: the process exits next, so a late signal may end it at once."""
     _never_fail_to_print()
+    from . import signals
+
+    # SIGINT, SIGTERM and SIGHUP are recorded and raised once, so staged files are removed
+    # and a second signal cannot interrupt the cleanup; whatever the command made of the
+    # signal (a library may swallow it), the exit status is 128+signum (signals.py).
+    with signals.handled(ending_process):
+        parsed: list[argparse.Namespace] = []
+        try:
+            status = _command(argv, parsed)
+            signum = signals.consume()  # from here on, signals are ignored
+        except KeyboardInterrupt as e:
+            status, signum = EXIT_ERROR, signals.consume() or getattr(e, "signum", 2)
+        if signum is not None:
+            status = _interrupted(parsed[0] if parsed else None, signum)
+        return signals.finish(status)
+
+
+def _interrupted(args: argparse.Namespace | None, signum: int) -> int:
+    """Say what an interrupt left behind; the exit status for `signum`."""
+    from .signals import published
+
+    target = getattr(args, "output", None)
+    written = {os.path.realpath(p) for p in published()}
+    if target is None:
+        note = ""
+    elif os.path.realpath(target) in written:
+        note = f" after {target} was written"
+    else:
+        note = f"; {target} was not written"
+    tell(f"cnndsl{' ' + args.command if args else ''}: interrupted{note}")
+    return 128 + signum
+
+
+def _command(argv: list[str] | None, parsed: list[argparse.Namespace]) -> int:
+    """Parse the arguments (appended to `parsed`) and run the command; its exit status."""
     try:
         args = _parser().parse_args(argv)
     except SystemExit as e:  # argparse: --help (0) or a usage error (2)
         return e.code if isinstance(e.code, int) else EXIT_USAGE
-    from .signals import sigterm_interrupts
-
+    parsed.append(args)
     try:
-        with sigterm_interrupts():  # SIGTERM unwinds like Ctrl-C: staged files are removed
+        try:
             return COMMANDS[args.command](args)
-    except KeyboardInterrupt as e:
-        target = getattr(args, "output", None)
-        tell(f"cnndsl {args.command}: interrupted"
-             + (f"; {target} was not written" if target else ""))
-        return 128 + getattr(e, "signum", 2)
+        except Exception:
+            from .signals import check
+
+            check()  # an error after a signal is a library's answer to it: the signal rules
+            raise
     except UserError as e:
         tell(str(e))
         return EXIT_ERROR

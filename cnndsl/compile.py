@@ -21,7 +21,7 @@ from pathlib import Path
 
 import numpy as np
 
-from . import files
+from . import files, signals
 from .errors import CnnError
 from .files import FileError, unreadable
 from .ir import Graph
@@ -80,6 +80,7 @@ def compile_keras(graph: Graph, output: Path, weights: Path | None = None,
             model = backend.build_model(graph, values)
         else:
             model = backend.build_seeded(graph, seed)
+        signals.check()  # a signal Keras swallowed while building: no save
         with writing(output):
             backend.save_model(model, output)
     return int(model.count_params())
@@ -87,7 +88,9 @@ def compile_keras(graph: Graph, output: Path, weights: Path | None = None,
 
 def compile_python(graph: Graph, output: Path, source_name: str = "") -> None:
     """Write readable Keras source: a function `build_NAME()` that makes the model."""
-    with keras_backend() as backend:
+    # Python source needs Keras only to name some layers' classes: without TensorFlow,
+    # a network of dense layers still compiles to source.
+    with keras_backend(eager=False) as backend:
         source = backend.python_source(graph, source_name)
     with writing(output), files.staged(output) as tmp:
         tmp.write_text(source, encoding="utf-8")
@@ -163,14 +166,18 @@ def check_keras_file(path: Path) -> None:
 
 # -- Keras and files ----------------------------------------------------------------------------
 @contextlib.contextmanager
-def keras_backend() -> Iterator:
-    """The Keras backend module; a missing TensorFlow becomes a `FileError` with the pip
-    command. Located errors (a layer Keras cannot build) pass through as `CnnError`."""
+def keras_backend(eager: bool = True) -> Iterator:
+    """The Keras backend module, TensorFlow imported (`eager`; else when first needed); a
+    missing TensorFlow becomes a `FileError` with the pip command. Located errors (a layer
+    Keras cannot build) pass through as `CnnError`."""
     # TensorFlow's C++ start-up notices are not for users of a command-line tool.
     os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
     from .backends import keras as backend
 
     try:
+        if eager:
+            backend.keras_module()  # TensorFlow's import: seconds; it may swallow a signal
+            signals.check()
         yield backend
     except CnnError as e:
         if isinstance(e.__cause__, ImportError):

@@ -18,6 +18,8 @@ from pathlib import Path
 
 import numpy as np
 
+from . import signals
+
 
 @contextlib.contextmanager
 def staged(path: str | Path, suffix: str = ".tmp") -> Iterator[Path]:
@@ -32,8 +34,9 @@ def staged(path: str | Path, suffix: str = ".tmp") -> Iterator[Path]:
     try:
         yield tmp
         _sync(tmp)
-        os.replace(tmp, path)
-        _sync_directory(path.parent)
+        with signals.publishing(path):  # refused after a signal; never cut short
+            os.replace(tmp, path)
+            _sync_directory(path.parent)
     finally:
         tmp.unlink(missing_ok=True)
 

@@ -38,6 +38,12 @@ def _keras():
     return keras
 
 
+
+def keras_module():
+    """Keras, TensorFlow imported (seconds, the first time)."""
+    return _keras()
+
+
 @dataclass(frozen=True)
 class LayerSpec:
     """A Keras layer to make: `keras.layers.<cls>(*args, **kwargs)`."""
