@@ -1,5 +1,7 @@
 """`python -m cnndsl` is the `cnndsl` command."""
 
-from .cli import entry
+import sys
 
-entry()
+from .cli import main
+
+sys.exit(main())

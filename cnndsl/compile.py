@@ -21,8 +21,8 @@ from pathlib import Path
 
 import numpy as np
 
-from . import files, signals
-from .errors import CnnError
+from . import files
+from .errors import CnnError, shown
 from .files import FileError, unreadable
 from .ir import Graph
 from .runner import check_destination
@@ -36,7 +36,7 @@ def command(graph: Graph, spec: str, output: str | None, emit: str = "keras",
             weights: str | None = None, seed: int | None = None) -> tuple[Path, str]:
     """`cnndsl compile`: (the file written, a summary such as `61,706 params`)."""
     path = Path(output) if output is not None else default_output(spec, emit)
-    check_output(path, spec, emit)
+    check_output(path, spec, emit, weights)
     if emit == "python":
         if weights is not None or seed is not None:
             raise FileError("cnndsl compile", "--emit python writes code without weights: "
@@ -61,12 +61,11 @@ def default_output(spec: str, emit: str) -> Path:
     return Path(spec).with_suffix(SUFFIXES[emit])
 
 
-def check_output(output: Path, spec: str, emit: str) -> None:
-    """A writable `.keras` or `.py` destination that is not the spec itself."""
+def check_output(output: Path, spec: str, emit: str, weights: str | None = None) -> None:
+    """A writable `.keras` or `.py` destination that is not the spec or the weights."""
     check_destination(output, (SUFFIXES[emit],), "-o")
-    if spec != "-" and output.resolve() == Path(spec).resolve():
-        raise FileError(output, "the output would overwrite the spec itself",
-                       "give another output with -o")
+    files.refuse_overwriting(output, "-o", {"the spec": None if spec == "-" else spec,
+                                            "the weights file": weights})
 
 
 def compile_keras(graph: Graph, output: Path, weights: Path | None = None,
@@ -80,7 +79,6 @@ def compile_keras(graph: Graph, output: Path, weights: Path | None = None,
             model = backend.build_model(graph, values)
         else:
             model = backend.build_seeded(graph, seed)
-        signals.check()  # a signal Keras swallowed while building: no save
         with writing(output):
             backend.save_model(model, output)
     return int(model.count_params())
@@ -88,9 +86,7 @@ def compile_keras(graph: Graph, output: Path, weights: Path | None = None,
 
 def compile_python(graph: Graph, output: Path, source_name: str = "") -> None:
     """Write readable Keras source: a function `build_NAME()` that makes the model."""
-    # Python source needs Keras only to name some layers' classes: without TensorFlow,
-    # a network of dense layers still compiles to source.
-    with keras_backend(eager=False) as backend:
+    with keras_backend() as backend:
         source = backend.python_source(graph, source_name)
     with writing(output), files.staged(output) as tmp:
         tmp.write_text(source, encoding="utf-8")
@@ -100,6 +96,7 @@ def export_weights(model: Path, output: Path) -> Weights:
     """Every weight of a `.keras` model, written to an `.npz` keyed LAYER/VARIABLE."""
     check_keras_file(model)
     check_destination(output, (".npz",), "-o")
+    files.refuse_overwriting(output, "-o", {"the model": model})
     weights = keras_weights(model)
     with writing(output):
         files.write_npz(output, weights)
@@ -136,7 +133,7 @@ def keras_weights(path: Path) -> Weights:
         except CnnError:  # no TensorFlow: `keras_backend` says so
             raise
         except Exception as e:  # noqa: BLE001 - Keras raises many types for a bad file
-            reason = (str(e).strip().splitlines() or [type(e).__name__])[0]
+            reason = shown((str(e).strip().splitlines() or [type(e).__name__])[0])
             raise FileError(path, f"Keras cannot load the model: {reason}",
                            "save it with model.save('model.keras'); models with Lambda "
                            "layers or unregistered custom classes cannot be loaded "
@@ -153,7 +150,7 @@ def check_keras_file(path: Path) -> None:
         raise FileError(path, "not a .keras file", "give a Keras 3 model saved with "
                        "model.save('model.keras')")
     try:
-        with zipfile.ZipFile(path) as archive:
+        with files.open_regular(path) as file, zipfile.ZipFile(file) as archive:
             names = set(archive.namelist())
     except OSError as e:
         raise unreadable(path, e, "a .keras file") from None
@@ -166,18 +163,14 @@ def check_keras_file(path: Path) -> None:
 
 # -- Keras and files ----------------------------------------------------------------------------
 @contextlib.contextmanager
-def keras_backend(eager: bool = True) -> Iterator:
-    """The Keras backend module, TensorFlow imported (`eager`; else when first needed); a
-    missing TensorFlow becomes a `FileError` with the pip command. Located errors (a layer
-    Keras cannot build) pass through as `CnnError`."""
+def keras_backend() -> Iterator:
+    """The Keras backend module; a missing TensorFlow becomes a `FileError` with the pip
+    command. Located errors (a layer Keras cannot build) pass through as `CnnError`."""
     # TensorFlow's C++ start-up notices are not for users of a command-line tool.
     os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
     from .backends import keras as backend
 
     try:
-        if eager:
-            backend.keras_module()  # TensorFlow's import: seconds; it may swallow a signal
-            signals.check()
         yield backend
     except CnnError as e:
         if isinstance(e.__cause__, ImportError):
