@@ -7,20 +7,29 @@
 parameters, MACs, FLOPs and receptive fields.
 """
 
-from .analysis import analyse
-from .compiler import compile_file, compile_text
+from typing import TYPE_CHECKING
+
 from .errors import CnnError
+
+if TYPE_CHECKING:
+    from .analysis import analyse
+    from .compiler import compile_file, compile_text
+    from .network import Network, load, parse
 
 __version__ = "0.1.0"
 __all__ = ["CnnError", "Network", "analyse", "compile_file", "compile_text", "load", "parse",
            "__version__"]
 
+# Where each name lives. They load on first use, so that the command-line tool starts (and
+# takes over Ctrl-C and SIGTERM) in milliseconds, and `shapes` and `check` never import
+# NumPy.
+_LAZY = {"analyse": "analysis", "compile_file": "compiler", "compile_text": "compiler",
+         "Network": "network", "load": "network", "parse": "network"}
+
 
 def __getattr__(name: str):
-    """`Network`, `load` and `parse` import NumPy, so they load on first use: the
-    `shapes` and `check` commands never need it."""
-    if name in ("Network", "load", "parse"):
-        from . import network
+    if name in _LAZY:
+        import importlib
 
-        return getattr(network, name)
+        return getattr(importlib.import_module(f".{_LAZY[name]}", __name__), name)
     raise AttributeError(f"module 'cnndsl' has no attribute {name!r}")

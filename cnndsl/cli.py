@@ -10,11 +10,12 @@ the Keras backend.
 from __future__ import annotations
 
 import argparse
+import contextlib
 import os
 import sys
 from pathlib import Path
 
-from .errors import CnnError, shown
+from .errors import CnnError
 from .limits import MAX_SOURCE_BYTES
 
 EXIT_OK, EXIT_ERROR, EXIT_USAGE, EXIT_INTERNAL = 0, 1, 2, 3
@@ -114,11 +115,10 @@ def _weights_parser(sub) -> None:
 def load(path: str, name: str | None = None):
     """(display path, graph, text) of a spec, or `UserError` with the rendered message."""
     from .compiler import compile_text, decode
-    from .files import open_regular, unreadable
 
-    display = "<stdin>" if path == "-" else path
+    shown = "<stdin>" if path == "-" else path
     if name is not None and (not name or "/" in name or not name.isprintable()):
-        raise UserError(f"cnndsl: error: --name `{shown(name)}` is not a usable model name\n"
+        raise UserError(f"cnndsl: error: --name {name!r} is not a usable model name\n"
                         "hint: use letters, digits, `_`, `-` or `.`; Keras refuses `/`")
     try:
         # Never more than the limit plus one byte: a 50 MB file is refused unread.
@@ -127,14 +127,13 @@ def load(path: str, name: str | None = None):
                             "hint: give the spec as a file, or pipe it in: cnndsl check - < FILE")
         if path == "-":
             data = sys.stdin.buffer.read(MAX_SOURCE_BYTES + 1)
-        else:  # a regular file only: a FIFO would wait for a writer forever
-            with open_regular(path) as f:
+        else:
+            with open(path, "rb") as f:
                 data = f.read(MAX_SOURCE_BYTES + 1)
     except OSError as e:
-        raise UserError(unreadable(path, e, "a .cnn file, or `-` and the spec on standard "
-                                   "input").render()) from None
+        raise UserError(f"{shown}: error: cannot read the file: {e.strerror or e}") from None
     if len(data) > MAX_SOURCE_BYTES:
-        raise UserError(f"{shown(display)}:1:1: error: the file is over the limit of "
+        raise UserError(f"{shown}:1:1: error: the file is over the limit of "
                         f"{MAX_SOURCE_BYTES // 2**20} MiB for a spec\n"
                         "hint: is this the right file? a 100,000-layer network is about 3 MB")
     text = data.decode("utf-8", errors="replace")
@@ -143,10 +142,10 @@ def load(path: str, name: str | None = None):
         stem = "model" if path == "-" else Path(path).stem
         graph = compile_text(text, name or stem)
     except CnnError as e:
-        raise UserError(e.render(text, display)) from None
+        raise UserError(e.render(text, shown)) from None
     for w in graph.warnings:
-        tell(w.render(text, display, "warning"))
-    return display, graph, text
+        tell(w.render(text, shown, "warning"))
+    return shown, graph, text
 
 
 def cmd_shapes(args) -> int:
@@ -169,23 +168,19 @@ def cmd_run(args) -> int:
     from . import files, runner
     from .network import Network
 
-    display, graph, text = load(args.file)
+    shown, graph, text = load(args.file)
     layers = Path(args.layers) if args.layers else None
     try:
         shape = runner.run(Network(graph, text), Path(args.input), Path(args.output),
                            weights=Path(args.weights) if args.weights else None,
                            seed=args.seed, batch_size=args.batch_size, dtype=args.dtype,
-                           layers=layers, progress=sys.stderr,
-                           spec=None if args.file == "-" else Path(args.file))
+                           layers=layers, progress=sys.stderr)
     except files.FileError as e:
         raise UserError(e.render()) from None
     except CnnError as e:  # a layer kind the NumPy backend cannot run
-        raise UserError(e.render(text, display)) from None
-    except KeyboardInterrupt as e:
-        tell(f"cnndsl run: interrupted; {shown(args.output)} was not written")
-        return 128 + getattr(e, "signum", 2)
-    also = f", every layer -> {shown(layers)}" if layers else ""
-    say(f"ok: {shown(args.output)} {shape} {args.dtype}{also}")
+        raise UserError(e.render(text, shown)) from None
+    also = f", every layer -> {layers}" if layers else ""
+    say(f"ok: {args.output} {shape} {args.dtype}{also}")
     return EXIT_OK
 
 
@@ -193,15 +188,15 @@ def cmd_compile(args) -> int:
     from . import compile as keras_compile
     from .files import FileError
 
-    display, graph, text = load(args.file, args.name)
+    shown, graph, text = load(args.file, args.name)
     try:
         output, summary = keras_compile.command(graph, args.file, args.output, args.emit,
                                                 args.weights, args.seed)
     except FileError as e:
         raise UserError(e.render()) from None
     except CnnError as e:  # a layer Keras cannot build, located in the spec
-        raise UserError(e.render(text, display)) from None
-    say(f"ok: {shown(output)} ({summary})")
+        raise UserError(e.render(text, shown)) from None
+    say(f"ok: {output} ({summary})")
     return EXIT_OK
 
 
@@ -216,7 +211,7 @@ def cmd_weights(args) -> int:
     except FileError as e:
         raise UserError(e.render()) from None
     arrays, values = keras_compile.array_count(weights)
-    say(f"ok: {shown(output)} ({arrays} arrays, {values:,} values)")
+    say(f"ok: {output} ({arrays} arrays, {values:,} values)")
     return EXIT_OK
 
 
@@ -273,22 +268,71 @@ def _never_fail_to_print() -> None:
             reconfigure(errors="backslashreplace")
 
 
-def main(argv: list[str] | None = None) -> int:
+def entry() -> None:
+    """The `cnndsl` program (and `python -m cnndsl`): `main`, then exit with its status.
+
+    The process exits at once, without Python's shutdown: everything is written, flushed
+    and renamed into place by then, and a signal arriving during the shutdown would meet
+    the default handlers again (Python restores them) and change the exit status."""
+    status = main(ending_process=True)
+    for stream in (sys.stdout, sys.stderr):
+        with contextlib.suppress(OSError, ValueError, AttributeError):
+            stream.flush()
+    os._exit(status)
+
+
+def main(argv: list[str] | None = None, *, ending_process: bool = False) -> int:
+    """Run the command `argv` (default: the program's arguments); its exit status.
+    `ending_process`: the process exits next, so a late signal may end it at once."""
     _never_fail_to_print()
+    from . import signals
+
+    # SIGINT, SIGTERM and SIGHUP are recorded and raised once, so staged files are removed
+    # and a second signal cannot interrupt the cleanup; whatever the command made of the
+    # signal (a library may swallow it), the exit status is 128+signum (signals.py).
+    with signals.handled(ending_process):
+        parsed: list[argparse.Namespace] = []
+        try:
+            status = _command(argv, parsed)
+            signum = signals.consume()  # from here on, signals are ignored
+        except KeyboardInterrupt as e:
+            status, signum = EXIT_ERROR, signals.consume() or getattr(e, "signum", 2)
+        if signum is not None:
+            status = _interrupted(parsed[0] if parsed else None, signum)
+        return signals.finish(status)
+
+
+def _interrupted(args: argparse.Namespace | None, signum: int) -> int:
+    """Say what an interrupt left behind; the exit status for `signum`."""
+    from .signals import published
+
+    target = getattr(args, "output", None)
+    written = {os.path.realpath(p) for p in published()}
+    if target is None:
+        note = ""
+    elif os.path.realpath(target) in written:
+        note = f" after {target} was written"
+    else:
+        note = f"; {target} was not written"
+    tell(f"cnndsl{' ' + args.command if args else ''}: interrupted{note}")
+    return 128 + signum
+
+
+def _command(argv: list[str] | None, parsed: list[argparse.Namespace]) -> int:
+    """Parse the arguments (appended to `parsed`) and run the command; its exit status."""
     try:
         args = _parser().parse_args(argv)
     except SystemExit as e:  # argparse: --help (0) or a usage error (2)
         return e.code if isinstance(e.code, int) else EXIT_USAGE
-    from .signals import sigterm_interrupts
-
+    parsed.append(args)
     try:
-        with sigterm_interrupts():  # SIGTERM unwinds like Ctrl-C: staged files are removed
+        try:
             return COMMANDS[args.command](args)
-    except KeyboardInterrupt as e:
-        target = getattr(args, "output", None)
-        tell(f"cnndsl {args.command}: interrupted"
-             + (f"; {shown(target)} was not written" if target else ""))
-        return 128 + getattr(e, "signum", 2)
+        except Exception:
+            from .signals import check
+
+            check()  # an error after a signal is a library's answer to it: the signal rules
+            raise
     except UserError as e:
         tell(str(e))
         return EXIT_ERROR
@@ -296,18 +340,18 @@ def main(argv: list[str] | None = None) -> int:
         _silence_stdout()
         return EXIT_OK
     except StdoutError as e:
-        tell(f"cnndsl {args.command}: error: cannot write to standard output: {shown(e)}\n"
+        tell(f"cnndsl {args.command}: error: cannot write to standard output: {e}\n"
              "hint: is the disk full, or standard output closed?")
         return EXIT_ERROR
     except MemoryError:
-        tell(f"{shown(args.file)}: error: out of memory\n"
+        tell(f"{args.file}: error: out of memory\n"
              "hint: a smaller --batch-size, or a smaller network; see docs/reliability.md")
         return EXIT_ERROR
     except RecursionError:
-        tell(f"{shown(args.file)}: error: the network is nested too deeply to process\n"
+        tell(f"{args.file}: error: the network is nested too deeply to process\n"
              "hint: merges, repeats and blocks nest at most 200 deep")
         return EXIT_ERROR
     except Exception as e:  # noqa: BLE001 - even a bug must not show a traceback
-        tell(f"cnndsl: internal error: {type(e).__name__}: {shown(e, limit=1000)}\n"
+        tell(f"cnndsl: internal error: {type(e).__name__}: {e}\n"
              "this is a bug in cnndsl; please report it with the input file")
         return EXIT_INTERNAL

@@ -21,8 +21,8 @@ from pathlib import Path
 
 import numpy as np
 
-from . import files
-from .errors import CnnError, shown
+from . import files, signals
+from .errors import CnnError
 from .files import FileError, unreadable
 from .ir import Graph
 from .runner import check_destination
@@ -36,7 +36,7 @@ def command(graph: Graph, spec: str, output: str | None, emit: str = "keras",
             weights: str | None = None, seed: int | None = None) -> tuple[Path, str]:
     """`cnndsl compile`: (the file written, a summary such as `61,706 params`)."""
     path = Path(output) if output is not None else default_output(spec, emit)
-    check_output(path, spec, emit, weights)
+    check_output(path, spec, emit)
     if emit == "python":
         if weights is not None or seed is not None:
             raise FileError("cnndsl compile", "--emit python writes code without weights: "
@@ -61,32 +61,82 @@ def default_output(spec: str, emit: str) -> Path:
     return Path(spec).with_suffix(SUFFIXES[emit])
 
 
-def check_output(output: Path, spec: str, emit: str, weights: str | None = None) -> None:
-    """A writable `.keras` or `.py` destination that is not the spec or the weights."""
+def check_output(output: Path, spec: str, emit: str) -> None:
+    """A writable `.keras` or `.py` destination that is not the spec itself."""
     check_destination(output, (SUFFIXES[emit],), "-o")
-    files.refuse_overwriting(output, "-o", {"the spec": None if spec == "-" else spec,
-                                            "the weights file": weights})
+    if spec != "-" and output.resolve() == Path(spec).resolve():
+        raise FileError(output, "the output would overwrite the spec itself",
+                       "give another output with -o")
 
 
 def compile_keras(graph: Graph, output: Path, weights: Path | None = None,
                   seed: int = 0) -> int:
     """Write the network as a `.keras` model carrying `weights` (or seeded Keras-like
-    initial weights); returns its parameter count."""
-    with keras_backend() as backend:
+    initial weights); returns its parameter count. A network whose weights cannot fit in
+    memory while Keras builds and saves it is refused first (`check_memory`)."""
+    check_memory(graph, weights)
+    with keras_backend(output, "building and saving the model") as backend:
         if weights is not None:
             values = read_weights(weights)
             fit(graph, values, weights)
             model = backend.build_model(graph, values)
         else:
             model = backend.build_seeded(graph, seed)
+        signals.check()  # a signal Keras swallowed while building: no save
         with writing(output):
             backend.save_model(model, output)
     return int(model.count_params())
 
 
+# Memory a compile takes, measured (peak RSS, /usr/bin/time -v) with TensorFlow 2.21 and
+# Keras 3.15: 0.53 GB once TensorFlow is imported, then per byte of weights (4 per
+# weight) ResNet-50 2.5 bytes, VGG16 3.4, one 400M-weight dense layer 3.9 (its initial
+# draw, the variable, the assignment and the copy h5py saves are held at once), VGG16
+# with --weights from a .keras model 4.6 (that model's weights too).
+TENSORFLOW_BYTES = 600 * 2**20
+COPIES = 4
+COPIES_FROM_KERAS = 5
+
+
+def compile_memory(graph: Graph, weights: Path | None = None) -> int:
+    """Bytes of memory `compile_keras` is expected to take at its peak."""
+    params = sum(sum(n.layer.params(n.in_shapes)) for n in graph.nodes)
+    return TENSORFLOW_BYTES + 4 * params * _copies(weights)
+
+
+def _copies(weights: Path | None) -> int:
+    """How many times the weights are held at once, by where they come from."""
+    from_keras = weights is not None and weights.suffix.lower() == ".keras"
+    return COPIES_FROM_KERAS if from_keras else COPIES
+
+
+def check_memory(graph: Graph, weights: Path | None = None) -> None:
+    """A located `CnnError` (at the layer with the most weights) if the compile would need
+    more memory than the system has available now: TensorFlow would fail part way with
+    an out-of-memory error, or the system would kill the process."""
+    need, available = compile_memory(graph, weights), files.available_memory()
+    if available is None or need <= available:
+        return
+    params = [sum(n.layer.params(n.in_shapes)) for n in graph.nodes]
+    biggest = max(range(len(params)), key=params.__getitem__)
+    fits = max(0, (available - TENSORFLOW_BYTES) // (4 * _copies(weights)))
+    raise CnnError(f"compiling this network needs about {_gib(need)} of memory, more than "
+                   f"the {_gib(available)} available ({sum(params):,} weights of 4 bytes, "
+                   f"held about {_copies(weights)} times while Keras builds and saves the "
+                   f"model); this layer has {params[biggest]:,} of them",
+                   graph.nodes[biggest].span, f"a compile here can take about {fits:,} "
+                   "weights (`cnndsl shapes` lists each layer's); free some memory or make "
+                   "the network smaller")
+
+
+def _gib(size: int) -> str:
+    return f"{size / 2**30:,.1f} GiB"
+
 def compile_python(graph: Graph, output: Path, source_name: str = "") -> None:
     """Write readable Keras source: a function `build_NAME()` that makes the model."""
-    with keras_backend() as backend:
+    # Python source needs Keras only to name some layers' classes: without TensorFlow,
+    # a network of dense layers still compiles to source.
+    with keras_backend(output, "generating the source", eager=False) as backend:
         source = backend.python_source(graph, source_name)
     with writing(output), files.staged(output) as tmp:
         tmp.write_text(source, encoding="utf-8")
@@ -96,7 +146,6 @@ def export_weights(model: Path, output: Path) -> Weights:
     """Every weight of a `.keras` model, written to an `.npz` keyed LAYER/VARIABLE."""
     check_keras_file(model)
     check_destination(output, (".npz",), "-o")
-    files.refuse_overwriting(output, "-o", {"the model": model})
     weights = keras_weights(model)
     with writing(output):
         files.write_npz(output, weights)
@@ -127,13 +176,15 @@ def fit(graph: Graph, weights: Weights, path: Path) -> None:
 def keras_weights(path: Path) -> Weights:
     """The weights of a `.keras` model, loaded in Keras's safe mode."""
     check_keras_file(path)
-    with keras_backend() as backend:
+    with keras_backend(path, "loading the model") as backend:
         try:
             model = backend.load_model(path)
         except CnnError:  # no TensorFlow: `keras_backend` says so
             raise
         except Exception as e:  # noqa: BLE001 - Keras raises many types for a bad file
-            reason = shown((str(e).strip().splitlines() or [type(e).__name__])[0])
+            if backend.out_of_memory(e):
+                raise
+            reason = (str(e).strip().splitlines() or [type(e).__name__])[0]
             raise FileError(path, f"Keras cannot load the model: {reason}",
                            "save it with model.save('model.keras'); models with Lambda "
                            "layers or unregistered custom classes cannot be loaded "
@@ -150,7 +201,7 @@ def check_keras_file(path: Path) -> None:
         raise FileError(path, "not a .keras file", "give a Keras 3 model saved with "
                        "model.save('model.keras')")
     try:
-        with files.open_regular(path) as file, zipfile.ZipFile(file) as archive:
+        with zipfile.ZipFile(path) as archive:
             names = set(archive.namelist())
     except OSError as e:
         raise unreadable(path, e, "a .keras file") from None
@@ -163,19 +214,32 @@ def check_keras_file(path: Path) -> None:
 
 # -- Keras and files ----------------------------------------------------------------------------
 @contextlib.contextmanager
-def keras_backend() -> Iterator:
-    """The Keras backend module; a missing TensorFlow becomes a `FileError` with the pip
-    command. Located errors (a layer Keras cannot build) pass through as `CnnError`."""
+def keras_backend(where: str | Path = "cnndsl", doing: str = "",
+                  eager: bool = True) -> Iterator:
+    """The Keras backend module, TensorFlow imported (`eager`; else when first needed); a
+    missing TensorFlow becomes a `FileError` with the pip command, running out of memory
+    while `doing` a `FileError` about `where`. Located errors (a layer Keras cannot build)
+    pass through as `CnnError`."""
     # TensorFlow's C++ start-up notices are not for users of a command-line tool.
     os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
     from .backends import keras as backend
 
     try:
+        if eager:
+            backend.keras_module()  # TensorFlow's import: seconds; it may swallow a signal
+            signals.check()
         yield backend
     except CnnError as e:
         if isinstance(e.__cause__, ImportError):
             raise FileError("cnndsl", "the Keras backend needs TensorFlow, which is not "
                            f"installed or cannot be imported ({e.__cause__})", INSTALL) from None
+        raise
+    except Exception as e:
+        if backend.out_of_memory(e):
+            raise FileError(where, f"out of memory while {doing or 'running Keras'}: "
+                           f"{backend.out_of_memory(e)}", "close other programs, or make "
+                           "the network smaller (`cnndsl shapes` lists each layer's "
+                           "weights)") from None
         raise
 
 

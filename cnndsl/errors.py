@@ -16,46 +16,7 @@ import re
 from dataclasses import dataclass, field
 
 MAX_SHOWN_LINE = 500  # longer source lines are shown as a window around the error
-MAX_QUOTED = 200  # a longer name, key or path is cut, with its length said
-# Characters that move the cursor, recolour the terminal or reorder what it shows: C0 but
-# the tab, DEL, C1 (\x9b starts an escape sequence too), line and paragraph separators,
-# and the bidirectional overrides that can make a line read other than it is.
-_CONTROL = re.compile("[\x00-\x08\x0a-\x1f\x7f-\x9f\u061c\u200e\u200f\u2028-\u202e"
-                      "\u2066-\u2069\ufff9-\ufffb\ud800-\udfff]")
-_QUOTED = re.compile("`([^`]*)`")
-
-
-def shown(text: object, limit: int = MAX_QUOTED) -> str:
-    r"""A user-supplied string (a path, a name, a key, a line of someone else's message) as
-    it may be printed: control characters escaped (`\x1b`, `\n`), and cut after `limit`
-    characters with its length said, so that no file name can rewrite the terminal and no
-    5 MB name makes a 5 MB line.
-
-    >>> shown("red\x1b[31m.cnn")
-    'red\\x1b[31m.cnn'
-    >>> shown("a" * 1000, limit=5)
-    'aaaaa…(1,000 characters)'
-    """
-    text = str(text)
-    cut = text[:limit] + (f"…({len(text):,} characters)" if len(text) > limit else "")
-    return _CONTROL.sub(_escape, cut)
-
-
-def _escape(match: re.Match) -> str:
-    code = ord(match.group())
-    if 0xDC80 <= code <= 0xDCFF:  # a byte of a file name that is not UTF-8 (surrogateescape)
-        return f"\\x{code - 0xDC00:02x}"
-    return {"\n": "\\n", "\r": "\\r"}.get(match.group()) or (
-        f"\\x{code:02x}" if code < 0x100 else f"\\u{code:04x}")
-
-
-def safe_message(text: str, cut_quotes: bool = False) -> str:
-    """A message made by cnndsl, safe to print whatever it quotes: control characters
-    escaped but its own line breaks kept; with `cut_quotes`, each `quoted` part cut as
-    `shown` cuts (spec diagnostics quote the spec's text in backquotes)."""
-    if cut_quotes:
-        text = _QUOTED.sub(lambda m: f"`{shown(m.group(1))}`", text)
-    return "\n".join(shown(line, limit=len(line)) for line in text.split("\n"))
+_CONTROL = re.compile(r"[\x00-\x08\x0b-\x1f\x7f\x85\u2028\u2029]")
 
 
 @dataclass(frozen=True)
@@ -100,9 +61,7 @@ class Diagnostic:
         """`FILE:LINE:COL: severity: message`, the source line, a caret, notes and hint."""
         # Lines are counted by "\n" alone, as the parser counts them; other control
         # characters are shown as spaces so the caret stays under the right column.
-        lines = source.split("\n")
-        line_no = min(max(self.span.line, 1), len(lines))
-        text = _CONTROL.sub(" ", lines[line_no - 1])
+        line_no, text = _source_line(source, self.span)
         col = max(self.span.column, 1)
         shown_col = col
         if len(text) > MAX_SHOWN_LINE:  # a window around the column, not a megabyte line
@@ -110,16 +69,30 @@ class Diagnostic:
             end = start + MAX_SHOWN_LINE
             text = ("…" if start else "") + text[start:end] + ("…" if end < len(text) else "")
             shown_col = col - start + (1 if start else 0)
+        text = _CONTROL.sub(" ", text)  # one space for one character: columns stay put
         # Tabs keep their width so the caret lands under the right character.
         pad = "".join("\t" if ch == "\t" else " " for ch in text[: shown_col - 1])
         width = max(1, min(self.span.end - self.span.start, len(text) - shown_col + 1))
-        message = safe_message(self.message, cut_quotes=True)
-        out = [f"{shown(filename)}:{line_no}:{col}: {severity}: {message}",
+        out = [f"{filename}:{line_no}:{col}: {severity}: {self.message}",
                f"    {text}", f"    {pad}^{'~' * (width - 1)}"]
-        out += [f"note: {safe_message(n, cut_quotes=True)}" for n in self.notes]
+        out += [f"note: {n}" for n in self.notes]
         if self.hint:
-            out.append(f"hint: {safe_message(self.hint, cut_quotes=True)}")
+            out.append(f"hint: {self.hint}")
         return "\n".join(out)
+
+
+def _source_line(source: str, span: Span) -> tuple[int, str]:
+    """The number and text of the span's line (the last line if it is beyond the end),
+    found from the span's offset when it agrees, so that an error in an 8 MiB spec of
+    millions of lines does not split them all."""
+    at = span.start
+    if 0 <= at <= len(source) and source.count("\n", 0, at) + 1 == span.line:
+        start = source.rfind("\n", 0, at) + 1
+        end = source.find("\n", at)
+        return span.line, source[start:] if end < 0 else source[start:end]
+    lines = source.split("\n")
+    line_no = min(max(span.line, 1), len(lines))
+    return line_no, lines[line_no - 1]
 
 
 class CnnError(Exception):

@@ -16,10 +16,10 @@ from math import prod
 from . import ast
 from .args import ArgReader, atom_value, whole
 from .errors import CnnError, Diagnostic, Span, did_you_mean
-from .expr import evaluate, number
+from .expr import budget, evaluate, number
 from .ir import Graph, Node
 from .layers import MERGES, Input, Layer, LayerError, lookup, rank_word
-from .limits import MAX_ELEMENTS, MAX_LAYERS, MAX_NESTING
+from .limits import MAX_ELEMENTS, MAX_LAYERS, MAX_NESTING, MAX_NUMBER_CHARS
 from .shapes import Shape, format_shape
 
 Env = dict[str, "int | Fraction"]
@@ -40,6 +40,7 @@ class _Builder:
     counters: dict[str, int] = field(default_factory=dict)
     warnings: dict[tuple[int, str], Diagnostic] = field(default_factory=dict)
     depth: int = 0
+    identities: int = 0  # `id` branches expanded: each counts as a layer, as before expanding
 
     # -- chains and steps ---------------------------------------------------------------
     def chain(self, chain: ast.Chain, src: int, env: Env, scope: int) -> int:
@@ -95,9 +96,11 @@ class _Builder:
     # -- making a node ------------------------------------------------------------------
     def add_node(self, kind: type[Layer], step, args, inputs: tuple[int, ...], env: Env,
                  word: str, text: str | None = None, number: int | None = None) -> int:
-        if len(self.nodes) >= MAX_LAYERS:
+        if len(self.nodes) + self.identities >= MAX_LAYERS:
             raise CnnError(f"the network has more than {MAX_LAYERS:,} layers after "
-                           "expansion", step.span, "reduce a `* N` repetition or block use")
+                           "expansion", step.span, "reduce a `* N` repetition or block use"
+                           + ("; each `id` branch counts as a layer" if self.identities
+                              else ""))
         in_shapes = tuple(self.nodes[i].shape for i in inputs)
         span = step.span
         if in_shapes and len(in_shapes[0]) not in kind.ranks:
@@ -184,6 +187,7 @@ class _Builder:
             reserved = self.counters[op] = self.counters.get(op, 0) + 1
         for branch in branches:
             if branch is None or _is_identity(branch):
+                self.identities += branch is not None
                 outputs.append(src)
             else:
                 outputs.append(self.chain(branch, src, env, scope))
@@ -232,8 +236,7 @@ class _Builder:
                                kw.key_span, f"did you mean `{guess}`?" if guess
                                else _signature(definition))
             if kw.key in bound:
-                raise CnnError(f"parameter `{kw.key}` is given twice", kw.key_span,
-                               "give each parameter once, by position or by name")
+                raise CnnError(f"parameter `{kw.key}` is given twice", kw.key_span)
             bound[kw.key] = self.value(kw.value, env)
         for param in params:
             if param.name not in bound:
@@ -250,8 +253,7 @@ class _Builder:
             return atom_value(arg.text, arg.span, env)
         if isinstance(arg, ast.Word):  # `block(n)` passes a parameter on, as `block({n})`
             return evaluate(arg.name, env, arg.span.shifted(-1, len(arg.name)))
-        raise CnnError("a block argument must be a number, a name or an `{expr}`", arg.span,
-                       "e.g. `block(64)`, `block(n)` or `block({2*n})`")
+        raise CnnError("a block argument must be a number, a name or an `{expr}`", arg.span)
 
     def integer(self, arg: ast.Value, env: Env, what: str) -> int:
         return whole(self.value(arg, env), what, arg.span)
@@ -264,8 +266,7 @@ def _explicit_name(args) -> ast.Word | None:
         if isinstance(arg, ast.Option) and arg.key == "name":
             if not isinstance(arg.value, ast.Word):
                 raise CnnError("a layer name must be a word like `stem` or `conv1_1`",
-                               arg.value.span, "letters, digits and `_`, not starting with "
-                               "a digit: `name=stem`")
+                               arg.value.span)
             if found is not None:
                 raise CnnError("option `name` is given twice", arg.span, "give one name")
             found = arg.value
@@ -318,10 +319,11 @@ def expand(module: ast.Module, source: str, name: str = "model") -> Graph:
     _check_expanded_size(module, definitions)
     builder = _Builder(source, definitions)
     net = module.network
-    builder.add_node(Input, net.input, net.input.args, (), {}, "input")
-    out = 0
-    if net.body is not None:
-        out = builder.chain(net.body, 0, {}, len(module.definitions))
+    with budget():  # the expressions of blocks used many times are evaluated many times
+        builder.add_node(Input, net.input, net.input.args, (), {}, "input")
+        out = 0
+        if net.body is not None:
+            out = builder.chain(net.body, 0, {}, len(module.definitions))
     assert out == len(builder.nodes) - 1
     nodes = tuple(builder.nodes)
     for node in nodes[:-1]:
@@ -336,8 +338,9 @@ def _check_expanded_size(module: ast.Module, definitions: dict[str, _Definition]
     """Count the layers `* N` and blocks will make, before making any, so that
     `( conv 1 x1 ) * 1000000000` or blocks that double each other are refused at once.
 
-    Counts written as plain numbers are exact; `{expr}` counts are taken as 1 here (the
-    expansion itself still stops at the limit)."""
+    Counts written as plain numbers or `{expr}`s of numbers alone are exact; others (of
+    block parameters, of `C`) are taken as 1 here, and the expansion stops at the limit.
+    An `id` branch counts as a layer: it costs the expansion as much."""
     sizes: dict[str, int] = {}
     for name, found in definitions.items():  # in order: a block uses only earlier ones
         sizes[name] = _chain_size(found.node.body, sizes)
@@ -363,9 +366,21 @@ def _step_size(step: ast.Step, sizes: dict[str, int]) -> int:
     if isinstance(step, ast.Merge):
         return 1 + sum(_chain_size(b, sizes) for b in step.branches)
     body = _chain_size(step.body, sizes)
-    text = getattr(step.count, "text", "")
-    count = int(text) if text.isdigit() and len(text) < 12 else 1
-    return min(body * count, MAX_LAYERS + 1)
+    return min(body * _written_count(step.count), MAX_LAYERS + 1)
+
+
+def _written_count(value: ast.Value) -> int:
+    """A repeat count known before expanding (`8`, `{2*4}`), else 1."""
+    text = getattr(value, "text", "")
+    if text.isdigit():  # a longer literal is refused when it is read
+        return min(int(text), MAX_LAYERS + 1) if len(text) <= MAX_NUMBER_CHARS else 1
+    if not (text.startswith("{") and text.endswith("}")) or re.search(r"[A-Za-z_]", text):
+        return 1
+    try:
+        count = evaluate(text[1:-1], {}, value.span)
+    except CnnError:
+        return 1  # the expansion reports it where it is used
+    return min(int(count), MAX_LAYERS + 1) if count >= 1 and count == int(count) else 1
 
 
 def _activation_name(layer: Layer) -> str | None:

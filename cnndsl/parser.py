@@ -1,9 +1,10 @@
 """Text to syntax tree: the Lark LALR parser and the transformer that builds `cnndsl.ast`.
 
 The transformer runs inline, as the LALR parser reduces each rule, so building the tree
-needs no recursion however deeply a network nests. It builds nodes and validates nothing,
-except that nesting stays within `MAX_NESTING` so that later passes stay within Python's
-stack.
+needs no recursion however deeply a network nests. It builds nodes and validates nothing;
+the limits that bound reading (words, arguments, branches, blocks, nesting) are checked
+by `cnndsl.guard` before and while Lark reads, so later passes stay within Python's stack
+and no spec is read for longer than its limits allow.
 """
 
 from __future__ import annotations
@@ -13,13 +14,12 @@ import os
 from functools import lru_cache
 from pathlib import Path
 
-from lark import Lark, Token, Transformer
+from lark import Lark, Token, Transformer, Tree
 from lark import __version__ as lark_version
 from lark.exceptions import UnexpectedCharacters, UnexpectedEOF, UnexpectedInput, UnexpectedToken
 
-from . import ast
+from . import ast, guard
 from .errors import CnnError, Span
-from .limits import MAX_NESTING
 from .util import no_gc
 
 _GRAMMAR_PLACES = (
@@ -33,7 +33,7 @@ _TERMINAL_WORDS = {
     "LPAR": "`(`", "RPAR": "`)`", "VBAR": "`|`", "EQUAL": "`=`", "STAR": "`*`",
     "COMMA": "`,`", "NAME": "a name", "SIZE": "a size", "FLOAT": "a number",
     "WIDTH": "a width like `x64`", "MERGE": "a merge", "DEF": "`def`", "INPUT": "`input`",
-    "$END": "the end of the file", "__ANON_0": "`->`",
+    "$END": "the end of the file", "_ARROW": "`->`",
 }
 
 
@@ -46,20 +46,28 @@ def grammar_text() -> str:
 
 
 def _span(*items: object) -> Span:
-    spans = [i.span if hasattr(i, "span") else Span.of_token(i) for i in items
-             if i is not None and (hasattr(i, "span") or isinstance(i, Token))]
-    out = spans[0]
-    for s in spans[1:]:
-        out = out.join(s)
-    return out
+    """From the first item to the last (None skipped): items come in source order, so the
+    ends are enough, however many arguments a step has."""
+    first = _one(next(i for i in items if i is not None))
+    last = _one(next(i for i in reversed(items) if i is not None))
+    return Span(first.line, first.column, first.start, max(first.end, last.end))
 
 
-def _depth(node: object) -> int:
-    return getattr(node, "_depth", 0)
+def _one(item) -> Span:
+    return Span.of_token(item) if isinstance(item, Token) else item.span
 
 
 class _Build(Transformer):
     """Builds `cnndsl.ast` nodes; method names are the grammar's rule names."""
+
+    repetitions: dict[str, tuple[int, int, str, str]] = {}  # set by `_parser`
+
+    def __default__(self, data, children, meta):
+        # Lark's helper rules for `x*` come here once per item, as they are read.
+        limit = self.repetitions.get(data)
+        if limit is not None and len(children) + limit[1] > limit[0]:
+            guard.refuse_count(children, *limit)
+        return Tree(data, children, meta)
 
     def size(self, items):
         return ast.Size(str(items[0]), Span.of_token(items[0]))
@@ -101,17 +109,14 @@ class _Build(Transformer):
         op, *rest = items
         branches = tuple(i for i in rest if isinstance(i, ast.Chain))
         args = tuple(i for i in rest if not isinstance(i, ast.Chain))
-        node = ast.Merge(str(op), branches, args, _span(op, *rest), Span.of_token(op))
-        return _nested(node, branches)
+        return ast.Merge(str(op), branches, args, _span(op, *rest), Span.of_token(op))
 
     def repeat(self, items):
         lpar, body, count = items
-        return _nested(ast.Repeat(body, count, _span(lpar, body, count)), (body,))
+        return ast.Repeat(body, count, _span(lpar, body, count))
 
     def chain(self, items):
-        node = ast.Chain(tuple(items), _span(*items))
-        object.__setattr__(node, "_depth", max(_depth(s) for s in items))
-        return node
+        return ast.Chain(tuple(items), _span(*items))
 
     def param(self, items):
         name, default = items[0], (items[1] if len(items) > 1 else None)
@@ -136,19 +141,14 @@ class _Build(Transformer):
         return ast.Module(tuple(items[:-1]), items[-1])
 
 
-def _nested(node, chains):
-    depth = 1 + max(_depth(c) for c in chains)
-    if depth > MAX_NESTING:
-        raise CnnError(f"nesting is deeper than {MAX_NESTING} levels", node.span,
-                       "flatten the structure with `def` blocks or `( ... ) * N`")
-    object.__setattr__(node, "_depth", depth)
-    return node
-
-
 @lru_cache(maxsize=1)
 def _parser() -> Lark:
     grammar = grammar_text()
-    return Lark(grammar, parser="lalr", transformer=_Build(), cache=_cache_file(grammar) or False)
+    build = _Build()
+    lark = Lark(grammar, parser="lalr", transformer=build,
+                lexer_callbacks=guard.lexer_callbacks(), cache=_cache_file(grammar) or False)
+    build.repetitions = guard.repetitions(lark.rules)
+    return lark
 
 
 def _cache_file(grammar: str) -> str | None:
@@ -170,6 +170,9 @@ def _cache_file(grammar: str) -> str | None:
 
 def parse(text: str) -> ast.Module:
     """Parse `.cnn` source into a syntax tree, or raise a located `CnnError`."""
+    guard.check_words(text)
+    guard.check_names(text)
+    guard.start()
     try:
         with no_gc():
             tree = _parser().parse(text)

@@ -403,18 +403,16 @@ def test_a_terminal_that_cannot_encode_the_report_gets_escapes_not_a_crash():
 # ---- no TensorFlow, no Keras --------------------------------------------------------------
 
 NO_TF_SCRIPT = r"""
-import contextlib, io, json, runpy, sys
+import contextlib, io, json, sys
 # Importable stand-ins sit first on sys.path, so an import of tensorflow or keras anywhere
-# in cnndsl would succeed and show up in sys.modules.
+# in cnndsl would succeed and show up in sys.modules. The commands run through `main`, as
+# `python -m cnndsl` runs them (which then leaves the process at once: cli.entry).
+from cnndsl.cli import main
 out = io.StringIO()
 codes = []
 for argv in ARGVS:
-    sys.argv = ["cnndsl", *argv]
     with contextlib.redirect_stdout(out):
-        try:
-            runpy.run_module("cnndsl", run_name="__main__", alter_sys=True)
-        except SystemExit as e:
-            codes.append(e.code)
+        codes.append(main(argv))
 # This line runs after every command above, in the same process.
 loaded = sorted(m for m in sys.modules
                 if m.split(".")[0] in ("tensorflow", "keras", "tf_keras"))

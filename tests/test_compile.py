@@ -456,3 +456,129 @@ def test_trained_weights_round_trip(keras, work, capsys):
             assert again[key].dtype == first[key].dtype
             np.testing.assert_array_equal(again[key], first[key])
     assert leftovers(work) == []
+
+
+# ---- memory: refused before TensorFlow when it cannot fit, a clear error when it runs out ----
+
+GIB = 2**30
+
+
+def refuse_keras(monkeypatch) -> None:
+    """A refusal must come before TensorFlow is imported."""
+    from cnndsl import compile as command
+
+    def reached(*args, **kwargs):
+        raise AssertionError("Keras was reached")
+
+    monkeypatch.setattr(command, "keras_backend", reached)
+
+
+def test_compile_memory_is_the_weights_held_four_times_plus_tensorflow():
+    from cnndsl.compile import TENSORFLOW_BYTES, compile_memory
+
+    graph = cnndsl.compile_text("input 4 -> dense 2\n", "t")  # 10 weights
+    assert TENSORFLOW_BYTES == 600 * 2**20
+    assert compile_memory(graph) == TENSORFLOW_BYTES + 10 * 4 * 4
+    assert compile_memory(graph, Path("w.npz")) == TENSORFLOW_BYTES + 10 * 4 * 4
+    assert compile_memory(graph, Path("w.keras")) == TENSORFLOW_BYTES + 10 * 4 * 5
+
+
+@pytest.mark.parametrize("spec, weights, message, hint", [
+    # 400,020,000 weights: 600 MiB + 400,020,000 * 16 bytes = 6.5 GiB; the hint's figure
+    # is (2 GiB - 600 MiB) / 16.
+    ("input 20000 -> dense 20000", None,
+     "wide.cnn:1:16: error: compiling this network needs about 6.5 GiB of memory, more than "
+     "the 2.0 GiB available (400,020,000 weights of 4 bytes, held about 4 times while Keras "
+     "builds and saves the model); this layer has 400,020,000 of them",
+     "hint: a compile here can take about 94,896,128 weights (`cnndsl shapes` lists each "
+     "layer's); free some memory or make the network smaller"),
+    # The issue's case: 2 * 10^12 weights, held five times with a .keras model's weights.
+    ("input 2000000000 -> dense 1000", "w.keras",
+     "wide.cnn:1:21: error: compiling this network needs about 37,253.5 GiB of memory, more "
+     "than the 2.0 GiB available (2,000,000,001,000 weights of 4 bytes, held about 5 times "
+     "while Keras builds and saves the model); this layer has 2,000,000,001,000 of them",
+     "hint: a compile here can take about 75,916,902 weights (`cnndsl shapes` lists each "
+     "layer's); free some memory or make the network smaller"),
+], ids=["400M", "2T-from-keras"])
+def test_a_compile_that_cannot_fit_in_memory_is_refused(work, capsys, monkeypatch, spec,
+                                                        weights, message, hint):
+    """It passes `check`, and TensorFlow used to fail part way through (exit 3,
+    ResourceExhaustedError, after 7 s): now a located error at the biggest layer, before
+    TensorFlow is imported, and nothing written."""
+    from cnndsl import files
+
+    monkeypatch.setattr(files, "available_memory", lambda: 2 * GIB)
+    refuse_keras(monkeypatch)
+    Path("wide.cnn").write_text(spec + "\n", encoding="utf-8")
+    assert cli(capsys, "check", "wide.cnn")[0] == 0
+    extra = ["--weights", weights] if weights else []
+    rc, out, err = cli(capsys, "compile", "wide.cnn", "-o", "out.keras", *extra)
+    assert rc == 1 and out == ""
+    lines = err.splitlines()
+    assert lines[0] == message
+    assert lines[1] == f"    {spec}" and lines[2].strip().startswith("^~")
+    assert lines[3] == hint
+    assert Path("out.keras").read_bytes() == OLD
+    assert leftovers(work) == []
+
+
+def test_a_compile_that_fits_is_not_refused(work, capsys, monkeypatch):
+    from cnndsl import compile as command
+    from cnndsl import files
+
+    monkeypatch.setattr(files, "available_memory", lambda: 600 * 2**20 + 10 * 16)
+    command.check_memory(cnndsl.compile_text("input 4 -> dense 2\n", "t"))  # exactly fits
+    monkeypatch.setattr(files, "available_memory", lambda: None)  # unknown: not refused
+    command.check_memory(cnndsl.compile_text("input 2000000000 -> dense 1000\n", "t"))
+
+
+OOM = ("OOM when allocating tensor with shape[100000,100000] and type float on "
+       "/job:localhost/replica:0/task:0/device:CPU:0 by allocator cpu")
+
+
+@pytest.mark.parametrize("error, said", [
+    ("tensorflow", "TensorFlow could not allocate a tensor of shape (100000, 100000)"),
+    (MemoryError(), "Python could not allocate memory"),
+    (RuntimeError("std::bad_alloc"),
+     "a C++ library could not allocate memory (std::bad_alloc)"),
+], ids=["ResourceExhaustedError", "MemoryError", "bad_alloc"])
+def test_out_of_memory_while_building_is_a_clear_error(keras, work, capsys, monkeypatch,
+                                                       error, said):
+    """What the estimate lets through and still runs out (other programs took the memory
+    meanwhile) is an error about the output, not exit 3."""
+    import tensorflow as tf
+
+    from cnndsl.backends import keras as backend
+
+    if error == "tensorflow":
+        error = tf.errors.ResourceExhaustedError(None, None, OOM)
+
+    def exhausted(graph, seed=0):
+        raise error
+
+    monkeypatch.setattr(backend, "build_seeded", exhausted)
+    rc, out, err = cli(capsys, "compile", "dense.cnn", "-o", "out.keras")
+    assert (rc, out) == (1, "")
+    assert err == (f"out.keras: error: out of memory while building and saving the model: "
+                   f"{said}\nhint: close other programs, or make the network smaller "
+                   "(`cnndsl shapes` lists each layer's weights)\n")
+    assert Path("out.keras").read_bytes() == OLD
+    assert leftovers(work) == []
+
+
+def test_out_of_memory_while_loading_a_model_is_a_clear_error(keras, work, capsys,
+                                                              monkeypatch):
+    from cnndsl.backends import keras as backend
+
+    assert cli(capsys, "compile", "dense.cnn", "-o", "model.keras")[0] == 0
+
+    def exhausted(path):
+        raise MemoryError()
+
+    monkeypatch.setattr(backend, "load_model", exhausted)
+    rc, out, err = cli(capsys, "weights", "model.keras", "-o", "w.npz")
+    assert (rc, out) == (1, "")
+    assert err.startswith("model.keras: error: out of memory while loading the model: Python "
+                          "could not allocate memory\nhint: ")
+    assert Path("w.npz").read_bytes() == OLD
+

@@ -4,7 +4,8 @@ internal error) or an exception escaping `cnndsl.cli.main` is always a bug.
 
 Inputs: random bytes (mostly not UTF-8), soups of the language's own tokens, randomly
 built but grammatical programs (so that expansion, shape inference and the reports run),
-and mutations of every file in examples/.
+mutations of every file in examples/, and constructs repeated to just short of, at or
+just past each limit of cnndsl/limits.py.
 
 About 450 examples in all by default, deterministic from run to run. For a long hunt:
 `CNNDSL_HYPOTHESIS_PROFILE=thorough pytest tests/test_fuzz.py` (20 times as many, random).
@@ -25,6 +26,18 @@ from hypothesis import strategies as st
 from mutation import mutate, pieces
 
 from cnndsl.cli import main
+from cnndsl.limits import (
+    MAX_ARGUMENTS,
+    MAX_BRANCHES,
+    MAX_DEFINITIONS,
+    MAX_ELEMENTS,
+    MAX_EXPRESSION_CHARS,
+    MAX_NAME_CHARS,
+    MAX_NESTING,
+    MAX_NUMBER_CHARS,
+    MAX_TOKENS,
+    MAX_WHOLE,
+)
 
 EXAMPLES = sorted((Path(__file__).resolve().parent.parent / "examples").glob("*.cnn"))
 
@@ -304,3 +317,71 @@ def test_unmutated_examples_pass_the_judge(workdir, path, command):
         rc = main(argv)
     assert rc == 0
     judge(rc, out.getvalue(), err.getvalue(), str(target), data, command)
+
+
+# ---- near every limit ---------------------------------------------------------------------
+# A construct repeated to just short of, at or just past a limit (`head`, then `unit` N
+# times, `middle`, `closer` N times, `tail`; `{i}` in a unit numbers it), then sometimes an
+# odd ending: the answer is a success or a located error, however the count falls. Limits
+# whose specs take seconds to accept (100,000 steps or layers, a million comments) are
+# left to tests/test_limits.py.
+
+NEAR = [  # (head, unit, middle, closer, tail, limit)
+    ("input 8x8x3 -> conv 3 x4", " 1", "", "", "\n", MAX_ARGUMENTS),
+    ("input 8x8x3 -> dense 1", " o{i}=1", "", "", "\n", MAX_ARGUMENTS),
+    ("input", " 8", "", "", "\n", MAX_ARGUMENTS),
+    ("input 8x8x3 -> add { id | relu }", " name=a{i}", "", "", "\n", MAX_ARGUMENTS),
+    ("def b(n=1) = relu\ninput 8 -> b(1", ", 1", "", "", ")\n", MAX_ARGUMENTS),
+    ("def b(p", ", p{i}", "", "", ") = relu\ninput 8 -> b\n", MAX_ARGUMENTS),
+    ("input 8x8x3 -> ", "( ", "relu", " ) * 1", "\n", MAX_NESTING),
+    ("input 8x8x3 -> ", "add { id | ", "relu", " }", "\n", MAX_NESTING),
+    ("input 8x8x3 -> ", "(", "", "", "\n", MAX_NESTING),
+    ("input 8x8x3 -> ", "concat{", "", "", "\n", MAX_NESTING),
+    ("input 8x8x3 -> add { id", " | id", "", "", " }\n", MAX_BRANCHES),
+    ("input 8x8x3 -> concat { relu", " | relu", "", "", " }\n", MAX_BRANCHES),
+    ("", "def d{i} = relu\n", "", "", "input 8 -> d0\n", MAX_DEFINITIONS),
+    ("input 8 -> ", "a", "", "", " -> relu\n", MAX_NAME_CHARS),
+    ("input 8 -> dense {1", "+1", "", "", "}\n", MAX_EXPRESSION_CHARS // 2),
+    ("input 8 -> dense 1", "0", "", "", "\n", MAX_NUMBER_CHARS),
+    ("input 8 -> dropout 0.", "1", "", "", "\n", MAX_NUMBER_CHARS),
+    ("input 8 -> ", "(", "", "", "\n", MAX_TOKENS - 6),  # refused by nesting or words
+    ("input 8 -> dense", " 1", "", "", "\n", MAX_TOKENS - 4),
+]
+ODD_ENDINGS = ["", "", "", " ->", ")", "}", " relu", "|", ",", " #", "\x00"]
+
+
+@st.composite
+def near_limits(draw) -> bytes:
+    head, unit, middle, closer, tail, limit = draw(st.sampled_from(NEAR))
+    count = limit + draw(st.integers(-2, 2))
+    body = "".join(unit.format(i=i) for i in range(count)) if "{i}" in unit else unit * count
+    odd = draw(st.sampled_from(ODD_ENDINGS))
+    return (head + body + middle + closer * count + odd + tail).encode()
+
+
+@st.composite
+def repeated_soups(draw) -> bytes:
+    """A random fragment of the language's tokens repeated about as often as a limit."""
+    fragment = " ".join(draw(st.lists(st.sampled_from(TOKENS), min_size=1, max_size=3)))
+    limit = draw(st.sampled_from([MAX_ARGUMENTS, MAX_NESTING, MAX_BRANCHES]))
+    count = limit + draw(st.integers(-2, 2))
+    head = draw(st.sampled_from(["input 8x8x3 -> ", "input 8x8x3 -> conv 1 x2 ", "",
+                                 "input 8 -> add { id ", "def b(n) = relu\ninput 8 -> b("]))
+    return (head + (fragment + " ") * count + "\n").encode()
+
+
+# Values next to the limits on numbers: 2^40 for sizes, 2^31 elements for a tensor.
+SIDE = 46341  # 46341^2 is just past 2^31
+near_values = st.builds(
+    lambda form, delta: form.format(n=MAX_WHOLE + delta, e=MAX_ELEMENTS + delta,
+                                    s=SIDE + delta).encode(),
+    st.sampled_from(["input 8 -> dense {n}\n", "input {n}\n", "input {e}\n",
+                     "input {s}x{s}\n", "input 8x8x1 -> ( relu ) * {n}\n",
+                     "input {s}x{s}x1 -> conv 1 x1\n", "input 2x2x1 -> upsample {s}\n"]),
+    st.integers(-2, 2))
+
+
+@budget(0.6)
+@given(data=st.one_of(near_limits(), near_limits(), repeated_soups(), near_values))
+def test_near_every_limit(workdir, data):
+    run_file(workdir, data)

@@ -1,10 +1,25 @@
 """Specs beyond the limits are refused with a located error (cnndsl/limits.py), never by
 exhausting memory or the stack. How fast is measured by benchmarks/bench_limits.py."""
 
+import re
+from itertools import islice
+
 import pytest
 
+from cnndsl import CnnError, compile_text, guard
 from cnndsl.cli import main
-from cnndsl.limits import MAX_LAYERS, MAX_SOURCE_BYTES
+from cnndsl.limits import (
+    MAX_ARGUMENTS,
+    MAX_BRANCHES,
+    MAX_DEFINITIONS,
+    MAX_EXPRESSION_STEPS,
+    MAX_LAYERS,
+    MAX_NAME_CHARS,
+    MAX_NESTING,
+    MAX_SOURCE_BYTES,
+    MAX_STEPS_WRITTEN,
+    MAX_TOKENS,
+)
 
 DOUBLING = "def b0 = conv 1 x1 -> conv 1 x1\n" + "".join(
     f"def b{i} = b{i - 1} -> b{i - 1}\n" for i in range(1, 40)) + "input 4x4x1 -> b39\n"
@@ -72,3 +87,248 @@ def test_just_within_the_layer_limit_compiles(tmp_path, capsys):
     path.write_text(f"input 4x4x1 -> ( relu ) * {MAX_LAYERS - 1}\n")
     assert main(["check", str(path)]) == 0
     assert capsys.readouterr().out == "ok: 100,000 layers, 0 params\n"
+
+
+# ---- issue 10: limits checked while reading ------------------------------------------------
+# Each construct is repeated just past its limit (small specs: the error and where it points),
+# and to the 8 MiB size limit and to just under the word limit (the hostile sizes: answered by
+# the limits, not by minutes of parsing; how fast is benchmarks/bench_limits.py's job).
+
+WORD = re.compile(r"#[^\n]*|->|[A-Za-z0-9_.]+|\S")  # the word count, written plainly
+FULL = MAX_SOURCE_BYTES - 64
+
+
+def fill(head: str, unit: str, tail: str = "\n", size: int = FULL) -> str:
+    return head + unit * ((size - len(head) - len(tail)) // len(unit)) + tail
+
+
+def under_words(head: str, unit: str, words: int, tail: str = "\n") -> str:
+    """`unit` (of `words` words and symbols) repeated to just under the word limit."""
+    return head + unit * ((MAX_TOKENS - 100) // words) + tail
+
+
+def numbered(head: str, unit: str, tail: str, count: int, size: int = FULL) -> str:
+    """`unit` numbered 0, 1, ... `count` times at most, within `size` characters."""
+    parts, used = [head], len(head) + len(tail)
+    for i in range(count):
+        piece = unit.format(i=i)
+        used += len(piece)
+        if used > size:
+            break
+        parts.append(piece)
+    return "".join(parts) + tail
+
+
+def column_of(source: str, at: int) -> tuple[int, int]:
+    return source.count("\n", 0, at) + 1, at - (source.rfind("\n", 0, at) + 1) + 1
+
+
+def nth(source: str, pattern: str, n: int) -> int:
+    """Offset of the n-th (1-based) match of `pattern`."""
+    return next(islice(re.finditer(pattern, source), n - 1, None)).start()
+
+
+def word_after_limit(source: str) -> tuple[int, int]:
+    """Where the first word past MAX_TOKENS is, by the plain count."""
+    return column_of(source, next(islice(WORD.finditer(source), MAX_TOKENS, None)).start())
+
+
+ARGS = " ".join(f"o{i}=1" for i in range(MAX_ARGUMENTS + 1))
+ONE_OVER = [
+    pytest.param("input 8 -> dense 1 " + ARGS + "\n", ("o63=1", 1),
+                 f"more than {MAX_ARGUMENTS} arguments", id="65 arguments after a step"),
+    pytest.param("input" + " 1" * (MAX_ARGUMENTS + 1) + "\n", ("(?<= )1", MAX_ARGUMENTS + 1),
+                 f"more than {MAX_ARGUMENTS} arguments", id="65 arguments of input"),
+    pytest.param("input 8 -> add { id | relu }" + " 1" * (MAX_ARGUMENTS + 1) + "\n",
+                 ("(?<= )1", MAX_ARGUMENTS + 1), f"more than {MAX_ARGUMENTS} arguments",
+                 id="65 arguments after a merge"),
+    pytest.param("def b(n) = relu\ninput 8 -> b(" + ",".join(["1"] * (MAX_ARGUMENTS + 1))
+                 + ")\n", (r"(?<=,)1", MAX_ARGUMENTS), f"a block use has more than "
+                 f"{MAX_ARGUMENTS} arguments", id="65 arguments of a block use"),
+    pytest.param("def b(" + ",".join(f"p{i}" for i in range(MAX_ARGUMENTS + 1)) + ") = relu\n"
+                 "input 8 -> relu\n", ("p64", 1), f"a block has more than {MAX_ARGUMENTS} "
+                 "parameters", id="65 parameters of a block"),
+    pytest.param("input 8 -> add{id" + "|id" * MAX_BRANCHES + "}\n", (r"(?<=\|)id",
+                 MAX_BRANCHES), f"a merge has more than {MAX_BRANCHES:,} branches",
+                 id="10,001 branches"),
+    pytest.param(numbered("", "def d{i} = relu\n", "input 8 -> relu\n", MAX_DEFINITIONS + 1),
+                 ("d10000", 1), f"defines more than {MAX_DEFINITIONS:,} blocks",
+                 id="10,001 defs"),
+    pytest.param("input 8 -> " + "(" * (MAX_NESTING + 1) + "\n", (r"\(", MAX_NESTING + 1),
+                 f"nesting is deeper than {MAX_NESTING} levels", id="201 unclosed ("),
+    pytest.param("input 8 -> " + "add{" * (MAX_NESTING + 1) + "\n", ("add", MAX_NESTING + 1),
+                 f"nesting is deeper than {MAX_NESTING} levels", id="201 unclosed add{"),
+    pytest.param("input 8 -> relu -> " + "a" * (MAX_NAME_CHARS + 1) + "\n", ("a", 1),
+                 f"a word of {MAX_NAME_CHARS + 1:,} characters is too long",
+                 id="a 1,001-character name"),
+    pytest.param("input 8 -> relu\n" + "#\n" * MAX_TOKENS, (r"#", MAX_TOKENS - 3),
+                 f"more than {MAX_TOKENS:,} words and symbols", id="1,000,001 words"),
+    # `{expr}` counts of numbers alone are known before expanding, as plain ones are.
+    pytest.param("input 8 -> ( relu ) * {1000000000}\n", ("relu", 1),
+                 "would have more than 100,000 layers", id="repeat {a billion}"),
+    pytest.param("input 8 -> ( relu ) * {10*10000}\n", ("relu", 1),
+                 "would have more than 100,000 layers", id="repeat {one layer too many}"),
+]
+
+
+@pytest.mark.parametrize("source, where, words", ONE_OVER)
+def test_one_past_a_limit_of_reading(tmp_path, capsys, source, where, words):
+    """Refused where the first item too many is written, with a hint."""
+    pattern, n = where
+    line, column = column_of(source, nth(source, pattern, n))
+    if pattern == "relu":  # a repeat's error points at the repeat, the `(` before it
+        column -= 2
+    err = check_error(tmp_path, capsys, source, words)
+    assert err.startswith(f"{tmp_path / 'net.cnn'}:{line}:{column}: error: "), err
+
+
+def check_error(tmp_path, capsys, source: str, words: str) -> str:
+    """Run `check` on `source`: exit 1, one located error naming `words`, with its line,
+    a caret and a hint; never a traceback."""
+    path = tmp_path / "net.cnn"
+    path.write_text(source)
+    assert main(["check", str(path)]) == 1
+    out, err = capsys.readouterr()
+    lines = err.splitlines()
+    assert out == "" and lines[0].startswith(f"{path}:") and ": error: " in lines[0], err[:500]
+    assert words in lines[0], lines[0][:500]
+    assert lines[2].lstrip(" \t").startswith("^") and lines[-1].startswith("hint: "), err[:500]
+    assert "Traceback" not in err
+    return err
+
+
+# (the spec, what the error says): each construct to the 8 MiB size limit ...
+EIGHT_MIB = [
+    pytest.param(lambda: fill("input 8 -> dense", " 1"), id="1 arguments after a step"),
+    pytest.param(lambda: fill("input 8 -> dense", " x1"), id="x1 widths after a step"),
+    pytest.param(lambda: fill("input", " 1"), id="arguments of input"),
+    pytest.param(lambda: fill("input 8 -> ", "("), id="unclosed ("),
+    pytest.param(lambda: fill("input 8 -> ", "add{"), id="unclosed add{"),
+    pytest.param(lambda: fill("input 8 -> add{id", "|id", "}\n"), id="id branches"),
+    pytest.param(lambda: fill("input 8 -> concat{relu", "|relu", "}\n"), id="relu branches"),
+    pytest.param(lambda: numbered("", "def d{i}=relu\n", "input 8 -> relu\n", 10**6),
+                 id="defs"),
+    pytest.param(lambda: fill("def b(n)=relu\ninput 8 -> b(1", ",1", ")\n"),
+                 id="arguments of a block use"),
+    pytest.param(lambda: numbered("def b(p", ",p{i}", ")=relu\ninput 8 -> b\n", 10**7),
+                 id="parameters of a block"),
+    pytest.param(lambda: fill("input 8 -> relu\n", "#\n"), id="comment lines"),
+    pytest.param(lambda: fill("input 8 -> dense {1", "+1", "}\n"), id="a long {expr}"),
+]
+
+
+@pytest.mark.parametrize("make", EIGHT_MIB)
+def test_a_construct_filling_the_size_limit_is_refused_by_the_word_count(tmp_path, capsys,
+                                                                           make):
+    source = make()
+    assert len(source) <= MAX_SOURCE_BYTES
+    err = check_error(tmp_path, capsys, source, f"more than {MAX_TOKENS:,} words and symbols")
+    line, column = word_after_limit(source)
+    assert err.startswith(f"{tmp_path / 'net.cnn'}:{line}:{column}: error: "), err[:300]
+
+
+# ... and 8 MiB specs of few words, which other limits answer.
+FEW_WORDS = [
+    pytest.param(lambda: fill("input 8 -> ", "a"), f"a word of {FULL - 12:,} characters",
+                 id="one long name"),
+    pytest.param(lambda: fill("input 8x8x1 -> conv 1", "x1"),
+                 f"more than {MAX_ARGUMENTS} arguments", id="one long size"),
+    pytest.param(lambda: fill("input 8 -> relu\n", "\n", "->"), "unexpected end of file",
+                 id="blank lines, then an error"),
+    pytest.param(lambda: fill("input 8 -> relu\n#", " ->"),
+                 f"more than {MAX_STEPS_WRITTEN:,} steps", id="arrows in a comment"),
+]
+
+
+@pytest.mark.parametrize("make, words", FEW_WORDS)
+def test_an_8_mib_spec_of_few_words_is_answered(tmp_path, capsys, make, words):
+    check_error(tmp_path, capsys, make(), words)
+
+
+# ... and to just under the word limit, so the construct's own limit answers.
+UNDER_WORDS = [
+    pytest.param(lambda: under_words("input 8 -> dense", " 1", 1),
+                 f"more than {MAX_ARGUMENTS} arguments", id="1 arguments after a step"),
+    pytest.param(lambda: under_words("input 8 -> ", "(", 1),
+                 f"deeper than {MAX_NESTING} levels", id="unclosed ("),
+    pytest.param(lambda: under_words("input 8 -> ", "add{", 2),
+                 f"deeper than {MAX_NESTING} levels", id="unclosed add{"),
+    pytest.param(lambda: under_words("input 8 -> add{id", "|id", 2, "}\n"),
+                 f"more than {MAX_BRANCHES:,} branches", id="id branches"),
+    pytest.param(lambda: numbered("", "def d{i}=relu\n", "input 8 -> relu\n",
+                                  (MAX_TOKENS - 100) // 4),
+                 f"more than {MAX_DEFINITIONS:,} blocks", id="defs"),
+    pytest.param(lambda: under_words("def b(n)=relu\ninput 8 -> b(1", ",1", 2, ")\n"),
+                 f"more than {MAX_ARGUMENTS} arguments", id="arguments of a block use"),
+    pytest.param(lambda: numbered("def b(p", ",p{i}", ")=relu\ninput 8 -> b\n",
+                                  (MAX_TOKENS - 100) // 2),
+                 f"more than {MAX_ARGUMENTS} parameters", id="parameters of a block"),
+]
+
+
+@pytest.mark.parametrize("make, words", UNDER_WORDS)
+def test_a_construct_just_under_the_word_limit_is_refused_by_its_own_limit(
+        tmp_path, capsys, make, words):
+    source = make()
+    assert len(WORD.findall(source)) <= MAX_TOKENS
+    check_error(tmp_path, capsys, source, words)
+
+
+# ---- work that small text can ask for ----------------------------------------------------
+
+def test_id_branches_count_as_layers_while_expanding(tmp_path, capsys):
+    # 1,000 `id`s used 200 times through a parameter: known only while expanding.
+    source = ("def b = add{id" + "|id" * 999 + "}\ndef r(n) = ( b ) * {n}\n"
+              "input 8 -> r(200)\n")
+    err = check_error(tmp_path, capsys, source, f"more than {MAX_LAYERS:,} layers")
+    assert "each `id` branch counts as a layer" in err
+
+
+def test_expressions_evaluated_again_and_again_are_bounded(tmp_path, capsys):
+    # `C` changes at every use, so no value can be kept: 500 steps, 100,000 times.
+    source = "def b = dense {C+1" + "*1" * 497 + "}\ninput 8 -> ( b ) * {99999}\n"
+    check_error(tmp_path, capsys, source, f"more than {MAX_EXPRESSION_STEPS:,} steps")
+
+
+def test_an_expression_under_the_same_values_is_evaluated_once(tmp_path, capsys):
+    # The same 500-step expression at 10,000 uses (5,000,000 steps if evaluated at each).
+    path = tmp_path / "net.cnn"
+    path.write_text("def b = dense {8+0" + "*1" * 490 + "}\ninput 8 -> ( b ) * {10000}\n")
+    assert main(["check", str(path)]) == 0
+    assert capsys.readouterr().out == f"ok: 10,001 layers, {10_000 * (8 * 8 + 8):,} params\n"
+
+
+# ---- the counting itself ---------------------------------------------------------------------
+
+def test_the_word_count_agrees_with_the_plain_pattern():
+    text = ("def b(n=2, k=3) = conv {k}x{k}/2 x{n*C} same relu -> add{id|bn} # a -> (b)\n"
+            "input 8x8x3->b(4)->( dropout 0.1e-3 ) * 2 -> dense 10 softmax\n-1 x64 -> > -")
+    assert guard._WORD_OR_SYMBOL.findall(text) == WORD.findall(text)
+
+
+def test_exactly_the_word_limit_passes_the_count():
+    guard.check_words("(" * MAX_TOKENS)
+    with pytest.raises(CnnError) as e:
+        guard.check_words("(" * (MAX_TOKENS + 1))
+    assert e.value.span.column == MAX_TOKENS + 1
+
+
+def test_a_comment_across_counting_chunks_is_one_word():
+    # 1.2 MB of comment holding 600,000 words: one word, however it is cut into chunks.
+    text = "input 8 -> relu # " + "a " * 600_000 + "\n-> relu\n"
+    guard.check_words(text)
+    assert len(compile_text(text)) == 3
+
+
+def test_long_names_in_comments_are_not_names():
+    text = "input 8 -> relu # " + "a" * 5000 + "\n-> relu\n"
+    assert len(compile_text(text)) == 3
+
+
+def test_every_repetition_of_the_grammar_has_its_limit():
+    # Found by what they repeat: a grammar change must not silently drop a limit.
+    from cnndsl.parser import _parser
+
+    found = guard.repetitions(_parser().rules)
+    assert sorted(limit for limit, *_ in found.values()) == sorted(
+        [MAX_ARGUMENTS, MAX_ARGUMENTS, MAX_ARGUMENTS, MAX_BRANCHES, MAX_DEFINITIONS])

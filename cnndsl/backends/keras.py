@@ -33,9 +33,38 @@ def _keras():
     try:
         import keras
     except ImportError as e:  # pragma: no cover - depends on the installation
-        raise CnnError("the Keras backend needs TensorFlow", hint="pip install "
-                       "'cnndsl[keras]'") from e
+        raise CnnError("the Keras backend needs TensorFlow: pip install 'cnndsl[keras]'") \
+            from e
     return keras
+
+
+
+def keras_module():
+    """Keras, TensorFlow imported (seconds, the first time)."""
+    return _keras()
+
+
+_OOM_SHAPE = re.compile(r"OOM when allocating tensor with shape\s*\[([\d, ]*)\]")
+
+
+def out_of_memory(error: BaseException) -> str:
+    """What ran out of memory, if `error` says so (Python's `MemoryError`, TensorFlow's
+    `ResourceExhaustedError`, a C++ `std::bad_alloc` surfaced as an exception), else ""."""
+    if isinstance(error, MemoryError):
+        return "Python could not allocate memory"
+    if "bad_alloc" in str(error):
+        return "a C++ library could not allocate memory (std::bad_alloc)"
+    try:
+        from tensorflow.errors import ResourceExhaustedError
+    except ImportError:  # pragma: no cover - depends on the installation
+        return ""
+    if not isinstance(error, ResourceExhaustedError):
+        return ""
+    shape = _OOM_SHAPE.search(str(error))
+    if shape is None:
+        return "TensorFlow could not allocate memory"
+    dims = ", ".join(d.strip() for d in shape.group(1).split(","))
+    return f"TensorFlow could not allocate a tensor of shape ({dims})"
 
 
 @dataclass(frozen=True)
@@ -60,8 +89,7 @@ class KerasSpecs:
     def spec(self, node: Node) -> LayerSpec:
         method = getattr(self, node.kind, None)
         if method is None:
-            raise CnnError(f"the Keras backend cannot build `{node.kind}`", node.span,
-                           "`cnndsl run` runs it with NumPy, which can")
+            raise CnnError(f"the Keras backend cannot build `{node.kind}`", node.span)
         return method(node, node.layer)
 
     @staticmethod
