@@ -182,7 +182,8 @@ class ArgReader:
             halves = split_top(dim_text, ":")
             if len(halves) > 1 and not pairs:
                 raise CnnError(f"{what} takes no `before:after` pair", span.shifted(
-                    offset + dim_at, len(dim_text)))
+                    offset + dim_at, len(dim_text)), "only `zeropad` takes `before:after` pairs "
+                    "(`zeropad 0:1`); write one number here")
             nums = []
             for part, part_at in halves:
                 if part.isdigit() and len(part) <= 13 and minimum <= int(part) <= MAX_WHOLE:
@@ -272,14 +273,16 @@ class ArgReader:
             return default
         if isinstance(opt.value, ast.Word) and opt.value.name in BOOLEANS:
             return BOOLEANS[opt.value.name]
-        raise CnnError(f"`{key}` must be `true` or `false`", opt.value.span)
+        raise CnnError(f"`{key}` must be `true` or `false`", opt.value.span,
+                       f"e.g. `{key}=false`")
 
     def option_size(self, key: str, rank: int, default: int):
         opt = self._option(key)
         if opt is None:
             return (default,) * rank
         if not isinstance(opt.value, ast.Size):
-            raise CnnError(f"`{key}` must be a size like `2` or `2x1`", opt.value.span)
+            raise CnnError(f"`{key}` must be a size like `2` or `2x1`", opt.value.span,
+                           f"one whole number, or one per dimension joined by `x`: `{key}=2`")
         return self._dims(opt.value.text, 0, opt.value.span, key, rank, False, 1)
 
     def _value(self, arg: ast.Arg) -> int | Fraction:
@@ -287,7 +290,8 @@ class ArgReader:
             return number(arg.text, arg.span)
         if isinstance(arg, ast.Size) and _is_scalar(arg):
             return atom_value(arg.text, arg.span, self.env)
-        raise CnnError("expected a number here", arg.span)
+        raise CnnError("expected a number here", arg.span,
+                       "a number like `0.5` or `1e-3`, or an `{expr}` of the block's parameters")
 
     def finish(self, known_options: Iterable[str] = ()) -> None:
         """Reject whatever the layer kind did not ask for."""

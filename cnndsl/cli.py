@@ -15,7 +15,7 @@ import os
 import sys
 from pathlib import Path
 
-from .errors import CnnError
+from .errors import CnnError, shown
 from .limits import MAX_SOURCE_BYTES
 
 EXIT_OK, EXIT_ERROR, EXIT_USAGE, EXIT_INTERNAL = 0, 1, 2, 3
@@ -115,10 +115,11 @@ def _weights_parser(sub) -> None:
 def load(path: str, name: str | None = None):
     """(display path, graph, text) of a spec, or `UserError` with the rendered message."""
     from .compiler import compile_text, decode
+    from .files import open_regular, unreadable
 
-    shown = "<stdin>" if path == "-" else path
+    display = "<stdin>" if path == "-" else path
     if name is not None and (not name or "/" in name or not name.isprintable()):
-        raise UserError(f"cnndsl: error: --name {name!r} is not a usable model name\n"
+        raise UserError(f"cnndsl: error: --name `{shown(name)}` is not a usable model name\n"
                         "hint: use letters, digits, `_`, `-` or `.`; Keras refuses `/`")
     try:
         # Never more than the limit plus one byte: a 50 MB file is refused unread.
@@ -127,13 +128,14 @@ def load(path: str, name: str | None = None):
                             "hint: give the spec as a file, or pipe it in: cnndsl check - < FILE")
         if path == "-":
             data = sys.stdin.buffer.read(MAX_SOURCE_BYTES + 1)
-        else:
-            with open(path, "rb") as f:
+        else:  # a regular file only: a FIFO would wait for a writer forever
+            with open_regular(path) as f:
                 data = f.read(MAX_SOURCE_BYTES + 1)
     except OSError as e:
-        raise UserError(f"{shown}: error: cannot read the file: {e.strerror or e}") from None
+        raise UserError(unreadable(path, e, "a .cnn file, or `-` and the spec on standard "
+                                   "input").render()) from None
     if len(data) > MAX_SOURCE_BYTES:
-        raise UserError(f"{shown}:1:1: error: the file is over the limit of "
+        raise UserError(f"{shown(display)}:1:1: error: the file is over the limit of "
                         f"{MAX_SOURCE_BYTES // 2**20} MiB for a spec\n"
                         "hint: is this the right file? a 100,000-layer network is about 3 MB")
     text = data.decode("utf-8", errors="replace")
@@ -142,10 +144,10 @@ def load(path: str, name: str | None = None):
         stem = "model" if path == "-" else Path(path).stem
         graph = compile_text(text, name or stem)
     except CnnError as e:
-        raise UserError(e.render(text, shown)) from None
+        raise UserError(e.render(text, display)) from None
     for w in graph.warnings:
-        tell(w.render(text, shown, "warning"))
-    return shown, graph, text
+        tell(w.render(text, display, "warning"))
+    return display, graph, text
 
 
 def cmd_shapes(args) -> int:
@@ -168,19 +170,20 @@ def cmd_run(args) -> int:
     from . import files, runner
     from .network import Network
 
-    shown, graph, text = load(args.file)
+    display, graph, text = load(args.file)
     layers = Path(args.layers) if args.layers else None
     try:
         shape = runner.run(Network(graph, text), Path(args.input), Path(args.output),
                            weights=Path(args.weights) if args.weights else None,
                            seed=args.seed, batch_size=args.batch_size, dtype=args.dtype,
-                           layers=layers, progress=sys.stderr)
+                           layers=layers, progress=sys.stderr,
+                           spec=None if args.file == "-" else Path(args.file))
     except files.FileError as e:
         raise UserError(e.render()) from None
     except CnnError as e:  # a layer kind the NumPy backend cannot run
-        raise UserError(e.render(text, shown)) from None
-    also = f", every layer -> {layers}" if layers else ""
-    say(f"ok: {args.output} {shape} {args.dtype}{also}")
+        raise UserError(e.render(text, display)) from None
+    also = f", every layer -> {shown(layers)}" if layers else ""
+    say(f"ok: {shown(args.output)} {shape} {args.dtype}{also}")
     return EXIT_OK
 
 
@@ -188,15 +191,15 @@ def cmd_compile(args) -> int:
     from . import compile as keras_compile
     from .files import FileError
 
-    shown, graph, text = load(args.file, args.name)
+    display, graph, text = load(args.file, args.name)
     try:
         output, summary = keras_compile.command(graph, args.file, args.output, args.emit,
                                                 args.weights, args.seed)
     except FileError as e:
         raise UserError(e.render()) from None
     except CnnError as e:  # a layer Keras cannot build, located in the spec
-        raise UserError(e.render(text, shown)) from None
-    say(f"ok: {output} ({summary})")
+        raise UserError(e.render(text, display)) from None
+    say(f"ok: {shown(output)} ({summary})")
     return EXIT_OK
 
 
@@ -211,7 +214,7 @@ def cmd_weights(args) -> int:
     except FileError as e:
         raise UserError(e.render()) from None
     arrays, values = keras_compile.array_count(weights)
-    say(f"ok: {output} ({arrays} arrays, {values:,} values)")
+    say(f"ok: {shown(output)} ({arrays} arrays, {values:,} values)")
     return EXIT_OK
 
 
@@ -311,9 +314,9 @@ def _interrupted(args: argparse.Namespace | None, signum: int) -> int:
     if target is None:
         note = ""
     elif os.path.realpath(target) in written:
-        note = f" after {target} was written"
+        note = f" after {shown(target)} was written"
     else:
-        note = f"; {target} was not written"
+        note = f"; {shown(target)} was not written"
     tell(f"cnndsl{' ' + args.command if args else ''}: interrupted{note}")
     return 128 + signum
 
@@ -340,18 +343,18 @@ def _command(argv: list[str] | None, parsed: list[argparse.Namespace]) -> int:
         _silence_stdout()
         return EXIT_OK
     except StdoutError as e:
-        tell(f"cnndsl {args.command}: error: cannot write to standard output: {e}\n"
+        tell(f"cnndsl {args.command}: error: cannot write to standard output: {shown(e)}\n"
              "hint: is the disk full, or standard output closed?")
         return EXIT_ERROR
     except MemoryError:
-        tell(f"{args.file}: error: out of memory\n"
+        tell(f"{shown(args.file)}: error: out of memory\n"
              "hint: a smaller --batch-size, or a smaller network; see docs/reliability.md")
         return EXIT_ERROR
     except RecursionError:
-        tell(f"{args.file}: error: the network is nested too deeply to process\n"
+        tell(f"{shown(args.file)}: error: the network is nested too deeply to process\n"
              "hint: merges, repeats and blocks nest at most 200 deep")
         return EXIT_ERROR
     except Exception as e:  # noqa: BLE001 - even a bug must not show a traceback
-        tell(f"cnndsl: internal error: {type(e).__name__}: {e}\n"
+        tell(f"cnndsl: internal error: {type(e).__name__}: {shown(e, limit=1000)}\n"
              "this is a bug in cnndsl; please report it with the input file")
         return EXIT_INTERNAL

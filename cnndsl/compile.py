@@ -22,7 +22,7 @@ from pathlib import Path
 import numpy as np
 
 from . import files, signals
-from .errors import CnnError
+from .errors import CnnError, shown
 from .files import FileError, unreadable
 from .ir import Graph
 from .runner import check_destination
@@ -36,7 +36,7 @@ def command(graph: Graph, spec: str, output: str | None, emit: str = "keras",
             weights: str | None = None, seed: int | None = None) -> tuple[Path, str]:
     """`cnndsl compile`: (the file written, a summary such as `61,706 params`)."""
     path = Path(output) if output is not None else default_output(spec, emit)
-    check_output(path, spec, emit)
+    check_output(path, spec, emit, weights)
     if emit == "python":
         if weights is not None or seed is not None:
             raise FileError("cnndsl compile", "--emit python writes code without weights: "
@@ -61,12 +61,11 @@ def default_output(spec: str, emit: str) -> Path:
     return Path(spec).with_suffix(SUFFIXES[emit])
 
 
-def check_output(output: Path, spec: str, emit: str) -> None:
-    """A writable `.keras` or `.py` destination that is not the spec itself."""
+def check_output(output: Path, spec: str, emit: str, weights: str | None = None) -> None:
+    """A writable `.keras` or `.py` destination that is not the spec or the weights."""
     check_destination(output, (SUFFIXES[emit],), "-o")
-    if spec != "-" and output.resolve() == Path(spec).resolve():
-        raise FileError(output, "the output would overwrite the spec itself",
-                       "give another output with -o")
+    files.refuse_overwriting(output, "-o", {"the spec": None if spec == "-" else spec,
+                                            "the weights file": weights})
 
 
 def compile_keras(graph: Graph, output: Path, weights: Path | None = None,
@@ -146,6 +145,7 @@ def export_weights(model: Path, output: Path) -> Weights:
     """Every weight of a `.keras` model, written to an `.npz` keyed LAYER/VARIABLE."""
     check_keras_file(model)
     check_destination(output, (".npz",), "-o")
+    files.refuse_overwriting(output, "-o", {"the model": model})
     weights = keras_weights(model)
     with writing(output):
         files.write_npz(output, weights)
@@ -184,7 +184,7 @@ def keras_weights(path: Path) -> Weights:
         except Exception as e:  # noqa: BLE001 - Keras raises many types for a bad file
             if backend.out_of_memory(e):
                 raise
-            reason = (str(e).strip().splitlines() or [type(e).__name__])[0]
+            reason = shown((str(e).strip().splitlines() or [type(e).__name__])[0])
             raise FileError(path, f"Keras cannot load the model: {reason}",
                            "save it with model.save('model.keras'); models with Lambda "
                            "layers or unregistered custom classes cannot be loaded "
@@ -201,7 +201,7 @@ def check_keras_file(path: Path) -> None:
         raise FileError(path, "not a .keras file", "give a Keras 3 model saved with "
                        "model.save('model.keras')")
     try:
-        with zipfile.ZipFile(path) as archive:
+        with files.open_regular(path) as file, zipfile.ZipFile(file) as archive:
             names = set(archive.namelist())
     except OSError as e:
         raise unreadable(path, e, "a .keras file") from None

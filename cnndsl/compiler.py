@@ -48,7 +48,8 @@ def check_size(text: str) -> None:
     """Refuse, before parsing, texts whose size alone puts them beyond the limits."""
     if len(text) > MAX_SOURCE_BYTES:
         raise CnnError(f"the spec has {len(text):,} characters, over the limit of "
-                       f"{MAX_SOURCE_BYTES:,}", Span(1, 1, 0, 1))
+                       f"{MAX_SOURCE_BYTES:,}", Span(1, 1, 0, 1),
+                       "is this the right text? a 100,000-layer network is about 3 MB")
     if text.count("->") > MAX_STEPS_WRITTEN:
         at = -1
         for _ in range(MAX_STEPS_WRITTEN + 1):

@@ -16,7 +16,46 @@ import re
 from dataclasses import dataclass, field
 
 MAX_SHOWN_LINE = 500  # longer source lines are shown as a window around the error
-_CONTROL = re.compile(r"[\x00-\x08\x0b-\x1f\x7f\x85\u2028\u2029]")
+MAX_QUOTED = 200  # a longer name, key or path is cut, with its length said
+# Characters that move the cursor, recolour the terminal or reorder what it shows: C0 but
+# the tab, DEL, C1 (\x9b starts an escape sequence too), line and paragraph separators,
+# and the bidirectional overrides that can make a line read other than it is.
+_CONTROL = re.compile("[\x00-\x08\x0a-\x1f\x7f-\x9f\u061c\u200e\u200f\u2028-\u202e"
+                      "\u2066-\u2069\ufff9-\ufffb\ud800-\udfff]")
+_QUOTED = re.compile("`([^`]*)`")
+
+
+def shown(text: object, limit: int = MAX_QUOTED) -> str:
+    r"""A user-supplied string (a path, a name, a key, a line of someone else's message) as
+    it may be printed: control characters escaped (`\x1b`, `\n`), and cut after `limit`
+    characters with its length said, so that no file name can rewrite the terminal and no
+    5 MB name makes a 5 MB line.
+
+    >>> shown("red\x1b[31m.cnn")
+    'red\\x1b[31m.cnn'
+    >>> shown("a" * 1000, limit=5)
+    'aaaaa…(1,000 characters)'
+    """
+    text = str(text)
+    cut = text[:limit] + (f"…({len(text):,} characters)" if len(text) > limit else "")
+    return _CONTROL.sub(_escape, cut)
+
+
+def _escape(match: re.Match) -> str:
+    code = ord(match.group())
+    if 0xDC80 <= code <= 0xDCFF:  # a byte of a file name that is not UTF-8 (surrogateescape)
+        return f"\\x{code - 0xDC00:02x}"
+    return {"\n": "\\n", "\r": "\\r"}.get(match.group()) or (
+        f"\\x{code:02x}" if code < 0x100 else f"\\u{code:04x}")
+
+
+def safe_message(text: str, cut_quotes: bool = False) -> str:
+    """A message made by cnndsl, safe to print whatever it quotes: control characters
+    escaped but its own line breaks kept; with `cut_quotes`, each `quoted` part cut as
+    `shown` cuts (spec diagnostics quote the spec's text in backquotes)."""
+    if cut_quotes:
+        text = _QUOTED.sub(lambda m: f"`{shown(m.group(1))}`", text)
+    return "\n".join(shown(line, limit=len(line)) for line in text.split("\n"))
 
 
 @dataclass(frozen=True)
@@ -73,11 +112,12 @@ class Diagnostic:
         # Tabs keep their width so the caret lands under the right character.
         pad = "".join("\t" if ch == "\t" else " " for ch in text[: shown_col - 1])
         width = max(1, min(self.span.end - self.span.start, len(text) - shown_col + 1))
-        out = [f"{filename}:{line_no}:{col}: {severity}: {self.message}",
+        message = safe_message(self.message, cut_quotes=True)
+        out = [f"{shown(filename)}:{line_no}:{col}: {severity}: {message}",
                f"    {text}", f"    {pad}^{'~' * (width - 1)}"]
-        out += [f"note: {n}" for n in self.notes]
+        out += [f"note: {safe_message(n, cut_quotes=True)}" for n in self.notes]
         if self.hint:
-            out.append(f"hint: {self.hint}")
+            out.append(f"hint: {safe_message(self.hint, cut_quotes=True)}")
         return "\n".join(out)
 
 

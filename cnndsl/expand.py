@@ -236,7 +236,8 @@ class _Builder:
                                kw.key_span, f"did you mean `{guess}`?" if guess
                                else _signature(definition))
             if kw.key in bound:
-                raise CnnError(f"parameter `{kw.key}` is given twice", kw.key_span)
+                raise CnnError(f"parameter `{kw.key}` is given twice", kw.key_span,
+                               "give each parameter once, by position or by name")
             bound[kw.key] = self.value(kw.value, env)
         for param in params:
             if param.name not in bound:
@@ -253,7 +254,8 @@ class _Builder:
             return atom_value(arg.text, arg.span, env)
         if isinstance(arg, ast.Word):  # `block(n)` passes a parameter on, as `block({n})`
             return evaluate(arg.name, env, arg.span.shifted(-1, len(arg.name)))
-        raise CnnError("a block argument must be a number, a name or an `{expr}`", arg.span)
+        raise CnnError("a block argument must be a number, a name or an `{expr}`", arg.span,
+                       "e.g. `block(64)`, `block(n)` or `block({2*n})`")
 
     def integer(self, arg: ast.Value, env: Env, what: str) -> int:
         return whole(self.value(arg, env), what, arg.span)
@@ -266,7 +268,8 @@ def _explicit_name(args) -> ast.Word | None:
         if isinstance(arg, ast.Option) and arg.key == "name":
             if not isinstance(arg.value, ast.Word):
                 raise CnnError("a layer name must be a word like `stem` or `conv1_1`",
-                               arg.value.span)
+                               arg.value.span, "letters, digits and `_`, not starting with "
+                               "a digit: `name=stem`")
             if found is not None:
                 raise CnnError("option `name` is given twice", arg.span, "give one name")
             found = arg.value

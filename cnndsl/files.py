@@ -9,16 +9,21 @@ disk or an interrupt leaves the old file exactly as it was.
 from __future__ import annotations
 
 import contextlib
+import errno
 import os
+import stat
 import tempfile
 import warnings
 import zipfile
 from collections.abc import Iterator, Mapping
 from pathlib import Path
-
-import numpy as np
+from typing import TYPE_CHECKING, BinaryIO
 
 from . import signals
+from .errors import safe_message, shown
+
+if TYPE_CHECKING:  # NumPy is imported where arrays are read or written: `check` needs none
+    import numpy as np
 
 
 @contextlib.contextmanager
@@ -26,8 +31,9 @@ def staged(path: str | Path, suffix: str = ".tmp") -> Iterator[Path]:
     """A hidden temporary file beside `path` (`.NAME.XXXX.tmp`), renamed over `path` only
     if the block succeeds; removed on any failure or interrupt. OSErrors propagate.
 
-    `suffix` is for writers that insist on a file ending (Keras wants `.keras`)."""
-    path = Path(path)
+    `suffix` is for writers that insist on a file ending (Keras wants `.keras`). A symbolic
+    link is written through: its target is replaced and the link stays a link."""
+    path = Path(os.path.realpath(path))
     fd, name = tempfile.mkstemp(prefix=f".{path.name}.", suffix=suffix, dir=path.parent)
     os.close(fd)
     tmp = Path(name)
@@ -71,6 +77,8 @@ def write_npz(path: str | Path, arrays: Mapping[str, np.ndarray]) -> None:
     """An `.npz` as `numpy.savez` lays it out, member by member, written atomically.
 
     Keys are free: `numpy.savez(**arrays)` would clash with a key named `file`."""
+    import numpy as np
+
     with staged(path) as tmp, zipfile.ZipFile(tmp, "w", zipfile.ZIP_STORED,
                                               allowZip64=True) as archive:
         for key, array in arrays.items():
@@ -87,18 +95,86 @@ class FileError(Exception):
         self.where, self.message, self.hint = str(where), message, hint
 
     def render(self) -> str:
-        return f"{self.where}: error: {self.message}\nhint: {self.hint}"
+        """Paths are `shown` (control characters escaped, length capped); the message and
+        hint quote user strings through `shown` where they are made."""
+        return (f"{shown(self.where)}: error: {safe_message(self.message)}\n"
+                f"hint: {safe_message(self.hint)}")
 
 
 def unreadable(path: str | Path, error: OSError, wanted: str) -> FileError:
-    """The error for a file that cannot be opened; `wanted` names what was expected
-    ("a .keras file")."""
+    """The error for a file that cannot be opened or read; `wanted` names what was
+    expected ("a .keras file")."""
     if isinstance(error, FileNotFoundError):
         return FileError(path, "no such file", "check the path")
     if isinstance(error, IsADirectoryError):
         return FileError(path, "is a directory, not a file", f"give {wanted}")
-    return FileError(path, f"cannot read the file: {error.strerror or error}",
-                     "check the file's permissions")
+    if isinstance(error, NotRegularFile):
+        return FileError(path, f"is {error.kind}, not a regular file", f"give {wanted}")
+    if error.errno == errno.ENOMEM:
+        return FileError(path, "not enough memory to read the file", "close other programs, "
+                         "or use a smaller --batch-size")
+    if isinstance(error, PermissionError):
+        return FileError(path, f"cannot read the file: {error.strerror or error}",
+                         "check the file's permissions")
+    return FileError(path, f"cannot read the file: {shown(error.strerror or error)}",
+                     "check that the file and its disk are still there and readable")
+
+
+class NotRegularFile(OSError):
+    """A path that names a FIFO, a device or a socket, which cnndsl does not read."""
+
+    KINDS = {stat.S_IFIFO: "a named pipe (FIFO)", stat.S_IFCHR: "a device",
+             stat.S_IFBLK: "a device", stat.S_IFSOCK: "a socket"}
+
+    def __init__(self, mode: int) -> None:
+        self.kind = self.KINDS.get(stat.S_IFMT(mode), "not a file")
+        super().__init__(f"it is {self.kind}, not a regular file")
+
+
+def open_regular(path: str | Path):
+    """`path` opened for reading (binary, unbuffered), if it is a regular file; else an
+    `OSError` (`IsADirectoryError`, `NotRegularFile`, or the one `open` raised).
+
+    Opening a FIFO for reading waits for a writer, forever if none comes: the file is
+    opened without waiting (O_NONBLOCK) and its type checked before anything is read."""
+    fd = os.open(path, os.O_RDONLY | getattr(os, "O_NONBLOCK", 0) | getattr(os, "O_CLOEXEC", 0))
+    try:
+        mode = os.fstat(fd).st_mode
+        if stat.S_ISDIR(mode):
+            raise IsADirectoryError(errno.EISDIR, os.strerror(errno.EISDIR))
+        if not stat.S_ISREG(mode):
+            raise NotRegularFile(mode)
+        os.set_blocking(fd, True)
+        return os.fdopen(fd, "rb", buffering=0)
+    except BaseException:
+        os.close(fd)
+        raise
+
+
+def same_file(a: str | Path, b: str | Path) -> bool:
+    """Whether `a` and `b` name one file: the same inode when both exist (through symbolic
+    and hard links), else the same path once links are resolved."""
+    try:
+        return os.path.samefile(a, b)
+    except (OSError, ValueError):
+        return os.path.realpath(a) == os.path.realpath(b)
+
+
+def refuse_overwriting(output: str | Path, option: str,
+                       inputs: Mapping[str, str | Path | None]) -> None:
+    """`FileError` if writing `output` (given as `option`) would replace one of `inputs`,
+    keyed by what they are ("the input", "the weights file"); None values are skipped."""
+    for what, path in inputs.items():
+        if path is not None and same_file(output, path):
+            named = " itself" if str(path) == str(output) else f" ({shown(path)})"
+            raise FileError(output, f"the output would overwrite {what}{named}",
+                            f"write to another file, e.g. {option} "
+                            f"{shown(_sibling(Path(output)))}")
+
+
+def _sibling(path: Path) -> Path:
+    """`x.npy` -> `x.out.npy`: a suggestion for an output that is not the input."""
+    return path.with_name(f"{path.stem}.out{path.suffix}")
 
 
 class ArchiveError(ValueError):
@@ -121,15 +197,15 @@ def available_memory() -> int | None:
         return None
 
 
-def check_expansion(path: str | Path) -> None:
+def check_expansion(file: str | Path | BinaryIO) -> None:
     """Refuse an `.npz` whose members would not fit in memory once decompressed.
 
     Zip members are read whole, and a few kilobytes of compressed zeros can declare
     gigabytes: the sizes the archive declares are summed before anything is read (a
     member cannot give more than it declares). Anything that is not a readable zip is
-    left for the reader to report."""
+    left for the reader to report. `file` is a path or an open binary file."""
     try:
-        with zipfile.ZipFile(path) as archive:
+        with zipfile.ZipFile(file) as archive:
             declared = sum(member.file_size for member in archive.infolist())
     except (OSError, zipfile.BadZipFile, ValueError, NotImplementedError, EOFError):
         return
@@ -142,19 +218,32 @@ def check_expansion(path: str | Path) -> None:
 
 def read_npz(path: str | Path) -> dict[str, np.ndarray]:
     """Every array of an `.npz`, refusing pickled objects, anything not an array, and
-    archives that would not fit in memory."""
-    check_expansion(path)
+    archives that would not fit in memory. A file that cannot be read, or is not a
+    regular file, is an `OSError`."""
+    with open_regular(path) as file:
+        if file.read(6) == b"\x93NUMPY":  # np.load would read the whole array first
+            raise ArchiveError("it is a single .npy array, not an .npz archive")
+        file.seek(0)
+        check_expansion(file)
+        file.seek(0)
+        return _arrays(file)
+
+
+def _arrays(file: BinaryIO) -> dict[str, np.ndarray]:
+    import numpy as np
+
     try:
-        data = np.load(path, allow_pickle=False)
+        data = np.load(file, allow_pickle=False)
     except ValueError as e:
         if "pickle" in str(e).lower():
             raise ArchiveError("it is not an .npz archive of arrays (numpy reads it as "
                                "pickled data, which is refused for safety)") from None
-        raise ArchiveError(f"it is not a valid .npz file ({e})") from None
-    except OSError:
+        raise ArchiveError(f"it is not a valid .npz file ({shown(e)})") from None
+    except (OSError, MemoryError):
         raise
     except Exception as e:  # noqa: BLE001 - any other failure to parse: a corrupt file
-        raise ArchiveError(f"it is not a valid .npz file ({type(e).__name__}: {e})") from None
+        raise ArchiveError(f"it is not a valid .npz file ({type(e).__name__}: "
+                           f"{shown(e)})") from None
     if not isinstance(data, np.lib.npyio.NpzFile):
         raise ArchiveError("it is a single .npy array, not an .npz archive")
     with data:
@@ -166,13 +255,17 @@ def read_npz(path: str | Path) -> dict[str, np.ndarray]:
                     value = data[key]
             except ValueError as e:
                 if "pickle" in str(e).lower():
-                    raise ArchiveError(f"member `{key}` holds pickled Python objects, which "
-                                       "are refused for safety") from None
-                raise ArchiveError(f"member `{key}` is not a valid array ({e})") from None
-            except Exception as e:  # noqa: BLE001 - encrypted, truncated, huge, garbled...
-                raise ArchiveError(f"member `{key}` cannot be read ({type(e).__name__}: "
-                                   f"{e})") from None
+                    raise ArchiveError(f"member `{shown(key)}` holds pickled Python objects, "
+                                       "which are refused for safety") from None
+                raise ArchiveError(f"member `{shown(key)}` is not a valid array "
+                                   f"({shown(e)})") from None
+            except MemoryError:  # what it declares, not what is free: not "corrupt" either
+                raise ArchiveError(f"member `{shown(key)}` is too large to read into memory "
+                                   "(its header declares more than can be allocated)") from None
+            except Exception as e:  # noqa: BLE001 - encrypted, truncated, garbled...
+                raise ArchiveError(f"member `{shown(key)}` cannot be read "
+                                   f"({type(e).__name__}: {shown(e)})") from None
             if not isinstance(value, np.ndarray):
-                raise ArchiveError(f"member `{key}` is not a .npy array")
+                raise ArchiveError(f"member `{shown(key)}` is not a .npy array")
             out[key] = value
         return out

@@ -13,6 +13,7 @@ import json
 from fractions import Fraction
 
 from .analysis import LayerStats, ReceptiveField, Stats
+from .errors import shown
 from .shapes import format_shape
 
 COLUMNS = ("#", "name", "step", "output", "params", "MACs", "FLOPs", "RF")
@@ -82,7 +83,7 @@ def table(stats: Stats) -> str:
             for s in stats.layers]
     header, *body = _grid([COLUMNS, *rows], ALIGN, TEXT_WIDTHS)
     rule = "-" * max(len(line) for line in (header, *body))
-    lines = [f"{g.name}: {len(g)} {layers}, input {format_shape(g.input.shape)} -> output "
+    lines = [f"{shown(g.name)}: {len(g)} {layers}, input {format_shape(g.input.shape)} -> output "
              f"{format_shape(g.output.shape)}", "", rule, header, rule, *body, rule]
     trainable, frozen = stats.total("trainable"), stats.total("non_trainable")
     lines += [
@@ -186,7 +187,7 @@ def to_markdown(stats: Stats) -> str:
         return (f"{v:,}" if isinstance(v, int) else str(v)).replace("|", "\\|")
 
     g = stats.graph
-    lines = [f"## {g.name}", "", "| " + " | ".join(FLAT_HEADER) + " |",
+    lines = [f"## {shown(g.name)}", "", "| " + " | ".join(FLAT_HEADER) + " |",
              "|" + "|".join("---" if h in TEXT_COLUMNS else "---:" for h in FLAT_HEADER) + "|"]
     lines += ["| " + " | ".join(cell(v) for v in row) + " |" for row in _flat_rows(stats)]
     lines += ["", f"**Total params:** {stats.params:,} ({stats.total('trainable'):,} "

@@ -2,13 +2,15 @@
 
     cnndsl run net.cnn --input x.npy -o y.npy --batch-size 64
 
-The input is memory-mapped and read B examples at a time; each batch's output goes straight
-into a temporary file beside the output (a memory-mapped `.npy`, or an `.npz` written as a
-stream), renamed over the output only once complete. A failure, Ctrl-C or SIGTERM removes
-the temporary file and leaves any old output as it was. SIGKILL cannot be caught: it may
-leave a hidden `.NAME.XXXXXXXX.tmp` beside the output, never a truncated output.
+The input is read B examples at a time (see `inputs`); each batch's output goes straight
+into a temporary file beside the output (a `.npy`, or an `.npz` written as a stream),
+renamed over the output only once complete. Neither file is memory-mapped, so a file
+changed under the run is an error, never a bus error. A failure, Ctrl-C or SIGTERM
+removes the temporary file and leaves any old output as it was. SIGKILL cannot be caught:
+it may leave a hidden `.NAME.XXXXXXXX.tmp` beside the output, never a truncated output.
+An output that is the same file as an input (the spec, `--input`, `--weights`) is refused.
 
-An `.npz` input is one array read whole (zip members cannot be memory-mapped): use `.npy`
+An `.npz` input is one array read whole (zip members cannot be read in parts): use `.npy`
 for inputs larger than memory. `--layers` keeps every layer's output for the whole input.
 """
 
@@ -17,57 +19,66 @@ from __future__ import annotations
 import contextlib
 import os
 import time
-import warnings
 import zipfile
 from collections.abc import Callable, Iterator
+from math import prod
 from pathlib import Path
 from typing import TextIO
 
 import numpy as np
 
 from . import files
-from .files import ArchiveError, FileError, check_expansion, unreadable
+from .errors import shown
+from .files import FileError
+from .inputs import Examples, read_input, sniff
 from .network import Network
 from .signals import sigterm_interrupts
 from .weights import WeightsError
 
-NUMERIC_KINDS = "biuf"  # bool, signed, unsigned, floating point
-KIND_NAMES = {"c": "complex numbers", "U": "strings", "S": "byte strings", "V": "records",
-              "O": "Python objects", "M": "dates", "m": "time deltas"}
 NPZ_KEY = "output"  # the one array of an .npz output
 
 
 def run(network: Network, source: Path, output: Path, *, weights: Path | None = None,
         seed: int = 0, batch_size: int = 32, dtype: str = "float32",
-        layers: Path | None = None, progress: TextIO | None = None) -> tuple[int, ...]:
+        layers: Path | None = None, progress: TextIO | None = None,
+        spec: Path | None = None) -> tuple[int, ...]:
     """Run `network` over the examples in `source` and write the outputs to `output`.
 
     `input 4 -> dense 2` on a (10, 4) array writes (10, 2); on a (4,) array, one example
     without the batch axis, it writes (2,). Returns the shape written. Raises `FileError`
-    for any problem with the files or options, before anything is written.
+    for any problem with the files or options, before anything is written; `spec` is the
+    network's file, which no output may overwrite either.
     """
     check_options(batch_size, seed)
-    x = read_input(source)
-    single = fit_input(x, network, source)
+    check_outputs(output, layers, {"the input": source, "the weights file": weights,
+                                   "the spec": spec})
+    with contextlib.closing(read_input(source)) as x:
+        single = fit_input(x, network, source)
+        use_weights(network, weights, seed)
+        rows = 1 if single else x.shape[0]
+        shape = network.output_shape if single else (rows, *network.output_shape)
+        kind = np.dtype(dtype)
+        interpreter = network.interpreter(kind, keep=layers is not None)
+        bar = Progress(0 if single else rows, progress)
+        with sigterm_interrupts(), staged(output) as tmp:
+            rows_to = npz_rows if output.suffix.lower() == ".npz" else npy_rows
+            with rows_to(tmp, shape, rows, kind) as write:
+                kept = stream(interpreter, x, single, write, batch_size, bar)
+            if layers is not None:
+                write_layers(layers, network, kept, single, kind)
+    return tuple(shape)
+
+
+def check_outputs(output: Path, layers: Path | None, inputs: dict[str, Path | None]) -> None:
+    """Writable destinations that overwrite no input, and not each other."""
     check_destination(output, (".npy", ".npz"), "-o")
+    files.refuse_overwriting(output, "-o", inputs)
     if layers is not None:
         check_destination(layers, (".npz",), "--layers")
-        if layers.resolve() == output.resolve():
+        if files.same_file(layers, output):
             raise FileError(layers, "--layers and -o name the same file",
-                           "write the layers' outputs to a different .npz")
-    use_weights(network, weights, seed)
-    rows = 1 if single else len(x)
-    shape = network.output_shape if single else (rows, *network.output_shape)
-    kind = np.dtype(dtype)
-    interpreter = network.interpreter(kind, keep=layers is not None)
-    bar = Progress(0 if single else rows, progress)
-    with sigterm_interrupts(), staged(output) as tmp:
-        rows_to = npz_rows if output.suffix.lower() == ".npz" else npy_rows
-        with rows_to(tmp, shape, rows, kind) as write:
-            kept = stream(interpreter, x, single, write, batch_size, bar)
-        if layers is not None:
-            write_layers(layers, network, kept, single, kind)
-    return tuple(shape)
+                            "write the layers' outputs to a different .npz")
+        files.refuse_overwriting(layers, "--layers", inputs)
 
 
 def check_options(batch_size: int, seed: int) -> None:
@@ -81,94 +92,19 @@ def check_options(batch_size: int, seed: int) -> None:
 
 
 # -- input ------------------------------------------------------------------------------------
-def sniff(path: Path) -> str:
-    """'npy' or 'npz' from the file's first bytes, not its name; `FileError` if neither.
-
-    NumPy itself calls any unknown file "pickled data", which misleads for a text file."""
-    try:
-        with open(path, "rb") as f:
-            head = f.read(6)
-    except OSError as e:
-        raise unreadable(path, e, "a .npy or .npz file") from None
-    if head.startswith(b"\x93NUMPY"):
-        return "npy"
-    if head.startswith(b"PK"):
-        return "npz"
-    if not head:
-        raise FileError(path, "the file is empty", "save arrays with numpy.save or numpy.savez")
-    if head.startswith(b"\x80"):
-        raise _pickled(path)
-    raise FileError(path, "not a .npy or .npz file", "save arrays with numpy.save or numpy.savez")
-
-
-def read_input(path: Path) -> np.ndarray:
-    """The input array: a read-only memory map of a `.npy`, or the one array of an `.npz`."""
-    kind = sniff(path)
-    try:
-        with warnings.catch_warnings():
-            warnings.simplefilter("error")  # a header numpy only warns about is corrupt too
-            x = np.load(path, mmap_mode="r", allow_pickle=False) if kind == "npy" \
-                else _one(path)
-    except FileError:
-        raise
-    except ValueError as e:
-        if "pickle" in str(e) or "object" in str(e).lower():
-            raise _pickled(path) from None
-        raise _corrupt(path, e) from None
-    except Exception as e:  # noqa: BLE001 - any failure to parse the file means corrupt
-        raise _corrupt(path, e) from None
-    if x.dtype.kind not in NUMERIC_KINDS:
-        what = KIND_NAMES.get(x.dtype.kind, "values that are not numbers")
-        raise FileError(path, f"the input holds {what} (dtype {x.dtype}); the network takes "
-                       "integers or floating-point numbers",
-                       "save a numeric array, e.g. numpy.save(path, x.astype('float32'))")
-    return x
-
-
-def _one(path: Path) -> np.ndarray:
-    """The only array of an `.npz` archive (read whole: zip members cannot be mapped)."""
-    try:
-        check_expansion(path)
-    except ArchiveError as e:
-        raise FileError(path, str(e), "save a large input as .npy: it is read from disk "
-                       "a batch at a time") from None
-    with np.load(path, allow_pickle=False) as data:
-        names = list(data.files)
-        if len(names) != 1:
-            held = f"{len(names)} arrays ({', '.join(names)})" if names else "no arrays"
-            raise FileError(path, f"the archive holds {held}; the input must be exactly one",
-                           "save only the input: numpy.savez(path, x) or numpy.save('x.npy', x)")
-        x = data[names[0]]
-    if not isinstance(x, np.ndarray):  # a zip member that is not a .npy comes back as bytes
-        raise FileError(path, f"`{names[0]}` in the archive is not a NumPy array",
-                       "write the archive with numpy.savez")
-    return x
-
-
-def _pickled(path: Path) -> FileError:
-    return FileError(path, "the file holds pickled Python objects, which are refused for "
-                    "safety", "save a plain numeric array, e.g. numpy.save(path, "
-                    "numpy.asarray(x, dtype='float32'))")
-
-
-def _corrupt(path: Path, e: BaseException) -> FileError:
-    return FileError(path, f"the file is truncated or corrupt ({e})",
-                    "write it again with numpy.save or numpy.savez")
-
-
-def fit_input(x: np.ndarray, network: Network, path: Path) -> bool:
+def fit_input(x: Examples, network: Network, path: Path) -> bool:
     """Whether `x` is one example without the batch axis; `FileError` if it fits neither way."""
     expected = tuple(network.input_shape)
     if tuple(x.shape) == expected:
         return True
-    if x.ndim == len(expected) + 1 and tuple(x.shape[1:]) == expected:
+    if len(x.shape) == len(expected) + 1 and tuple(x.shape[1:]) == expected:
         return False
     node = network.graph.input
     span = f"{node.span.line}:{node.span.column}"
     raise FileError(path, f"the input has shape {tuple(x.shape)}; the network takes "
-                   f"(N, {', '.join(map(str, expected))}) for N examples, or {expected} for one",
-                   f"the network's first step, `{node.text}` at line {span}, sets the shape "
-                   "of one example")
+                    f"(N, {', '.join(map(str, expected))}) for N examples, or {expected} for "
+                    f"one", f"the network's first step, `{shown(node.text)}` at line {span}, "
+                    "sets the shape of one example")
 
 
 # -- weights ----------------------------------------------------------------------------------
@@ -201,20 +137,22 @@ def use_weights(network: Network, path: Path | None, seed: int) -> None:
 
 # -- output -----------------------------------------------------------------------------------
 def check_destination(path: Path, suffixes: tuple[str, ...], option: str) -> None:
-    """Fail before the run, not after it, if `path` cannot be written."""
+    """Fail before the run, not after it, if `path` cannot be written. A symbolic link is
+    written through (see `files.staged`): its target's directory is the one checked."""
     if path.suffix.lower() not in suffixes:
         raise FileError(path, f"{option} must name a {' or '.join(suffixes)} file",
-                       f"e.g. {option} {path.with_suffix(suffixes[0]).name}")
+                        f"e.g. {option} {shown(path.with_suffix(suffixes[0]).name)}")
     if path.is_dir():
-        raise FileError(path, "is a directory", f"give a file name, e.g. {path / 'out.npy'}")
-    parent = path.parent
+        raise FileError(path, "is a directory",
+                        f"give a file name, e.g. {shown(path / ('out' + suffixes[0]))}")
+    parent = Path(os.path.realpath(path)).parent if path.is_symlink() else path.parent
     if not parent.is_dir():
         problem = "is not a directory" if parent.exists() else "does not exist"
-        raise FileError(path, f"the directory {parent} {problem}",
-                       f"create it first (mkdir -p {parent}) or write elsewhere")
+        raise FileError(path, f"the directory {shown(parent)} {problem}",
+                        f"create it first (mkdir -p {shown(parent)}) or write elsewhere")
     if not os.access(parent, os.W_OK | os.X_OK):
-        raise FileError(path, f"cannot write in the directory {parent}",
-                       "check its permissions or write elsewhere")
+        raise FileError(path, f"cannot write in the directory {shown(parent)}",
+                        "check its permissions or write elsewhere")
 
 
 @contextlib.contextmanager
@@ -224,26 +162,30 @@ def staged(path: Path) -> Iterator[Path]:
         with files.staged(path) as tmp:
             yield tmp
     except OSError as e:
-        raise FileError(path, f"cannot write the output: {e.strerror or e}",
-                       "check the free space and permissions of its directory") from None
+        raise FileError(path, f"cannot write the output: {shown(e.strerror or e)}",
+                        "check the free space and permissions of its directory") from None
 
 
 @contextlib.contextmanager
 def npy_rows(path: Path, shape: tuple[int, ...], rows: int,
              dtype: np.dtype) -> Iterator[Callable[[int, np.ndarray], None]]:
-    """`write(start, batch)` into a new memory-mapped `.npy` of `shape`: the OS writes
-    finished rows out, so only the current batch is ever held in memory."""
-    mm = np.lib.format.open_memmap(path, mode="w+", dtype=dtype, shape=shape)
-    if hasattr(os, "posix_fallocate"):  # a full disk is then an error now, not a SIGBUS later
-        with open(path, "r+b") as f:
-            os.posix_fallocate(f.fileno(), 0, os.fstat(f.fileno()).st_size)
-    view = mm.reshape(rows, mm.size // rows if rows else 0)  # one example a row, as batches
+    """`write(start, batch)` into a new `.npy` of `shape`, with plain writes at each
+    batch's offset, so only the current batch is ever held in memory. The whole file's
+    space is reserved first: a full disk is an error before the run, not after it."""
+    with open(path, "r+b") as f:
+        np.lib.format.write_array_header_1_0(f, {
+            "descr": np.lib.format.dtype_to_descr(dtype), "fortran_order": False,
+            "shape": shape})
+        offset = f.tell()
+        row_bytes = prod(shape) // rows * dtype.itemsize if rows else 0
+        if hasattr(os, "posix_fallocate") and rows:
+            os.posix_fallocate(f.fileno(), 0, offset + rows * row_bytes)
 
-    def write(start: int, batch: np.ndarray) -> None:
-        view[start:start + len(batch)] = batch.reshape(len(batch), -1)
+        def write(start: int, batch: np.ndarray) -> None:
+            f.seek(offset + start * row_bytes)
+            f.write(np.ascontiguousarray(batch, dtype).data)
 
-    yield write
-    mm.flush()
+        yield write
 
 
 @contextlib.contextmanager
@@ -258,44 +200,37 @@ def npz_rows(path: Path, shape: tuple[int, ...], rows: int,
             "shape": shape})
 
         def write(start: int, batch: np.ndarray) -> None:
-            member.write(np.ascontiguousarray(batch, dtype).tobytes())
+            member.write(np.ascontiguousarray(batch, dtype).data)
 
         yield write
 
 
-def stream(interpreter, x: np.ndarray, single: bool, write: Callable[[int, np.ndarray], None],
+def stream(interpreter, x: Examples, single: bool, write: Callable[[int, np.ndarray], None],
            batch_size: int, bar: Progress) -> dict[str, list[np.ndarray]]:
     """Run batch after batch, each written before the next is read; with a `keep`
-    interpreter, also collect every layer's output (`--layers`)."""
+    interpreter, also collect every layer's output (`--layers`). NaN and Inf in the
+    input propagate without warnings (the interpreter silences them, as the API does)."""
     kept: dict[str, list[np.ndarray]] = {}
-    rows = 1 if single else len(x)
+    rows = 1 if single else x.shape[0]
     last = interpreter.graph.output.name
     try:
-        with quiet_arithmetic():
-            for start in range(0, rows, batch_size):
-                batch = np.asarray(x[None] if single else x[start:start + batch_size])
-                if interpreter.keep:
-                    values = interpreter.run_all(batch)
-                    for name, value in values.items():
-                        kept.setdefault(name, []).append(value)
-                    out = values[last]
-                else:
-                    out = interpreter.run(batch)
-                write(start, out)
-                bar.update(start + len(batch))
+        for start in range(0, rows, batch_size):
+            # Each batch's output is written before the next is read, so unless every
+            # layer's output is kept, the next batch may be read into the same memory.
+            batch = x.read(0, x.shape[0])[None] if single else \
+                x.read(start, start + batch_size, reuse=not interpreter.keep)
+            if interpreter.keep:
+                values = interpreter.run_all(batch)
+                for name, value in values.items():
+                    kept.setdefault(name, []).append(value)
+                out = values[last]
+            else:
+                out = interpreter.run(batch)
+            write(start, out)
+            bar.update(start + len(batch))
     finally:
         bar.close()
     return kept
-
-
-@contextlib.contextmanager
-def quiet_arithmetic() -> Iterator[None]:
-    """NaN and Inf in the input just propagate, without warnings: `errstate` covers this
-    thread, the (process-wide) warning filter the convolution's worker threads."""
-    with np.errstate(all="ignore"), warnings.catch_warnings():
-        warnings.filterwarnings("ignore", r"(invalid value|overflow|divide by zero|underflow) "
-                                "encountered", RuntimeWarning)
-        yield
 
 
 def write_layers(path: Path, network: Network, kept: dict[str, list[np.ndarray]],
@@ -309,8 +244,8 @@ def write_layers(path: Path, network: Network, kept: dict[str, list[np.ndarray]]
     try:
         files.write_npz(path, arrays)
     except OSError as e:
-        raise FileError(path, f"cannot write the layers file: {e.strerror or e}",
-                       "check the free space and permissions of its directory") from None
+        raise FileError(path, f"cannot write the layers file: {shown(e.strerror or e)}",
+                        "check the free space and permissions of its directory") from None
 
 
 # -- progress and signals ---------------------------------------------------------------------

@@ -17,6 +17,7 @@ from pathlib import Path
 
 import numpy as np
 
+from .errors import shown
 from .files import ArchiveError, read_npz, write_npz
 from .ir import Graph
 from .layers.base import Variable
@@ -72,8 +73,13 @@ def init_weights(graph: Graph, seed: int = 0, dtype=np.float32) -> Weights:
     return out
 
 
+MAX_LISTED = 20  # problems and names listed in one error; the rest are counted
+
+
 def check_weights(graph: Graph, weights: Mapping[str, np.ndarray]) -> None:
-    """Raise `WeightsError` naming every missing, extra or mis-shaped variable."""
+    """Raise `WeightsError` naming every missing, extra or mis-shaped variable (the first
+    20 of each; a file of a million stray keys gives a short message, not a million lines).
+    Keys are `shown`: a key holding control characters cannot rewrite the terminal."""
     expected = declared(graph)
     problems = []
     missing = [k for k in expected if k not in weights]
@@ -83,15 +89,23 @@ def check_weights(graph: Graph, weights: Mapping[str, np.ndarray]) -> None:
             problems.append(f"{key} has shape {tuple(np.shape(weights[key]))}, "
                             f"expected {var.shape}")
     if missing:
-        problems.append("missing: " + ", ".join(missing))
+        problems.append("missing: " + _listed(missing))
     if extra:
-        problems.append("not in the network: " + ", ".join(extra))
+        problems.append("not in the network: " + _listed(extra))
     for key in expected:
         if key in weights and not np.issubdtype(np.asarray(weights[key]).dtype, np.floating):
             problems.append(f"{key} has dtype {np.asarray(weights[key]).dtype}, expected "
                             "floating point")
     if problems:
-        raise WeightsError("the weights do not fit the network:\n  " + "\n  ".join(problems))
+        listed = problems[:MAX_LISTED] + ([f"and {len(problems) - MAX_LISTED:,} more"]
+                                          if len(problems) > MAX_LISTED else [])
+        raise WeightsError("the weights do not fit the network:\n  " + "\n  ".join(listed))
+
+
+def _listed(keys: list[str]) -> str:
+    """`a, b, c` for the first MAX_LISTED keys, each `shown`, then how many more."""
+    more = f", and {len(keys) - MAX_LISTED:,} more" if len(keys) > MAX_LISTED else ""
+    return ", ".join(shown(k, limit=60) for k in keys[:MAX_LISTED]) + more
 
 
 def load_npz(path: str | Path) -> Weights:
@@ -101,7 +115,7 @@ def load_npz(path: str | Path) -> Weights:
     except ArchiveError as e:
         raise WeightsError(f"{path}: {e}") from None
     except OSError as e:
-        raise WeightsError(f"{path}: cannot read weights ({e.strerror or e})") from None
+        raise WeightsError(f"{path}: cannot read weights ({shown(e.strerror or e)})") from None
 
 
 def save_npz(path: str | Path, weights: Mapping[str, np.ndarray]) -> None:

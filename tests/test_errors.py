@@ -15,7 +15,11 @@ characters, as editors do.
 
 from __future__ import annotations
 
+import ast
+import os
 import re
+import subprocess
+import sys
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -96,9 +100,11 @@ def file_line(text: str, number: int) -> str:
 
 
 def shown(line: str) -> str:
-    """A line as an error shows it: control characters (NUL, form feed, escape...) become
-    spaces, so they cannot move the terminal's cursor and the caret stays aligned."""
-    return re.sub(r"[\x00-\x08\x0b-\x1f\x7f\x85\u2028\u2029]", " ", line)
+    """A line as an error shows it: control characters (NUL, form feed, escape, C1, the
+    bidirectional overrides...) become spaces, so they cannot move the terminal's cursor or
+    reorder the line, and the caret stays aligned."""
+    return re.sub("[\x00-\x08\x0a-\x1f\x7f-\x9f\u061c\u200e\u200f\u2028-\u202e"
+                  "\u2066-\u2069\ufff9-\ufffb]", " ", line)
 
 
 def check_rendering(d: Diagnostic, text: str) -> None:
@@ -275,6 +281,33 @@ ROWS = [
     row("merges nested too deep", ADDS, 1, {16 + 11 * i for i in range(NEST)}, ["nest"]),
     row("repeats nested too deep", PARENS, 1, {16 + 2 * i for i in range(NEST)}, ["nest"]),
     row("blocks nested too deep", BLOCKS, set(range(2, 402)), {12, 16}, ["nest"]),
+    # -- options -------------------------------------------------------------------------------
+    row("bn eps=-1", "input 6x6x4 -> bn eps=-1\n", 1, 16, ["eps", "positive", "-1"],
+        hint="eps=0.001"),
+    row("bn eps=0", "input 6x6x4 -> batchnorm eps=0\n", 1, 16, ["eps", "positive"],
+        hint="eps=0.001"),
+    row("bn momentum=2", "input 6x6x4 -> bn momentum=2\n", 1, 16, ["momentum", "[0, 1]"],
+        hint="momentum=0.99"),
+    row("bn momentum=-0.5", "input 6x6x4 -> bn momentum=-0.5\n", 1, 16, ["momentum"],
+        hint="momentum=0.99"),
+    row("groups not dividing", "input 6x6x4 -> conv 3 x6 groups=3\n", 1, 16,
+        ["groups=3", "4 input channels", "6 filters"], hint="`groups=1` or `groups=2`"),
+    row("groups with nothing in common", "input 6x6x3 -> conv 3 x5 groups=5\n", 1, 16,
+        ["groups=5"], hint="leave `groups=` out"),
+    row("groups=0", "input 6x6x4 -> conv 3 x4 groups=0\n", 1, 33, ["positive"]),
+    row("bias not a boolean", "input 6 -> dense 3 bias=maybe\n", 1, 25, ["`true` or `false`"],
+        hint="`bias=false`"),
+    row("dilation not a size", "input 8x8x3 -> conv 3 x4 dilation=true\n", 1, 35, ["size"],
+        hint="`dilation=2`"),
+    row("eps not a number", "input 6x6x4 -> bn eps=x2\n", 1, 23, ["number"], hint="`0.5`"),
+    row("a pair outside zeropad", "input 8x8x3 -> conv 1:2 x4\n", 1, 21, ["`before:after`"],
+        hint="zeropad"),
+    row("block parameter given twice", "def b(n) = dense {n}\ninput 6 -> b(3, n=4)\n", 2, 17,
+        ["`n`", "twice"], hint="once"),
+    row("block argument not a number", "def b(n) = dense {n}\ninput 6 -> b(3x3)\n", 2, 14,
+        ["block argument"], hint="`block(64)`"),
+    row("layer name not a word", "input 6 -> dense 3 name=3\n", 1, 25, ["layer name"],
+        hint="`name=stem`"),
     # -- bytes ---------------------------------------------------------------------------------
     row("not UTF-8", b"input 6x6x1 -> conv 3x3 x2 # caf\xe9\n", 1, 33, ["UTF-8"]),
     row("not UTF-8 on line 2", b"# fine\ninput 6x6x1 \xff-> conv 3x3 x2\n", 2, 13,
@@ -373,7 +406,7 @@ def test_missing_file(tmp_path, capsys):
     assert "Traceback" not in captured.err
     first = captured.err.split("\n")[0]
     assert re.match(rf"^{re.escape(str(path))}(:\d+:\d+)?: error: ", first), captured.err
-    assert "No such file" in captured.err or "not found" in captured.err
+    assert "no such file" in captured.err.lower() and "\nhint: " in captured.err
 
 
 def test_directory_instead_of_file(tmp_path, capsys):
@@ -382,6 +415,7 @@ def test_directory_instead_of_file(tmp_path, capsys):
     assert rc == 1
     assert "Traceback" not in captured.err
     assert captured.err.startswith(f"{tmp_path}") and ": error: " in captured.err
+    assert "\nhint: " in captured.err
 
 
 @pytest.mark.parametrize("source, written", [
@@ -466,6 +500,99 @@ def test_error_in_a_block_points_into_the_block(tmp_path, capsys):
     d = the_error(r)
     assert (d.line, d.column) == (1, 12)
     assert "7x7" in d.message
+
+
+# ---- every error has a hint ---------------------------------------------------------------
+
+PACKAGE = Path(__file__).resolve().parent.parent / "cnndsl"
+# The errors users see, and where their hint goes: (positional index, keyword).
+HINTED = {"CnnError": (2, "hint"), "LayerError": (1, "hint"), "FileError": (2, "hint"),
+          "_fail": (4, "hint")}
+
+
+def _missing_hints(tree: ast.AST, source: str) -> list[str]:
+    """Calls making a user error without a hint (or with `hint=None`), and `UserError`s
+    whose text is neither a rendered error nor has a `hint:` line."""
+    found = []
+    for node in ast.walk(tree):
+        if not isinstance(node, ast.Call):
+            continue
+        name = getattr(node.func, "id", getattr(node.func, "attr", None))
+        if name in HINTED:
+            index, keyword = HINTED[name]
+            given = [k.value for k in node.keywords if k.arg == keyword]
+            given += node.args[index:index + 1]
+            if not given or (isinstance(given[0], ast.Constant) and not given[0].value):
+                found.append(f"line {node.lineno}: {ast.get_source_segment(source, node)}")
+        elif name == "UserError" and node.args:
+            text = ast.get_source_segment(source, node.args[0]) or ""
+            if ".render(" not in text and "hint: " not in text:
+                found.append(f"line {node.lineno}: {text}")
+    return found
+
+
+@pytest.mark.parametrize("path", sorted(PACKAGE.rglob("*.py")),
+                         ids=lambda p: p.relative_to(PACKAGE).as_posix())
+def test_every_error_the_code_makes_has_a_hint(path):
+    """Read off the source, so that an error no test reaches cannot lack a hint either:
+    every `CnnError`, `LayerError` and `FileError` is made with one, and every message the
+    CLI prints itself ends with a `hint:` line."""
+    source = path.read_text(encoding="utf-8")
+    assert _missing_hints(ast.parse(source), source) == []
+
+
+def test_the_hint_scan_would_catch_a_missing_hint():
+    source = ('CnnError("a", span)\nCnnError("a", span, None)\nLayerError("a")\n'
+              'CnnError("a", span, hint="fine")\nUserError(f"{x}: error: no")\n'
+              'UserError(e.render())\n')
+    assert len(_missing_hints(ast.parse(source), source)) == 4
+
+
+def test_a_directory_or_unreadable_spec_has_a_hint(tmp_path, capsys, monkeypatch):
+    rc = main(["check", str(tmp_path)])
+    err = capsys.readouterr().err
+    assert rc == 1 and err == (f"{tmp_path}: error: is a directory, not a file\n"
+                               "hint: give a .cnn file, or `-` and the spec on standard input\n")
+    spec = tmp_path / "locked.cnn"
+    spec.write_text("input 6 -> relu\n", encoding="utf-8")
+    real_open = os.open
+
+    def refuse(path, *args, **kwargs):  # root reads anything: as if it were mode 000
+        if str(path) == str(spec):
+            raise PermissionError(13, "Permission denied", str(path))
+        return real_open(path, *args, **kwargs)
+
+    monkeypatch.setattr(os, "open", refuse)
+    rc = main(["check", str(spec)])
+    err = capsys.readouterr().err
+    assert rc == 1 and err == (f"{spec}: error: cannot read the file: Permission denied\n"
+                               "hint: check the file's permissions\n")
+
+
+def test_a_fifo_as_spec_is_refused_not_waited_on(tmp_path):
+    """`open()` of a FIFO waits for a writer, forever if none comes; `-` reads a pipe."""
+    fifo = tmp_path / "net.cnn"
+    os.mkfifo(fifo)
+    result = subprocess.run([sys.executable, "-m", "cnndsl", "check", str(fifo)],
+                            capture_output=True, text=True, timeout=60,
+                            env={**os.environ, "PYTHONPATH": str(PACKAGE.parent)})
+    assert result.returncode == 1
+    assert result.stderr == (f"{fifo}: error: is a named pipe (FIFO), not a regular file\n"
+                             "hint: give a .cnn file, or `-` and the spec on standard input\n")
+
+
+def test_out_of_memory_has_a_hint(tmp_path, capsys, monkeypatch):
+    import cnndsl.compiler
+
+    def exhausted(*args, **kwargs):
+        raise MemoryError
+
+    monkeypatch.setattr(cnndsl.compiler, "compile_text", exhausted)
+    spec = tmp_path / "net.cnn"
+    spec.write_text("input 6 -> relu\n", encoding="utf-8")
+    assert main(["check", str(spec)]) == 1
+    err = capsys.readouterr().err
+    assert err.startswith(f"{spec}: error: out of memory\nhint: ")
 
 
 # ---- warnings -----------------------------------------------------------------------------

@@ -17,6 +17,7 @@ import signal
 import subprocess
 import sys
 import time
+import warnings
 import zipfile
 from pathlib import Path
 
@@ -136,6 +137,50 @@ def test_nan_and_inf_propagate(work, capsys):
                                   [[np.nan, np.nan], [np.inf, np.nan], [np.nan, -np.inf]])
 
 
+API_NETS = ["input 4 -> dense 3",
+            "input 8x8x3 -> conv 3x3 x4 -> batchnorm -> relu -> maxpool 2 -> flatten -> dense 3",
+            "input 16x16x3 -> conv 3x3 x8 same sigmoid -> avgpool 2 -> conv 1 x4 -> gap -> "
+            "dense 3 softmax"]
+
+
+@pytest.mark.parametrize("threads", ["1", "2"])
+@pytest.mark.parametrize("spec", API_NETS, ids=["dense", "conv", "conv-pool"])
+def test_the_python_api_is_as_quiet_as_the_cli_on_nan_and_inf(monkeypatch, spec, threads):
+    """Infinity times a zero weight is NaN: NumPy warns (`invalid value encountered in
+    matmul`) unless told not to, and `np.errstate` holds for one thread only. The API, like
+    the CLI, lets NaN and Inf propagate without a warning, from the calling thread and
+    from every worker (a batch of 8 is shared between 2 workers, one image is split by
+    tiles). The warnings filter is global: a warning in any thread would be an error."""
+    monkeypatch.setenv("CNNDSL_THREADS", threads)
+    net = cnndsl.parse(spec)
+    for value in (np.nan, np.inf, -np.inf):
+        x = np.full((8, *net.input_shape), value, np.float32)
+        x[1] = 1.0
+        with warnings.catch_warnings():
+            warnings.simplefilter("error")
+            for dtype in (np.float32, np.float64):
+                y = net.run(x, dtype=dtype)
+                assert np.isnan(y[0]).all() and np.isfinite(y[1]).all()
+                assert np.isnan(net.run(x[0], dtype=dtype)).all()
+            maps = net.run_layers(x)
+            assert np.isfinite(maps[list(maps)[-1]][1]).all()
+
+
+def test_the_python_api_is_quiet_in_a_fresh_process():
+    """The same, in a process where `-W error` turns every warning into an exception from
+    the start, as a user's script with warnings as errors would see it."""
+    script = ("import numpy as np, cnndsl\n"
+              f"for spec in {API_NETS!r}:\n"
+              "    net = cnndsl.parse(spec)\n"
+              "    x = np.full((8, *net.input_shape), np.inf, np.float32)\n"
+              "    net.run(x); net.run(x[0]); net.run_layers(x)\n"
+              "print('quiet')\n")
+    result = subprocess.run([sys.executable, "-W", "error", "-c", script], env=environ(),
+                            capture_output=True, text=True, timeout=120)
+    assert result.returncode == 0 and result.stdout == "quiet\n", result.stderr
+    assert result.stderr == ""
+
+
 def test_zero_examples(work, capsys):
     np.save("none.npy", np.zeros((0, 4), np.float32))
     assert cli(capsys, "run", "net.cnn", "--input", "none.npy", "-o", "out.npy")[0] == 0
@@ -227,7 +272,8 @@ USER_ERRORS = [
     ((*IN, "adir"), "adir: error: is a directory", ""),
     ((*IN, "zero.npy"), "zero.npy: error: the file is empty", ""),
     ((*IN, "text.npy"), "text.npy: error: not a .npy or .npz file", ""),
-    ((*IN, "truncated.npy"), "truncated.npy: error: the file is truncated or corrupt", ""),
+    ((*IN, "truncated.npy"), "truncated.npy: error: the file is truncated: it has 168 bytes, "
+     "its header declares 176", ""),
     ((*IN, "header.npy"), "header.npy: error: the file is truncated or corrupt", ""),
     ((*IN, "truncated.npz"), "truncated.npz: error: the file is truncated or corrupt", ""),
     ((*IN, "notes.npz"), "notes.npz: error: `notes.txt` in the archive is not", ""),
@@ -313,6 +359,200 @@ def test_weights_and_seed_together_are_a_usage_error(work, capsys):
         rc = e.code
     assert rc == 2
     assert "not allowed with argument" in capsys.readouterr().err
+    assert Path("out.npy").read_bytes() == OLD
+
+
+# ---- an output never destroys an input ----------------------------------------------------
+
+RUN = ("run", "net.cnn", "--input", "x.npy")
+ALIASES = [
+    # (argv, the output named in the message, what it would overwrite)
+    ((*RUN, "-o", "x.npy"), "x.npy", "the input itself"),
+    ((*RUN, "-o", "sub/../x.npy"), "sub/../x.npy", "the input (x.npy)"),
+    ((*RUN, "-o", "hard.npy"), "hard.npy", "the input (x.npy)"),
+    ((*RUN, "-o", "sym.npy"), "sym.npy", "the input (x.npy)"),
+    ((*RUN, "-o", "out.npy", "--layers", "sym.npz"), "sym.npz", "the input (x.npy)"),
+    (("run", "net.cnn", "--input", "xz.npz", "-o", "xz.npz"), "xz.npz", "the input itself"),
+    (("run", "net.cnn", "--input", "xz.npz", "-o", "out.npy", "--layers", "xz.npz"), "xz.npz",
+     "the input itself"),
+    ((*RUN, "-o", "out.npy", "--weights", "w.npz", "--layers", "w.npz"), "w.npz",
+     "the weights file itself"),
+    ((*RUN, "-o", "hardw.npz", "--weights", "w.npz"), "hardw.npz", "the weights file (w.npz)"),
+    (("run", "net.npz", "--input", "x.npy", "-o", "out.npy", "--layers", "net.npz"), "net.npz",
+     "the spec itself"),
+    (("run", "net.npy", "--input", "x.npy", "-o", "symspec.npy"), "symspec.npy",
+     "the spec (net.npy)"),
+]
+
+
+@pytest.mark.parametrize("argv, name, words", ALIASES, ids=[" ".join(a[0][2:]) for a in ALIASES])
+def test_an_output_that_is_an_input_is_refused(work, capsys, argv, name, words):
+    """`-o x.npy --input x.npy` used to overwrite the input, and `--layers` the input
+    archive, the weights or the spec: refused, whichever way the output names the file
+    (the same text, another path, a hard or symbolic link), before anything is read."""
+    Path("sub").mkdir()
+    np.savez("xz.npz", X)
+    for spec in ("net.npz", "net.npy"):
+        Path(spec).write_text("input 4 -> dense 2\n", encoding="utf-8")
+    os.link("x.npy", "hard.npy")
+    os.link("w.npz", "hardw.npz")
+    for link, target in (("sym.npy", "x.npy"), ("sym.npz", "x.npy"),
+                         ("symspec.npy", "net.npy")):
+        os.symlink(target, link)
+    before = {p.name: p.read_bytes() for p in work.iterdir() if p.is_file()}
+    option = argv[len(argv) - 2 - argv[::-1].index(name)]  # the option before the output
+    rc, out, err = cli(capsys, *argv)
+    assert rc == 1 and out == "", err
+    assert err.startswith(f"{name}: error: the output would overwrite {words}\n"), err
+    assert f"\nhint: write to another file, e.g. {option} " in err
+    assert {p.name: p.read_bytes() for p in work.iterdir() if p.is_file()} == before
+    assert all(Path(link).is_symlink() for link in ("sym.npy", "sym.npz", "symspec.npy"))
+    assert leftovers(work) == []
+
+
+def test_compile_refuses_to_overwrite_its_spec_or_weights(work, capsys):
+    """`compile` refused only `-o` equal to the spec's own path: now any path to it, and
+    the weights file too (checked before Keras is imported)."""
+    Path("net.py").write_text("input 4 -> dense 2\n", encoding="utf-8")
+    os.symlink("net.py", "link.py")
+    os.symlink("w.npz", "w.keras")
+    before = {p.name: p.read_bytes() for p in work.iterdir() if p.is_file()}
+    cases = [(["compile", "net.py", "--emit", "python", "-o", "link.py"], "link.py",
+              "the spec (net.py)"),
+             (["compile", "net.cnn", "--weights", "w.npz", "-o", "w.keras"], "w.keras",
+              "the weights file (w.npz)")]
+    for argv, name, words in cases:
+        rc, out, err = cli(capsys, *argv)
+        assert rc == 1 and out == "", err
+        assert err.startswith(f"{name}: error: the output would overwrite {words}\n"), err
+        assert "\nhint: " in err
+    assert {p.name: p.read_bytes() for p in work.iterdir() if p.is_file()} == before
+    assert Path("link.py").is_symlink() and Path("w.keras").is_symlink()
+
+
+@pytest.mark.parametrize("option", ["-o", "--layers"])
+def test_a_symbolic_link_is_written_through(work, capsys, option):
+    """`-o link.npy` replaced the link with a regular file: the output now goes to the
+    link's target, and the link stays a link (also across directories, and when the
+    target does not exist yet)."""
+    Path("real").mkdir()
+    suffix = ".npy" if option == "-o" else ".npz"
+    target = Path("real") / f"target{suffix}"
+    target.write_bytes(OLD)
+    os.symlink(target, f"link{suffix}")
+    os.symlink(Path("real") / f"new{suffix}", f"dangling{suffix}")
+    for name, real in ((f"link{suffix}", target),
+                       (f"dangling{suffix}", Path("real") / f"new{suffix}")):
+        argv = ["-o", name] if option == "-o" else ["-o", "out.npy", "--layers", name]
+        rc, out, err = cli(capsys, "run", "net.cnn", "--input", "x.npy", "--weights", "w.npz",
+                           *argv)
+        assert rc == 0, err
+        assert Path(name).is_symlink() and os.readlink(name) == str(real)
+        if option == "-o":
+            np.testing.assert_array_equal(np.load(real), Y)
+        else:
+            with np.load(real) as layers:
+                np.testing.assert_array_equal(layers["dense_1"], Y)
+        assert leftovers(work) == [] and leftovers(work / "real") == []
+
+
+# ---- inputs read in batches, never mapped -------------------------------------------------
+
+@pytest.mark.parametrize("batch", [1, 2, 3, 5])
+@pytest.mark.parametrize("layout", ["C", "F", "big-endian", "F big-endian"])
+def test_inputs_in_any_layout_are_read_a_batch_at_a_time(work, capsys, layout, batch):
+    """Rows are read with plain reads at their offset: a Fortran-order file holds each
+    column's rows together, read column by column (or whole, when the batch is)."""
+    x = np.random.default_rng(3).normal(size=(5, 4)).astype(
+        ">f4" if "big" in layout else np.float32)
+    np.save("odd.npy", np.asfortranarray(x) if "F" in layout else x)
+    with open("odd.npy", "rb") as f:
+        np.lib.format.read_magic(f)
+        assert np.lib.format.read_array_header_1_0(f)[1] == ("F" in layout)
+    rc, _, err = cli(capsys, "run", "net.cnn", "--input", "odd.npy", "-o", "out.npy",
+                     "--weights", "w.npz", "--batch-size", str(batch))
+    assert rc == 0, err
+    np.testing.assert_allclose(np.load("out.npy"), x.astype(np.float32) @ KERNEL + BIAS,
+                               rtol=1e-6)
+
+
+def test_input_truncated_while_being_read(work, capsys, monkeypatch):
+    """The input shrinks between two batches (another program rewrites it): a clear error
+    with the sizes, where a memory-mapped input ended in a bus error (SIGBUS, exit 135),
+    no message, and the temporary output left behind."""
+    from cnndsl.backends.numpy import Interpreter
+
+    np.save("x.npy", np.tile(X, (4, 1)))  # 12 rows of 16 bytes after a 128-byte header
+    original = Interpreter._run
+
+    def shrink_after_first(self, x):
+        os.truncate("x.npy", 128 + 3 * 16 + 5)
+        return original(self, x)
+
+    monkeypatch.setattr(Interpreter, "_run", shrink_after_first)
+    rc, out, err = cli(capsys, "run", "net.cnn", "--input", "x.npy", "-o", "out.npy",
+                       "--batch-size", "4")
+    assert rc == 1 and out == ""
+    assert err.startswith("x.npy: error: the file was truncated while being read (now 181 "
+                          "bytes, expected 320)\nhint: "), err
+    assert Path("out.npy").read_bytes() == OLD and leftovers(work) == []
+
+
+def test_input_truncated_while_being_read_by_another_process(work):
+    """The same, for real: a 256 MB input truncated by `truncate` while `cnndsl run` reads
+    it. Memory-mapped, this was a bus error (exit 135, no message, a temporary file left
+    behind)."""
+    proc = start_slow_run(work)
+    os.truncate("big.npy", 4096)
+    out, err = proc.communicate(timeout=60)
+    assert proc.returncode == 1, err
+    assert re.match(rb"big\.npy: error: the file was truncated while being read \(now "
+                    rb"4,096 bytes, expected 256,000,128\)\nhint: ", err), err
+    assert Path("out.npy").read_bytes() == OLD and leftovers(work) == []
+
+
+def test_input_larger_than_the_address_space_is_read(work):
+    """Mapped, a 512 MiB input under a 400 MiB address-space limit (`ulimit -v`; the
+    command itself takes about 150 MiB) was "truncated or corrupt ([Errno 12] Cannot
+    allocate memory)": now it is read a batch at a time, within the limit."""
+    import resource
+
+    np.lib.format.open_memmap("huge.npy", mode="w+", dtype=np.float32,
+                              shape=(2**17, 1024)).flush()  # sparse: quick to make
+    Path("wide.cnn").write_text("input 1024 -> dense 2\n", encoding="utf-8")
+    limit = 400 * 2**20
+
+    def cap() -> None:
+        resource.setrlimit(resource.RLIMIT_AS, (limit, limit))
+
+    result = subprocess.run([sys.executable, "-m", "cnndsl", "run", "wide.cnn", "--input",
+                             "huge.npy", "-o", "out.npy", "--batch-size", "4096"],
+                            env={**environ(), "CNNDSL_THREADS": "1",
+                                 "OPENBLAS_NUM_THREADS": "1"},
+                            preexec_fn=cap, capture_output=True, text=True, timeout=300)
+    assert result.returncode == 0, result.stderr
+    assert np.load("out.npy", mmap_mode="r").shape == (2**17, 2)
+
+
+def test_not_enough_memory_to_read_is_not_called_corrupt(tmp_path):
+    error = files.unreadable(tmp_path / "x.npy", OSError(12, "Cannot allocate memory"),
+                             "a .npy file")
+    assert "memory" in error.message and "corrupt" not in error.message
+    assert "truncated" not in error.message and error.hint
+
+
+@pytest.mark.parametrize("option", ["--input", "--weights"])
+def test_a_fifo_is_refused_not_waited_on(work, option):
+    """Opening a FIFO for reading waits for a writer: forever, if none comes."""
+    os.mkfifo("pipe.npz")
+    argv = ["--input", "pipe.npz"] if option == "--input" else ["--input", "x.npy",
+                                                                  "--weights", "pipe.npz"]
+    result = subprocess.run([sys.executable, "-m", "cnndsl", "run", "net.cnn", *argv,
+                             "-o", "out.npy"], env=environ(), capture_output=True, text=True,
+                            timeout=60)
+    assert result.returncode == 1
+    assert result.stderr.startswith("pipe.npz: error: is a named pipe (FIFO), not a regular "
+                                    "file\nhint: "), result.stderr
     assert Path("out.npy").read_bytes() == OLD
 
 

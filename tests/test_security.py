@@ -376,3 +376,137 @@ def test_a_file_named_marker_is_never_created_by_a_spec(tmp_path, monkeypatch):
     rc, _, err = cli("check", "net.cnn")
     assert rc == 1 and err.startswith("net.cnn:1:"), err
     assert not marker.exists()
+
+
+# ---- (e) the terminal: nothing from a file reaches it raw, and nothing is endless -----------
+#
+# A file name, a stem, a `--name`, a weights key or an archive member's name can hold an
+# escape sequence that recolours the terminal, clears it, sets its title, or (with the
+# bidirectional overrides) makes a line read other than it is. Every such string is printed
+# through `cnndsl.errors.shown`: control characters escaped, at most 200 characters.
+
+RAW = re.compile("[\x00-\x08\x0b-\x1f\x7f-\x9f\u061c\u200e\u200f\u2028-\u202e\u2066-\u2069]")
+ESC = "\x1b[2J\x1b]0;pwned\x07"  # clear the screen, set the window's title
+SHOWN = "\\x1b[2J\\x1b]0;pwned\\x07"
+
+
+@pytest.fixture
+def hostile(tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    Path("net.cnn").write_text("input 4 -> dense 2\n", encoding="utf-8")
+    np.save("x.npy", np.ones((3, 4), np.float32))
+    return tmp_path
+
+
+def _weights_with(*keys: str) -> dict[str, np.ndarray]:
+    good = {"dense_1/kernel": np.ones((4, 2), np.float32), "dense_1/bias": np.zeros(2, np.float32)}
+    return {**good, **{k: np.zeros(1, np.float32) for k in keys}}
+
+
+def _setups():
+    def spec_name():
+        Path(f"bad{ESC}.cnn").write_text("input 4 -> comv 2\n", encoding="utf-8")
+        return ("check", f"bad{ESC}.cnn")
+
+    def missing_spec():
+        return ("check", f"nope{ESC}.cnn")
+
+    def weights_key():
+        np.savez("evil.npz", **_weights_with(ESC))
+        return ("run", "net.cnn", "--input", "x.npy", "-o", "y.npy", "--weights", "evil.npz")
+
+    def member_names():
+        np.savez("two.npz", **{f"a{ESC}": np.zeros(4), "b": np.zeros(4)})
+        return ("run", "net.cnn", "--input", "two.npz", "-o", "y.npy")
+
+    def npz_member():
+        with zipfile.ZipFile("odd.npz", "w") as archive:
+            archive.writestr(f"x{ESC}.npy", b"not an array")
+        return ("run", "net.cnn", "--input", "x.npy", "-o", "y.npy", "--weights", "odd.npz")
+
+    def output_name():
+        return ("run", "net.cnn", "--input", "x.npy", "-o", f"y{ESC}.txt")
+
+    def output_written():
+        return ("run", "net.cnn", "--input", "x.npy", "-o", f"y{ESC}.npy")
+
+    def input_name():
+        return ("run", "net.cnn", "--input", f"x{ESC}.npy", "-o", "y.npy")
+
+    def model_name():
+        return ("shapes", "net.cnn", "--name", f"m{ESC}")
+
+    def stem():
+        Path(f"n{ESC}.cnn").write_text("input 4 -> dense 2\n", encoding="utf-8")
+        return ("shapes", f"n{ESC}.cnn")
+
+    def stem_markdown():
+        Path(f"n{ESC}.cnn").write_text("input 4 -> dense 2\n", encoding="utf-8")
+        return ("shapes", f"n{ESC}.cnn", "--format", "markdown")
+
+    return [spec_name, missing_spec, weights_key, member_names, npz_member, output_name,
+            output_written, input_name, model_name, stem, stem_markdown]
+
+
+@pytest.mark.parametrize("setup", _setups(), ids=lambda f: f.__name__)
+def test_escape_sequences_from_files_are_shown_escaped(hostile, setup):
+    """Each of these printed the escape sequence raw (it cleared the screen and retitled
+    the window); now it is shown as `\\x1b[2J...`, on both standard output and error."""
+    rc, out, err = cli(*setup())
+    assert rc in (0, 1), err
+    assert not RAW.search(out + err), repr(out + err)
+    assert SHOWN in out + err, out + err
+
+
+@pytest.mark.parametrize("char, shown", [("\u202e", "\\u202e"), ("\x9b", "\\x9b"),
+                                         ("\r", "\\r"), ("\n", "\\n"), ("\x7f", "\\x7f")])
+def test_every_kind_of_control_character_is_escaped(hostile, char, shown):
+    """Bidirectional overrides reorder a line, C1's CSI starts a sequence like ESC [, a
+    carriage return rewrites the line, a newline fakes one (`hint: ...`)."""
+    rc, _, err = cli("check", f"a{char}b.cnn")
+    assert rc == 1 and err.startswith(f"a{shown}b.cnn: error: no such file\nhint: "), err
+
+
+def test_a_file_name_that_is_not_utf8_is_shown_by_its_bytes(hostile):
+    name = os.fsdecode(b"caf\xe9.cnn")  # Latin-1, as an old system may have written it
+    rc, _, err = cli("check", name)
+    assert rc == 1 and err.startswith("caf\\xe9.cnn: error: no such file\n"), err
+
+
+def test_a_spec_line_with_control_characters_is_shown_with_spaces(hostile):
+    Path("net.cnn").write_text(f"input 4 -> comv 2 # {ESC}\u202e\n", encoding="utf-8")
+    rc, _, err = cli("check", "net.cnn")
+    assert rc == 1 and not RAW.search(err), repr(err)
+    assert err.split("\n")[1] == "    input 4 -> comv 2 #  [2J ]0;pwned  "
+
+
+LONG = 5_000_000
+
+
+@pytest.mark.parametrize("case", ["step", "option", "block", "block keyword", "weights keys",
+                                  "members", "name", "missing file"])
+def test_no_user_string_makes_an_endless_line(hostile, case):
+    """A 5 MB name made a 5 MB line of stderr (and a `.keras` config string 52 MB): any
+    quoted user string is cut at 200 characters, with its length; lists of names at 20."""
+    word = "q" * LONG
+    if case in ("step", "option", "block", "block keyword"):
+        text = {"step": f"input 4 -> {word}\n", "option": f"input 4 -> dense 2 {word}=1\n",
+                "block": f"def b(n) = dense {{n}}\ninput 4 -> b({word})\n",
+                "block keyword": f"def b(n) = dense {{n}}\ninput 4 -> b({word}=2)\n"}[case]
+        Path("long.cnn").write_text(text, encoding="utf-8")
+        argv = ("check", "long.cnn")
+    elif case == "weights keys":
+        np.savez("many.npz", **_weights_with(*(f"k{i}" * 100 for i in range(5000))))
+        argv = ("run", "net.cnn", "--input", "x.npy", "-o", "y.npy", "--weights", "many.npz")
+    elif case == "members":
+        np.savez("many.npz", **{f"m{i}" * 100: np.zeros(4) for i in range(5000)})
+        argv = ("run", "net.cnn", "--input", "many.npz", "-o", "y.npy")
+    elif case == "name":
+        argv = ("shapes", "net.cnn", "--name", "\x00" + "n" * 100_000)
+    else:
+        argv = ("check", "n" * 100_000 + ".cnn")
+    rc, out, err = cli(*argv)
+    assert rc == 1 and out == ""
+    assert len(err) < 5000 and max(len(line) for line in err.split("\n")) < 2000, \
+        (len(err), err[:300])
+    assert "\nhint: " in err

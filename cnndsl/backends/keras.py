@@ -33,8 +33,8 @@ def _keras():
     try:
         import keras
     except ImportError as e:  # pragma: no cover - depends on the installation
-        raise CnnError("the Keras backend needs TensorFlow: pip install 'cnndsl[keras]'") \
-            from e
+        raise CnnError("the Keras backend needs TensorFlow", hint="pip install "
+                       "'cnndsl[keras]'") from e
     return keras
 
 
@@ -89,7 +89,8 @@ class KerasSpecs:
     def spec(self, node: Node) -> LayerSpec:
         method = getattr(self, node.kind, None)
         if method is None:
-            raise CnnError(f"the Keras backend cannot build `{node.kind}`", node.span)
+            raise CnnError(f"the Keras backend cannot build `{node.kind}`", node.span,
+                           "`cnndsl run` runs it with NumPy, which can")
         return method(node, node.layer)
 
     @staticmethod

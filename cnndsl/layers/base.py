@@ -22,7 +22,7 @@ Inputs = tuple[Shape, ...]
 class LayerError(Exception):
     """A shape or argument problem found by a layer; the caller adds the location."""
 
-    def __init__(self, message: str, hint: str | None = None) -> None:
+    def __init__(self, message: str, hint: str) -> None:
         super().__init__(message)
         self.message, self.hint = message, hint
 

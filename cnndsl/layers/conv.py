@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from fractions import Fraction
-from math import ceil, prod
+from math import ceil, gcd, prod
 from typing import ClassVar
 
 from ..activations import Activation
@@ -109,11 +109,12 @@ class Conv(Sliding):
         channels = inputs[0][-1]
         if channels % groups or filters % groups:
             raise LayerError(f"groups={groups} must divide both the {channels} input channels "
-                             f"and the {filters} filters")
+                             f"and the {filters} filters", _groups_hint(channels, filters))
         return cls(**fields, filters=filters, groups=groups)
 
     def kernel_shape(self, channels: int) -> Shape:
         return (*self.kernel, channels // self.groups, self.filters)
+
 
     def output_shape(self, inputs):
         return (*self.spatial_out(inputs[0]), self.filters)
@@ -251,3 +252,15 @@ class Deconv(Sliding):
 
 
 __all__ = ["Conv", "DWConv", "SepConv", "Deconv", "rank_word"]
+
+
+def _groups_hint(channels: int, filters: int) -> str:
+    """The values `groups=` may take here: the common divisors of both counts."""
+    common = gcd(channels, filters)
+    if common == 1:
+        return "no number above 1 divides both counts here: leave `groups=` out"
+    found = [g for g in range(1, min(common, 64) + 1) if common % g == 0]
+    every = common <= 64 and len(found) <= 6
+    first = found if every else found[:5]
+    listed = ", ".join(f"`groups={g}`" for g in first[:-1])
+    return f"groups must divide both counts: {listed}{'' if every else ', …'} or `groups={common}`"

@@ -142,9 +142,13 @@ class BatchNorm(Layer):
         eps = a.option_float("eps", 0.001)
         momentum = a.option_float("momentum", 0.99)
         if eps <= 0:
-            raise LayerError(f"eps must be positive, got {eps:g}")
+            raise LayerError(f"eps must be positive, got {eps:g}", "eps is added to the "
+                             "variance before dividing by its root: a small positive number, "
+                             "e.g. `eps=0.001` (the default)")
         if not 0 <= momentum <= 1:
-            raise LayerError(f"momentum must be in [0, 1], got {momentum:g}")
+            raise LayerError(f"momentum must be in [0, 1], got {momentum:g}", "the weight "
+                             "of the old moving averages at each training step, e.g. "
+                             "`momentum=0.99` (the default)")
         return cls(eps, momentum)
 
     def variables(self, inputs):

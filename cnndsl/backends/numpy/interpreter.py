@@ -22,7 +22,7 @@ from ...weights import check_weights
 from . import activations, convolution, fusion, pooling
 from .memory import BufferPool, thread_rows
 from .targets import PoolAfter
-from .threads import batch_shares, map_shares, parallel_slices
+from .threads import batch_shares, map_shares, parallel_slices, quietly
 
 EXTERNAL = -1  # the buffer of the caller's input array, never written to
 
@@ -110,11 +110,12 @@ class Interpreter:
         """The network's output for a batch `x` of shape (N, *input shape).
 
         A batch that divides evenly enough between the workers is run as shares, each
-        share through the whole network in a worker of its own (see `threads`)."""
+        share through the whole network in a worker of its own (see `threads`). NaN and
+        infinity propagate without warnings, in every thread (`threads.quietly`)."""
         self._check_input(x)
         shares = batch_shares(len(x)) if self.split_batch else [slice(0, len(x))]
         if len(shares) == 1:
-            return self._run(x)[0]
+            return quietly(self._run, x)[0]
 
         def run_share(number: int) -> np.ndarray:
             self._share.index = number
@@ -134,7 +135,7 @@ class Interpreter:
         if not self.keep:
             raise ValueError("run_all needs an Interpreter made with keep=True")
         self._check_input(x)
-        values = self._run(x)[1]
+        values = quietly(self._run, x)[1]
         return {n.name: values[n.index] for n in self.graph.nodes}
 
     def _check_input(self, x: np.ndarray) -> None:
@@ -168,7 +169,8 @@ class Interpreter:
     def _call(self, node: Node, values) -> np.ndarray:
         method = getattr(self, node.kind, None)
         if method is None:
-            raise CnnError(f"the NumPy backend cannot run `{node.kind}`", node.span)
+            raise CnnError(f"the NumPy backend cannot run `{node.kind}`", node.span,
+                           "`cnndsl compile` builds it in Keras, which can")
         inputs = [values[i] for i in node.inputs]
         buffers = [self._buffers[i] for i in node.inputs]
         # A buffer read twice by this node (`add { id | id }`, or `id` and a view of it)

@@ -80,6 +80,14 @@ def _pool() -> ThreadPoolExecutor:
                               initializer=_start_worker)
 
 
+def quietly(task: Callable[..., Any], *args: Any) -> Any:
+    """`task(*args)` without NumPy's floating-point warnings: NaN and infinity propagate
+    silently, as in Keras. `np.errstate` holds for one thread only, and a pool's threads
+    do not inherit the caller's, so every task sets it again."""
+    with np.errstate(all="ignore"):
+        return task(*args)
+
+
 # Splitting a batch between the workers is worth it when no share is more than this
 # much over an even split: 3 images on 2 workers (2 + 1) is better split tile by tile.
 SHARE_IMBALANCE = 1.15
@@ -101,7 +109,7 @@ def map_shares(task: Callable[[Any], Any], shares: list) -> list[Any]:
     if len(shares) == 1:
         return [task(shares[0])]
     round_ = helping.Round(len(shares))
-    futures = [_pool().submit(round_.share, task, share) for share in shares]
+    futures = [_pool().submit(quietly, round_.share, task, share) for share in shares]
     return [future.result() for future in futures]
 
 
@@ -117,7 +125,7 @@ def run_split(task: Callable[[list], None], items: Iterable, parts: int | None =
     if n <= 1:
         task(items)
         return
-    futures = [_pool().submit(task, items[i::n]) for i in range(n)]
+    futures = [_pool().submit(quietly, task, items[i::n]) for i in range(n)]
     for future in futures:
         future.result()
 
@@ -130,6 +138,6 @@ def parallel_slices(task: Callable[[slice], None], length: int, min_size: int = 
         task(slice(0, length))
         return
     bounds = [length * i // n for i in range(n + 1)]
-    futures = [_pool().submit(task, slice(a, b)) for a, b in zip(bounds, bounds[1:])]
+    futures = [_pool().submit(quietly, task, slice(a, b)) for a, b in zip(bounds, bounds[1:])]
     for future in futures:
         future.result()
