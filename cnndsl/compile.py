@@ -15,6 +15,8 @@ from __future__ import annotations
 
 import contextlib
 import os
+import sys
+import warnings
 import zipfile
 from collections.abc import Iterator
 from pathlib import Path
@@ -174,9 +176,12 @@ def fit(graph: Graph, weights: Weights, path: Path) -> None:
 
 
 def keras_weights(path: Path) -> Weights:
-    """The weights of a `.keras` model, loaded in Keras's safe mode."""
+    """The weights of a `.keras` model, loaded in Keras's safe mode. What Keras warns
+    about while loading it (an odd config) is said in one line on standard error."""
     check_keras_file(path)
-    with keras_backend(path, "loading the model") as backend:
+    with keras_backend(path, "loading the model") as backend, \
+            warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
         try:
             model = backend.load_model(path)
         except CnnError:  # no TensorFlow: `keras_backend` says so
@@ -189,7 +194,27 @@ def keras_weights(path: Path) -> Weights:
                            "save it with model.save('model.keras'); models with Lambda "
                            "layers or unregistered custom classes cannot be loaded "
                            "safely") from None
-        return backend.get_weights(model)
+        weights = backend.get_weights(model)
+    _report_warnings(path, caught)
+    return weights
+
+
+# Python's default filters hide these from users; Keras's own imports raise some.
+HIDDEN_WARNINGS = (DeprecationWarning, PendingDeprecationWarning, ImportWarning,
+                   ResourceWarning)
+
+
+def _report_warnings(path: Path, caught: list[warnings.WarningMessage]) -> None:
+    """`MODEL.keras: warning: Keras says: ...`: the first warning, escaped and cut (a
+    hostile config can put escape sequences and megabytes in one), and how many more."""
+    said = list(dict.fromkeys(str(w.message) for w in caught
+                              if not issubclass(w.category, HIDDEN_WARNINGS)))
+    if not said:
+        return
+    more = f" (and {len(said) - 1} more)" if len(said) > 1 else ""
+    line = f"{shown(path)}: warning: Keras says: {shown(said[0], limit=300)}{more}"
+    with contextlib.suppress(OSError, ValueError, AttributeError):  # stderr closed or full
+        print(line, file=sys.stderr, flush=True)
 
 
 def check_keras_file(path: Path) -> None:

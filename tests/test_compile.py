@@ -582,3 +582,43 @@ def test_out_of_memory_while_loading_a_model_is_a_clear_error(keras, work, capsy
                           "could not allocate memory\nhint: ")
     assert Path("w.npz").read_bytes() == OLD
 
+
+# ---- Keras's own warnings on an odd archive: one clear line ---------------------------------
+
+def hostile_model(good: Path, path: Path, key: str) -> None:
+    """`good` with its model's inputs given as a dict under `key`, a name that does not
+    match the input: Keras loads it and warns, quoting `key`."""
+    with zipfile.ZipFile(good) as source:
+        members = {name: source.read(name) for name in source.namelist()}
+    config = json.loads(members["config.json"])
+    config["config"]["input_layers"] = {key: ["input", 0, 0]}
+    members["config.json"] = json.dumps(config).encode()
+    with zipfile.ZipFile(path, "w") as archive:
+        for name, data in members.items():
+            archive.writestr(name, data)
+
+
+@pytest.mark.parametrize("command", ["weights", "run", "compile"])
+def test_keras_warnings_on_a_hostile_model_are_one_clear_line(keras, work, capsys, command):
+    """Keras printed its `UserWarning` raw: the file and line of Keras's source, an escape
+    sequence from the archive (which recolours the terminal), and 9 KB of the key."""
+    import warnings
+
+    assert cli(capsys, "compile", "dense.cnn", "-o", "good.keras")[0] == 0
+    hostile_model(Path("good.keras"), Path("evil.keras"), "evil\x1b[31m\nline2" + "A" * 3000)
+    argv = {"weights": ["weights", "evil.keras", "-o", "w.npz"],
+            "run": ["run", "dense.cnn", "-i", "x.npy", "-o", "out.npy", "--weights",
+                    "evil.keras"],
+            "compile": ["compile", "dense.cnn", "-o", "out.keras", "--weights", "evil.keras"]}
+    with warnings.catch_warnings(record=True) as leaked:
+        warnings.simplefilter("always")
+        rc, out, err = cli(capsys, *argv[command])
+    assert rc == 0, err
+    assert out.startswith("ok: ")
+    [line] = err.splitlines()
+    assert line.startswith("evil.keras: warning: Keras says: When providing `inputs` as a "
+                           "dict, all keys in the dict must match the names of the "
+                           "corresponding tensors. Received key 'evil\\x1b[31m\\nline2AAA")
+    assert line.endswith("characters)") and len(line) < 400
+    assert "\x1b" not in err and "UserWarning" not in err
+    assert [w for w in leaked if not issubclass(w.category, DeprecationWarning)] == []
