@@ -55,7 +55,7 @@ def _parser() -> argparse.ArgumentParser:
                          "complete: a failure or interrupt leaves an existing Y as it was.")
     run.add_argument("file", type=path, help="a .cnn file ('-' for standard input)")
     run.add_argument("--input", "-i", type=path, required=True, metavar="X",
-                     help="the examples: a .npy file (memory-mapped), or an .npz holding "
+                     help="the examples: a .npy file (read a batch at a time), or an .npz holding "
                      "one array")
     run.add_argument("--output", "-o", type=path, required=True, metavar="Y",
                      help="where to write the outputs (.npy, or .npz with one array `output`)")

@@ -906,6 +906,135 @@ def test_weights_of_random_keras_files(workdir, real_model, data, output):
             assert all(isinstance(archive[k], np.ndarray) for k in archive.files), context
 
 
+# ---- outputs that are inputs ----------------------------------------------------------------
+# `run --input x.npy -o x.npy` overwrote the input, `--layers` an input archive, the weights
+# or the spec, and `-o link.npy` replaced a symbolic link by a file. Whatever names the file
+# (the same text, another path to it, a hard link, a chain of symbolic links, a link to its
+# directory), an output that is an input is refused, and every file stays as it was.
+
+ALIAS_WAYS = ("same", "dot", "parent", "hard", "symlink", "chain", "dirlink")
+
+
+@dataclass
+class AliasCase:
+    command: str  # run, compile-python, compile-keras or weights
+    option: str  # the output option: -o or --layers
+    target: str  # the input it names: input, weights, spec or model
+    target_name: str
+    way: str
+    output_name: str  # the name of the link, for the ways that make one
+    input_kind: str
+
+
+@st.composite
+def alias_cases(draw) -> AliasCase:
+    command = draw(st.sampled_from(["run", "run", "run", "compile-python", "compile-keras",
+                                    "weights"]))
+    way = draw(st.sampled_from(ALIAS_WAYS))
+    linked = way in ("hard", "symlink", "chain")  # the output has a name of its own
+    input_kind = draw(st.sampled_from([".npy", ".npz"]))
+    if command == "run":
+        option = draw(st.sampled_from(["-o", "--layers"]))
+        suffixes = (".npy", ".npz") if option == "-o" else (".npz",)
+        target = draw(st.sampled_from(["input", "weights", "spec"]))
+        out_suffix = draw(st.sampled_from(suffixes))
+        if not linked:  # the output is the target's own name: it must fit the option
+            if target == "input":
+                input_kind = out_suffix
+            elif target == "weights" and out_suffix != ".npz":
+                target = "spec"
+        names = {"input": f"x{input_kind}", "weights": "w.npz", "spec": f"net{out_suffix}"}
+        target_name = names[target] if not linked else {**names, "spec": "net.cnn"}[target]
+    elif command.startswith("compile"):
+        option, suffix = "-o", ".py" if command == "compile-python" else ".keras"
+        target = "spec" if command == "compile-python" else draw(
+            st.sampled_from(["spec", "weights"]))
+        out_suffix = suffix
+        target_name = ({"spec": f"net{suffix}", "weights": f"w{suffix}"}[target] if not linked
+                       else {"spec": "net.cnn", "weights": "w.npz"}[target])
+    else:
+        option, target, out_suffix = "-o", "model", ".npz"
+        way = draw(st.sampled_from(("hard", "symlink", "chain")))
+        target_name = "model.keras"
+    return AliasCase(command, option, target, target_name, way, f"alias{out_suffix}",
+                     input_kind)
+
+
+def _alias(directory: Path, case: AliasCase) -> Path:
+    """The output path that names `case.target_name` in `directory` the case's way."""
+    target = directory / case.target_name
+    if case.way == "same":
+        return target
+    if case.way == "dot":
+        return directory / "." / case.target_name
+    if case.way == "parent":
+        (directory / "sub").mkdir(exist_ok=True)
+        return directory / "sub" / ".." / case.target_name
+    link = directory / case.output_name
+    if case.way == "hard":
+        os.link(target, link)
+    elif case.way == "symlink":
+        link.symlink_to(case.target_name)
+    elif case.way == "chain":
+        (directory / f"mid{link.suffix}").symlink_to(case.target_name)
+        link.symlink_to(f"mid{link.suffix}")
+    else:  # a link to the directory, and the file's name through it
+        (directory.parent / "dirlink").unlink(missing_ok=True)
+        (directory.parent / "dirlink").symlink_to(directory)
+        return directory.parent / "dirlink" / case.target_name
+    return link
+
+
+def _snapshot(directory: Path) -> dict[str, object]:
+    """Every entry: a link's target, a file's bytes."""
+    return {p.name: ("->", os.readlink(p)) if p.is_symlink() else p.read_bytes()
+            for p in directory.iterdir() if not p.is_dir()}
+
+
+@budget(120)
+@given(case=alias_cases())
+def test_outputs_equal_to_inputs_are_refused(workdir, case):
+    tally("test_outputs_equal_to_inputs_are_refused")
+    d = fresh(workdir / "alias" / "files")
+    text = "input 4 -> dense 2\n"
+    for name in ("net.cnn", "net.npy", "net.npz", "net.py", "net.keras"):
+        (d / name).write_text(text, encoding="utf-8")
+    x = np.ones((3, 4), np.float32)
+    np.save(d / "x.npy", x)
+    np.savez(d / "x.npz", x)
+    (d / "w.npz").write_bytes(_weights_zip())
+    (d / "w.keras").write_bytes(zip_bytes([("config.json", b"{}")]))
+    (d / "model.keras").write_bytes(zip_bytes([("config.json", b"{}")]))
+    output = _alias(d, case)
+    spec = d / (case.target_name if case.target == "spec" else "net.cnn")
+    if case.command == "run":
+        source = d / (case.target_name if case.target == "input" else f"x{case.input_kind}")
+        argv = ["run", spec, "--input", source]
+        if case.target == "weights":
+            argv += ["--weights", d / "w.npz"]
+        argv += ["-o", output] if case.option == "-o" else ["-o", d / "out.npy",
+                                                            "--layers", output]
+    elif case.command.startswith("compile"):
+        argv = ["compile", spec, "-o", output]
+        argv += ["--emit", "python"] if case.command == "compile-python" else []
+        argv += ["--weights", d / case.target_name] if case.target == "weights" else []
+    else:
+        argv = ["weights", d / "model.keras", "-o", output]
+    before = _snapshot(d)
+
+    rc, out, err, caught = call(argv)
+    tally("test_outputs_equal_to_inputs_are_refused", rc)
+
+    context = f"\ncase: {case!r}\nargv: {[str(a) for a in argv]}\nexit {rc}\nstderr:\n{err}"
+    judge_error(rc, out, err, spec, context)
+    assert rc == 1, "an output that is an input was accepted" + context
+    assert err.startswith(f"{output}: error: the output would overwrite the "), context
+    assert "\nhint: write to another file" in err, context
+    assert not caught, f"Python warnings reached the user: {describe(caught)}" + context
+    assert _snapshot(d) == before, "a file or link was changed" + context
+    assert hidden(d) == [], "a staged temporary file was left behind" + context
+
+
 # ---- regressions: cases these fuzzers found ---------------------------------------------------
 # Each failed (exit 3, or a misleading message) when found; see the report of the fuzzing.
 
