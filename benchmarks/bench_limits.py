@@ -205,11 +205,14 @@ def measure(argv: list[str], cwd: Path, timeout: float) -> tuple[int | str, floa
     return rc, elapsed, usage.ru_maxrss / 1024, first or "(no message)"
 
 
+LABEL = 50  # width of the case column
+
+
 def row(label: str, results: list[tuple[int | str, float, float, str]]) -> str:
-    cells = [f"{label:<46}"]
+    cells = [f"{label:<{LABEL}}"]
     for rc, seconds, mib, _ in results:
-        cells += [f"{rc!s:>7}", f"{seconds:7.2f}", f"{mib:6.0f}"]
-    message = results[-1][3].split(": error: ", 1)[-1][:56]
+        cells += [f"{rc!s:>7}", f"{seconds:7.2f}", f"{mib:7.0f}"]
+    message = results[-1][3].split(": error: ", 1)[-1][:60]
     return "| " + " | ".join(cells + [message]) + " |"
 
 
@@ -228,10 +231,13 @@ def main() -> None:
     trees = [tree.resolve() for tree in args.trees]
     py = sys.executable
     work = Path(tempfile.mkdtemp())
-    header = ["case".ljust(46)]
-    for tree in trees:
-        tag = "" if len(trees) == 1 else f" ({tree.name})"
-        header += [f"exit{tag}", f"s{tag}", f"MiB{tag}"]
+    header = ["case".ljust(LABEL)]
+    for i, tree in enumerate(trees):
+        tag = "" if len(trees) == 1 else f" {chr(65 + i)}"
+        header += [f"{'exit' + tag:>7}", f"{'s' + tag:>7}", f"{'MiB' + tag:>7}"]
+        if len(trees) > 1:
+            print(f"{chr(65 + i)}: {tree}")
+    print("\n(peak resident memory of the process; the message is the last tree's)\n")
     print("| " + " | ".join(header + ["message"]) + " |")
     print("|" + "|".join("-" * (len(h) + 2) for h in header + ["message"]) + "|")
     base = [measure([py, "-c", "import lark"], tree, args.timeout) for tree in trees]

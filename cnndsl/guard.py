@@ -108,8 +108,8 @@ def _chunk_end(text: str, end: int) -> int:
         return len(text) if newline < 0 else newline
     if text[end - 1] == "-" and text[end] == ">":
         return end + 1
-    word_end = _WORD_REST.match(text, end - 1).end()  # of the word ending at end - 1, if any
-    return max(word_end, end)
+    word = _WORD_REST.match(text, end - 1)  # the word at end - 1, if any, runs to its end
+    return max(word.end(), end) if word else end
 
 
 def _span_at(text: str, start: int, end: int) -> Span:

@@ -48,9 +48,20 @@ def grammar_text() -> str:
 def _span(*items: object) -> Span:
     """From the first item to the last (None skipped): items come in source order, so the
     ends are enough, however many arguments a step has."""
-    first = _one(next(i for i in items if i is not None))
-    last = _one(next(i for i in reversed(items) if i is not None))
-    return Span(first.line, first.column, first.start, max(first.end, last.end))
+    i, j = 0, len(items) - 1
+    while items[i] is None:
+        i += 1
+    while items[j] is None:
+        j -= 1
+    return _until(_one(items[i]), items[j] if j > i else None)
+
+
+def _until(first: Span, last: object) -> Span:
+    """`first` extended to the end of `last` (an item after it, or None)."""
+    if last is None:
+        return first
+    end = _one(last).end
+    return first if end <= first.end else Span(first.line, first.column, first.start, end)
 
 
 def _one(item) -> Span:
@@ -89,7 +100,8 @@ class _Build(Transformer):
 
     def layer(self, items):
         word, *args = items
-        return ast.Layer(str(word), tuple(args), _span(word, *args), Span.of_token(word))
+        head = Span.of_token(word)
+        return ast.Layer(str(word), tuple(args), _until(head, args[-1] if args else None), head)
 
     def valued_layer(self, items):
         # `leaky_relu=0.1 name=act`: the head is an option that names the step.

@@ -1,6 +1,7 @@
 """Specs beyond the limits are refused with a located error (cnndsl/limits.py), never by
 exhausting memory or the stack. How fast is measured by benchmarks/bench_limits.py."""
 
+import random
 import re
 from itertools import islice
 
@@ -168,6 +169,10 @@ ONE_OVER = [
                  "would have more than 100,000 layers", id="repeat {a billion}"),
     pytest.param("input 8 -> ( relu ) * {10*10000}\n", ("relu", 1),
                  "would have more than 100,000 layers", id="repeat {one layer too many}"),
+    pytest.param("def b0 = conv 1 x1\n"
+                 + "".join(f"def b{i} = ( b{i - 1} ) * {{2}}\n" for i in range(1, 40))
+                 + "input 4x4x1 -> b39\n", ("b39", 2),
+                 "would have more than 100,000 layers", id="blocks doubling by {2}"),
 ]
 
 
@@ -202,6 +207,11 @@ EIGHT_MIB = [
     pytest.param(lambda: fill("input 8 -> dense", " 1"), id="1 arguments after a step"),
     pytest.param(lambda: fill("input 8 -> dense", " x1"), id="x1 widths after a step"),
     pytest.param(lambda: fill("input", " 1"), id="arguments of input"),
+    pytest.param(lambda: numbered("input 8 -> dense 1", " o{i}=1", "\n", 10**7),
+                 id="options after a step"),
+    pytest.param(lambda: "input 32x32x4 " + "".join(
+        f"-> conv 3x3/1 x4 same relu bias=false dilation=1 groups=1 name=c{i:06d} "
+        for i in range(MAX_LAYERS - 1)) + "\n", id="99,999 layers with every option"),
     pytest.param(lambda: fill("input 8 -> ", "("), id="unclosed ("),
     pytest.param(lambda: fill("input 8 -> ", "add{"), id="unclosed add{"),
     pytest.param(lambda: fill("input 8 -> add{id", "|id", "}\n"), id="id branches"),
@@ -311,6 +321,23 @@ def test_exactly_the_word_limit_passes_the_count():
     with pytest.raises(CnnError) as e:
         guard.check_words("(" * (MAX_TOKENS + 1))
     assert e.value.span.column == MAX_TOKENS + 1
+
+
+def test_the_word_count_is_exact_across_counting_chunks(monkeypatch):
+    # 1.5 MB (six chunks) of words, arrows, symbols and comments: wherever a chunk ends,
+    # the limit set to the plain count passes, and one less is refused at the last word.
+    rng = random.Random(10)
+    pieces = ["relu", "->", "3x3/2", "(", "{C*2}", "# a (comment) -> b\n", "x" * 300,
+              "0.5e-3", "|", "-", ">", "\n", "  ", "a_b.c"]
+    text = " ".join(rng.choice(pieces) for _ in range(60_000))
+    words = WORD.findall(text)
+    monkeypatch.setattr(guard, "MAX_TOKENS", len(words))
+    guard.check_words(text)
+    monkeypatch.setattr(guard, "MAX_TOKENS", len(words) - 1)
+    with pytest.raises(CnnError) as e:
+        guard.check_words(text)
+    last = list(WORD.finditer(text))[-1].start()
+    assert (e.value.span.line, e.value.span.column) == column_of(text, last)
 
 
 def test_a_comment_across_counting_chunks_is_one_word():
