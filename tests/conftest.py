@@ -12,11 +12,20 @@ never from cnndsl.
 from __future__ import annotations
 
 import os
+import sys
 
 import pytest
 from hypothesis import settings
 
 from cnndsl import analyse, compile_text
+
+# Mutation testing (docs/testing.md): mutmut puts every call of a mutated function through
+# a trampoline, 2 more Python frames, so the 400-deep nesting test in test_errors.py would
+# hit RecursionError before the located "nested too deep" error. mutmut 3.8 sets
+# MUTANT_UNDER_TEST in every phase (stats, clean run, each mutant); only then is the limit
+# raised, so the ordinary suite keeps Python's default.
+if "MUTANT_UNDER_TEST" in os.environ:
+    sys.setrecursionlimit(max(sys.getrecursionlimit(), 4000))
 
 # Every Hypothesis test draws the same examples on every run and machine (derandomized,
 # no example database), so a red run is a reproducible one; the suites with profiles of
