@@ -441,3 +441,63 @@ def test_no_command_imports_tensorflow_or_keras(tmp_path):
     assert "resnet50: 177 layers" in report["output"]  # the commands really ran
     assert "25,636,712" in report["output"]
     assert report["loaded"] == []
+
+
+# ---- the text of every kind of layer (issue 9: mutants of describe() and the RF column) ----
+
+# (step as written, its JSON `layer`, its `step`), worked out from docs/report.md: `layer`
+# spells every size out (`3x3/2x2`) and shows options only when they are not the default;
+# `step` is the text as written unless it holds `{expr}`; a merge's step is `KIND {...}`.
+KIND_TEXTS = [
+    ("conv 3/2 x8 same relu", "conv 3x3/2x2 x8 same relu", "conv 3/2 x8 same relu"),
+    ("dwconv 3 x2 same bias=false", "dwconv 3x3 x2 same bias=false",
+     "dwconv 3 x2 same bias=false"),
+    ("sepconv 3 x8 same dilation=2", "sepconv 3x3 x8 same dilation=2x2",
+     "sepconv 3 x8 same dilation=2"),
+    ("deconv 2/2 x4", "deconv 2x2/2x2 x4", "deconv 2/2 x4"),
+    ("conv 1 x{C*2} groups=2", "conv 1x1 x8 groups=2", "conv 1x1 x8 groups=2"),
+    ("maxpool 2", "maxpool 2x2", "maxpool 2"),
+    ("avgpool 3/1 same", "avgpool 3x3/1x1 same", "avgpool 3/1 same"),
+    ("zeropad 1", "zeropad 1:1x1:1", "zeropad 1"),
+    ("upsample 2", "upsample 2x2", "upsample 2"),
+    ("batchnorm", "batchnorm eps=0.001 momentum=0.99", "batchnorm"),
+    ("leaky_relu=0.1", "leaky_relu=0.1", "leaky_relu=0.1"),
+    ("add { id | relu }", "add", "add {...}"),
+    ("concat { id | tanh }", "concat", "concat {...}"),
+    ("dropout {1/4}", "dropout 0.25", "dropout 0.25"),
+    ("gmp", "gmp", "gmp"),
+    ("reshape 4x4", "reshape 4x4", "reshape 4x4"),
+    ("flatten", "flatten", "flatten"),
+    ("dense 10 softmax", "dense 10 softmax", "dense 10 softmax"),
+]
+
+
+def test_layer_and_step_text_of_every_kind(tmp_path, capsys):
+    path = tmp_path / "kinds.cnn"
+    path.write_text("input 8x8x4\n" + "".join(f"  -> {s}\n" for s, _, _ in KIND_TEXTS))
+    doc = json_report(capsys, path)
+    # the merges' branches (`relu`, `tanh`) are layers of their own, before their merge
+    mine = [layer for layer in doc["layers"][1:] if layer["kind"] not in ("activation",)
+            or layer["layer"] == "leaky_relu=0.1"]
+    assert [(layer["layer"], layer["step"]) for layer in mine] == \
+        [(layer, step) for _, layer, step in KIND_TEXTS]
+    assert doc["layers"][0]["layer"] == "input 8x8x4"
+
+
+def test_receptive_field_column_and_dense_equivalent(tmp_path, capsys):
+    # conv 3: 3x3; maxpool 2 (k=2, jump 1): 3 + 1 = 4; conv 3x1 on jump 2: 4+2*2 x 4+0 = 8x4;
+    # gap and everything after it: global.
+    path = tmp_path / "rf.cnn"
+    path.write_text("input 12x12x1 -> conv 3 x2 -> maxpool 2 -> conv 3x1 x2 -> gap "
+                    "-> dense 3\n")
+    rc, out, _ = cli(capsys, "shapes", str(path), "--format", "csv")
+    assert rc == 0
+    rows = list(csv.DictReader(io.StringIO(out)))
+    assert [r["receptive_field"] for r in rows] == ["1x1", "3x3", "4x4", "8x4", "global",
+                                                    "global"]
+    # a fully connected layer from 12*12*1 to 10*10*2 values: 144*200 + 200
+    assert [r["dense_equivalent"] for r in rows] == ["", str(144*200 + 200), "",
+                                                     str((5*5*2) * (3*5*2) + 3*5*2), "", ""]
+    rows = table_rows(cli(capsys, "shapes", str(path))[1])
+    assert [r["rf"] for r in rows.values()] == ["1x1", "3x3", "4x4", "8x4", "global",
+                                                "global"]

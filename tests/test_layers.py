@@ -858,3 +858,52 @@ def test_global_in_1d_and_3d_and_dense_that_keeps_the_rank():
 
 def test_vector_input_has_no_field():
     assert fields("input 10 -> dense 4 -> relu") == [None, None, None]
+
+
+# ---- issue 9: behaviour the baseline mutation run found untested ------------------------
+
+@pytest.mark.parametrize("momentum", [0, 1])
+def test_batchnorm_momentum_bounds_are_allowed(momentum):
+    # LANGUAGE.md: momentum in [0, 1], both ends included
+    assert last(f"input 4x4x2 -> batchnorm momentum={momentum}").layer.momentum == momentum
+
+
+def test_merge_axis_of_size_1_everywhere_stays_1():
+    # a size of 1 stretches to match; when every branch has 1 there, the result has 1
+    assert last("input 1x4x3 -> add { id | relu }").shape == (1, 4, 3)
+    assert last("input 1x4x3 -> mul { id | gap -> reshape 1x1x3 }").shape == (1, 4, 3)
+
+
+def test_conv_params_and_sharing_factor_count_only_convolutions():
+    stats = analyse(compile_text("input 6x6x1 -> conv 3x3/1 x2 -> maxpool 2 -> flatten "
+                                 "-> dense 10"))
+    assert [s.dense_equivalent for s in stats.layers] == [None, 36*32 + 32, None, None, None]
+    assert stats.conv_params == 3*3*1*2 + 2 == 20
+    assert stats.dense_equivalent == 1184
+    assert stats.sharing_factor == 1184 / 20
+
+
+def test_c_in_a_repeat_count_is_the_channels_entering_it():
+    graph = compile_text("input 4x4x32 -> ( relu ) * {C/16}")
+    assert [n.kind for n in graph.nodes] == ["input", "activation", "activation"]
+
+
+def test_block_default_may_use_c():
+    # LANGUAGE.md: `C` in a default means the channels entering the call
+    assert last("def widen(w={C*2}) = conv 1 x{w}\ninput 4x4x3 -> widen").shape == (4, 4, 6)
+    assert last("def widen(w={C*2}) = conv 1 x{w}\ninput 4x4x3 -> conv 1 x5 -> widen"
+                ).shape == (4, 4, 10)
+
+
+def test_keyword_arguments_are_evaluated_where_the_call_is_written():
+    text = "def inner(f) = dense {f}\ndef outer(g) = inner(f={g*2})\ninput 6 -> outer(5)"
+    assert last(text).shape == (10,)
+
+
+def test_each_warning_is_reported_once_per_place():
+    # two dropouts above 0.9 at two places: two warnings
+    graph = compile_text("input 10 -> dropout 0.95 -> dropout 0.95 -> dense 3")
+    assert len(graph.warnings) == 2
+    # one block used twice: the same place and message, one warning
+    graph = compile_text("def d = dropout 0.95\ninput 10 -> d -> d -> dense 3")
+    assert len(graph.warnings) == 1
