@@ -197,11 +197,15 @@ def _header(file: BinaryIO, path: Path) -> tuple[tuple[int, ...], bool, np.dtype
     try:
         version = fmt.read_magic(file)
         if version == (1, 0):
-            return fmt.read_array_header_1_0(file)
-        if version == (2, 0):
-            return fmt.read_array_header_2_0(file)
-        # 3.0 (a UTF-8 header) has no public reader.
-        return fmt._read_array_header(file, version)  # type: ignore[attr-defined]
+            header = fmt.read_array_header_1_0(file)
+        elif version == (2, 0):
+            header = fmt.read_array_header_2_0(file)
+        else:  # 3.0 (a UTF-8 header) has no public reader.
+            header = fmt._read_array_header(file, version)  # type: ignore[attr-defined]
+        # NumPy's reader takes any tuple of ints; np.load would fail on (-1, 4) later.
+        if any(d < 0 for d in header[0]):
+            raise ValueError(f"a negative size in its shape {header[0]}")
+        return header
     except (FileError, MemoryError):
         raise
     except OSError as e:

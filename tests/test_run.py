@@ -252,6 +252,12 @@ def write_bad_inputs() -> None:
     Path("zero.npy").write_bytes(b"")
     Path("truncated.npy").write_bytes(Path("x.npy").read_bytes()[:-8])
     Path("header.npy").write_bytes(Path("x.npy").read_bytes()[:20])
+    # A header NumPy's reader accepts as it is: shape (-1, 4) (found by test_fuzz_files,
+    # once inputs were read with pread: the run "succeeded" with an output of (-1, 2)).
+    header = b"{'descr': '<f4', 'fortran_order': False, 'shape': (-1, 4), }"
+    header += b" " * (117 - len(header)) + b"\n"
+    Path("negative.npy").write_bytes(b"\x93NUMPY\x01\x00" + len(header).to_bytes(2, "little")
+                                     + header)
     Path("truncated.npz").write_bytes(Path("w.npz").read_bytes()[:100])
     with zipfile.ZipFile("notes.npz", "w") as z:
         z.writestr("notes.txt", "not an array")
@@ -275,6 +281,8 @@ USER_ERRORS = [
     ((*IN, "truncated.npy"), "truncated.npy: error: the file is truncated: it has 168 bytes, "
      "its header declares 176", ""),
     ((*IN, "header.npy"), "header.npy: error: the file is truncated or corrupt", ""),
+    ((*IN, "negative.npy"), "negative.npy: error: the file is truncated or corrupt (a "
+     "negative size in its shape (-1, 4))", ""),
     ((*IN, "truncated.npz"), "truncated.npz: error: the file is truncated or corrupt", ""),
     ((*IN, "notes.npz"), "notes.npz: error: `notes.txt` in the archive is not", ""),
     ((*IN, "pickle.npy"), "pickle.npy: error: the file holds pickled Python objects", ""),
