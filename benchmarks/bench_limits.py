@@ -77,7 +77,7 @@ def numbered(head: str, make: Callable[[int], str], tail: str, size: int = FULL,
 
 def doubling(count: str, param: bool = False) -> bytes:
     """Blocks each repeating the one before: 2^40 layers from 40 lines. With `param`, the
-    count is a block parameter, known only while expanding."""
+    count is a block parameter, counted from its value at the use."""
     head = "(n=2)" if param else ""
     return ("def b0 = conv 1 x1 -> conv 1 x1\n" + "".join(
         f"def b{i}{head} = ( b{i - 1} ) * {count}\n" for i in range(1, 40))
@@ -89,6 +89,8 @@ def under_words(head: str, unit: str, words: int, tail: str = "\n") -> bytes:
     return fill(head, unit, tail, size=len(head) + len(tail)
                 + len(unit) * ((MAX_TOKENS - 100) // words))
 
+
+WORDS = f"{MAX_TOKENS // 1000}k"  # the word limit, for labels
 
 # Steps of the largest legal networks: with every argument a convolution may take, and
 # with eight words and symbols (the most the word limit allows for 100,000 layers).
@@ -137,23 +139,23 @@ CASES: dict[str, Callable[[], bytes]] = {
     "8 MiB: one long `{expr}`": lambda: fill("input 8 -> dense {1", "+1", "}\n"),
     "8 MiB: `->` in comments": lambda: fill("input 8 -> relu\n#", " ->"),
     # -- each construct to just under the word limit: the other limits must answer ------
-    "1M words: `1` arguments after one step": lambda: under_words(
+    f"{WORDS} words: `1` arguments after one step": lambda: under_words(
         "input 8 -> dense", " 1", 1),
-    "1M words: unclosed `(`": lambda: under_words("input 8 -> ", "(", 1),
-    "1M words: unclosed `add{`": lambda: under_words("input 8 -> ", "add{", 2),
-    "1M words: `id` branches of one merge": lambda: under_words(
+    f"{WORDS} words: unclosed `(`": lambda: under_words("input 8 -> ", "(", 1),
+    f"{WORDS} words: unclosed `add{{`": lambda: under_words("input 8 -> ", "add{", 2),
+    f"{WORDS} words: `id` branches of one merge": lambda: under_words(
         "input 8 -> add{id", "|id", 2, "}\n"),
-    "1M words: `def`s": lambda: numbered(
+    f"{WORDS} words: `def`s": lambda: numbered(
         "", lambda i: f"def d{i}=relu\n", "input 8 -> relu\n", count=(MAX_TOKENS - 100) // 4),
-    "1M words: arguments of a block use": lambda: under_words(
+    f"{WORDS} words: arguments of a block use": lambda: under_words(
         "def b(n)=relu\ninput 8 -> b(1", ",1", 2, ")\n"),
-    "1M words: parameters of a block": lambda: numbered(
+    f"{WORDS} words: parameters of a block": lambda: numbered(
         "def b(p0", lambda i: f",p{i + 1}", ")=relu\ninput 8 -> b\n",
         count=(MAX_TOKENS - 100) // 2),
     # -- just past each limit of issue 10 ------------------------------------------------
     f"{MAX_TOKENS + 1:,} comments": lambda: fill(
         "input 8 -> relu\n", "#\n", size=MAX_TOKENS * 2 + 20),
-    f"{MAX_LAYERS - 1:,} layers, every option (2M words)": lambda: (
+    f"{MAX_LAYERS - 1:,} layers, every option (about 2M words)": lambda: (
         "input 32x32x4 " + "".join(RICH_STEP.format(i) for i in range(MAX_LAYERS - 1))
         + "\n").encode(),
     f"{MAX_ARGUMENTS + 1} arguments after one step": lambda: (
@@ -177,9 +179,14 @@ CASES: dict[str, Callable[[], bytes]] = {
     # -- the largest legal specs ---------------------------------------------------------
     f"legal: {MAX_LAYERS - 1:,} layers, 8 words each": lambda: fill(
         "input 32x32x4 ", LEGAL_STEP, "\n", size=len(LEGAL_STEP) * (MAX_LAYERS - 1) + 20),
+    f"legal: {MAX_LAYERS - 1:,} layers written out, each different": lambda: numbered(
+        "input 8 ", lambda i: f"-> dense {i + 1} ", "\n", count=MAX_LAYERS - 1),
+    f"legal: {MAX_LAYERS - 1:,} layers by `* N`, each different": lambda: (
+        f"input 8x8x1 -> ( conv 3 x{{C+1}} same ) * {MAX_LAYERS - 1}\n").encode(),
     f"legal: {MAX_LAYERS - 1:,} layers by `* N`": lambda: (
         f"input 8x8x4 -> ( conv 3 x4 same relu ) * {MAX_LAYERS - 1}\n").encode(),
-    "legal: 1M words, comment lines": lambda: under_words("input 8 -> relu\n", "#\n", 1),
+    f"legal: {WORDS} words, comment lines": lambda: under_words(
+        "input 8 -> relu\n", "#\n", 1),
 }
 
 

@@ -11,6 +11,7 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass, field
 from fractions import Fraction
+from functools import cached_property
 from math import prod
 
 from . import ast
@@ -19,10 +20,12 @@ from .errors import CnnError, Diagnostic, Span, did_you_mean
 from .expr import budget, evaluate, number
 from .ir import Graph, Node
 from .layers import MERGES, Input, Layer, LayerError, lookup, rank_word
-from .limits import MAX_ELEMENTS, MAX_LAYERS, MAX_NESTING, MAX_NUMBER_CHARS
+from .limits import MAX_ELEMENTS, MAX_LAYERS, MAX_NESTING
 from .shapes import Shape, format_shape
+from .sizing import Sizer
 
 Env = dict[str, "int | Fraction"]
+Made = tuple[Layer, Shape, tuple[tuple[str, str], ...]]  # a layer, its shape, its warnings
 
 
 @dataclass
@@ -41,6 +44,7 @@ class _Builder:
     warnings: dict[tuple[int, str], Diagnostic] = field(default_factory=dict)
     depth: int = 0
     identities: int = 0  # `id` branches expanded: each counts as a layer, as before expanding
+    made: dict[tuple, Made] = field(default_factory=dict)  # layer steps read, by `reading`
 
     # -- chains and steps ---------------------------------------------------------------
     def chain(self, chain: ast.Chain, src: int, env: Env, scope: int) -> int:
@@ -93,6 +97,28 @@ class _Builder:
             hint = f"a merge is written `{step.word} {{ A | B }}`"
         return CnnError(f"unknown step `{step.word}`", step.word_span, hint)
 
+    # -- counting before making ---------------------------------------------------------
+    @cached_property
+    def sizer(self) -> Sizer:
+        return Sizer({name: (d.index, d.node) for name, d in self.definitions.items()},
+                     self.value)
+
+    def check_size_of(self, body: ast.Chain | None, scope: int) -> None:
+        """Refuse a network whose steps will make too many layers, before making any:
+        `( conv 1 x1 ) * 1000000000`, or blocks that repeat each other forty deep. The
+        repeats inside blocks are checked again with their parameters known."""
+        total = 1  # the input
+        for step in body.steps if body is not None else ():
+            total += self.sizer.step(step, {}, scope)
+            if total > MAX_LAYERS:
+                raise self.too_many(step.span)
+
+    def too_many(self, span: Span) -> CnnError:
+        return CnnError(f"the network would have more than {MAX_LAYERS:,} layers after "
+                        "expansion", span, "reduce a `* N` repetition or block use"
+                        + ("; each `id` branch counts as a layer"
+                           if self.identities or self.sizer.identities else ""))
+
     # -- making a node ------------------------------------------------------------------
     def add_node(self, kind: type[Layer], step, args, inputs: tuple[int, ...], env: Env,
                  word: str, text: str | None = None, number: int | None = None) -> int:
@@ -105,6 +131,26 @@ class _Builder:
         span = step.span
         if in_shapes and len(in_shapes[0]) not in kind.ranks:
             raise self.rank_error(kind, word, in_shapes[0], span)
+        key = self.reading(word, args, in_shapes, env)
+        made = self.made.get(key) if key is not None else None
+        if made is None:
+            made = self.make(kind, args, in_shapes, env, word, span)
+            if key is not None:
+                self.made[key] = made
+        layer, shape, warnings = made
+        name = self.name_of(layer, args, span, number)
+        for message, hint in warnings:
+            self.warn(message, span, hint)
+        if text is None:
+            written = " ".join(self.source[span.start:span.end].split())
+            # Inside a block `conv 1/{s} x{4*f}` says less than what it became.
+            text = layer.describe() if "{" in written else written
+        self.nodes.append(Node(len(self.nodes), name, layer, inputs, in_shapes, shape, span,
+                               text))
+        return len(self.nodes) - 1
+
+    def make(self, kind: type[Layer], args, in_shapes, env: Env, word: str,
+             span: Span) -> Made:
         local = dict(env)
         if in_shapes:
             local["C"] = in_shapes[0][-1]
@@ -118,16 +164,20 @@ class _Builder:
             raise CnnError(e.message, span, e.hint,
                            layer_notes(kind, in_shapes)) from None
         self.check_size(shape, span)
-        name = self.name_of(layer, args, span, number)
-        for message, hint in getattr(layer, "warnings", lambda _: [])(in_shapes):
-            self.warn(message, span, hint)
-        if text is None:
-            written = " ".join(self.source[span.start:span.end].split())
-            # Inside a block `conv 1/{s} x{4*f}` says less than what it became.
-            text = layer.describe() if "{" in written else written
-        self.nodes.append(Node(len(self.nodes), name, layer, inputs, in_shapes, shape, span,
-                               text))
-        return len(self.nodes) - 1
+        warnings = tuple(getattr(layer, "warnings", lambda _: [])(in_shapes))
+        return layer, shape, warnings
+
+    def reading(self, word: str, args, in_shapes, env: Env) -> tuple | None:
+        """What a layer step's result depends on: its word, its arguments as written
+        (but its name), its input shapes, and the block parameters if it uses any. Steps
+        alike (`( conv 3 x64 ) * 50`, or written out line after line) are read once."""
+        if len(in_shapes) != 1:
+            return None  # the input, and merges: one of each is made per place
+        written = tuple(self.source[a.span.start:a.span.end] for a in args
+                        if not (isinstance(a, ast.Option) and a.key == "name"))
+        parameters = (tuple(sorted(env.items())) if any("{" in w for w in written)
+                      else None)
+        return word, written, in_shapes, parameters
 
     def rank_error(self, kind: type[Layer], word: str, shape: Shape, span: Span) -> CnnError:
         accepted = [rank_word((0,) * r) for r in kind.ranks]
@@ -197,6 +247,9 @@ class _Builder:
     def repeat(self, step: ast.Repeat, src: int, env: Env, scope: int) -> int:
         env_c = {**env, "C": self.nodes[src].shape[-1]}
         count = self.integer(step.count, env_c, "a repeat count")
+        made = len(self.nodes) + self.identities
+        if made + count * self.sizer.chain(step.body, env, scope) > MAX_LAYERS:
+            raise self.too_many(step.span)
         for _ in range(count):
             src = self.chain(step.body, src, env, scope)
         return src
@@ -319,10 +372,10 @@ def _definitions(module: ast.Module) -> dict[str, _Definition]:
 def expand(module: ast.Module, source: str, name: str = "model") -> Graph:
     """Expand and type a parsed module into a `Graph`, or raise a located `CnnError`."""
     definitions = _definitions(module)
-    _check_expanded_size(module, definitions)
     builder = _Builder(source, definitions)
     net = module.network
     with budget():  # the expressions of blocks used many times are evaluated many times
+        builder.check_size_of(net.body, len(module.definitions))
         builder.add_node(Input, net.input, net.input.args, (), {}, "input")
         out = 0
         if net.body is not None:
@@ -335,55 +388,6 @@ def expand(module: ast.Module, source: str, name: str = "model") -> Graph:
                          "softmax usually ends a classifier")
     ordered = sorted(builder.warnings.values(), key=lambda d: d.span.start)
     return Graph(name, nodes, tuple(ordered))
-
-
-def _check_expanded_size(module: ast.Module, definitions: dict[str, _Definition]) -> None:
-    """Count the layers `* N` and blocks will make, before making any, so that
-    `( conv 1 x1 ) * 1000000000` or blocks that double each other are refused at once.
-
-    Counts written as plain numbers or `{expr}`s of numbers alone are exact; others (of
-    block parameters, of `C`) are taken as 1 here, and the expansion stops at the limit.
-    An `id` branch counts as a layer: it costs the expansion as much."""
-    sizes: dict[str, int] = {}
-    for name, found in definitions.items():  # in order: a block uses only earlier ones
-        sizes[name] = _chain_size(found.node.body, sizes)
-    total = 1  # the input
-    if module.network.body is not None:
-        for step in module.network.body.steps:
-            total += _step_size(step, sizes)
-            if total > MAX_LAYERS:
-                raise CnnError(f"the network would have more than {MAX_LAYERS:,} layers "
-                               "after expansion", step.span,
-                               "reduce a `* N` repetition or block use")
-
-
-def _chain_size(chain: ast.Chain, sizes: dict[str, int]) -> int:
-    return min(sum(_step_size(s, sizes) for s in chain.steps), MAX_LAYERS + 1)
-
-
-def _step_size(step: ast.Step, sizes: dict[str, int]) -> int:
-    if isinstance(step, ast.Layer):
-        return sizes.get(step.word, 1)
-    if isinstance(step, ast.Call):
-        return sizes.get(step.name, 1)
-    if isinstance(step, ast.Merge):
-        return 1 + sum(_chain_size(b, sizes) for b in step.branches)
-    body = _chain_size(step.body, sizes)
-    return min(body * _written_count(step.count), MAX_LAYERS + 1)
-
-
-def _written_count(value: ast.Value) -> int:
-    """A repeat count known before expanding (`8`, `{2*4}`), else 1."""
-    text = getattr(value, "text", "")
-    if text.isdigit():  # a longer literal is refused when it is read
-        return min(int(text), MAX_LAYERS + 1) if len(text) <= MAX_NUMBER_CHARS else 1
-    if not (text.startswith("{") and text.endswith("}")) or re.search(r"[A-Za-z_]", text):
-        return 1
-    try:
-        count = evaluate(text[1:-1], {}, value.span)
-    except CnnError:
-        return 1  # the expansion reports it where it is used
-    return min(int(count), MAX_LAYERS + 1) if count >= 1 and count == int(count) else 1
 
 
 def _activation_name(layer: Layer) -> str | None:

@@ -173,6 +173,19 @@ ONE_OVER = [
                  + "".join(f"def b{i} = ( b{i - 1} ) * {{2}}\n" for i in range(1, 40))
                  + "input 4x4x1 -> b39\n", ("b39", 2),
                  "would have more than 100,000 layers", id="blocks doubling by {2}"),
+    # Counts from block parameters are known from the use, before its layers are made.
+    pytest.param("def b0 = conv 1 x1 -> conv 1 x1\n"
+                 + "".join(f"def b{i}(n=2) = ( b{i - 1} ) * {{n}}\n" for i in range(1, 40))
+                 + "input 4x4x1 -> b39\n", ("b39", 2),
+                 "would have more than 100,000 layers", id="doubling by a default"),
+    pytest.param("def b0 = conv 1 x1 -> conv 1 x1\n"
+                 + "".join(f"def b{i}(n) = ( b{i - 1}(n) ) * {{n}}\n" for i in range(1, 40))
+                 + "input 4x4x1 -> b39(2)\n", (r"b39\(2\)", 1),
+                 "would have more than 100,000 layers", id="doubling by an argument"),
+    # A count from `C` is known only at the use; the repeat it reaches is refused there.
+    pytest.param("def b(n) = ( conv 1 x1 ) * {n}\ndef r = b({C*100000})\n"
+                 "input 4x4x2 -> r\n", (r"\( conv", 1),
+                 "would have more than 100,000 layers", id="a count from C"),
 ]
 
 
@@ -287,7 +300,7 @@ def test_a_construct_just_under_the_word_limit_is_refused_by_its_own_limit(
 # ---- work that small text can ask for ----------------------------------------------------
 
 def test_id_branches_count_as_layers_while_expanding(tmp_path, capsys):
-    # 1,000 `id`s used 200 times through a parameter: known only while expanding.
+    # 1,000 `id`s used 200 times through a parameter: counted from the block's argument.
     source = ("def b = add{id" + "|id" * 999 + "}\ndef r(n) = ( b ) * {n}\n"
               "input 8 -> r(200)\n")
     err = check_error(tmp_path, capsys, source, f"more than {MAX_LAYERS:,} layers")
