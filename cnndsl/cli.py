@@ -16,6 +16,7 @@ import sys
 from pathlib import Path
 
 from .errors import CnnError, shown
+from .files import StdoutError
 from .limits import MAX_SOURCE_BYTES
 
 EXIT_OK, EXIT_ERROR, EXIT_USAGE, EXIT_INTERNAL = 0, 1, 2, 3
@@ -83,12 +84,15 @@ def _compile_parser(sub) -> None:
         description="Build the network's Keras model and save it as a .keras file carrying "
         "its weights (from --weights, or Keras-like initial weights drawn from --seed), or, "
         "with --emit python, as readable Python code that builds it (without weights). "
-        "Needs TensorFlow: pip install 'cnndsl[keras]'. The output is written only when "
-        "complete: a failure leaves an existing file as it was.")
+        "Either needs nothing but Keras to load or run, not cnndsl. The .keras model needs "
+        "TensorFlow to build: pip install 'cnndsl[keras]'; the Python source does not. The "
+        "output is written only when complete: a failure leaves an existing file as it "
+        "was. With -o -, it goes to standard output, and nothing else does.")
     compile_.add_argument("file", type=path, help="a .cnn file ('-' for standard input)")
     compile_.add_argument("-o", "--output", type=path, metavar="OUT",
-                          help="where to write (default: beside FILE, with the same stem "
-                          "and .keras or .py)")
+                          help="where to write, '-' for standard output (a .keras model "
+                          "only when that is not a terminal) (default: beside FILE, with "
+                          "the same stem and .keras or .py)")
     compile_.add_argument("--emit", choices=("keras", "python"), default="keras",
                           help="a .keras model, or Python source (default: keras)")
     weights = compile_.add_mutually_exclusive_group()
@@ -199,7 +203,8 @@ def cmd_compile(args) -> int:
         raise UserError(e.render()) from None
     except CnnError as e:  # a layer Keras cannot build, located in the spec
         raise UserError(e.render(text, display)) from None
-    say(f"ok: {shown(output)} ({summary})")
+    if output is not None:  # with `-o -`, standard output carries the output alone
+        say(f"ok: {shown(output)} ({summary})")
     return EXIT_OK
 
 
@@ -220,10 +225,6 @@ def cmd_weights(args) -> int:
 
 COMMANDS = {"shapes": cmd_shapes, "check": cmd_check, "run": cmd_run, "compile": cmd_compile,
             "weights": cmd_weights}
-
-
-class StdoutError(Exception):
-    """Standard output could not be written (a full disk, `> /dev/full`, a closed fd)."""
 
 
 def say(text: str) -> None:
@@ -311,7 +312,7 @@ def _interrupted(args: argparse.Namespace | None, signum: int) -> int:
 
     target = getattr(args, "output", None)
     written = {os.path.realpath(p) for p in published()}
-    if target is None:
+    if target is None or target == "-":  # nothing to say of standard output
         note = ""
     elif os.path.realpath(target) in written:
         note = f" after {shown(target)} was written"
@@ -343,6 +344,7 @@ def _command(argv: list[str] | None, parsed: list[argparse.Namespace]) -> int:
         _silence_stdout()
         return EXIT_OK
     except StdoutError as e:
+        _silence_stdout()  # what is left in the buffer would fail again at exit
         tell(f"cnndsl {args.command}: error: cannot write to standard output: {shown(e)}\n"
              "hint: is the disk full, or standard output closed?")
         return EXIT_ERROR

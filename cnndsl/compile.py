@@ -2,13 +2,15 @@
 
     cnndsl compile lenet5.cnn                  # lenet5.keras, Keras-like weights from seed 0
     cnndsl compile lenet5.cnn --emit python    # lenet5.py, a function that builds the model
+    cnndsl compile lenet5.cnn -o - | ...       # the .keras model on standard output
     cnndsl weights trained.keras -o w.npz      # LAYER/VARIABLE arrays for `cnndsl run`
 
 Everything that can be checked without TensorFlow (the destination, the weights file and
 its fit to the network, a `.keras` file's container) is checked before Keras is imported,
-so most mistakes are reported at once, and without TensorFlow installed. Problems with
-files are `FileError`s (`PATH: error: ...` and a hint), as for `cnndsl run`; outputs are
-written atomically, so a failure leaves an existing file as it was.
+so most mistakes are reported at once, and without TensorFlow installed; `--emit python`
+never imports it. Problems with files are `FileError`s (`PATH: error: ...` and a hint),
+as for `cnndsl run`; outputs are written atomically, so a failure leaves an existing file
+as it was, and one for standard output is made whole before a byte of it is written.
 """
 
 from __future__ import annotations
@@ -34,11 +36,19 @@ SUFFIXES = {"keras": ".keras", "python": ".py"}
 INSTALL = "pip install 'cnndsl[keras]'"
 
 
+STDOUT = "-"  # `-o -`: standard output
+
+
 def command(graph: Graph, spec: str, output: str | None, emit: str = "keras",
-            weights: str | None = None, seed: int | None = None) -> tuple[Path, str]:
-    """`cnndsl compile`: (the file written, a summary such as `61,706 params`)."""
-    path = Path(output) if output is not None else default_output(spec, emit)
-    check_output(path, spec, emit, weights)
+            weights: str | None = None, seed: int | None = None) -> tuple[Path | None, str]:
+    """`cnndsl compile`: (the file written, None for standard output; a summary such as
+    `61,706 params`)."""
+    if output == STDOUT:
+        path = None
+        check_stdout(emit)
+    else:
+        path = Path(output) if output is not None else default_output(spec, emit)
+        check_output(path, spec, emit, weights)
     if emit == "python":
         if weights is not None or seed is not None:
             raise FileError("cnndsl compile", "--emit python writes code without weights: "
@@ -59,7 +69,7 @@ def default_output(spec: str, emit: str) -> Path:
     """`nets/lenet5.cnn` -> `nets/lenet5.keras` (or `.py`): beside the spec, same stem."""
     if spec == "-":
         raise FileError("cnndsl compile", "-o is needed when the spec is read from standard "
-                       "input", f"e.g. -o model{SUFFIXES[emit]}")
+                       "input", f"e.g. -o model{SUFFIXES[emit]}, or -o - for standard output")
     return Path(spec).with_suffix(SUFFIXES[emit])
 
 
@@ -70,13 +80,32 @@ def check_output(output: Path, spec: str, emit: str, weights: str | None = None)
                                             "the weights file": weights})
 
 
-def compile_keras(graph: Graph, output: Path, weights: Path | None = None,
+def check_stdout(emit: str) -> None:
+    """`-o -` writes text anywhere, and a `.keras` model (a zip archive) only where it is
+    not a terminal: a file or a pipe."""
+    if emit == "keras" and _is_terminal(sys.stdout):
+        raise FileError("cnndsl compile", "-o - would write the .keras model, binary data, "
+                       "to the terminal", "redirect standard output to a file or a pipe "
+                       "(cnndsl compile NET.cnn -o - > model.keras), or write text with "
+                       "--emit python")
+
+
+def _is_terminal(stream) -> bool:
+    try:
+        return bool(stream is not None and stream.isatty())
+    except (AttributeError, ValueError, OSError):  # no file behind it, or closed
+        return False
+
+
+def compile_keras(graph: Graph, output: Path | None, weights: Path | None = None,
                   seed: int = 0) -> int:
     """Write the network as a `.keras` model carrying `weights` (or seeded Keras-like
-    initial weights); returns its parameter count. A network whose weights cannot fit in
-    memory while Keras builds and saves it is refused first (`check_memory`)."""
+    initial weights) to `output`, or to standard output if None; returns its parameter
+    count. A network whose weights cannot fit in memory while Keras builds and saves it
+    is refused first (`check_memory`)."""
     check_memory(graph, weights)
-    with keras_backend(output, "building and saving the model") as backend:
+    where = output if output is not None else "cnndsl compile"
+    with keras_backend(where, "building and saving the model") as backend:
         if weights is not None:
             values = read_weights(weights)
             fit(graph, values, weights)
@@ -133,12 +162,15 @@ def check_memory(graph: Graph, weights: Path | None = None) -> None:
 def _gib(size: int) -> str:
     return f"{size / 2**30:,.1f} GiB"
 
-def compile_python(graph: Graph, output: Path, source_name: str = "") -> None:
-    """Write readable Keras source: a function `build_NAME()` that makes the model."""
-    # Python source needs Keras only to name some layers' classes: without TensorFlow,
-    # a network of dense layers still compiles to source.
-    with keras_backend(output, "generating the source", eager=False) as backend:
-        source = backend.python_source(graph, source_name)
+def compile_python(graph: Graph, output: Path | None, source_name: str = "") -> None:
+    """Write readable Keras source, a function `build_NAME()` that makes the model, to
+    `output` or to standard output if None. Never imports Keras: the source is text."""
+    from .backends.keras_source import python_source
+
+    source = python_source(graph, source_name)
+    if output is None:
+        files.to_stdout(source.encode("utf-8"))
+        return
     with writing(output), files.staged(output) as tmp:
         tmp.write_text(source, encoding="utf-8")
 
@@ -239,20 +271,17 @@ def check_keras_file(path: Path) -> None:
 
 # -- Keras and files ----------------------------------------------------------------------------
 @contextlib.contextmanager
-def keras_backend(where: str | Path = "cnndsl", doing: str = "",
-                  eager: bool = True) -> Iterator:
-    """The Keras backend module, TensorFlow imported (`eager`; else when first needed); a
-    missing TensorFlow becomes a `FileError` with the pip command, running out of memory
-    while `doing` a `FileError` about `where`. Located errors (a layer Keras cannot build)
-    pass through as `CnnError`."""
+def keras_backend(where: str | Path = "cnndsl", doing: str = "") -> Iterator:
+    """The Keras backend module, TensorFlow imported; a missing TensorFlow becomes a
+    `FileError` with the pip command, running out of memory while `doing` a `FileError`
+    about `where`. Located errors (a layer Keras cannot build) pass through as `CnnError`."""
     # TensorFlow's C++ start-up notices are not for users of a command-line tool.
     os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
     from .backends import keras as backend
 
     try:
-        if eager:
-            backend.keras_module()  # TensorFlow's import: seconds; it may swallow a signal
-            signals.check()
+        backend.keras_module()  # TensorFlow's import: seconds; it may swallow a signal
+        signals.check()
         yield backend
     except CnnError as e:
         if isinstance(e.__cause__, ImportError):
@@ -269,11 +298,18 @@ def keras_backend(where: str | Path = "cnndsl", doing: str = "",
 
 
 @contextlib.contextmanager
-def writing(output: Path) -> Iterator[None]:
-    """OS errors while writing `output`, said in terms of the file."""
+def writing(output: Path | None) -> Iterator[None]:
+    """OS errors while writing `output` (None: a temporary file for standard output), said
+    in terms of the file."""
     try:
         yield
+    except BrokenPipeError:  # `-o -` and the reader went away: the CLI ends quietly
+        raise
     except OSError as e:
+        if output is None:
+            raise FileError("cnndsl compile", "cannot write the model's temporary file: "
+                           f"{e.strerror or e}", "check the free space of the temporary "
+                           "directory (TMPDIR), or write to a file with -o") from None
         raise FileError(output, f"cannot write the file: {e.strerror or e}",
                        "check the free space and permissions of its directory") from None
 

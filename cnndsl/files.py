@@ -3,7 +3,8 @@
 Every output of cnndsl (weights, run results, feature maps, Keras models) goes through
 `staged`: the data is written to a hidden temporary file in the destination's directory,
 flushed to disk, and renamed over the destination only when complete. A crash, a full
-disk or an interrupt leaves the old file exactly as it was.
+disk or an interrupt leaves the old file exactly as it was. An output sent to standard
+output (`-o -`) is likewise made whole in a temporary file first (`staged_stdout`).
 """
 
 from __future__ import annotations
@@ -12,6 +13,7 @@ import contextlib
 import errno
 import os
 import stat
+import sys
 import tempfile
 import warnings
 import zipfile
@@ -45,6 +47,49 @@ def staged(path: str | Path, suffix: str = ".tmp") -> Iterator[Path]:
             _sync_directory(path.parent)
     finally:
         tmp.unlink(missing_ok=True)
+
+
+@contextlib.contextmanager
+def staged_stdout(suffix: str = ".tmp") -> Iterator[Path]:
+    """`staged` for `-o -`: a temporary file in the system's temporary directory whose
+    bytes are copied to standard output only if the block succeeds. A failure or an
+    interrupt before then writes nothing; an interrupt while copying (a reader that
+    stopped reading) may leave the reader a truncated file, which no rename can prevent."""
+    with tempfile.TemporaryDirectory(prefix="cnndsl-") as directory:
+        tmp = Path(directory) / f"output{suffix}"
+        yield tmp
+        signals.check()
+        with open(tmp, "rb") as data:
+            to_stdout(data)
+
+
+class StdoutError(Exception):
+    """Standard output could not be written (a full disk, `> /dev/full`, a closed fd)."""
+
+
+def to_stdout(data: bytes | BinaryIO) -> None:
+    """`data` (bytes, or a binary file copied a megabyte at a time) written to standard
+    output as they are, and flushed. `StdoutError` if it cannot be written; a reader that
+    went away (`BrokenPipeError`) propagates, for the caller to end quietly."""
+    stream = sys.stdout
+    if stream is None:  # started with standard output closed
+        raise StdoutError("standard output is closed")
+    chunks = [data] if isinstance(data, bytes) else iter(lambda: data.read(2**20), b"")
+    try:
+        stream.flush()  # what was printed before comes first
+        binary = getattr(stream, "buffer", None)
+        for chunk in chunks:
+            if binary is not None:
+                binary.write(chunk)
+            else:  # a text-only stream (a test's StringIO): text can still go through
+                stream.write(chunk.decode("utf-8"))
+        (binary or stream).flush()
+    except BrokenPipeError:
+        raise
+    except UnicodeDecodeError:
+        raise StdoutError("standard output takes text only, and this is binary") from None
+    except (OSError, ValueError) as e:  # ValueError: the stream was closed
+        raise StdoutError(getattr(e, "strerror", None) or str(e)) from None
 
 
 def _sync(path: Path) -> None:

@@ -1,25 +1,27 @@
-"""The Keras backend: a typed network as a real `keras.Model` (Keras 3, functional API),
-or as readable Python source that builds the same model.
+"""The Keras backend: a typed network as a real `keras.Model` (Keras 3, functional API).
 
 The only module of cnndsl that imports Keras or TensorFlow, and only when a function
-here is called, so `shapes`, `check` and `run` never pay for it. Each layer kind has one
-method, named after the kind, returning a `LayerSpec` (the Keras class and its
-arguments); the model builder instantiates it and the source emitter prints it, so the
-two cannot disagree. Layer names are the IR's names, so weights move between the
-backends by name.
+here is called, so `shapes`, `check`, `run` and `compile --emit python` never pay for it.
+Each layer kind has one method, named after the kind, returning a `LayerSpec` (the Keras
+class and its arguments); the model builder instantiates it and the source emitter
+(`keras_source.py`) prints it, so the two cannot disagree. Layer names are the IR's
+names, so weights move between the backends by name.
+
+Every class a model is made of is one of Keras's own, so a saved `.keras` file loads
+with nothing but Keras: no class of cnndsl is registered or needed. A leaky_relu with a
+slope of its own, fused into a layer, is that layer's `activation=LeakyReLU(...)`, a
+Keras layer Keras serialises by itself.
 """
 
 from __future__ import annotations
 
 import contextlib
-import json
-import keyword
 import re
-import textwrap
 from collections.abc import Mapping
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from math import prod
+from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -69,18 +71,23 @@ def out_of_memory(error: BaseException) -> str:
 
 @dataclass(frozen=True)
 class LayerSpec:
-    """A Keras layer to make: `keras.layers.<cls>(*args, **kwargs)`."""
+    """A Keras layer to make: `keras.layers.<cls>(*args, **kwargs)`; an argument may be a
+    `LayerSpec` itself (a fused `activation=LeakyReLU(...)`)."""
 
     cls: str
     args: tuple = ()
     kwargs: dict[str, Any] = field(default_factory=dict)
 
 
-@dataclass(frozen=True)
-class LeakySlope:
-    """A leaky_relu with a slope other than Keras's default, fused into a layer."""
-
-    slope: float
+# Keras 3's layer classes by dimensions: it has no DepthwiseConv3D or SeparableConv3D. A
+# table rather than a look-up in `keras.layers`, so that Python source is written without
+# TensorFlow; tests/test_plain_keras.py checks it against the installed Keras.
+_EVERY_DIMS = ("Conv", "MaxPooling", "AveragePooling", "GlobalAveragePooling",
+               "GlobalMaxPooling", "ZeroPadding", "UpSampling")
+KERAS_CLASSES = frozenset(
+    [f"{base}{d}D" for base in _EVERY_DIMS for d in (1, 2, 3)]
+    + [f"Conv{d}DTranspose" for d in (1, 2, 3)]
+    + [f"{base}{d}D" for base in ("DepthwiseConv", "SeparableConv") for d in (1, 2)])
 
 
 class KerasSpecs:
@@ -98,7 +105,7 @@ class KerasSpecs:
         """`Conv2D` for a 2-D `conv`; a located error if Keras has no such layer."""
         dims = len(node.in_shapes[0]) - 1
         name = f"{base}{dims}D{suffix}"
-        if not hasattr(_keras().layers, name):
+        if name not in KERAS_CLASSES:
             raise CnnError(f"Keras has no {name} layer for this {dims}-D `{node.kind}`",
                            node.span, "the NumPy backend can run it (`cnndsl run`); Keras "
                            "cannot build it")
@@ -193,11 +200,14 @@ def _pool_stride(layer):
     return None if layer.stride == layer.kernel else layer.stride
 
 
-def _activation(activation: Activation | None):
+def _activation(activation: Activation | None) -> str | LayerSpec | None:
+    """A fused activation: Keras's name for it, or for a leaky_relu whose slope is not
+    Keras's default a `LeakyReLU` layer (Keras's activation functions are serialised by
+    name only, so `leaky_relu` with another slope would need a class of cnndsl's)."""
     if activation is None:
         return None
     if activation.name == "leaky_relu" and activation.alpha != LEAKY_RELU_DEFAULT_SLOPE:
-        return LeakySlope(float(activation.alpha or 0.0))
+        return LayerSpec("LeakyReLU", (), dict(negative_slope=float(activation.alpha or 0.0)))
     return activation.name
 
 
@@ -216,34 +226,11 @@ def merge_order(node: Node) -> list[int]:
 
 # -- building a model -------------------------------------------------------------------------
 
-def _leaky_class():
-    """A serialisable leaky_relu with a chosen slope, for `activation=` of fused layers."""
-    keras = _keras()
-
-    @keras.saving.register_keras_serializable(package="cnndsl", name="LeakyReLUActivation")
-    class LeakyReLUActivation:
-        def __init__(self, negative_slope: float) -> None:
-            self.negative_slope = negative_slope
-
-        def __call__(self, x):
-            return keras.activations.leaky_relu(x, negative_slope=self.negative_slope)
-
-        def get_config(self) -> dict:
-            return {"negative_slope": self.negative_slope}
-
-        @classmethod
-        def from_config(cls, config: dict):
-            return cls(**config)
-
-    return LeakyReLUActivation
-
-
 def _instantiate(spec: LayerSpec):
-    keras = _keras()
-    kwargs = dict(spec.kwargs)
-    if isinstance(kwargs.get("activation"), LeakySlope):
-        kwargs["activation"] = _leaky_class()(kwargs["activation"].slope)
-    return getattr(keras.layers, spec.cls)(*spec.args, **kwargs)
+    """The Keras layer, and the layers among its arguments (a fused `LeakyReLU`)."""
+    kwargs = {k: _instantiate(v) if isinstance(v, LayerSpec) else v
+              for k, v in spec.kwargs.items()}
+    return getattr(_keras().layers, spec.cls)(*spec.args, **kwargs)
 
 
 def build_model(graph: Graph, weights: Mapping[str, np.ndarray] | None = None):
@@ -336,101 +323,39 @@ def get_weights(model) -> dict[str, np.ndarray]:
 def load_model(path):
     """A `.keras` file, loaded in Keras's safe mode (no arbitrary code is run)."""
     keras = _keras()
-    _leaky_class()  # registered, so models with custom leaky slopes load
-    return keras.saving.load_model(path, safe_mode=True, compile=False)
+    return keras.saving.load_model(path, safe_mode=True, compile=False,
+                                   custom_objects=_earlier_objects())
 
 
-# -- Python source -------------------------------------------------------------------------------
+def _earlier_objects() -> dict:
+    """The class that models compiled by earlier versions of cnndsl name for a fused
+    leaky_relu of their own slope (`cnndsl>LeakyReLUActivation`), so that `cnndsl
+    weights` and `--weights` still read them. Given to this one load, never registered:
+    what cnndsl writes now needs no class of its own."""
+    keras = _keras()
 
-def python_source(graph: Graph, source_name: str = "") -> str:
-    """Readable Keras code: a function that builds the model, one line per layer."""
-    specs = KerasSpecs()
-    names = _variable_names(graph)
-    # Only characters Python accepts in an identifier (`¼` is a word character, not one).
-    func = "build_" + "".join(c if ("a" + c).isidentifier() else "_" for c in graph.name)
-    body = [f'inputs = keras.Input(shape={graph.input.shape!r}, name="input")']
-    uses_leaky = False
-    for node in graph.nodes[1:]:
-        spec = specs.spec(node)
-        uses_leaky |= isinstance(spec.kwargs.get("activation"), LeakySlope)
-        args = [names[i] for i in merge_order(node)]
-        inputs = f"[{', '.join(args)}]" if node.layer.arity == "many" else args[0]
-        body += _statement(names[node.index], spec, inputs)
-    body.append(f"return keras.Model(inputs, {names[-1]}, name={_quoted(graph.name)})")
-    origin = f" from {_in_prose(source_name)}" if source_name else ""
-    lines = [f'"""The `{_in_prose(graph.name)}` network as Keras code, generated by cnndsl'
-             f'{origin}."""', "",
-             "import keras", "from keras import layers", ""]
-    if uses_leaky:
-        lines += ["", "def leaky_relu(negative_slope):",
-                  "    return lambda x: keras.activations.leaky_relu(x, negative_slope)", ""]
-    lines += ["", f"def {func}():", *("    " + line for line in body), "", "",
-              'if __name__ == "__main__":', f"    {func}().summary()", ""]
-    return "\n".join(lines)
+    class LeakyReLUActivation:
+        def __init__(self, negative_slope: float) -> None:
+            self.negative_slope = negative_slope
+
+        def __call__(self, x):
+            return keras.activations.leaky_relu(x, negative_slope=self.negative_slope)
+
+        def get_config(self) -> dict:
+            return {"negative_slope": self.negative_slope}
+
+        @classmethod
+        def from_config(cls, config: dict):
+            return cls(**config)
+
+    return {"cnndsl>LeakyReLUActivation": LeakyReLUActivation}
 
 
-def _variable_names(graph: Graph) -> list[str]:
-    names = ["inputs"]
-    taken = {"inputs", "keras", "layers", "leaky_relu"}
-    for node in graph.nodes[1:]:
-        name = _identifier(node.name)
-        while name in taken:
-            name += "_"
-        taken.add(name)
-        names.append(name)
-    return names
+def save_model(model, path: Path | None) -> None:
+    """Save a `.keras` file atomically, or to standard output when `path` is None (Keras
+    insists on the ending, so the temporary file has it too)."""
+    from ..files import staged, staged_stdout
 
-
-def _identifier(name: str) -> str:
-    return name + "_" if keyword.iskeyword(name) else name
-
-
-def _statement(target: str, spec: LayerSpec, inputs: str) -> list[str]:
-    """`x = layers.Conv2D(...)(inputs)`, its arguments wrapped inside the parentheses
-    when the line would pass 96 columns."""
-    parts = [_literal(a) for a in spec.args]
-    parts += [f"{k}={_literal(v)}" for k, v in spec.kwargs.items() if not _default(k, v)]
-    line = f"{target} = layers.{spec.cls}({', '.join(parts)})({inputs})"
-    if len(line) <= 92:
-        return [line]
-    wrapped = textwrap.wrap(", ".join(parts), width=84, break_long_words=False,
-                            break_on_hyphens=False)
-    return [f"{target} = layers.{spec.cls}(", *("    " + w for w in wrapped),
-            f")({inputs})"]
-
-
-def _default(key: str, value) -> bool:
-    """Arguments left out of the source because they are Keras's defaults anyway."""
-    defaults = {"strides": None, "padding": "valid", "dilation_rate": None, "groups": 1,
-                "activation": None, "use_bias": True, "depth_multiplier": 1}
-    if key in ("strides", "dilation_rate"):
-        return value is None or all(v == 1 for v in value)
-    return key in defaults and defaults[key] == value
-
-
-def _quoted(text: str) -> str:
-    """A string as a Python literal that no name can break out of (quotes, newlines,
-    backslashes are escaped)."""
-    return json.dumps(text)
-
-
-def _in_prose(text: str) -> str:
-    """A name for the docstring: as it is when plain, quoted and escaped otherwise."""
-    return text if re.fullmatch(r"[\w.\- ]+", text) else _quoted(text)
-
-
-def _literal(value) -> str:
-    if isinstance(value, LeakySlope):
-        return f"leaky_relu({value.slope!r})"
-    if isinstance(value, str):
-        return _quoted(value)
-    return repr(value)
-
-
-def save_model(model, path) -> None:
-    """Save a `.keras` file atomically (Keras insists on the ending, so the hidden
-    temporary file has it too)."""
-    from ..files import staged
-
-    with staged(path, suffix=".keras") as tmp:
+    with staged(path, suffix=".keras") if path is not None else \
+            staged_stdout(suffix=".keras") as tmp:
         model.save(tmp)
