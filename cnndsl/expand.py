@@ -9,6 +9,7 @@ can point at the step that caused it.
 from __future__ import annotations
 
 import re
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from fractions import Fraction
 from functools import cached_property
@@ -300,7 +301,7 @@ class _Builder:
                 bound[param.name] = self.value(param.default, {"C": env["C"]})
         return bound
 
-    def value(self, arg: ast.Value, env: Env) -> int | Fraction:
+    def value(self, arg: ast.Value, env: Mapping[str, int | Fraction]) -> int | Fraction:
         if isinstance(arg, ast.Number):
             return number(arg.text, arg.span)
         if isinstance(arg, ast.Size) and re.fullmatch(r"-?\d+|\{[^{}]*\}", arg.text):
