@@ -137,6 +137,8 @@ class _Builder:
         if made is None:
             made = self.make(kind, args, in_shapes, env, word, span)
             if key is not None:
+                if len(self.made) >= 4096:  # steps that never repeat keep no memory
+                    self.made.clear()
                 self.made[key] = made
         layer, shape, warnings = made
         name = self.name_of(layer, args, span, number)
