@@ -30,11 +30,11 @@ def thread_rows(row: np.ndarray, rows: int) -> np.ndarray:
     row used the buffer last or it has fewer copies. One buffer per thread, not one per
     layer, so memory does not grow with the depth of the network."""
     held = getattr(_local, "rows_of", None)
-    if held is None or held[0] is not row or held[1] < rows:
+    if held is None or held[0] is not row or len(held[1]) < rows:
         block = thread_buffer(rows * row.size, row.dtype, "rows").reshape(rows, row.size)
         block[...] = row
-        _local.rows_of = held = (row, rows)
-    return thread_buffer(held[1] * row.size, row.dtype, "rows").reshape(held[1], -1)[:rows]
+        _local.rows_of = held = (row, block)
+    return held[1][:rows]
 
 
 class BufferPool:
