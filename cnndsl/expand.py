@@ -161,7 +161,7 @@ class _Builder:
             reader.finish(kind.options)
             shape = layer.output_shape(in_shapes)
         except LayerError as e:
-            raise CnnError(e.message, span, e.hint,
+            raise CnnError(e.message, e.span or span, e.hint,
                            layer_notes(kind, in_shapes)) from None
         self.check_size(shape, span)
         warnings = tuple(getattr(layer, "warnings", lambda _: [])(in_shapes))

@@ -666,20 +666,24 @@ def _fan_in(kind: str, variable: str, shape: Shape) -> int:
 
 def random_weights(graph, rng: np.random.Generator) -> dict[str, np.ndarray]:
     """Every declared variable, random and far from Keras's initial values: kernels
-    uniform with variance 1/fan-in, biases, betas and moving means N(0, 0.5), gammas
-    U(0.5, 1.5), moving variances U(0.5, 2)."""
+    uniform with variance 1/fan-in, biases, betas and (moving) means N(0, 0.5), gammas
+    U(0.5, 1.5), (moving) variances U(0.5, 2), a Normalization's count an int64 in
+    [1, 1000]."""
     kinds = {node.name: node.kind for node in graph.nodes}
     out = {}
     for key, var in declared(graph).items():
         layer, name = key.rsplit("/", 1)
+        if var.dtype == "int":
+            out[key] = rng.integers(1, 1000, var.shape, dtype=np.int64)
+            continue
         if name in ("kernel", "depthwise_kernel", "pointwise_kernel"):
             scale = np.sqrt(12.0 / _fan_in(kinds[layer], name, var.shape))
             value = rng.uniform(-0.5, 0.5, var.shape) * scale
         elif name == "gamma":
             value = rng.uniform(0.5, 1.5, var.shape)
-        elif name == "moving_variance":
+        elif name in ("moving_variance", "variance"):
             value = rng.uniform(0.5, 2.0, var.shape)
-        else:  # bias, beta, moving_mean
+        else:  # bias, beta, moving_mean, mean
             value = rng.normal(0.0, 0.5, var.shape)
         out[key] = value.astype(np.float32)
     return out
