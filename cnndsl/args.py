@@ -319,7 +319,7 @@ class ArgReader:
                            f"one whole number per axis, joined by `x`: `{key}=1x1x8`")
         return self._dims(opt.value.text, 0, opt.value.span, key, 0, False, 1), opt.value.span
 
-    def _value(self, arg: ast.Arg) -> int | Fraction:
+    def _value(self, arg: ast.Arg | ast.Values) -> int | Fraction:
         if isinstance(arg, ast.Number):
             return number(arg.text, arg.span)
         if isinstance(arg, ast.Size) and _is_scalar(arg):

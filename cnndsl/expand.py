@@ -300,7 +300,7 @@ class _Builder:
                 bound[param.name] = self.value(param.default, {"C": env["C"]})
         return bound
 
-    def value(self, arg: ast.Value, env: Env) -> int | Fraction:
+    def value(self, arg: ast.Value | ast.Values, env: Env) -> int | Fraction:
         if isinstance(arg, ast.Number):
             return number(arg.text, arg.span)
         if isinstance(arg, ast.Size) and re.fullmatch(r"-?\d+|\{[^{}]*\}", arg.text):

@@ -16,10 +16,11 @@ from __future__ import annotations
 import math
 import re
 import threading
-from collections.abc import Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from contextlib import contextmanager
 from fractions import Fraction
 from functools import lru_cache
+from typing import cast
 
 from .errors import NOWHERE, CnnError, Span
 from .limits import MAX_EXPONENT, MAX_EXPRESSION_CHARS, MAX_EXPRESSION_STEPS, MAX_NUMBER_CHARS
@@ -31,11 +32,12 @@ _PRECEDENCE = {"+": 1, "-": 1, "*": 2, "/": 2, "//": 2, "neg": 3}
 _EXPRESSION_HINT = ("an `{expr}` holds numbers, names, + - * / // and parentheses, and "
                     "min, max, floor, ceil and round; there is no power operator")
 
-# The functions of `{expr}`: (fewest, most) arguments, and the function. `round` is
-# Python 3's (half to even: round(2.5) == 2), and so are the others, on exact numbers.
-_ARITY = {"min": (2, 10**9), "max": (2, 10**9), "floor": (1, 1), "ceil": (1, 1),
-          "round": (1, 1)}
-FUNCTIONS = {"min": min, "max": max, "floor": math.floor, "ceil": math.ceil, "round": round}
+# The functions of `{expr}`, with their fewest and most arguments (None: no most). They
+# are Python 3's, applied to exact numbers: `round` halves to even (round(2.5) == 2), and
+# floor, ceil and round of a Fraction are exact ints.
+FUNCTIONS: dict[str, tuple[Callable[..., int | Fraction], int, int | None]] = {
+    "min": (min, 2, None), "max": (max, 2, None), "floor": (math.floor, 1, 1),
+    "ceil": (math.ceil, 1, 1), "round": (round, 1, 1)}
 _FUNCTIONS_HINT = "the functions are min(a, b, ...), max(a, b, ...), floor(x), ceil(x), round(x)"
 
 # An RPN item: ("num", value) | ("name", str) | ("op", str) | ("call", (name, count));
@@ -109,7 +111,7 @@ class _Compiler:
         self.text = text
         self.out: list[tuple[str, object, int]] = []
         self.ops: list[tuple[str, int]] = []  # operators, "(" and "call" (a function's "(")
-        self.calls: list[list] = []  # per open function: [name, at, arguments so far]
+        self.calls: list[list] = []  # per open function: [name, at, commas so far]
         self.expect_operand = True
 
     def run(self) -> Rpn:
@@ -182,8 +184,8 @@ class _Compiler:
             self.expect_operand = True
             return
         if self.ops.pop()[0] == "call":
-            name, start, count = self.calls.pop()
-            count += not empty_call
+            name, start, commas = self.calls.pop()
+            count = 0 if empty_call else commas + 1
             _check_arity(name, count, start)
             self.out.append(("call", (name, count), start))
         self.expect_operand = False
@@ -198,8 +200,8 @@ def _literal(tok: str, at: int) -> int | Fraction:
 
 
 def _check_arity(name: str, count: int, at: int) -> None:
-    low, high = _ARITY[name]
-    if low <= count <= high:
+    _, low, high = FUNCTIONS[name]
+    if count >= low and (high is None or count <= high):
         return
     wanted = f"exactly {low}" if low == high else f"at least {low}"
     plural = "" if low == 1 else "s"
@@ -271,10 +273,10 @@ def _run(rpn: Rpn, values: dict, env: Mapping[str, int | Fraction]) -> Result:
                               hint)
             stack.append(found)
         elif kind == "call":
-            name, count = value  # type: ignore[misc]
+            name, count = cast("tuple[str, int]", value)
             args = stack[-count:]
             del stack[-count:]
-            stack.append(FUNCTIONS[name](*args))
+            stack.append(FUNCTIONS[name][0](*args))
         elif value == "neg":
             stack.append(-stack.pop())
         else:
