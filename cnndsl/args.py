@@ -141,6 +141,7 @@ class ArgReader:
         self.rank_word = rank_word  # e.g. "2-D", for messages about dimension counts
         self.args = [a for a in args if not (isinstance(a, ast.Option) and a.key == "name")]
         self.used: set[int] = set()
+        self.flags: list[str] = []  # words asked for by `flag`, for did-you-mean hints
 
     # -- positional forms ---------------------------------------------------------------
     def _take(self, test) -> ast.Arg | None:
@@ -182,8 +183,8 @@ class ArgReader:
             halves = split_top(dim_text, ":")
             if len(halves) > 1 and not pairs:
                 raise CnnError(f"{what} takes no `before:after` pair", span.shifted(
-                    offset + dim_at, len(dim_text)), "only `zeropad` takes `before:after` pairs "
-                    "(`zeropad 0:1`); write one number here")
+                    offset + dim_at, len(dim_text)), "only `zeropad` and `crop` take "
+                    "`before:after` pairs (`zeropad 0:1`); write one number here")
             nums = []
             for part, part_at in halves:
                 if part.isdigit() and len(part) <= 13 and minimum <= int(part) <= MAX_WHOLE:
@@ -209,8 +210,18 @@ class ArgReader:
         """One required number as a float: `10`, `0.5` or `{p}`."""
         arg = self._take(_is_scalar)
         if arg is None:
+            self._no_fractions(what)
             raise self._missing(what, example)
         return to_float(self._value(arg), what, arg.span)
+
+    def _no_fractions(self, what: str) -> None:
+        """Refuse `1/255` where a number is wanted: it reads as a size and a stride."""
+        for i, arg in enumerate(self.args):
+            if i not in self.used and isinstance(arg, ast.Size) and "/" in arg.text \
+                    and not any(c in arg.text for c in "x:{"):
+                raise CnnError(f"`{arg.text}` is a size and a stride, not the {what}",
+                               arg.span, f"write a fraction as an `{{expr}}`: "
+                               f"`{self.step} {{{arg.text}}}`")
 
     def count(self, what: str, *, example: str) -> int:
         """A required positive whole number written as a bare number: `dense 10`."""
@@ -252,6 +263,11 @@ class ArgReader:
                            arg.value.span, "Keras refuses negative slopes; 0.2 is the default")
         return Activation("leaky_relu", to_float(slope, "the slope", arg.value.span))
 
+    def flag(self, word: str) -> bool:
+        """Whether the bare word `word` (`keepdims`) is written."""
+        self.flags.append(word)
+        return self._take(lambda a: isinstance(a, ast.Word) and a.name == word) is not None
+
     # -- options ------------------------------------------------------------------------
     def _option(self, key: str) -> ast.Option | None:
         arg = self._take(lambda a: isinstance(a, ast.Option) and a.key == key)
@@ -285,7 +301,25 @@ class ArgReader:
                            f"one whole number, or one per dimension joined by `x`: `{key}=2`")
         return self._dims(opt.value.text, 0, opt.value.span, key, rank, False, 1)
 
-    def _value(self, arg: ast.Arg) -> int | Fraction:
+    def option_numbers(self, key: str) -> list[tuple[float, Span]] | None:
+        """`key=0.5` or the comma list `key=0.485,0.456,0.406`: each value with its span."""
+        opt = self._option(key)
+        if opt is None:
+            return None
+        items = opt.value.items if isinstance(opt.value, ast.Values) else (opt.value,)
+        return [(to_float(self._value(v), key, v.span), v.span) for v in items]
+
+    def option_shape(self, key: str) -> tuple[tuple[int, ...], Span] | None:
+        """`key=1x1x8`: positive whole numbers, as many as written, and where they are."""
+        opt = self._option(key)
+        if opt is None:
+            return None
+        if not isinstance(opt.value, ast.Size) or "/" in opt.value.text:
+            raise CnnError(f"`{key}` must be a shape like `1x1x8`", opt.value.span,
+                           f"one whole number per axis, joined by `x`: `{key}=1x1x8`")
+        return self._dims(opt.value.text, 0, opt.value.span, key, 0, False, 1), opt.value.span
+
+    def _value(self, arg: ast.Arg | ast.Values) -> int | Fraction:
         if isinstance(arg, ast.Number):
             return number(arg.text, arg.span)
         if isinstance(arg, ast.Size) and _is_scalar(arg):
@@ -327,7 +361,7 @@ class ArgReader:
                                 f"write it as a step of its own: `-> {arg.name}`")
             if arg.name in PADDINGS:
                 return CnnError(f"`{self.step}` takes no padding", arg.span, "remove it")
-            guess = did_you_mean(arg.name, list(ACTIVATIONS) + list(PADDINGS))
+            guess = did_you_mean(arg.name, list(ACTIVATIONS) + list(PADDINGS) + self.flags)
             hint = f"did you mean `{guess}`?" if guess else "remove it"
             return CnnError(f"`{self.step}` does not take `{arg.name}`", arg.span, hint)
         text = getattr(arg, "text", "")

@@ -45,11 +45,19 @@ class Word:
 
 
 @dataclass(frozen=True)
+class Values:
+    """`0.485,0.456,0.406`: a comma list, only ever an option's value."""
+
+    items: tuple[Value, ...]
+    span: Span
+
+
+@dataclass(frozen=True)
 class Option:
-    """`key=value`, as in `dilation=2`, `bias=false`, `name=stem`."""
+    """`key=value`, as in `dilation=2`, `bias=false`, `name=stem`, `mean=0.5,0.4`."""
 
     key: str
-    value: Value
+    value: Value | Values
     span: Span
     key_span: Span
 

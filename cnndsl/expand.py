@@ -164,7 +164,7 @@ class _Builder:
             reader.finish(kind.options)
             shape = layer.output_shape(in_shapes)
         except LayerError as e:
-            raise CnnError(e.message, span, e.hint,
+            raise CnnError(e.message, e.span or span, e.hint,
                            layer_notes(kind, in_shapes)) from None
         self.check_size(shape, span)
         warnings = tuple(getattr(layer, "warnings", lambda _: [])(in_shapes))
@@ -303,7 +303,8 @@ class _Builder:
                 bound[param.name] = self.value(param.default, {"C": env["C"]})
         return bound
 
-    def value(self, arg: ast.Value, env: Mapping[str, int | Fraction]) -> int | Fraction:
+    def value(self, arg: ast.Value | ast.Values,
+              env: Mapping[str, int | Fraction]) -> int | Fraction:
         if isinstance(arg, ast.Number):
             return number(arg.text, arg.span)
         if isinstance(arg, ast.Size) and re.fullmatch(r"-?\d+|\{[^{}]*\}", arg.text):

@@ -31,6 +31,7 @@ from .limits import (
     MAX_ARGUMENTS,
     MAX_BRANCHES,
     MAX_DEFINITIONS,
+    MAX_LIST_VALUES,
     MAX_NAME_CHARS,
     MAX_NESTING,
     MAX_NUMBER_CHARS,
@@ -119,7 +120,8 @@ def _span_at(text: str, start: int, end: int) -> Span:
 
 # -- repetitions, as Lark reduces them -------------------------------------------------
 
-# What each repetition of grammar/cnn.lark holds, by the last symbol of its rule:
+# What each repetition of grammar/cnn.lark holds, by the last symbol of its rule (`value`
+# ends only the comma list `values`):
 # (limit, items written outside the repetition, message).
 _REPEATED = {
     "arg": (MAX_ARGUMENTS, 0, f"a step has more than {MAX_ARGUMENTS} arguments",
@@ -130,6 +132,8 @@ _REPEATED = {
                 "a block takes a handful; is a `)` missing?"),
     "param": (MAX_ARGUMENTS, 1, f"a block has more than {MAX_ARGUMENTS} parameters",
               "a block takes a handful; is a `)` missing?"),
+    "value": (MAX_LIST_VALUES, 1, f"a list has more than {MAX_LIST_VALUES:,} values",
+              "a list holds one value per channel"),
     "definition": (MAX_DEFINITIONS, 0, f"the spec defines more than {MAX_DEFINITIONS:,} "
                    "blocks", "a block with parameters covers many variants: "
                    "`def unit(f) = conv 3 x{f}`, used as `unit(64)`"),
@@ -137,14 +141,16 @@ _REPEATED = {
 
 
 def repetitions(rules) -> dict[str, tuple[int, int, str, str]]:
-    """Lark's helper rules for `x*` (named `__RULE_star_N`), each with what it holds.
+    """Lark's helper rules for `x*` and `x+` (named `__RULE_star_N`, `__RULE_plus_N`), each
+    with what it holds.
 
     Lark names them after the first rule using them (`arg*` is `__network_star_2` in a
     layer too), so they are found by what they repeat, not by name."""
     found = {}
     for rule in rules:
         name, last = rule.origin.name, rule.expansion[-1].name
-        if name.startswith("__") and "_star_" in name and last in _REPEATED:
+        if name.startswith("__") and ("_star_" in name or "_plus_" in name) \
+                and last in _REPEATED:
             found[name] = _REPEATED[last]
     return found
 

@@ -13,6 +13,7 @@ MAX_TOKENS = 1_000_000  # words and symbols in a file: ten for each of 100,000 l
 MAX_STEPS_WRITTEN = 100_000  # `->` arrows in a file, checked before parsing
 MAX_ARGUMENTS = 64  # after one step, in one block use, or a block's parameters (a conv
 #                     takes eight at most)
+MAX_LIST_VALUES = 4_096  # in one comma list (`mean=0.485,0.456,0.406`: one per channel)
 MAX_BRANCHES = 10_000  # in one merge (an inception block has four)
 MAX_DEFINITIONS = 10_000  # `def` blocks in a file (a block's parameters cover variants)
 MAX_NESTING = 200  # merges, repeats and block uses inside each other

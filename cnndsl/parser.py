@@ -98,6 +98,9 @@ class _Build(Transformer):
 
     keyword_arg = option
 
+    def values(self, items):
+        return ast.Values(tuple(items), _span(items[0], items[-1]))
+
     def layer(self, items):
         word, *args = items
         head = Span.of_token(word)
@@ -239,5 +242,6 @@ def _char_hint(char: str) -> str:
     if char == "-":
         return "steps are joined by `->`; sizes are positive whole numbers"
     if char in "{}":
-        return "an `{expr}` holds numbers, names, + - * / // and parentheses on one line"
+        return ("an `{expr}` holds numbers, names, + - * / //, parentheses and min, max, "
+                "floor, ceil, round, on one line")
     return "see docs/language.md for what a .cnn file may contain"

@@ -4,7 +4,9 @@ A weights file maps `LAYER/VARIABLE` to an array with Keras's variable name and 
 `conv_1/kernel` is (kh, kw, in/groups, filters), `conv_1/bias` (filters,),
 `batchnorm_1/gamma`, `beta`, `moving_mean`, `moving_variance`,
 `dwconv_1/depthwise_kernel` (kh, kw, in, multiplier), `sepconv_1/depthwise_kernel` and
-`pointwise_kernel`, `deconv_1/kernel` (kh, kw, filters, in), `dense_1/kernel` (in, units).
+`pointwise_kernel`, `deconv_1/kernel` (kh, kw, filters, in), `dense_1/kernel` (in, units),
+`layernorm_1/gamma` and `beta`, `normalize_1/mean`, `variance` (C,) and `count` (), the
+one integer array (int64, as Keras keeps it).
 The declarations come from each layer's `variables`, so names and shapes cannot drift
 from the parameter counts.
 """
@@ -69,7 +71,7 @@ def init_weights(graph: Graph, seed: int = 0, dtype=np.float32) -> Weights:
         elif var.init == "ones":
             out[key] = np.ones(var.shape, dtype)
         else:
-            out[key] = np.zeros(var.shape, dtype)
+            out[key] = np.zeros(var.shape, np.int64 if var.dtype == "int" else dtype)
     return out
 
 
@@ -92,10 +94,11 @@ def check_weights(graph: Graph, weights: Mapping[str, np.ndarray]) -> None:
         problems.append("missing: " + _listed(missing))
     if extra:
         problems.append("not in the network: " + _listed(extra))
-    for key in expected:
-        if key in weights and not np.issubdtype(np.asarray(weights[key]).dtype, np.floating):
+    for key, var in expected.items():
+        wanted = np.integer if var.dtype == "int" else np.floating
+        if key in weights and not np.issubdtype(np.asarray(weights[key]).dtype, wanted):
             problems.append(f"{key} has dtype {np.asarray(weights[key]).dtype}, expected "
-                            "floating point")
+                            + ("integers" if var.dtype == "int" else "floating point"))
     if problems:
         listed = problems[:MAX_LISTED] + ([f"and {len(problems) - MAX_LISTED:,} more"]
                                           if len(problems) > MAX_LISTED else [])

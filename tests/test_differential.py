@@ -2,7 +2,9 @@
 
 A Hypothesis strategy draws random *valid* `.cnn` programs: every step kind the language
 has, in 1-D, 2-D and 3-D and on vectors, with every option (strides, dilation, groups,
-padding, depth multipliers, `bias=false`, `eps=`, `momentum=`, `name=`, `B:A` padding),
+padding, depth multipliers, `bias=false`, `eps=`, `momentum=`, `name=`, `B:A` padding and
+cropping, `scale=false`, `center=false`, `keepdims`, `noise=`, `offset=`, normalisation
+constants one for all channels or a comma list of one per channel),
 fused and stand-alone activations (every word, `swish` and `leaky_relu=0.1` included), all
 five merges (broadcasting ones included), nested merges, U-Net levels, `residual`,
 `( ... ) * N` and `def` blocks with parameters, defaults and `{expr}`s using `C`. The
@@ -86,7 +88,8 @@ RTOL = 1e-4  # max|numpy - keras| <= RTOL * max(1, max|keras|)
 
 ACTIVATION_WORDS = ("relu", "relu6", "sigmoid", "hard_sigmoid", "tanh", "softmax", "elu",
                     "selu", "gelu", "silu", "swish", "softplus", "leaky_relu",
-                    "leaky_relu=0.1", "leaky_relu=0.3", "leaky_relu=0.2", "linear")
+                    "leaky_relu=0.1", "leaky_relu=0.3", "leaky_relu=0.2", "linear",
+                    "hard_swish", "hard_silu")
 EPSILONS = (1e-3, 1.001e-5, 1e-5, 0.01, 0.1, 0.5)
 MAX_SIDE = 16      # spatial sizes stay at or below this (a few steps may reach 19)
 MAX_WIDTH = 8      # filters, units, multiplier * channels
@@ -158,7 +161,16 @@ def s_activation(draw, s, ctx):
 
 def s_dropout(draw, s, ctx):
     p = draw(st.sampled_from(("0", "0.1", "0.25", "0.5", "0.95")))
-    return f"dropout {p}" + _tail(draw, [_name(draw, ctx)]), s
+    noise = ""
+    if draw(st.integers(0, 2)) == 0:  # a noise shape: each axis 1 or its size
+        noise = "noise=" + _dims(d if draw(st.booleans()) else 1 for d in s)
+    return f"dropout {p}" + _tail(draw, [noise, _name(draw, ctx)]), s
+
+
+def _affine(draw) -> list[str]:
+    """`scale=false` and `center=false`, each now and then (true is written sometimes)."""
+    return [f"{key}={draw(st.sampled_from(('false', 'false', 'true')))}"
+            if draw(st.integers(0, 2)) == 0 else "" for key in ("scale", "center")]
 
 
 def s_bn(draw, s, ctx):
@@ -168,7 +180,53 @@ def s_bn(draw, s, ctx):
         opts.append(f"eps={draw(st.sampled_from(EPSILONS))!r}")
     if draw(st.integers(0, 3)) == 0:
         opts.append(f"momentum={draw(st.sampled_from((0.9, 0.999, 0.5)))!r}")
-    return word + _tail(draw, opts + [_name(draw, ctx)]), s
+    return word + _tail(draw, opts + _affine(draw) + [_name(draw, ctx)]), s
+
+
+def s_layernorm(draw, s, ctx):
+    eps = f"eps={draw(st.sampled_from(EPSILONS))!r}" if draw(st.booleans()) else ""
+    return "layernorm" + _tail(draw, [eps, *_affine(draw), _name(draw, ctx)]), s
+
+
+def s_rescale(draw, s, ctx):
+    scale = draw(st.sampled_from(("{1/255}", "2", "0.5", "-1.5", "{1/127.5}", "1e-2")))
+    offset = draw(st.sampled_from(("", "", "offset=-1", "offset=0.5", "offset={1/3}")))
+    return f"rescale {scale}" + _tail(draw, [offset, _name(draw, ctx)]), s
+
+
+def s_normalize(draw, s, ctx):
+    """Adapted (statistics as weights), or constants: one for all channels or one each."""
+    form = draw(st.integers(0, 2))
+    if form == 0:
+        return "normalize" + _tail(draw, [_name(draw, ctx)]), s
+    n = 1 if form == 1 else s[-1]
+    means = [draw(st.sampled_from(("0", "-1", "0.485", "2.5", "{1/3}"))) for _ in range(n)]
+    variances = [draw(st.sampled_from(("1", "0.25", "0.052", "4", "{1/9}")))
+                 for _ in range(n)]
+    return "normalize" + _tail(draw, [f"mean={','.join(means)}",
+                                      f"variance={','.join(variances)}",
+                                      _name(draw, ctx)]), s
+
+
+def s_crop(draw, s, ctx):
+    n = s[:-1]
+    if draw(st.booleans()):  # before:after per dimension
+        pads = []
+        for m in n:
+            b = draw(st.integers(0, min(2, m - 1)))
+            pads.append((b, draw(st.integers(0, min(2, m - 1 - b)))))
+        text = "x".join(f"{b}:{a}" for b, a in pads)
+    else:
+        sizes, text = _size(draw, [0] * len(n), [min(2, (m - 1) // 2) for m in n])
+        pads = [(p, p) for p in sizes]
+    out = tuple(m - b - a for m, (b, a) in zip(n, pads))
+    return f"crop {text}" + _tail(draw, [_name(draw, ctx)]), (*out, s[-1])
+
+
+def s_global_keepdims(draw, s, ctx):
+    """`gap keepdims` / `gmp keepdims`: global pooling that keeps the rank."""
+    pool = draw(st.sampled_from(("gap", "gmp")))
+    return f"{pool} keepdims" + _tail(draw, [_name(draw, ctx)]), (*(1,) * (len(s) - 1), s[-1])
 
 
 def s_dense(draw, s, ctx):
@@ -440,6 +498,9 @@ def s_squeeze_excite(draw, s, ctx):
     ones = "x".join(["1"] * (len(s) - 1))
     branch = (f"{pool} -> dense {draw(st.integers(1, max(1, c // 2)))} relu -> dense {c} "
               f"{gate} -> reshape {ones}x{c}")
+    if draw(st.integers(0, 2)) == 0:  # MobileNetV3's: keepdims, 1x1 convs, hard gates
+        branch = (f"{pool} keepdims -> conv 1 x{draw(st.integers(1, max(1, c // 2)))} relu "
+                  f"-> conv 1 x{c} {draw(st.sampled_from(('hard_sigmoid', 'hard_swish')))}")
     op = draw(st.sampled_from(("mul", "mul", "add", "max", "avg")))
     parts = ["id", branch] if draw(st.booleans()) else [branch, "id"]
     return f"{op} {{ {' | '.join(parts)} }}", s
@@ -563,9 +624,11 @@ def s_def_se(draw, s, ctx):
 
 # Each list holds a kind as often as it should be drawn relative to the others: the
 # windowed layers, where the backends differ most, come up most.
-VECTOR_STEPS = [s_activation, s_dropout, s_bn, s_bn, s_dense, s_dense]
+VECTOR_STEPS = [s_activation, s_dropout, s_bn, s_bn, s_dense, s_dense,
+                s_layernorm, s_rescale, s_normalize]
 SPATIAL_STEPS = [s_activation, s_dropout, s_bn, s_bn, s_dense, *[s_conv] * 4,
-                 *[s_deconv] * 2, *[s_maxpool] * 2, *[s_avgpool] * 2, s_zeropad, s_upsample]
+                 *[s_deconv] * 2, *[s_maxpool] * 2, *[s_avgpool] * 2, s_zeropad, s_upsample,
+                 s_layernorm, s_rescale, s_normalize, s_crop, s_global_keepdims]
 DEPTHWISE = [s_dwconv, s_dwconv, s_sepconv, s_sepconv]  # 1-D and 2-D only
 RANK_CHANGING = {1: [s_reshape, s_reshape], 2: [s_gap, s_gmp, s_flatten, s_reshape]}
 MERGES = [s_elementwise, s_elementwise, s_concat, s_residual, s_repeat]
@@ -666,20 +729,24 @@ def _fan_in(kind: str, variable: str, shape: Shape) -> int:
 
 def random_weights(graph, rng: np.random.Generator) -> dict[str, np.ndarray]:
     """Every declared variable, random and far from Keras's initial values: kernels
-    uniform with variance 1/fan-in, biases, betas and moving means N(0, 0.5), gammas
-    U(0.5, 1.5), moving variances U(0.5, 2)."""
+    uniform with variance 1/fan-in, biases, betas and (moving) means N(0, 0.5), gammas
+    U(0.5, 1.5), (moving) variances U(0.5, 2), a Normalization's count an int64 in
+    [1, 1000]."""
     kinds = {node.name: node.kind for node in graph.nodes}
     out = {}
     for key, var in declared(graph).items():
         layer, name = key.rsplit("/", 1)
+        if var.dtype == "int":
+            out[key] = rng.integers(1, 1000, var.shape, dtype=np.int64)
+            continue
         if name in ("kernel", "depthwise_kernel", "pointwise_kernel"):
             scale = np.sqrt(12.0 / _fan_in(kinds[layer], name, var.shape))
             value = rng.uniform(-0.5, 0.5, var.shape) * scale
         elif name == "gamma":
             value = rng.uniform(0.5, 1.5, var.shape)
-        elif name == "moving_variance":
+        elif name in ("moving_variance", "variance"):
             value = rng.uniform(0.5, 2.0, var.shape)
-        else:  # bias, beta, moving_mean
+        else:  # bias, beta, moving_mean, mean
             value = rng.normal(0.0, 0.5, var.shape)
         out[key] = value.astype(np.float32)
     return out
@@ -860,8 +927,18 @@ def test_strategy_reaches_everything():
             if node.layer.arity == "many" and len({s for s in node.in_shapes}) > 1 \
                     and node.kind != "concat":
                 seen[("broadcast", node.kind)] += 1
+            for attr in ("keepdims", "noise"):
+                if getattr(node.layer, attr, None):
+                    seen[(attr, node.kind)] += 1
+            for attr in ("scale", "center"):
+                if getattr(node.layer, attr, True) is False:
+                    seen[(f"{attr}=false", node.kind)] += 1
+            if node.kind == "normalize":
+                mean = node.layer.mean
+                seen[("normalize", "adapted" if mean is None else
+                      "per channel" if len(mean) > 1 else "one value")] += 1
         for word in ("def ", ") * ", "residual", "bias=false", "name=", "swish", "{C",
-                     "eps=", "momentum=", ":"):
+                     "eps=", "momentum=", ":", "hard_silu", "offset="):
             if word in spec:
                 seen[("text", word)] += 1
 
@@ -871,10 +948,17 @@ def test_strategy_reaches_everything():
               for r in (2, 3, 4)}
     wanted |= {(k, r) for k in ("dwconv", "sepconv") for r in (2, 3)}
     wanted |= {(k, r) for k in ("dense", "dropout", "batchnorm", "activation", "reshape",
-                                "add", "mul", "avg", "max", "concat") for r in (1, 2, 3, 4)}
+                                "add", "mul", "avg", "max", "concat", "layernorm", "rescale",
+                                "normalize") for r in (1, 2, 3, 4)}
+    wanted |= {("crop", r) for r in (2, 3, 4)}
+    wanted |= {("keepdims", "gap"), ("keepdims", "gmp"), ("noise", "dropout")}
+    wanted |= {(f"{a}=false", k) for a in ("scale", "center") for k in ("batchnorm",
+                                                                           "layernorm")}
+    wanted |= {("normalize", form) for form in ("adapted", "per channel", "one value")}
     wanted |= {("act", a) for a in ("relu", "relu6", "sigmoid", "hard_sigmoid", "tanh",
                                     "softmax", "elu", "selu", "gelu", "silu", "softplus",
-                                    "leaky_relu=0.2", "leaky_relu=0.1", "linear")}
+                                    "leaky_relu=0.2", "leaky_relu=0.1", "linear",
+                                    "hard_swish")}
     wanted |= {("groups", "conv"), ("multiplier", "dwconv")}
     wanted |= {("dilation", k) for k in ("conv", "dwconv", "sepconv")}
     wanted |= {("stride", k) for k in ("conv", "dwconv", "sepconv", "deconv", "maxpool",
@@ -883,7 +967,8 @@ def test_strategy_reaches_everything():
                                      "avgpool")}
     wanted |= {("broadcast", k) for k in ("add", "mul", "avg", "max")}
     wanted |= {("text", w) for w in ("def ", ") * ", "residual", "bias=false", "name=",
-                                     "swish", "{C", "eps=", "momentum=", ":")}
+                                     "swish", "{C", "eps=", "momentum=", ":", "hard_silu",
+                                     "offset=")}
     missing = sorted(wanted - set(seen), key=str)
     assert not missing, f"never drawn: {missing}"
 

@@ -33,12 +33,14 @@ def row(spec, in_shape, out_shape, params, *, flops, trainable=None, macs=None):
 
 ACTIVATION_WORDS = ["relu", "relu6", "sigmoid", "hard_sigmoid", "tanh", "softmax", "elu",
                     "selu", "gelu", "silu", "swish", "softplus", "leaky_relu", "linear",
-                    "leaky_relu=0.1"]
+                    "leaky_relu=0.1", "hard_swish", "hard_silu"]
 
 # FLOPs per element of each activation word: the table of docs/report.md.
 COST = {"linear": 0, "relu": 1, "tanh": 1, "relu6": 2, "leaky_relu": 2, "leaky_relu=0.1": 2,
         "sigmoid": 3, "softplus": 3, "elu": 3, "hard_sigmoid": 4, "silu": 4, "swish": 4,
-        "softmax": 4, "selu": 5, "gelu": 5}
+        "softmax": 4, "selu": 5, "gelu": 5,
+        # x * hard_sigmoid(x): hard_sigmoid's 4 and a multiply
+        "hard_swish": 5, "hard_silu": 5}
 
 ROWS = [
     # ---- conv, 2-D ------------------------------------------------------------------
@@ -298,6 +300,76 @@ ROWS = [
         flops=(2*2 - 1) * 4*4*4 + (2*(4*4*8 * 3*3*4) + 4*4*8)
         + (2*2 - 1) * 2*2*8 + (2*(2*2*16 * 3*3*8) + 2*2*16)
         + (2*(4*4*8 * 3*3*(8 + 16)) + 4*4*8)),
+    # ==== version 2 ====================================================================
+    # ---- batchnorm without gamma (scale=false) or beta (center=false): C less for each --
+    row("batchnorm scale=false", (8, 8, 16), (8, 8, 16), 4*16 - 16, trainable=2*16 - 16,
+        macs=0, flops=2 * 8*8*16),
+    row("bn center=false", (8, 8, 16), (8, 8, 16), 4*16 - 16, trainable=2*16 - 16, macs=0,
+        flops=2 * 8*8*16),
+    row("bn scale=false center=false", (10,), (10,), 4*10 - 2*10, trainable=0, macs=0,
+        flops=2 * 10),
+    row("batchnorm center=false eps=1e-5", (100, 3), (100, 3), 4*3 - 3, trainable=2*3 - 3,
+        macs=0, flops=2 * 100*3),
+    row("bn scale=true center=true", (3, 3, 5), (3, 3, 5), 4*5, trainable=2*5, macs=0,
+        flops=2 * 3*3*5),
+    # ---- layernorm: gamma and beta over C, trainable; FLOPs 5 per value and 5 per
+    # position for the statistics, then one per value each for gamma and beta
+    row("layernorm", (8, 8, 16), (8, 8, 16), 2*16, macs=0,
+        flops=5 * 8*8*16 + 5 * 8*8 + 2 * 8*8*16),
+    row("layernorm eps=1e-6", (10,), (10,), 2*10, macs=0, flops=5 * 10 + 5 * 1 + 2 * 10),
+    row("layernorm scale=false", (6, 4), (6, 4), 4, macs=0, flops=5 * 6*4 + 5 * 6 + 6*4),
+    row("layernorm center=false", (5, 5, 3), (5, 5, 3), 3, macs=0,
+        flops=5 * 5*5*3 + 5 * 5*5 + 5*5*3),
+    row("layernorm center=false scale=false", (2, 3, 4, 5), (2, 3, 4, 5), 0,
+        flops=5 * 2*3*4*5 + 5 * 2*3*4),
+    # ---- rescale: a multiply and an add per value, no weights ---------------------------
+    row("rescale {1/255}", (32, 32, 3), (32, 32, 3), 0, flops=2 * 32*32*3),
+    row("rescale 2 offset=-1", (10,), (10,), 0, flops=2 * 10),
+    row("rescale 0.5", (10, 3), (10, 3), 0, flops=2 * 10*3),
+    row("rescale {1/127.5} offset=-1", (2, 2, 2, 1), (2, 2, 2, 1), 0, flops=2 * 2*2*2*1),
+    # ---- normalize: adapted, mean and variance per channel and a count, none trainable;
+    # with constants, no weights. A subtract and a divide per value --------------------
+    row("normalize", (8, 8, 3), (8, 8, 3), 2*3 + 1, trainable=0, macs=0, flops=2 * 8*8*3),
+    row("normalize", (10,), (10,), 2*10 + 1, trainable=0, macs=0, flops=2 * 10),
+    row("normalize", (20, 4), (20, 4), 2*4 + 1, trainable=0, macs=0, flops=2 * 20*4),
+    row("normalize", (2, 3, 3, 2), (2, 3, 3, 2), 2*2 + 1, trainable=0, macs=0,
+        flops=2 * 2*3*3*2),
+    row("normalize mean=0.485,0.456,0.406 variance=0.052,0.050,0.051", (8, 8, 3), (8, 8, 3),
+        0, flops=2 * 8*8*3),
+    row("normalize mean=0.5 variance=0.25", (10,), (10,), 0, flops=2 * 10),
+    row("normalize variance=1,2 mean=0,1", (5, 2), (5, 2), 0, flops=2 * 5*2),
+    # ---- crop: P off both sides of each spatial dim, B:A before:after -------------------
+    row("crop 1", (6, 6, 2), (4, 4, 2), 0, flops=0),
+    row("crop 0x1", (4, 4, 2), (4, 2, 2), 0, flops=0),
+    row("crop 0:1x2:0", (4, 4, 2), (3, 2, 2), 0, flops=0),
+    row("crop 2:1", (10, 1), (7, 1), 0, flops=0),
+    row("crop 1", (4, 4, 4, 1), (2, 2, 2, 1), 0, flops=0),
+    row("crop 0x1x1:2", (3, 4, 5, 1), (3, 2, 2, 1), 0, flops=0),
+    # ---- global pooling that keeps size-1 spatial axes: the same FLOPs ------------------
+    row("gap keepdims", (7, 7, 512), (1, 1, 512), 0, flops=7*7 * 512),
+    row("gmp keepdims", (7, 7, 512), (1, 1, 512), 0, flops=(7*7 - 1) * 512),
+    row("gap keepdims", (100, 8), (1, 8), 0, flops=100 * 8),
+    row("gmp keepdims", (2, 3, 4, 5), (1, 1, 1, 5), 0, flops=(2*3*4 - 1) * 5),
+    # ---- dropout with a noise shape: identity at inference ------------------------------
+    row("dropout 0.2 noise=1x1x1", (4, 4, 8), (4, 4, 8), 0, flops=0),
+    row("dropout 0.5 noise=1x1x8", (4, 4, 8), (4, 4, 8), 0, flops=0),
+    row("dropout 0.1 noise=10", (10,), (10,), 0, flops=0),
+    row("dropout 0.3 noise=1x3", (6, 3), (6, 3), 0, flops=0),
+    row("dropout 0.2 noise=1x2x1x1", (2, 2, 2, 2), (2, 2, 2, 2), 0, flops=0),
+    # ---- together: MobileNetV3's squeeze-excite, stochastic depth ----------------------
+    # gap 8*8*8; conv 1 x2 relu: 2*(2 * 1*1*8) + 2*(1 + 1); conv 1 x8 hard_sigmoid:
+    # 2*(8 * 1*1*2) + 8*(1 + 4); mul (2-1)*8*8*8
+    row("mul { id | gap keepdims -> conv 1 x2 relu -> conv 1 x8 hard_sigmoid }", (8, 8, 8),
+        (8, 8, 8), (1*1*8*2 + 2) + (1*1*2*8 + 8), macs=2 * 1*1*8 + 8 * 1*1*2,
+        flops=8*8*8 + (2*(2 * 1*1*8) + 2*(1 + 1)) + (2*(8 * 1*1*2) + 8*(1 + 4))
+        + (2 - 1) * 8*8*8),
+    row("add { id | conv 3 x4 same -> dropout 0.2 noise=1x1x1 }", (5, 5, 4), (5, 5, 4),
+        3*3*4*4 + 4, macs=5*5*4 * 3*3*4, flops=(2*(5*5*4 * 3*3*4) + 5*5*4) + 0
+        + (2 - 1) * 5*5*4),
+    row("rescale {1/255} -> conv 3 x4 same hard_swish -> crop 1 -> layernorm", (6, 6, 1),
+        (4, 4, 4), (3*3*1*4 + 4) + 2*4, macs=6*6*4 * 3*3*1,
+        flops=2 * 6*6*1 + (2*(6*6*4 * 3*3*1) + 6*6*4*(1 + 5)) + 0
+        + (5 * 4*4*4 + 5 * 4*4 + 2 * 4*4*4)),
     # a small chain as one unit: the seed's layers after the input
     row("conv 3x3/1 x2 -> maxpool 2 -> flatten -> dense 10", (6, 6, 1), (10,),
         (3*3*1*2 + 2) + (2*2*2*10 + 10), macs=4*4*2 * 3*3*1 + 2*2*2 * 10,
@@ -375,6 +447,65 @@ def test_pool_stride_defaults_to_window():
     assert pool.kernel == pool.stride == (3, 3)
 
 
+def test_version_2_defaults_are_keras():
+    assert last("input 4x4x2 -> layernorm").layer.eps == 0.001
+    bn = last("input 4x4x2 -> bn").layer
+    assert (bn.scale, bn.center) == (True, True)
+    assert last("input 4 -> rescale 2").layer.offset == 0
+    assert last("input 4x4x2 -> gap").layer.keepdims is False
+    assert last("input 4x4x2 -> dropout 0.5").layer.noise is None
+
+
+def test_version_2_options_are_read():
+    bn = last("input 4x4x2 -> bn center=false scale=false").layer
+    assert (bn.scale, bn.center) == (False, False)
+    ln = last("input 4x4x2 -> layernorm eps=1e-6 scale=false").layer
+    assert (ln.eps, ln.scale, ln.center) == (1e-6, False, True)
+    assert last("input 4x4x2 -> rescale {1/255} offset=-1").layer.scale == 1 / 255
+    assert last("input 4x4x2 -> rescale {1/255} offset=-1").layer.offset == -1
+    assert last("input 4x4x2 -> dropout 0.2 noise=1x1x2").layer.noise == (1, 1, 2)
+    assert last("input 4x4x2 -> gmp keepdims").layer.keepdims is True
+    assert last("input 4x4x2 -> crop 1:0x0:2").layer.pads == ((1, 0), (0, 2))
+
+
+def test_normalize_constants_are_kept_as_written():
+    norm = last("input 4x4x3 -> normalize mean=0.485,0.456,0.406 "
+                "variance=0.052,0.050,0.051").layer
+    assert norm.mean == (0.485, 0.456, 0.406) and norm.variance == (0.052, 0.05, 0.051)
+    norm = last("def n(m) = normalize mean={m} variance={m*m}\ninput 4x4x3 -> n(0.5)").layer
+    assert (norm.mean, norm.variance) == ((0.5,), (0.25,))
+    assert last("input 4x4x3 -> normalize").layer.mean is None
+
+
+def test_hard_silu_is_hard_swish():
+    assert last("input 4 -> hard_silu").layer.function.name == "hard_swish"
+    assert last("input 4x4x1 -> conv 1 x1 hard_silu").layer.activation.name == "hard_swish"
+
+
+def test_version_2_layers_describe_themselves_as_written():
+    texts = {"bn scale=false center=false":
+             "batchnorm eps=0.001 momentum=0.99 scale=false center=false",
+             "layernorm center=false": "layernorm eps=0.001 center=false",
+             "rescale {1/255} offset=-1": "rescale 0.00392156862745098 offset=-1",
+             "rescale 2": "rescale 2", "normalize": "normalize",
+             "normalize mean=0.5,1 variance=2,0.25": "normalize mean=0.5,1 variance=2,0.25",
+             "crop 1": "crop 1:1x1:1", "gap keepdims": "gap keepdims", "gmp": "gmp",
+             "dropout 0.5 noise=1x1x2": "dropout 0.5 noise=1x1x2", "hard_silu": "hard_swish"}
+    for text, described in texts.items():
+        assert last(f"input 4x4x2 -> {text}").layer.describe() == described, text
+
+
+def test_version_2_variables_are_keras_names_and_dtypes():
+    graph = compile_text("input 4x4x3 -> normalize -> layernorm -> bn scale=false")
+    variables = {n.name: n.layer.variables(n.in_shapes) for n in graph.nodes[1:]}
+    assert list(variables["normalize_1"]) == ["mean", "variance", "count"]
+    assert variables["normalize_1"]["count"].shape == ()
+    assert variables["normalize_1"]["count"].dtype == "int"
+    assert not any(v.trainable for v in variables["normalize_1"].values())
+    assert list(variables["layernorm_1"]) == ["gamma", "beta"]
+    assert list(variables["batchnorm_1"]) == ["beta", "moving_mean", "moving_variance"]
+
+
 # ---- naming --------------------------------------------------------------------------
 
 def names(text: str) -> list[str]:
@@ -415,6 +546,15 @@ def test_every_kind_is_named_after_its_canonical_word():
                    "avgpool_1", "zeropad_1", "upsample_1", "dropout_1", "batchnorm_1",
                    "gelu_1", "gap_1", "reshape_1", "dense_1", "flatten_1"]
     assert names("input 2x2x1 -> gmp")[-1] == "gmp_1"
+
+
+def test_version_2_kinds_are_named_after_their_word():
+    got = names("input 8x8x3 -> rescale {1/255} -> normalize -> crop 1 -> layernorm "
+                "-> hard_swish -> hard_silu -> normalize mean=0 variance=1 -> gap keepdims "
+                "-> dropout 0.1 noise=1x1x3 -> bn center=false")
+    assert got == ["input", "rescale_1", "normalize_1", "crop_1", "layernorm_1",
+                   "hard_swish_1", "hard_swish_2", "normalize_2", "gap_1", "dropout_1",
+                   "batchnorm_1"]
 
 
 def test_name_option_overrides():
@@ -683,6 +823,17 @@ def test_receptive_field_of_a_merge_is_the_widest_branch():
 def test_receptive_field_of_global_pooling_is_whole():
     rf = fields("input 8x8x1 -> conv 3 x1 -> gap")
     assert rf[-1].whole
+
+
+def test_receptive_field_of_version_2_steps():
+    # crop, layernorm, rescale, normalize see one position each: conv 3, then conv 3 -> 5
+    rf = fields("input 9x9x1 -> conv 3 x1 -> crop 1 -> layernorm -> rescale 2 -> normalize "
+                "-> conv 3 x1")
+    assert [f.size for f in rf] == [(1, 1), (3, 3), (3, 3), (3, 3), (3, 3), (3, 3), (5, 5)]
+    # gap keepdims keeps the rank, but every value sees the whole input, and so does
+    # everything after it
+    rf = fields("input 8x8x1 -> conv 3 x1 -> gap keepdims -> conv 1 x1")
+    assert rf[-2].whole and rf[-1].whole
 
 
 def test_seed_dense_equivalent_and_totals():

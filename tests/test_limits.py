@@ -15,6 +15,7 @@ from cnndsl.limits import (
     MAX_DEFINITIONS,
     MAX_EXPRESSION_STEPS,
     MAX_LAYERS,
+    MAX_LIST_VALUES,
     MAX_NAME_CHARS,
     MAX_NESTING,
     MAX_SOURCE_BYTES,
@@ -149,6 +150,9 @@ ONE_OVER = [
     pytest.param("def b(" + ",".join(f"p{i}" for i in range(MAX_ARGUMENTS + 1)) + ") = relu\n"
                  "input 8 -> relu\n", ("p64", 1), f"a block has more than {MAX_ARGUMENTS} "
                  "parameters", id="65 parameters of a block"),
+    pytest.param("input 8 -> normalize mean=0," + ",".join(["1"] * MAX_LIST_VALUES) + "\n",
+                 (r"(?<=,)1", MAX_LIST_VALUES), f"a list has more than {MAX_LIST_VALUES:,} "
+                 "values", id="4,097 values in a list"),
     pytest.param("input 8 -> add{id" + "|id" * MAX_BRANCHES + "}\n", (r"(?<=\|)id",
                  MAX_BRANCHES), f"a merge has more than {MAX_BRANCHES:,} branches",
                  id="10,001 branches"),
@@ -235,6 +239,7 @@ EIGHT_MIB = [
                  id="arguments of a block use"),
     pytest.param(lambda: numbered("def b(p", ",p{i}", ")=relu\ninput 8 -> b\n", 10**7),
                  id="parameters of a block"),
+    pytest.param(lambda: fill("input 8 -> normalize mean=0", ",0"), id="a comma list"),
     pytest.param(lambda: fill("input 8 -> relu\n", "#\n"), id="comment lines"),
     pytest.param(lambda: fill("input 8 -> dense {1", "+1", "}\n"), id="a long {expr}"),
 ]
@@ -283,6 +288,8 @@ UNDER_WORDS = [
                  f"more than {MAX_DEFINITIONS:,} blocks", id="defs"),
     pytest.param(lambda: under_words("def b(n)=relu\ninput 8 -> b(1", ",1", 2, ")\n"),
                  f"more than {MAX_ARGUMENTS} arguments", id="arguments of a block use"),
+    pytest.param(lambda: under_words("input 8 -> normalize variance=1", ",1", 2),
+                 f"more than {MAX_LIST_VALUES:,} values", id="a comma list"),
     pytest.param(lambda: numbered("def b(p", ",p{i}", ")=relu\ninput 8 -> b\n",
                                   (MAX_TOKENS - 100) // 2),
                  f"more than {MAX_ARGUMENTS} parameters", id="parameters of a block"),
@@ -371,4 +378,5 @@ def test_every_repetition_of_the_grammar_has_its_limit():
 
     found = guard.repetitions(_parser().rules)
     assert sorted(limit for limit, *_ in found.values()) == sorted(
-        [MAX_ARGUMENTS, MAX_ARGUMENTS, MAX_ARGUMENTS, MAX_BRANCHES, MAX_DEFINITIONS])
+        [MAX_ARGUMENTS, MAX_ARGUMENTS, MAX_ARGUMENTS, MAX_BRANCHES, MAX_DEFINITIONS,
+         MAX_LIST_VALUES])

@@ -2,7 +2,8 @@
 with Python's `math` on one float at a time, and against Keras 3 when TensorFlow is there.
 
 The references follow Keras 3's definitions (keras/src/activations/activations.py and
-keras/src/backend/tensorflow/nn.py): hard_sigmoid = relu6(x + 3) / 6, gelu exact
+keras/src/backend/tensorflow/nn.py): hard_sigmoid = relu6(x + 3) / 6, hard_swish =
+x * hard_sigmoid(x) (Keras's hard_silu), gelu exact
 (approximate=False), selu's constants, leaky_relu's slope 0.2, softmax over the last
 axis. Stable forms are used only where the plain one would overflow in Python.
 """
@@ -45,6 +46,7 @@ SCALAR_REFERENCES = {
     "relu6": lambda x: min(max(x, 0.0), 6.0),
     "sigmoid": _sigmoid,
     "hard_sigmoid": lambda x: min(max(x + 3.0, 0.0), 6.0) / 6.0,
+    "hard_swish": lambda x: x * (min(max(x + 3.0, 0.0), 6.0) / 6.0),  # Keras 3's hard_silu
     "tanh": math.tanh,
     "elu": lambda x: x if x > 0 else math.expm1(x),
     "selu": lambda x: SELU_SCALE * x if x > 0 else SELU_SCALE * SELU_ALPHA * math.expm1(x),

@@ -76,6 +76,7 @@ SCALAR_ACTIVATIONS: dict[str, Callable[[float], float]] = {
     "relu6": lambda v: min(max(v, 0.0), 6.0),
     "sigmoid": _sigmoid,
     "hard_sigmoid": lambda v: min(max(v + 3.0, 0.0), 6.0) / 6.0,  # Keras 3: relu6(x+3)/6
+    "hard_swish": lambda v: v * min(max(v + 3.0, 0.0), 6.0) / 6.0,  # Keras 3's hard_silu
     "tanh": math.tanh,
     "elu": lambda v: v if v > 0 else math.expm1(v),
     "selu": lambda v: SELU_SCALE * (v if v > 0 else SELU_ALPHA * math.expm1(v)),
@@ -88,7 +89,7 @@ SCALAR_ACTIVATIONS: dict[str, Callable[[float], float]] = {
 # What is written -> (layer name stem, oracle function on a batch).
 ACTIVATION_WORDS = ["relu", "relu6", "sigmoid", "hard_sigmoid", "tanh", "softmax", "elu",
                     "selu", "gelu", "silu", "swish", "softplus", "leaky_relu",
-                    "leaky_relu=0.3", "leaky_relu=0.05", "linear"]
+                    "leaky_relu=0.3", "leaky_relu=0.05", "linear", "hard_swish", "hard_silu"]
 
 
 def ref_activation(word: str | None, x: np.ndarray) -> np.ndarray:
@@ -107,7 +108,7 @@ def ref_activation(word: str | None, x: np.ndarray) -> np.ndarray:
         slope = float(word.split("=")[1]) if "=" in word else 0.2
         f = lambda v: v if v >= 0 else slope * v  # noqa: E731
     else:
-        f = SCALAR_ACTIVATIONS["silu" if word == "swish" else word]
+        f = SCALAR_ACTIVATIONS[activation_stem(word)]
     y = np.empty_like(x)
     for idx in np.ndindex(*x.shape):
         y[idx] = f(float(x[idx]))
@@ -115,7 +116,7 @@ def ref_activation(word: str | None, x: np.ndarray) -> np.ndarray:
 
 
 def activation_stem(word: str) -> str:
-    return "silu" if word == "swish" else word.split("=")[0]
+    return {"swish": "silu", "hard_silu": "hard_swish"}.get(word, word.split("=")[0])
 
 
 def ceil_div(a: int, b: int) -> int:

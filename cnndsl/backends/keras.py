@@ -83,7 +83,7 @@ class LayerSpec:
 # table rather than a look-up in `keras.layers`, so that Python source is written without
 # TensorFlow; tests/test_plain_keras.py checks it against the installed Keras.
 _EVERY_DIMS = ("Conv", "MaxPooling", "AveragePooling", "GlobalAveragePooling",
-               "GlobalMaxPooling", "ZeroPadding", "UpSampling")
+               "GlobalMaxPooling", "ZeroPadding", "Cropping", "UpSampling")
 KERAS_CLASSES = frozenset(
     [f"{base}{d}D" for base in _EVERY_DIMS for d in (1, 2, 3)]
     + [f"Conv{d}DTranspose" for d in (1, 2, 3)]
@@ -147,20 +147,46 @@ class KerasSpecs:
             strides=_pool_stride(layer), padding=layer.padding, name=node.name))
 
     def gap(self, node, layer):
-        return LayerSpec(self._cls(node, "GlobalAveragePooling"), (), dict(name=node.name))
+        return LayerSpec(self._cls(node, "GlobalAveragePooling"), (),
+                         _only(keepdims=layer.keepdims or None, name=node.name))
 
     def gmp(self, node, layer):
-        return LayerSpec(self._cls(node, "GlobalMaxPooling"), (), dict(name=node.name))
+        return LayerSpec(self._cls(node, "GlobalMaxPooling"), (),
+                         _only(keepdims=layer.keepdims or None, name=node.name))
 
     def flatten(self, node, layer):
         return LayerSpec("Flatten", (), dict(name=node.name))
 
     def dropout(self, node, layer):
-        return LayerSpec("Dropout", (layer.rate,), dict(name=node.name))
+        noise = (None, *layer.noise) if layer.noise else None  # None: the batch axis
+        return LayerSpec("Dropout", (layer.rate,), _only(noise_shape=noise, name=node.name))
 
     def batchnorm(self, node, layer):
-        return LayerSpec("BatchNormalization", (), dict(
-            epsilon=layer.eps, momentum=layer.momentum, name=node.name))
+        return LayerSpec("BatchNormalization", (), _only(
+            epsilon=layer.eps, momentum=layer.momentum, scale=None if layer.scale else False,
+            center=None if layer.center else False, name=node.name))
+
+    def layernorm(self, node, layer):
+        return LayerSpec("LayerNormalization", (), _only(
+            axis=-1, epsilon=layer.eps, scale=None if layer.scale else False,
+            center=None if layer.center else False, name=node.name))
+
+    def rescale(self, node, layer):
+        return LayerSpec("Rescaling", (layer.scale,), _only(offset=layer.offset or None,
+                                                             name=node.name))
+
+    def normalize(self, node, layer):
+        mean, variance = layer.mean, layer.variance
+        if mean is not None and len(mean) == 1:
+            mean, variance = mean[0], variance[0]
+        elif mean is not None:
+            mean, variance = list(mean), list(variance)
+        return LayerSpec("Normalization", (), _only(axis=-1, mean=mean, variance=variance,
+                                                    name=node.name))
+
+    def crop(self, node, layer):
+        pads = layer.pads[0] if len(layer.pads) == 1 else layer.pads
+        return LayerSpec(self._cls(node, "Cropping"), (pads,), dict(name=node.name))
 
     def zeropad(self, node, layer):
         pads = layer.pads[0] if len(layer.pads) == 1 else layer.pads
@@ -177,7 +203,7 @@ class KerasSpecs:
         fn = layer.function
         if fn.name == "leaky_relu" and fn.alpha != LEAKY_RELU_DEFAULT_SLOPE:
             return LayerSpec("LeakyReLU", (), dict(negative_slope=fn.alpha, name=node.name))
-        return LayerSpec("Activation", (fn.name,), dict(name=node.name))
+        return LayerSpec("Activation", (_keras_name(fn),), dict(name=node.name))
 
     def add(self, node, layer):
         return LayerSpec("Add", (), dict(name=node.name))
@@ -195,6 +221,12 @@ class KerasSpecs:
         return LayerSpec("Concatenate", (), dict(axis=-1, name=node.name))
 
 
+def _only(**kwargs) -> dict[str, Any]:
+    """Keyword arguments without the None ones: an option left at Keras's default is not
+    passed, so version-1 layers are built (and printed) with the arguments they always had."""
+    return {key: value for key, value in kwargs.items() if value is not None}
+
+
 def _pool_stride(layer):
     """None (Keras: the window) when the stride is the window, as it is by default."""
     return None if layer.stride == layer.kernel else layer.stride
@@ -208,7 +240,12 @@ def _activation(activation: Activation | None) -> str | LayerSpec | None:
         return None
     if activation.name == "leaky_relu" and activation.alpha != LEAKY_RELU_DEFAULT_SLOPE:
         return LayerSpec("LeakyReLU", (), dict(negative_slope=float(activation.alpha or 0.0)))
-    return activation.name
+    return _keras_name(activation)
+
+
+def _keras_name(activation: Activation) -> str:
+    """Keras's own name: `hard_swish` is `hard_silu` there (it reads both)."""
+    return "hard_silu" if activation.name == "hard_swish" else activation.name
 
 
 def merge_order(node: Node) -> list[int]:
@@ -300,10 +337,14 @@ def set_weights(model, graph: Graph, weights: Mapping[str, np.ndarray]) -> None:
 
     check_weights(graph, weights)
     for node in graph.nodes:
-        names = list(node.layer.variables(node.in_shapes))
-        if names:
-            model.get_layer(node.name).set_weights(
-                [np.asarray(weights[f"{node.name}/{v}"]) for v in names])
+        variables = node.layer.variables(node.in_shapes)
+        if variables:
+            layer = model.get_layer(node.name)
+            layer.set_weights([np.asarray(weights[f"{node.name}/{name}"],
+                                          np.int64 if var.dtype == "int" else None)
+                               for name, var in variables.items()])
+            if hasattr(layer, "finalize_state"):  # Normalization reads its weights here
+                layer.finalize_state()
 
 
 def get_weights(model) -> dict[str, np.ndarray]:

@@ -1,7 +1,8 @@
 """The layer catalogue: every kind of step, looked up by the word that writes it.
 
-Adding a layer kind means writing its class in one of these modules and listing it in
-`KINDS`; the grammar never changes, and a conformance test checks every backend has it.
+Adding a layer kind means writing its class in one of these modules (`core`, `conv`,
+`pooling`, `norm`, `merge`) and listing it in `KINDS`; the grammar never changes, and a
+conformance test checks every backend has it.
 """
 
 from __future__ import annotations
@@ -10,7 +11,7 @@ from .base import GLOBAL, Inputs, Layer, LayerError, Window, rank_word
 from .conv import Conv, Deconv, DWConv, SepConv
 from .core import (
     ActivationStep,
-    BatchNorm,
+    Crop,
     Dense,
     Dropout,
     Flatten,
@@ -20,12 +21,15 @@ from .core import (
     ZeroPad,
 )
 from .merge import Add, Avg, Concat, Max, Merge, Mul
+from .norm import BatchNorm, LayerNorm, Normalize, Rescale
 from .pooling import GAP, GMP, AvgPool, MaxPool
 
 KINDS: tuple[type[Layer], ...] = (
     Input, Conv, DWConv, SepConv, Deconv, MaxPool, AvgPool, GAP, GMP, Flatten, Dense,
     Dropout, BatchNorm, ZeroPad, Upsample, Reshape, ActivationStep,
     Add, Mul, Avg, Max, Concat,
+    # version 2
+    LayerNorm, Rescale, Normalize, Crop,
 )
 
 BY_KIND: dict[str, type[Layer]] = {k.kind: k for k in KINDS}

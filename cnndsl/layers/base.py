@@ -14,17 +14,19 @@ from typing import ClassVar
 
 from ..activations import Activation
 from ..args import ArgReader
+from ..errors import Span
 from ..shapes import Shape, elements
 
 Inputs = tuple[Shape, ...]
 
 
 class LayerError(Exception):
-    """A shape or argument problem found by a layer; the caller adds the location."""
+    """A shape or argument problem found by a layer; the caller adds the location: the
+    step's, unless the problem lies in one argument and `span` says where."""
 
-    def __init__(self, message: str, hint: str) -> None:
+    def __init__(self, message: str, hint: str, span: Span | None = None) -> None:
         super().__init__(message)
-        self.message, self.hint = message, hint
+        self.message, self.hint, self.span = message, hint, span
 
 
 @dataclass(frozen=True)
@@ -44,7 +46,7 @@ GLOBAL = Window((), ())  # every output sees the whole input
 
 @dataclass(frozen=True)
 class Variable:
-    """A weight tensor as Keras declares it: shape, initialiser, trainable or not.
+    """A weight tensor as Keras declares it: shape, initialiser, trainable or not, dtype.
 
     Parameter counts, weight initialisation and the `.npz` format are all derived
     from these declarations, so they cannot disagree.
@@ -53,6 +55,7 @@ class Variable:
     shape: Shape
     init: str  # "glorot_uniform", "zeros" or "ones"
     trainable: bool = True
+    dtype: str = "float"  # or "int": Normalization's `count`
 
 
 RANK_WORDS = {1: "vector", 2: "1-D", 3: "2-D", 4: "3-D"}

@@ -1,5 +1,5 @@
-"""Layers that are not windows: input, dense, flatten, dropout, batch norm, reshape,
-zero padding, upsampling and activation steps."""
+"""Layers that are not windows: input, dense, flatten, dropout, reshape, zero padding,
+cropping, upsampling and activation steps."""
 
 from __future__ import annotations
 
@@ -10,7 +10,7 @@ from math import prod
 from ..activations import ACTIVATIONS, Activation, canonical_activation
 from ..limits import MAX_RANK
 from ..shapes import Shape, format_shape
-from .base import GLOBAL, Layer, LayerError, Variable, Window, epilogue_flops, kernel_and_bias
+from .base import GLOBAL, Layer, LayerError, Window, epilogue_flops, kernel_and_bias
 
 SPATIAL = (2, 3, 4)
 
@@ -99,11 +99,15 @@ class Flatten(Layer):
 
 @dataclass(frozen=True)
 class Dropout(Layer):
-    """`dropout 0.5`: identity at inference."""
+    """`dropout 0.5`, `dropout 0.2 noise=1x1x1`: identity at inference. `noise` is Keras's
+    `noise_shape` without the batch axis: 1 where one draw is shared along an axis (whole
+    samples dropped together: stochastic depth), the axis' size elsewhere."""
 
     rate: float
+    noise: Shape | None = None
 
     kind = "dropout"
+    options = ("noise",)
 
     @classmethod
     def read(cls, a, inputs):
@@ -111,7 +115,10 @@ class Dropout(Layer):
         if not 0 <= rate < 1:  # checked as a float: 0.99999999999999999999 rounds to 1
             raise LayerError(f"dropout rate must be in [0, 1), got {rate:g}",
                              "the rate is the fraction of units dropped, e.g. `dropout 0.5`")
-        return cls(rate)
+        noise = a.option_shape("noise")
+        if noise is not None:
+            _check_noise(*noise, inputs[0])
+        return cls(rate, noise[0] if noise else None)
 
     def flops(self, inputs, out):
         return 0
@@ -123,45 +130,24 @@ class Dropout(Layer):
         return []
 
     def describe(self):
-        return f"dropout {self.rate:g}"
+        noise = f" noise={format_shape(self.noise)}" if self.noise else ""
+        return f"dropout {self.rate:g}{noise}"
 
 
-@dataclass(frozen=True)
-class BatchNorm(Layer):
-    """`batchnorm eps=1e-5` (alias `bn`): gamma and beta train; the moving statistics don't."""
-
-    eps: float
-    momentum: float
-
-    kind = "batchnorm"
-    words = ("batchnorm", "bn")
-    options = ("eps", "momentum")
-
-    @classmethod
-    def read(cls, a, inputs):
-        eps = a.option_float("eps", 0.001)
-        momentum = a.option_float("momentum", 0.99)
-        if eps <= 0:
-            raise LayerError(f"eps must be positive, got {eps:g}", "eps is added to the "
-                             "variance before dividing by its root: a small positive number, "
-                             "e.g. `eps=0.001` (the default)")
-        if not 0 <= momentum <= 1:
-            raise LayerError(f"momentum must be in [0, 1], got {momentum:g}", "the weight "
-                             "of the old moving averages at each training step, e.g. "
-                             "`momentum=0.99` (the default)")
-        return cls(eps, momentum)
-
-    def variables(self, inputs):
-        c = (inputs[0][-1],)
-        return {"gamma": Variable(c, "ones"), "beta": Variable(c, "zeros"),
-                "moving_mean": Variable(c, "zeros", trainable=False),
-                "moving_variance": Variable(c, "ones", trainable=False)}
-
-    def flops(self, inputs, out):
-        return 2 * prod(out)  # folded into one multiply-add at inference
-
-    def describe(self):
-        return f"batchnorm eps={self.eps:g} momentum={self.momentum:g}"
+def _check_noise(noise: Shape, span, shape: Shape) -> None:
+    """Each axis of the noise shape is 1 or the input's size, one per input axis."""
+    example = "x".join(["1"] * (len(shape) - 1) + [str(shape[-1])])
+    if len(noise) != len(shape):
+        raise LayerError(f"`noise={format_shape(noise)}` has {len(noise)} axes, but the "
+                         f"input {format_shape(shape)} has {len(shape)}", "one number per "
+                         f"axis, the channels included, batch left out: `noise={example}`",
+                         span)
+    for size, n in zip(noise, shape):
+        if size not in (1, n):
+            raise LayerError(f"`noise={format_shape(noise)}` does not fit the input "
+                             f"{format_shape(shape)}: each axis is 1 or the input's size",
+                             f"1 shares one draw along an axis: `noise={example}` drops "
+                             "whole channels", span)
 
 
 @dataclass(frozen=True)
@@ -175,7 +161,7 @@ class ZeroPad(Layer):
 
     @classmethod
     def read(cls, a, inputs):
-        pads, _ = a.size("padding", len(inputs[0]) - 1, example="zeropad 1", pairs=True,
+        pads, _ = a.size("padding", len(inputs[0]) - 1, example=f"{cls.kind} 1", pairs=True,
                          minimum=0)
         return cls(pads)
 
@@ -184,7 +170,24 @@ class ZeroPad(Layer):
         return (*sizes, inputs[0][-1])
 
     def describe(self):
-        return "zeropad " + "x".join(f"{b}:{e}" for b, e in self.pads)
+        return f"{self.kind} " + "x".join(f"{b}:{e}" for b, e in self.pads)
+
+
+@dataclass(frozen=True)
+class Crop(ZeroPad):
+    """`crop 1`, `crop 0:1x0:1` (before:after): CroppingND, written as `zeropad` is."""
+
+    kind = "crop"
+
+    def output_shape(self, inputs):
+        sizes = inputs[0][:-1]
+        for axis, (n, (b, e)) in enumerate(zip(sizes, self.pads), 1):
+            if b + e >= n:
+                raise LayerError(f"`{self.describe()}` crops {b + e} of the {n} positions "
+                                 f"along dimension {axis} of the {format_shape(sizes)} input",
+                                 "at least one position must remain: crop less, before and "
+                                 "after together")
+        return (*(n - b - e for n, (b, e) in zip(sizes, self.pads)), inputs[0][-1])
 
 
 @dataclass(frozen=True)

@@ -65,13 +65,25 @@ class AvgPool(Pool):
 
 @dataclass(frozen=True)
 class GlobalPool(Layer):
+    """`gap`, `gmp keepdims`: to a C-vector, or with `keepdims` to 1x..x1xC."""
+
+    keepdims: bool = False
+
     ranks = SPATIAL
 
+    @classmethod
+    def read(cls, a, inputs):
+        return cls(a.flag("keepdims"))
+
     def output_shape(self, inputs):
-        return (inputs[0][-1],)
+        ones = (1,) * (len(inputs[0]) - 1) if self.keepdims else ()
+        return (*ones, inputs[0][-1])
 
     def window(self, inputs):
         return GLOBAL
+
+    def describe(self):
+        return self.kind + (" keepdims" if self.keepdims else "")
 
 
 @dataclass(frozen=True)

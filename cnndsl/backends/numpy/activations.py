@@ -12,6 +12,7 @@ loses precision:
 * leaky_relu = x if x >= 0 else alpha*x (alpha defaults to Keras's 0.2)
 * sigmoid = 1 / (1 + exp(-x)) for x >= 0, exp(x) / (1 + exp(x)) for x < 0
 * hard_sigmoid = relu6(x + 3) / 6 (Keras 3; Keras 2 had clip(0.2*x + 0.5, 0, 1))
+* hard_swish = x * hard_sigmoid(x) (Keras 3's hard_silu), in that order of operations
 * tanh; silu = x * sigmoid(x)
 * softplus = log(1 + exp(x)) = max(x, 0) + log1p(exp(-|x|))
 * elu = x if x > 0 else expm1(x) (alpha 1)
@@ -176,6 +177,17 @@ def _hard_sigmoid(y: np.ndarray) -> np.ndarray:
     return np.divide(y, 6, out=y)
 
 
+def _hard_swish(y: np.ndarray) -> np.ndarray:
+    def kernel(x: np.ndarray, buffers: Sequence[np.ndarray]) -> None:
+        (t,) = buffers
+        np.add(x, 3, out=t)
+        np.clip(t, 0, 6, out=t)
+        np.divide(t, 6, out=t)          # hard_sigmoid, rounded as TensorFlow rounds it
+        np.multiply(x, t, out=x)
+
+    return _blockwise(y, kernel, 1)
+
+
 def _tanh(y: np.ndarray) -> np.ndarray:
     return np.tanh(y, out=y)
 
@@ -248,6 +260,7 @@ _FUNCTIONS: dict[str, Callable[[np.ndarray], np.ndarray]] = {
     "relu": relu, "relu6": _relu6, "sigmoid": _sigmoid, "hard_sigmoid": _hard_sigmoid,
     "tanh": _tanh, "softmax": _softmax, "elu": _elu, "selu": _selu, "gelu": _gelu,
     "silu": _silu, "softplus": _softplus, "leaky_relu": _leaky_relu, "linear": _linear,
+    "hard_swish": _hard_swish,
 }
 
 

@@ -121,8 +121,11 @@ def _single_user(graph: Graph, users, index: int):
 def fold_batchnorm(bias: np.ndarray | None, bn: dict[str, np.ndarray], eps: float):
     """(per-channel scale for the kernel, new bias) folding a batch norm into a layer.
 
-    A negative variance (possible in hand-made weights) gives NaN, as in Keras, quietly."""
+    A negative variance (possible in hand-made weights) gives NaN, as in Keras, quietly.
+    Without gamma (`scale=false`) the scale is 1, without beta (`center=false`) the shift 0.
+    """
     with np.errstate(all="ignore"):
-        scale = bn["gamma"] / np.sqrt(bn["moving_variance"] + eps)
+        scale = bn.get("gamma", 1) / np.sqrt(bn["moving_variance"] + eps)
     base = np.zeros_like(scale) if bias is None else bias
-    return scale, (base - bn["moving_mean"]) * scale + bn["beta"]
+    shift = (base - bn["moving_mean"]) * scale
+    return scale, shift + bn["beta"] if "beta" in bn else shift

@@ -232,11 +232,12 @@ class Interpreter:
 
     def gap(self, node, xs, owned, w):
         x = xs[0]
-        return x.mean(axis=tuple(range(1, x.ndim - 1)), dtype=x.dtype)
+        return x.mean(axis=tuple(range(1, x.ndim - 1)), dtype=x.dtype,
+                      keepdims=node.layer.keepdims)
 
     def gmp(self, node, xs, owned, w):
         x = xs[0]
-        return x.max(axis=tuple(range(1, x.ndim - 1)))
+        return x.max(axis=tuple(range(1, x.ndim - 1)), keepdims=node.layer.keepdims)
 
     def flatten(self, node, xs, owned, w):
         return xs[0].reshape(xs[0].shape[0], -1)
@@ -258,6 +259,54 @@ class Interpreter:
             y2[s] += shift
 
         parallel_slices(part, len(y2), ROWS_PER_SLICE)
+        return y
+
+    def layernorm(self, node, xs, owned, w):
+        # As Keras: inv = gamma / sqrt(var + eps), then x * inv + (beta - mean * inv).
+        x = xs[0]
+        mean = x.mean(axis=-1, keepdims=True, dtype=x.dtype)
+        centered = x - mean
+        np.square(centered, out=centered)
+        inv = centered.mean(axis=-1, keepdims=True, dtype=x.dtype)
+        del centered
+        inv += self.dtype.type(node.layer.eps)
+        np.sqrt(inv, out=inv)
+        np.reciprocal(inv, out=inv)
+        if "gamma" in w:
+            inv = inv * w["gamma"]
+        shift = -mean * inv
+        if "beta" in w:
+            shift = shift + w["beta"]
+        y = x if owned[0] else self._out(node, len(x))
+        np.multiply(x, inv, out=y)
+        y += shift
+        return y
+
+    def rescale(self, node, xs, owned, w):
+        x = xs[0]
+        y = x if owned[0] else self._out(node, len(x))
+        np.multiply(x, self.dtype.type(node.layer.scale), out=y)
+        y += self.dtype.type(node.layer.offset)
+        return y
+
+    def normalize(self, node, xs, owned, w):
+        # As Keras: (x - mean) / max(sqrt(variance), 1e-7), the statistics constants written
+        # in the spec or weights of the layer.
+        layer = node.layer
+        mean = np.asarray(w["mean"] if layer.mean is None else layer.mean, self.dtype)
+        variance = np.asarray(w["variance"] if layer.mean is None else layer.variance,
+                              self.dtype)
+        x = xs[0]
+        y = x if owned[0] else self._out(node, len(x))
+        np.subtract(x, mean, out=y)
+        y /= np.maximum(np.sqrt(variance), self.dtype.type(KERAS_EPSILON))
+        return y
+
+    def crop(self, node, xs, owned, w):
+        x = xs[0]
+        y = self._out(node, len(x))
+        y[...] = x[(slice(None), *(slice(b, n - e) for (b, e), n in
+                                   zip(node.layer.pads, x.shape[1:-1])))]
         return y
 
     def zeropad(self, node, xs, owned, w):
@@ -320,6 +369,7 @@ class Interpreter:
 # Kinds whose output may share memory with their input.
 VIEWS = ("flatten", "reshape", "dropout")
 ROWS_PER_SLICE = 4096  # element-wise work is split between workers above this many rows
+KERAS_EPSILON = 1e-7  # keras.backend.epsilon(), Normalization's floor of a deviation
 
 
 def _activate(function: Activation, y: np.ndarray) -> None:
