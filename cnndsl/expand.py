@@ -459,18 +459,20 @@ def expand(module: ast.Module, source: str, name: str = "model") -> Graph:
     definitions = _definitions(module)
     builder = _Builder(source, definitions)
     scope = len(module.definitions)  # statements may use every block
-    inputs = [s for s in module.statements if s.input is not None]
+    inputs = [s.input for s in module.statements if s.input is not None]
     if not inputs:
-        first = module.statements[0].body.steps[0]
+        body = module.statements[0].body
+        assert body is not None  # a statement without `input` is a chain
+        first = body.steps[0]
         word = f"`{first.word}`" if isinstance(first, ast.Layer) else "this"
         raise CnnError(f"the spec has no `input`: a network starts with `input`, not {word}",
                        first.span, "start with `input DIMS`, e.g. `input 28x28x1 -> ...`")
     several = len(inputs) > 1
-    unnamed = [s for s in inputs if s.binding is None]
+    unnamed = [s.input for s in module.statements if s.input is not None and s.binding is None]
     if several and unnamed:
         # Point at the `input` that made several, unless it is the one named.
-        at = next((s for s in unnamed if s is not inputs[0]), inputs[0])
-        raise CnnError("a second `input`: with several inputs, each is named", at.input.span,
+        at = next((i for i in unnamed if i is not inputs[0]), inputs[0])
+        raise CnnError("a second `input`: with several inputs, each is named", at.span,
                        "write `input DIMS as NAME` for each, e.g. `input 10 as meta`")
     with budget():  # the expressions of blocks used many times are evaluated many times
         for statement in module.statements:

@@ -54,8 +54,8 @@ def dead_ends(nodes: list[Node], keep: list[bool], dropped: dict[int, Span]
 def kept(nodes: list[Node], keep: list[bool], indices: tuple[int, ...]
          ) -> tuple[tuple[Node, ...], tuple[int, ...]]:
     """The nodes kept, renumbered, and `indices` (outputs) in the new numbering."""
-    new = {}
-    out = []
+    new: dict[int, int] = {}
+    out: list[Node] = []
     for node in nodes:
         if keep[node.index]:
             new[node.index] = len(out)

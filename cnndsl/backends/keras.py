@@ -265,12 +265,19 @@ def _no_initial_draws():
 def _build(graph: Graph):
     keras = _keras()
     specs = KerasSpecs()
-    tensors: dict[int, Any] = {0: keras.Input(shape=graph.input.shape, name="input")}
-    for node in graph.nodes[1:]:
+    tensors: dict[int, Any] = {}
+    for node in graph.nodes:
+        if node.kind == "input":
+            tensors[node.index] = keras.Input(shape=node.shape, name=node.name)
+            continue
         layer = _instantiate(specs.spec(node))
         args = [tensors[i] for i in merge_order(node)]
         tensors[node.index] = layer(args if node.layer.arity == "many" else args[0])
-    return keras.Model(tensors[0], tensors[len(graph.nodes) - 1], name=graph.name)
+    if graph.single:  # a plain tensor each, as Keras users write a model of one of each
+        return keras.Model(tensors[graph.inputs[0]], tensors[graph.outputs[0]],
+                           name=graph.name)
+    return keras.Model([tensors[i] for i in graph.inputs],
+                       [tensors[o] for o in graph.outputs], name=graph.name)
 
 
 def build_seeded(graph: Graph, seed: int = 0):
