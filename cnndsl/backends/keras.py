@@ -273,11 +273,14 @@ def _build(graph: Graph):
         layer = _instantiate(specs.spec(node))
         args = [tensors[i] for i in merge_order(node)]
         tensors[node.index] = layer(args if node.layer.arity == "many" else args[0])
-    if graph.single:  # a plain tensor each, as Keras users write a model of one of each
-        return keras.Model(tensors[graph.inputs[0]], tensors[graph.outputs[0]],
-                           name=graph.name)
-    return keras.Model([tensors[i] for i in graph.inputs],
-                       [tensors[o] for o in graph.outputs], name=graph.name)
+    return keras.Model(_one_or_list([tensors[i] for i in graph.inputs]),
+                       _one_or_list([tensors[o] for o in graph.outputs]), name=graph.name)
+
+
+def _one_or_list(tensors: list) -> Any:
+    """One input or output as a plain tensor, several as a list, as Keras users write
+    them (a model of one input called with a list warns, and the reverse)."""
+    return tensors[0] if len(tensors) == 1 else tensors
 
 
 def build_seeded(graph: Graph, seed: int = 0):
