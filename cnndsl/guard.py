@@ -139,7 +139,7 @@ _REPEATED = {
 def repetitions(rules) -> dict[str, tuple[int, int, str, str]]:
     """Lark's helper rules for `x*` (named `__RULE_star_N`), each with what it holds.
 
-    Lark names them after the first rule using them (`arg*` is `__statement_star_2` in a
+    Lark names them after the first rule using them (`arg*` is `__statement_star_3` in a
     layer too), so they are found by what they repeat, not by name."""
     found = {}
     for rule in rules:
