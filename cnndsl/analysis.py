@@ -93,10 +93,16 @@ def analyse(graph: Graph) -> Stats:
 
 def _analyse(graph: Graph) -> Stats:
     fields: list[ReceptiveField | None] = []
+    origins: list[int | None] = []  # the one input each node sees, None if several
     layers = []
     for node in graph.nodes:
         trainable, frozen = node.layer.params(node.in_shapes)
-        rf = _receptive_field(node, fields, graph)
+        seen = {origins[i] for i in node.inputs}
+        origin = node.index if not node.inputs else (seen.pop() if len(seen) == 1 else None)
+        origins.append(origin)
+        # A receptive field is a region of one input: none for what sees several.
+        rf = None if origin is None else _receptive_field(node, fields,
+                                                          graph.nodes[origin].shape)
         fields.append(rf)
         dense = None
         if node.layer.conv_type:
@@ -107,8 +113,7 @@ def _analyse(graph: Graph) -> Stats:
     return Stats(graph, tuple(layers))
 
 
-def _receptive_field(node: Node, fields, graph: Graph) -> ReceptiveField | None:
-    input_shape = graph.input.shape
+def _receptive_field(node: Node, fields, input_shape) -> ReceptiveField | None:
     if not node.inputs:
         if len(input_shape) == 1:
             return None  # a vector has no spatial positions

@@ -361,6 +361,12 @@ class ArgReader:
                                 f"write it as a step of its own: `-> {arg.name}`")
             if arg.name in PADDINGS:
                 return CnnError(f"`{self.step}` takes no padding", arg.span, "remove it")
+            from .layers import lookup  # the catalogue reads arguments through this module
+
+            if lookup(arg.name) is not None:
+                return CnnError(f"`{self.step}` does not take `{arg.name}`", arg.span,
+                                f"is a `->` missing before `{arg.name}`? A new statement "
+                                "starts with `input` or `@NAME`")
             guess = did_you_mean(arg.name, list(ACTIVATIONS) + list(PADDINGS) + self.flags)
             hint = f"did you mean `{guess}`?" if guess else "remove it"
             return CnnError(f"`{self.step}` does not take `{arg.name}`", arg.span, hint)

@@ -81,7 +81,7 @@ class Call:
     """A block used with arguments: `block(64, k=5)`."""
 
     name: str
-    args: tuple[Value, ...]
+    args: tuple[Value | Ref, ...]
     kwargs: tuple[Option, ...]
     span: Span
     name_span: Span
@@ -107,7 +107,26 @@ class Repeat:
     span: Span
 
 
-Step = Layer | Call | Merge | Repeat
+@dataclass(frozen=True)
+class Ref:
+    """`@NAME`: a named tensor, as a step (the chain goes on from it), at the start of a
+    merge branch, or as a block's tensor argument."""
+
+    name: str
+    span: Span
+
+
+@dataclass(frozen=True)
+class Bound:
+    """`STEP as NAME`: names the tensor `step` ends with."""
+
+    step: Layer | Call | Merge | Repeat | Ref
+    name: str
+    span: Span
+    name_span: Span
+
+
+Step = Layer | Call | Merge | Repeat | Ref | Bound
 
 
 @dataclass(frozen=True)
@@ -118,9 +137,12 @@ class Chain:
 
 @dataclass(frozen=True)
 class Param:
+    """A block parameter: a number (`n`, `k=3`) or, written `@prev`, a tensor."""
+
     name: str
     default: Value | None
     span: Span
+    tensor: bool = False
 
 
 @dataclass(frozen=True)
@@ -135,15 +157,24 @@ class Definition:
 
 
 @dataclass(frozen=True)
-class Network:
-    """`input DIMS -> CHAIN`; `input` is the first layer, the chain may be absent."""
+class Statement:
+    """`input DIMS [as NAME] -> CHAIN`, or a chain that starts from named tensors.
 
-    input: Layer
+    With `input`, `input` is its first layer, `binding` the name after it (`as image`)
+    and the chain may be absent; without, `input` is None and the chain starts with
+    `@NAME` or a merge of branches that do."""
+
+    input: Layer | None
+    binding: Ref | None
     body: Chain | None
     span: Span
 
 
 @dataclass(frozen=True)
 class Module:
+    """A file: blocks, statements, and the outputs if listed (`output @a, @b`)."""
+
     definitions: tuple[Definition, ...]
-    network: Network
+    statements: tuple[Statement, ...]
+    outputs: tuple[Ref, ...] = ()
+    outputs_span: Span | None = None

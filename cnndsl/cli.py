@@ -171,17 +171,19 @@ def cmd_check(args) -> int:
 
 
 def cmd_run(args) -> int:
-    from . import files, runner
+    from . import files, runner, runner_many
     from .network import Network
 
     display, graph, text = load(args.file)
     layers = Path(args.layers) if args.layers else None
+    # Several inputs or outputs: an .npz in, an .npz out, one array per name.
+    run = runner.run if graph.single else runner_many.run_many
     try:
-        shape = runner.run(Network(graph, text), Path(args.input), Path(args.output),
-                           weights=Path(args.weights) if args.weights else None,
-                           seed=args.seed, batch_size=args.batch_size, dtype=args.dtype,
-                           layers=layers, progress=sys.stderr,
-                           spec=None if args.file == "-" else Path(args.file))
+        shape = run(Network(graph, text), Path(args.input), Path(args.output),
+                    weights=Path(args.weights) if args.weights else None,
+                    seed=args.seed, batch_size=args.batch_size, dtype=args.dtype,
+                    layers=layers, progress=sys.stderr,
+                    spec=None if args.file == "-" else Path(args.file))
     except files.FileError as e:
         raise UserError(e.render()) from None
     except CnnError as e:  # a layer kind the NumPy backend cannot run

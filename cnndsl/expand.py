@@ -15,17 +15,19 @@ from fractions import Fraction
 from functools import cached_property
 from math import prod
 
-from . import ast
+from . import ast, pruning
 from .args import ArgReader, atom_value, whole
 from .errors import CnnError, Diagnostic, Span, did_you_mean
 from .expr import budget, evaluate, number
 from .ir import Graph, Node
 from .layers import MERGES, Input, Layer, LayerError, lookup, rank_word
 from .limits import MAX_ELEMENTS, MAX_LAYERS, MAX_NESTING
+from .scopes import Scope
 from .shapes import Shape, format_shape
 from .sizing import Sizer
 
 Env = dict[str, "int | Fraction"]
+NO_INPUT = -1  # where a statement without `input` starts: only `@NAME` can follow
 Made = tuple[Layer, Shape, tuple[tuple[str, str], ...]]  # a layer, its shape, its warnings
 
 
@@ -46,14 +48,29 @@ class _Builder:
     depth: int = 0
     identities: int = 0  # `id` branches expanded: each counts as a layer, as before expanding
     made: dict[tuple, Made] = field(default_factory=dict)  # layer steps read, by `reading`
+    scope: Scope = field(default_factory=Scope)  # the named tensors visible now
+    dropped: dict[int, Span] = field(default_factory=dict)  # results `-> @NAME` went past
+
 
     # -- chains and steps ---------------------------------------------------------------
     def chain(self, chain: ast.Chain, src: int, env: Env, scope: int) -> int:
-        for step in chain.steps:
+        for i, step in enumerate(chain.steps):
+            if i and _starts_from_name(step):  # `... -> conv as a -> @stem`: src is dropped
+                self.dropped.setdefault(src, step.span)
             src = self.step(step, src, env, scope)
         return src
 
     def step(self, step: ast.Step, src: int, env: Env, scope: int) -> int:
+        if isinstance(step, ast.Bound):
+            out = self.step(step.step, src, env, scope)
+            self.scope.bind(step.name, out, step.name_span)
+            return out
+        if isinstance(step, ast.Ref):
+            return self.scope.lookup(step)
+        if src == NO_INPUT and not isinstance(step, ast.Merge):
+            raise CnnError("a statement starts with `input`, with `@NAME`, or with a merge "
+                           "whose branches all start with `@NAME`", step.span,
+                           "start from a named tensor: `@features -> ...`")
         if isinstance(step, ast.Merge):
             return self.nested(self.merge, step, src, env, scope)
         if isinstance(step, ast.Repeat):
@@ -122,7 +139,8 @@ class _Builder:
 
     # -- making a node ------------------------------------------------------------------
     def add_node(self, kind: type[Layer], step, args, inputs: tuple[int, ...], env: Env,
-                 word: str, text: str | None = None, number: int | None = None) -> int:
+                 word: str, text: str | None = None, number: int | None = None,
+                 name: str | None = None) -> int:
         if len(self.nodes) + self.identities >= MAX_LAYERS:
             raise CnnError(f"the network has more than {MAX_LAYERS:,} layers after "
                            "expansion", step.span, "reduce a `* N` repetition or block use"
@@ -141,7 +159,7 @@ class _Builder:
                     self.made.clear()
                 self.made[key] = made
         layer, shape, warnings = made
-        name = self.name_of(layer, args, span, number)
+        name = self.name_of(layer, args, span, number, name)
         for message, hint in warnings:
             self.warn(message, span, hint)
         if text is None:
@@ -198,13 +216,15 @@ class _Builder:
             raise CnnError(f"tensor {format_shape(shape)} has {prod(shape):,} elements, over "
                            "the limit of 2^31", span, "reduce the input size or the widths")
 
-    def name_of(self, layer: Layer, args, span: Span, number: int | None) -> str:
-        """`name=` if given, else `input` or KIND_N; only automatic names use numbers."""
+    def name_of(self, layer: Layer, args, span: Span, number: int | None,
+                given: str | None = None) -> str:
+        """`name=` if given, else the input's (`input`, or its tensor's name when there
+        are several) or KIND_N; only automatic names use numbers."""
         explicit = _explicit_name(args)
         if explicit is not None:
             name, where = explicit.name, explicit.span
         elif layer.kind == "input":
-            name, where = "input", span
+            name, where = given or "input", span
         else:
             if number is None:
                 number = self.counters[layer.stem] = self.counters.get(layer.stem, 0) + 1
@@ -220,6 +240,33 @@ class _Builder:
 
     def warn(self, message: str, span: Span, hint: str | None = None) -> None:
         self.warnings.setdefault((span.start, message), Diagnostic(message, span, hint))
+
+    # -- statements ---------------------------------------------------------------------
+    def statement(self, statement: ast.Statement, several: bool, scope: int) -> int:
+        """Expand one statement in the file's scope; returns the node it ends with."""
+        src = NO_INPUT
+        if statement.input is not None:
+            head, binding = statement.input, statement.binding
+            src = self.add_node(Input, head, head.args, (), {}, "input",
+                                name=binding.name if several and binding else None)
+            if binding is not None:
+                self.scope.bind(binding.name, src, binding.span)
+        if statement.body is not None:
+            src = self.chain(statement.body, src, {}, scope)
+        return src
+
+    def outputs(self, module: ast.Module, last: int) -> tuple[int, ...]:
+        """`output @a, @b` in the file's scope, or the last statement's result."""
+        if not module.outputs:
+            return (last,)
+        found: dict[int, ast.Ref] = {}
+        for ref in module.outputs:
+            node = self.scope.lookup(ref)
+            if node in found:
+                raise CnnError(f"`@{ref.name}` is listed twice as an output", ref.span,
+                               "list each output once")
+            found[node] = ref
+        return tuple(found)
 
     # -- structure ----------------------------------------------------------------------
     def merge(self, step: ast.Merge, src: int, env: Env, scope: int) -> int:
@@ -239,6 +286,13 @@ class _Builder:
         if _explicit_name(step.args) is None:
             reserved = self.counters[op] = self.counters.get(op, 0) + 1
         for branch in branches:
+            if src == NO_INPUT and (branch is None or not _starts_from_name(branch.steps[0])):
+                where = branch.span if branch is not None else step.op_span
+                raise CnnError("this merge starts a statement, so it has no input: each of "
+                               "its branches starts with `@NAME`", where,
+                               "write `" + op + " { @a | @b -> ... }`" if branch is None
+                               or not _is_identity(branch) else
+                               "`id` has no meaning here: name the tensor, `@NAME`")
             if branch is None or _is_identity(branch):
                 self.identities += branch is not None
                 outputs.append(src)
@@ -266,7 +320,8 @@ class _Builder:
             raise CnnError(f"recursive block: a block cannot use {what}", step.name_span,
                            "a block may use only blocks defined above it")
         here = {**env, "C": self.nodes[src].shape[-1]}
-        bound = self.bind(found.node, step, here)
+        bound, tensors = self.arguments(found.node, step, here)
+        outer, self.scope = self.scope, tensors
         try:
             return self.chain(found.node.body, src, bound, found.index)
         except CnnError as e:
@@ -274,18 +329,35 @@ class _Builder:
             note = (f"in block `{step.name}`, used at line {step.span.line}, "
                     f"column {step.span.column}")
             raise CnnError(e.message, e.span, e.hint, [*e.diagnostic.notes, note]) from e
+        finally:
+            self.scope = outer
 
-    def bind(self, definition: ast.Definition, call: ast.Call, env: Env) -> Env:
+    def arguments(self, definition: ast.Definition, call: ast.Call,
+                  env: Env) -> tuple[Env, Scope]:
+        """The values of a block use's number parameters, and a new scope holding its
+        tensor parameters (`@prev`), looked up where the block is used."""
         params = definition.params
         if len(call.args) > len(params):
             raise CnnError(f"block `{definition.name}` takes {len(params)} argument"
                            f"{'s' if len(params) != 1 else ''}, got {len(call.args)}",
                            call.args[len(params)].span, _signature(definition))
         bound: Env = {}
+        tensors = Scope(block=definition.name)
         for param, arg in zip(params, call.args):
-            bound[param.name] = self.value(arg, env)
+            if param.tensor != isinstance(arg, ast.Ref):
+                raise CnnError(f"parameter `{'@' * param.tensor}{param.name}` of block "
+                               f"`{definition.name}` takes "
+                               + ("a tensor like `@x`" if param.tensor else "a number"),
+                               arg.span, _signature(definition))
+            if isinstance(arg, ast.Ref):
+                tensors.bind(param.name, self.scope.lookup(arg), param.span)
+            else:
+                bound[param.name] = self.value(arg, env)
         names = [p.name for p in params]
         for kw in call.kwargs:
+            if kw.key in names and next(p for p in params if p.name == kw.key).tensor:
+                raise CnnError(f"tensor parameter `@{kw.key}` is given by position only",
+                               kw.key_span, _signature(definition))
             if kw.key not in names:
                 guess = did_you_mean(kw.key, names)
                 raise CnnError(f"block `{definition.name}` has no parameter `{kw.key}`",
@@ -296,12 +368,15 @@ class _Builder:
                                "give each parameter once, by position or by name")
             bound[kw.key] = self.value(kw.value, env)
         for param in params:
-            if param.name not in bound:
+            if param.tensor and param.name not in tensors.tensors:
+                raise CnnError(f"block `{definition.name}` needs a tensor for "
+                               f"`@{param.name}`", call.span, _signature(definition))
+            if not param.tensor and param.name not in bound:
                 if param.default is None:
                     raise CnnError(f"block `{definition.name}` needs a value for "
                                    f"`{param.name}`", call.span, _signature(definition))
                 bound[param.name] = self.value(param.default, {"C": env["C"]})
-        return bound
+        return bound, tensors
 
     def value(self, arg: ast.Value | ast.Values,
               env: Mapping[str, int | Fraction]) -> int | Fraction:
@@ -333,6 +408,13 @@ def _explicit_name(args) -> ast.Word | None:
     return found
 
 
+def _starts_from_name(step: ast.Step) -> bool:
+    """Whether a step begins from a named tensor (`@x`, `@x as y`)."""
+    while isinstance(step, ast.Bound):
+        step = step.step
+    return isinstance(step, ast.Ref)
+
+
 def _is_identity(chain: ast.Chain) -> bool:
     step = chain.steps[0]
     return (len(chain.steps) == 1 and isinstance(step, ast.Layer) and step.word == "id"
@@ -340,7 +422,7 @@ def _is_identity(chain: ast.Chain) -> bool:
 
 
 def _signature(definition: ast.Definition) -> str:
-    params = ", ".join(p.name + ("=..." if p.default is not None else "")
+    params = ", ".join("@" * p.tensor + p.name + ("=..." if p.default is not None else "")
                        for p in definition.params)
     return f"it is defined as `{definition.name}({params})`"
 
@@ -377,21 +459,43 @@ def expand(module: ast.Module, source: str, name: str = "model") -> Graph:
     """Expand and type a parsed module into a `Graph`, or raise a located `CnnError`."""
     definitions = _definitions(module)
     builder = _Builder(source, definitions)
-    net = module.network
+    scope = len(module.definitions)  # statements may use every block
+    inputs = [s.input for s in module.statements if s.input is not None]
+    if not inputs:
+        body = module.statements[0].body
+        assert body is not None  # a statement without `input` is a chain
+        first = body.steps[0]
+        word = f"`{first.word}`" if isinstance(first, ast.Layer) else "this"
+        raise CnnError(f"the spec has no `input`: a network starts with `input`, not {word}",
+                       first.span, "start with `input DIMS`, e.g. `input 28x28x1 -> ...`")
+    several = len(inputs) > 1
+    unnamed = [s.input for s in module.statements if s.input is not None and s.binding is None]
+    if several and unnamed:
+        # Point at the `input` that made several, unless it is the one named.
+        at = next((i for i in unnamed if i is not inputs[0]), inputs[0])
+        raise CnnError("a second `input`: with several inputs, each is named", at.span,
+                       "write `input DIMS as NAME` for each, e.g. `input 10 as meta`")
     with budget():  # the expressions of blocks used many times are evaluated many times
-        builder.check_size_of(net.body, len(module.definitions))
-        builder.add_node(Input, net.input, net.input.args, (), {}, "input")
-        out = 0
-        if net.body is not None:
-            out = builder.chain(net.body, 0, {}, len(module.definitions))
-    assert out == len(builder.nodes) - 1
-    nodes = tuple(builder.nodes)
-    for node in nodes[:-1]:
-        if _activation_name(node.layer) == "softmax":
+        for statement in module.statements:
+            if statement.body is not None:
+                builder.check_size_of(statement.body, scope)
+        out = NO_INPUT
+        for statement in module.statements:
+            out = builder.statement(statement, several, scope)
+        outputs = builder.outputs(module, out)
+    nodes = builder.nodes
+    keep = pruning.reaching(nodes, outputs)
+    for warning in pruning.dead_ends(nodes, keep, builder.dropped):
+        builder.warnings.setdefault((warning.span.start, warning.message), warning)
+    inputs_kept = tuple(n.index for n in nodes if n.kind == "input" and keep[n.index])
+    kept, outputs = pruning.kept(nodes, keep, outputs)
+    inputs_kept = tuple(sum(keep[:i]) for i in inputs_kept)
+    for node in kept:
+        if node.index not in outputs and _activation_name(node.layer) == "softmax":
             builder.warn("softmax before the last layer", node.span,
                          "softmax usually ends a classifier")
     ordered = sorted(builder.warnings.values(), key=lambda d: d.span.start)
-    return Graph(name, nodes, tuple(ordered))
+    return Graph(name, kept, tuple(ordered), inputs_kept, outputs)
 
 
 def _activation_name(layer: Layer) -> str | None:

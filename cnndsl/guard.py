@@ -144,7 +144,7 @@ def repetitions(rules) -> dict[str, tuple[int, int, str, str]]:
     """Lark's helper rules for `x*` and `x+` (named `__RULE_star_N`, `__RULE_plus_N`), each
     with what it holds.
 
-    Lark names them after the first rule using them (`arg*` is `__network_star_2` in a
+    Lark names them after the first rule using them (`arg*` is `__statement_star_3` in a
     layer too), so they are found by what they repeat, not by name."""
     found = {}
     for rule in rules:

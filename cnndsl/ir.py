@@ -1,7 +1,9 @@
 """The typed network: a DAG of layer nodes in topological order, each with its source.
 
 Built by `cnndsl.expand`, read by the analysis, the report and the backends. Nodes refer
-to their inputs by index; the last node is the network's output.
+to their inputs by index. A network has one or more inputs and outputs (`Graph.inputs`,
+`Graph.outputs`, in the order written); with one of each, `Graph.input` and
+`Graph.output` name them, and the output is the last node.
 """
 
 from __future__ import annotations
@@ -33,19 +35,45 @@ class Node:
 
 @dataclass(frozen=True)
 class Graph:
-    """A whole network, typed; `warnings` are legal but likely mistakes."""
+    """A whole network, typed; `warnings` are legal but likely mistakes.
+
+    `inputs` and `outputs` index `nodes`; left empty, they are the first node and the
+    last, as in a network of one chain."""
 
     name: str
     nodes: tuple[Node, ...]
     warnings: tuple[Diagnostic, ...]
+    inputs: tuple[int, ...] = ()
+    outputs: tuple[int, ...] = ()
+
+    def __post_init__(self) -> None:
+        if not self.inputs:
+            object.__setattr__(self, "inputs", (0,))
+        if not self.outputs:
+            object.__setattr__(self, "outputs", (len(self.nodes) - 1,))
+
+    @property
+    def input_nodes(self) -> tuple[Node, ...]:
+        return tuple(self.nodes[i] for i in self.inputs)
+
+    @property
+    def output_nodes(self) -> tuple[Node, ...]:
+        return tuple(self.nodes[i] for i in self.outputs)
+
+    @property
+    def single(self) -> bool:
+        """One input and one output: everything behaves as in language version 1."""
+        return len(self.inputs) == 1 and len(self.outputs) == 1
 
     @property
     def output(self) -> Node:
-        return self.nodes[-1]
+        """The one output (the first, if there are several)."""
+        return self.nodes[self.outputs[0]]
 
     @property
     def input(self) -> Node:
-        return self.nodes[0]
+        """The one input (the first, if there are several)."""
+        return self.nodes[self.inputs[0]]
 
     def __len__(self) -> int:
         return len(self.nodes)

@@ -82,23 +82,38 @@ class Network:
             self._interpreters[key] = Interpreter(self.graph, self.weights, dtype, keep=keep)
         return self._interpreters[key]
 
-    def run(self, x: np.ndarray, weights: Mapping[str, np.ndarray] | None = None,
-            dtype=np.float32) -> np.ndarray:
+    def run(self, x, weights: Mapping[str, np.ndarray] | None = None, dtype=np.float32):
         """The output for `x`: a batch (N, *input_shape), or one example without the batch
-        axis, answered the same way. Uses `weights` if given, else this network's."""
+        axis, answered the same way. Uses `weights` if given, else this network's.
+
+        A network of several inputs or outputs takes a mapping from each input's name to
+        its array (or a list in the order written) and gives a dict by output name."""
         if weights is not None:
             self.set_weights(weights)
-        x = np.asarray(x)
-        single = x.shape == self.input_shape
-        batch = x[None] if single else x
-        out = self.interpreter(dtype).run(batch)
-        return out[0] if single else out
+        if self.graph.single:
+            x = np.asarray(x)
+            single = x.shape == self.input_shape
+            out = self.interpreter(dtype).run(x[None] if single else x)
+            return out[0] if single else out
+        nodes = self.graph.input_nodes
+        xs = [np.asarray(x[n.name]) for n in nodes] if isinstance(x, Mapping) \
+            else [np.asarray(a) for a in x]
+        single = len(xs) == len(nodes) and all(a.shape == n.shape for a, n in zip(xs, nodes))
+        outs = self.interpreter(dtype).run_many([a[None] for a in xs] if single else xs)
+        return {n.name: (o[0] if single else o) for n, o in zip(self.graph.output_nodes, outs)}
 
-    def run_layers(self, x: np.ndarray, dtype=np.float32) -> dict[str, np.ndarray]:
-        """Every layer's output by name (feature maps), for a batch or a single example."""
-        x = np.asarray(x)
-        single = x.shape == self.input_shape
-        outputs = self.interpreter(dtype, keep=True).run_all(x[None] if single else x)
+    def run_layers(self, x, dtype=np.float32) -> dict[str, np.ndarray]:
+        """Every layer's output by name (feature maps), for a batch or a single example;
+        `x` as for `run`."""
+        nodes = self.graph.input_nodes
+        if self.graph.single:
+            xs = [np.asarray(x)]
+        else:
+            xs = [np.asarray(x[n.name]) for n in nodes] if isinstance(x, Mapping) \
+                else [np.asarray(a) for a in x]
+        single = all(a.shape == n.shape for a, n in zip(xs, nodes))
+        outputs = self.interpreter(dtype, keep=True).run_all(
+            [a[None] for a in xs] if single else xs)
         return {k: (v[0] if single else v) for k, v in outputs.items()}
 
 

@@ -33,6 +33,7 @@ _TERMINAL_WORDS = {
     "LPAR": "`(`", "RPAR": "`)`", "VBAR": "`|`", "EQUAL": "`=`", "STAR": "`*`",
     "COMMA": "`,`", "NAME": "a name", "SIZE": "a size", "FLOAT": "a number",
     "WIDTH": "a width like `x64`", "MERGE": "a merge", "DEF": "`def`", "INPUT": "`input`",
+    "OUTPUT": "`output`", "AS": "`as`", "AT_NAME": "a tensor like `@x`",
     "$END": "the end of the file", "_ARROW": "`->`",
 }
 
@@ -113,6 +114,13 @@ class _Build(Transformer):
         return ast.Layer(str(word), (head, *args), _span(word, value, *args),
                          Span.of_token(word))
 
+    def ref(self, items):
+        return ast.Ref(str(items[0])[1:], Span.of_token(items[0]))
+
+    def bound(self, items):
+        step, _, name = items
+        return ast.Bound(step, str(name), _span(step, name), Span.of_token(name))
+
     def call(self, items):
         name, *args = [i for i in items if i is not None]
         positional = tuple(a for a in args if not isinstance(a, ast.Option))
@@ -137,6 +145,9 @@ class _Build(Transformer):
         name, default = items[0], (items[1] if len(items) > 1 else None)
         return ast.Param(str(name), default, _span(name, default))
 
+    def tensor_param(self, items):
+        return ast.Param(str(items[0])[1:], None, Span.of_token(items[0]), tensor=True)
+
     def params(self, items):
         return tuple(i for i in items if i is not None)
 
@@ -146,14 +157,32 @@ class _Build(Transformer):
         body = rest[-1]
         return ast.Definition(str(name), params, body, _span(name, body), Span.of_token(name))
 
-    def network(self, items):
+    def input_statement(self, items):
         keyword, *rest = items
         body = rest.pop() if rest and isinstance(rest[-1], ast.Chain) else None
+        binding = None
+        if len(rest) >= 2 and isinstance(rest[-2], Token) and rest[-2].type == "AS":
+            name = rest.pop()
+            rest.pop()
+            binding = ast.Ref(str(name), Span.of_token(name))
         head = ast.Layer("input", tuple(rest), _span(keyword, *rest), Span.of_token(keyword))
-        return ast.Network(head, body, _span(keyword, *rest, body))
+        return ast.Statement(head, binding, body, _span(keyword, *rest, binding, body))
+
+    def chain_statement(self, items):
+        return ast.Statement(None, None, items[0], items[0].span)
+
+    def outputs(self, items):
+        keyword, *names = items
+        refs = tuple(ast.Ref(str(n)[1:], Span.of_token(n)) for n in names)
+        return ast.Module((), (), refs, _span(keyword, *refs))
 
     def start(self, items):
-        return ast.Module(tuple(items[:-1]), items[-1])
+        outputs = items.pop() if isinstance(items[-1], ast.Module) else None
+        definitions = tuple(i for i in items if isinstance(i, ast.Definition))
+        statements = tuple(i for i in items if isinstance(i, ast.Statement))
+        if outputs is None:
+            return ast.Module(definitions, statements)
+        return ast.Module(definitions, statements, outputs.outputs, outputs.outputs_span)
 
 
 @lru_cache(maxsize=1)
@@ -218,9 +247,10 @@ def _syntax_error(e: UnexpectedInput, text: str) -> CnnError:
 
 
 def _describe(tok: Token) -> str:
-    if tok.type in ("DEF", "INPUT"):
-        return f"`{tok}` (only one network, after all `def`s)" if tok.type == "INPUT" \
-            else "`def` (definitions come before the network)"
+    if tok.type == "DEF":
+        return "`def` (definitions come before the statements)"
+    if tok.type == "OUTPUT":
+        return "`output` (it comes once, after the statements)"
     return f"`{tok}`"
 
 

@@ -74,6 +74,16 @@ def _rf(rf: ReceptiveField | None) -> str:
     return "-" if rf is None else str(rf)
 
 
+def _ends(g) -> str:
+    """`input 6x6x1 -> output 10`, or with several, each by its layer's name."""
+    if g.single:
+        return f"input {format_shape(g.input.shape)} -> output {format_shape(g.output.shape)}"
+
+    def listed(nodes) -> str:
+        return ", ".join(f"{shown(n.name)} {format_shape(n.shape)}" for n in nodes)
+    return (f"inputs {listed(g.input_nodes)} -> outputs {listed(g.output_nodes)}")
+
+
 def table(stats: Stats) -> str:
     """The human report (at most 100 columns wide)."""
     g = stats.graph
@@ -83,8 +93,8 @@ def table(stats: Stats) -> str:
             for s in stats.layers]
     header, *body = _grid([COLUMNS, *rows], ALIGN, TEXT_WIDTHS)
     rule = "-" * max(len(line) for line in (header, *body))
-    lines = [f"{shown(g.name)}: {len(g)} {layers}, input {format_shape(g.input.shape)} -> output "
-             f"{format_shape(g.output.shape)}", "", rule, header, rule, *body, rule]
+    lines = [f"{shown(g.name)}: {len(g)} {layers}, {_ends(g)}", "", rule, header, rule,
+             *body, rule]
     trainable, frozen = stats.total("trainable"), stats.total("non_trainable")
     lines += [
         f"Total params:         {stats.params:,} ({size_bytes(stats.param_bytes)})",
@@ -146,6 +156,8 @@ def to_json(stats: Stats) -> str:
         "name": g.name,
         "input_shape": list(g.input.shape),
         "output_shape": list(g.output.shape),
+        "inputs": [{"name": n.name, "shape": list(n.shape)} for n in g.input_nodes],
+        "outputs": [{"name": n.name, "shape": list(n.shape)} for n in g.output_nodes],
         "layers": [_layer_json(s) for s in stats.layers],
         "total": {
             "params": stats.params, "trainable_params": stats.total("trainable"),

@@ -63,6 +63,10 @@ class Sizer:
         return size
 
     def step(self, step: ast.Step, env: Env, scope: int) -> int:
+        if isinstance(step, ast.Bound):
+            return self.step(step.step, env, scope)
+        if isinstance(step, ast.Ref):
+            return 0  # the chain goes on from a tensor already made
         if isinstance(step, ast.Layer):
             # A bare word naming a block is a use of it; `id` is a layer as far as cost goes.
             return self.call(step.word, (), (), env, scope)

@@ -798,8 +798,12 @@ def check_backends_agree(spec: str, seed: int, batch: int = 2) -> float:
     graph = compile_text(spec, name="differential")
     rng = np.random.default_rng(seed)
     weights = random_weights(graph, rng)
-    x = rng.normal(0.0, 1.0, (batch, *graph.input.shape)).astype(np.float32)
-    pristine = x.copy()
+    xs = [rng.normal(0.0, 1.0, (batch, *n.shape)).astype(np.float32)
+          for n in graph.input_nodes]
+    pristine = [x.copy() for x in xs]
+    x = xs if len(xs) > 1 else xs[0]  # as Keras takes them
+    inputs = {n.index for n in graph.input_nodes}
+    computed = [n for n in graph.nodes if n.index not in inputs]
 
     _BUILT["models"] += 1
     if _BUILT["models"] % CLEAR_EVERY == 0:
@@ -823,23 +827,25 @@ def check_backends_agree(spec: str, seed: int, batch: int = 2) -> float:
     assert model.count_params() == stats.params
 
     # (c) numbers: the output, and every layer's output
-    probe = keras.Model(model.input, [model.get_layer(n.name).output
-                                       for n in graph.nodes[1:]])
+    probe = keras.Model(model.input, [model.get_layer(n.name).output for n in computed])
     if needs_xla(graph):
-        expected = np.asarray(_xla(model)(x))
+        expected = _xla(model)(x)
         layers = _xla(probe)(x)
     else:
-        expected = np.asarray(model(x, training=False))
+        expected = model(x, training=False)
         layers = probe(x, training=False)
+    expected = [np.asarray(v) for v in (expected if isinstance(expected, (list, tuple))
+                                        else [expected])]
     layers = [np.asarray(v) for v in (layers if isinstance(layers, (list, tuple))
                                       else [layers])]
     onednn = os.environ.get("TF_ENABLE_ONEDNN_OPTS")
-    assert np.all(np.isfinite(expected)), \
+    assert all(np.all(np.isfinite(e)) for e in expected), \
         f"keras output is not finite (TF_ENABLE_ONEDNN_OPTS={onednn})"
-    unfused = Interpreter(graph, weights, fuse=False, keep=True).run_all(x)
-    assert np.array_equal(x, pristine), "the NumPy interpreter wrote into its input"
+    unfused = Interpreter(graph, weights, fuse=False, keep=True).run_all(xs)
+    assert all(np.array_equal(a, b) for a, b in zip(xs, pristine)), \
+        "the NumPy interpreter wrote into its input"
     worst, where = 0.0, None
-    for node, value in zip(graph.nodes[1:], layers):
+    for node, value in zip(computed, layers):
         err = relative_error(unfused[node.name], value)
         assert unfused[node.name].shape == value.shape, node.name
         assert err <= RTOL, (f"first disagreement at {node.name} ({node.text}): "
@@ -848,9 +854,11 @@ def check_backends_agree(spec: str, seed: int, batch: int = 2) -> float:
             worst, where = err, node.name
     # The optimised runs: fusion and buffers reused in place, with and without fusion.
     for fuse in (True, False):
-        ours = Interpreter(graph, weights, fuse=fuse).run(x)
-        assert np.array_equal(x, pristine), "the NumPy interpreter wrote into its input"
-        err = relative_error(ours, expected)
+        ours = Interpreter(graph, weights, fuse=fuse).run_many(xs)
+        assert all(np.array_equal(a, b) for a, b in zip(xs, pristine)), \
+            "the NumPy interpreter wrote into its input"
+        assert len(ours) == len(expected)
+        err = max(relative_error(o, e) for o, e in zip(ours, expected))
         how = "fused" if fuse else "unfused"
         assert err <= RTOL, (f"{how} NumPy output differs from Keras by {err:.3g} "
                              f"(relative) although every layer agrees when kept apart")

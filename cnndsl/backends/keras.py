@@ -302,12 +302,22 @@ def _no_initial_draws():
 def _build(graph: Graph):
     keras = _keras()
     specs = KerasSpecs()
-    tensors: dict[int, Any] = {0: keras.Input(shape=graph.input.shape, name="input")}
-    for node in graph.nodes[1:]:
+    tensors: dict[int, Any] = {}
+    for node in graph.nodes:
+        if node.kind == "input":
+            tensors[node.index] = keras.Input(shape=node.shape, name=node.name)
+            continue
         layer = _instantiate(specs.spec(node))
         args = [tensors[i] for i in merge_order(node)]
         tensors[node.index] = layer(args if node.layer.arity == "many" else args[0])
-    return keras.Model(tensors[0], tensors[len(graph.nodes) - 1], name=graph.name)
+    return keras.Model(_one_or_list([tensors[i] for i in graph.inputs]),
+                       _one_or_list([tensors[o] for o in graph.outputs]), name=graph.name)
+
+
+def _one_or_list(tensors: list) -> Any:
+    """One input or output as a plain tensor, several as a list, as Keras users write
+    them (a model of one input called with a list warns, and the reverse)."""
+    return tensors[0] if len(tensors) == 1 else tensors
 
 
 def build_seeded(graph: Graph, seed: int = 0):

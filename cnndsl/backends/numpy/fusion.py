@@ -113,7 +113,7 @@ def tile_poolable(before, conv, pool) -> bool:
 
 
 def _single_user(graph: Graph, users, index: int):
-    if len(users[index]) != 1 or index == len(graph.nodes) - 1:
+    if len(users[index]) != 1 or index in graph.outputs:
         return None
     return graph.nodes[users[index][0]]
 

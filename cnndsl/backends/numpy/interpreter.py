@@ -10,7 +10,7 @@ its last use, so memory stays near the largest few activations.
 from __future__ import annotations
 
 import threading
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
 import numpy as np
@@ -94,7 +94,7 @@ class Interpreter:
         buffers: list[int] = []
         last: dict[int, int] = {}
         for node in self.graph.nodes:
-            if node.index == 0:
+            if node.kind == "input":
                 buffers.append(EXTERNAL)
             elif node.index in self.plan.aliases or node.kind in VIEWS:
                 buffers.append(buffers[self.plan.aliases.get(node.index, node.inputs[0])])
@@ -102,53 +102,77 @@ class Interpreter:
                 buffers.append(node.index)
             for i in node.inputs:
                 last[buffers[i]] = node.index
-        last[buffers[-1]] = len(buffers)  # the output is read by the caller
+        for out in self.graph.outputs:
+            last[buffers[out]] = len(buffers)  # the outputs are read by the caller
         return buffers, last
 
     # -- running --------------------------------------------------------------------------
     def run(self, x: np.ndarray) -> np.ndarray:
-        """The network's output for a batch `x` of shape (N, *input shape).
+        """The output for a batch `x` of shape (N, *input shape), for a network of one
+        input and one output; `run_many` takes and gives one array per input/output."""
+        if not self.graph.single:
+            raise ValueError(f"the network has {len(self.graph.inputs)} inputs and "
+                             f"{len(self.graph.outputs)} outputs: use run_many")
+        return self.run_many([x])[0]
+
+    def run_many(self, xs: Sequence[np.ndarray]) -> list[np.ndarray]:
+        """The outputs (in `graph.outputs` order) for batches `xs`, one per input in
+        `graph.inputs` order, all with the same batch size.
 
         A batch that divides evenly enough between the workers is run as shares, each
         share through the whole network in a worker of its own (see `threads`). NaN and
         infinity propagate without warnings, in every thread (`threads.quietly`)."""
-        self._check_input(x)
-        shares = batch_shares(len(x)) if self.split_batch else [slice(0, len(x))]
+        self._check_inputs(xs)
+        batch = len(xs[0])
+        shares = batch_shares(batch) if self.split_batch else [slice(0, batch)]
         if len(shares) == 1:
-            return quietly(self._run, x)[0]
+            return quietly(self._run, xs)[0]
 
-        def run_share(number: int) -> np.ndarray:
+        def run_share(number: int) -> list[np.ndarray]:
             self._share.index = number
             try:
-                return self._run(x[shares[number]])[0]
+                return self._run([x[shares[number]] for x in xs])[0]
             finally:
                 self._share.index = 0
 
         parts = map_shares(run_share, list(range(len(shares))))
-        out = np.concatenate(parts)
+        outs = [np.concatenate([part[k] for part in parts]) for k in range(len(parts[0]))]
         for number, part in enumerate(parts):
-            self.pool_of(number).release(part)
-        return out
+            for array in {id(a): a for a in part}.values():  # an output listed once
+                self.pool_of(number).release(array)
+        return outs
 
-    def run_all(self, x: np.ndarray) -> dict[str, np.ndarray]:
-        """Every layer's output by layer name (needs `keep=True`)."""
+    def run_all(self, x: np.ndarray | Sequence[np.ndarray]) -> dict[str, np.ndarray]:
+        """Every layer's output by layer name (needs `keep=True`); `x` is the batch of
+        the one input, or a list with one per input."""
         if not self.keep:
             raise ValueError("run_all needs an Interpreter made with keep=True")
-        self._check_input(x)
-        values = quietly(self._run, x)[1]
+        xs = [x] if isinstance(x, np.ndarray) else list(x)
+        self._check_inputs(xs)
+        values = quietly(self._run, xs)[1]
         return {n.name: values[n.index] for n in self.graph.nodes}
 
-    def _check_input(self, x: np.ndarray) -> None:
-        expected = self.graph.input.shape
-        if x.ndim != len(expected) + 1 or tuple(x.shape[1:]) != expected:
-            raise ValueError(f"input has shape {tuple(x.shape)}, expected (batch, "
-                             f"{', '.join(map(str, expected))})")
+    def _check_inputs(self, xs: Sequence[np.ndarray]) -> None:
+        if len(xs) != len(self.graph.inputs):
+            raise ValueError(f"{len(xs)} input arrays for {len(self.graph.inputs)} inputs")
+        for x, node in zip(xs, self.graph.input_nodes):
+            expected = node.shape
+            if x.ndim != len(expected) + 1 or tuple(x.shape[1:]) != expected:
+                what = "input" if self.graph.single else f"input `{node.name}`"
+                raise ValueError(f"{what} has shape {tuple(x.shape)}, expected (batch, "
+                                 f"{', '.join(map(str, expected))})")
+        if len({len(x) for x in xs}) > 1:
+            raise ValueError(f"the inputs have different batch sizes: "
+                             f"{', '.join(str(len(x)) for x in xs)}")
 
-    def _run(self, x: np.ndarray):
-        """Every node in order on `x` (checked by the caller: `run` checks once, not
-        once per share of the batch)."""
-        values: dict[int, np.ndarray] = {0: np.asarray(x, dtype=self.dtype)}
-        for node in self.graph.nodes[1:]:
+    def _run(self, xs: Sequence[np.ndarray]):
+        """Every node in order on the inputs `xs` (checked by the caller: `run_many`
+        checks once, not once per share of the batch)."""
+        values: dict[int, np.ndarray] = {
+            i: np.asarray(x, dtype=self.dtype) for i, x in zip(self.graph.inputs, xs)}
+        for node in self.graph.nodes:
+            if node.kind == "input":
+                continue
             if node.index in self.plan.aliases:
                 values[node.index] = values[self.plan.aliases[node.index]]
             else:
@@ -164,7 +188,7 @@ class Interpreter:
                         if (dead is not None and self._buffers[i] == i
                                 and dead is not values[node.index]):
                             self.pool.release(dead)
-        return values[len(self.graph.nodes) - 1], values
+        return [values[o] for o in self.graph.outputs], values
 
     def _call(self, node: Node, values) -> np.ndarray:
         method = getattr(self, node.kind, None)

@@ -1,0 +1,310 @@
+"""Language version 2: named tensors, several statements, inputs and outputs.
+
+What LANGUAGE.md's version-2 section promises, checked by hand: scoping and binding,
+the errors and warnings it names, the layers kept (those on a path to an output), names
+and shapes, `cnndsl run` with one `.npz` array per input and output, and the report.
+Numbers against Keras are in test_differential_v2.py; here a few models are also built
+by hand with Keras's functional API and compared for their parameter counts.
+"""
+
+from __future__ import annotations
+
+import json
+
+import numpy as np
+import pytest
+from test_errors import _in, contains, parse_diagnostics, row, run, the_error
+
+from cnndsl import compile_text, parse
+from cnndsl.cli import main
+
+NASNET_CELL = """
+def sep(f, k) = relu -> sepconv {k} x{f} same bias=false -> bn
+def cell(@prev, f) =
+     relu -> conv 1 x{f} bias=false -> bn as h
+  -> @prev -> relu -> conv 1 x{f} bias=false -> bn as p
+  -> concat { @p
+            | add { @h -> sep(f, 5) | @p -> sep(f, 3) }
+            | add { @h -> avgpool 3/1 same | @p }
+            | add { @h -> sep(f, 3) | @h } }
+
+input 32x32x3 -> conv 3 x32 same bias=false -> bn as c0
+  -> cell(@c0, 32) as c1 -> cell(@c0, 32) as c2 -> cell(@c1, 32) -> gap -> dense 10 softmax
+"""
+
+TWO_BY_TWO = """
+input 16x16x3 as image -> conv 3 x8 same relu -> maxpool 2 -> gap as features
+input 4 as meta -> dense 8 relu as m
+concat { @features | @m } -> dense 16 relu as joint
+@joint -> dense 10 softmax as label
+@joint -> dense 4 as box
+output @label, @box
+"""
+
+
+# ---- errors --------------------------------------------------------------------------------
+
+ERRORS = [
+    row("unbound name", "input 8 -> dense 4 -> @x\n", 1, 23, ["`@x`", "not bound"]),
+    row("used before bound", "input 8 -> @x -> dense 4 as x\n", 1, 12, ["`@x`", "not bound"]),
+    row("misspelt name", "input 8 -> dense 4 as feats -> @feat\n", 1, 32, ["`@feat`"],
+        hint="`@feats`"),
+    row("bound twice", "input 8 as x -> dense 4 as x\n", 1, 28, ["`@x`", "already bound"],
+        notes=["line 1, column 12"]),
+    row("bound by each pass of a repeat", "input 8 -> ( dense 8 as x ) * 2\n", 1, 25,
+        ["`@x`", "already bound"], hint="block"),
+    row("block sees no file names", "def b = add { id | @x }\ninput 8 as x -> b\n", 1, 20,
+        ["`@x`", "not bound"], hint="block `b`"),
+    # Whitespace means nothing, so a statement that starts with a layer reads as
+    # arguments of the step before it.
+    row("a statement starting with a layer",
+        "input 8 as x -> relu\ndense 3\n", 2, 1, ["`dense`"], hint="`->` missing"),
+    row("a statement starting with a repeat",
+        "input 8 as x -> add { id | @x }\n( dense 3 ) * 2\n", 2, 1,
+        [("statement", "starts")]),
+    row("id where there is no input", "input 8 as x -> relu\nadd { id | @x }\n", 2, 7,
+        ["no input"], hint="`id`"),
+    row("a merge of no names at the start", "input 8 as x\nadd { @x | relu }\n", 2, 12,
+        ["no input"]),
+    row("a tensor for a number", "def b(n) = dense {n}\ninput 8 as x -> b(@x)\n", 2, 19,
+        ["`n`", "a number"]),
+    row("a number for a tensor", "def b(@t) = add { id | @t }\ninput 8 -> b(3)\n", 2, 14,
+        ["`@t`", "tensor"]),
+    row("a tensor parameter left out", "def b(@t) = add { id | @t }\ninput 8 -> b\n", 2, 12,
+        ["needs a tensor", "`@t`"]),
+    row("a tensor parameter by name", "def b(@t) = add { id | @t }\ninput 8 as x -> b(t=3)\n",
+        2, 19, ["`@t`", "position"]),
+    row("an output listed twice", "input 8 -> dense 2 as y\noutput @y, @y\n", 2, 12,
+        ["`@y`", "twice"]),
+    row("an output not bound", "input 8 -> dense 2 as y\noutput @z\n", 2, 8, ["`@z`"]),
+    row("two inputs, one unnamed", "input 8 as a\ninput 4 -> dense 2\n", 2, 1,
+        ["`input`", "named"], hint="as NAME"),
+    row("no input at all", "@x -> dense 2\n", 1, 1, ["`input`"]),
+    row("`output` twice", "input 8 as x\noutput @x\noutput @x\n", 3, 1, ["`output`"]),
+    row("`as` with no name", "input 8 -> dense 2 as\n", 1, 22, ["end of file"]),
+]
+
+
+@pytest.mark.parametrize("source, line, col, words, hint, notes", ERRORS)
+def test_error(tmp_path, capsys, source, line, col, words, hint, notes):
+    r = run(tmp_path, capsys, source)
+    d = the_error(r)
+    assert _in(d.line, line) and _in(d.column, col), \
+        f"error at {d.line}:{d.column}, expected {line}:{col}:\n{r.err}"
+    for word in words:
+        assert contains(d.message, word), f"{word!r} not in message {d.message!r}"
+    assert d.hint, f"no `hint:` line:\n{r.err}"
+    if hint:
+        assert hint in d.hint, f"{hint!r} not in hint {d.hint!r}"
+    for note in notes:
+        assert any(note in n for n in d.notes), f"{note!r} not in notes {d.notes}"
+
+
+# ---- warnings and the layers kept --------------------------------------------------------------
+
+def warnings_of(tmp_path, capsys, source: str) -> list:
+    r = run(tmp_path, capsys, source)
+    assert r.rc == 0, r.err
+    return [d for d in parse_diagnostics(r) if d.severity == "warning"]
+
+
+def test_a_dropped_result_is_a_warning_where_it_is_dropped(tmp_path, capsys):
+    source = "input 8 as x -> dense 4 -> @x -> dense 2\n"
+    (w,) = warnings_of(tmp_path, capsys, source)
+    assert (w.line, w.column) == (1, 28) and "dense_1" in w.message and "dropped" in w.message
+    graph = compile_text(source)
+    assert [n.name for n in graph.nodes] == ["input", "dense_2"]  # dense_1 is left out
+    assert parse(source).params == 8 * 2 + 2
+
+
+def test_a_statement_not_read_by_any_output_is_left_out(tmp_path, capsys):
+    source = "input 8 as x -> dense 4 as a\n@x -> dense 3 as b\noutput @b\n"
+    (w,) = warnings_of(tmp_path, capsys, source)
+    assert (w.line, w.column) == (1, 17) and "`dense_1`" in w.message
+    assert "no path to an output" in w.message
+    graph = compile_text(source)
+    assert [n.name for n in graph.nodes] == ["input", "dense_2"]
+    assert parse(source).params == 8 * 3 + 3
+
+
+def test_an_input_no_output_reads_is_left_out(tmp_path, capsys):
+    source = "input 8 as x -> dense 2 as y\ninput 4 as unused\noutput @y\n"
+    (w,) = warnings_of(tmp_path, capsys, source)
+    assert "input `unused`" in w.message and w.line == 2
+    graph = compile_text(source)
+    assert [n.name for n in graph.input_nodes] == ["x"]
+
+
+def test_a_bound_result_used_later_is_not_dropped(tmp_path, capsys):
+    source = "input 8 -> dense 4 as a -> @a -> relu -> add { id | @a }\n"
+    assert warnings_of(tmp_path, capsys, source) == []
+
+
+# ---- meaning ----------------------------------------------------------------------------
+
+def test_one_input_and_output_keep_version_1_names_and_shapes():
+    v1 = compile_text("input 8x8x1 -> conv 3 x4 -> relu -> flatten -> dense 2")
+    v2 = compile_text("input 8x8x1 as image -> conv 3 x4 as c -> relu -> flatten "
+                      "-> dense 2 as out\noutput @out")
+    assert [(n.name, n.shape, n.inputs) for n in v1.nodes] == \
+        [(n.name, n.shape, n.inputs) for n in v2.nodes]
+    assert v2.single and v2.input.name == "input"
+
+
+def test_several_inputs_are_named_after_their_tensors_and_kept_in_written_order():
+    graph = compile_text(TWO_BY_TWO)
+    assert [(n.name, n.shape) for n in graph.input_nodes] == [("image", (16, 16, 3)),
+                                                             ("meta", (4,))]
+    assert [(n.name, n.shape) for n in graph.output_nodes] == [("dense_3", (10,)),
+                                                              ("dense_4", (4,))]
+    concat = next(n for n in graph.nodes if n.kind == "concat")
+    assert concat.shape == (8 + 8,)
+
+
+def test_a_branch_starts_from_a_named_tensor_instead_of_the_merge_input():
+    graph = compile_text("input 4x4x2 as x -> conv 1 x2 as a -> conv 1 x2 "
+                         "-> add { id | @a | @x }")
+    add = graph.nodes[-1]
+    assert [graph.nodes[i].name for i in add.inputs] == ["conv_2", "conv_1", "input"]
+
+
+def test_names_bound_in_a_block_are_local_to_each_use():
+    source = "def b = relu as r -> add { id | @r }\ninput 8 -> b -> b -> b\n"
+    graph = compile_text(source)
+    adds = [n for n in graph.nodes if n.kind == "add"]
+    assert len(adds) == 3 and all(n.inputs[0] == n.inputs[1] for n in adds)
+
+
+def test_a_tensor_parameter_is_the_tensor_passed_in():
+    source = "def mix(@other) = add { id | @other }\n" \
+             "input 4 as x -> dense 4 as a -> dense 4 -> mix(@a) -> mix(@x)\n"
+    graph = compile_text(source)
+    first, second = [n for n in graph.nodes if n.kind == "add"]
+    assert [graph.nodes[i].name for i in first.inputs] == ["dense_2", "dense_1"]
+    assert [graph.nodes[i].name for i in second.inputs] == ["add_1", "input"]
+
+
+def test_nasnet_cell_counts_match_a_keras_model_written_by_hand():
+    keras = pytest.importorskip("keras")
+    layers = keras.layers
+
+    def sep(x, f, k):
+        x = layers.ReLU()(x)
+        x = layers.SeparableConv2D(f, k, padding="same", use_bias=False)(x)
+        return layers.BatchNormalization()(x)
+
+    def cell(x, prev, f):
+        h = layers.BatchNormalization()(layers.Conv2D(f, 1, use_bias=False)(
+            layers.ReLU()(x)))
+        p = layers.BatchNormalization()(layers.Conv2D(f, 1, use_bias=False)(
+            layers.ReLU()(prev)))
+        return layers.Concatenate()([
+            p,
+            layers.Add()([sep(h, f, 5), sep(p, f, 3)]),
+            layers.Add()([layers.AveragePooling2D(3, 1, padding="same")(h), p]),
+            layers.Add()([sep(h, f, 3), h])])
+
+    inputs = keras.Input((32, 32, 3))
+    c0 = layers.BatchNormalization()(layers.Conv2D(32, 3, padding="same",
+                                                   use_bias=False)(inputs))
+    c1 = cell(c0, c0, 32)
+    c2 = cell(c1, c0, 32)
+    x = cell(c2, c1, 32)
+    out = layers.Dense(10, activation="softmax")(layers.GlobalAveragePooling2D()(x))
+    model = keras.Model(inputs, out)
+    net = parse(NASNET_CELL)
+    stats = net.stats()
+    trainable = sum(int(np.prod(w.shape)) for w in model.trainable_weights)
+    assert (stats.params, stats.total("trainable")) == (model.count_params(), trainable)
+    assert net.output_shape == tuple(model.output.shape[1:])
+    assert len(net.graph.nodes) == len(model.layers)
+
+
+def test_two_inputs_two_outputs_counts_match_a_keras_model_written_by_hand():
+    keras = pytest.importorskip("keras")
+    layers = keras.layers
+    image, meta = keras.Input((16, 16, 3)), keras.Input((4,))
+    features = layers.GlobalAveragePooling2D()(layers.MaxPooling2D(2)(
+        layers.Conv2D(8, 3, padding="same", activation="relu")(image)))
+    m = layers.Dense(8, activation="relu")(meta)
+    joint = layers.Dense(16, activation="relu")(layers.Concatenate()([features, m]))
+    model = keras.Model([image, meta], [layers.Dense(10, activation="softmax")(joint),
+                                        layers.Dense(4)(joint)])
+    net = parse(TWO_BY_TWO)
+    assert net.params == model.count_params()
+    assert [n.shape for n in net.graph.output_nodes] == \
+        [tuple(o.shape[1:]) for o in model.outputs]
+
+
+# ---- running ---------------------------------------------------------------------------------
+
+def test_run_takes_an_array_per_input_and_gives_one_per_output(tmp_path, capsys):
+    spec = tmp_path / "two.cnn"
+    spec.write_text(TWO_BY_TWO)
+    rng = np.random.default_rng(0)
+    image = rng.normal(size=(5, 16, 16, 3)).astype(np.float32)
+    meta = rng.normal(size=(5, 4)).astype(np.float32)
+    np.savez(tmp_path / "in.npz", image=image, meta=meta)
+    out = tmp_path / "out.npz"
+    assert main(["run", str(spec), "--input", str(tmp_path / "in.npz"), "-o", str(out)]) == 0
+    assert "dense_3 (5, 10), dense_4 (5, 4)" in capsys.readouterr().out
+    net = parse(TWO_BY_TWO)
+    net.init_weights(0)
+    expected = net.run({"image": image, "meta": meta})
+    with np.load(out, allow_pickle=False) as got:
+        assert sorted(got.files) == ["dense_3", "dense_4"]
+        for name in ("dense_3", "dense_4"):
+            np.testing.assert_array_equal(got[name], expected[name])
+        assert np.allclose(got["dense_3"].sum(axis=1), 1.0, atol=1e-5)  # a softmax
+    # One example without the batch axis gives one without it too.
+    np.savez(tmp_path / "one.npz", image=image[0], meta=meta[0])
+    assert main(["run", str(spec), "--input", str(tmp_path / "one.npz"), "-o", str(out)]) == 0
+    with np.load(out, allow_pickle=False) as got:
+        np.testing.assert_allclose(got["dense_4"], expected["dense_4"][0], rtol=1e-5,
+                                   atol=1e-6)
+
+
+@pytest.mark.parametrize("arrays, words", [
+    ({"image": np.zeros((2, 16, 16, 3))}, "no array for input `meta`"),
+    ({"image": np.zeros((2, 16, 16, 3)), "meta": np.zeros((2, 4)), "x": np.zeros(1)},
+     "`x` is no input"),
+    ({"image": np.zeros((2, 16, 16, 3)), "meta": np.zeros((3, 4))}, "batch sizes differ"),
+    ({"image": np.zeros((2, 16, 16, 3)), "meta": np.zeros((2, 5))}, "shape (2, 5)"),
+    ({"image": np.zeros((16, 16, 3)), "meta": np.zeros((2, 4))}, "batch sizes differ"),
+])
+def test_run_refuses_inputs_that_do_not_fit(tmp_path, capsys, arrays, words):
+    spec = tmp_path / "two.cnn"
+    spec.write_text(TWO_BY_TWO)
+    np.savez(tmp_path / "in.npz", **arrays)
+    out = tmp_path / "out.npz"
+    assert main(["run", str(spec), "--input", str(tmp_path / "in.npz"), "-o", str(out)]) == 1
+    err = capsys.readouterr().err
+    assert words in err and "hint: " in err and not out.exists()
+
+
+def test_run_of_several_outputs_writes_an_npz(tmp_path, capsys):
+    spec = tmp_path / "two.cnn"
+    spec.write_text(TWO_BY_TWO)
+    np.savez(tmp_path / "in.npz", image=np.zeros((1, 16, 16, 3)), meta=np.zeros((1, 4)))
+    assert main(["run", str(spec), "--input", str(tmp_path / "in.npz"),
+                 "-o", str(tmp_path / "out.npy")]) == 1
+    assert ".npz" in capsys.readouterr().err
+
+
+# ---- the report ------------------------------------------------------------------------------
+
+def test_the_report_lists_each_input_and_output(tmp_path, capsys):
+    r = run(tmp_path, capsys, TWO_BY_TWO, command="shapes")
+    assert r.rc == 0, r.err
+    assert r.out.splitlines()[0] == ("net: 10 layers, inputs image 16x16x3, meta 4 -> "
+                                     "outputs dense_3 10, dense_4 4")
+    r = run(tmp_path, capsys, TWO_BY_TWO, "--format", "json", command="shapes")
+    doc = json.loads(r.out)
+    assert doc["inputs"] == [{"name": "image", "shape": [16, 16, 3]},
+                             {"name": "meta", "shape": [4]}]
+    assert doc["outputs"] == [{"name": "dense_3", "shape": [10]},
+                              {"name": "dense_4", "shape": [4]}]
+    # A layer that sees both inputs has no receptive field in either.
+    rows = {layer["name"]: layer for layer in doc["layers"]}
+    assert rows["conv_1"]["receptive_field"]["size"] == [3, 3]
+    assert rows["concat_1"]["receptive_field"] is None
