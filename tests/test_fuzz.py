@@ -111,7 +111,10 @@ def judge(rc: int, out: str, err: str, path: str, data: bytes, command: str) -> 
             assert re.fullmatch(r"ok: \d+ layers, [\d,]+ params\n", out), out + context
         elif command == "json":
             doc = json.loads(out)
-            assert doc["layers"] and doc["output_shape"] == doc["layers"][-1]["output_shape"]
+            rows = {layer["name"]: layer for layer in doc["layers"]}
+            assert doc["layers"] and doc["output_shape"] == doc["outputs"][0]["shape"]
+            for end in doc["inputs"] + doc["outputs"]:  # each input and output is a row
+                assert rows[end["name"]]["output_shape"] == end["shape"], context
             assert doc["total"]["params"] == sum(layer["params"] for layer in doc["layers"])
         else:
             assert out.strip(), context
@@ -143,6 +146,10 @@ TOKENS = [
     "mul", "concat", "avg", "max", "residual", "id", "name", "bias", "false", "true",
     "dilation", "groups", "eps", "momentum", "C", "n", "k", "b", "block", "stem", "comv",
     "name=a", "bias=false", "dilation=2", "groups=2", "leaky_relu=0.1", "eps=1e-5",
+    # language version 2
+    "as", "a", "@a", "@b", "@C", "output", "@", "layernorm", "rescale", "{1/255}",
+    "normalize", "mean=0.5", "variance=2,3", "crop", "keepdims", "noise=1x1x3",
+    "hard_swish", "scale=false", "center=false", "{min(n,2)}", "{round(C/3)}",
 ]
 SEPARATORS = [" ", " ", " ", "\n", "", "\t", "\r\n"]
 
