@@ -27,7 +27,6 @@ from cnndsl.cli import main
 ROOT = Path(__file__).resolve().parent.parent
 EXAMPLES = ROOT / "examples"
 GOLDEN = Path(__file__).resolve().parent / "golden"
-APPLICATIONS = json.loads((GOLDEN / "keras_applications.json").read_text(encoding="utf-8"))
 REBUILT = json.loads((GOLDEN / "keras_examples.json").read_text(encoding="utf-8"))
 EXAMPLE_NAMES = sorted(p.stem for p in EXAMPLES.glob("*.cnn"))
 
@@ -40,6 +39,16 @@ TOTALS = {
     "densenet121": (8_062_504, 7_978_856, 429, [1000]),
 }
 
+# Every `keras_applications*.json` (one per group of models) holds the per-layer dumps, and
+# may list published totals under "_published" (name: [params, trainable, layers, output]).
+APPLICATIONS: dict[str, dict] = {}
+for _path in sorted(GOLDEN.glob("keras_applications*.json")):
+    for _key, _value in json.loads(_path.read_text(encoding="utf-8")).items():
+        if _key == "_published":
+            TOTALS.update({name: tuple(row) for name, row in _value.items()})
+        elif not _key.startswith("_"):
+            APPLICATIONS[_key] = _value
+
 # Keras class (dimension suffix removed) -> the step kind cnndsl reports.
 KERAS_KIND = {
     "InputLayer": "input", "Conv": "conv", "ConvTranspose": "deconv",
@@ -49,6 +58,8 @@ KERAS_KIND = {
     "Average": "avg", "Maximum": "max", "Concatenate": "concat", "MaxPooling": "maxpool",
     "AveragePooling": "avgpool", "GlobalAveragePooling": "gap", "GlobalMaxPooling": "gmp",
     "ZeroPadding": "zeropad", "UpSampling": "upsample", "Reshape": "reshape",
+    "LayerNormalization": "layernorm", "Rescaling": "rescale", "Normalization": "normalize",
+    "Cropping": "crop",
 }
 
 
