@@ -20,9 +20,10 @@ import numpy as np
 
 from ..errors import NOWHERE
 from ..ir import Graph, Node
-from ..layers import BY_KIND, Layer
+from ..layers import Layer
+from ..layers.core import Input
 from ..shapes import Shape, format_shape
-from .keras_layers import LAYERS, MODELS, NOT_YET, Refused, Seen
+from .keras_layers import LAYERS, MODELS, NOT_YET, NOT_YET_HINT, Refused, Seen
 
 
 class Unsupported(Exception):
@@ -171,9 +172,7 @@ def read_layer(op: Any, in_shapes: tuple[Shape, ...], out_shape: Shape) -> Layer
         raise Unsupported(f"{layer_label(op)} is a custom class ({module})",
                           "cnndsl reads Keras's own layers only")
     if cls in NOT_YET:
-        raise Unsupported(f"{layer_label(op)} is not supported yet: it will be `{NOT_YET[cls]}` "
-                          "in language version 2", "until then, leave the layer out of the "
-                          "model, or change it")
+        raise _not_yet(layer_label(op), NOT_YET[cls])
     reader = LAYERS.get(cls) if module.startswith("keras.src.layers") else None
     if reader is None:
         what = "operation" if not module.startswith("keras.src.layers") else "layer"
@@ -185,6 +184,11 @@ def read_layer(op: Any, in_shapes: tuple[Shape, ...], out_shape: Shape) -> Layer
         return reader(Seen(cls, config, in_shapes, out_shape))
     except Refused as e:
         raise Unsupported(f"{layer_label(op)}: {e.message}", e.hint) from None
+
+
+def _not_yet(label: str, step: str) -> Unsupported:
+    return Unsupported(f"{label} is not supported yet: it will be `{step}`",
+                       NOT_YET_HINT)
 
 
 def _no_step_hint(cls: str) -> str:
@@ -215,7 +219,7 @@ def from_keras(model: Any, name: str | None = None) -> Imported:
     if not 1 <= len(shape) <= 4:
         raise Unsupported(f"the input has rank {len(shape)}", "cnndsl takes inputs of 1 to "
                           "4 dimensions (batch axis not counted)")
-    walk.nodes.append(Node(0, "input", BY_KIND["input"](shape), (), (), shape, NOWHERE,
+    walk.nodes.append(Node(0, "input", Input(shape), (), (), shape, NOWHERE,
                            f"input {format_shape(shape)}"))
     (out,) = walk.run(model, [0])
     if out == 0:
@@ -255,14 +259,13 @@ def scan_config(config: Any) -> None:
         if not isinstance(entry, dict):
             continue
         cls, module = entry.get("class_name"), str(entry.get("module") or "")
-        layer = entry.get("config") if isinstance(entry.get("config"), dict) else {}
+        found = entry.get("config")
+        layer = found if isinstance(found, dict) else {}
         label = f"layer `{layer.get('name', entry.get('name', '?'))}` ({cls})"
         if cls in MODELS or module.startswith(("keras.src.models", "keras.models")):
             scan_config(entry)
         elif cls in NOT_YET:
-            raise Unsupported(f"{label} is not supported yet: it will be `{NOT_YET[cls]}` in "
-                              "language version 2", "until then, leave the layer out of the "
-                              "model, or change it")
+            raise _not_yet(label, NOT_YET[cls])
         elif cls != "InputLayer" and (module != "keras.layers" or cls not in LAYERS):
             what = "layer" if module == "keras.layers" else "operation"
             raise Unsupported(f"{label}: cnndsl has no step for this Keras {what}",

@@ -14,8 +14,24 @@ from dataclasses import dataclass
 from typing import Any
 
 from ..activations import ACTIVATIONS, Activation, canonical_activation
-from ..layers import BY_KIND, Layer
+from ..layers import Layer
+from ..layers.conv import Conv, Deconv, DWConv, SepConv
+from ..layers.core import (
+    ActivationStep,
+    BatchNorm,
+    Dense,
+    Dropout,
+    Flatten,
+    Reshape,
+    Upsample,
+    ZeroPad,
+)
+from ..layers.merge import Add, Avg, Concat, Max, Mul
+from ..layers.pooling import GAP, GMP, AvgPool, MaxPool
 from ..shapes import Shape
+
+NOT_YET_HINT = ("it comes with language version 2 (docs/language.md); until then, change "
+                "the model or leave the layer out")
 
 # Keras activation names with no cnndsl word yet, and the word they will be (v2).
 ACTIVATIONS_NOT_YET = {"hard_silu": "hard_swish", "hard_swish": "hard_swish"}
@@ -46,7 +62,7 @@ class Seen:
     def get(self, key: str, default: Any = None) -> Any:
         return self.config.get(key, default)
 
-    def tuple(self, key: str, default: int = 1) -> tuple[int, ...]:
+    def sizes(self, key: str, default: int = 1) -> tuple[int, ...]:
         """An int-or-tuple option as one int per spatial dimension."""
         value = self.config.get(key)
         if value is None:
@@ -62,9 +78,7 @@ class Seen:
             raise Refused(f"{key}={value!r} has no cnndsl equivalent", why)
 
     def not_yet(self, option: str) -> Refused:
-        return Refused(f"`{option}` is not supported yet", "it comes with language version "
-                       "2 (docs/language.md); until then, change the model or leave the layer "
-                       "out")
+        return Refused(f"`{option}` is not supported yet", NOT_YET_HINT)
 
 
 def activation(seen: Seen, value: Any = None, fused: bool = True) -> Activation | None:
@@ -99,24 +113,24 @@ def _sliding(seen: Seen) -> dict[str, Any]:
     _channels_last(seen)
     if seen.get("lora_rank"):
         seen.require("lora_rank", (None,), "merge the LoRA weights into the kernel first")
-    return dict(kernel=seen.tuple("kernel_size"), stride=seen.tuple("strides"),
+    return dict(kernel=seen.sizes("kernel_size"), stride=seen.sizes("strides"),
                 padding=_padding(seen), activation=activation(seen),
-                bias=bool(seen.get("use_bias", True)), dilation=seen.tuple("dilation_rate"))
+                bias=bool(seen.get("use_bias", True)), dilation=seen.sizes("dilation_rate"))
 
 
 def conv(seen: Seen) -> Layer:
-    return BY_KIND["conv"](**_sliding(seen), filters=int(seen.get("filters")),
+    return Conv(**_sliding(seen), filters=int(seen.get("filters")),
                            groups=int(seen.get("groups", 1)))
 
 
 def dwconv(seen: Seen) -> Layer:
-    return BY_KIND["dwconv"](**_sliding(seen), multiplier=int(seen.get("depth_multiplier", 1)))
+    return DWConv(**_sliding(seen), multiplier=int(seen.get("depth_multiplier", 1)))
 
 
 def sepconv(seen: Seen) -> Layer:
     seen.require("depth_multiplier", (1,), "cnndsl's sepconv has depth multiplier 1: write "
                  "a DepthwiseConv2D with the multiplier and a 1x1 Conv2D instead")
-    return BY_KIND["sepconv"](**_sliding(seen), filters=int(seen.get("filters")))
+    return SepConv(**_sliding(seen), filters=int(seen.get("filters")))
 
 
 def deconv(seen: Seen) -> Layer:
@@ -125,31 +139,31 @@ def deconv(seen: Seen) -> Layer:
     if max(fields["dilation"]) > 1:
         raise Refused("a dilated transposed convolution has no cnndsl equivalent",
                       "cnndsl's deconv has no dilation")
-    return BY_KIND["deconv"](**fields, filters=int(seen.get("filters")))
+    return Deconv(**fields, filters=int(seen.get("filters")))
 
 
 def dense(seen: Seen) -> Layer:
     if seen.get("lora_rank"):
         seen.require("lora_rank", (None,), "merge the LoRA weights into the kernel first")
-    return BY_KIND["dense"](int(seen.get("units")), activation(seen),
+    return Dense(int(seen.get("units")), activation(seen),
                             bool(seen.get("use_bias", True)))
 
 
-def pool(kind: str) -> Callable[[Seen], Layer]:
+def pool(kind: type[MaxPool] | type[AvgPool]) -> Callable[[Seen], Layer]:
     def read(seen: Seen) -> Layer:
         _channels_last(seen)
-        kernel = seen.tuple("pool_size", 2)
-        stride = seen.tuple("strides") if seen.get("strides") is not None else kernel
-        return BY_KIND[kind](kernel=kernel, stride=stride, padding=_padding(seen))
+        kernel = seen.sizes("pool_size", 2)
+        stride = seen.sizes("strides") if seen.get("strides") is not None else kernel
+        return kind(kernel=kernel, stride=stride, padding=_padding(seen))
     return read
 
 
-def global_pool(kind: str) -> Callable[[Seen], Layer]:
+def global_pool(kind: type[GAP] | type[GMP]) -> Callable[[Seen], Layer]:
     def read(seen: Seen) -> Layer:
         _channels_last(seen)
         if seen.get("keepdims"):
-            raise seen.not_yet(f"{kind} keepdims")
-        return BY_KIND[kind]()
+            raise seen.not_yet(f"{kind.kind} keepdims")
+        return kind()
     return read
 
 
@@ -164,14 +178,14 @@ def batchnorm(seen: Seen) -> Layer:
         if not seen.get(option, True):
             raise seen.not_yet(f"batchnorm {option}=false")
     seen.require("renorm", (False, None), "cnndsl's batchnorm has no batch renormalisation")
-    return BY_KIND["batchnorm"](float(seen.get("epsilon", 0.001)),
+    return BatchNorm(float(seen.get("epsilon", 0.001)),
                                 float(seen.get("momentum", 0.99)))
 
 
 def dropout(seen: Seen) -> Layer:
     if seen.get("noise_shape") is not None:
         raise seen.not_yet("dropout noise=")
-    return BY_KIND["dropout"](float(seen.get("rate")))
+    return Dropout(float(seen.get("rate")))
 
 
 def zeropad(seen: Seen) -> Layer:
@@ -179,31 +193,33 @@ def zeropad(seen: Seen) -> Layer:
     value = seen.get("padding", 1)
     if isinstance(value, int):
         pads = ((value, value),) * seen.rank
+    elif seen.rank == 1:  # ZeroPadding1D's padding is one (before, after) pair
+        pads = ((int(value[0]), int(value[1])),)
     else:
         pads = tuple((p, p) if isinstance(p, int) else (int(p[0]), int(p[1])) for p in value)
-    return BY_KIND["zeropad"](pads)
+    return ZeroPad(pads)
 
 
 def upsample(seen: Seen) -> Layer:
     _channels_last(seen)
     seen.require("interpolation", ("nearest",), "cnndsl's upsample repeats pixels "
                  "(nearest neighbour)")
-    return BY_KIND["upsample"](seen.tuple("size", 2))
+    return Upsample(seen.sizes("size", 2))
 
 
 def reshape(seen: Seen) -> Layer:
-    return BY_KIND["reshape"](tuple(seen.out_shape))  # Keras's -1 already resolved
+    return Reshape(tuple(seen.out_shape))  # Keras's -1 already resolved
 
 
 def flatten(seen: Seen) -> Layer:
     _channels_last(seen)
-    return BY_KIND["flatten"]()
+    return Flatten()
 
 
 def activation_layer(seen: Seen) -> Layer:
     fn = activation(seen, fused=False)
     assert fn is not None
-    return BY_KIND["activation"](fn)
+    return ActivationStep(fn)
 
 
 def relu_layer(seen: Seen) -> Layer:
@@ -215,35 +231,35 @@ def relu_layer(seen: Seen) -> Layer:
     if top is not None and float(top) != 6.0:
         raise Refused(f"ReLU(max_value={top}) has no cnndsl equivalent",
                       "cnndsl has relu (no cap) and relu6 (max_value=6)")
-    return BY_KIND["activation"](canonical_activation("relu" if top is None else "relu6"))
+    return ActivationStep(canonical_activation("relu" if top is None else "relu6"))
 
 
 def leaky_relu_layer(seen: Seen) -> Layer:
     slope = seen.get("negative_slope", seen.get("alpha", 0.3))
-    return BY_KIND["activation"](Activation("leaky_relu", float(slope)))
+    return ActivationStep(Activation("leaky_relu", float(slope)))
 
 
 def elu_layer(seen: Seen) -> Layer:
     seen.require("alpha", (1.0, 1), "cnndsl's elu has alpha 1")
-    return BY_KIND["activation"](canonical_activation("elu"))
+    return ActivationStep(canonical_activation("elu"))
 
 
 def softmax_layer(seen: Seen) -> Layer:
     seen.require("axis", (-1, len(seen.in_shapes[0])), "cnndsl's softmax is over the last "
                  "axis")
-    return BY_KIND["activation"](canonical_activation("softmax"))
+    return ActivationStep(canonical_activation("softmax"))
 
 
-def merge(kind: str) -> Callable[[Seen], Layer]:
+def merge(kind: type[Layer]) -> Callable[[Seen], Layer]:
     def read(seen: Seen) -> Layer:
-        return BY_KIND[kind]()
+        return kind()
     return read
 
 
 def concat(seen: Seen) -> Layer:
     seen.require("axis", (-1, len(seen.in_shapes[0])), "cnndsl concatenates along the "
                  "channel (last) axis")
-    return BY_KIND["concat"]()
+    return Concat()
 
 
 def _dims(base: str, read: Callable[[Seen], Layer], dims=(1, 2, 3)) -> dict:
@@ -260,17 +276,17 @@ LAYERS: dict[str, Callable[[Seen], Layer]] = {
     **_dims("DepthwiseConv", dwconv, (1, 2)),
     **_dims("SeparableConv", sepconv, (1, 2)),
     **_dims_suffix("Conv", "Transpose", deconv),
-    **_dims("MaxPooling", pool("maxpool")),
-    **_dims("AveragePooling", pool("avgpool")),
-    **_dims("GlobalAveragePooling", global_pool("gap")),
-    **_dims("GlobalMaxPooling", global_pool("gmp")),
+    **_dims("MaxPooling", pool(MaxPool)),
+    **_dims("AveragePooling", pool(AvgPool)),
+    **_dims("GlobalAveragePooling", global_pool(GAP)),
+    **_dims("GlobalMaxPooling", global_pool(GMP)),
     **_dims("ZeroPadding", zeropad),
     **_dims("UpSampling", upsample),
     "Dense": dense, "Flatten": flatten, "Dropout": dropout, "Reshape": reshape,
     "BatchNormalization": batchnorm, "Activation": activation_layer, "ReLU": relu_layer,
     "LeakyReLU": leaky_relu_layer, "ELU": elu_layer, "Softmax": softmax_layer,
-    "Add": merge("add"), "Multiply": merge("mul"), "Average": merge("avg"),
-    "Maximum": merge("max"), "Concatenate": concat,
+    "Add": merge(Add), "Multiply": merge(Mul), "Average": merge(Avg),
+    "Maximum": merge(Max), "Concatenate": concat,
 }
 
 # Keras classes that language version 2 adds, and the step each will be.

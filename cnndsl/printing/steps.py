@@ -11,7 +11,7 @@ import re
 
 from ..activations import Activation
 from ..ir import Node
-from ..layers.base import Layer
+from ..layers.conv import Sliding
 from .terms import Hole, Word, const
 
 WIDTH, KERNEL, STRIDE = "f", "k", "s"
@@ -53,11 +53,11 @@ class StepWords:
         return [w for w in method(node, node.layer) if w]
 
     # -- windows ------------------------------------------------------------------------
-    def _window(self, word: str, node: Node, layer: Layer) -> list[Word]:
+    def _window(self, word: str, node: Node, layer: Sliding) -> list[Word]:
         return [(word,), (size_hole(layer.kernel, KERNEL),
                           size_hole(layer.stride, STRIDE, "/", omit=1))]
 
-    def _tail(self, layer: Layer) -> list[Word]:
+    def _tail(self, layer: Sliding) -> list[Word]:
         out: list[Word] = []
         if layer.padding == "same":
             out.append(("same",))
