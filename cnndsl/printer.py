@@ -49,7 +49,9 @@ def to_text(graph: Graph, *, fold: bool = True, names: bool = False,
     words = StepWords().words
     program = Program(terms_of(graph, chain, words, names), [])
     if fold and not names:  # a block used twice would repeat its names
-        fold_blocks(program, Hints(lambda t: ends_stage(t, graph), _bonds(graph)))
+        fold_blocks(program, Hints(lambda t: ends_stage(t, graph), _bonds(graph),
+                                   lambda a, b: graph.nodes[a].in_shapes[0][-1]
+                                   == graph.nodes[b].shape[-1]))
     _name_blocks(program)
     lines = [f"# {h}".rstrip() for h in header]
     lines += [""] if lines else []
@@ -90,7 +92,7 @@ def _definitions(program: Program) -> list[str]:
         params = ", ".join(p.name + ("" if p.default is None else f"={p.default}")
                            for p in block.params)
         lead = f"def {block.name}{f'({params})' if params else ''} = "
-        body = chain_lines(block.body, lead, 4)
+        body = chain_lines(block.body, lead, 4, first_base=2)
         if len(body) > 1 and lines and lines[-1]:
             lines.append("")
         lines += body

@@ -46,7 +46,7 @@ class Imported:
 
     def label(self, index: int) -> str:
         """`layer `conv1` (Conv2D)` for a node, in the model's own terms."""
-        name, cls = self.origins.get(self.graph.nodes[index].name, ("input", "InputLayer"))
+        name, cls = self.origins[self.graph.nodes[index].name]
         return f"layer `{name}` ({cls})"
 
 
@@ -219,8 +219,12 @@ def from_keras(model: Any, name: str | None = None) -> Imported:
     if not 1 <= len(shape) <= 4:
         raise Unsupported(f"the input has rank {len(shape)}", "cnndsl takes inputs of 1 to "
                           "4 dimensions (batch axis not counted)")
-    walk.nodes.append(Node(0, "input", Input(shape), (), (), shape, NOWHERE,
+    history = getattr(inputs[0], "_keras_history", None)
+    keras_name = str(getattr(history[0], "name", "input")) if history else "input"
+    name = "input" if keras_name == "input" else walk.node_name(keras_name)
+    walk.nodes.append(Node(0, name, Input(shape), (), (), shape, NOWHERE,
                            f"input {format_shape(shape)}"))
+    walk.origins[walk.nodes[0].name] = (keras_name, "InputLayer")
     (out,) = walk.run(model, [0])
     if out == 0:
         raise Unsupported("the model has no layers between its input and its output",

@@ -59,10 +59,12 @@ class Hints:
     pooling), better not the first of a block. `bond(a, b)`: how much two neighbouring
     layers belong together (0: not at all), from their names: the Keras layers
     `block_3_expand` and `block_3_expand_BN` share three words, `block_3_project_BN` and
-    `block_4_expand` one, so blocks are cut where the model's author cut them."""
+    `block_4_expand` one, so blocks are cut where the model's author cut them.
+    `keeps_channels(a, b)`: whether the channels entering node `a` leave node `b`."""
 
     ends: Callable[[Term], bool]
     bond: Callable[[int, int], int]
+    keeps_channels: Callable[[int, int], bool]  # (first node, last node) of a run
 
 
 @dataclass
@@ -123,7 +125,10 @@ def fold_repeats(terms: list[Term], hints: Hints) -> None:
             out.append(terms[i])
             i += 1
             continue
-        body = [_detached(t) for t in terms[i:i + length]]
+        run = terms[i:i + length]
+        # Every copy of a body that keeps its channels sees the same `C` at each step.
+        body = run if hints.keeps_channels(first_node(run[0]), run[-1].last) else \
+            [_detached(t) for t in run]
         fold_repeats(body, hints)
         out.append(Repeat(body, Hole(const(count), "n"), first_node(terms[i]),
                           terms[i + length * count - 1].last))

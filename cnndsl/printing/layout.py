@@ -15,9 +15,11 @@ from .terms import Merge, Repeat, Term, chain_text, flat_text
 WIDTH = 96
 
 
-def chain_lines(terms: list[Term], lead: str, indent: int) -> list[str]:
+def chain_lines(terms: list[Term], lead: str, indent: int,
+                first_base: int | None = None) -> list[str]:
     """`terms` after `lead` (the text already on the first line); continuation lines
-    start with `-> ` at column `indent`."""
+    start with `-> ` at column `indent`. A merge opened on the first line puts its `|`
+    at `first_base` if given (a `def`'s body: column 2), else under its word."""
     lines: list[str] = []
     current = lead
     for n, term in enumerate(terms):
@@ -34,17 +36,17 @@ def chain_lines(terms: list[Term], lead: str, indent: int) -> list[str]:
                 continue
         else:
             current += joint
-        opened = _open(term, current, indent)
+        opened = _open(term, current, indent, first_base if not lines else None)
         lines += opened[:-1]
         current = opened[-1]
     lines.append(current)
     return lines
 
 
-def _open(term: Term, current: str, indent: int) -> list[str]:
+def _open(term: Term, current: str, indent: int, base: int | None) -> list[str]:
     """A term too long for its line, spread over several; the last line is left open."""
     if isinstance(term, Merge):
-        base = min(len(current), indent + 4)
+        base = min(len(current), indent + 4) if base is None else base
         lines = [current + term.op + " {"]
         for n, branch in enumerate(term.branches):
             lead = " " * (base + 2) if n == 0 else " " * base + "| "
