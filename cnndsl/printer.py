@@ -171,13 +171,15 @@ def _network(graph: Graph, terms: list[Term]) -> list[str]:
     and what finishes it), before a block or merge that drops it or changes the width,
     and before the head (`gap`, `flatten`); each line ends with the shape it makes."""
     groups: list[list[Term]] = []
+    dropped = big = False  # in the current group: a layer that drops, a block or merge
     for term in terms:
-        if groups and _breaks(graph, groups[-1], term):
-            groups.append([term])
-        elif groups:
+        if groups and not _breaks(graph, term, dropped, big):
             groups[-1].append(term)
         else:
             groups.append([term])
+            dropped = big = False
+        dropped |= isinstance(term, Leaf) and _drops(graph, term)
+        big |= not isinstance(term, Leaf)
     out: list[str] = []
     for group in groups:
         lines = chain_lines(group, "  -> ", 4)
@@ -190,19 +192,15 @@ def _network(graph: Graph, terms: list[Term]) -> list[str]:
     return out
 
 
-def _breaks(graph: Graph, group: list[Term], term: Term) -> bool:
+def _breaks(graph: Graph, term: Term, dropped: bool, big: bool) -> bool:
+    """Whether `term` begins a new line after a group with those properties."""
     if is_attached(term, graph):
         return False
     inp, out = _shapes(graph, term)
-    if len(out) < len(inp):
-        return True  # the head
-    big = not isinstance(term, Leaf)
-    if any(_drops(graph, t) for t in group if isinstance(t, Leaf)):
-        return True
-    if big and (_drops(graph, term) or (inp[-1] != out[-1]
-                                        and any(not isinstance(t, Leaf) for t in group))):
-        return True
-    return False
+    if len(out) < len(inp) or dropped:
+        return True  # the head, or after a drop in resolution
+    return not isinstance(term, Leaf) and (_drops(graph, term) or (inp[-1] != out[-1]
+                                                                   and big))
 
 
 def _shapes(graph: Graph, term: Term):

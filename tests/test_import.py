@@ -528,3 +528,27 @@ def test_missing_tensorflow_says_how_to_install_it(tmp_path):
     assert json.loads(result.stdout.splitlines()[-1]) == {"code": 1, "loaded": []}
     assert result.stderr.endswith("hint: pip install 'cnndsl[keras]'\n"), result.stderr
     assert "needs TensorFlow" in result.stderr and not (tmp_path / "m.cnn").exists()
+
+
+def test_keras_operations_and_channels_first_are_refused(keras, tmp_path):
+    L = keras.layers
+    x = keras.Input((4, 4, 2))
+    y = L.Conv2D(2, 1, name="c")(x)
+    _refused(keras, tmp_path, keras.Model(x, y + x), "(Add)", "no step for this Keras "
+             "operation")
+    model = _model(keras, L.Conv2D(2, 1, data_format="channels_first", name="cf"),
+                   shape=(2, 4, 4))
+    _refused(keras, tmp_path, model, "layer `cf` (Conv2D)", "data_format='channels_first'",
+             hint="channels_last")
+
+
+def test_no_fold_writes_every_layer(keras, tmp_path):
+    model = _model(keras, *(keras.layers.Dense(4, activation="relu") for _ in range(3)),
+                   shape=(4,))
+    model.save(tmp_path / "m.keras")
+    rc, out, err = cli("import", tmp_path / "m.keras", "--no-fold")
+    assert rc == 0, err
+    text = (tmp_path / "m.cnn").read_text(encoding="utf-8")
+    assert text.count("dense 4 relu") == 3 and ") * " not in text
+    rc, out, err = cli("import", tmp_path / "m.keras", "-o", tmp_path / "f.cnn")
+    assert "(dense 4 relu) * 3" in (tmp_path / "f.cnn").read_text(encoding="utf-8")

@@ -218,28 +218,44 @@ def fold_blocks(program: Program, hints: Hints) -> None:
 
 
 def _best(program: Program, hints: Hints) -> _Plan | None:
+    """The block that saves the most text, if any saves some. Candidates are tried in
+    the order of what they could save at most (their copies' text but one), and the
+    search stops where that bound cannot beat the best found."""
     seqs = chains(program)
+    texts = _Texts()
     ids: dict[tuple, int] = {}
     found: dict[tuple[int, ...], list[tuple[int, int]]] = defaultdict(list)
+    ends: list[list[int]] = []  # per chain, text length up to each term
     for s, seq in enumerate(seqs):
         keys = [ids.setdefault(key(t), len(ids)) for t in seq.terms]
+        ends.append([0])
+        for t in seq.terms:
+            ends[-1].append(ends[-1][-1] + texts(t) + 4)
         for i in range(len(keys)):
             for length in range(1, min(MAX_RUN, len(keys) - i) + 1):
                 found[tuple(keys[i:i + length])].append((s, i))
-    texts = _Texts()
-    best: _Plan | None = None
+    bounded = []
     for run, places in found.items():
         if len(places) < 2:
             continue
         occurrences = _disjoint(places, len(run))
         if len(occurrences) < 2:
             continue
+        sizes = [ends[s][i + len(run)] - ends[s][i] for s, i in occurrences]
+        bound = sum(sizes) - min(sizes) - BLOCK_COST  # no plan of these saves more
+        if bound > 0:
+            bounded.append((bound, len(run), occurrences))
+    bounded.sort(key=lambda b: (-b[0], -b[1]))
+    best: _Plan | None = None
+    for bound, length, occurrences in bounded:
+        if best is not None and bound <= best.saving:
+            break
         first = seqs[occurrences[0][0]].terms[occurrences[0][1]]
-        if len(run) == 1 and isinstance(first, Call):
+        if length == 1 and isinstance(first, Call):
             continue
-        places_ = [(seqs[s], i) for s, i in occurrences]
-        for subset in (places_, _alike(places_, len(run))):
-            plan = _plan(subset, len(run), texts, hints) if len(subset) > 1 else None
+        places = [(seqs[s], i) for s, i in occurrences]
+        for subset in (places, _alike(places, length)):
+            plan = _plan(subset, length, texts, hints) if len(subset) > 1 else None
             if plan is not None and plan.saving > 0 and (
                     best is None or (plan.saving, plan.length) > (best.saving, best.length)):
                 best = plan
