@@ -253,8 +253,8 @@ def _best(program: Program, hints: Hints) -> _Plan | None:
         first = seqs[occurrences[0][0]].terms[occurrences[0][1]]
         if length == 1 and isinstance(first, Call):
             continue
-        places = [(seqs[s], i) for s, i in occurrences]
-        for subset in (places, _alike(places, length)):
+        located = [(seqs[s], i) for s, i in occurrences]
+        for subset in (located, _alike(located, length)):
             plan = _plan(subset, length, texts, hints) if len(subset) > 1 else None
             if plan is not None and plan.saving > 0 and (
                     best is None or (plan.saving, plan.length) > (best.saving, best.length)):
