@@ -1,15 +1,15 @@
-"""Folding: repeated runs of steps become `( ... ) * N`, and sub-chains written alike
-(but for their numbers) become `def` blocks with parameters.
+"""Folding: sub-chains written alike (but for their numbers) become `def` blocks with
+parameters, and runs of identical steps `( ... ) * N` (`printing.repeats`).
 
 The search is greedy, largest saving first, over every chain of the program (the network,
 merge branches, repetition and block bodies), in the manner of grammar compression
 (Re-Pair), but with whole sub-chains rather than pairs, so that the blocks found are the
 ones a person would name (a ResNet bottleneck, a MobileNet inverted residual), not
-fragments. The numbers of the occurrences decide the parameters: a number that never
-changes stays written, numbers that change together (`64, 256` / `128, 512`) share one
-parameter (`x{f}`, `x{4*f}`), a width that is always a fixed multiple of the channels
-entering it becomes `x{C*6}`, and a parameter that mostly takes one value gets it as its
-default. Blocks used once in the end are written out where they are used.
+fragments. What a block saves is counted in characters, less what it costs: its own
+text, a parameter (much more for a kernel, which makes look-alikes of different things),
+and cutting a block out where its neighbours belong with it (`Hints`). The copies'
+numbers decide the parameters (`printing.params`). Blocks used once in the end are
+written out where they are used.
 """
 
 from __future__ import annotations
@@ -17,14 +17,14 @@ from __future__ import annotations
 from collections import Counter, defaultdict
 from collections.abc import Callable
 from dataclasses import dataclass
-from fractions import Fraction
 
+from .params import parameters
+from .repeats import MAX_RUN, fold_repeats
 from .terms import (
-    CHANNELS,
     Block,
     Call,
+    Hints,
     Hole,
-    Leaf,
     Merge,
     Param,
     Repeat,
@@ -35,36 +35,17 @@ from .terms import (
     flat_text,
     holes,
     key,
-    signature,
+    rebuild,
 )
 
-MAX_RUN = 24  # the longest sub-chain (in steps) considered for a block or a repetition
 BLOCK_COST = 40  # characters a block must save beyond its own text: a def is a new word
 CUT_COST = 30  # a block that starts with, or leaves behind, a batch norm or activation
 BOND_COST = 30  # per degree two neighbours belong together (`Hints.bond`), where cut
 LOOSE_COST = 60  # per joint inside a block as loose as where it is cut out
 MAX_ROUNDS = 200
-ROLES = "fmnksdg"
-NO_DEFAULT = "f"  # parameters in this order: widths first, strides after kernels
 # What a parameter costs, in characters: one for a kernel or a stride makes blocks of
 # layers that only look alike (a 3x3 stem and a 1x1 expansion), so it must pay more.
 PARAM_COST = {"k": 400, "s": 12}
-
-
-@dataclass(frozen=True)
-class Hints:
-    """What the printer knows of the network, for choosing where blocks begin and end.
-
-    `ends(term)`: a step that finishes the one before it (a batch norm, an activation, a
-    pooling), better not the first of a block. `bond(a, b)`: how much two neighbouring
-    layers belong together (0: not at all), from their names: the Keras layers
-    `block_3_expand` and `block_3_expand_BN` share three words, `block_3_project_BN` and
-    `block_4_expand` one, so blocks are cut where the model's author cut them.
-    `keeps_channels(a, b)`: whether the channels entering node `a` leave node `b`."""
-
-    ends: Callable[[Term], bool]
-    bond: Callable[[int, int], int]
-    keeps_channels: Callable[[int, int], bool]  # (first node, last node) of a run
 
 
 @dataclass
@@ -102,80 +83,6 @@ def chains(program: Program) -> list[_Seq]:
 
 
 # -- repetitions ----------------------------------------------------------------------------
-
-def fold_repeats(terms: list[Term], hints: Hints) -> None:
-    """Runs of identical sub-chains in `terms` (and in its nested chains) in place.
-
-    A run is begun one step later where that step belongs with the one before it more
-    than with the one after (`relu -> (block -> relu) * 2`, not `(relu -> block) * 2`)."""
-    for t in terms:
-        if isinstance(t, Merge):
-            for b in t.branches:
-                fold_repeats(b, hints)
-        elif isinstance(t, Repeat):
-            fold_repeats(t.body, hints)
-    sigs = [signature(t) for t in terms]
-    out: list[Term] = []
-    i = 0
-    while i < len(terms):
-        length, count = _run(sigs, i)
-        if count > 1 and _run(sigs, i + 1)[1] > 1 and _later(terms, i, hints):
-            length, count = 1, 1
-        if count == 1:
-            out.append(terms[i])
-            i += 1
-            continue
-        run = terms[i:i + length]
-        # Every copy of a body that keeps its channels sees the same `C` at each step.
-        body = run if hints.keeps_channels(first_node(run[0]), run[-1].last) else \
-            [_detached(t) for t in run]
-        fold_repeats(body, hints)
-        out.append(Repeat(body, Hole(const(count), "n"), first_node(terms[i]),
-                          terms[i + length * count - 1].last))
-        i += length * count
-    terms[:] = out
-
-
-def _later(terms: list[Term], i: int, hints: Hints) -> bool:
-    """Whether a run is better begun after `terms[i]` than at it."""
-    if hints.ends(terms[i]):
-        return True
-    before = hints.bond(terms[i - 1].last, first_node(terms[i])) if i else 0
-    return before > hints.bond(terms[i].last, first_node(terms[i + 1]))
-
-
-def _run(sigs: list, i: int) -> tuple[int, int]:
-    """(length, count) of the longest-covering run of copies starting at `i`."""
-    best = (1, 1)
-    for length in range(1, min(MAX_RUN, (len(sigs) - i) // 2) + 1):
-        count = 1
-        while sigs[i + count * length:i + (count + 1) * length] == sigs[i:i + length]:
-            count += 1
-        if count > 1 and length * count > best[0] * best[1]:
-            best = (length, count)
-    return best
-
-
-def _detached(term: Term) -> Term:
-    """A copy whose holes no longer know their channels (a body is written once for
-    several places)."""
-    return rebuild(term, lambda h: h.copy())
-
-
-def rebuild(term: Term, fill: Callable[[Hole], Hole]) -> Term:
-    """A copy of `term` with every hole replaced by `fill(hole)`."""
-    if isinstance(term, Leaf):
-        return Leaf([tuple(fill(w) if isinstance(w, Hole) else w for w in word)
-                     for word in term.words], term.first)
-    if isinstance(term, Merge):
-        return Merge(term.op, [[rebuild(t, fill) for t in b] for b in term.branches],
-                     term.node, [tuple(fill(w) if isinstance(w, Hole) else w for w in word)
-                                 for word in term.suffix])
-    if isinstance(term, Call):
-        return Call(term.block, [fill(h) for h in term.args], term.first, term.last)
-    return Repeat([rebuild(t, fill) for t in term.body], fill(term.count), term.first,
-                  term.last)
-
 
 # -- blocks ---------------------------------------------------------------------------------
 
@@ -289,7 +196,7 @@ def _plan(occurrences: list[tuple[_Seq, int]], length: int, texts: _Texts,
           hints: Hints) -> _Plan | None:
     runs = [seq.terms[i:i + length] for seq, i in occurrences]
     table = [[h for t in run for h in holes(t)] for run in runs]
-    columns = _columns(table)
+    columns = parameters(table)
     if columns is None:
         return None
     params, body, args = columns
@@ -321,113 +228,6 @@ def _cuts(terms: list[Term], i: int, length: int, hints: Hints) -> int:
             1 for a, b in zip(terms[i:i + length - 1], terms[i + 1:i + length])
             if hints.bond(a.last, first_node(b)) <= outside)
     return cost
-
-
-def _columns(table: list[list[Hole]]):
-    """Parameters for the holes of the occurrences (rows), or None if some cannot be
-    shared. Returns (params, body values by hole position, argument values per row)."""
-    groups: list[tuple[Param, int, list[Val]]] = []  # param, first column, its values
-    body: dict[int, Val] = {}
-    for j in range(len(table[0])):
-        column = [row[j].val for row in table]
-        role = table[0][j].role
-        if all(v == column[0] for v in column) and column[0].param in (None, CHANNELS):
-            continue  # written as it is
-        if any(v.param is CHANNELS for v in column):
-            return None  # `C` of a step inside cannot be passed from outside
-        joined = _join(groups, column, role)
-        if joined is not None:
-            body[j] = joined
-            continue
-        ratio = _channels_ratio([row[j] for row in table])
-        if ratio is not None:
-            body[j] = Val(CHANNELS, ratio)
-            continue
-        param = Param(role)
-        groups.append((param, j, column))
-        body[j] = Val(param, Fraction(1))
-    params, args = _rebase(groups, body, len(table))
-    return params, body, args
-
-
-def _join(groups, column: list[Val], role: str) -> Val | None:
-    """`column` as a whole multiple (or fraction 1/k) of an existing parameter's."""
-    for param, _, values in groups:
-        if param.role != role:
-            continue
-        ratio = _ratio(column, values)
-        if ratio is not None and (ratio.denominator == 1 or ratio.numerator == 1):
-            return Val(param, ratio)
-    return None
-
-
-def _ratio(column: list[Val], base: list[Val]) -> Fraction | None:
-    found = None
-    for v, b in zip(column, base):
-        if v.param is not b.param or b.coef == 0:
-            return None
-        r = v.coef / b.coef
-        if found is not None and r != found:
-            return None
-        found = r
-    return found
-
-
-def _channels_ratio(column: list[Hole]) -> Fraction | None:
-    """C*k (k whole) or C//2, when every hole knows its channels and the ratio is fixed."""
-    if any(h.channels is None or h.val.param is not None for h in column):
-        return None
-    ratios = {h.val.coef / h.channels for h in column if h.channels}
-    if len(ratios) != 1 or len(column) != sum(1 for h in column if h.channels):
-        return None
-    (ratio,) = ratios
-    return ratio if ratio.denominator == 1 or ratio == Fraction(1, 2) else None
-
-
-def _rebase(groups, body: dict[int, Val], rows: int):
-    """Each parameter on the member most holes take as they are (`x{f}`, `x{4*f}`,
-    `dense {f//16}`), defaults for the values most uses take, parameters with defaults
-    last, widths first."""
-    params: list[Param] = []
-    values: list[list[Val]] = []
-    for param, _, column in groups:
-        coefs = [v.coef for v in body.values() if v.param is param]
-        base = max(sorted(set(coefs)), key=lambda b: (_simple(coefs, b), coefs.count(b)))
-        if base != 1 and _simple(coefs, base):
-            for j, v in body.items():
-                if v.param is param:
-                    body[j] = Val(param, v.coef / base)
-            column = [Val(v.param, v.coef * base) for v in column]
-        param.default = _default(column, rows, param.role)
-        params.append(param)
-        values.append(column)
-    order = sorted(range(len(params)), key=lambda k: (
-        params[k].default is not None, ROLES.find(params[k].role), k))
-    params = [params[k] for k in order]
-    args = [[values[k][r] for k in order] for r in range(rows)]
-    return params, args
-
-
-def _simple(coefs: list[Fraction], base: Fraction) -> bool:
-    """Every coefficient a whole multiple or a whole fraction (1/k) of `base`."""
-    return all((c / base).denominator == 1 or (c / base).numerator == 1 for c in coefs)
-
-
-def _default(column: list[Val], rows: int, role: str) -> int | None:
-    """The value most uses give (more than half of them), or the only plain number
-    given where the others pass on a parameter of their own block. Widths have none:
-    `res(24)` says what `res` alone would hide."""
-    if role in NO_DEFAULT:
-        return None
-    plain = Counter(v for v in column if v.param is None)
-    if not plain:
-        return None
-    common, count = plain.most_common(1)[0]
-    if common.coef.denominator != 1:
-        return None
-    if (count >= 2 and 2 * count > rows) or (len(plain) == 1 and count < rows):
-        return int(common.coef)
-    return None
 
 
 def _apply(program: Program, plan: _Plan) -> None:

@@ -7,6 +7,7 @@ one (`x{4*f}`) or a multiple of the entering channels (`x{C*6}`). Terms with the
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from fractions import Fraction
 
@@ -220,6 +221,37 @@ def call_text(call: Call) -> str:
 
 def chain_text(terms: list[Term]) -> str:
     return " -> ".join(flat_text(t) for t in terms)
+
+
+@dataclass(frozen=True)
+class Hints:
+    """What the printer knows of the network, for choosing where blocks begin and end.
+
+    `ends(term)`: a step that finishes the one before it (a batch norm, an activation, a
+    pooling), better not the first of a block. `bond(a, b)`: how much two neighbouring
+    layers belong together (0: not at all), from their names: the Keras layers
+    `block_3_expand` and `block_3_expand_BN` share three words, `block_3_project_BN` and
+    `block_4_expand` one, so blocks are cut where the model's author cut them.
+    `keeps_channels(a, b)`: whether the channels entering node `a` leave node `b`."""
+
+    ends: Callable[[Term], bool]
+    bond: Callable[[int, int], int]
+    keeps_channels: Callable[[int, int], bool]  # (first node, last node) of a run
+
+
+def rebuild(term: Term, fill: Callable[[Hole], Hole]) -> Term:
+    """A copy of `term` with every hole replaced by `fill(hole)`."""
+    if isinstance(term, Leaf):
+        return Leaf([tuple(fill(w) if isinstance(w, Hole) else w for w in word)
+                     for word in term.words], term.first)
+    if isinstance(term, Merge):
+        return Merge(term.op, [[rebuild(t, fill) for t in b] for b in term.branches],
+                     term.node, [tuple(fill(w) if isinstance(w, Hole) else w for w in word)
+                                 for word in term.suffix])
+    if isinstance(term, Call):
+        return Call(term.block, [fill(h) for h in term.args], term.first, term.last)
+    return Repeat([rebuild(t, fill) for t in term.body], fill(term.count), term.first,
+                  term.last)
 
 
 # -- from the structure ---------------------------------------------------------------------
