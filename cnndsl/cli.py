@@ -1,4 +1,4 @@
-"""The `cnndsl` command: `shapes`, `check`, `run`, `compile` and `weights`.
+"""The `cnndsl` command: `shapes`, `check`, `run`, `compile`, `weights` and `import`.
 
 `main(argv)` returns the exit status: 0 success, 1 an error in the user's input (always
 `FILE:LINE:COL: error: ...` with the line and a caret, or `PATH: error: ...` and a hint
@@ -15,6 +15,7 @@ import os
 import sys
 from pathlib import Path
 
+from .commands import import_
 from .errors import CnnError, shown
 from .files import StdoutError
 from .limits import MAX_SOURCE_BYTES
@@ -75,6 +76,7 @@ def _parser() -> argparse.ArgumentParser:
                      "whole input (held in memory)")
     _compile_parser(sub)
     _weights_parser(sub)
+    import_.add_parser(sub, path)
     return parser
 
 
@@ -226,7 +228,7 @@ def cmd_weights(args) -> int:
 
 
 COMMANDS = {"shapes": cmd_shapes, "check": cmd_check, "run": cmd_run, "compile": cmd_compile,
-            "weights": cmd_weights}
+            "weights": cmd_weights, "import": import_.run}
 
 
 def say(text: str) -> None:

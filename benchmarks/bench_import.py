@@ -1,0 +1,88 @@
+"""`cnndsl import`: how long it takes and how the text reads, for ResNet50 and MobileNetV2.
+
+Run from the repository root with TensorFlow installed:
+`python benchmarks/bench_import.py [--runs N] [--models ResNet50 MobileNetV2]`.
+Prints two tables; asserts nothing.
+
+- Time, whole process: `cnndsl import MODEL.keras -o NET.cnn --weights-out W.npz` in a
+  fresh Python, against a fresh Python that only imports Keras and runs
+  `keras.models.load_model(MODEL.keras)` (safe mode, as cnndsl loads it). Both pay for
+  TensorFlow's import; the difference is what cnndsl adds (walking the graph, folding,
+  printing, reading the text back, writing the weights). Runs are interleaved. Target
+  (issue 11): ratio <= 1.5.
+- Lines: of the imported text (header comments included) against the hand-written
+  examples/resnet50.cnn and examples/mobilenet_v2.cnn (comments included too).
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+EXAMPLES = {"ResNet50": "resnet50.cnn", "MobileNetV2": "mobilenet_v2.cnn"}
+LOAD_ONLY = ("import sys, keras; keras.models.load_model(sys.argv[1])")
+
+
+def timed(argv: list[str], env: dict[str, str]) -> float:
+    start = time.perf_counter()
+    subprocess.run(argv, env=env, check=True, stdout=subprocess.DEVNULL,
+                   stderr=subprocess.DEVNULL)
+    return time.perf_counter() - start
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--runs", type=int, default=3)
+    parser.add_argument("--models", nargs="+", default=sorted(EXAMPLES))
+    args = parser.parse_args()
+    env = {**os.environ, "TF_CPP_MIN_LOG_LEVEL": "2",
+           "PYTHONPATH": os.pathsep.join([str(ROOT), os.environ.get("PYTHONPATH", "")])}
+    try:
+        import keras
+    except ImportError:
+        print("TensorFlow is not installed: pip install 'cnndsl[keras]'")
+        return
+    work = Path(tempfile.mkdtemp())
+    rows, lines = [], []
+    for name in args.models:
+        source = work / f"{name}.keras"
+        getattr(keras.applications, name)(weights=None).save(source)
+        ours = [sys.executable, "-m", "cnndsl", "import", str(source), "-o",
+                str(work / f"{name}.cnn"), "--weights-out", str(work / f"{name}.npz")]
+        theirs = [sys.executable, "-c", LOAD_ONLY, str(source)]
+        timings: dict[str, list[float]] = {"import": [], "load": []}
+        timed(theirs, env)  # warm-up: the page cache holds TensorFlow's files
+        for _ in range(args.runs):
+            timings["import"].append(timed(ours, env))
+            timings["load"].append(timed(theirs, env))
+        rows.append((name, statistics.median(timings["import"]),
+                     statistics.median(timings["load"])))
+        text = (work / f"{name}.cnn").read_text(encoding="utf-8").splitlines()
+        example = (ROOT / "examples" / EXAMPLES[name]).read_text(encoding="utf-8").splitlines()
+        lines.append((name, len(text), sum(1 for t in text if t.strip() and not
+                                           t.lstrip().startswith("#")),
+                      len(example), sum(1 for t in example if t.strip() and not
+                                        t.lstrip().startswith("#"))))
+    print(f"keras {keras.__version__}; medians of {args.runs} interleaved runs, whole "
+          "processes\n")
+    print(f"| {'model':<12} | {'cnndsl import s':>15} | {'load_model s':>12} | {'ratio':>5} |")
+    print(f"|{'-' * 14}|{'-' * 17}|{'-' * 14}|{'-' * 7}|")
+    for name, ours, theirs in rows:
+        print(f"| {name:<12} | {ours:15.2f} | {theirs:12.2f} | {ours / theirs:5.2f} |")
+    print("\ntarget: ratio <= 1.5\n")
+    print(f"| {'model':<12} | {'imported lines':>14} | {'of code':>7} | {'example lines':>13} "
+          f"| {'of code':>7} |")
+    print(f"|{'-' * 14}|{'-' * 16}|{'-' * 9}|{'-' * 15}|{'-' * 9}|")
+    for name, total, code, example, example_code in lines:
+        print(f"| {name:<12} | {total:14} | {code:7} | {example:13} | {example_code:7} |")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,211 @@
+"""`cnndsl import MODEL.keras -o NET.cnn [--weights-out W.npz]`: a Keras model as `.cnn`.
+
+    cnndsl import resnet50.keras -o resnet50.cnn --weights-out resnet50.npz
+    cnndsl run resnet50.cnn --weights resnet50.npz --input x.npy -o y.npy
+
+The model is loaded in Keras's safe mode (no code from the file runs), turned into the IR
+by the Keras importer, written as text by the printer, and the text is read back before
+anything is written: it must make the same layers, shapes and wiring, and the weights are
+keyed by the names the text gives its layers. Any problem is `MODEL.keras: error: ...`
+with a hint, exit status 1, and nothing written.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import warnings
+import zipfile
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+from .. import files, signals
+from ..errors import shown
+from ..files import FileError
+
+DESCRIPTION = (
+    "Write a Keras 3 model (.keras, loaded in safe mode: no code from the file is run) as "
+    ".cnn text that infers to the same shapes and parameter counts, with repeated "
+    "sub-chains folded into `def` blocks and `( ... ) * N`. --weights-out writes its "
+    "weights keyed by the text's layer names, so `cnndsl run NET.cnn --weights W.npz` "
+    "computes what the model does. Needs TensorFlow: pip install 'cnndsl[keras]'.")
+
+
+def add_parser(sub, path_type) -> None:
+    """The `import` subcommand's arguments."""
+    parser = sub.add_parser("import", help="write a .keras model as .cnn text (and its "
+                            "weights as an .npz)", description=DESCRIPTION)
+    parser.add_argument("file", type=path_type, metavar="MODEL.keras",
+                        help="a model saved by Keras 3")
+    parser.add_argument("-o", "--output", type=path_type, metavar="NET.cnn",
+                        help="where to write the text ('-' for standard output; default: "
+                        "beside the model, with .cnn)")
+    parser.add_argument("--weights-out", type=path_type, metavar="W.npz",
+                        help="also write the weights, keyed LAYER/VARIABLE by the text's "
+                        "layer names")
+    parser.add_argument("--keep-names", action="store_true",
+                        help="give every layer its Keras name (`name=`); blocks and "
+                        "repetitions are then not folded, as their names would repeat")
+    parser.add_argument("--no-fold", action="store_true",
+                        help="write every layer out: no `def` blocks, no `( ... ) * N`")
+
+
+@dataclass
+class Result:
+    text: str
+    weights: dict[str, np.ndarray]
+    layers: int
+    params: int
+
+
+def run(args: argparse.Namespace) -> int:
+    """The command: checks, import, then the weights and the text written atomically."""
+    from ..cli import EXIT_OK, UserError, say
+
+    model = Path(args.file)
+    output = args.output or str(model.with_suffix(".cnn"))
+    weights_out = Path(args.weights_out) if args.weights_out else None
+    try:
+        check_paths(model, output, weights_out)
+        result = import_model(model, keep_names=args.keep_names,
+                              fold=not (args.no_fold or args.keep_names),
+                              stem=model.stem if output == "-" else Path(output).stem)
+        signals.check()
+        if weights_out is not None:
+            with _writing(weights_out):
+                files.write_npz(weights_out, result.weights)
+        if output == "-":
+            say(result.text.rstrip("\n"))
+            return EXIT_OK
+        with _writing(Path(output)), files.staged(output) as tmp:
+            tmp.write_text(result.text, encoding="utf-8")
+    except FileError as e:
+        raise UserError(e.render()) from None
+    also = f", weights -> {shown(weights_out)}" if weights_out else ""
+    say(f"ok: {shown(output)} ({result.layers:,} layers, {result.params:,} params, "
+        f"{result.text.count(chr(10)):,} lines{also})")
+    return EXIT_OK
+
+
+def check_paths(model: Path, output: str, weights_out: Path | None) -> None:
+    """Everything about the files that can be known before TensorFlow is imported."""
+    from ..compile import check_keras_file
+    from ..runner import check_destination
+
+    check_keras_file(model)
+    if output != "-":
+        check_destination(Path(output), (".cnn",), "-o")
+        files.refuse_overwriting(output, "-o", {"the model": model})
+    if weights_out is not None:
+        check_destination(weights_out, (".npz",), "--weights-out")
+        files.refuse_overwriting(weights_out, "--weights-out", {
+            "the model": model, "the text (-o)": None if output == "-" else output})
+    _prescan(model)
+
+
+def _prescan(model: Path) -> None:
+    """Layers no step can express, found in the file's config before Keras loads it (a
+    `Lambda`, which safe mode refuses to load at all, gets its name and class said)."""
+    from ..importers.keras import Unsupported, scan_config
+
+    try:
+        with zipfile.ZipFile(model) as archive:
+            config = json.loads(archive.read("config.json"))
+    except Exception:  # noqa: BLE001 - Keras's loader reports a broken file in its words
+        return
+    try:
+        scan_config(config)
+    except Unsupported as e:
+        raise FileError(model, e.message, e.hint) from None
+
+
+def import_model(model: Path, *, keep_names: bool = False, fold: bool = True,
+                 stem: str = "model") -> Result:
+    """The model's text and weights, read back and checked; `FileError` for any problem."""
+    from ..importers.keras import Unsupported, from_keras
+
+    keras_model = load(model)
+    try:
+        imported = from_keras(keras_model)
+    except Unsupported as e:
+        raise FileError(model, e.message, e.hint) from None
+    del keras_model
+    return write_out(imported, model, keep_names, fold, stem)
+
+
+def load(model: Path):
+    """The Keras model, loaded in safe mode; Keras's own warnings said in one line."""
+    from .. import compile as keras_compile
+
+    with keras_compile.keras_backend(model, "loading the model") as backend, \
+            warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        try:
+            keras_model = backend.load_model(model)
+        except Exception as e:  # noqa: BLE001 - Keras raises many types for a bad file
+            if backend.out_of_memory(e):
+                raise
+            reason = shown((str(e).strip().splitlines() or [type(e).__name__])[0])
+            raise FileError(model, f"Keras cannot load the model: {reason}",
+                            "save it with model.save('model.keras'); models with Lambda "
+                            "layers or unregistered custom classes cannot be loaded "
+                            "safely") from None
+    keras_compile._report_warnings(model, caught)  # one line, as `cnndsl weights` says it
+    signals.check()
+    return keras_model
+
+
+def write_out(imported, model: Path, keep_names: bool, fold: bool, stem: str) -> Result:
+    """Print, read back, match; the weights renamed to the text's layer names."""
+    from ..compiler import compile_text
+    from ..errors import CnnError
+    from ..printing.check import Mismatch, match
+
+    graph = imported.graph
+    text = _text(imported, model, keep_names, fold)
+    try:
+        reparsed = compile_text(text, stem)
+        twin = match(graph, reparsed)
+    except (CnnError, Mismatch):
+        if not fold:
+            raise
+        text = _text(imported, model, keep_names, False)  # folding got it wrong: a bug
+        reparsed = compile_text(text, stem)
+        twin = match(graph, reparsed)
+    weights = {}
+    for node in graph.nodes:
+        new = reparsed.nodes[twin[node.index]].name
+        for var in node.layer.variables(node.in_shapes):
+            weights[f"{new}/{var}"] = imported.weights[f"{node.name}/{var}"]
+    params = sum(sum(n.layer.params(n.in_shapes)) for n in graph.nodes)
+    return Result(text, weights, len(graph.nodes), params)
+
+
+def _text(imported, model: Path, keep_names: bool, fold: bool) -> str:
+    from ..printer import to_text
+    from ..structure import NotSeriesParallel
+
+    graph = imported.graph
+    trainable = sum(n.layer.params(n.in_shapes)[0] for n in graph.nodes)
+    frozen = sum(n.layer.params(n.in_shapes)[1] for n in graph.nodes)
+    header = [f"{imported.model_name}: imported from {Path(model).name} by `cnndsl import`.",
+              f"{trainable + frozen:,} params: {trainable:,} trainable, {frozen:,} "
+              "non-trainable."]
+    try:
+        return to_text(graph, fold=fold, names=keep_names, header=header)
+    except NotSeriesParallel as e:
+        raise FileError(model, f"{imported.label(e.reader)} reads the output of "
+                        f"{imported.label(e.shared)} across branches: the graph is not "
+                        "series-parallel, and writing it needs named tensors (`as NAME`, "
+                        "`@NAME`) of language version 2, which are not built yet",
+                        "for now cnndsl imports models whose merges read branches that all "
+                        "start from one tensor (residual, inception and U-Net blocks)") from None
+
+
+def _writing(path: Path):
+    """OS errors while writing `path`, said in terms of the file."""
+    from ..compile import writing
+
+    return writing(path)

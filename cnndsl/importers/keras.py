@@ -1,0 +1,276 @@
+"""A Keras model as cnndsl's IR: the inverse of the Keras backend.
+
+    graph, weights = from_keras(keras.saving.load_model("net.keras", safe_mode=True))
+
+The model's graph is walked as Keras itself runs it (`Function._run_through_graph`:
+nodes by decreasing depth), so nested models (a `Model` or `Sequential` used as a layer)
+are inlined where they are called. Each Keras layer becomes the catalogue layer that
+computes the same function (`keras_layers.LAYERS`), checked against the output shape
+Keras gives it; its weights are taken in the order the catalogue declares them, which is
+Keras's own. Nothing here imports Keras: the model object comes from the caller.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+
+from ..errors import NOWHERE
+from ..ir import Graph, Node
+from ..layers import Layer
+from ..layers.core import Input
+from ..shapes import Shape, format_shape
+from .keras_layers import LAYERS, MODELS, NOT_YET, NOT_YET_HINT, Refused, Seen
+
+
+class Unsupported(Exception):
+    """A model cnndsl cannot express, said in terms of the Keras model (layer and class)."""
+
+    def __init__(self, message: str, hint: str) -> None:
+        super().__init__(message)
+        self.message, self.hint = message, hint
+
+
+@dataclass
+class Imported:
+    """The model as a typed graph (layers named after Keras's) and its weights, keyed
+    `LAYER/VARIABLE` by those names."""
+
+    graph: Graph
+    weights: dict[str, np.ndarray]
+    origins: dict[str, tuple[str, str]]  # node name -> the Keras layer's name and class
+    model_name: str
+
+    def label(self, index: int) -> str:
+        """`layer `conv1` (Conv2D)` for a node, in the model's own terms."""
+        name, cls = self.origins[self.graph.nodes[index].name]
+        return f"layer `{name}` ({cls})"
+
+
+def layer_label(op: Any) -> str:
+    """`layer `conv1` (Conv2D)`: how every message names a Keras layer."""
+    return f"layer `{getattr(op, 'name', '?')}` ({type(op).__name__})"
+
+
+@dataclass
+class _Walk:
+    nodes: list[Node] = field(default_factory=list)
+    weights: dict[str, np.ndarray] = field(default_factory=dict)
+    origins: dict[str, tuple[str, str]] = field(default_factory=dict)
+    used: dict[int, str] = field(default_factory=dict)  # id(layer) -> its node's name
+
+    def run(self, model: Any, inputs: list[int]) -> list[int]:
+        """Walk one (possibly nested) model's graph with its inputs bound to nodes."""
+        function = getattr(model, "_functional", None) or model
+        by_depth = getattr(function, "_nodes_by_depth", None)
+        if by_depth is None:
+            raise Unsupported(f"{layer_label(model)} is a subclassed model, whose graph is "
+                              "Python code", "build it with the functional API or "
+                              "keras.Sequential")
+        tensors = {id(t): i for t, i in zip(function.inputs, inputs)}
+        for depth in sorted(by_depth, reverse=True):
+            for knode in by_depth[depth]:
+                if knode.operation is None or knode.is_input:
+                    continue
+                if any(id(t) not in tensors for t in knode.input_tensors):
+                    continue  # not computable from these inputs, as Keras skips it
+                made = self.call(knode, [tensors[id(t)] for t in knode.input_tensors])
+                for tensor, index in zip(knode.outputs, made):
+                    tensors[id(tensor)] = index
+        return [tensors[id(t)] for t in function.outputs]
+
+    def call(self, knode: Any, inputs: list[int]) -> list[int]:
+        op = knode.operation
+        cls = type(op).__name__
+        if cls in MODELS or hasattr(op, "_nodes_by_depth") or hasattr(op, "_functional"):
+            self.share(op, "model")
+            return self.run(op, inputs)
+        self.share(op, "layer")
+        if len(knode.outputs) != 1:
+            raise Unsupported(f"{layer_label(op)} has {len(knode.outputs)} outputs",
+                              "cnndsl layers have one output")
+        return [self.layer(op, inputs, _shape(knode.outputs[0]))]
+
+    def share(self, op: Any, what: str) -> None:
+        """Refuse a layer called twice: its weights are shared, which cnndsl cannot say."""
+        if id(op) in self.used:
+            raise Unsupported(f"{layer_label(op)} is called more than once (shared weights)",
+                              f"cnndsl gives every layer its own weights: use a separate "
+                              f"{what} for each call")
+        self.used[id(op)] = getattr(op, "name", "")
+
+    def layer(self, op: Any, inputs: list[int], out_shape: Shape) -> int:
+        in_shapes = tuple(self.nodes[i].shape for i in inputs)
+        layer = read_layer(op, in_shapes, out_shape)
+        if layer.arity == "one" and len(inputs) != 1:
+            raise Unsupported(f"{layer_label(op)} is called on {len(inputs)} tensors",
+                              "cnndsl calls it on one")
+        computed = layer.output_shape(in_shapes)
+        if tuple(computed) != tuple(out_shape):  # a Keras semantics cnndsl does not share
+            raise Unsupported(f"{layer_label(op)}: Keras gives {format_shape(out_shape)}, "
+                              f"cnndsl's `{layer.describe()}` would give "
+                              f"{format_shape(computed)}", "please report this model")
+        name = self.node_name(op.name)
+        self.take_weights(op, layer, in_shapes, name)
+        self.nodes.append(Node(len(self.nodes), name, layer, tuple(inputs), in_shapes,
+                               out_shape, NOWHERE, layer.describe()))
+        self.origins[name] = (op.name, type(op).__name__)
+        return len(self.nodes) - 1
+
+    def node_name(self, keras_name: str) -> str:
+        """The Keras name as a cnndsl name (`name=` accepts it), unique in the graph."""
+        name = re.sub(r"\W", "_", keras_name, flags=re.ASCII) or "layer"
+        if not re.match(r"[A-Za-z_]", name) or re.fullmatch(r"x\d.*", name):
+            name = "l_" + name  # `x1` would read as a width, `1a` as a size
+        if name in RESERVED:
+            name += "_"
+        taken = {n.name for n in self.nodes}
+        base, k = name, 2
+        while name in taken:
+            name, k = f"{base}_{k}", k + 1
+        return name
+
+    def take_weights(self, op: Any, layer: Layer, in_shapes, name: str) -> None:
+        declared = layer.variables(in_shapes)
+        values = [np.asarray(v) for v in op.get_weights()]
+        if len(values) != len(declared):
+            raise Unsupported(f"{layer_label(op)} has {len(values)} weight arrays, cnndsl's "
+                              f"`{layer.describe()}` has {len(declared)}",
+                              "please report this model")
+        for (var, spec), value in zip(declared.items(), values):
+            if tuple(value.shape) != spec.shape:
+                raise Unsupported(f"{layer_label(op)}: weight `{var}` is {value.shape}, "
+                                  f"cnndsl expects {spec.shape}", "please report this model")
+            self.weights[f"{name}/{var}"] = value
+
+
+RESERVED = {"def", "input", "add", "mul", "avg", "max", "concat", "residual", "id"}
+
+
+def _shape(tensor: Any) -> Shape:
+    """A Keras tensor's shape without the batch axis; every size must be known."""
+    dims = tuple(tensor.shape)[1:]
+    if any(d is None for d in dims):
+        raise Unsupported(f"the model has a tensor of unknown size {_dims(tensor.shape)}",
+                          "give the model's input a fixed shape, e.g. "
+                          "keras.Input(shape=(224, 224, 3))")
+    return tuple(int(d) for d in dims)
+
+
+def _dims(shape) -> str:
+    return "(" + ", ".join("None" if d is None else str(d) for d in shape) + ")"
+
+
+def read_layer(op: Any, in_shapes: tuple[Shape, ...], out_shape: Shape) -> Layer:
+    """The catalogue layer for one Keras layer, or `Unsupported` naming it and its class."""
+    cls = type(op).__name__
+    module = type(op).__module__
+    if not module.startswith("keras."):
+        raise Unsupported(f"{layer_label(op)} is a custom class ({module})",
+                          "cnndsl reads Keras's own layers only")
+    if cls in NOT_YET:
+        raise _not_yet(layer_label(op), NOT_YET[cls])
+    reader = LAYERS.get(cls) if module.startswith("keras.src.layers") else None
+    if reader is None:
+        what = "operation" if not module.startswith("keras.src.layers") else "layer"
+        raise Unsupported(f"{layer_label(op)}: cnndsl has no step for this Keras {what}",
+                          _no_step_hint(cls))
+    config = op.get_config()
+    _check_dtype(op, config)
+    try:
+        return reader(Seen(cls, config, in_shapes, out_shape))
+    except Refused as e:
+        raise Unsupported(f"{layer_label(op)}: {e.message}", e.hint) from None
+
+
+def _not_yet(label: str, step: str) -> Unsupported:
+    return Unsupported(f"{label} is not supported yet: it will be `{step}`",
+                       NOT_YET_HINT)
+
+
+def _no_step_hint(cls: str) -> str:
+    if cls == "Lambda":
+        return "a Lambda runs Python code, which a .cnn file cannot hold; rewrite it with " \
+               "Keras layers"
+    return "docs/import.md lists the Keras layers cnndsl reads"
+
+
+def _check_dtype(op: Any, config: dict) -> None:
+    policy = config.get("dtype")
+    name = policy.get("config", {}).get("name", "") if isinstance(policy, dict) else policy
+    if isinstance(name, str) and name.startswith(("int", "float8")):
+        raise Unsupported(f"{layer_label(op)} is quantized (dtype policy `{name}`)",
+                          "import the float model before quantizing it")
+
+
+def from_keras(model: Any, name: str | None = None) -> Imported:
+    """The typed graph and weights of a Keras model with one input and one output."""
+    inputs, outputs = list(model.inputs), list(model.outputs)
+    if len(inputs) != 1 or len(outputs) != 1:
+        raise Unsupported(f"the model has {len(inputs)} inputs and {len(outputs)} outputs",
+                          "several inputs or outputs need language version 2 (named "
+                          "tensors), which is not built yet: import a one-input, one-output "
+                          "model")
+    walk = _Walk()
+    shape = _shape(inputs[0])
+    if not 1 <= len(shape) <= 4:
+        raise Unsupported(f"the input has rank {len(shape)}", "cnndsl takes inputs of 1 to "
+                          "4 dimensions (batch axis not counted)")
+    history = getattr(inputs[0], "_keras_history", None)
+    keras_name = str(getattr(history[0], "name", "input")) if history else "input"
+    name = "input" if keras_name == "input" else walk.node_name(keras_name)
+    walk.nodes.append(Node(0, name, Input(shape), (), (), shape, NOWHERE,
+                           f"input {format_shape(shape)}"))
+    walk.origins[walk.nodes[0].name] = (keras_name, "InputLayer")
+    (out,) = walk.run(model, [0])
+    if out == 0:
+        raise Unsupported("the model has no layers between its input and its output",
+                          "there is nothing to import")
+    graph = _reachable(Graph(name or model.name, tuple(walk.nodes), ()), out)
+    names = {n.name for n in graph.nodes}
+    weights = {k: v for k, v in walk.weights.items() if k.split("/")[0] in names}
+    origins = {k: v for k, v in walk.origins.items() if k in names}
+    return Imported(graph, weights, origins, str(getattr(model, "name", "model")))
+
+
+def _reachable(graph: Graph, out: int) -> Graph:
+    """Only the layers the output depends on (a nested model may compute more), output last."""
+    keep, stack = {out, 0}, [out]
+    while stack:
+        for i in graph.nodes[stack.pop()].inputs:
+            if i not in keep:
+                keep.add(i)
+                stack.append(i)
+    order = sorted(keep)  # a node comes after its inputs, so the output is last
+    index = {old: new for new, old in enumerate(order)}
+    nodes = tuple(Node(index[n.index], n.name, n.layer, tuple(index[i] for i in n.inputs),
+                       n.in_shapes, n.shape, n.span, n.text)
+                  for n in (graph.nodes[i] for i in order))
+    return Graph(graph.name, nodes, ())
+
+
+def scan_config(config: Any) -> None:
+    """Refuse, from a `.keras` file's `config.json` alone (no Keras needed), a layer whose
+    class no step can express: the same verdict `read_layer` gives, said sooner, and for
+    a `Lambda` said at all (safe mode refuses to load one)."""
+    inner = config.get("config") if isinstance(config, dict) else None
+    if not isinstance(inner, dict):
+        return
+    for entry in inner.get("layers") or ():
+        if not isinstance(entry, dict):
+            continue
+        cls, module = entry.get("class_name"), str(entry.get("module") or "")
+        found = entry.get("config")
+        layer = found if isinstance(found, dict) else {}
+        label = f"layer `{layer.get('name', entry.get('name', '?'))}` ({cls})"
+        if cls in MODELS or module.startswith(("keras.src.models", "keras.models")):
+            scan_config(entry)
+        elif cls in NOT_YET:
+            raise _not_yet(label, NOT_YET[cls])
+        elif cls != "InputLayer" and (module != "keras.layers" or cls not in LAYERS):
+            what = "layer" if module == "keras.layers" else "operation"
+            raise Unsupported(f"{label}: cnndsl has no step for this Keras {what}",
+                              _no_step_hint(str(cls)))

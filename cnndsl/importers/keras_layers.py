@@ -1,0 +1,298 @@
+"""Keras layers to catalogue layers: the inverse of `cnndsl.backends.keras.KerasSpecs`.
+
+One entry per Keras class in `LAYERS`, reading the layer's config (what Keras saves, so
+what a `.keras` file holds) into the cnndsl layer that computes the same function.
+Options cnndsl cannot express are a `Refused` naming the option; classes of language
+version 2 (being added to the catalogue) are listed in `NOT_YET` with the step they will
+become, so supporting one is a matter of moving it into `LAYERS`.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+from ..activations import ACTIVATIONS, Activation, canonical_activation
+from ..layers import Layer
+from ..layers.conv import Conv, Deconv, DWConv, SepConv
+from ..layers.core import (
+    ActivationStep,
+    BatchNorm,
+    Dense,
+    Dropout,
+    Flatten,
+    Reshape,
+    Upsample,
+    ZeroPad,
+)
+from ..layers.merge import Add, Avg, Concat, Max, Mul
+from ..layers.pooling import GAP, GMP, AvgPool, MaxPool
+from ..shapes import Shape
+
+NOT_YET_HINT = ("it comes with language version 2 (docs/language.md); until then, change "
+                "the model or leave the layer out")
+
+# Keras activation names with no cnndsl word yet, and the word they will be (v2).
+ACTIVATIONS_NOT_YET = {"hard_silu": "hard_swish", "hard_swish": "hard_swish"}
+
+
+class Refused(Exception):
+    """A layer cnndsl cannot express; `hint` says what to do instead."""
+
+    def __init__(self, message: str, hint: str) -> None:
+        super().__init__(message)
+        self.message, self.hint = message, hint
+
+
+@dataclass(frozen=True)
+class Seen:
+    """What an entry reads: the layer's config and the shapes Keras gave it."""
+
+    cls: str
+    config: dict[str, Any]
+    in_shapes: tuple[Shape, ...]
+    out_shape: Shape
+
+    @property
+    def rank(self) -> int:
+        """Spatial dimensions of the (first) input: 2 for an image."""
+        return len(self.in_shapes[0]) - 1
+
+    def get(self, key: str, default: Any = None) -> Any:
+        return self.config.get(key, default)
+
+    def sizes(self, key: str, default: int = 1) -> tuple[int, ...]:
+        """An int-or-tuple option as one int per spatial dimension."""
+        value = self.config.get(key)
+        if value is None:
+            value = default
+        if isinstance(value, int):
+            return (value,) * self.rank
+        return tuple(int(v) for v in value)
+
+    def require(self, key: str, allowed: tuple, why: str) -> None:
+        """Refuse an option whose value cnndsl cannot express."""
+        value = self.config.get(key, allowed[0])
+        if value not in allowed:
+            raise Refused(f"{key}={value!r} has no cnndsl equivalent", why)
+
+    def not_yet(self, option: str) -> Refused:
+        return Refused(f"`{option}` is not supported yet", NOT_YET_HINT)
+
+
+def activation(seen: Seen, value: Any = None, fused: bool = True) -> Activation | None:
+    """A Keras activation (a name in the config) as cnndsl's; `linear` fused is none."""
+    name = seen.get("activation") if value is None else value
+    if name is None or (fused and name == "linear"):
+        return None
+    if not isinstance(name, str):
+        raise Refused("a custom activation function has no cnndsl equivalent",
+                      f"use one of: {', '.join(ACTIVATIONS)}")
+    if name in ACTIVATIONS_NOT_YET:
+        raise seen.not_yet(ACTIVATIONS_NOT_YET[name])
+    if name not in ACTIVATIONS:
+        raise Refused(f"activation `{name}` has no cnndsl equivalent",
+                      f"cnndsl has: {', '.join(ACTIVATIONS)}")
+    return canonical_activation(name)
+
+
+def _channels_last(seen: Seen) -> None:
+    seen.require("data_format", ("channels_last", None), "cnndsl is channels-last; build "
+                 "the model with data_format='channels_last'")
+
+
+def _padding(seen: Seen) -> str:
+    seen.require("padding", ("valid", "same"), "cnndsl pads `same` or `valid`; "
+                 "for `causal`, add a ZeroPadding1D before a `valid` convolution")
+    return str(seen.get("padding", "valid"))
+
+
+def _sliding(seen: Seen) -> dict[str, Any]:
+    """Kernel, stride, padding, activation, bias and dilation, shared by convolutions."""
+    _channels_last(seen)
+    if seen.get("lora_rank"):
+        seen.require("lora_rank", (None,), "merge the LoRA weights into the kernel first")
+    return dict(kernel=seen.sizes("kernel_size"), stride=seen.sizes("strides"),
+                padding=_padding(seen), activation=activation(seen),
+                bias=bool(seen.get("use_bias", True)), dilation=seen.sizes("dilation_rate"))
+
+
+def conv(seen: Seen) -> Layer:
+    return Conv(**_sliding(seen), filters=int(seen.get("filters")),
+                           groups=int(seen.get("groups", 1)))
+
+
+def dwconv(seen: Seen) -> Layer:
+    return DWConv(**_sliding(seen), multiplier=int(seen.get("depth_multiplier", 1)))
+
+
+def sepconv(seen: Seen) -> Layer:
+    seen.require("depth_multiplier", (1,), "cnndsl's sepconv has depth multiplier 1: write "
+                 "a DepthwiseConv2D with the multiplier and a 1x1 Conv2D instead")
+    return SepConv(**_sliding(seen), filters=int(seen.get("filters")))
+
+
+def deconv(seen: Seen) -> Layer:
+    seen.require("output_padding", (None,), "cnndsl's deconv has no output padding")
+    fields = _sliding(seen)
+    if max(fields["dilation"]) > 1:
+        raise Refused("a dilated transposed convolution has no cnndsl equivalent",
+                      "cnndsl's deconv has no dilation")
+    return Deconv(**fields, filters=int(seen.get("filters")))
+
+
+def dense(seen: Seen) -> Layer:
+    if seen.get("lora_rank"):
+        seen.require("lora_rank", (None,), "merge the LoRA weights into the kernel first")
+    return Dense(int(seen.get("units")), activation(seen),
+                            bool(seen.get("use_bias", True)))
+
+
+def pool(kind: type[MaxPool] | type[AvgPool]) -> Callable[[Seen], Layer]:
+    def read(seen: Seen) -> Layer:
+        _channels_last(seen)
+        kernel = seen.sizes("pool_size", 2)
+        stride = seen.sizes("strides") if seen.get("strides") is not None else kernel
+        return kind(kernel=kernel, stride=stride, padding=_padding(seen))
+    return read
+
+
+def global_pool(kind: type[GAP] | type[GMP]) -> Callable[[Seen], Layer]:
+    def read(seen: Seen) -> Layer:
+        _channels_last(seen)
+        if seen.get("keepdims"):
+            raise seen.not_yet(f"{kind.kind} keepdims")
+        return kind()
+    return read
+
+
+def batchnorm(seen: Seen) -> Layer:
+    axis = seen.get("axis", -1)
+    axes = axis if isinstance(axis, list) else [axis]
+    rank = len(seen.in_shapes[0])
+    if [a % (rank + 1) if a < 0 else a for a in axes] != [rank]:
+        raise Refused(f"axis={axis!r} normalises another axis than the channels",
+                      "cnndsl's batchnorm normalises the last (channel) axis")
+    for option in ("scale", "center"):
+        if not seen.get(option, True):
+            raise seen.not_yet(f"batchnorm {option}=false")
+    seen.require("renorm", (False, None), "cnndsl's batchnorm has no batch renormalisation")
+    return BatchNorm(float(seen.get("epsilon", 0.001)),
+                                float(seen.get("momentum", 0.99)))
+
+
+def dropout(seen: Seen) -> Layer:
+    if seen.get("noise_shape") is not None:
+        raise seen.not_yet("dropout noise=")
+    return Dropout(float(seen.get("rate")))
+
+
+def zeropad(seen: Seen) -> Layer:
+    _channels_last(seen)
+    value = seen.get("padding", 1)
+    if isinstance(value, int):
+        pads = ((value, value),) * seen.rank
+    elif seen.rank == 1:  # ZeroPadding1D's padding is one (before, after) pair
+        pads = ((int(value[0]), int(value[1])),)
+    else:
+        pads = tuple((p, p) if isinstance(p, int) else (int(p[0]), int(p[1])) for p in value)
+    return ZeroPad(pads)
+
+
+def upsample(seen: Seen) -> Layer:
+    _channels_last(seen)
+    seen.require("interpolation", ("nearest",), "cnndsl's upsample repeats pixels "
+                 "(nearest neighbour)")
+    return Upsample(seen.sizes("size", 2))
+
+
+def reshape(seen: Seen) -> Layer:
+    return Reshape(tuple(seen.out_shape))  # Keras's -1 already resolved
+
+
+def flatten(seen: Seen) -> Layer:
+    _channels_last(seen)
+    return Flatten()
+
+
+def activation_layer(seen: Seen) -> Layer:
+    fn = activation(seen, fused=False)
+    assert fn is not None
+    return ActivationStep(fn)
+
+
+def relu_layer(seen: Seen) -> Layer:
+    """`ReLU(max_value=6)` is relu6; a threshold or a negative slope has no word."""
+    if seen.get("negative_slope", 0.0) or seen.get("threshold", 0.0):
+        raise Refused("ReLU with a threshold or a negative slope has no cnndsl equivalent",
+                      "use LeakyReLU, or a plain ReLU")
+    top = seen.get("max_value")
+    if top is not None and float(top) != 6.0:
+        raise Refused(f"ReLU(max_value={top}) has no cnndsl equivalent",
+                      "cnndsl has relu (no cap) and relu6 (max_value=6)")
+    return ActivationStep(canonical_activation("relu" if top is None else "relu6"))
+
+
+def leaky_relu_layer(seen: Seen) -> Layer:
+    slope = seen.get("negative_slope", seen.get("alpha", 0.3))
+    return ActivationStep(Activation("leaky_relu", float(slope)))
+
+
+def elu_layer(seen: Seen) -> Layer:
+    seen.require("alpha", (1.0, 1), "cnndsl's elu has alpha 1")
+    return ActivationStep(canonical_activation("elu"))
+
+
+def softmax_layer(seen: Seen) -> Layer:
+    seen.require("axis", (-1, len(seen.in_shapes[0])), "cnndsl's softmax is over the last "
+                 "axis")
+    return ActivationStep(canonical_activation("softmax"))
+
+
+def merge(kind: type[Layer]) -> Callable[[Seen], Layer]:
+    def read(seen: Seen) -> Layer:
+        return kind()
+    return read
+
+
+def concat(seen: Seen) -> Layer:
+    seen.require("axis", (-1, len(seen.in_shapes[0])), "cnndsl concatenates along the "
+                 "channel (last) axis")
+    return Concat()
+
+
+def _dims(base: str, read: Callable[[Seen], Layer], dims=(1, 2, 3)) -> dict:
+    return {f"{base}{d}D": read for d in dims}
+
+
+def _dims_suffix(base: str, suffix: str, read: Callable[[Seen], Layer], dims=(1, 2, 3)) -> dict:
+    return {f"{base}{d}D{suffix}": read for d in dims}
+
+
+# Keras class name -> reader. Models (Functional, Sequential) are inlined by the walker.
+LAYERS: dict[str, Callable[[Seen], Layer]] = {
+    **_dims("Conv", conv),
+    **_dims("DepthwiseConv", dwconv, (1, 2)),
+    **_dims("SeparableConv", sepconv, (1, 2)),
+    **_dims_suffix("Conv", "Transpose", deconv),
+    **_dims("MaxPooling", pool(MaxPool)),
+    **_dims("AveragePooling", pool(AvgPool)),
+    **_dims("GlobalAveragePooling", global_pool(GAP)),
+    **_dims("GlobalMaxPooling", global_pool(GMP)),
+    **_dims("ZeroPadding", zeropad),
+    **_dims("UpSampling", upsample),
+    "Dense": dense, "Flatten": flatten, "Dropout": dropout, "Reshape": reshape,
+    "BatchNormalization": batchnorm, "Activation": activation_layer, "ReLU": relu_layer,
+    "LeakyReLU": leaky_relu_layer, "ELU": elu_layer, "Softmax": softmax_layer,
+    "Add": merge(Add), "Multiply": merge(Mul), "Average": merge(Avg),
+    "Maximum": merge(Max), "Concatenate": concat,
+}
+
+# Keras classes that language version 2 adds, and the step each will be.
+NOT_YET: dict[str, str] = {
+    "LayerNormalization": "layernorm", "Rescaling": "rescale", "Normalization": "normalize",
+    **{f"Cropping{d}D": "crop" for d in (1, 2, 3)},
+}
+
+MODELS = ("Functional", "Sequential", "Model")

@@ -1,0 +1,216 @@
+"""The IR as `.cnn` text: what `cnndsl import` writes (and later `cnndsl fmt`).
+
+    text = to_text(graph)                     # blocks and repetitions folded
+    text = to_text(graph, names=True)         # every layer's `name=` kept, nothing folded
+
+The graph is split into the language's nesting (`structure.decompose`: chains, merges
+and their branches), each layer written as its step (`printing.steps`), repeated
+sub-chains folded into `def` blocks and `( ... ) * N` (`printing.fold`), and the lines
+laid out as a person would (`printing.layout`): the network a stage a line, each line
+ending with the shape it makes. Parsing the text gives the same layers in the same order,
+so automatic names follow from it.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterable
+
+from .ir import Graph
+from .layers import BY_WORD, MERGES
+from .printing.fold import Hints, Program, fold_blocks, uses
+from .printing.layout import WIDTH, chain_lines
+from .printing.steps import StepWords
+from .printing.terms import (
+    Block,
+    Call,
+    Leaf,
+    Merge,
+    Repeat,
+    Term,
+    ends_stage,
+    first_node,
+    is_attached,
+    terms_of,
+    word_text,
+)
+from .shapes import format_shape
+from .structure import decompose
+
+COMMENT_COLUMN = 64  # shape comments line up here, or two spaces after a longer line
+
+
+def to_text(graph: Graph, *, fold: bool = True, names: bool = False,
+            header: Iterable[str] = ()) -> str:
+    """The network as `.cnn` text; `header` lines are written first, as comments.
+
+    Raises `structure.NotSeriesParallel` for a graph that needs named tensors."""
+    chain = decompose(graph)
+    words = StepWords().words
+    program = Program(terms_of(graph, chain, words, names), [])
+    if fold and not names:  # a block used twice would repeat its names
+        fold_blocks(program, Hints(lambda t: ends_stage(t, graph), _bonds(graph),
+                                   lambda a, b: graph.nodes[a].in_shapes[0][-1]
+                                   == graph.nodes[b].shape[-1]))
+    _name_blocks(program)
+    lines = [f"# {h}".rstrip() for h in header]
+    lines += [""] if lines else []
+    lines += _definitions(program)
+    head = " ".join(word_text(w) for w in words(graph.input))
+    if names and graph.input.name != "input":
+        head += f" name={graph.input.name}"
+    lines.append(head)
+    lines += _network(graph, program.main)
+    return "\n".join(lines) + "\n"
+
+
+AUTOMATIC = re.compile(r"[a-z]+(?:_[a-z]+)*(?:_\d+)?")  # conv_3, batch_normalization_2
+
+
+def _bonds(graph: Graph):
+    """`bond(a, b)`: the words two layers' names begin with alike (`block_3_expand`,
+    `block_3_expand_BN`: 3); automatic names (`conv_3`, Keras's `conv2d_1`) say nothing
+    of how the author grouped layers, so they share none."""
+    words = [[] if AUTOMATIC.fullmatch(n.name) else n.name.split("_") for n in graph.nodes]
+
+    def bond(a: int, b: int) -> int:
+        same = 0
+        for x, y in zip(words[a], words[b]):
+            if x != y:
+                break
+            same += 1
+        return same
+
+    return bond
+
+
+# -- blocks ---------------------------------------------------------------------------------
+
+def _definitions(program: Program) -> list[str]:
+    lines: list[str] = []
+    for block in program.blocks:
+        params = ", ".join(p.name + ("" if p.default is None else f"={p.default}")
+                           for p in block.params)
+        lead = f"def {block.name}{f'({params})' if params else ''} = "
+        body = chain_lines(block.body, lead, 4, first_base=2)
+        if len(body) > 1 and lines and lines[-1]:
+            lines.append("")
+        lines += body
+        if len(body) > 1:
+            lines.append("")
+    if lines and lines[-1]:
+        lines.append("")
+    return lines
+
+
+TAKEN = set(BY_WORD) | set(MERGES) | {"id", "residual", "input", "def", "C"}
+SINGLE = {"batchnorm": "bnorm", "conv": "cnv", "dwconv": "dw", "sepconv": "sep",
+          "dense": "fc", "zeropad": "pad", "dropout": "drop", "activation": "act"}
+
+
+def _name_blocks(program: Program) -> None:
+    """Blocks in the order they can be defined (used ones first), named by what they are,
+    parameters by what they set (`f` widths, `s` strides, `k` kernels, `n` counts)."""
+    program.blocks[:] = _ordered(program.blocks)
+    taken = set(TAKEN)
+    for block in program.blocks:
+        base = _block_word(block)
+        name, k = base, 2
+        while name in taken:
+            name, k = f"{base}{k}", k + 1
+        taken.add(name)
+        block.name = name
+        seen: dict[str, int] = {}
+        for p in block.params:
+            seen[p.role] = seen.get(p.role, 0) + 1
+            p.name = p.role if seen[p.role] == 1 else f"{p.role}{seen[p.role]}"
+
+
+def _block_word(block: Block) -> str:
+    first = block.body[0]
+    if len(block.body) == 1 and isinstance(first, Leaf):
+        return SINGLE.get(word_text(first.words[0]), "step")
+    if isinstance(first, Merge):
+        return {"residual": "res", "concat": "mixed", "mul": "gate"}.get(first.op, "block")
+    return "block"
+
+
+def _ordered(blocks: list[Block]) -> list[Block]:
+    """Each block after the blocks its body uses."""
+    done: list[Block] = []
+
+    def place(block: Block) -> None:
+        if block in done:
+            return
+        for used in _called(block.body):
+            place(used)
+        done.append(block)
+
+    for block in blocks:
+        place(block)
+    return done
+
+
+def _called(terms: list[Term]) -> list[Block]:
+    out: list[Block] = []
+    for t in terms:
+        if isinstance(t, Call):
+            out.append(t.block)
+        elif isinstance(t, Merge):
+            for b in t.branches:
+                out += _called(b)
+        elif isinstance(t, Repeat):
+            out += _called(t.body)
+    return out
+
+
+# -- the network ----------------------------------------------------------------------------
+
+def _network(graph: Graph, terms: list[Term]) -> list[str]:
+    """A stage a line: a new line where the resolution has dropped (after a strided layer
+    and what finishes it), before a block or merge that drops it or changes the width,
+    and before the head (`gap`, `flatten`); each line ends with the shape it makes."""
+    groups: list[list[Term]] = []
+    dropped = big = False  # in the current group: a layer that drops, a block or merge
+    for term in terms:
+        if groups and not _breaks(graph, term, dropped, big):
+            groups[-1].append(term)
+        else:
+            groups.append([term])
+            dropped = big = False
+        dropped |= isinstance(term, Leaf) and _drops(graph, term)
+        big |= not isinstance(term, Leaf)
+    out: list[str] = []
+    for group in groups:
+        lines = chain_lines(group, "  -> ", 4)
+        shape = format_shape(graph.nodes[group[-1].last].shape)
+        room = max(COMMENT_COLUMN, len(lines[-1]) + 2)
+        if room + len(shape) + 2 > WIDTH + 8:
+            room = len(lines[-1]) + 2
+        lines[-1] = lines[-1].ljust(room) + f"# {shape}"
+        out += lines
+    return out
+
+
+def _breaks(graph: Graph, term: Term, dropped: bool, big: bool) -> bool:
+    """Whether `term` begins a new line after a group with those properties."""
+    if is_attached(term, graph):
+        return False
+    inp, out = _shapes(graph, term)
+    if len(out) < len(inp) or dropped:
+        return True  # the head, or after a drop in resolution
+    return not isinstance(term, Leaf) and (_drops(graph, term) or (inp[-1] != out[-1]
+                                                                   and big))
+
+
+def _shapes(graph: Graph, term: Term):
+    first = graph.nodes[first_node(term)]
+    return first.in_shapes[0], graph.nodes[term.last].shape
+
+
+def _drops(graph: Graph, term: Term) -> bool:
+    inp, out = _shapes(graph, term)
+    return len(out) == len(inp) and out[:-1] != inp[:-1] and out[0] < inp[0]
+
+
+__all__ = ["to_text", "uses"]

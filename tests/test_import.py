@@ -1,0 +1,554 @@
+"""`cnndsl import`: Keras models as `.cnn` text and weights, checked against Keras itself.
+
+Every expected value comes from the Keras model: its parameter counts, its output shape,
+`model.predict` on a random batch. For small Sequential and functional models that use
+every v1 layer kind and activation (fused and as layers, nested models, the five merges),
+and for keras.applications' ResNet50 and MobileNetV2 (weights=None, each built once per
+module), the import must give the same counts, `cnndsl run NET.cnn --weights W.npz` must
+reproduce `model.predict` (relative error <= 1e-5), and the text compiled back to Keras
+must compute it too. Then what cannot be imported: a Lambda, options with no step, layers
+of language version 2, a graph that is not series-parallel, two inputs, a shared layer;
+each is `MODEL.keras: error: ...` with a hint, exit 1, nothing written. Without TensorFlow,
+the pip command. Keras tests skip without TensorFlow.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import io
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from cnndsl import compile_file
+from cnndsl.analysis import analyse
+from cnndsl.cli import main
+
+ROOT = Path(__file__).resolve().parent.parent
+NO_KERAS = "TensorFlow/Keras not installed: pip install 'cnndsl[keras]'"
+OLD = b"an existing good file, which no failure may touch"
+TOLERANCE = 1e-5
+
+
+@pytest.fixture(scope="module")
+def keras():
+    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+    os.environ.setdefault("TF_ENABLE_ONEDNN_OPTS", "0")  # see tests/test_differential.py
+    return pytest.importorskip("keras", reason=NO_KERAS)
+
+
+def cli(*argv) -> tuple[int, str, str]:
+    out, err = io.StringIO(), io.StringIO()
+    with contextlib.redirect_stdout(out), contextlib.redirect_stderr(err):
+        rc = main([str(a) for a in argv])
+    assert "Traceback" not in out.getvalue() + err.getvalue()
+    return rc, out.getvalue(), err.getvalue()
+
+
+def leftovers(directory: Path) -> list[str]:
+    return sorted(p.name for p in directory.iterdir() if p.name.startswith("."))
+
+
+def randomised(model, seed: int = 0):
+    """The model with its biases and batch-norm variables moved off their initial values
+    (zeros and ones would hide a misplaced one); kernels keep Keras's random draws."""
+    rng = np.random.default_rng(seed)
+    for layer in model.layers:
+        values = []
+        for var in layer.weights:
+            name, shape = var.path.split("/")[-1], tuple(var.shape)
+            if name in ("bias", "beta", "moving_mean"):
+                values.append(rng.normal(0, 0.1, shape))
+            elif name == "gamma":
+                values.append(rng.uniform(0.8, 1.2, shape))
+            elif name == "moving_variance":
+                values.append(rng.uniform(0.8, 1.5, shape))
+            else:
+                values.append(np.asarray(var.numpy()))
+        if values:
+            layer.set_weights([v.astype(np.float32) for v in values])
+    return model
+
+
+def relative_error(ours: np.ndarray, theirs: np.ndarray) -> float:
+    return float(np.max(np.abs(ours - theirs)) / max(1e-12, float(np.max(np.abs(theirs)))))
+
+
+def split(graph) -> tuple[int, int]:
+    """(trainable, non-trainable) parameters of a cnndsl graph, from its report."""
+    stats = analyse(graph)
+    return stats.total("trainable"), stats.total("non_trainable")
+
+
+def counts(model) -> tuple[int, int]:
+    trainable = sum(int(np.prod(w.shape)) for w in model.trainable_weights)
+    return trainable, int(model.count_params()) - trainable
+
+
+class Imported:
+    """A Keras model saved, imported with its weights, and its text compiled."""
+
+    def __init__(self, model, where: Path, *options: str) -> None:
+        self.model, self.where = model, where
+        self.source = where / f"{model.name}.keras"
+        model.save(self.source)
+        self.cnn, self.npz = where / f"{model.name}.cnn", where / f"{model.name}.npz"
+        rc, out, err = cli("import", self.source, "-o", self.cnn, "--weights-out", self.npz,
+                           *options)
+        assert rc == 0, err
+        self.stdout = out
+        self.text = self.cnn.read_text(encoding="utf-8")
+        self.graph, _ = compile_file(self.cnn)
+
+    def batch(self, n: int = 4) -> np.ndarray:
+        rng = np.random.default_rng(7)
+        return rng.normal(0, 2, (n, *self.model.input_shape[1:])).astype(np.float32)
+
+
+def check_counts_and_outputs(keras, imported: Imported) -> None:
+    model, graph = imported.model, imported.graph
+    assert split(graph) == counts(model)
+    assert graph.output.shape == tuple(model.output_shape[1:])
+    assert len(graph.nodes) - 1 == len(_layers(model)), "one cnndsl layer per Keras layer"
+    x = imported.batch()
+    np.save(imported.where / "x.npy", x)
+    expected = model.predict(x, verbose=0)
+    rc, _, err = cli("run", imported.cnn, "--weights", imported.npz,
+                     "-i", imported.where / "x.npy", "-o", imported.where / "y.npy")
+    assert rc == 0, err
+    assert relative_error(np.load(imported.where / "y.npy"), expected) <= TOLERANCE
+    back = imported.where / "back.keras"
+    rc, _, err = cli("compile", imported.cnn, "--weights", imported.npz, "-o", back)
+    assert rc == 0, err
+    again = keras.saving.load_model(back)
+    assert relative_error(again.predict(x, verbose=0), expected) <= TOLERANCE
+    assert counts(again) == counts(model)
+
+
+def check_every_layer(keras, imported: Imported) -> None:
+    """Imported again with `--keep-names`: every layer's output (`cnndsl run --layers`)
+    equals the Keras layer's of the same name (those of nested models but the last are
+    out of the outer model's reach)."""
+    where = imported.where / "named"
+    where.mkdir()
+    rc, _, err = cli("import", imported.source, "-o", where / "n.cnn", "--weights-out",
+                     where / "n.npz", "--keep-names")
+    assert rc == 0, err
+    x = imported.batch()
+    np.save(where / "x.npy", x)
+    rc, _, err = cli("run", where / "n.cnn", "--weights", where / "n.npz", "-i",
+                     where / "x.npy", "-o", where / "y.npy", "--layers", where / "l.npz")
+    assert rc == 0, err
+    ours = np.load(where / "l.npz")
+    outer = [layer for layer in imported.model.layers
+             if type(layer).__name__ != "InputLayer" and not hasattr(layer, "layers")]
+    probe = keras.Model(imported.model.inputs, [layer.output for layer in outer])
+    rc, _, err = cli("compile", where / "n.cnn", "--weights", where / "n.npz", "-o",
+                     where / "back.keras")
+    assert rc == 0, err
+    back = keras.saving.load_model(where / "back.keras")
+    for layer, theirs in zip(outer, probe.predict(x, verbose=0)):
+        name = layer.name if layer.name in ours else layer.name + "_"  # `add` is a merge word
+        assert relative_error(ours[name], theirs) <= TOLERANCE, layer.name
+        same_options(layer, back.get_layer(name))
+
+
+# Options that change what a layer is, though not always what it computes at inference
+# (a dropout rate, a batch-norm momentum): compared wherever both configs have them.
+OPTIONS = ("filters", "kernel_size", "strides", "padding", "dilation_rate", "groups",
+           "use_bias", "activation", "depth_multiplier", "units", "rate", "epsilon",
+           "momentum", "negative_slope", "pool_size", "size", "target_shape", "axis")
+
+
+def same_options(original, compiled) -> None:
+    ours, theirs = compiled.get_config(), original.get_config()
+    for key in OPTIONS:
+        if key in ours and key in theirs:
+            a, b = ours[key], theirs[key]
+            if key == "strides" and b is None:  # pooling: None is the window
+                b = theirs["pool_size"]
+            if key == "activation":
+                a, b = (("silu" if v == "swish" else v) for v in (a, b))
+            assert _plain(a) == _plain(b), f"{original.name}: {key} {a} != {b}"
+
+
+def _plain(value):
+    if isinstance(value, (list, tuple)):
+        return tuple(_plain(v) for v in value)
+    return value
+
+
+def _layers(model) -> list:
+    """Keras's layers, nested models inlined, the inputs left out."""
+    out = []
+    for layer in model.layers:
+        if hasattr(layer, "layers"):
+            out += _layers(layer)
+        elif type(layer).__name__ != "InputLayer":
+            out.append(layer)
+    return out
+
+
+# ---- small models: every v1 layer kind and activation -----------------------------------
+
+def sequential_2d(keras):
+    """Every 2-D kind with its options, and every activation fused or as a layer; no
+    squashing activation near the end, so the outputs tell a wrong step."""
+    L = keras.layers
+    return keras.Sequential([
+        keras.Input((16, 16, 3)),
+        L.Conv2D(8, 3, padding="same", activation="relu", dilation_rate=2),
+        L.Conv2D(8, 3, strides=2, groups=2, use_bias=False),
+        L.BatchNormalization(epsilon=1e-5, momentum=0.9),
+        L.LeakyReLU(negative_slope=0.1),
+        L.DepthwiseConv2D(3, depth_multiplier=2, padding="same", activation="leaky_relu"),
+        L.SeparableConv2D(8, 3, padding="same", activation="swish"),
+        L.MaxPooling2D(2, padding="same"),
+        L.AveragePooling2D(3, strides=1, padding="same"),
+        L.ZeroPadding2D(((0, 1), (0, 1))),
+        L.Conv2DTranspose(6, 3, strides=2, padding="same", activation="elu"),
+        L.UpSampling2D(2),
+        L.ReLU(max_value=6.0),
+        L.Dropout(0.3),
+        L.Activation("gelu"),
+        L.ELU(),
+        L.Conv2D(4, (1, 3), strides=(2, 1), activation="hard_sigmoid"),
+        L.GlobalMaxPooling2D(),
+        L.Dense(12, activation="tanh"),
+        L.Reshape((3, 4)),
+        L.Conv1D(4, 2, activation="selu"),
+        L.Flatten(),
+        L.Dense(6, activation="softplus", use_bias=False),
+        L.Activation("sigmoid"),
+        L.Activation("relu6"),
+        L.Dense(5),
+    ], name="sequential_2d")
+
+
+def functional_merges(keras):
+    """Every merge, a broadcasting multiply, `add` with the input first (residual) and
+    not, a nested functional model and a nested Sequential, both inlined."""
+    L = keras.layers
+    inner_in = keras.Input((8, 8, 8))
+    inner = keras.Model(inner_in, L.Conv2D(8, 3, padding="same", activation="sigmoid")(
+        L.BatchNormalization()(inner_in)), name="inner")
+    head = keras.Sequential([L.GlobalAveragePooling2D(), L.Dense(4, activation="softmax")],
+                            name="head")
+    x = keras.Input((8, 8, 3))
+    stem = L.Conv2D(8, 3, padding="same", activation="linear")(x)
+    residual = L.Add()([stem, L.Conv2D(8, 1)(stem)])
+    squeeze = L.Reshape((1, 1, 8))(L.Dense(8, activation="sigmoid")(
+        L.GlobalAveragePooling2D()(residual)))
+    gated = L.Multiply()([residual, squeeze])
+    branch = inner(gated)
+    both = L.Average()([L.Conv2D(8, 1, activation="relu")(gated), branch, gated])
+    top = L.Maximum()([L.Conv2D(8, 1)(both), both])
+    joined = L.Concatenate()([L.MaxPooling2D(2)(top), L.AveragePooling2D(2)(top),
+                              L.Conv2D(4, 2, strides=2)(top)])
+    return keras.Model(x, head(joined), name="functional_merges")
+
+
+def volumes_and_sequences(keras):
+    """3-D and 1-D layers: the other Keras classes of each kind."""
+    L = keras.layers
+    x = keras.Input((6, 8, 8, 2))
+    y = L.Conv3D(4, 3, padding="same", activation="relu")(x)
+    y = L.ZeroPadding3D(1)(y)
+    y = L.MaxPooling3D(2)(y)
+    y = L.Conv3DTranspose(3, 2, strides=2)(y)
+    y = L.AveragePooling3D(2, padding="same")(y)
+    y = L.UpSampling3D((1, 2, 2))(y)
+    y = L.GlobalAveragePooling3D()(y)
+    y = L.Reshape((3, 1))(y)
+    y = L.ZeroPadding1D((2, 1))(y)
+    y = L.Conv1D(6, 2, padding="same")(y)
+    y = L.DepthwiseConv1D(3, padding="same", use_bias=False)(y)
+    y = L.SeparableConv1D(4, 2, activation="tanh")(y)
+    y = L.Conv1DTranspose(4, 2, strides=2)(y)
+    y = L.UpSampling1D(2)(y)
+    y = L.MaxPooling1D(2)(y)
+    y = L.AveragePooling1D(2, strides=1)(y)
+    y = L.GlobalMaxPooling1D()(y)
+    y = L.Softmax()(L.Dense(3)(y))
+    return keras.Model(x, y, name="volumes_and_sequences")
+
+
+SMALL = {"sequential_2d": sequential_2d, "functional_merges": functional_merges,
+         "volumes_and_sequences": volumes_and_sequences}
+
+
+@pytest.mark.parametrize("build", sorted(SMALL))
+def test_small_models_import_exactly(keras, tmp_path, build):
+    imported = Imported(randomised(SMALL[build](keras)), tmp_path)
+    check_counts_and_outputs(keras, imported)
+    check_every_layer(keras, imported)
+    assert imported.stdout.startswith(f"ok: {imported.cnn} (")
+    assert leftovers(tmp_path) == []
+
+
+def test_every_activation_and_kind_is_covered(keras):
+    """The small models use every v1 step kind and every activation word."""
+    from cnndsl.activations import FLOPS_PER_ELEMENT
+    from cnndsl.layers import KINDS
+
+    seen_kinds, seen_acts = set(), set()
+    for build in SMALL.values():
+        model = build(keras)
+        for layer in _layers(model):
+            config = layer.get_config()
+            seen_acts.add(config.get("activation"))
+            seen_kinds.add(type(layer).__name__)
+    assert {"silu", "swish"} & seen_acts
+    assert set(FLOPS_PER_ELEMENT) - {"silu", "relu", "relu6", "leaky_relu", "elu", "softmax",
+                                     "linear"} <= seen_acts
+    assert {"ReLU", "LeakyReLU", "ELU", "Softmax", "Flatten", "Dropout"} <= seen_kinds
+    assert len(KINDS) == 22  # when the catalogue grows, add the new kind to a model above
+
+
+def test_keep_names_gives_every_layer_its_keras_name(keras, tmp_path):
+    imported = Imported(randomised(functional_merges(keras)), tmp_path, "--keep-names")
+    from cnndsl.importers.keras import RESERVED
+
+    names = {n.name for n in imported.graph.nodes[1:]}
+    expected = {layer.name for layer in _layers(imported.model)}
+    assert {n + "_" if n in RESERVED else n for n in expected} == names  # `add` is a word
+    assert "def " not in imported.text
+    check_counts_and_outputs(keras, imported)
+
+
+def test_text_to_standard_output(keras, tmp_path):
+    model = sequential_2d(keras)
+    model.save(tmp_path / "m.keras")
+    rc, out, err = cli("import", tmp_path / "m.keras", "-o", "-")
+    assert rc == 0, err
+    assert out.startswith("# sequential_2d: imported from m.keras")
+    assert out.splitlines()[3].startswith("input 16x16x3")
+    assert list(tmp_path.iterdir()) == [tmp_path / "m.keras"]
+
+
+# ---- keras.applications -----------------------------------------------------------------
+
+APPLICATIONS = {"ResNet50": "resnet50", "MobileNetV2": "mobilenet_v2"}
+
+
+@pytest.fixture(scope="module", params=sorted(APPLICATIONS))
+def application(request, keras, tmp_path_factory):
+    model = getattr(keras.applications, request.param)(weights=None)
+    imported = Imported(randomised(model, seed=3), tmp_path_factory.mktemp(request.param))
+    yield request.param, imported
+    keras.backend.clear_session()
+
+
+def test_applications_import_with_their_counts(application):
+    name, imported = application
+    assert split(imported.graph) == counts(imported.model)
+    assert imported.graph.output.shape == (1000,)
+    assert len(imported.graph.nodes) - 1 == len(_layers(imported.model))
+
+
+def test_applications_read_like_the_examples(application):
+    """Folded into blocks: no longer than the hand-written example of the same model."""
+    name, imported = application
+    lines = len(imported.text.splitlines())
+    example = len((ROOT / "examples" / f"{APPLICATIONS[name]}.cnn").read_text().splitlines())
+    print(f"\n{name}: {lines} lines imported, {example} in the example")
+    assert "def " in imported.text and lines <= example
+
+
+def test_applications_compute_what_keras_computes(application):
+    name, imported = application
+    x = imported.batch(1)
+    from cnndsl import load
+    from cnndsl.weights import load_npz
+
+    ours = load(imported.cnn).run(x, weights=load_npz(imported.npz))
+    assert relative_error(ours, imported.model.predict(x, verbose=0)) <= TOLERANCE
+
+
+# ---- what cannot be imported ------------------------------------------------------------
+
+def _refused(keras, tmp_path, model, *phrases: str, hint: str = "") -> str:
+    """Import `model`: exit 1, `MODEL.keras: error: ...` naming `phrases`, nothing written."""
+    source = tmp_path / "m.keras"
+    model.save(source)
+    (tmp_path / "m.cnn").write_bytes(OLD)
+    rc, out, err = cli("import", source, "-o", tmp_path / "m.cnn", "--weights-out",
+                       tmp_path / "w.npz")
+    assert rc == 1 and out == ""
+    first, *rest = err.splitlines()
+    assert first.startswith(f"{source}: error: "), err
+    for phrase in phrases:
+        assert phrase in first, err
+    assert rest and rest[-1].startswith("hint: ") and hint in rest[-1], err
+    assert (tmp_path / "m.cnn").read_bytes() == OLD and not (tmp_path / "w.npz").exists()
+    assert leftovers(tmp_path) == []
+    return err
+
+
+def _model(keras, *layers, shape=(8, 8, 3)):
+    return keras.Sequential([keras.Input(shape), *layers])
+
+
+def test_a_lambda_layer_is_named_with_its_class(keras, tmp_path):
+    L = keras.layers
+    model = _model(keras, L.Conv2D(2, 3), L.Lambda(lambda t: t * 2, name="double"))
+    _refused(keras, tmp_path, model, "layer `double` (Lambda)", "no step",
+             hint="Python code")
+
+
+REFUSED_OPTIONS = [
+    # (layers, shape, phrases in the error)
+    (lambda L: [L.Conv1D(2, 3, padding="causal", name="c")], (8, 3),
+     ["layer `c` (Conv1D)", "padding='causal'"]),
+    (lambda L: [L.ReLU(max_value=3.0, name="r")], (4,), ["layer `r` (ReLU)", "max_value"]),
+    (lambda L: [L.Dense(3, activation="mish", name="d")], (4,),
+     ["layer `d` (Dense)", "`mish`"]),
+    (lambda L: [L.SeparableConv2D(4, 3, depth_multiplier=2, name="s")], (8, 8, 3),
+     ["layer `s` (SeparableConv2D)", "depth_multiplier=2"]),
+    (lambda L: [L.UpSampling2D(2, interpolation="bilinear", name="u")], (4, 4, 2),
+     ["layer `u` (UpSampling2D)", "interpolation='bilinear'"]),
+    (lambda L: [L.Conv2D(2, 3, name="c"), L.PReLU(name="p")], (8, 8, 3),
+     ["layer `p` (PReLU)", "no step"]),
+]
+
+
+@pytest.mark.parametrize("case", range(len(REFUSED_OPTIONS)))
+def test_options_without_a_step_are_refused(keras, tmp_path, case):
+    build, shape, phrases = REFUSED_OPTIONS[case]
+    _refused(keras, tmp_path, _model(keras, *build(keras.layers), shape=shape), *phrases)
+
+
+NOT_YET = [
+    (lambda L: [L.LayerNormalization(name="ln")], (4, 4, 2), "`ln` (LayerNormalization)",
+     "layernorm"),
+    (lambda L: [L.Rescaling(1 / 255, name="rs")], (4, 4, 2), "`rs` (Rescaling)", "rescale"),
+    (lambda L: [L.Cropping2D(1, name="cr")], (4, 4, 2), "`cr` (Cropping2D)", "crop"),
+    (lambda L: [L.BatchNormalization(scale=False, name="b")], (4, 4, 2),
+     "`b` (BatchNormalization)", "batchnorm scale=false"),
+    (lambda L: [L.GlobalAveragePooling2D(keepdims=True, name="g")], (4, 4, 2),
+     "`g` (GlobalAveragePooling2D)", "gap keepdims"),
+    (lambda L: [L.Dropout(0.2, noise_shape=(None, 1, 1, 2), name="dr")], (4, 4, 2),
+     "`dr` (Dropout)", "dropout noise="),
+    (lambda L: [L.Activation("hard_silu", name="hs")], (4,), "`hs` (Activation)",
+     "hard_swish"),
+]
+
+
+@pytest.mark.parametrize("case", range(len(NOT_YET)))
+def test_version_2_layers_are_not_supported_yet(keras, tmp_path, case):
+    build, shape, label, step = NOT_YET[case]
+    err = _refused(keras, tmp_path, _model(keras, *build(keras.layers), shape=shape), label,
+                   step, "not supported yet", hint="version 2")
+    assert "version 2" in err
+
+
+def test_a_graph_that_is_not_series_parallel_is_refused(keras, tmp_path):
+    """m2 reads b, which also feeds m1's branches: writing it needs `@b` (version 2)."""
+    L = keras.layers
+    x = keras.Input((4, 4, 2))
+    a, b = L.Conv2D(2, 1, name="a")(x), L.Conv2D(2, 1, name="b")(x)
+    m1 = L.Add(name="m1")([a, b])
+    m2 = L.Add(name="m2")([b, m1])
+    err = _refused(keras, tmp_path, keras.Model(x, m2), "layer `m2` (Add)",
+                   "layer `b` (Conv2D)", "not series-parallel", "named tensors")
+    assert "not built yet" in err
+
+
+def test_two_inputs_and_a_shared_layer_are_refused(keras, tmp_path):
+    L = keras.layers
+    a, b = keras.Input((4,)), keras.Input((4,))
+    _refused(keras, tmp_path, keras.Model([a, b], L.Add()([a, b])), "2 inputs",
+             hint="version 2")
+    x = keras.Input((4,))
+    shared = L.Dense(4, name="twice")
+    _refused(keras, tmp_path, keras.Model(x, shared(shared(x))), "layer `twice` (Dense)",
+             "more than once")
+
+
+def test_unknown_sizes_are_refused(keras, tmp_path):
+    x = keras.Input((None, None, 3))
+    model = keras.Model(x, keras.layers.Conv2D(2, 3)(x))
+    _refused(keras, tmp_path, model, "unknown size", hint="fixed shape")
+
+
+# ---- files, and no TensorFlow -----------------------------------------------------------
+
+def test_file_problems_are_found_before_keras(tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    Path("m.keras").write_text("not a model", encoding="utf-8")
+    for argv, expected in [
+            (["import", "m.h5"], "m.h5: error: legacy HDF5 models are not supported"),
+            (["import", "m.keras"], "m.keras: error: the file is not a Keras model"),
+            (["import", "nope.keras"], "nope.keras: error: no such file"),
+    ]:
+        rc, out, err = cli(*argv)
+        assert (rc, out) == (1, "") and err.startswith(expected), err
+    import zipfile
+
+    with zipfile.ZipFile("ok.keras", "w") as archive:
+        archive.writestr("config.json", json.dumps({"class_name": "Sequential", "config": {
+            "layers": [{"module": "keras.layers", "class_name": "Lambda",
+                        "config": {"name": "fn"}}]}}))
+    for argv, expected in [
+            (["import", "ok.keras", "-o", "out.txt"], "out.txt: error: -o must name a .cnn"),
+            (["import", "ok.keras", "--weights-out", "w.npy"],
+             "w.npy: error: --weights-out must name a .npz"),
+            (["import", "ok.keras"], "ok.keras: error: layer `fn` (Lambda): cnndsl has no "
+             "step"),
+    ]:
+        rc, out, err = cli(*argv)
+        assert (rc, out) == (1, "") and err.startswith(expected), err
+    assert sorted(os.listdir()) == ["m.keras", "ok.keras"]
+
+
+MISSING_TF_SCRIPT = r"""
+import json, sys, zipfile
+from cnndsl.cli import main
+with zipfile.ZipFile("m.keras", "w") as archive:
+    archive.writestr("config.json", "{}")
+code = main(["import", "m.keras", "-o", "m.cnn"])
+loaded = sorted(m for m in sys.modules if m.split(".")[0] in ("tensorflow", "keras"))
+print(json.dumps({"code": code, "loaded": loaded}))
+"""
+
+
+def test_missing_tensorflow_says_how_to_install_it(tmp_path):
+    fake = tmp_path / "fake" / "keras"
+    fake.mkdir(parents=True)
+    (fake / "__init__.py").write_text("raise ModuleNotFoundError(\"No module named "
+                                      "'tensorflow'\", name='tensorflow')\n", encoding="utf-8")
+    env = {**os.environ, "PYTHONPATH": os.pathsep.join([str(tmp_path / "fake"), str(ROOT)])}
+    result = subprocess.run([sys.executable, "-c", MISSING_TF_SCRIPT], cwd=tmp_path, env=env,
+                            capture_output=True, text=True, timeout=60)
+    assert json.loads(result.stdout.splitlines()[-1]) == {"code": 1, "loaded": []}
+    assert result.stderr.endswith("hint: pip install 'cnndsl[keras]'\n"), result.stderr
+    assert "needs TensorFlow" in result.stderr and not (tmp_path / "m.cnn").exists()
+
+
+def test_keras_operations_and_channels_first_are_refused(keras, tmp_path):
+    L = keras.layers
+    x = keras.Input((4, 4, 2))
+    y = L.Conv2D(2, 1, name="c")(x)
+    _refused(keras, tmp_path, keras.Model(x, y + x), "(Add)", "no step for this Keras "
+             "operation")
+    model = _model(keras, L.Conv2D(2, 1, data_format="channels_first", name="cf"),
+                   shape=(2, 4, 4))
+    _refused(keras, tmp_path, model, "layer `cf` (Conv2D)", "data_format='channels_first'",
+             hint="channels_last")
+
+
+def test_no_fold_writes_every_layer(keras, tmp_path):
+    model = _model(keras, *(keras.layers.Dense(4, activation="relu") for _ in range(3)),
+                   shape=(4,))
+    model.save(tmp_path / "m.keras")
+    rc, out, err = cli("import", tmp_path / "m.keras", "--no-fold")
+    assert rc == 0, err
+    text = (tmp_path / "m.cnn").read_text(encoding="utf-8")
+    assert text.count("dense 4 relu") == 3 and ") * " not in text
+    rc, out, err = cli("import", tmp_path / "m.keras", "-o", tmp_path / "f.cnn")
+    assert "(dense 4 relu) * 3" in (tmp_path / "f.cnn").read_text(encoding="utf-8")

@@ -1,0 +1,188 @@
+"""The printer: a typed graph back to `.cnn` text (what `cnndsl import` writes).
+
+The one property that matters: reading the printed text gives the graph that was printed,
+layer for layer (kind and every attribute, input and output shapes, wiring, and automatic
+names, since the printed text writes the same layers in the same order). It is checked on
+every example, folded and not, and on random networks drawn by test_properties.py's
+strategies (nested merges, repetitions, every step that changes sizes). Then what the
+folding must find, written the way a person would: blocks with parameters (`x{f}`,
+`x{4*f}`), defaults, repetitions, `C`-relative widths, and which graphs it refuses.
+No Keras needed.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+from hypothesis import given
+from test_properties import SETTINGS, merged_networks, networks, shape_text
+
+from cnndsl import compile_text
+from cnndsl.errors import NOWHERE
+from cnndsl.ir import Graph, Node
+from cnndsl.layers.conv import Conv
+from cnndsl.layers.core import Input
+from cnndsl.layers.merge import Add
+from cnndsl.printer import to_text
+from cnndsl.printing.check import Mismatch, match
+from cnndsl.printing.steps import StepWords, number
+from cnndsl.structure import NotSeriesParallel, decompose
+
+EXAMPLES = sorted((Path(__file__).resolve().parent.parent / "examples").glob("*.cnn"))
+
+
+def nodes(graph: Graph) -> list[tuple]:
+    return [(n.name, n.layer, n.inputs, n.in_shapes, n.shape) for n in graph.nodes]
+
+
+def round_trip(text: str, **options) -> str:
+    """Print `text`'s graph, read it back, and require the same nodes, names included."""
+    graph = compile_text(text, "t")
+    printed = to_text(graph, **options)
+    again = compile_text(printed, "t")
+    assert nodes(again) == nodes(graph), printed
+    assert match(graph, again) == list(range(len(graph.nodes)))
+    return printed
+
+
+@pytest.mark.parametrize("fold", [True, False], ids=["folded", "flat"])
+@pytest.mark.parametrize("path", EXAMPLES, ids=lambda p: p.stem)
+def test_every_example_reads_back_as_itself(path, fold):
+    round_trip(path.read_text(encoding="utf-8"), fold=fold)
+
+
+@pytest.mark.parametrize("path", EXAMPLES, ids=lambda p: p.stem)
+def test_names_kept_read_back_as_themselves(path):
+    text = path.read_text(encoding="utf-8")
+    graph = compile_text(text, "t")
+    printed = to_text(graph, names=True)
+    assert "def " not in printed and ") * " not in printed
+    assert nodes(compile_text(printed, "t")) == nodes(graph)
+
+
+@SETTINGS
+@given(merged_networks())
+def test_random_merged_networks_read_back(drawn):
+    round_trip(drawn[0])
+
+
+@SETTINGS
+@given(networks())
+def test_random_chains_read_back(net):
+    start, steps = net
+    round_trip(f"input {shape_text(start)} -> " + " -> ".join(t for t, _, _ in steps))
+
+
+# ---- what folding writes ----------------------------------------------------------------
+
+def test_vgg_blocks_take_widths_and_counts():
+    printed = round_trip((EXAMPLES[0].parent / "vgg16.cnn").read_text(encoding="utf-8"))
+    assert "def block(f, n) = (conv 3 x{f} same relu) * {n} -> maxpool 2" in printed
+    assert "block(64, 2)" in printed and "(block(512, 3)) * 2" in printed
+
+
+def test_resnet_bottleneck_shares_one_width_parameter():
+    printed = round_trip((EXAMPLES[0].parent / "resnet50.cnn").read_text(encoding="utf-8"))
+    assert "conv 1 x{4*f}" in printed and "s=2" in printed  # a multiple, and a default
+    assert "(residual {" in printed or "residual { block" in printed
+    assert len(printed.splitlines()) <= 20, printed
+
+
+def test_widths_relative_to_the_entering_channels():
+    """MobileNet's expansion: a width always 6 times the channels entering it is `x{C*6}`,
+    not a parameter; the projection's width, which has no such rule, is one."""
+    block = ("conv 1 x{e} same bias=false -> bn -> relu6 -> dwconv 3 same bias=false -> bn "
+             "-> relu6 -> conv 1 x{f} same bias=false -> bn")
+    chain = [block.format(e=6 * c, f=f) for c, f in ((4, 5), (5, 7), (7, 9))]
+    printed = round_trip("input 8x8x4 -> " + " -> ".join(chain))
+    assert "conv 1 x{C*6} same" in printed and "x{f} same" in printed, printed
+    assert "block(5)" in printed and "block(9)" in printed
+
+
+def test_identical_steps_become_a_repetition():
+    printed = round_trip("input 8x8x3 -> conv 3 x8 same relu -> conv 3 x8 same relu"
+                         " -> conv 3 x8 same relu -> gap")
+    assert "(conv 3 x8 same relu) * 3" in printed
+
+
+def test_a_repetition_starts_after_the_step_that_finishes_another():
+    printed = round_trip("input 8x8x8 -> conv 1 x8 -> relu -> residual { conv 1 x8 } -> relu"
+                         " -> residual { conv 1 x8 } -> relu -> gap")
+    assert "(residual { conv 1 x8 } -> relu) * 2" in printed, printed
+
+
+def test_flat_printing_writes_every_layer():
+    printed = round_trip("input 8x8x3 -> (conv 3 x8 same relu) * 3", fold=False)
+    assert printed.count("conv 3 x8 same relu") == 3 and "def" not in printed
+
+
+def test_header_lines_are_comments_and_lines_end_with_their_shape():
+    printed = round_trip("input 8x8x3 -> conv 3/2 x8 same -> gap -> dense 2",
+                         header=["made by a test", "second line"])
+    lines = printed.splitlines()
+    assert lines[:3] == ["# made by a test", "# second line", ""]
+    assert lines[-2].endswith("# 4x4x8") and lines[-1].endswith("# 2")
+
+
+def test_steps_are_written_short():
+    graph = compile_text("input 8x8x4 -> conv 3x3/1x1 x8 valid -> zeropad 1:1x1:1 "
+                         "-> maxpool 2x2/2x2 -> bn eps=0.001 momentum=0.99 "
+                         "-> leaky_relu=0.2 -> dense 3 linear", "t")
+    printed = to_text(graph, fold=False)
+    steps = " ".join(" ".join(line.split("#")[0].split()) for line in printed.splitlines())
+    assert steps == ("input 8x8x4 -> conv 3 x8 -> zeropad 1 -> maxpool 2 -> bn -> leaky_relu "
+                     "-> dense 3 linear")
+
+
+def test_numbers_read_back_exactly():
+    for x in (1.001e-5, 0.1, 1e-300, 0.30000001192092896, 2.0, 0.999):
+        assert float(number(x)) == x
+    assert number(1.001e-5) == "1.001e-5"
+
+
+def test_the_printer_writes_every_kind():
+    from cnndsl.layers import KINDS
+
+    for kind in KINDS:
+        assert callable(getattr(StepWords, kind.kind, None)), kind.kind
+
+
+# ---- what cannot be written without named tensors ---------------------------------------
+
+def _node(index, name, layer, inputs, graph_nodes, shape):
+    in_shapes = tuple(graph_nodes[i].shape for i in inputs)
+    return Node(index, name, layer, inputs, in_shapes, shape, NOWHERE, name)
+
+
+def _conv(index, name, inputs, made):
+    layer = Conv(kernel=(1, 1), stride=(1, 1), padding="valid", activation=None, bias=True,
+                 dilation=(1, 1), filters=2)
+    return _node(index, name, layer, inputs, made, (4, 4, 2))
+
+
+def test_a_tensor_read_across_branches_is_refused_naming_the_reader():
+    """x -> a, x -> b, m1 = add(a, b), m2 = add(b, m1): m2 reads b, which m1's branch
+    makes, from outside that branch; written with named tensors, m2 needs `@b`."""
+    made: list[Node] = [Node(0, "input", Input((4, 4, 2)), (), (), (4, 4, 2), NOWHERE, "")]
+    made.append(_conv(1, "a", (0,), made))
+    made.append(_conv(2, "b", (0,), made))
+    made.append(_node(3, "m1", Add(), (1, 2), made, (4, 4, 2)))
+    made.append(_node(4, "m2", Add(), (2, 3), made, (4, 4, 2)))
+    graph = Graph("t", tuple(made), ())
+    with pytest.raises(NotSeriesParallel) as e:
+        decompose(graph)
+    assert (e.value.reader, e.value.shared) == (4, 2)
+
+
+def test_a_series_parallel_graph_nests():
+    graph = compile_text("input 4x4x2 -> add { id | residual { conv 1 x2 } }", "t")
+    (merge,) = decompose(graph)
+    assert merge.branches[0] == () and len(merge.branches[1]) == 1
+
+
+def test_a_wrong_reading_is_a_mismatch():
+    a = compile_text("input 4x4x2 -> conv 1 x2", "t")
+    b = compile_text("input 4x4x2 -> conv 1 x3", "t")
+    with pytest.raises(Mismatch):
+        match(a, b)
