@@ -16,9 +16,9 @@ from typing import Any
 from ..activations import ACTIVATIONS, Activation, canonical_activation
 from ..layers import Layer
 from ..layers.conv import Conv, Deconv, DWConv, SepConv
+from ..layers.norm import BatchNorm
 from ..layers.core import (
     ActivationStep,
-    BatchNorm,
     Dense,
     Dropout,
     Flatten,
