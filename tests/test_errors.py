@@ -402,6 +402,12 @@ def _in(value: int, expected) -> bool:
 
 @pytest.mark.parametrize("source, line, col, words, hint, notes", ROWS)
 def test_error(tmp_path, capsys, source, line, col, words, hint, notes):
+    check_row(tmp_path, capsys, source, line, col, words, hint, notes)
+
+
+def check_row(tmp_path, capsys, source, line, col, words, hint, notes) -> None:
+    """One row of an error table: its one error where the row says, naming its words,
+    with a hint (containing `hint`, if given) and the notes."""
     r = run(tmp_path, capsys, source)
     d = the_error(r)
     assert _in(d.line, line) and _in(d.column, col), \

@@ -13,7 +13,7 @@ import json
 
 import numpy as np
 import pytest
-from test_errors import _in, contains, parse_diagnostics, row, run, the_error
+from test_errors import check_row, parse_diagnostics, row, run
 
 from cnndsl import compile_text, parse
 from cnndsl.cli import main
@@ -87,17 +87,7 @@ ERRORS = [
 
 @pytest.mark.parametrize("source, line, col, words, hint, notes", ERRORS)
 def test_error(tmp_path, capsys, source, line, col, words, hint, notes):
-    r = run(tmp_path, capsys, source)
-    d = the_error(r)
-    assert _in(d.line, line) and _in(d.column, col), \
-        f"error at {d.line}:{d.column}, expected {line}:{col}:\n{r.err}"
-    for word in words:
-        assert contains(d.message, word), f"{word!r} not in message {d.message!r}"
-    assert d.hint, f"no `hint:` line:\n{r.err}"
-    if hint:
-        assert hint in d.hint, f"{hint!r} not in hint {d.hint!r}"
-    for note in notes:
-        assert any(note in n for n in d.notes), f"{note!r} not in notes {d.notes}"
+    check_row(tmp_path, capsys, source, line, col, words, hint, notes)
 
 
 # ---- warnings and the layers kept --------------------------------------------------------------
