@@ -30,12 +30,13 @@ MODELS = {
     "nasnet_mobile": keras.applications.NASNetMobile,
 }
 
-# Classes whose layers the .cnn examples write with another step of the same function and
-# parameter count (see the example's comments).
+# Models whose .cnn example writes a Keras layer as another step of the same shape and
+# parameter count, with the reason (see the example's comments).
 KINDS_DIFFER = {
-    "inception_resnet_v2": "Keras scales each residual branch by a constant with a custom "
-    "CustomScaleLayer (a Lambda in older Keras); the example writes it as `rescale {s}`, "
-    "a Rescaling layer: the same function, 0 params, another class",
+    "inception_resnet_v2": "Keras adds each residual branch scaled by a constant, x + s*r, "
+    "in one CustomScaleLayer; the language has no scaled add (`rescale {s}` then `add` would "
+    "be 40 more layers), so the example writes an `add` there and leaves s to the weights "
+    "of the linear 1x1 conv before it: same layers, shapes and params, another class",
 }
 
 
