@@ -6,7 +6,8 @@ are measured side by side in the same run).
 
 Targets (issue 2): `cnndsl shapes examples/resnet50.cnn` takes no more than about twice
 `python -c "import numpy, lark"`; parsing and inference stay well under a second per
-10,000 layers and grow linearly up to 100,000 layers.
+10,000 layers and grow linearly up to 100,000 layers; issue 11: the same for a network of
+named-tensor cells (several statements, `@NAME`, a tensor parameter).
 """
 
 from __future__ import annotations
@@ -68,12 +69,22 @@ def _repeated(n: int) -> str:
             f"input 32x32x16 -> ( unit(16) ) * {(n - 1) // 5}")
 
 
+def _cells(n: int) -> str:
+    """About n layers of NASNet-like cells: each reads its input and the cell before it,
+    one statement a cell, through named tensors and a tensor parameter (issue 11)."""
+    lines = ["def cell(@prev) = conv 1 x8 as h -> @prev -> conv 1 x8 -> add { id | @h }",
+             "input 16x16x8 -> conv 1 x8 as c0 -> conv 1 x8 as c1"]
+    lines += [f"@c{i + 1} -> cell(@c{i}) as c{i + 2}" for i in range(max(1, (n - 3) // 3))]
+    return "\n".join(lines)
+
+
 def scaling(sizes: list[int]) -> None:
     print("Parse + expand + infer + analyse (in process; best of 3)\n")
     print(f"| {'network':<24} | {'layers':>7} | {'parse s':>8} | {'total s':>8} |"
           f" {'s / 10k layers':>14} |")
     print(f"|{'-' * 26}|{'-' * 9}|{'-' * 10}|{'-' * 10}|{'-' * 16}|")
-    for label, make in (("written out", _literal), ("`* N` expansion", _repeated)):
+    for label, make in (("written out", _literal), ("`* N` expansion", _repeated),
+                        ("named-tensor cells", _cells)):
         for n in sizes:
             text = make(n)
             best_parse = best_total = float("inf")
