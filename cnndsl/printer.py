@@ -20,6 +20,7 @@ from .ir import Graph
 from .layers import BY_WORD, MERGES
 from .printing.fold import Hints, Program, fold_blocks, uses
 from .printing.layout import WIDTH, chain_lines
+from .printing.named import named_lines, needs_names
 from .printing.steps import StepWords
 from .printing.terms import (
     Block,
@@ -35,7 +36,7 @@ from .printing.terms import (
     word_text,
 )
 from .shapes import format_shape
-from .structure import decompose
+from .structure import NotSeriesParallel, decompose
 
 COMMENT_COLUMN = 64  # shape comments line up here, or two spaces after a longer line
 
@@ -44,17 +45,23 @@ def to_text(graph: Graph, *, fold: bool = True, names: bool = False,
             header: Iterable[str] = ()) -> str:
     """The network as `.cnn` text; `header` lines are written first, as comments.
 
-    Raises `structure.NotSeriesParallel` for a graph that needs named tensors."""
-    chain = decompose(graph)
+    A graph the nesting cannot say (several inputs or outputs, or a tensor read across
+    branches) is written with named tensors instead (`printing.named`), unfolded."""
     words = StepWords().words
+    lines = [f"# {h}".rstrip() for h in header]
+    lines += [""] if lines else []
+    try:
+        if needs_names(graph):
+            raise NotSeriesParallel(-1, -1)
+        chain = decompose(graph)
+    except NotSeriesParallel:
+        return "\n".join(lines + named_lines(graph, words, names)) + "\n"
     program = Program(terms_of(graph, chain, words, names), [])
     if fold and not names:  # a block used twice would repeat its names
         fold_blocks(program, Hints(lambda t: ends_stage(t, graph), _bonds(graph),
                                    lambda a, b: graph.nodes[a].in_shapes[0][-1]
                                    == graph.nodes[b].shape[-1]))
     _name_blocks(program)
-    lines = [f"# {h}".rstrip() for h in header]
-    lines += [""] if lines else []
     lines += _definitions(program)
     head = " ".join(word_text(w) for w in words(graph.input))
     if names and graph.input.name != "input":

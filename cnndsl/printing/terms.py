@@ -280,7 +280,7 @@ def _merge(graph: Graph, fork: Fork, words, names: bool, suffix: list[Word]) -> 
 def is_attached(term: Term, graph: Graph) -> bool:
     """A step that finishes the one before it (batch norm, an activation, dropout)."""
     return isinstance(term, Leaf) and graph.nodes[term.first].kind in (
-        "batchnorm", "activation", "dropout")
+        "batchnorm", "layernorm", "activation", "dropout")
 
 
 def ends_stage(term: Term, graph: Graph) -> bool:
