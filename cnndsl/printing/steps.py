@@ -45,8 +45,8 @@ def activation_text(fn: Activation) -> str:
 
 def _affine(layer) -> list[Word]:
     """A norm's `scale=false` / `center=false` (Keras's defaults, True, left out)."""
-    return ([] if layer.scale else [("scale=false",)]) + ([] if layer.center
-                                                           else [("center=false",)])
+    out: list[Word] = [] if layer.scale else [("scale=false",)]
+    return out + ([] if layer.center else [("center=false",)])
 
 
 def _pads(pads: tuple[tuple[int, int], ...]) -> str:
