@@ -495,6 +495,39 @@ def test_applications_compute_what_keras_computes(application):
     assert relative_error(ours, imported.model.predict(x, verbose=0)) <= TOLERANCE
 
 
+# Version 2: NASNetMobile's cells read the cell before the last (not series-parallel);
+# EfficientNetB0 has rescale, an adapted normalize and stochastic-depth dropout.
+APPLICATIONS_V2 = ("NASNetMobile", "EfficientNetB0")
+
+
+@pytest.fixture(scope="module", params=APPLICATIONS_V2)
+def application_v2(request, keras, tmp_path_factory):
+    model = getattr(keras.applications, request.param)(weights=None)
+    imported = Imported(randomised(model, seed=3), tmp_path_factory.mktemp(request.param))
+    yield request.param, imported
+    keras.backend.clear_session()
+
+
+def test_version_2_applications_import_with_their_counts(application_v2):
+    name, imported = application_v2
+    assert split(imported.graph) == counts(imported.model)
+    assert sum(split(imported.graph)) == imported.model.count_params()
+    assert imported.graph.output.shape == tuple(imported.model.output_shape[1:]) == (1000,)
+    assert len(imported.graph.nodes) - 1 == len(_layers(imported.model))
+    if name == "NASNetMobile":
+        assert "@" in imported.text  # named tensors: the graph is not series-parallel
+
+
+def test_version_2_applications_compute_what_keras_computes(application_v2):
+    name, imported = application_v2
+    x = imported.batch(1)
+    from cnndsl import load
+    from cnndsl.weights import load_npz
+
+    ours = load(imported.cnn).run(x, weights=load_npz(imported.npz))
+    assert relative_error(ours, imported.model.predict(x, verbose=0)) <= TOLERANCE
+
+
 # ---- what cannot be imported ------------------------------------------------------------
 
 def _refused(keras, tmp_path, model, *phrases: str, hint: str = "") -> str:
