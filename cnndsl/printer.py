@@ -14,10 +14,12 @@ so automatic names follow from it.
 from __future__ import annotations
 
 import re
-from collections.abc import Iterable
+from collections.abc import Iterable, Set
 
+from .errors import CnnError
 from .ir import Graph
 from .layers import BY_WORD, MERGES
+from .printing.check import Mismatch, match
 from .printing.fold import Hints, Program, fold_blocks, uses
 from .printing.layout import WIDTH, chain_lines
 from .printing.named import named_lines, needs_names
@@ -46,7 +48,32 @@ def to_text(graph: Graph, *, fold: bool = True, names: bool = False,
     """The network as `.cnn` text; `header` lines are written first, as comments.
 
     A graph the nesting cannot say (several inputs or outputs, or a tensor read across
-    branches) is written with named tensors instead (`printing.named`), unfolded."""
+    branches) is written with named tensors instead (`printing.named`), unfolded.
+    Automatic names follow from the order the text writes the layers in; where a graph's
+    names do not (a layer left out of the network it was compiled from leaves a gap:
+    `relu_2` with no `relu_1`), the text is read back once and those layers get `name=`."""
+    text = _text(graph, fold, names, header)
+    if names:
+        return text
+    from .compiler import compile_text  # the printer's own check; not at import time
+
+    keep: set[int] = set()
+    for _ in range(3):  # names given grow; those before them settle in one round
+        try:
+            reparsed = compile_text(text, graph.name)
+            twin = match(graph, reparsed)
+        except (CnnError, Mismatch):
+            return text  # the caller's read-back check says what is wrong
+        wrong = {n.index for n in graph.nodes if reparsed.nodes[twin[n.index]].name != n.name}
+        if not wrong - keep:
+            break
+        keep |= wrong
+        text = _text(graph, fold, keep, header)
+    return text
+
+
+def _text(graph: Graph, fold: bool, names: bool | Set[int], header: Iterable[str]) -> str:
+    """The text, with `name=` on every layer (True) or on the layers of those indices."""
     words = StepWords().words
     lines = [f"# {h}".rstrip() for h in header]
     lines += [""] if lines else []
@@ -64,7 +91,8 @@ def to_text(graph: Graph, *, fold: bool = True, names: bool = False,
     _name_blocks(program)
     lines += _definitions(program)
     head = " ".join(word_text(w) for w in words(graph.input))
-    if names and graph.input.name != "input":
+    keep_input = names if isinstance(names, bool) else graph.inputs[0] in names
+    if keep_input and graph.input.name != "input":
         head += f" name={graph.input.name}"
     lines.append(head)
     lines += _network(graph, program.main)

@@ -16,6 +16,7 @@ from pathlib import Path
 
 import pytest
 from hypothesis import given
+from test_differential_v2 import v2_networks
 from test_properties import SETTINGS, merged_networks, networks, shape_text
 
 from cnndsl import compile_text
@@ -42,6 +43,7 @@ def round_trip(text: str, **options) -> str:
     printed = to_text(graph, **options)
     again = compile_text(printed, "t")
     assert nodes(again) == nodes(graph), printed
+    assert (again.inputs, again.outputs) == (graph.inputs, graph.outputs), printed
     assert match(graph, again) == list(range(len(graph.nodes)))
     return printed
 
@@ -65,6 +67,25 @@ def test_names_kept_read_back_as_themselves(path):
 @given(merged_networks())
 def test_random_merged_networks_read_back(drawn):
     round_trip(drawn[0])
+
+
+@SETTINGS
+@given(v2_networks())
+def test_random_v2_networks_read_back(drawn):
+    """Several inputs and outputs, merges of named tensors, jumps, tensor parameters:
+    printed with named tensors where needed, and read back as the same graph."""
+    text, _ = drawn
+    graph = compile_text(text, "t")
+    printed = to_text(graph)
+    again = compile_text(printed, "t")
+    twin = match(graph, again)  # node for node, from the outputs back
+    assert [again.nodes[t].name for t in twin] == [n.name for n in graph.nodes], printed
+    assert [twin[i] for i in graph.inputs] == list(again.inputs), printed
+    assert [twin[i] for i in graph.outputs] == list(again.outputs), printed
+    if not graph.single:
+        assert "as " in printed
+    if len(graph.outputs) > 1:
+        assert "output @" in printed
 
 
 @SETTINGS

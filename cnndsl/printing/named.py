@@ -14,7 +14,7 @@ names (`conv_3`) are the same when read back.
 from __future__ import annotations
 
 import re
-from collections.abc import Callable
+from collections.abc import Callable, Set
 
 from ..ir import Graph, Node
 from .terms import Word, word_text
@@ -30,9 +30,11 @@ def needs_names(graph: Graph) -> bool:
     return not graph.single or graph.outputs[0] != len(graph.nodes) - 1
 
 
-def named_lines(graph: Graph, words: Callable[[Node], list[Word]], names: bool) -> list[str]:
-    """The statements (and `output` line) that make `graph`, laid out a step a line
-    where a chain is longer than a line."""
+def named_lines(graph: Graph, words: Callable[[Node], list[Word]],
+                names: bool | Set[int]) -> list[str]:
+    """The statements (and `output` line) that make `graph`, a chain continued on the
+    next line where it is longer than a line; `name=` on every layer (True) or on the
+    layers of those indices."""
     n = len(graph.nodes)
     several_inputs = len(graph.inputs) > 1
     output_line = len(graph.outputs) > 1 or graph.outputs[0] != n - 1
@@ -49,7 +51,8 @@ def named_lines(graph: Graph, words: Callable[[Node], list[Word]], names: bool) 
     statements: list[list[str]] = []
     for node in graph.nodes:
         step = " ".join(word_text(w) for w in words(node) if word_text(w))
-        extra = [f"name={node.name}"] if names and not (
+        keep = names if isinstance(names, bool) else node.index in names
+        extra = [f"name={node.name}"] if keep and not (
             several_inputs and node.index in graph.inputs and label[node.index] == node.name
         ) and not (node.kind == "input" and node.name == "input") else []
         if node.kind == "input":
