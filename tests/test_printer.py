@@ -156,6 +156,33 @@ def test_steps_are_written_short():
                      "-> dense 3 linear")
 
 
+def test_version_2_steps_are_written_and_read_back():
+    """Every version-2 step and option, each defaults left out, numbers exact."""
+    text = ("input 8x8x3 -> rescale {1/255} offset=-1 -> normalize mean=0.5,0.25,0.125 "
+            "variance=1,2,3 -> normalize mean=0.5 variance=2 -> normalize -> crop 1:2x0:1 "
+            "-> conv 3 x4 hard_silu -> bn scale=false center=false -> bn scale=false "
+            "-> layernorm eps=1e-6 center=false -> layernorm -> dropout 0.2 noise=1x1x1 "
+            "-> gap keepdims -> gmp keepdims -> flatten")
+    printed = round_trip(text, fold=False)
+    steps = " ".join(" ".join(line.split("#")[0].split()) for line in printed.splitlines())
+    for written in ("rescale 0.00392156862745098 offset=-1.0",
+                    "normalize mean=0.5,0.25,0.125 variance=1.0,2.0,3.0",
+                    "normalize mean=0.5 variance=2.0 -> normalize -> crop 1:2x0:1",
+                    "conv 3 x4 hard_swish -> bn scale=false center=false -> bn scale=false",
+                    "layernorm eps=1e-6 center=false -> layernorm -> dropout 0.2 noise=1x1x1",
+                    "gap keepdims -> gmp keepdims -> flatten"):
+        assert written in steps, steps
+
+
+def test_several_inputs_and_outputs_use_named_tensors():
+    printed = round_trip((EXAMPLES[0].parent / "image_and_meta.cnn").read_text())
+    lines = printed.splitlines()
+    assert lines[0].startswith("input 32x32x3 as image ->")
+    assert any(line.startswith("input 4 as meta ->") for line in lines)
+    assert lines[-1] == "output @dense_3, @dense_4"
+    assert "def " not in printed
+
+
 def test_numbers_read_back_exactly():
     for x in (1.001e-5, 0.1, 1e-300, 0.30000001192092896, 2.0, 0.999):
         assert float(number(x)) == x
@@ -194,6 +221,10 @@ def test_a_tensor_read_across_branches_is_refused_naming_the_reader():
     with pytest.raises(NotSeriesParallel) as e:
         decompose(graph)
     assert (e.value.reader, e.value.shared) == (4, 2)
+    printed = to_text(graph)  # written with named tensors instead
+    again = compile_text(printed, "t")
+    assert match(graph, again) == [0, 1, 2, 3, 4] and "as b" in printed, printed
+    assert "add { @b | id }" in printed, printed
 
 
 def test_a_series_parallel_graph_nests():
