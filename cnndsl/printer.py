@@ -16,13 +16,13 @@ from __future__ import annotations
 import re
 from collections.abc import Iterable, Set
 
-from .errors import CnnError
+from .errors import NOWHERE, CnnError
 from .ir import Graph
 from .layers import BY_WORD, MERGES
 from .printing.check import Mismatch, match
 from .printing.fold import Hints, Program, fold_blocks, uses
 from .printing.layout import WIDTH, chain_lines
-from .printing.named import named_lines, needs_names
+from .printing.named import named_lines, needs_names, tree_lines
 from .printing.steps import StepWords
 from .printing.terms import (
     Block,
@@ -49,30 +49,40 @@ def to_text(graph: Graph, *, fold: bool = True, names: bool = False,
 
     A graph the nesting cannot say (several inputs or outputs, or a tensor read across
     branches) is written with named tensors instead (`printing.named`), unfolded.
-    Automatic names follow from the order the text writes the layers in; where a graph's
-    names do not (a layer left out of the network it was compiled from leaves a gap:
-    `relu_2` with no `relu_1`), the text is read back once and those layers get `name=`."""
-    text = _text(graph, fold, names, header)
-    if names:
-        return text
+    Automatic names follow from the order the text writes the layers in. A graph compiled
+    from text keeps its layer names: where the printed text would name a layer otherwise
+    (a layer left out of the network leaves a gap: `relu_2` with no `relu_1`; named
+    tensors write a layer where it is read; `name=` in the source), it is read back and
+    those layers get `name=`. An imported graph's names (Keras's, no source text) give
+    way to automatic names, as `names=False` says."""
     from .compiler import compile_text  # the printer's own check; not at import time
 
-    keep: set[int] = set()
-    for _ in range(3):  # names given grow; those before them settle in one round
-        try:
-            reparsed = compile_text(text, graph.name)
-            twin = match(graph, reparsed)
-        except (CnnError, Mismatch):
-            return text  # the caller's read-back check says what is wrong
-        wrong = {n.index for n in graph.nodes if reparsed.nodes[twin[n.index]].name != n.name}
-        if not wrong - keep:
-            break
-        keep |= wrong
-        text = _text(graph, fold, keep, header)
-    return text
+    written = {n.index for n in graph.nodes if n.kind != "input" and n.span != NOWHERE}
+    for flat in (False, True):  # nested named tensors; failing that (a bug), one a line
+        text = _text(graph, fold, names, header, flat)
+        keep: set[int] = set()
+        for _ in range(3):  # names given grow; those before them settle in one round
+            try:
+                reparsed = compile_text(text, graph.name)
+                twin = match(graph, reparsed)
+            except Mismatch:
+                break
+            except CnnError:  # a name given clashes with an automatic one: give them all
+                if keep == written:
+                    break
+                keep = set(written)
+                text = _text(graph, fold, keep, header, flat)
+                continue
+            wrong = {i for i in written if reparsed.nodes[twin[i]].name != graph.nodes[i].name}
+            if names or not wrong - keep:
+                return text
+            keep |= wrong
+            text = _text(graph, fold, keep, header, flat)
+    return text  # the caller's read-back check says what is wrong
 
 
-def _text(graph: Graph, fold: bool, names: bool | Set[int], header: Iterable[str]) -> str:
+def _text(graph: Graph, fold: bool, names: bool | Set[int], header: Iterable[str],
+          flat: bool = False) -> str:
     """The text, with `name=` on every layer (True) or on the layers of those indices."""
     words = StepWords().words
     lines = [f"# {h}".rstrip() for h in header]
@@ -82,7 +92,8 @@ def _text(graph: Graph, fold: bool, names: bool | Set[int], header: Iterable[str
             raise NotSeriesParallel(-1, -1)
         chain = decompose(graph)
     except NotSeriesParallel:
-        return "\n".join(lines + named_lines(graph, words, names)) + "\n"
+        lay = named_lines if flat else tree_lines
+        return "\n".join(lines + lay(graph, words, names)) + "\n"
     program = Program(terms_of(graph, chain, words, names), [])
     if fold and not names:  # a block used twice would repeat its names
         fold_blocks(program, Hints(lambda t: ends_stage(t, graph), _bonds(graph),

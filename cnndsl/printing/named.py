@@ -83,6 +83,102 @@ def named_lines(graph: Graph, words: Callable[[Node], list[Word]],
     return lines
 
 
+def tree_lines(graph: Graph, words: Callable[[Node], list[Word]],
+               names: bool | Set[int]) -> list[str]:
+    """The graph with its series-parallel parts nested, named tensors between them.
+
+    A tensor read once, by a layer that is not an output, is written inline where it is
+    read: chains continue, and a merge whose branches all start from one tensor is
+    `@t -> add { A | B }` as in version 1. The rest are roots, each a statement bound
+    `as NAME` where read again: the inputs, tensors read twice or never (outputs), and
+    merges whose branches start from different tensors (`add { @a -> A | @b -> B }`).
+    A statement that starts from the one just before it continues it instead."""
+    n = len(graph.nodes)
+    uses = [0] * n
+    for node in graph.nodes:
+        for i in node.inputs:
+            uses[i] += 1
+    output_line = len(graph.outputs) > 1 or graph.outputs[0] != n - 1
+    roots = set(graph.inputs) | set(graph.outputs) | {i for i in range(n) if uses[i] != 1}
+    label = _labels(graph, set(range(n)), len(graph.inputs) > 1)
+    origin: dict[int, int] = {}  # non-root node -> the root its chain starts from
+    steps: dict[int, list[str]] = {}  # node -> its chain's steps after that root
+
+    def text(node: Node) -> str:
+        keep = names if isinstance(names, bool) else node.index in names
+        words_ = " ".join(t for t in (word_text(w) for w in words(node)) if t)
+        return words_ + (f" name={node.name}" if keep and node.kind != "input" else "")
+
+    def branch(i: int) -> tuple[int, list[str]]:
+        return (i, []) if i in roots else (origin[i], steps[i])
+
+    for node in graph.nodes:
+        if node.kind == "input":
+            continue
+        if node.layer.arity == "many":
+            parts = [branch(i) for i in node.inputs]
+            starts = {o for o, _ in parts}
+            word, _, rest = text(node).partition(" ")
+            if len(starts) == 1:
+                (o,) = starts
+                inner = " | ".join(" -> ".join(st) or "id" for _, st in parts)
+            else:
+                roots.add(node.index)
+                o = -1
+                inner = " | ".join(" -> ".join([f"@{label[b]}", *st]) for b, st in parts)
+            origin[node.index] = o
+            steps[node.index] = [f"{word} {{ {inner} }}" + (f" {rest}" if rest else "")]
+        else:
+            o, st = branch(node.inputs[0])
+            origin[node.index], steps[node.index] = o, [*st, text(node)]
+    # Statements, one per root in graph order; references counted to drop unused names.
+    refs = [0] * n
+    index_of = {t: i for i, t in label.items()}
+    body: dict[int, tuple[int, list[str]]] = {}
+    for r in sorted(roots):
+        node = graph.nodes[r]
+        if node.kind == "input":
+            keep = names if isinstance(names, bool) else r in names
+            extra = f" name={node.name}" if keep and node.name != "input" and not (
+                len(graph.inputs) > 1 and label[r] == node.name) else ""
+            body[r] = (-1, [text(node) + extra])
+            continue
+        o = origin[r]
+        body[r] = (o, steps[r])
+        for written in steps[r]:
+            for m in re.finditer(r"@(\w+)", written):
+                refs[index_of[m[1]]] += 1
+        if o >= 0:
+            refs[o] += 1
+    statements: list[list[str]] = []
+    previous = -2
+    for r in sorted(roots):
+        o, st = body[r]
+        if o >= 0 and o == previous:
+            refs[o] -= 1
+            statements[-1] += st  # continues the statement just before
+        else:
+            statements.append(([f"@{label[o]}"] if o >= 0 else []) + list(st))
+        statements[-1][-1] += f"\0{r}"  # where `as NAME` may go
+        previous = r
+    multiple = len(graph.inputs) > 1
+    lines: list[str] = []
+    for chain in statements:
+        done = []
+        for step in chain:
+            while "\0" in step:
+                step, _, r_text = step.rpartition("\0")
+                r = int(r_text)
+                named = refs[r] > 0 or (output_line and r in graph.outputs) or (
+                    multiple and r in graph.inputs)
+                step += f" as {label[r]}" if named else ""
+            done.append(step)
+        lines += _wrap(done)
+    if output_line:
+        lines.append("output " + ", ".join(f"@{label[i]}" for i in graph.outputs))
+    return lines
+
+
 def _in_chain(node: Node, k: int, source: int) -> bool:
     """Whether input `k` of `node` is the chain it continues: the layer just before it.
     A merge's branches may all be `id`; a single-input layer's one input."""
@@ -106,7 +202,8 @@ def _labels(graph: Graph, wanted: set[int], several_inputs: bool) -> dict[int, s
 
 
 def _wrap(steps: list[str]) -> list[str]:
-    """One statement: steps joined by ` -> `, continued on lines starting `  -> `."""
+    """One statement: steps joined by ` -> `, continued on lines starting `  -> `; a merge
+    too long for a line opens its braces and puts each branch on a line of its own."""
     lines, current = [], steps[0]
     for step in steps[1:]:
         if len(current) + 4 + len(step) <= WIDTH:
@@ -114,4 +211,58 @@ def _wrap(steps: list[str]) -> list[str]:
         else:
             lines.append(current)
             current = "  -> " + step
+    lines.append(current)
+    out: list[str] = []
+    for line in lines:
+        out += _open(line) if len(line) > WIDTH else [line]
+    return out
+
+
+def _open(line: str) -> list[str]:
+    """The first merge of `line` with its branches one a line, under its `{`."""
+    start = line.find(" { ")
+    if start < 0:
+        return [line]
+    depth, cuts, end = 0, [], -1
+    for i in range(start + 1, len(line)):
+        if line[i] == "{":
+            depth += 1
+        elif line[i] == "}":
+            depth -= 1
+            if depth == 0:
+                end = i
+                break
+        elif line[i] == "|" and depth == 1:
+            cuts.append(i)
+    if end < 0:
+        return [line]
+    pad = " " * (len(line) - len(line.lstrip()) + 2)
+    bounds = [start + 3, *cuts, end]
+    branches = [line[a:b].strip(" |") for a, b in zip(bounds, bounds[1:])]
+    out = [line[:start + 2]]
+    for k, b in enumerate(branches):
+        out += _fill(_top_steps(b), f"{pad}{'| ' if k else '  '}", f"{pad}    -> ")
+    return out + [f"{pad}}}{line[end + 1:]}"]
+
+
+def _top_steps(chain: str) -> list[str]:
+    """A chain's steps, split at the arrows outside braces."""
+    steps, depth, last = [], 0, 0
+    for i, c in enumerate(chain):
+        depth += (c == "{") - (c == "}")
+        if depth == 0 and chain.startswith(" -> ", i):
+            steps.append(chain[last:i])
+            last = i + 4
+    return steps + [chain[last:]]
+
+
+def _fill(steps: list[str], lead: str, cont: str) -> list[str]:
+    """Steps joined by ` -> ` on lines of at most WIDTH (a step never split)."""
+    lines, current = [], lead + steps[0]
+    for step in steps[1:]:
+        if len(current) + 4 + len(step) <= WIDTH:
+            current += " -> " + step
+        else:
+            lines.append(current)
+            current = cont + step
     return lines + [current]
