@@ -7,8 +7,10 @@ The graph is split into the language's nesting (`structure.decompose`: chains, m
 and their branches), each layer written as its step (`printing.steps`), repeated
 sub-chains folded into `def` blocks and `( ... ) * N` (`printing.fold`), and the lines
 laid out as a person would (`printing.layout`): the network a stage a line, each line
-ending with the shape it makes. Parsing the text gives the same layers in the same order,
-so automatic names follow from it.
+ending with the shape it makes. A graph that nesting cannot say (several inputs or
+outputs, a tensor read across branches) is written with named tensors
+(`printing.named`). Parsing the text gives the same layers (in the same order where
+it nests), so automatic names follow from it; `to_text` reads it back to make sure.
 """
 
 from __future__ import annotations

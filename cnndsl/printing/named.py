@@ -2,13 +2,16 @@
 
 The nesting of `structure.decompose` can say only series-parallel graphs with one input
 and one output. Every other graph (a NASNet cell reading the cell before the last, two
-inputs, two outputs) is written here: the layers in graph order, each continuing the
-chain from the layer written just before it where it reads that tensor, and reading any
-other tensor by name (`@NAME` to continue from it, or as a merge branch). A tensor gets
-`as NAME` only where it is read again out of that order, or is one of several outputs;
-`output @a, @b` only where the outputs are not just the last statement's result. Writing
-the layers in graph order makes the text's layers come in the same order, so automatic
-names (`conv_3`) are the same when read back.
+inputs, two outputs) is written here, two ways:
+
+- `tree_lines` (what the printer writes): series-parallel parts still nested, a
+  statement `... as NAME` only for tensors that must be named (read twice, an output,
+  an input, a merge of branches from different tensors);
+- `named_lines` (the fallback, should the first ever fail to read back): the layers in
+  graph order, each continuing from the layer just before it or from `@NAME`, which
+  keeps even automatic names in order.
+
+`to_text` reads either back (`check.match`) before it returns it.
 """
 
 from __future__ import annotations
