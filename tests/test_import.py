@@ -397,6 +397,18 @@ def test_version_2_models_import_exactly(keras, tmp_path, build):
     assert leftovers(tmp_path) == []
 
 
+def test_version_2_models_keep_their_keras_names(keras, tmp_path):
+    """`--keep-names` with named tensors: every layer (and each of several inputs) is
+    named as in Keras, and still computes what Keras computes."""
+    imported = Imported(randomised(every_v2_layer(keras)), tmp_path, "--keep-names")
+    from cnndsl.importers.keras import RESERVED
+
+    names = {n.name for n in imported.graph.nodes}
+    expected = {layer.name for layer in _layers(imported.model)} | {"seq", "img", "vol"}
+    assert {n + "_" if n in RESERVED else n for n in expected} == names  # `add` is a word
+    check_several(keras, imported)
+
+
 def test_adapted_statistics_become_weights(keras, tmp_path):
     """`normalize` keeps mean, variance and count (an int64) as the adapted layer's."""
     imported = Imported(randomised(every_v2_layer(keras)), tmp_path)
