@@ -7,19 +7,24 @@ The graph is split into the language's nesting (`structure.decompose`: chains, m
 and their branches), each layer written as its step (`printing.steps`), repeated
 sub-chains folded into `def` blocks and `( ... ) * N` (`printing.fold`), and the lines
 laid out as a person would (`printing.layout`): the network a stage a line, each line
-ending with the shape it makes. Parsing the text gives the same layers in the same order,
-so automatic names follow from it.
+ending with the shape it makes. A graph that nesting cannot say (several inputs or
+outputs, a tensor read across branches) is written with named tensors
+(`printing.named`). Parsing the text gives the same layers (in the same order where
+it nests), so automatic names follow from it; `to_text` reads it back to make sure.
 """
 
 from __future__ import annotations
 
 import re
-from collections.abc import Iterable
+from collections.abc import Iterable, Set
 
+from .errors import NOWHERE, CnnError
 from .ir import Graph
 from .layers import BY_WORD, MERGES
+from .printing.check import Mismatch, match
 from .printing.fold import Hints, Program, fold_blocks, uses
 from .printing.layout import WIDTH, chain_lines
+from .printing.named import named_lines, needs_names, tree_lines
 from .printing.steps import StepWords
 from .printing.terms import (
     Block,
@@ -35,7 +40,7 @@ from .printing.terms import (
     word_text,
 )
 from .shapes import format_shape
-from .structure import decompose
+from .structure import NotSeriesParallel, decompose
 
 COMMENT_COLUMN = 64  # shape comments line up here, or two spaces after a longer line
 
@@ -44,20 +49,63 @@ def to_text(graph: Graph, *, fold: bool = True, names: bool = False,
             header: Iterable[str] = ()) -> str:
     """The network as `.cnn` text; `header` lines are written first, as comments.
 
-    Raises `structure.NotSeriesParallel` for a graph that needs named tensors."""
-    chain = decompose(graph)
+    A graph the nesting cannot say (several inputs or outputs, or a tensor read across
+    branches) is written with named tensors instead (`printing.named`), unfolded.
+    Automatic names follow from the order the text writes the layers in. A graph compiled
+    from text keeps its layer names: where the printed text would name a layer otherwise
+    (a layer left out of the network leaves a gap: `relu_2` with no `relu_1`; named
+    tensors write a layer where it is read; `name=` in the source), it is read back and
+    those layers get `name=`. An imported graph's names (Keras's, no source text) give
+    way to automatic names, as `names=False` says."""
+    from .compiler import compile_text  # the printer's own check; not at import time
+
+    written = {n.index for n in graph.nodes if n.kind != "input" and n.span != NOWHERE}
+    for flat in (False, True):  # nested named tensors; failing that (a bug), one a line
+        text = _text(graph, fold, names, header, flat)
+        keep: set[int] = set()
+        for _ in range(3):  # names given grow; those before them settle in one round
+            try:
+                reparsed = compile_text(text, graph.name)
+                twin = match(graph, reparsed)
+            except Mismatch:
+                break
+            except CnnError:  # a name given clashes with an automatic one: give them all
+                if keep == written:
+                    break
+                keep = set(written)
+                text = _text(graph, fold, keep, header, flat)
+                continue
+            wrong = {i for i in written if reparsed.nodes[twin[i]].name != graph.nodes[i].name}
+            if names or not wrong - keep:
+                return text
+            keep |= wrong
+            text = _text(graph, fold, keep, header, flat)
+    return text  # the caller's read-back check says what is wrong
+
+
+def _text(graph: Graph, fold: bool, names: bool | Set[int], header: Iterable[str],
+          flat: bool = False) -> str:
+    """The text, with `name=` on every layer (True) or on the layers of those indices."""
     words = StepWords().words
+    lines = [f"# {h}".rstrip() for h in header]
+    lines += [""] if lines else []
+    try:
+        if needs_names(graph):
+            raise NotSeriesParallel(-1, -1)
+        chain = decompose(graph)
+    except NotSeriesParallel:
+        lay = named_lines if flat else tree_lines
+        return "\n".join(lines + lay(graph, words, names)) + "\n"
     program = Program(terms_of(graph, chain, words, names), [])
     if fold and not names:  # a block used twice would repeat its names
         fold_blocks(program, Hints(lambda t: ends_stage(t, graph), _bonds(graph),
                                    lambda a, b: graph.nodes[a].in_shapes[0][-1]
                                    == graph.nodes[b].shape[-1]))
     _name_blocks(program)
-    lines = [f"# {h}".rstrip() for h in header]
-    lines += [""] if lines else []
     lines += _definitions(program)
     head = " ".join(word_text(w) for w in words(graph.input))
-    if names and graph.input.name != "input":
+    keep_input = names if isinstance(names, bool) else graph.inputs[0] in names
+    if keep_input and graph.input.name != "input":
         head += f" name={graph.input.name}"
     lines.append(head)
     lines += _network(graph, program.main)

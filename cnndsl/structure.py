@@ -41,23 +41,29 @@ class NotSeriesParallel(Exception):
 
 
 def dominators(graph: Graph) -> list[int]:
-    """The immediate dominator of every node (the input's is itself); nodes are in
-    topological order, so one pass suffices."""
-    idom, depth = [0] * len(graph.nodes), [0] * len(graph.nodes)
-    for node in graph.nodes[1:]:
+    """The immediate dominator of every node (an input's is itself); nodes are in
+    topological order, so one pass suffices. With several inputs, a node reached from
+    more than one has no dominator among the nodes: -1 (the inputs' common root)."""
+    idom, depth = list(range(len(graph.nodes))), [0] * len(graph.nodes)
+    for node in graph.nodes:
+        if not node.inputs:
+            continue
         first, *rest = node.inputs
         for other in rest:
             first = _meet(first, other, idom, depth)
-        idom[node.index], depth[node.index] = first, depth[first] + 1
+        idom[node.index] = first
+        depth[node.index] = 0 if first < 0 else depth[first] + 1
     return idom
 
 
 def _meet(a: int, b: int, idom: list[int], depth: list[int]) -> int:
     while a != b:
+        if a < 0 or b < 0:
+            return -1  # reached from two inputs: nothing in the graph dominates both
         if depth[a] >= depth[b]:
-            a = idom[a]
+            a = -1 if idom[a] == a else idom[a]
         else:
-            b = idom[b]
+            b = -1 if idom[b] == b else idom[b]
     return a
 
 

@@ -6,9 +6,12 @@ every v1 layer kind and activation (fused and as layers, nested models, the five
 and for keras.applications' ResNet50 and MobileNetV2 (weights=None, each built once per
 module), the import must give the same counts, `cnndsl run NET.cnn --weights W.npz` must
 reproduce `model.predict` (relative error <= 1e-5), and the text compiled back to Keras
-must compute it too. Then what cannot be imported: a Lambda, options with no step, layers
-of language version 2, a graph that is not series-parallel, two inputs, a shared layer;
-each is `MODEL.keras: error: ...` with a hint, exit 1, nothing written. Without TensorFlow,
+must compute it too. Language version 2: models with several inputs and outputs, a
+graph that is not series-parallel (a NASNet-style cell), every new layer and option,
+checked the same way with inputs and outputs by name; NASNetMobile and EfficientNetB0
+(weights=None) import with Keras's counts. Then what cannot be imported: a Lambda,
+options with no step, a shared layer; each is `MODEL.keras: error: ...` with a hint,
+exit 1, nothing written. Without TensorFlow,
 the pip command. Keras tests skip without TensorFlow.
 """
 
@@ -291,23 +294,157 @@ def test_small_models_import_exactly(keras, tmp_path, build):
     assert leftovers(tmp_path) == []
 
 
+# ---- version 2: several inputs and outputs, named tensors, the new steps -----------------
+
+def every_v2_layer(keras):
+    """Three inputs (a sequence, an image, a volume: every Cropping), two outputs, and
+    every version-2 layer and option; the adapted Normalization has statistics of its
+    own, the constant ones both one number and one per channel."""
+    L = keras.layers
+    rng = np.random.default_rng(1)
+    seq, img, vol = keras.Input((12, 3), name="seq"), keras.Input((10, 10, 3), name="img"), \
+        keras.Input((6, 6, 6, 2), name="vol")
+    adapted = L.Normalization(axis=-1, name="adapted")
+    adapted.adapt(rng.normal(1.0, 3.0, (64, 10, 10, 3)).astype(np.float32))
+    x = L.Rescaling(0.5, offset=-0.25)(img)
+    x = adapted(x)
+    x = L.Normalization(mean=[0.1, 0.2, 0.3], variance=[1.5, 2.0, 0.5])(x)
+    x = L.Normalization(mean=0.2, variance=4.0)(x)
+    x = L.Cropping2D(((1, 0), (0, 2)))(x)
+    x = L.Conv2D(6, 3, activation="hard_silu")(x)
+    x = L.BatchNormalization(scale=False, center=False)(x)
+    x = L.BatchNormalization(scale=False)(x)
+    x = L.LayerNormalization(epsilon=1e-6)(x)
+    x = L.LayerNormalization(center=False)(x)
+    x = L.Dropout(0.3, noise_shape=(None, 1, 1, 6))(x)
+    x = L.Dropout(0.3, noise_shape=(None, 1, None, 1))(x)
+    x = L.Activation("hard_silu")(x)
+    x = L.GlobalAveragePooling2D(keepdims=True)(x)
+    x = L.Flatten()(x)
+    s = L.Cropping1D((2, 1))(seq)
+    s = L.Conv1D(6, 3)(s)
+    s = L.GlobalMaxPooling1D(keepdims=True)(s)
+    s = L.Reshape((6,))(s)
+    v = L.Cropping3D(1)(vol)
+    v = L.Conv3D(6, 2)(v)
+    v = L.GlobalMaxPooling3D()(v)
+    joined = L.Concatenate()([x, s, v])
+    first = L.Dense(5, name="first")(joined)
+    second = L.Dense(3, name="second")(L.Add()([s, v]))
+    return keras.Model([seq, img, vol], [first, second], name="every_v2_layer")
+
+
+def nasnet_like_cell(keras):
+    """Two cells of a NASNet-style network: each reads its input and the previous cell's
+    output, so branches share tensors (not series-parallel); two outputs, one of them
+    also read further on."""
+    L = keras.layers
+    x = keras.Input((8, 8, 3), name="image")
+    c0 = L.BatchNormalization()(L.Conv2D(8, 3, padding="same", use_bias=False)(x))
+
+    def cell(h, p):
+        h = L.Conv2D(8, 1, use_bias=False)(L.ReLU()(h))
+        p = L.Conv2D(8, 1, use_bias=False)(L.ReLU()(p))
+        a = L.Add()([L.SeparableConv2D(8, 3, padding="same")(h), p])
+        b = L.Add()([L.AveragePooling2D(3, strides=1, padding="same")(p), h])
+        return L.Concatenate()([p, a, b])
+
+    c1 = cell(c0, x)
+    c2 = cell(c1, c0)
+    head = L.Dense(4, name="head")(L.GlobalAveragePooling2D()(c2))
+    side = L.Dense(2, name="side")(L.GlobalAveragePooling2D()(c1))
+    return keras.Model(x, [head, side], name="nasnet_like_cell")
+
+
+V2 = {"every_v2_layer": every_v2_layer, "nasnet_like_cell": nasnet_like_cell}
+
+
+def check_several(keras, imported: Imported) -> None:
+    """Counts, output shapes, and `cnndsl run` on an `.npz` of inputs by name against
+    `model.predict`; then the text compiled back to Keras computes the same."""
+    model, graph = imported.model, imported.graph
+    assert split(graph) == counts(model)
+    shapes = [tuple(s[1:]) for s in model.output_shape] if len(model.outputs) > 1 \
+        else [tuple(model.output_shape[1:])]
+    assert [n.shape for n in graph.output_nodes] == shapes
+    assert len(graph.nodes) - len(graph.inputs) == len(_layers(model))
+    rng = np.random.default_rng(7)
+    xs = [rng.normal(0, 2, (4, *t.shape[1:])).astype(np.float32) for t in model.inputs]
+    expected = model.predict(xs if len(xs) > 1 else xs[0], verbose=0)
+    expected = expected if isinstance(expected, list) else [expected]
+    np.savez(imported.where / "x.npz", **{n.name: x for n, x in zip(graph.input_nodes, xs)})
+    rc, _, err = cli("run", imported.cnn, "--weights", imported.npz,
+                     "-i", imported.where / "x.npz", "-o", imported.where / "y.npz")
+    assert rc == 0, err
+    ours = np.load(imported.where / "y.npz")
+    for node, theirs in zip(graph.output_nodes, expected):
+        assert relative_error(ours[node.name], theirs) <= TOLERANCE, node.name
+    back = imported.where / "back.keras"
+    rc, _, err = cli("compile", imported.cnn, "--weights", imported.npz, "-o", back)
+    assert rc == 0, err
+    again = keras.saving.load_model(back)
+    assert counts(again) == counts(model)
+    for ours_, theirs in zip(again.predict(xs if len(xs) > 1 else xs[0], verbose=0),
+                             expected):
+        assert relative_error(ours_, theirs) <= TOLERANCE
+
+
+@pytest.mark.parametrize("build", sorted(V2))
+def test_version_2_models_import_exactly(keras, tmp_path, build):
+    imported = Imported(randomised(V2[build](keras)), tmp_path)
+    assert "output @" in imported.text and " as " in imported.text
+    check_several(keras, imported)
+    assert leftovers(tmp_path) == []
+
+
+def test_version_2_models_keep_their_keras_names(keras, tmp_path):
+    """`--keep-names` with named tensors: every layer (and each of several inputs) is
+    named as in Keras, and still computes what Keras computes."""
+    imported = Imported(randomised(every_v2_layer(keras)), tmp_path, "--keep-names")
+    from cnndsl.importers.keras import RESERVED
+
+    names = {n.name for n in imported.graph.nodes}
+    expected = {layer.name for layer in _layers(imported.model)} | {"seq", "img", "vol"}
+    assert {n + "_" if n in RESERVED else n for n in expected} == names  # `add` is a word
+    check_several(keras, imported)
+
+
+def test_adapted_statistics_become_weights(keras, tmp_path):
+    """`normalize` keeps mean, variance and count (an int64) as the adapted layer's."""
+    imported = Imported(randomised(every_v2_layer(keras)), tmp_path)
+    weights = np.load(imported.npz)
+    (name,) = [n.name for n in imported.graph.nodes
+               if n.kind == "normalize" and n.layer.mean is None]
+    layer = imported.model.get_layer("adapted")
+    mean, variance, count = (np.asarray(v) for v in layer.get_weights())
+    assert np.array_equal(weights[f"{name}/mean"], mean)
+    assert np.array_equal(weights[f"{name}/variance"], variance)
+    assert weights[f"{name}/count"].dtype == np.int64
+    assert int(weights[f"{name}/count"]) == int(count)  # as Keras keeps it
+    assert np.allclose(mean, 1.0, atol=0.2) and np.allclose(variance, 9.0, rtol=0.2)
+    assert "normalize mean=0.1,0.2,0.3 variance=1.5,2.0,0.5" in imported.text
+
+
 def test_every_activation_and_kind_is_covered(keras):
-    """The small models use every v1 step kind and every activation word."""
+    """The small models use every step kind and every activation word (hard_swish as
+    Keras's hard_silu)."""
     from cnndsl.activations import FLOPS_PER_ELEMENT
     from cnndsl.layers import KINDS
 
     seen_kinds, seen_acts = set(), set()
-    for build in SMALL.values():
+    for build in [*SMALL.values(), *V2.values()]:
         model = build(keras)
         for layer in _layers(model):
             config = layer.get_config()
             seen_acts.add(config.get("activation"))
             seen_kinds.add(type(layer).__name__)
-    assert {"silu", "swish"} & seen_acts
+    assert {"silu", "swish"} & seen_acts and "hard_silu" in seen_acts
     assert set(FLOPS_PER_ELEMENT) - {"silu", "relu", "relu6", "leaky_relu", "elu", "softmax",
-                                     "linear"} <= seen_acts
+                                     "linear", "hard_swish"} <= seen_acts
     assert {"ReLU", "LeakyReLU", "ELU", "Softmax", "Flatten", "Dropout"} <= seen_kinds
-    assert len(KINDS) == 22  # when the catalogue grows, add the new kind to a model above
+    assert {"LayerNormalization", "Rescaling", "Normalization", "Cropping1D", "Cropping2D",
+            "Cropping3D"} <= seen_kinds
+    assert len(KINDS) == 26  # when the catalogue grows, add the new kind to a model above
 
 
 def test_keep_names_gives_every_layer_its_keras_name(keras, tmp_path):
@@ -370,6 +507,39 @@ def test_applications_compute_what_keras_computes(application):
     assert relative_error(ours, imported.model.predict(x, verbose=0)) <= TOLERANCE
 
 
+# Version 2: NASNetMobile's cells read the cell before the last (not series-parallel);
+# EfficientNetB0 has rescale, an adapted normalize and stochastic-depth dropout.
+APPLICATIONS_V2 = ("NASNetMobile", "EfficientNetB0")
+
+
+@pytest.fixture(scope="module", params=APPLICATIONS_V2)
+def application_v2(request, keras, tmp_path_factory):
+    model = getattr(keras.applications, request.param)(weights=None)
+    imported = Imported(randomised(model, seed=3), tmp_path_factory.mktemp(request.param))
+    yield request.param, imported
+    keras.backend.clear_session()
+
+
+def test_version_2_applications_import_with_their_counts(application_v2):
+    name, imported = application_v2
+    assert split(imported.graph) == counts(imported.model)
+    assert sum(split(imported.graph)) == imported.model.count_params()
+    assert imported.graph.output.shape == tuple(imported.model.output_shape[1:]) == (1000,)
+    assert len(imported.graph.nodes) - 1 == len(_layers(imported.model))
+    if name == "NASNetMobile":
+        assert "@" in imported.text  # named tensors: the graph is not series-parallel
+
+
+def test_version_2_applications_compute_what_keras_computes(application_v2):
+    name, imported = application_v2
+    x = imported.batch(1)
+    from cnndsl import load
+    from cnndsl.weights import load_npz
+
+    ours = load(imported.cnn).run(x, weights=load_npz(imported.npz))
+    assert relative_error(ours, imported.model.predict(x, verbose=0)) <= TOLERANCE
+
+
 # ---- what cannot be imported ------------------------------------------------------------
 
 def _refused(keras, tmp_path, model, *phrases: str, hint: str = "") -> str:
@@ -423,47 +593,20 @@ def test_options_without_a_step_are_refused(keras, tmp_path, case):
     _refused(keras, tmp_path, _model(keras, *build(keras.layers), shape=shape), *phrases)
 
 
-NOT_YET = [
-    (lambda L: [L.LayerNormalization(name="ln")], (4, 4, 2), "`ln` (LayerNormalization)",
-     "layernorm"),
-    (lambda L: [L.Rescaling(1 / 255, name="rs")], (4, 4, 2), "`rs` (Rescaling)", "rescale"),
-    (lambda L: [L.Cropping2D(1, name="cr")], (4, 4, 2), "`cr` (Cropping2D)", "crop"),
-    (lambda L: [L.BatchNormalization(scale=False, name="b")], (4, 4, 2),
-     "`b` (BatchNormalization)", "batchnorm scale=false"),
-    (lambda L: [L.GlobalAveragePooling2D(keepdims=True, name="g")], (4, 4, 2),
-     "`g` (GlobalAveragePooling2D)", "gap keepdims"),
-    (lambda L: [L.Dropout(0.2, noise_shape=(None, 1, 1, 2), name="dr")], (4, 4, 2),
-     "`dr` (Dropout)", "dropout noise="),
-    (lambda L: [L.Activation("hard_silu", name="hs")], (4,), "`hs` (Activation)",
-     "hard_swish"),
-]
-
-
-@pytest.mark.parametrize("case", range(len(NOT_YET)))
-def test_version_2_layers_are_not_supported_yet(keras, tmp_path, case):
-    build, shape, label, step = NOT_YET[case]
-    err = _refused(keras, tmp_path, _model(keras, *build(keras.layers), shape=shape), label,
-                   step, "not supported yet", hint="version 2")
-    assert "version 2" in err
-
-
-def test_a_graph_that_is_not_series_parallel_is_refused(keras, tmp_path):
-    """m2 reads b, which also feeds m1's branches: writing it needs `@b` (version 2)."""
+def test_a_graph_that_is_not_series_parallel_imports(keras, tmp_path):
+    """m2 reads b, which also feeds m1's branches: written with `as b` and `@b`."""
     L = keras.layers
     x = keras.Input((4, 4, 2))
     a, b = L.Conv2D(2, 1, name="a")(x), L.Conv2D(2, 1, name="b")(x)
     m1 = L.Add(name="m1")([a, b])
     m2 = L.Add(name="m2")([b, m1])
-    err = _refused(keras, tmp_path, keras.Model(x, m2), "layer `m2` (Add)",
-                   "layer `b` (Conv2D)", "not series-parallel", "named tensors")
-    assert "not built yet" in err
+    imported = Imported(randomised(keras.Model(x, m2, name="not_sp")), tmp_path)
+    assert "@" in imported.text
+    check_counts_and_outputs(keras, imported)
 
 
-def test_two_inputs_and_a_shared_layer_are_refused(keras, tmp_path):
+def test_a_shared_layer_is_refused(keras, tmp_path):
     L = keras.layers
-    a, b = keras.Input((4,)), keras.Input((4,))
-    _refused(keras, tmp_path, keras.Model([a, b], L.Add()([a, b])), "2 inputs",
-             hint="version 2")
     x = keras.Input((4,))
     shared = L.Dense(4, name="twice")
     _refused(keras, tmp_path, keras.Model(x, shared(shared(x))), "layer `twice` (Dense)",

@@ -16,6 +16,7 @@ from pathlib import Path
 
 import pytest
 from hypothesis import given
+from test_differential_v2 import v2_networks
 from test_properties import SETTINGS, merged_networks, networks, shape_text
 
 from cnndsl import compile_text
@@ -24,7 +25,7 @@ from cnndsl.ir import Graph, Node
 from cnndsl.layers.conv import Conv
 from cnndsl.layers.core import Input
 from cnndsl.layers.merge import Add
-from cnndsl.printer import to_text
+from cnndsl.printer import _text, to_text
 from cnndsl.printing.check import Mismatch, match
 from cnndsl.printing.steps import StepWords, number
 from cnndsl.structure import NotSeriesParallel, decompose
@@ -36,13 +37,28 @@ def nodes(graph: Graph) -> list[tuple]:
     return [(n.name, n.layer, n.inputs, n.in_shapes, n.shape) for n in graph.nodes]
 
 
+def names_of(graph: Graph, order) -> list[str]:
+    """Layer names in `order`; a lone input is `input` whatever it was called in a text
+    of several inputs that lost all but one (it is then written as in version 1)."""
+    lone = len(graph.inputs) == 1
+    return ["input" if lone and graph.nodes[i].kind == "input" else graph.nodes[i].name
+            for i in order]
+
+
 def round_trip(text: str, **options) -> str:
-    """Print `text`'s graph, read it back, and require the same nodes, names included."""
+    """Print `text`'s graph, read it back, and require the same nodes, names included:
+    in the same order where the text nests (version 1), else paired by `match` from the
+    outputs back (named tensors write a layer where it is read)."""
     graph = compile_text(text, "t")
     printed = to_text(graph, **options)
     again = compile_text(printed, "t")
-    assert nodes(again) == nodes(graph), printed
-    assert match(graph, again) == list(range(len(graph.nodes)))
+    if "@" not in printed:  # the same order
+        assert [n[1:] for n in nodes(again)] == [n[1:] for n in nodes(graph)], printed
+        assert match(graph, again) == list(range(len(graph.nodes)))
+    twin = match(graph, again)
+    assert names_of(again, twin) == names_of(graph, range(len(graph.nodes))), printed
+    assert [twin[i] for i in graph.inputs] == list(again.inputs), printed
+    assert [twin[i] for i in graph.outputs] == list(again.outputs), printed
     return printed
 
 
@@ -58,13 +74,36 @@ def test_names_kept_read_back_as_themselves(path):
     graph = compile_text(text, "t")
     printed = to_text(graph, names=True)
     assert "def " not in printed and ") * " not in printed
-    assert nodes(compile_text(printed, "t")) == nodes(graph)
+    again = compile_text(printed, "t")
+    if "@" not in printed:
+        assert nodes(again) == nodes(graph)
+    twin = match(graph, again)
+    assert [again.nodes[t].name for t in twin] == [n.name for n in graph.nodes], printed
 
 
 @SETTINGS
 @given(merged_networks())
 def test_random_merged_networks_read_back(drawn):
     round_trip(drawn[0])
+
+
+@SETTINGS
+@given(v2_networks())
+def test_random_v2_networks_read_back(drawn):
+    """Several inputs and outputs, merges of named tensors, jumps, tensor parameters:
+    printed with named tensors where needed, and read back as the same graph."""
+    text, _ = drawn
+    graph = compile_text(text, "t")
+    printed = round_trip(text)
+    for flat in (False, True):  # each layout on its own (to_text falls back to flat)
+        own = _text(graph, False, True, (), flat)
+        again = compile_text(own, "t")
+        twin = match(graph, again)
+        assert [again.nodes[t].name for t in twin] == [n.name for n in graph.nodes], own
+    if not graph.single:
+        assert "as " in printed
+    if len(graph.outputs) > 1:
+        assert "output @" in printed
 
 
 @SETTINGS
@@ -135,6 +174,33 @@ def test_steps_are_written_short():
                      "-> dense 3 linear")
 
 
+def test_version_2_steps_are_written_and_read_back():
+    """Every version-2 step and option, each defaults left out, numbers exact."""
+    text = ("input 8x8x3 -> rescale {1/255} offset=-1 -> normalize mean=0.5,0.25,0.125 "
+            "variance=1,2,3 -> normalize mean=0.5 variance=2 -> normalize -> crop 1:2x0:1 "
+            "-> conv 3 x4 hard_silu -> bn scale=false center=false -> bn scale=false "
+            "-> layernorm eps=1e-6 center=false -> layernorm -> dropout 0.2 noise=1x1x1 "
+            "-> gap keepdims -> gmp keepdims -> flatten")
+    printed = round_trip(text, fold=False)
+    steps = " ".join(" ".join(line.split("#")[0].split()) for line in printed.splitlines())
+    for written in ("rescale 0.00392156862745098 offset=-1.0",
+                    "normalize mean=0.5,0.25,0.125 variance=1.0,2.0,3.0",
+                    "normalize mean=0.5 variance=2.0 -> normalize -> crop 1:2x0:1",
+                    "conv 3 x4 hard_swish -> bn scale=false center=false -> bn scale=false",
+                    "layernorm eps=1e-6 center=false -> layernorm -> dropout 0.2 noise=1x1x1",
+                    "gap keepdims -> gmp keepdims -> flatten"):
+        assert written in steps, steps
+
+
+def test_several_inputs_and_outputs_use_named_tensors():
+    printed = round_trip((EXAMPLES[0].parent / "image_and_meta.cnn").read_text())
+    lines = printed.splitlines()
+    assert lines[:2] == ["input 32x32x3 as image", "input 4 as meta"]
+    assert lines[2] == "concat {" and lines[3].strip().startswith("@image -> conv 3 x8")
+    assert lines[-1] == "output @dense_3, @dense_4"
+    assert "def " not in printed
+
+
 def test_numbers_read_back_exactly():
     for x in (1.001e-5, 0.1, 1e-300, 0.30000001192092896, 2.0, 0.999):
         assert float(number(x)) == x
@@ -173,6 +239,13 @@ def test_a_tensor_read_across_branches_is_refused_naming_the_reader():
     with pytest.raises(NotSeriesParallel) as e:
         decompose(graph)
     assert (e.value.reader, e.value.shared) == (4, 2)
+    printed = to_text(graph)  # written with named tensors instead
+    again = compile_text(printed, "t")
+    match(graph, again)
+    named = compile_text(to_text(graph, names=True), "t")
+    twin = match(graph, named)
+    assert [named.nodes[t].name for t in twin] == ["input", "a", "b", "m1", "m2"]
+    assert "as b" in printed and "add { @b | @m1 }" in printed, printed
 
 
 def test_a_series_parallel_graph_nests():

@@ -185,7 +185,6 @@ def write_out(imported, model: Path, keep_names: bool, fold: bool, stem: str) ->
 
 def _text(imported, model: Path, keep_names: bool, fold: bool) -> str:
     from ..printer import to_text
-    from ..structure import NotSeriesParallel
 
     graph = imported.graph
     trainable = sum(n.layer.params(n.in_shapes)[0] for n in graph.nodes)
@@ -193,15 +192,7 @@ def _text(imported, model: Path, keep_names: bool, fold: bool) -> str:
     header = [f"{imported.model_name}: imported from {Path(model).name} by `cnndsl import`.",
               f"{trainable + frozen:,} params: {trainable:,} trainable, {frozen:,} "
               "non-trainable."]
-    try:
-        return to_text(graph, fold=fold, names=keep_names, header=header)
-    except NotSeriesParallel as e:
-        raise FileError(model, f"{imported.label(e.reader)} reads the output of "
-                        f"{imported.label(e.shared)} across branches: the graph is not "
-                        "series-parallel, and writing it needs named tensors (`as NAME`, "
-                        "`@NAME`) of language version 2, which are not built yet",
-                        "for now cnndsl imports models whose merges read branches that all "
-                        "start from one tensor (residual, inception and U-Net blocks)") from None
+    return to_text(graph, fold=fold, names=keep_names, header=header)
 
 
 def _writing(path: Path):

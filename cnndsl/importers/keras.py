@@ -207,49 +207,54 @@ def _check_dtype(op: Any, config: dict) -> None:
 
 
 def from_keras(model: Any, name: str | None = None) -> Imported:
-    """The typed graph and weights of a Keras model with one input and one output."""
-    inputs, outputs = list(model.inputs), list(model.outputs)
-    if len(inputs) != 1 or len(outputs) != 1:
-        raise Unsupported(f"the model has {len(inputs)} inputs and {len(outputs)} outputs",
-                          "several inputs or outputs need language version 2 (named "
-                          "tensors), which is not built yet: import a one-input, one-output "
-                          "model")
+    """The typed graph and weights of a Keras model: its inputs first (in the model's
+    order, each named after its Keras input), then its layers; its outputs in order."""
+    inputs = list(model.inputs)
     walk = _Walk()
-    shape = _shape(inputs[0])
-    if not 1 <= len(shape) <= 4:
-        raise Unsupported(f"the input has rank {len(shape)}", "cnndsl takes inputs of 1 to "
-                          "4 dimensions (batch axis not counted)")
-    history = getattr(inputs[0], "_keras_history", None)
-    keras_name = str(getattr(history[0], "name", "input")) if history else "input"
-    name = "input" if keras_name == "input" else walk.node_name(keras_name)
-    walk.nodes.append(Node(0, name, Input(shape), (), (), shape, NOWHERE,
-                           f"input {format_shape(shape)}"))
-    walk.origins[walk.nodes[0].name] = (keras_name, "InputLayer")
-    (out,) = walk.run(model, [0])
-    if out == 0:
+    for tensor in inputs:
+        _input_node(walk, tensor, single=len(inputs) == 1)
+    outs = walk.run(model, list(range(len(inputs))))
+    if all(o < len(inputs) for o in outs):
         raise Unsupported("the model has no layers between its input and its output",
                           "there is nothing to import")
-    graph = _reachable(Graph(name or model.name, tuple(walk.nodes), ()), out)
+    graph = _reachable(Graph(name or model.name, tuple(walk.nodes), ()), len(inputs), outs)
     names = {n.name for n in graph.nodes}
     weights = {k: v for k, v in walk.weights.items() if k.split("/")[0] in names}
     origins = {k: v for k, v in walk.origins.items() if k in names}
     return Imported(graph, weights, origins, str(getattr(model, "name", "model")))
 
 
-def _reachable(graph: Graph, out: int) -> Graph:
-    """Only the layers the output depends on (a nested model may compute more), output last."""
-    keep, stack = {out, 0}, [out]
+def _input_node(walk: _Walk, tensor: Any, single: bool) -> None:
+    """An input node named after the Keras input (`input` for a lone default-named one:
+    with several, each name must be a tensor name, `as NAME`)."""
+    shape = _shape(tensor)
+    if not 1 <= len(shape) <= 4:
+        raise Unsupported(f"the input has rank {len(shape)}", "cnndsl takes inputs of 1 to "
+                          "4 dimensions (batch axis not counted)")
+    history = getattr(tensor, "_keras_history", None)
+    keras_name = str(getattr(history[0], "name", "input")) if history else "input"
+    name = "input" if keras_name == "input" and single else walk.node_name(keras_name)
+    walk.nodes.append(Node(len(walk.nodes), name, Input(shape), (), (), shape, NOWHERE,
+                           f"input {format_shape(shape)}"))
+    walk.origins[name] = (keras_name, "InputLayer")
+
+
+def _reachable(graph: Graph, n_inputs: int, outs: list[int]) -> Graph:
+    """Only the layers the outputs depend on (a nested model may compute more); every
+    input kept, in order, and the nodes still in topological order."""
+    keep, stack = set(outs) | set(range(n_inputs)), list(outs)
     while stack:
         for i in graph.nodes[stack.pop()].inputs:
             if i not in keep:
                 keep.add(i)
                 stack.append(i)
-    order = sorted(keep)  # a node comes after its inputs, so the output is last
+    order = sorted(keep)  # a node comes after its inputs
     index = {old: new for new, old in enumerate(order)}
     nodes = tuple(Node(index[n.index], n.name, n.layer, tuple(index[i] for i in n.inputs),
                        n.in_shapes, n.shape, n.span, n.text)
                   for n in (graph.nodes[i] for i in order))
-    return Graph(graph.name, nodes, ())
+    return Graph(graph.name, nodes, (), tuple(range(n_inputs)),
+                 tuple(index[o] for o in outs))
 
 
 def scan_config(config: Any) -> None:

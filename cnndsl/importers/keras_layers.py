@@ -2,9 +2,9 @@
 
 One entry per Keras class in `LAYERS`, reading the layer's config (what Keras saves, so
 what a `.keras` file holds) into the cnndsl layer that computes the same function.
-Options cnndsl cannot express are a `Refused` naming the option; classes of language
-version 2 (being added to the catalogue) are listed in `NOT_YET` with the step they will
-become, so supporting one is a matter of moving it into `LAYERS`.
+Options cnndsl cannot express are a `Refused` naming the option. `NOT_YET` lists Keras
+classes a future step will read (empty now that language version 2's steps are read), so
+that the refusal can say which step they will become.
 """
 
 from __future__ import annotations
@@ -13,12 +13,14 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
+import numpy as np
+
 from ..activations import ACTIVATIONS, Activation, canonical_activation
 from ..layers import Layer
 from ..layers.conv import Conv, Deconv, DWConv, SepConv
-from ..layers.norm import BatchNorm
 from ..layers.core import (
     ActivationStep,
+    Crop,
     Dense,
     Dropout,
     Flatten,
@@ -27,14 +29,12 @@ from ..layers.core import (
     ZeroPad,
 )
 from ..layers.merge import Add, Avg, Concat, Max, Mul
+from ..layers.norm import BatchNorm, LayerNorm, Normalize, Rescale
 from ..layers.pooling import GAP, GMP, AvgPool, MaxPool
 from ..shapes import Shape
 
-NOT_YET_HINT = ("it comes with language version 2 (docs/language.md); until then, change "
-                "the model or leave the layer out")
-
-# Keras activation names with no cnndsl word yet, and the word they will be (v2).
-ACTIVATIONS_NOT_YET = {"hard_silu": "hard_swish", "hard_swish": "hard_swish"}
+NOT_YET_HINT = ("it comes with a later language version (docs/language.md); until then, "
+                "change the model or leave the layer out")
 
 
 class Refused(Exception):
@@ -89,9 +89,7 @@ def activation(seen: Seen, value: Any = None, fused: bool = True) -> Activation 
     if not isinstance(name, str):
         raise Refused("a custom activation function has no cnndsl equivalent",
                       f"use one of: {', '.join(ACTIVATIONS)}")
-    if name in ACTIVATIONS_NOT_YET:
-        raise seen.not_yet(ACTIVATIONS_NOT_YET[name])
-    if name not in ACTIVATIONS:
+    if name not in ACTIVATIONS and canonical_activation(name).name not in ACTIVATIONS:
         raise Refused(f"activation `{name}` has no cnndsl equivalent",
                       f"cnndsl has: {', '.join(ACTIVATIONS)}")
     return canonical_activation(name)
@@ -161,31 +159,87 @@ def pool(kind: type[MaxPool] | type[AvgPool]) -> Callable[[Seen], Layer]:
 def global_pool(kind: type[GAP] | type[GMP]) -> Callable[[Seen], Layer]:
     def read(seen: Seen) -> Layer:
         _channels_last(seen)
-        if seen.get("keepdims"):
-            raise seen.not_yet(f"{kind.kind} keepdims")
-        return kind()
+        return kind(bool(seen.get("keepdims", False)))
     return read
 
 
-def batchnorm(seen: Seen) -> Layer:
+def _channel_axis(seen: Seen, step: str) -> None:
+    """Refuse a normalisation over anything but the last (channel) axis."""
     axis = seen.get("axis", -1)
-    axes = axis if isinstance(axis, list) else [axis]
+    axes = list(axis) if isinstance(axis, (list, tuple)) else [axis]
     rank = len(seen.in_shapes[0])
     if [a % (rank + 1) if a < 0 else a for a in axes] != [rank]:
         raise Refused(f"axis={axis!r} normalises another axis than the channels",
-                      "cnndsl's batchnorm normalises the last (channel) axis")
-    for option in ("scale", "center"):
-        if not seen.get(option, True):
-            raise seen.not_yet(f"batchnorm {option}=false")
+                      f"cnndsl's {step} normalises the last (channel) axis")
+
+
+def batchnorm(seen: Seen) -> Layer:
+    _channel_axis(seen, "batchnorm")
     seen.require("renorm", (False, None), "cnndsl's batchnorm has no batch renormalisation")
-    return BatchNorm(float(seen.get("epsilon", 0.001)),
-                                float(seen.get("momentum", 0.99)))
+    return BatchNorm(float(seen.get("epsilon", 0.001)), float(seen.get("momentum", 0.99)),
+                     bool(seen.get("scale", True)), bool(seen.get("center", True)))
+
+
+def layernorm(seen: Seen) -> Layer:
+    _channel_axis(seen, "layernorm")
+    seen.require("rms_scaling", (False, None), "cnndsl's layernorm subtracts the mean "
+                 "(no RMS scaling)")
+    return LayerNorm(float(seen.get("epsilon", 0.001)), bool(seen.get("scale", True)),
+                     bool(seen.get("center", True)))
+
+
+def rescale(seen: Seen) -> Layer:
+    scale, offset = seen.get("scale", 1.0), seen.get("offset", 0.0)
+    if not all(isinstance(v, (int, float)) for v in (scale, offset)):
+        raise Refused("a per-channel scale or offset has no cnndsl equivalent",
+                      "cnndsl's rescale takes one number for each")
+    return Rescale(float(scale), float(offset))
+
+
+def normalize(seen: Seen) -> Layer:
+    """Adapted statistics (mean, variance, count) are weights; constants are options,
+    one number or one per channel."""
+    _channel_axis(seen, "normalize")
+    seen.require("invert", (False, None), "cnndsl's normalize does not invert")
+    mean, variance = seen.get("mean"), seen.get("variance")
+    if mean is None and variance is None:
+        return Normalize()
+    if mean is None or variance is None:
+        raise Refused("a Normalization with only one of mean and variance",
+                      "give both, or adapt the layer")
+    m, v = (tuple(float(x) for x in np.ravel(np.asarray(a, dtype=np.float64)))
+            for a in (mean, variance))
+    channels = seen.in_shapes[0][-1]
+    if len(m) != len(v) or len(m) not in (1, channels):
+        raise Refused("mean and variance are neither one number nor one per channel",
+                      "cnndsl's normalize takes one number, or one per channel, for each")
+    return Normalize(m, v)
+
+
+def crop(seen: Seen) -> Layer:
+    _channels_last(seen)
+    value = seen.get("cropping", 1)
+    if isinstance(value, int):
+        pads = ((value, value),) * seen.rank
+    elif seen.rank == 1:  # Cropping1D's cropping is one (before, after) pair
+        pads = ((int(value[0]), int(value[1])),)
+    else:
+        pads = tuple((p, p) if isinstance(p, int) else (int(p[0]), int(p[1])) for p in value)
+    return Crop(pads)
 
 
 def dropout(seen: Seen) -> Layer:
-    if seen.get("noise_shape") is not None:
-        raise seen.not_yet("dropout noise=")
-    return Dropout(float(seen.get("rate")))
+    """`noise_shape` without the batch axis; Keras's None (the input's size) made explicit."""
+    noise = seen.get("noise_shape")
+    if noise is None:
+        return Dropout(float(seen.get("rate")))
+    shape = seen.in_shapes[0]
+    dims = tuple(noise)[1:]
+    if len(dims) != len(shape):
+        raise Refused(f"noise_shape={noise!r} does not have one axis per input axis",
+                      "give noise_shape the input's rank, batch axis first")
+    return Dropout(float(seen.get("rate")),
+                   tuple(n if d is None else int(d) for d, n in zip(dims, shape)))
 
 
 def zeropad(seen: Seen) -> Layer:
@@ -282,6 +336,8 @@ LAYERS: dict[str, Callable[[Seen], Layer]] = {
     **_dims("GlobalMaxPooling", global_pool(GMP)),
     **_dims("ZeroPadding", zeropad),
     **_dims("UpSampling", upsample),
+    **_dims("Cropping", crop),
+    "LayerNormalization": layernorm, "Rescaling": rescale, "Normalization": normalize,
     "Dense": dense, "Flatten": flatten, "Dropout": dropout, "Reshape": reshape,
     "BatchNormalization": batchnorm, "Activation": activation_layer, "ReLU": relu_layer,
     "LeakyReLU": leaky_relu_layer, "ELU": elu_layer, "Softmax": softmax_layer,
@@ -289,10 +345,7 @@ LAYERS: dict[str, Callable[[Seen], Layer]] = {
     "Maximum": merge(Max), "Concatenate": concat,
 }
 
-# Keras classes that language version 2 adds, and the step each will be.
-NOT_YET: dict[str, str] = {
-    "LayerNormalization": "layernorm", "Rescaling": "rescale", "Normalization": "normalize",
-    **{f"Cropping{d}D": "crop" for d in (1, 2, 3)},
-}
+# Keras classes a later language version will read, and the step each will be.
+NOT_YET: dict[str, str] = {}
 
 MODELS = ("Functional", "Sequential", "Model")

@@ -21,7 +21,10 @@ def match(original: Graph, reparsed: Graph) -> list[int]:
     if len(original.nodes) != len(reparsed.nodes):
         raise Mismatch(f"{len(original.nodes)} layers printed, {len(reparsed.nodes)} read back")
     twin = [-1] * len(original.nodes)
-    stack = [(len(original.nodes) - 1, len(reparsed.nodes) - 1)]
+    if len(original.outputs) != len(reparsed.outputs):
+        raise Mismatch(f"{len(original.outputs)} outputs printed, "
+                       f"{len(reparsed.outputs)} read back")
+    stack = list(zip(original.outputs, reparsed.outputs))
     while stack:
         a, b = stack.pop()
         if twin[a] == b:

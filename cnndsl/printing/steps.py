@@ -43,6 +43,18 @@ def activation_text(fn: Activation) -> str:
     return fn.name
 
 
+def _affine(layer) -> list[Word]:
+    """A norm's `scale=false` / `center=false` (Keras's defaults, True, left out)."""
+    out: list[Word] = [] if layer.scale else [("scale=false",)]
+    return out + ([] if layer.center else [("center=false",)])
+
+
+def _pads(pads: tuple[tuple[int, int], ...]) -> str:
+    """`1`, `1x2`, `0:1x0:1`: per axis, before and after (one number when equal)."""
+    texts = [f"{b}" if b == a else f"{b}:{a}" for b, a in pads]
+    return texts[0] if len(set(texts)) == 1 else "x".join(texts)
+
+
 class StepWords:
     """`words(node)` dispatches on the node's kind, as the backends do."""
 
@@ -119,14 +131,37 @@ class StepWords:
             out.append((f"eps={number(layer.eps)}",))
         if layer.momentum != 0.99:
             out.append((f"momentum={number(layer.momentum)}",))
-        return out
+        return out + _affine(layer)
+
+    def layernorm(self, node, layer):
+        out: list[Word] = [("layernorm",)]
+        if layer.eps != 0.001:
+            out.append((f"eps={number(layer.eps)}",))
+        return out + _affine(layer)
+
+    def rescale(self, node, layer):
+        out: list[Word] = [("rescale",), (number(layer.scale),)]
+        return out + ([(f"offset={number(layer.offset)}",)] if layer.offset else [])
+
+    def normalize(self, node, layer):
+        """Adapted (statistics as weights) is the bare word; constants are options, one
+        number for all channels or a comma list, one per channel."""
+        if layer.mean is None or layer.variance is None:
+            return [("normalize",)]
+        return [("normalize",), ("mean=" + ",".join(map(number, layer.mean)),),
+                ("variance=" + ",".join(map(number, layer.variance)),)]
 
     def dropout(self, node, layer):
-        return [("dropout",), (number(layer.rate),)]
+        out: list[Word] = [("dropout",), (number(layer.rate),)]
+        if layer.noise is not None:
+            out.append(("noise=" + "x".join(map(str, layer.noise)),))
+        return out
 
     def zeropad(self, node, layer):
-        pads = [f"{b}" if b == a else f"{b}:{a}" for b, a in layer.pads]
-        return [("zeropad",), (pads[0] if len(set(pads)) == 1 else "x".join(pads),)]
+        return [("zeropad",), (_pads(layer.pads),)]
+
+    def crop(self, node, layer):
+        return [("crop",), (_pads(layer.pads),)]
 
     def upsample(self, node, layer):
         return [("upsample",), (compact(layer.factors),)]
@@ -140,10 +175,10 @@ class StepWords:
         return [("flatten",)]
 
     def gap(self, node, layer):
-        return [("gap",)]
+        return [("gap",)] + ([("keepdims",)] if layer.keepdims else [])
 
     def gmp(self, node, layer):
-        return [("gmp",)]
+        return [("gmp",)] + ([("keepdims",)] if layer.keepdims else [])
 
     def activation(self, node, layer):
         return [(activation_text(layer.function),)]

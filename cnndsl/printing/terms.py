@@ -7,7 +7,7 @@ one (`x{4*f}`) or a multiple of the entering channels (`x{C*6}`). Terms with the
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Set
 from dataclasses import dataclass, field
 from fractions import Fraction
 
@@ -256,12 +256,14 @@ def rebuild(term: Term, fill: Callable[[Hole], Hole]) -> Term:
 
 # -- from the structure ---------------------------------------------------------------------
 
-def terms_of(graph: Graph, chain: Chain, words, names: bool) -> list[Term]:
-    """The chain as terms; `words(node)` gives a layer's words; `names` adds `name=`."""
+def terms_of(graph: Graph, chain: Chain, words, names: bool | Set[int]) -> list[Term]:
+    """The chain as terms; `words(node)` gives a layer's words; `names` adds `name=` to
+    every layer (True) or to the layers of those indices."""
     out: list[Term] = []
     for part in chain:
         node = graph.nodes[part.node]
-        suffix: list[Word] = [(f"name={node.name}",)] if names else []
+        keep = names if isinstance(names, bool) else node.index in names
+        suffix: list[Word] = [(f"name={node.name}",)] if keep else []
         if isinstance(part, Step):
             out.append(Leaf(words(node) + suffix, node.index))
         else:
@@ -269,7 +271,7 @@ def terms_of(graph: Graph, chain: Chain, words, names: bool) -> list[Term]:
     return out
 
 
-def _merge(graph: Graph, fork: Fork, words, names: bool, suffix: list[Word]) -> Merge:
+def _merge(graph: Graph, fork: Fork, words, names: bool | Set[int], suffix: list[Word]) -> Merge:
     node = graph.nodes[fork.node]
     branches = [terms_of(graph, b, words, names) for b in fork.branches]
     if node.kind == "add" and len(branches) == 2 and not branches[0] and branches[1]:
@@ -280,7 +282,7 @@ def _merge(graph: Graph, fork: Fork, words, names: bool, suffix: list[Word]) -> 
 def is_attached(term: Term, graph: Graph) -> bool:
     """A step that finishes the one before it (batch norm, an activation, dropout)."""
     return isinstance(term, Leaf) and graph.nodes[term.first].kind in (
-        "batchnorm", "activation", "dropout")
+        "batchnorm", "layernorm", "activation", "dropout")
 
 
 def ends_stage(term: Term, graph: Graph) -> bool:
