@@ -316,6 +316,7 @@ def every_v2_layer(keras):
     x = L.BatchNormalization(scale=False)(x)
     x = L.LayerNormalization(epsilon=1e-6)(x)
     x = L.LayerNormalization(center=False)(x)
+    x = L.LayerNormalization(scale=False)(x)
     x = L.Dropout(0.3, noise_shape=(None, 1, 1, 6))(x)
     x = L.Dropout(0.3, noise_shape=(None, 1, None, 1))(x)
     x = L.Activation("hard_silu")(x)
@@ -423,6 +424,9 @@ def test_adapted_statistics_become_weights(keras, tmp_path):
     assert int(weights[f"{name}/count"]) == int(count)  # as Keras keeps it
     assert np.allclose(mean, 1.0, atol=0.2) and np.allclose(variance, 9.0, rtol=0.2)
     assert "normalize mean=0.1,0.2,0.3 variance=1.5,2.0,0.5" in imported.text
+    # Options that change nothing at inference, so only the text shows them.
+    steps = " ".join(imported.text.split())
+    assert "dropout 0.3 noise=1x1x6 -> dropout 0.3 noise=1x6x1" in steps, steps
 
 
 def test_every_activation_and_kind_is_covered(keras):
