@@ -2,10 +2,9 @@
 
 Run once (it builds the Keras models, so it is slow and not part of the tests):
 
-    python tests/golden/dump_keras_applications_efficient.py \
-        > tests/golden/keras_applications_efficient.json
+    python tests/golden/dump_keras_applications_efficient.py
 
-(model names as arguments dump only those).
+(model names as arguments print only those, and write nothing).
 
 For each model, keras.applications.X(weights=None) with its defaults (include_top=True, 1000
 classes, 224x224 input, or 300x300 for EfficientNetB3; MobileNetV3 is given 224x224, see
@@ -15,14 +14,17 @@ model.layers order (ConvNeXt by operation, see BY_OPERATION), and the totals.
 
 from __future__ import annotations
 
-import json
 import os
 import sys
+from pathlib import Path
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
 
+import golden_json  # noqa: E402  (beside this script)
 import keras  # noqa: E402
 import tensorflow as tf  # noqa: E402
+
+OUT = Path(__file__).resolve().parent / "keras_applications_efficient.json"
 
 MODELS = {
     # example name: keras.applications class
@@ -63,10 +65,6 @@ KINDS_DIFFER = {
 }
 
 
-def count(weights) -> int:
-    return int(sum(int(w.numpy().size) if hasattr(w, "numpy") else int(w.size) for w in weights))
-
-
 def rows(model, by_operation: bool) -> list:
     """[class, output shape without batch, params] for each layer (or operation)."""
     out = []
@@ -86,14 +84,7 @@ def rows(model, by_operation: bool) -> list:
 
 def dump(name: str) -> dict:
     model = getattr(keras.applications, MODELS[name])(weights=None, **KWARGS.get(name, {}))
-    layers = rows(model, name in BY_OPERATION)
-    trainable = count(model.trainable_weights)
-    non_trainable = count(model.non_trainable_weights)
-    total = int(model.count_params())
-    assert total == trainable + non_trainable, name
-    out = model.output.shape
-    return {"total": total, "trainable": trainable, "non_trainable": non_trainable,
-            "output": [int(d) for d in out[1:]], "layers": layers}
+    return golden_json.entry(model, rows(model, name in BY_OPERATION))
 
 
 def main() -> None:
@@ -116,20 +107,10 @@ def main() -> None:
     doc["_published"] = {name: [doc[name]["total"], doc[name]["trainable"],
                                 len(doc[name]["layers"]), doc[name]["output"]] for name in names}
     doc["_kinds_differ"] = {k: v for k, v in KINDS_DIFFER.items() if k in names}
-    # One layer a line, as keras_applications.json.
-    parts = ["{"]
-    items = list(doc.items())
-    for i, (key, value) in enumerate(items):
-        sep = "," if i < len(items) - 1 else ""
-        if isinstance(value, dict) and "layers" in value:
-            head = {k: v for k, v in value.items() if k != "layers"}
-            rows = ",\n".join(json.dumps(row, separators=(",", ":")) for row in value["layers"])
-            parts.append(f"{json.dumps(key)}:{json.dumps(head, separators=(',', ':'))[:-1]},"
-                         f"\"layers\":[\n{rows}]}}{sep}")
-        else:
-            parts.append(f"{json.dumps(key)}:{json.dumps(value, separators=(',', ':'))}{sep}")
-    parts.append("}")
-    print("\n".join(parts))
+    if sys.argv[1:]:  # a subset: shown, never written over the whole group's file
+        print(golden_json.text(doc), end="")
+    else:
+        golden_json.write(OUT, doc)
 
 
 if __name__ == "__main__":

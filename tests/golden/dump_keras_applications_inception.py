@@ -12,13 +12,13 @@ NAMEs (default: all) choose which models the file holds.
 
 from __future__ import annotations
 
-import json
 import os
 import sys
 from pathlib import Path
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
 
+import golden_json  # noqa: E402  (beside this script)
 import keras  # noqa: E402
 import tensorflow as tf  # noqa: E402
 
@@ -40,24 +40,9 @@ KINDS_DIFFER = {
 }
 
 
-def shape_of(layer) -> list[int]:
-    shape = layer.output.shape
-    return [int(d) for d in shape[1:]]
-
-
-def n_params(weights) -> int:
-    return int(sum(int(w.numpy().size) for w in weights))
-
-
 def dump(build) -> dict:
     model = build(weights=None)
-    layers = [[type(layer).__name__, shape_of(layer), int(layer.count_params())]
-              for layer in model.layers]
-    return {"total": int(model.count_params()),
-            "trainable": n_params(model.trainable_weights),
-            "non_trainable": n_params(model.non_trainable_weights),
-            "output": [int(d) for d in model.output.shape[1:]],
-            "layers": layers}
+    return golden_json.entry(model, golden_json.layer_rows(model))
 
 
 def main() -> None:
@@ -69,27 +54,14 @@ def main() -> None:
                   f"[Keras class, output shape without the batch axis, count_params()], in "
                   f"model.layers order. Dumped by tests/golden/"
                   f"dump_keras_applications_inception.py.",
-        "_published": {name: [d["total"], d["trainable"], len(d["layers"]), d["output"]]
-                       for name, d in dumps.items()},
+        "_published": golden_json.published(dumps),
         "_kinds_differ": {n: why for n, why in KINDS_DIFFER.items() if n in dumps},
         **dumps,
     }
-    # One layer a line, as keras_applications.json is laid out.
-    parts = ["{"]
-    items = list(doc.items())
-    for i, (key, value) in enumerate(items):
-        end = "," if i < len(items) - 1 else ""
-        if key.startswith("_"):
-            parts.append(f"{json.dumps(key)}:{json.dumps(value)}{end}")
-            continue
-        head = {k: v for k, v in value.items() if k != "layers"}
-        rows = ",\n".join(json.dumps(row, separators=(",", ":")) for row in value["layers"])
-        parts.append(f"{json.dumps(key)}:{json.dumps(head, separators=(',', ':'))[:-1]},"
-                     f"\"layers\":[\n{rows}]}}{end}")
-    parts.append("}")
-    OUT.write_text("\n".join(parts) + "\n", encoding="utf-8")
-    json.loads(OUT.read_text(encoding="utf-8"))
-    print(f"wrote {OUT}: " + ", ".join(f"{n} {d['total']:,}" for n, d in dumps.items()))
+    if sys.argv[1:]:  # a subset: shown, never written over the whole group's file
+        print(golden_json.text(doc), end="")
+    else:
+        golden_json.write(OUT, doc)
 
 
 if __name__ == "__main__":

@@ -11,12 +11,12 @@ builds the Keras models, which takes a minute); the tests only read the JSON:
 
 from __future__ import annotations
 
-import json
 import os
 from pathlib import Path
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
 
+import golden_json  # noqa: E402  (beside this script)
 import keras  # noqa: E402
 import tensorflow as tf  # noqa: E402
 
@@ -37,51 +37,22 @@ MODELS = {
 }
 
 
-def count(weights) -> int:
-    return sum(int(w.numpy().size) for w in weights)
-
-
 def dump(cls: str, kwargs: dict) -> dict:
     keras.backend.clear_session()
     model = getattr(keras.applications, cls)(weights=None, include_top=True, **kwargs)
-    layers = [[type(layer).__name__, [int(d) for d in layer.output.shape[1:]],
-               int(layer.count_params()) if layer.weights else 0]
-              for layer in model.layers]
-    return {"total": int(model.count_params()),
-            "trainable": count(model.trainable_weights),
-            "non_trainable": count(model.non_trainable_weights),
-            "output": [int(d) for d in model.output.shape[1:]],
-            "layers": layers}
+    return golden_json.entry(model, golden_json.layer_rows(model))
 
 
 def main() -> None:
     dumps = {name: dump(cls, kwargs) for name, (cls, kwargs) in MODELS.items()}
-    doc = {
+    golden_json.write(OUT, {
         "_about": (f"keras.applications models (weights=None, include_top=True) as built by "
                    f"TensorFlow {tf.__version__} / Keras {keras.__version__}: per layer "
                    "[Keras class, output shape without the batch axis, count_params()], in "
                    "model.layers order. Dumped by tests/golden/dump_keras_applications_v1.py."),
-        "_published": {name: [d["total"], d["trainable"], len(d["layers"]), d["output"]]
-                       for name, d in dumps.items()},
+        "_published": golden_json.published(dumps),
         **dumps,
-    }
-    # One layer a line, as keras_applications.json, so that diffs stay readable.
-    lines = ["{"]
-    items = list(doc.items())
-    for i, (key, value) in enumerate(items):
-        end = "," if i < len(items) - 1 else ""
-        if key.startswith("_"):
-            lines.append(f"{json.dumps(key)}:{json.dumps(value, separators=(',', ':'))}{end}")
-            continue
-        head = {k: v for k, v in value.items() if k != "layers"}
-        lines.append(f"{json.dumps(key)}:{json.dumps(head, separators=(',', ':'))[:-1]},"
-                     '"layers":[')
-        rows = [json.dumps(row, separators=(",", ":")) for row in value["layers"]]
-        lines.append(",\n".join(rows))
-        lines.append("]}" + end)
-    lines.append("}")
-    OUT.write_text("\n".join(lines) + "\n", encoding="utf-8")
-    print(f"wrote {OUT}")
+    })
 
 
 if __name__ == "__main__":
