@@ -487,9 +487,10 @@ def expand(module: ast.Module, source: str, name: str = "model") -> Graph:
     keep = pruning.reaching(nodes, outputs)
     for warning in pruning.dead_ends(nodes, keep, builder.dropped):
         builder.warnings.setdefault((warning.span.start, warning.message), warning)
-    inputs_kept = tuple(n.index for n in nodes if n.kind == "input" and keep[n.index])
-    kept, outputs = pruning.kept(nodes, keep, outputs)
-    inputs_kept = tuple(sum(keep[:i]) for i in inputs_kept)
+    kept, renumbered = pruning.kept(nodes, keep)
+    inputs_kept = tuple(renumbered[n.index] for n in nodes
+                        if n.kind == "input" and keep[n.index])
+    outputs = tuple(renumbered[o] for o in outputs)
     for node in kept:
         if node.index not in outputs and _activation_name(node.layer) == "softmax":
             builder.warn("softmax before the last layer", node.span,

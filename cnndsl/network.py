@@ -90,31 +90,32 @@ class Network:
         its array (or a list in the order written) and gives a dict by output name."""
         if weights is not None:
             self.set_weights(weights)
+        xs, single = self._inputs(x)
+        outs = self.interpreter(dtype).run_many(xs)
+        outs = [o[0] if single else o for o in outs]
         if self.graph.single:
-            x = np.asarray(x)
-            single = x.shape == self.input_shape
-            out = self.interpreter(dtype).run(x[None] if single else x)
-            return out[0] if single else out
-        nodes = self.graph.input_nodes
-        xs = [np.asarray(x[n.name]) for n in nodes] if isinstance(x, Mapping) \
-            else [np.asarray(a) for a in x]
-        single = len(xs) == len(nodes) and all(a.shape == n.shape for a, n in zip(xs, nodes))
-        outs = self.interpreter(dtype).run_many([a[None] for a in xs] if single else xs)
-        return {n.name: (o[0] if single else o) for n, o in zip(self.graph.output_nodes, outs)}
+            return outs[0]
+        return {n.name: o for n, o in zip(self.graph.output_nodes, outs)}
 
     def run_layers(self, x, dtype=np.float32) -> dict[str, np.ndarray]:
         """Every layer's output by name (feature maps), for a batch or a single example;
         `x` as for `run`."""
+        xs, single = self._inputs(x)
+        outputs = self.interpreter(dtype, keep=True).run_all(xs)
+        return {k: (v[0] if single else v) for k, v in outputs.items()}
+
+    def _inputs(self, x) -> tuple[list[np.ndarray], bool]:
+        """`x` as one batch per input, in the order written, and whether it was single
+        examples without the batch axis (given one added)."""
         nodes = self.graph.input_nodes
         if self.graph.single:
             xs = [np.asarray(x)]
+        elif isinstance(x, Mapping):
+            xs = [np.asarray(x[n.name]) for n in nodes]
         else:
-            xs = [np.asarray(x[n.name]) for n in nodes] if isinstance(x, Mapping) \
-                else [np.asarray(a) for a in x]
-        single = all(a.shape == n.shape for a, n in zip(xs, nodes))
-        outputs = self.interpreter(dtype, keep=True).run_all(
-            [a[None] for a in xs] if single else xs)
-        return {k: (v[0] if single else v) for k, v in outputs.items()}
+            xs = [np.asarray(a) for a in x]
+        single = len(xs) == len(nodes) and all(a.shape == n.shape for a, n in zip(xs, nodes))
+        return ([a[None] for a in xs] if single else xs), single
 
 
 def parse(text: str, name: str = "model") -> Network:

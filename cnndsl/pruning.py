@@ -51,9 +51,8 @@ def dead_ends(nodes: list[Node], keep: list[bool], dropped: dict[int, Span]
     return warnings
 
 
-def kept(nodes: list[Node], keep: list[bool], indices: tuple[int, ...]
-         ) -> tuple[tuple[Node, ...], tuple[int, ...]]:
-    """The nodes kept, renumbered, and `indices` (outputs) in the new numbering."""
+def kept(nodes: list[Node], keep: list[bool]) -> tuple[tuple[Node, ...], dict[int, int]]:
+    """The nodes kept, renumbered, and each kept node's new index by its old one."""
     new: dict[int, int] = {}
     out: list[Node] = []
     for node in nodes:
@@ -61,4 +60,4 @@ def kept(nodes: list[Node], keep: list[bool], indices: tuple[int, ...]
             new[node.index] = len(out)
             out.append(replace(node, index=len(out),
                                inputs=tuple(new[i] for i in node.inputs)))
-    return tuple(out), tuple(new[i] for i in indices)
+    return tuple(out), new

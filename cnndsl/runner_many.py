@@ -116,8 +116,9 @@ def read_inputs(network: Network, path: Path) -> tuple[list[np.ndarray], bool]:
                             f"{', '.join(map(str, node.shape))}) or one example "
                             f"{node.shape}", hint)
         xs.append(x)
-    if len(singles) > 1 or len({len(x) for x in xs}) > 1 and False in singles:
+    batched = singles == {False}
+    if len(singles) > 1 or (batched and len({len(x) for x in xs}) > 1):
         sizes = ", ".join(f"{n.name} {tuple(x.shape)}" for n, x in zip(nodes, xs))
         raise FileError(path, f"the inputs' batch sizes differ: {sizes}",
                         "give every input the same number of examples")
-    return xs, singles == {True}
+    return xs, not batched

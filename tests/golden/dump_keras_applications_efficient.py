@@ -104,13 +104,9 @@ def main() -> None:
         keras.backend.clear_session()
     # [params, trainable, rows (layers incl. the input; for ConvNeXt, see BY_OPERATION),
     # output shape]
-    doc["_published"] = {name: [doc[name]["total"], doc[name]["trainable"],
-                                len(doc[name]["layers"]), doc[name]["output"]] for name in names}
+    doc["_published"] = golden_json.published({name: doc[name] for name in names})
     doc["_kinds_differ"] = {k: v for k, v in KINDS_DIFFER.items() if k in names}
-    if sys.argv[1:]:  # a subset: shown, never written over the whole group's file
-        print(golden_json.text(doc), end="")
-    else:
-        golden_json.write(OUT, doc)
+    golden_json.save(OUT, doc, subset=bool(sys.argv[1:]))
 
 
 if __name__ == "__main__":

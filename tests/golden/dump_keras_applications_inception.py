@@ -58,10 +58,7 @@ def main() -> None:
         "_kinds_differ": {n: why for n, why in KINDS_DIFFER.items() if n in dumps},
         **dumps,
     }
-    if sys.argv[1:]:  # a subset: shown, never written over the whole group's file
-        print(golden_json.text(doc), end="")
-    else:
-        golden_json.write(OUT, doc)
+    golden_json.save(OUT, doc, subset=bool(sys.argv[1:]))
 
 
 if __name__ == "__main__":

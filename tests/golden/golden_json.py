@@ -56,6 +56,15 @@ def text(doc: dict) -> str:
     return "\n".join(parts) + "\n"
 
 
+def save(path: Path, doc: dict, subset: bool) -> None:
+    """`write`, or for a dump of some of a group's models only, print: a subset never
+    replaces the whole group's file."""
+    if subset:
+        print(text(doc), end="")
+    else:
+        write(path, doc)
+
+
 def write(path: Path, doc: dict) -> None:
     path.write_text(text(doc), encoding="utf-8")
     assert json.loads(path.read_text(encoding="utf-8")) == doc
