@@ -158,11 +158,25 @@ def load(path: str, name: str | None = None):
 
 def cmd_shapes(args) -> int:
     from .analysis import analyse
-    from .report import FORMATS
+    from .report import FORMATS, table
 
     _, graph, _ = load(args.file, args.name)
-    say(FORMATS[args.format](analyse(graph)))
+    stats = analyse(graph)
+    say(table(stats, _glyphs()) if args.format == "table" else FORMATS[args.format](stats))
     return EXIT_OK
+
+
+def _glyphs():
+    """The table's tree lines in box-drawing characters, or in ASCII on a terminal whose
+    encoding lacks them (a Latin-1 or ASCII locale), where escapes would break the columns."""
+    from .outline import ASCII, UNICODE
+
+    try:
+        (UNICODE.tee + UNICODE.last + UNICODE.pipe + UNICODE.ellipsis).encode(
+            getattr(sys.stdout, "encoding", None) or "ascii")
+    except (UnicodeEncodeError, LookupError):
+        return ASCII
+    return UNICODE
 
 
 def cmd_check(args) -> int:

@@ -11,17 +11,27 @@ import csv
 import io
 import json
 from fractions import Fraction
+from math import prod
 
-from .analysis import LayerStats, ReceptiveField, Stats
+from .analysis import BYTES_PER_VALUE, LayerStats, ReceptiveField, Stats
 from .errors import shown
+from .outline import UNICODE, Glyphs, Row, outline
 from .shapes import format_shape
 
-COLUMNS = ("#", "name", "step", "output", "params", "MACs", "FLOPs", "RF")
-ALIGN = "><<<>>><"
+COLUMNS = ("#", "name", "step", "output", "memory", "params", "MACs", "FLOPs", "RF")
+ALIGN = "><<<>>>><"
+NAME, STEP = 1, 2
 # Widths of the text columns; longer text is shortened with `…`. Number columns are as
-# wide as their widest entry, never shortened: with ordinary numbers the table fits in
-# 100 columns.
-TEXT_WIDTHS = {1: 16, 2: 24, 3: 14, 7: 9}
+# wide as their widest entry, never shortened. When a table is still wider than WIDTH
+# (deep nesting, long shapes), the step column gives way first, then the name column, each
+# down to SHRINK_TO.
+TEXT_WIDTHS = {NAME: 22, STEP: 24, 3: 14, 8: 9}
+WIDTH, SHRINK_TO = 100, 12
+LEGEND = ("RF: receptive field, the input positions one output value sees per spatial "
+          "dimension\n    (global: all of them; -: the input is a vector); memory: the "
+          "layer's output,\n    float32, one example")
+REFERENCE_LEGEND = ("@name: a branch reads a tensor shown on another row (an `id` branch: "
+                    "its merge's\n    input, the shortcut)")
 
 
 def human(n: float) -> str:
@@ -49,22 +59,55 @@ def size_bytes(n: int) -> str:
     return f"{n} B"
 
 
-def _clip(text: str, width: int) -> str:
-    return text if len(text) <= width else text[: width - 1] + "…"
+def short_bytes(n: int) -> str:
+    """A byte count in binary units, in at most 7 characters, for a table cell.
+
+    >>> short_bytes(376), short_bytes(1_536), short_bytes(802_816), short_bytes(12_845_056)
+    ('376B', '1.50KiB', '784KiB', '12.2MiB')
+    """
+    for unit, scale in (("TiB", 2**40), ("GiB", 2**30), ("MiB", 2**20), ("KiB", 2**10)):
+        if n >= scale:
+            value = n / scale
+            digits = 2 if value < 10 else 1 if value < 100 else 0
+            return f"{value:.{digits}f}{unit}"
+    return f"{n}B"
 
 
-def _grid(rows: list[tuple], align: str, text_widths: dict[int, int]) -> list[str]:
-    """Rows of cells as aligned lines: text columns clipped, number columns whole."""
-    cells = [[str(c) for c in row] for row in rows]
+def _clip(text: str, width: int, ellipsis: str = "…", keep: int = 0) -> str:
+    """`text` in `width` characters; its first `keep` (tree lines) are never cut."""
+    if len(text) <= width:
+        return text
+    return text[: max(width - len(ellipsis), keep)] + ellipsis
+
+
+def _widths(cells: list[list[str]], align: str, text_widths: dict[int, int],
+            budget: int | None) -> list[int]:
+    """Each column's width: text columns capped, and shrunk (step, then name) to fit."""
     widths = []
     for col in range(len(align)):
         widest = max(len(row[col]) for row in cells)
         widths.append(min(widest, text_widths[col]) if col in text_widths else widest)
+    for col in (STEP, NAME):
+        over = sum(widths) + len(widths) - 1 - budget if budget else 0
+        if over > 0 and col in text_widths:
+            widths[col] = max(widths[col] - over, min(SHRINK_TO, widths[col]))
+    return widths
+
+
+def _grid(rows: list[tuple], align: str, text_widths: dict[int, int], *,
+          budget: int | None = None, ellipsis: str = "…",
+          leads: list[int] | None = None) -> list[str]:
+    """Rows of cells as aligned lines: text columns clipped, number columns whole.
+    `leads`: per row, how many leading characters of the name column never to cut."""
+    cells = [[str(c) for c in row] for row in rows]
+    widths = _widths(cells, align, text_widths, budget)
     lines = []
-    for row in cells:
+    for r, row in enumerate(cells):
         out = []
         for i, (cell, width) in enumerate(zip(row, widths)):
-            cell = _clip(cell, width) if i in text_widths else cell
+            if i in text_widths:
+                keep = leads[r] if leads and i == NAME else 0
+                cell = _clip(cell, width, ellipsis, keep)
             out.append(cell.rjust(width) if align[i] == ">" else cell.ljust(width))
         lines.append(" ".join(out).rstrip())
     return lines
@@ -84,19 +127,33 @@ def _ends(g) -> str:
     return (f"inputs {listed(g.input_nodes)} -> outputs {listed(g.output_nodes)}")
 
 
-def table(stats: Stats) -> str:
-    """The human report (at most 100 columns wide)."""
+def _row(stats: Stats, row: Row) -> tuple:
+    s = stats.layers[row.node]
+    node = s.node
+    if row.ref:
+        return ("", f"{row.lead}@{node.name}", "id" if row.empty else "",
+                format_shape(node.shape), "", "", "", "", "")
+    return (node.index, row.lead + node.name, node.text, format_shape(node.shape),
+            short_bytes(_output_bytes(node)), f"{s.params:,}", human(s.macs),
+            human(s.flops), _rf(s.receptive_field))
+
+
+def table(stats: Stats, glyphs: Glyphs = UNICODE) -> str:
+    """The human report (at most 100 columns wide), its rows the merge tree of `outline`."""
     g = stats.graph
     layers = "layer" if len(g) == 1 else "layers"
-    rows = [(s.node.index, s.node.name, s.node.text, format_shape(s.node.shape),
-             f"{s.params:,}", human(s.macs), human(s.flops), _rf(s.receptive_field))
-            for s in stats.layers]
-    header, *body = _grid([COLUMNS, *rows], ALIGN, TEXT_WIDTHS)
+    tree = outline(g, glyphs)
+    rows = [_row(stats, row) for row in tree]
+    header, *body = _grid([COLUMNS, *rows], ALIGN, TEXT_WIDTHS, budget=WIDTH,
+                          ellipsis=glyphs.ellipsis, leads=[0] + [len(r.lead) for r in tree])
     rule = "-" * max(len(line) for line in (header, *body))
     lines = [f"{shown(g.name)}: {len(g)} {layers}, {_ends(g)}", "", rule, header, rule,
-             *body, rule]
+             *body, rule, LEGEND]
+    if any(r.ref for r in tree):
+        lines.append(REFERENCE_LEGEND)
     trainable, frozen = stats.total("trainable"), stats.total("non_trainable")
     lines += [
+        "",
         f"Total params:         {stats.params:,} ({size_bytes(stats.param_bytes)})",
         f"  trainable:          {trainable:,}",
         f"  non-trainable:      {frozen:,}",
@@ -105,11 +162,11 @@ def table(stats: Stats) -> str:
         f"Activation memory:    {size_bytes(stats.activation_bytes)} "
         "(float32, batch 1, every layer's output)",
     ]
-    lines += _sharing(stats)
+    lines += _sharing(stats, glyphs.ellipsis)
     return "\n".join(lines)
 
 
-def _sharing(stats: Stats) -> list[str]:
+def _sharing(stats: Stats, ellipsis: str) -> list[str]:
     convs = [s for s in stats.layers if s.dense_equivalent is not None]
     if not convs or stats.sharing_factor is None:
         return []
@@ -120,7 +177,7 @@ def _sharing(stats: Stats) -> list[str]:
                      f"{dense / max(s.params, 1):,.0f}x"))
     lines = ["", "Weight sharing: a fully connected layer between the same input and output "
              "sizes", "would need these parameters instead of each convolution's:", "",
-             *_grid(rows, "<>>>", {0: 16})]
+             *_grid(rows, "<>>>", {0: 16}, ellipsis=ellipsis)]
     lines.append(f"All convolutions: {stats.conv_params:,} params; as dense layers "
                  f"{stats.dense_equivalent:,} ({stats.sharing_factor:,.0f}x more)")
     return lines
@@ -142,7 +199,8 @@ def _layer_json(s: LayerStats) -> dict:
         "index": node.index, "name": node.name, "kind": node.kind, "step": node.text,
         "layer": node.layer.describe(), "inputs": [i for i in node.inputs],
         "line": node.span.line, "column": node.span.column,
-        "output_shape": list(node.shape), "params": s.params,
+        "output_shape": list(node.shape), "output_bytes": _output_bytes(node),
+        "params": s.params,
         "trainable_params": s.trainable, "non_trainable_params": s.non_trainable,
         "macs": s.macs, "flops": s.flops, "receptive_field": _rf_json(s.receptive_field),
         "dense_equivalent_params": s.dense_equivalent,
@@ -171,19 +229,50 @@ def to_json(stats: Stats) -> str:
         "conventions": {"dtype": "float32", "batch": 1,
                         "flops": "2 per MAC plus element-wise work; see docs/report.md"},
     }
-    return json.dumps(doc, indent=2)
+    return dumps(doc)
+
+
+def dumps(value, indent: str = "") -> str:
+    """JSON indented by two spaces, with a list of numbers on one line.
+
+    >>> print(dumps({"shape": [6, 6, 1], "rf": {"size": [3, 3]}, "inputs": []}))
+    {
+      "shape": [6, 6, 1],
+      "rf": {
+        "size": [3, 3]
+      },
+      "inputs": []
+    }
+    """
+    inner = indent + "  "
+    if isinstance(value, dict) and value:
+        items = [f"{inner}{json.dumps(k)}: {dumps(v, inner)}" for k, v in value.items()]
+        return "{\n" + ",\n".join(items) + f"\n{indent}}}"
+    if isinstance(value, list) and value and not all(_is_number(v) for v in value):
+        items = [inner + dumps(v, inner) for v in value]
+        return "[\n" + ",\n".join(items) + f"\n{indent}]"
+    return json.dumps(value, separators=(", ", ": "))
+
+
+def _is_number(value) -> bool:
+    return isinstance(value, (int, float)) and not isinstance(value, bool)
+
+
+def _output_bytes(node) -> int:
+    """The layer's output at float32, one example: what the table's memory column shows."""
+    return prod(node.shape) * BYTES_PER_VALUE
 
 
 def _flat_rows(stats: Stats):
     for s in stats.layers:
         yield (s.node.index, s.node.name, s.node.text, format_shape(s.node.shape), s.params,
                s.trainable, s.non_trainable, s.macs, s.flops, _rf(s.receptive_field),
-               "" if s.dense_equivalent is None else s.dense_equivalent)
+               "" if s.dense_equivalent is None else s.dense_equivalent, _output_bytes(s.node))
 
 
 TEXT_COLUMNS = ("name", "step", "output", "receptive_field")
 FLAT_HEADER = ("index", "name", "step", "output", "params", "trainable", "non_trainable",
-               "macs", "flops", "receptive_field", "dense_equivalent")
+               "macs", "flops", "receptive_field", "dense_equivalent", "output_bytes")
 
 
 def to_csv(stats: Stats) -> str:

@@ -48,10 +48,16 @@ def table_rows(table: str) -> dict[str, dict[str, str]]:
         if line.startswith("-"):
             break
         cells = line.split()
-        rows[cells[1]] = {"index": cells[0], "step": " ".join(cells[2:-5]),
-                          "output": cells[-5], "params": cells[-4], "macs": cells[-3],
-                          "flops": cells[-2], "rf": cells[-1]}
+        if not cells[0].isdigit():  # a reference row, `@name`: no layer of its own
+            continue
+        rows[cells[1].lstrip(TREE)] = {
+            "index": cells[0], "step": " ".join(cells[2:-6]), "output": cells[-6],
+            "memory": cells[-5], "params": cells[-4], "macs": cells[-3], "flops": cells[-2],
+            "rf": cells[-1]}
     return rows
+
+
+TREE = "├─│└ |-`"  # the tree lines before a name in the table, Unicode or ASCII
 
 
 def json_report(capsys, path: Path, *extra: str) -> dict:
@@ -393,16 +399,21 @@ def test_regression_an_empty_file_name_is_a_usage_error(argv):
     assert "Traceback" not in result.stderr
 
 
-def test_a_terminal_that_cannot_encode_the_report_gets_escapes_not_a_crash():
-    """The table cuts long names with `…`; a locale whose encoding lacks it (ASCII here,
-    as under a non-UTF-8 locale) printed an internal error instead of the report."""
-    spec = "input 6x6x1 -> conv 3x3/1 x2 name=" + "n" * 40 + " -> flatten -> dense 10\n"
+def test_a_terminal_that_cannot_encode_the_report_gets_ascii_not_a_crash():
+    """The table cuts long names with `…` and draws branches with box-drawing lines; a
+    locale whose encoding lacks them (ASCII here, as under a non-UTF-8 locale) printed an
+    internal error instead of the report, and escapes would break the columns: ASCII."""
+    spec = ("input 6x6x1 -> conv 3x3/1 x2 name=" + "n" * 40
+            + " -> residual { relu } -> flatten -> dense 10\n")
     result = subprocess.run([sys.executable, "-m", "cnndsl", "shapes", "-"], cwd=ROOT,
                             env={**os.environ, "PYTHONPATH": str(ROOT),
                                  "PYTHONIOENCODING": "ascii"},
                             input=spec.encode(), capture_output=True, timeout=120)
     assert result.returncode == 0, result.stderr
-    assert b"n" * 15 + b"\\u2026" in result.stdout
+    assert b"\\u" not in result.stdout
+    assert b" nnnnnnnnnnnnnnnnnnn... " in result.stdout  # 22 columns for the name
+    assert re.search(rb"^ +\|-@nnnn", result.stdout, re.M), result.stdout  # the id branch
+    assert re.search(rb"^ *\d+ `-relu_1 ", result.stdout, re.M), result.stdout
     # conv 3*3*1*2 + 2 = 20, dense 4*4*2*10 + 10 = 330
     assert re.search(rb"^Total params: +350 ", result.stdout, re.M), result.stdout
 

@@ -1,0 +1,131 @@
+"""The `cnndsl shapes` table as a tree (issue 12): merges above their branches, with tree
+lines; references `@name` for an `id` branch and for named tensors; the memory column and
+the legend; JSON with arrays of numbers on one line.
+
+The expected trees are worked out by hand from the source: a merge is written before its
+branches (`add { A | B }`), each branch one level deeper, in the order written.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from pathlib import Path
+
+from hypothesis import given
+from hypothesis import strategies as st
+
+from cnndsl import analyse, compile_text
+from cnndsl.outline import ASCII, outline
+from cnndsl.report import dumps, short_bytes, table, to_json
+
+EXAMPLES = Path(__file__).resolve().parent.parent / "examples"
+
+
+def names(text: str) -> list[str]:
+    """The name column of the table of `text`, tree lines included."""
+    out = table(analyse(compile_text(text, "t")))
+    lines = out.split("\n")
+    rule = [i for i, line in enumerate(lines) if line.startswith("---")]
+    header = lines[rule[0] + 1]
+    start, end = header.index("name"), header.index("step")
+    return [line[start:end].rstrip() for line in lines[rule[1] + 1:rule[2]]]
+
+
+def test_a_residual_block_shows_its_shortcut():
+    # residual { A } is add { id | A }: the id branch is the fork itself, conv_1
+    assert names("input 8x8x4 -> conv 3 x4 same -> residual { conv 3 x4 same -> relu }"
+                 " -> gap -> dense 2") == [
+        "input", "conv_1", "add_1", "├─@conv_1", "└─conv_2", "  relu_1", "gap_1", "dense_1"]
+
+
+def test_nested_merges_are_indented_twice():
+    assert names("input 8x8x4 -> concat { conv 1 x2 -> add { id | relu } | maxpool 2/1 same"
+                 " | id }") == [
+        "input", "concat_1", "├─conv_1", "│ add_1", "│ ├─@conv_1", "│ └─relu_1",
+        "├─maxpool_1", "└─@input"]
+
+
+def test_two_inputs_and_two_outputs():
+    # examples/image_and_meta.cnn: the concat reads both inputs' chains (no fork in the
+    # graph); `joint` is read twice, so each output's chain starts with a reference to it
+    # (left out right under its own row)
+    text = (EXAMPLES / "image_and_meta.cnn").read_text()
+    assert names(text) == [
+        "concat_1", "├─image", "│ conv_1", "│ maxpool_1", "│ conv_2", "│ gap_1", "└─meta",
+        "  dense_1", "dense_2", "dense_3", "@dense_2", "dense_4"]
+
+
+def test_a_branch_that_reads_a_named_tensor_stops_at_a_reference():
+    # `b` is read by the add's branch and by the concat: the chains stop at it, and at
+    # `a`, which `b` and the tanh read; the concat starts its own chain
+    text = ("input 4x4x2 -> conv 1 x2 as a -> relu as b\n"
+            "add { @a -> tanh | @b -> sigmoid } as c\n"
+            "concat { @b | @c }\n")
+    assert names(text) == ["input", "conv_1", "relu_1", "concat_1", "├─@relu_1", "└─add_1",
+                           "  ├─@conv_1", "  │ tanh_1", "  └─@relu_1", "    sigmoid_1"]
+
+
+def test_a_series_parallel_graph_written_with_names_nests_as_written_without():
+    text = ("input 4x4x2 -> conv 1 x2 as a -> relu as b\n"
+            "add { @a -> tanh | @b -> sigmoid }\n")
+    assert names(text) == ["input", "conv_1", "add_1", "├─tanh_1", "└─relu_1", "  sigmoid_1"]
+
+
+def test_every_layer_appears_once_and_references_come_after_their_layer():
+    for path in sorted(EXAMPLES.glob("*.cnn")):
+        graph = compile_text(path.read_text(), path.stem)
+        rows = outline(graph)
+        layers = [r.node for r in rows if not r.ref]
+        assert sorted(layers) == list(range(len(graph))), path.stem
+        seen: set[int] = set()
+        for r in rows:
+            if r.ref:
+                assert r.node in seen, (path.stem, graph.nodes[r.node].name)
+            else:
+                seen.add(r.node)
+
+
+def test_ascii_tree_lines():
+    out = table(analyse(compile_text("input 8x8x4 -> residual { relu } -> flatten", "t")),
+                ASCII)
+    assert out.isascii()
+    assert "|-@input" in out and "`-relu_1" in out
+
+
+def test_memory_column_and_legend():
+    out = table(analyse(compile_text("input 6x6x1 -> conv 3x3/1 x2 -> maxpool 2 -> flatten"
+                                     " -> dense 10", "seed")))
+    rows = {line.split()[1]: line.split() for line in out.split("\n")
+            if re.match(r"^\d ", line)}
+    # float32 outputs: 6*6*1*4, 4*4*2*4, 2*2*2*4, 8*4, 10*4 bytes
+    assert [rows[n][-5] for n in ("input", "conv_1", "maxpool_1", "flatten_1", "dense_1")] == \
+        ["144B", "128B", "32B", "32B", "40B"]
+    assert "RF: receptive field" in out and "memory: the layer's output" in out
+
+
+def test_short_bytes():
+    assert short_bytes(1023) == "1023B"
+    assert short_bytes(224 * 224 * 64 * 4) == "12.2MiB"  # 12,845,056 / 2**20 = 12.25
+    assert short_bytes(3 * 2**30) == "3.00GiB"
+
+
+def test_json_puts_a_shape_on_one_line():
+    out = to_json(analyse(compile_text("input 6x6x1 -> conv 3x3/1 x2 -> flatten", "s")))
+    assert '  "input_shape": [6, 6, 1],' in out.split("\n")
+    assert '      "output_shape": [4, 4, 2],' in out.split("\n")
+    assert '      "output_bytes": 128,' in out.split("\n")
+    doc = json.loads(out)
+    assert doc["layers"][1]["receptive_field"] == {"size": [3, 3], "jump": [1, 1],
+                                                   "global": False}
+    assert doc["layers"][2]["inputs"] == [1]
+
+
+JSON = st.recursive(
+    st.none() | st.booleans() | st.integers() | st.floats(allow_nan=False) | st.text(),
+    lambda inner: st.lists(inner) | st.dictionaries(st.text(), inner), max_leaves=20)
+
+
+@given(JSON)
+def test_dumps_is_json(value):
+    assert json.loads(dumps(value)) == value
