@@ -18,6 +18,7 @@ from .activations import ACTIVATIONS, Activation, canonical_activation
 from .errors import CnnError, Span, did_you_mean
 from .expr import evaluate, number
 from .limits import MAX_WHOLE
+from .shapes import format_shape
 
 Env = Mapping[str, "int | Fraction"]
 PADDINGS = ("same", "valid")
@@ -142,6 +143,10 @@ class ArgReader:
         self.args = [a for a in args if not (isinstance(a, ast.Option) and a.key == "name")]
         self.used: set[int] = set()
         self.flags: list[str] = []  # words asked for by `flag`, for did-you-mean hints
+        # The forms the layer asked for (`size`, `width`, ...), for Keras spellings' hints;
+        # a size's entry is (rank, takes a stride, the argument taken or None).
+        self.asked: dict[str, tuple] = {}
+        self.input_shape: tuple[int, ...] = ()  # of the `input` step read, if it is one
 
     # -- positional forms ---------------------------------------------------------------
     def _take(self, test) -> ast.Arg | None:
@@ -151,7 +156,18 @@ class ArgReader:
                 return arg
         return None
 
-    def _missing(self, what: str, example: str) -> CnnError:
+    def _missing(self, what: str, example: str, form: str) -> CnnError:
+        """The error for a required argument not written; if it was written in Keras's
+        spelling (`filters=32`) or without its mark (`32` for `x32`), say how to write it."""
+        for i, arg in enumerate(self.args):
+            if i in self.used:
+                continue
+            if isinstance(arg, ast.Option) and self._keras_form(arg) == form:
+                return self._keras_spelling(arg, what)
+            if form == "width" and _is_scalar(arg):
+                assert isinstance(arg, (ast.Size, ast.Number))
+                return CnnError(f"`{self.step}` writes its {what} with an `x`: `x{arg.text}`",
+                                arg.span, f"write `{self._rewritten(arg, 'x' + arg.text)}`")
         return CnnError(f"`{self.step}` needs a {what}", self.span, f"write it as `{example}`")
 
     def size(self, what: str, rank: int, *, example: str, stride: bool = False,
@@ -162,9 +178,10 @@ class ArgReader:
         With `pairs`, each dimension may be `B:A` and dims are (before, after) pairs.
         """
         arg = self._take(lambda a: isinstance(a, ast.Size))
+        self.asked["size"] = (rank, stride, arg)  # (dimensions, takes a stride, taken)
         if arg is None:
             if required:
-                raise self._missing(what, example)
+                raise self._missing(what, example, "size")
             return None, None
         assert isinstance(arg, ast.Size)
         parts = split_top(arg.text, "/")
@@ -201,17 +218,23 @@ class ArgReader:
         if len(values) != rank:
             where = span.shifted(offset, len(text))
             dims = "dimension" if rank == 1 else "dimensions"
+            hint = f"write one number, or exactly {rank} joined by `x`"
+            if len(self.input_shape) == len(values):  # `input 28x28` then `conv 3x3`
+                image = format_shape((*self.input_shape, 1))
+                hint = (f"`input {format_shape(self.input_shape)}` has no channel axis, so it "
+                        f"is read as {self.rank_word}; for an image with one channel, "
+                        f"write `input {image}`")
             raise CnnError(f"{what} `{text}` has {len(values)} numbers, but this "
-                           f"{self.rank_word} step has {rank} spatial {dims}", where,
-                           f"write one number, or exactly {rank} joined by `x`")
+                           f"{self.rank_word} step has {rank} spatial {dims}", where, hint)
         return tuple(values)
 
     def scalar(self, what: str, *, example: str) -> float:
         """One required number as a float: `10`, `0.5` or `{p}`."""
         arg = self._take(_is_scalar)
+        self.asked["scalar"] = (0, False, arg)
         if arg is None:
             self._no_fractions(what)
-            raise self._missing(what, example)
+            raise self._missing(what, example, "scalar")
         return to_float(self._value(arg), what, arg.span)
 
     def _no_fractions(self, what: str) -> None:
@@ -226,16 +249,18 @@ class ArgReader:
     def count(self, what: str, *, example: str) -> int:
         """A required positive whole number written as a bare number: `dense 10`."""
         arg = self._take(_is_scalar)
+        self.asked["count"] = (0, False, arg)
         if arg is None:
-            raise self._missing(what, example)
+            raise self._missing(what, example, "count")
         return whole(self._value(arg), what, arg.span)
 
     def width(self, what: str, *, example: str, required: bool = True, default: int = 1) -> int:
         """`x64` / `x{2*n}`."""
         arg = self._take(lambda a: isinstance(a, ast.Width))
+        self.asked["width"] = (0, False, arg)
         if arg is None:
             if required:
-                raise self._missing(what, example)
+                raise self._missing(what, example, "width")
             return default
         assert isinstance(arg, ast.Width)
         where = arg.span.shifted(1, len(arg.text))
@@ -243,12 +268,14 @@ class ArgReader:
 
     def padding(self) -> str:
         arg = self._take(lambda a: isinstance(a, ast.Word) and a.name in PADDINGS)
+        self.asked["padding"] = (0, False, arg)
         return arg.name if isinstance(arg, ast.Word) else "valid"
 
     def activation(self) -> Activation | None:
         """A fused activation word (`relu`) or `leaky_relu=0.1`."""
         arg = self._take(lambda a: (isinstance(a, ast.Word) and a.name in ACTIVATIONS) or (
             isinstance(a, ast.Option) and a.key in ACTIVATIONS))
+        self.asked["activation"] = (0, False, arg)
         if arg is None:
             return None
         if isinstance(arg, ast.Word):
@@ -337,7 +364,86 @@ class ArgReader:
                                    "give each argument once", [f"first given at line "
                                                               f"{twin.span.line}, column "
                                                               f"{twin.span.column}"])
+                if isinstance(arg, ast.Option) and self._keras_known(arg, known_options):
+                    raise self._keras_spelling(arg, "")
                 raise self._unknown(arg, list(known_options))
+
+    # -- Keras's spellings ----------------------------------------------------------------
+    def _keras_form(self, opt: ast.Option) -> str | None:
+        """The form an option in Keras's spelling is written in here: `padding=1` (Keras's
+        ZeroPadding2D) is a size, for a layer that takes no padding word."""
+        form = KERAS_FORMS.get(opt.key)
+        if form == "padding" and not isinstance(opt.value, ast.Word):
+            return None if "padding" in self.asked else "size"
+        return form
+
+    def _keras_known(self, arg: ast.Option, known_options: Iterable[str]) -> bool:
+        """Whether `arg` is a Keras argument this layer has a form for."""
+        form = self._keras_form(arg)
+        if form == "stride":
+            return bool(self.asked.get("size", (0, False))[1])
+        if form == "activation":
+            return True  # fused, or a step of its own
+        if form in KERAS_OPTIONS:
+            return KERAS_OPTIONS[form] in known_options
+        return form in self.asked
+
+    def _keras_spelling(self, opt: ast.Option, what: str) -> CnnError:
+        """`filters=32` -> `x32`: what to write instead, in this layer's own syntax."""
+        form, value = self._keras_form(opt) or "", _written_value(opt.value)
+        if form == "activation" and "activation" not in self.asked:
+            return CnnError(f"`{self.step}` cannot take an activation", opt.span,
+                            f"write it as a step of its own: `-> {value}`")
+        given = self._given(form)
+        if given is not None:
+            return CnnError(f"`{opt.key}=` is Keras's spelling of what `{_written(given)}` "
+                            "already says", opt.span, "remove it")
+        rank, size = self.asked.get("size", (1, False, None))[0::2]
+        if form == "size" and rank > 1 and value.isdigit():
+            new = "x".join([value] * rank)  # Keras's `kernel_size=3` is 3x3 in 2-D
+        elif form == "stride":
+            new = f"{size.text if size is not None else 'K'}/{value}"
+            return CnnError(f"`{opt.key}=` is Keras's spelling: a stride follows the size "
+                            f"after `/`", opt.span,
+                            f"write `{self._rewritten(opt, '', size, new)}`")
+        else:
+            new = {"width": "x" + value, "padding": value.lower(), "activation": value,
+                   }.get(form, f"{KERAS_OPTIONS[form]}={value.lower()}"
+                         if form in KERAS_OPTIONS else value)
+        said = f"the {what}" if what else {
+            "activation": "its activation as a word after the arguments",
+            "padding": "the padding"}.get(form, "it")
+        joint = ":" if form == "activation" else " as"
+        return CnnError(f"`{opt.key}=` is Keras's spelling; `{self.step}` writes {said}"
+                        f"{joint} `{new}`", opt.span,
+                        f"write `{self._rewritten(opt, new, front=form == 'size')}`")
+
+    def _given(self, form: str) -> ast.Arg | None:
+        """What the layer already took for `form` (`x2` for `filters=`), if anything."""
+        if form in KERAS_OPTIONS:
+            return next((a for a in self.args if isinstance(a, ast.Option)
+                         and a.key == KERAS_OPTIONS[form]), None)
+        if form == "stride":
+            size = self.asked.get("size", (0, False, None))[2]
+            return size if size is not None and "/" in size.text else None
+        return self.asked.get(form, (0, False, None))[2]
+
+    def _rewritten(self, old: ast.Arg, new: str, also: ast.Arg | None = None,
+                   also_new: str = "", front: bool = False) -> str:
+        """The step as written, with `old` replaced by `new` (and `also` by `also_new`)."""
+        words = []
+        for arg in self.args:
+            text = (new if arg is old else also_new if arg is also and also is not None
+                    else _written(arg))
+            if text:
+                words.append(text)
+        if front and new in words:
+            words.remove(new)
+            words.insert(0, new)
+        if also is None and also_new:
+            words.insert(0, also_new)
+        return " ".join([self.step, *words])
+
 
     def _twin(self, arg: ast.Arg) -> ast.Arg | None:
         """An argument of the same kind the layer already took, if any."""
@@ -364,9 +470,9 @@ class ArgReader:
             from .layers import lookup  # the catalogue reads arguments through this module
 
             if lookup(arg.name) is not None:
-                return CnnError(f"`{self.step}` does not take `{arg.name}`", arg.span,
-                                f"is a `->` missing before `{arg.name}`? A new statement "
-                                "starts with `input` or `@NAME`")
+                return CnnError(f"`{arg.name}` is a layer, not an argument of `{self.step}`: "
+                                f"a `->` is probably missing before it", arg.span,
+                                f"write `{self._rewritten(arg, '-> ' + arg.name)}`")
             guess = did_you_mean(arg.name, list(ACTIVATIONS) + list(PADDINGS) + self.flags)
             hint = f"did you mean `{guess}`?" if guess else "remove it"
             return CnnError(f"`{self.step}` does not take `{arg.name}`", arg.span, hint)
@@ -374,3 +480,31 @@ class ArgReader:
         shown = f"x{text}" if isinstance(arg, ast.Width) else text
         return CnnError(f"`{self.step}` does not take `{shown}` here", arg.span,
                         "each kind of argument may be given once; see docs/language.md")
+
+
+# Keras's argument names, by the form cnndsl writes them in: `kernel_size=3` is a size
+# (`3x3`), `filters=32` a width (`x32`), `activation=relu` the word `relu`. The forms are
+# the reader's requests, so this holds for every layer kind that asks for them.
+KERAS_FORMS = {
+    "kernel_size": "size", "pool_size": "size", "size": "size", "cropping": "size",
+    "target_shape": "size", "shape": "size", "strides": "stride", "stride": "stride",
+    "filters": "width", "depth_multiplier": "width", "units": "count", "rate": "scalar",
+    "padding": "padding", "activation": "activation", "use_bias": "use_bias",
+    "dilation_rate": "dilation_rate", "epsilon": "epsilon",
+}
+KERAS_OPTIONS = {"use_bias": "bias", "dilation_rate": "dilation", "epsilon": "eps"}
+
+
+def _written_value(value: ast.Value | ast.Values) -> str:
+    if isinstance(value, ast.Values):
+        return "x".join(_written_value(v) for v in value.items)
+    return value.name if isinstance(value, ast.Word) else value.text
+
+
+def _written(arg: ast.Arg) -> str:
+    """An argument as written (whitespace aside)."""
+    if isinstance(arg, ast.Option):
+        return f"{arg.key}={_written_value(arg.value)}"
+    if isinstance(arg, ast.Width):
+        return "x" + arg.text
+    return arg.name if isinstance(arg, ast.Word) else arg.text

@@ -12,6 +12,7 @@ from __future__ import annotations
 import argparse
 import contextlib
 import os
+import re
 import sys
 from pathlib import Path
 
@@ -34,10 +35,49 @@ def path(text: str) -> str:
     return text
 
 
+class _Parser(argparse.ArgumentParser):
+    """argparse, with a hint for a misspelt command: `cnndsl shape` -> `shapes`."""
+
+    def error(self, message: str):  # type: ignore[override]
+        from .errors import did_you_mean
+
+        wrong = re.search(r"invalid choice: '([^']*)'", message)
+        if wrong and self._subparsers is not None:
+            for action in self._subparsers._group_actions:
+                guess = did_you_mean(wrong.group(1), list(action.choices or ()))
+                if guess:
+                    message += f"\nhint: did you mean `{guess}`?"
+        super().error(message)
+
+
+def version() -> str:
+    """The installed package's version, or the source tree's when it is not installed."""
+    from importlib.metadata import PackageNotFoundError
+    from importlib.metadata import version as installed
+
+    from . import __version__
+
+    try:
+        return installed("cnndsl")
+    except PackageNotFoundError:
+        return __version__
+
+
+class _Version(argparse.Action):
+    """`--version`, looked up only when asked for: reading package metadata costs time
+    every other command would pay at start."""
+
+    def __call__(self, parser, namespace, values, option_string=None):
+        say(f"cnndsl {version()}")
+        parser.exit()
+
+
 def _parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(
+    parser = _Parser(
         prog="cnndsl", description="Describe a convolutional network in a line; get its "
         "shapes, sizes and costs.")
+    parser.add_argument("--version", action=_Version, nargs=0,
+                        help="print cnndsl's version and exit")
     sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
 
     shapes = sub.add_parser("shapes", help="per-layer shapes, parameters, MACs, FLOPs and "

@@ -20,7 +20,7 @@ from .args import ArgReader, atom_value, whole
 from .errors import CnnError, Diagnostic, Span, did_you_mean
 from .expr import budget, evaluate, number
 from .ir import Graph, Node
-from .layers import MERGES, Input, Layer, LayerError, lookup, rank_word
+from .layers import GLOBAL, MERGES, Input, Layer, LayerError, lookup, rank_word
 from .limits import MAX_ELEMENTS, MAX_LAYERS, MAX_NESTING
 from .scopes import Scope
 from .shapes import Shape, format_shape
@@ -153,7 +153,8 @@ class _Builder:
         key = self.reading(word, args, in_shapes, env)
         made = self.made.get(key) if key is not None else None
         if made is None:
-            made = self.make(kind, args, in_shapes, env, word, span)
+            from_input = bool(inputs) and self.nodes[inputs[0]].kind == "input"
+            made = self.make(kind, args, in_shapes, env, word, span, from_input)
             if key is not None:
                 if len(self.made) >= 4096:  # steps that never repeat keep no memory
                     self.made.clear()
@@ -162,6 +163,8 @@ class _Builder:
         name = self.name_of(layer, args, span, number, name)
         for message, hint in warnings:
             self.warn(message, span, hint)
+        if inputs and self.nodes[inputs[0]].kind == "input":
+            self.warn_no_channels(self.nodes[inputs[0]], layer, word)
         if text is None:
             written = " ".join(self.source[span.start:span.end].split())
             # Inside a block `conv 1/{s} x{4*f}` says less than what it became.
@@ -171,12 +174,14 @@ class _Builder:
         return len(self.nodes) - 1
 
     def make(self, kind: type[Layer], args, in_shapes, env: Env, word: str,
-             span: Span) -> Made:
+             span: Span, from_input: bool = False) -> Made:
         local = dict(env)
         if in_shapes:
             local["C"] = in_shapes[0][-1]
         reader = ArgReader(word, args, local, span,
                            rank_word(in_shapes[0]) if in_shapes else "")
+        if from_input:  # for the hint on `input 28x28 -> conv 3x3`
+            reader.input_shape = in_shapes[0]
         try:
             layer = kind.read(reader, in_shapes)
             reader.finish(kind.options)
@@ -237,6 +242,19 @@ class _Builder:
                                                  f"column {first.column}"])
         self.names[name] = where
         return name
+
+    def warn_no_channels(self, source: Node, layer: Layer, word: str) -> None:
+        """`input 28x28 -> conv 3 x8` is legal (28 positions of 28 channels) but is most
+        likely a grey image without its channel axis: a square 1-D input read by a layer
+        that slides a window over it."""
+        shape = source.shape
+        window = layer.window((shape,))
+        if len(shape) == 2 and shape[0] == shape[1] and window is not None \
+                and window is not GLOBAL:
+            self.warn(f"`input {format_shape(shape)}` has no channel axis: `{word}` reads it "
+                      f"as {shape[0]} positions of {shape[1]} channels (1-D)", source.span,
+                      f"for a {format_shape(shape)} image with one channel, write "
+                      f"`input {format_shape((*shape, 1))}`")
 
     def warn(self, message: str, span: Span, hint: str | None = None) -> None:
         self.warnings.setdefault((span.start, message), Diagnostic(message, span, hint))

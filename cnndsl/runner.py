@@ -103,8 +103,29 @@ def fit_input(x: Examples, network: Network, path: Path) -> bool:
     span = f"{node.span.line}:{node.span.column}"
     raise FileError(path, f"the input has shape {tuple(x.shape)}; the network takes "
                     f"(N, {', '.join(map(str, expected))}) for N examples, or {expected} for "
-                    f"one", f"the network's first step, `{shown(node.text)}` at line {span}, "
+                    f"one", channel_hint(tuple(x.shape), expected) or
+                    f"the network's first step, `{shown(node.text)}` at line {span}, "
                     "sets the shape of one example")
+
+
+def channel_hint(got: tuple[int, ...], expected: tuple[int, ...], name: str = "x") -> str | None:
+    """The fix when only the trailing channel axis of size 1 is missing (grey images saved
+    as (N, 28, 28) for `input 28x28x1`), or is one too many.
+
+    >>> channel_hint((60000, 28, 28), (28, 28, 1))
+    'add the channel axis: `x[..., None]` in NumPy, then save it again'
+    >>> channel_hint((28, 28, 1, 1), (28, 28, 1))
+    'drop the extra axis of size 1: `x[..., 0]` in NumPy, then save it again'
+    >>> channel_hint((60000, 28, 28), (32, 32, 1)) is None
+    True
+    """
+    if expected[-1:] == (1,) and got[-len(expected) + 1:] == expected[:-1] \
+            and len(got) in (len(expected) - 1, len(expected)) and len(expected) > 1:
+        return f"add the channel axis: `{name}[..., None]` in NumPy, then save it again"
+    if got[-1:] == (1,) and got[-len(expected) - 1:-1] == expected \
+            and len(got) in (len(expected) + 1, len(expected) + 2):
+        return f"drop the extra axis of size 1: `{name}[..., 0]` in NumPy, then save it again"
+    return None
 
 
 # -- weights ----------------------------------------------------------------------------------

@@ -22,7 +22,14 @@ from .errors import shown
 from .files import ArchiveError, FileError
 from .inputs import NUMERIC_KINDS, sniff
 from .network import Network
-from .runner import Progress, check_options, check_outputs, use_weights, write_layers
+from .runner import (
+    Progress,
+    channel_hint,
+    check_options,
+    check_outputs,
+    use_weights,
+    write_layers,
+)
 from .signals import sigterm_interrupts
 
 
@@ -114,7 +121,8 @@ def read_inputs(network: Network, path: Path) -> tuple[list[np.ndarray], bool]:
             raise FileError(path, f"array `{shown(node.name)}` has shape {tuple(x.shape)}; "
                             f"input `{shown(node.name)}` takes (N, "
                             f"{', '.join(map(str, node.shape))}) or one example "
-                            f"{node.shape}", hint)
+                            f"{node.shape}",
+                            channel_hint(tuple(x.shape), node.shape, node.name) or hint)
         xs.append(x)
     batched = singles == {False}
     if len(singles) > 1 or (batched and len({len(x) for x in xs}) > 1):

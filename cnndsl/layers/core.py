@@ -96,6 +96,12 @@ class Flatten(Layer):
     def output_shape(self, inputs):
         return (prod(inputs[0]),)
 
+    def warnings(self, inputs):
+        if len(inputs[0]) != 1:
+            return []
+        return [(f"`flatten` of a vector ({format_shape(inputs[0])} values) does nothing",
+                 "remove it: its input is flat already (a second `flatten`?)")]
+
 
 @dataclass(frozen=True)
 class Dropout(Layer):
