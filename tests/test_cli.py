@@ -314,6 +314,46 @@ def test_usage_error_exits_2(argv):
     assert "usage:" in result.stderr and "Traceback" not in result.stderr
 
 
+def test_a_misspelt_command_gets_a_suggestion(capsys):
+    rc = main(["shape", str(SEED)])
+    err = capsys.readouterr().err
+    assert rc == 2
+    assert "invalid choice: 'shape'" in err
+    assert err.rstrip("\n").endswith("hint: did you mean `shapes`?")
+
+
+def test_an_unrelated_command_gets_no_suggestion(capsys):
+    assert main(["frobnicate", str(SEED)]) == 2
+    assert "did you mean" not in capsys.readouterr().err
+
+
+def test_version(capsys):
+    from importlib.metadata import PackageNotFoundError, version
+
+    import cnndsl
+    try:
+        expected = version("cnndsl")
+    except PackageNotFoundError:  # run from a checkout that is not installed
+        expected = cnndsl.__version__
+    assert main(["--version"]) == 0
+    assert capsys.readouterr().out == f"cnndsl {expected}\n"
+    result = run_module("--version")
+    assert result.returncode == 0 and result.stdout == f"cnndsl {expected}\n"
+
+
+def test_version_without_package_metadata(capsys, monkeypatch):
+    import importlib.metadata
+
+    import cnndsl
+
+    def missing(name):
+        raise importlib.metadata.PackageNotFoundError(name)
+
+    monkeypatch.setattr(importlib.metadata, "version", missing)
+    assert main(["--version"]) == 0
+    assert capsys.readouterr().out == f"cnndsl {cnndsl.__version__}\n"
+
+
 # ---- python -m cnndsl ---------------------------------------------------------------------
 
 def run_module(*argv: str, stdin: bytes | None = None) -> subprocess.CompletedProcess:

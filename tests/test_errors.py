@@ -392,6 +392,51 @@ ROWS = [
     row("not UTF-8 on line 2", b"# fine\ninput 6x6x1 \xff-> conv 3x3 x2\n", 2, 13,
         ["UTF-8"]),
     row("NUL byte", "input 8x8x4 -> \x00relu\n", 1, 16, ["NUL"]),
+    # -- a new user's first tries (issue 12): Keras's spellings, each answered with what
+    # cnndsl writes instead, in that layer's syntax; a missing `->`; a bare filter count
+    row("missing -> before a layer", "input 28x28x1 -> conv 3x3 x32 relu maxpool 2\n", 1, 36,
+        ["`maxpool`", "`->` is probably missing"], hint="`conv 3x3 x32 relu -> maxpool 2`"),
+    row("keras activation=", "input 28x28x1 -> conv 3 x32 activation=relu\n", 1, 29,
+        ["`activation=`", "after the arguments", "`relu`"], hint="`conv 3 x32 relu`"),
+    row("keras activation= where none is fused", "input 8x8x1 -> maxpool 2 activation=relu\n",
+        1, 26, ["cannot take an activation"], hint="`-> relu`"),
+    row("keras stride=", "input 28x28x1 -> conv 3 x32 stride=2\n", 1, 29, ["`stride=`", "`/`"],
+        hint="`conv 3/2 x32`"),
+    row("keras strides= on a pool", "input 8x8x1 -> maxpool 2 strides=1 same\n", 1, 26,
+        ["`strides=`"], hint="`maxpool 2/1 same`"),
+    row("keras padding=same", "input 28x28x1 -> conv 3 x32 padding=same\n", 1, 29,
+        ["`padding=`", "`same`"], hint="`conv 3 x32 same`"),
+    row("keras filters=", "input 28x28x1 -> conv 3x3 filters=32\n", 1, 27,
+        ["`filters=`", "number of filters", "`x32`"], hint="`conv 3x3 x32`"),
+    row("keras kernel_size=", "input 28x28x1 -> conv kernel_size=3 x32\n", 1, 23,
+        ["`kernel_size=`", "`3x3`"], hint="`conv 3x3 x32`"),
+    row("keras kernel_size= in 1-D", "input 100x2 -> conv kernel_size=5 x4\n", 1, 21,
+        ["`kernel_size=`", "as `5`"], hint="`conv 5 x4`"),
+    row("keras units=", "input 10 -> dense units=4\n", 1, 19, ["`units=`", "`4`"],
+        hint="`dense 4`"),
+    row("keras use_bias=", "input 8x8x1 -> conv 3 x2 use_bias=False\n", 1, 26,
+        ["`use_bias=`", "`bias=false`"], hint="`conv 3 x2 bias=false`"),
+    row("keras filters= beside x", "input 8x8x1 -> conv 3 x2 filters=8\n", 1, 26,
+        ["`filters=`", "`x2`"], hint="remove it"),
+    # the same forms for other kinds, from the catalogue's requests (no list per kind)
+    row("keras filters= on sepconv", "input 8x8x2 -> sepconv 3 filters=8\n", 1, 26,
+        ["`x8`"], hint="`sepconv 3 x8`"),
+    row("keras strides= on deconv", "input 8x8x2 -> deconv 2 x4 strides=2\n", 1, 28,
+        ["`strides=`"], hint="`deconv 2/2 x4`"),
+    row("keras size= on upsample", "input 8x8x2 -> upsample size=2\n", 1, 25, ["`2x2`"],
+        hint="`upsample 2x2`"),
+    row("keras padding=1 on zeropad", "input 8x8x2 -> zeropad padding=1\n", 1, 24, ["`1x1`"],
+        hint="`zeropad 1x1`"),
+    row("keras depth_multiplier=", "input 8x8x2 -> dwconv 3 depth_multiplier=2\n", 1, 25,
+        ["`x2`"], hint="`dwconv 3 x2`"),
+    row("keras epsilon=", "input 8x8x2 -> bn epsilon=0.01\n", 1, 19, ["`eps=0.01`"],
+        hint="`bn eps=0.01`"),
+    row("keras rate=", "input 8 -> dropout rate=0.5\n", 1, 20, ["`0.5`"],
+        hint="`dropout 0.5`"),
+    row("bare filter count", "input 28x28x1 -> conv 3x3 32 relu\n", 1, 27, ["`x32`"],
+        hint="`conv 3x3 x32 relu`"),
+    row("2-D step on an input without channels", "input 28x28 -> conv 3x3 x8\n", 1, 21,
+        ["`3x3`", "1-D"], hint="`input 28x28x1`"),
 ]
 
 
@@ -693,6 +738,14 @@ WARNINGS = [
                  "ok: 3 layers, 59 params", id="fused softmax not last"),
     pytest.param("input 10 -> dropout 0.95 -> dense 3\n", 1, 13, ["0.95"], None,
                  "ok: 3 layers, 33 params", id="dropout above 0.9"),
+    # flatten of 784 values, then dense 784*2 + 2 = 1,570
+    pytest.param("input 28x28x1 -> flatten -> flatten -> dense 2\n", 1, 29,
+                 ["`flatten`", "vector"], "remove it", "ok: 4 layers, 1,570 params",
+                 id="flatten of a vector"),
+    # legal (a 1-D conv over 28 positions of 28 channels: 3*28*8 + 8 = 680), but a grey
+    # image without its channel axis is likelier
+    pytest.param("input 28x28 -> conv 3 x8\n", 1, 1, ["`input 28x28`", "no channel axis"],
+                 "`input 28x28x1`", "ok: 2 layers, 680 params", id="square input, no channels"),
 ]
 
 
@@ -726,6 +779,8 @@ def test_warnings_come_before_the_report(tmp_path, capsys):
     "input 10 -> dropout 0.9 -> dense 3\n",
     "input 10 -> dropout 0.5 -> dense 3 softmax\n",
     "input 8x8x4 -> flatten -> dense 10 softmax\n",
+    "input 100x12 -> conv 5 x8 -> gap -> dense 2\n",  # a 1-D signal: 100 steps, 12 channels
+    "input 28x28 -> flatten -> dense 2\n",  # no window slides over it
 ])
 def test_no_warning_for_ordinary_networks(tmp_path, capsys, source):
     r = run(tmp_path, capsys, source)

@@ -340,6 +340,32 @@ def test_user_error(work, capsys, extra, first, contains):
     assert leftovers(work) == []
 
 
+@pytest.mark.parametrize("shape, hint", [
+    ((3, 6, 6), "hint: add the channel axis: `x[..., None]` in NumPy"),  # grey, no channels
+    ((6, 6), "hint: add the channel axis: `x[..., None]` in NumPy"),  # one example
+    ((3, 6, 6, 1, 1), "hint: drop the extra axis of size 1: `x[..., 0]`"),
+    ((3, 5, 5, 1), "hint: the network's first step, `input 6x6x1`"),  # not a channel problem
+])
+def test_an_input_missing_its_channel_axis_says_how_to_add_it(work, capsys, shape, hint):
+    np.save("grey.npy", np.zeros(shape, np.float32))
+    rc, out, err = cli(capsys, "run", "seed.cnn", "--input", "grey.npy", "-o", "out.npy")
+    assert rc == 1 and out == ""
+    assert err.startswith(f"grey.npy: error: the input has shape {shape}; the network takes "
+                          "(N, 6, 6, 1)"), err
+    assert hint in err
+    assert Path("out.npy").read_bytes() == OLD
+
+
+def test_an_npz_input_missing_its_channel_axis_names_the_array(work, capsys):
+    Path("two.cnn").write_text("input 4x4x1 as image -> flatten as f\ninput 2 as meta\n"
+                               "concat { @f | @meta } -> dense 1\n", encoding="utf-8")
+    np.savez("in.npz", image=np.zeros((2, 4, 4), np.float32), meta=np.zeros((2, 2)))
+    rc, _, err = cli(capsys, "run", "two.cnn", "--input", "in.npz", "-o", "out.npz")
+    assert rc == 1
+    assert "array `image` has shape (2, 4, 4)" in err
+    assert "hint: add the channel axis: `image[..., None]` in NumPy" in err
+
+
 def test_spec_error_is_located(work, capsys):
     Path("bad.cnn").write_text("input 6x6x1 -> conv 7x7 x2\n", encoding="utf-8")
     rc, _, err = cli(capsys, "run", "bad.cnn", "--input", "x.npy", "-o", "out.npy")
