@@ -472,7 +472,8 @@ class ArgReader:
             if lookup(arg.name) is not None:
                 return CnnError(f"`{arg.name}` is a layer, not an argument of `{self.step}`: "
                                 f"a `->` is probably missing before it", arg.span,
-                                f"write `{self._rewritten(arg, '-> ' + arg.name)}`")
+                                f"`->` missing: write `{self._rewritten(arg, '-> ' + arg.name)}`"
+                                " (a new statement starts with `input` or `@NAME`)")
             guess = did_you_mean(arg.name, list(ACTIVATIONS) + list(PADDINGS) + self.flags)
             hint = f"did you mean `{guess}`?" if guess else "remove it"
             return CnnError(f"`{self.step}` does not take `{arg.name}`", arg.span, hint)
