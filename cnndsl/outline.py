@@ -72,8 +72,9 @@ class _Outline:
 
     def rows(self) -> list[Row]:
         chains: list[tuple[int, list[Row]]] = []
-        heads = list(reversed(self.graph.outputs))
-        heads += [n.index for n in self.graph.nodes]  # unreachable: pruning leaves none
+        # Outputs first, in the order written (popped from the end); then any node still
+        # unshown, from the last (pruning leaves none unreachable, but the walk is total).
+        heads = [n.index for n in self.graph.nodes] + list(reversed(self.graph.outputs))
         while heads or self.pending:
             head = self.pending.pop() if self.pending else heads.pop()
             if head not in self.shown:

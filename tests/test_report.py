@@ -129,3 +129,35 @@ JSON = st.recursive(
 @given(JSON)
 def test_dumps_is_json(value):
     assert json.loads(dumps(value)) == value
+
+
+@st.composite
+def named_graphs(draw) -> str:
+    """A random network of named tensors: chains and two-way merges over any earlier
+    tensors, so most are not series-parallel; one or two inputs, one to three outputs."""
+    inputs = draw(st.integers(1, 2))
+    lines = [f"input 4x4x2 as t{i}" for i in range(inputs)]
+    count = inputs
+    for _ in range(draw(st.integers(1, 12))):
+        a = draw(st.integers(0, count - 1))
+        if draw(st.booleans()):
+            b = draw(st.integers(0, count - 1))
+            lines.append(f"add {{ @t{a} -> relu | @t{b} }} as t{count}")
+        else:
+            lines.append(f"@t{a} -> tanh as t{count}")
+        count += 1
+    outs = draw(st.lists(st.integers(inputs, count - 1), min_size=1, max_size=3, unique=True))
+    return "\n".join(lines) + "\noutput " + ", ".join(f"@t{o}" for o in outs) + "\n"
+
+
+@given(named_graphs())
+def test_any_graph_shows_every_layer_once_and_references_after_it(text):
+    graph = compile_text(text, "random")
+    rows = outline(graph)
+    assert sorted(r.node for r in rows if not r.ref) == list(range(len(graph)))
+    seen: set[int] = set()
+    for r in rows:
+        if r.ref:
+            assert r.node in seen, text
+        else:
+            seen.add(r.node)
