@@ -17,6 +17,7 @@ from .analysis import BYTES_PER_VALUE, LayerStats, ReceptiveField, Stats
 from .errors import shown
 from .outline import UNICODE, Glyphs, Row, outline
 from .shapes import format_shape
+from .util import no_gc
 
 COLUMNS = ("#", "name", "step", "output", "memory", "params", "MACs", "FLOPs", "RF")
 ALIGN = "><<<>>>><"
@@ -140,6 +141,11 @@ def _row(stats: Stats, row: Row) -> tuple:
 
 def table(stats: Stats, glyphs: Glyphs = UNICODE) -> str:
     """The human report (at most 100 columns wide), its rows the merge tree of `outline`."""
+    with no_gc():  # a million small strings and tuples, none of them cyclic
+        return _table(stats, glyphs)
+
+
+def _table(stats: Stats, glyphs: Glyphs) -> str:
     g = stats.graph
     layers = "layer" if len(g) == 1 else "layers"
     tree = outline(g, glyphs)
