@@ -1,0 +1,195 @@
+"""`cnndsl maps` and `Network.maps`: the lesson's feature maps as a picture.
+
+The numbers written in the picture are read back from the figure's text artists (each
+map's axes is labelled LAYER/CHANNEL) and compared with the maps the lesson worked out by
+hand (tests/test_numpy_lesson.py); the PNG written is decoded and looked at too.
+"""
+
+from __future__ import annotations
+
+import sys
+
+import numpy as np
+import pytest
+
+pytest.importorskip("matplotlib")
+
+import cnndsl  # noqa: E402
+from cnndsl.cli import main  # noqa: E402
+from cnndsl.pictures.maps import Maps, number  # noqa: E402
+from test_numpy_lesson import (  # noqa: E402
+    IMAGE,
+    LESSON,
+    MAP_1,
+    MAP_2,
+    POOLED_1,
+    POOLED_2,
+    image,
+    lesson_kernel,
+)
+
+
+def lesson() -> cnndsl.Network:
+    net = cnndsl.parse(LESSON, name="lesson")
+    net.set_weights({"conv_1/kernel": lesson_kernel()})
+    return net
+
+
+def axes_of(maps: Maps) -> dict[str, object]:
+    return {a.get_label(): a for a in maps.figure.axes if "/" in a.get_label()}
+
+
+def written(axes) -> list[list[str]]:
+    """The numbers written in a map's cells, as a grid of strings by their positions."""
+    cells = {(round(t.get_position()[1]), round(t.get_position()[0])): t.get_text()
+             for t in axes.texts}
+    rows = 1 + max(i for i, _ in cells)
+    cols = 1 + max(j for _, j in cells)
+    assert len(cells) == rows * cols
+    return [[cells[i, j] for j in range(cols)] for i in range(rows)]
+
+
+def as_text(grid) -> list[list[str]]:
+    return [[str(v) for v in row] for row in grid]
+
+
+def test_the_lesson_picture_shows_the_hand_computed_numbers():
+    maps = lesson().maps(image())
+    axes = axes_of(maps)
+    assert set(axes) == {"input/1", "conv_1/1", "conv_1/2", "maxpool_1/1", "maxpool_1/2"}
+    assert written(axes["conv_1/1"])[0][0] == "3"  # filter 1, top left
+    assert written(axes["input/1"]) == as_text(IMAGE)
+    assert written(axes["conv_1/1"]) == as_text(MAP_1)
+    assert written(axes["conv_1/2"]) == as_text(MAP_2)
+    assert written(axes["maxpool_1/1"]) == as_text(POOLED_1) == [["3", "0"], ["3", "1"]]
+    assert written(axes["maxpool_1/2"]) == as_text(POOLED_2) == [["-1", "1"], ["0", "3"]]
+    # each map scaled on its own, its range under it: filter 2's map runs -4 to 3
+    assert axes["conv_1/2"].get_xlabel() == "-4 … 3"
+    assert axes["maxpool_1/1"].get_xlabel() == "0 … 3"
+
+
+def test_each_map_is_scaled_on_its_own_black_to_white():
+    axes = axes_of(lesson().maps(image()))
+    image_ = axes["conv_1/2"].images[0]
+    grey = image_.norm(np.asarray(MAP_2, float))
+    assert grey.min() == 0 and grey.max() == 1  # -4 black, 3 white
+    assert grey[3, 2] == 0 and grey[3, 3] == 1
+    # a number on a dark cell is white, on a light cell black
+    texts = {(round(t.get_position()[1]), round(t.get_position()[0])): t
+             for t in axes["conv_1/2"].texts}
+    assert texts[3, 2].get_color() == "white" and texts[3, 3].get_color() == "black"
+
+
+def test_cli_writes_a_png_of_the_lesson(tmp_path, capsys):
+    np.save(tmp_path / "x.npy", image())
+    np.savez(tmp_path / "w.npz", **{"conv_1/kernel": lesson_kernel()})
+    (tmp_path / "lesson.cnn").write_text(LESSON + "\n")
+    out = tmp_path / "maps.png"
+    status = main(["maps", str(tmp_path / "lesson.cnn"), "--input", str(tmp_path / "x.npy"),
+                   "--weights", str(tmp_path / "w.npz"), "-o", str(out)])
+    assert status == 0
+    assert "3 layers, 5 maps" in capsys.readouterr().out
+    from matplotlib.image import imread
+
+    pixels = imread(out)
+    assert pixels.ndim == 3 and pixels.shape[0] > 400 and pixels.shape[1] > 400
+    # black and white both appear (the maps), and most of the page is white
+    grey = pixels[..., :3].mean(axis=2)
+    assert (grey < 0.05).mean() > 0.02 and (grey > 0.95).mean() > 0.5
+    assert not list(tmp_path.glob(".*.tmp"))  # written in place, nothing left behind
+
+
+def test_cli_example_of_a_batch_and_chosen_layers(tmp_path, capsys):
+    batch = np.stack([image(), 1 - image()])
+    np.save(tmp_path / "x.npy", batch)
+    np.savez(tmp_path / "w.npz", **{"conv_1/kernel": lesson_kernel()})
+    (tmp_path / "lesson.cnn").write_text(LESSON)
+    out = tmp_path / "maps.svg"
+    assert main(["maps", str(tmp_path / "lesson.cnn"), "-i", str(tmp_path / "x.npy"),
+                 "--weights", str(tmp_path / "w.npz"), "-o", str(out), "--example", "1",
+                 "--layers", "conv_1"]) == 0
+    assert "1 layer, 2 maps" in capsys.readouterr().out
+    text = out.read_text()
+    assert text.lstrip().startswith("<?xml") and "</svg>" in text
+
+
+@pytest.mark.parametrize("extra, message", [
+    (["--layers", "conv1"], "--layers: error: the network has no layer named `conv1`\n"
+                            "hint: did you mean `conv_1`?"),
+    (["--example", "2"], "error: --example 2 is past the end: the file holds 2 examples"),
+    (["--channels", "0"], "cnndsl maps: error: --channels must be at least 1, got 0"),
+])
+def test_cli_errors(tmp_path, capsys, extra, message):
+    np.save(tmp_path / "x.npy", np.stack([image(), image()]))
+    (tmp_path / "lesson.cnn").write_text(LESSON)
+    out = tmp_path / "maps.png"
+    assert main(["maps", str(tmp_path / "lesson.cnn"), "-i", str(tmp_path / "x.npy"),
+                 "-o", str(out), *extra]) == 1
+    err = capsys.readouterr().err
+    assert message in err and "Traceback" not in err
+    assert not out.exists()
+
+
+def test_cli_refuses_other_formats_and_overwriting_the_input(tmp_path, capsys):
+    np.save(tmp_path / "x.npy", image())
+    (tmp_path / "lesson.cnn").write_text(LESSON)
+    base = ["maps", str(tmp_path / "lesson.cnn"), "-i", str(tmp_path / "x.npy"), "-o"]
+    assert main([*base, str(tmp_path / "maps.jpg")]) == 1
+    assert "-o must name a .png or .svg or .pdf file" in capsys.readouterr().err
+    (tmp_path / "x.png").write_bytes(b"")
+    assert main(["maps", str(tmp_path / "lesson.cnn"), "-i", str(tmp_path / "x.png"), "-o",
+                 str(tmp_path / "x.png")]) == 1
+    assert "would overwrite the input" in capsys.readouterr().err
+
+
+def test_without_matplotlib_the_error_names_the_extra(tmp_path, capsys, monkeypatch):
+    for name in [m for m in sys.modules if m == "matplotlib" or m.startswith("matplotlib.")]:
+        monkeypatch.delitem(sys.modules, name)
+    monkeypatch.setitem(sys.modules, "matplotlib", None)  # `import matplotlib` fails
+    np.save(tmp_path / "x.npy", image())
+    (tmp_path / "lesson.cnn").write_text(LESSON)
+    assert main(["maps", str(tmp_path / "lesson.cnn"), "-i", str(tmp_path / "x.npy"),
+                 "-o", str(tmp_path / "maps.png")]) == 1
+    err = capsys.readouterr().err
+    assert err == ("cnndsl maps: error: drawing feature maps needs matplotlib, which is not "
+                   "installed\nhint: pip install 'cnndsl[plot]'\n")
+    with pytest.raises(ImportError, match="needs matplotlib"):
+        lesson().maps(image())
+
+
+def test_channels_are_capped_and_the_label_says_so():
+    net = cnndsl.parse("input 12x12x3 -> conv 3x3 x20 -> flatten -> dense 4")
+    maps = net.maps(np.ones((12, 12, 3)), channels=5)
+    labels = set(axes_of(maps))
+    assert {f"conv_1/{c}" for c in range(1, 6)} <= labels and "conv_1/6" not in labels
+    texts = [t.get_text() for a in maps.figure.axes for t in a.texts]
+    assert any("first 5 of 20 channels" in t for t in texts)
+    assert not any(label.startswith(("flatten", "dense")) for label in labels)
+    assert not axes_of(maps)["conv_1/1"].texts  # 10x10: too big for numbers in the cells
+
+
+def test_signals_volumes_and_vectors():
+    net = cnndsl.parse("input 8x2 -> conv 3 x2 -> flatten -> dense 3")
+    maps = net.maps(np.arange(16, dtype=float).reshape(8, 2), layers=["input", "dense_1"])
+    axes = axes_of(maps)
+    assert set(axes) == {"input/1", "input/2", "dense_1/1"}
+    assert written(axes["input/1"]) == [["0", "2", "4", "6", "8", "10", "12", "14"]]
+    volume = cnndsl.parse("input 4x4x4x1 -> conv 3 x1").maps(np.ones((4, 4, 4, 1)))
+    texts = [t.get_text() for a in volume.figure.axes for t in a.texts]
+    assert any("depth slice 3 of 4" in t for t in texts)
+
+
+def test_unknown_layer_from_the_api():
+    with pytest.raises(ValueError, match="no layer named `pool`"):
+        lesson().maps(image(), layers=["pool"])
+
+
+def test_repr_png_is_a_png():
+    assert lesson().maps(image())._repr_png_().startswith(b"\x89PNG\r\n\x1a\n")
+
+
+@pytest.mark.parametrize("value, text", [(3.0, "3"), (-0.0, "0"), (0.5, "0.5"),
+                                         (-1.25, "-1.25"), (2 / 3, "0.667"),
+                                         (float("nan"), "nan")])
+def test_numbers_in_cells(value, text):
+    assert number(value) == text
