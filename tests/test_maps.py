@@ -14,9 +14,6 @@ import pytest
 
 pytest.importorskip("matplotlib")
 
-import cnndsl  # noqa: E402
-from cnndsl.cli import main  # noqa: E402
-from cnndsl.pictures.maps import Maps, number  # noqa: E402
 from test_numpy_lesson import (  # noqa: E402
     IMAGE,
     LESSON,
@@ -27,6 +24,10 @@ from test_numpy_lesson import (  # noqa: E402
     image,
     lesson_kernel,
 )
+
+import cnndsl  # noqa: E402
+from cnndsl.cli import main  # noqa: E402
+from cnndsl.pictures.maps import Maps, number  # noqa: E402
 
 
 def lesson() -> cnndsl.Network:
