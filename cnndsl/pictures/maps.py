@@ -27,7 +27,11 @@ from . import MAX_CHANNELS, MAX_ROWS
 
 NUMBERS_UP_TO = 8  # maps at most this many cells high and wide get their values written
 CELL = 1.5  # inches per map
-LABEL = 2.2  # inches for the layers' labels
+LABEL = 2.4  # inches for the layers' labels
+GAP = 0.15  # inches between maps
+ROW = CELL + 0.65  # a row: the channel's title, the map, its range under it
+TOP = 0.9  # the picture's title
+MARGIN = 0.2
 DPI = 100
 FORMATS = (".png", ".svg", ".pdf")
 
@@ -149,30 +153,30 @@ def _row(node: Node, out: np.ndarray, channels: int) -> Row:
 
 
 def _draw(make, name: str, rows: list[Row], left_out: int):
-    """The figure: a column of labels, then a grid of maps, one row per layer."""
+    """The figure: a column of labels, then a grid of maps, one row per layer.
+
+    Every box is placed by arithmetic in inches (a fixed grid), not by a layout engine:
+    matplotlib's constrained layout draws the figure twice and grows with the number of
+    axes, many seconds for a ResNet's 600 maps."""
     columns = max([len(r.planes) for r in rows] + [1])
-    width = max(LABEL + CELL * columns, 6.5)  # room for the title's two lines
-    figure = make(figsize=(width, 1.1 + (CELL + 0.8) * max(len(rows), 1)), dpi=DPI,
-                  layout="constrained")
+    width = max(LABEL + CELL * columns + MARGIN, 6.5)  # room for the title's lines
+    height = TOP + ROW * max(len(rows), 1)
+    figure = make(figsize=(width, height), dpi=DPI)
     title = f"{shown(name)}: feature maps of one example"
     if left_out:
-        title += f"\n(the first {len(rows)} layers; {left_out} more left out: choose with " \
-                 "--layers)"
-    figure.suptitle(f"{title}\neach map is scaled on its own: black is its smallest value, "
-                    "white its largest,\nas written under it", fontsize=10)
-    grid = figure.subplots(max(len(rows), 1), columns + 1, squeeze=False,
-                           width_ratios=[LABEL / CELL] + [1] * columns)
-    for axes_row, row in zip(grid, rows):
-        axes_row[0].set_axis_off()
-        axes_row[0].text(1.0, 0.5, _label(row), ha="right", va="center", fontsize=9,
-                         transform=axes_row[0].transAxes)
-        for c, axes in enumerate(axes_row[1:]):
-            if c < len(row.planes):
-                _map(axes, row.planes[c], f"{row.node.name}/{c + 1}", row.channels > 1, c)
-            else:
-                axes.set_axis_off()
-    for axes in grid[len(rows):].flat:
-        axes.set_axis_off()
+        title += f" (the first {len(rows)} layers; {left_out} more left out)"
+    figure.text(0.5, 1 - 0.15 / height, f"{title}\neach map is scaled on its own: black "
+                "is its smallest value, white its largest,\nas written under it",
+                ha="center", va="top", fontsize=10)
+    side = CELL - GAP
+    for r, row in enumerate(rows):
+        bottom = height - TOP - ROW * r - 0.3 - side  # under the row: a title's height
+        figure.text((LABEL - 0.15) / width, (bottom + side / 2) / height, _label(row),
+                    ha="right", va="center", fontsize=9)
+        for c, plane in enumerate(row.planes):
+            axes = figure.add_axes(((LABEL + CELL * c) / width, bottom / height,
+                                    side / width, side / height))
+            _map(axes, plane, f"{row.node.name}/{c + 1}", row.channels > 1, c)
     return figure
 
 
@@ -196,18 +200,30 @@ def _map(axes, plane: np.ndarray, label: str, titled: bool, c: int) -> None:
         axes.set_title(f"channel {c + 1}", fontsize=9)
     axes.set_xlabel(f"all {number(low)}" if flat else f"{number(low)} … {number(high)}",
                     fontsize=8)
+    _numbers(axes, plane, low, high)
+
+
+def _numbers(axes, plane: np.ndarray, low: float, high: float) -> None:
+    """Each value written in its cell, white on dark and black on light, in a font small
+    enough to fit the cell, or not at all if that would be too small to read."""
     height, width = plane.shape
-    if height <= NUMBERS_UP_TO and width <= NUMBERS_UP_TO:
-        size = 11 if max(height, width) <= 4 else 9 if max(height, width) <= 6 else 7
-        middle = (low + high) / 2
-        for (i, j), v in np.ndenumerate(plane):
-            dark = flat or v < middle
-            axes.text(j, i, number(float(v)), ha="center", va="center", fontsize=size,
-                      color="white" if dark else "black")
+    if height > NUMBERS_UP_TO or width > NUMBERS_UP_TO:
+        return
+    texts = [[number(float(v), digits=2) for v in row] for row in plane]
+    widest = max(len(t) for row in texts for t in row)
+    cell = (CELL - GAP) / max(height, width) * 72  # points
+    size = min(11.0, cell * 0.8, cell / (0.62 * widest))  # a digit is about 0.6 em wide
+    if size < 5.5:
+        return
+    middle = (low + high) / 2
+    for (i, j), v in np.ndenumerate(plane):
+        dark = low == high or v < middle
+        axes.text(j, i, texts[i][j], ha="center", va="center", fontsize=size,
+                  color="white" if dark else "black")
 
 
-def number(v: float) -> str:
-    """A value as written in a cell: whole numbers whole, others to 3 significant figures.
+def number(v: float, digits: int = 3) -> str:
+    """A value as written: whole numbers whole, others to `digits` significant figures.
 
     >>> number(3.0), number(-0.0), number(0.123456), number(1234567.0)
     ('3', '0', '0.123', '1.23e+06')
@@ -215,4 +231,4 @@ def number(v: float) -> str:
     v += 0.0  # -0.0 -> 0.0
     if v.is_integer() and abs(v) < 1e5:
         return str(int(v))
-    return f"{v:.3g}"
+    return f"{v:.{digits}g}"
