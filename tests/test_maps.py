@@ -1,8 +1,9 @@
 """`cnndsl maps` and `Network.maps`: the lesson's feature maps as a picture.
 
-The numbers written in the picture are read back from the figure's text artists (each
-map's axes is labelled LAYER/CHANNEL) and compared with the maps the lesson worked out by
-hand (tests/test_numpy_lesson.py); the PNG written is decoded and looked at too.
+The numbers written in the picture are read back from the figure's text artists (the
+picture keeps each map's artists by LAYER/CHANNEL), checked to stand in their cells, and
+compared with the maps the lesson worked out by hand (tests/test_numpy_lesson.py); the
+PNG written is decoded and looked at too.
 """
 
 from __future__ import annotations
@@ -27,7 +28,7 @@ from test_numpy_lesson import (  # noqa: E402
 
 import cnndsl  # noqa: E402
 from cnndsl.cli import main  # noqa: E402
-from cnndsl.pictures.maps import Maps, number  # noqa: E402
+from cnndsl.pictures.maps import number  # noqa: E402
 
 
 def lesson() -> cnndsl.Network:
@@ -36,18 +37,19 @@ def lesson() -> cnndsl.Network:
     return net
 
 
-def axes_of(maps: Maps) -> dict[str, object]:
-    return {a.get_label(): a for a in maps.figure.axes if "/" in a.get_label()}
-
-
-def written(axes) -> list[list[str]]:
-    """The numbers written in a map's cells, as a grid of strings by their positions."""
-    cells = {(round(t.get_position()[1]), round(t.get_position()[0])): t.get_text()
-             for t in axes.texts}
-    rows = 1 + max(i for i, _ in cells)
-    cols = 1 + max(j for _, j in cells)
-    assert len(cells) == rows * cols
-    return [[cells[i, j] for j in range(cols)] for i in range(rows)]
+def written(map_) -> list[list[str]]:
+    """The numbers written in a map's cells, checked to stand in their cells: inside the
+    image, left to right along a row, top to bottom down a column."""
+    left, right, bottom, top = map_.image.get_extent()
+    rows = map_.numbers
+    for i, row in enumerate(rows):
+        for j, text in enumerate(row):
+            x, y = text.get_position()
+            assert left < x < right and bottom < y < top
+            assert j == 0 or x > row[j - 1].get_position()[0]
+            assert i == 0 or y < rows[i - 1][j].get_position()[1]
+            assert text.axes is map_.image.axes and text.get_visible()
+    return [[t.get_text() for t in row] for row in rows]
 
 
 def as_text(grid) -> list[list[str]]:
@@ -56,7 +58,8 @@ def as_text(grid) -> list[list[str]]:
 
 def test_the_lesson_picture_shows_the_hand_computed_numbers():
     maps = lesson().maps(image())
-    axes = axes_of(maps)
+    axes = maps.drawn
+    assert maps.figure.axes == [axes["input/1"].image.axes]  # the figure that is saved
     assert set(axes) == {"input/1", "conv_1/1", "conv_1/2", "maxpool_1/1", "maxpool_1/2"}
     assert written(axes["conv_1/1"])[0][0] == "3"  # filter 1, top left
     assert written(axes["input/1"]) == as_text(IMAGE)
@@ -65,20 +68,19 @@ def test_the_lesson_picture_shows_the_hand_computed_numbers():
     assert written(axes["maxpool_1/1"]) == as_text(POOLED_1) == [["3", "0"], ["3", "1"]]
     assert written(axes["maxpool_1/2"]) == as_text(POOLED_2) == [["-1", "1"], ["0", "3"]]
     # each map scaled on its own, its range under it: filter 2's map runs -4 to 3
-    assert axes["conv_1/2"].get_xlabel() == "-4 … 3"
-    assert axes["maxpool_1/1"].get_xlabel() == "0 … 3"
+    assert axes["conv_1/2"].scale.get_text() == "-4 … 3"
+    assert axes["maxpool_1/1"].scale.get_text() == "0 … 3"
 
 
 def test_each_map_is_scaled_on_its_own_black_to_white():
-    axes = axes_of(lesson().maps(image()))
-    image_ = axes["conv_1/2"].images[0]
+    axes = lesson().maps(image()).drawn
+    image_ = axes["conv_1/2"].image
     grey = image_.norm(np.asarray(MAP_2, float))
     assert grey.min() == 0 and grey.max() == 1  # -4 black, 3 white
     assert grey[3, 2] == 0 and grey[3, 3] == 1
     # a number on a dark cell is white, on a light cell black
-    texts = {(round(t.get_position()[1]), round(t.get_position()[0])): t
-             for t in axes["conv_1/2"].texts}
-    assert texts[3, 2].get_color() == "white" and texts[3, 3].get_color() == "black"
+    texts = axes["conv_1/2"].numbers
+    assert texts[3][2].get_color() == "white" and texts[3][3].get_color() == "black"
 
 
 def test_cli_writes_a_png_of_the_lesson(tmp_path, capsys):
@@ -161,21 +163,21 @@ def test_without_matplotlib_the_error_names_the_extra(tmp_path, capsys, monkeypa
 def test_channels_are_capped_and_the_label_says_so():
     net = cnndsl.parse("input 12x12x3 -> conv 3x3 x20 -> flatten -> dense 4")
     maps = net.maps(np.ones((12, 12, 3)), channels=5)
-    labels = set(axes_of(maps))
+    labels = set(maps.drawn)
     assert {f"conv_1/{c}" for c in range(1, 6)} <= labels and "conv_1/6" not in labels
-    assert any("first 5 of 20 channels" in t.get_text() for t in maps.figure.texts)
+    assert any("first 5 of 20 channels" in t.get_text() for t in maps.figure.axes[0].texts)
     assert not any(label.startswith(("flatten", "dense")) for label in labels)
-    assert not axes_of(maps)["conv_1/1"].texts  # 10x10: too big for numbers in the cells
+    assert not maps.drawn["conv_1/1"].numbers  # 10x10: too big for numbers in the cells
 
 
 def test_signals_volumes_and_vectors():
     net = cnndsl.parse("input 8x2 -> conv 3 x2 -> flatten -> dense 3")
     maps = net.maps(np.arange(16, dtype=float).reshape(8, 2), layers=["input", "dense_1"])
-    axes = axes_of(maps)
+    axes = maps.drawn
     assert set(axes) == {"input/1", "input/2", "dense_1/1"}
     assert written(axes["input/1"]) == [["0", "2", "4", "6", "8", "10", "12", "14"]]
     volume = cnndsl.parse("input 4x4x4x1 -> conv 3 x1").maps(np.ones((4, 4, 4, 1)))
-    assert any("depth slice 3 of 4" in t.get_text() for t in volume.figure.texts)
+    assert any("depth slice 3 of 4" in t.get_text() for t in volume.figure.axes[0].texts)
 
 
 def test_unknown_layer_from_the_api():

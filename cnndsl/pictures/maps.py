@@ -29,7 +29,7 @@ NUMBERS_UP_TO = 8  # maps at most this many cells high and wide get their values
 CELL = 1.5  # inches per map
 LABEL = 2.4  # inches for the layers' labels
 GAP = 0.15  # inches between maps
-ROW = CELL + 0.65  # a row: the channel's title, the map, its range under it
+ROW = CELL + 0.55  # a row: the channel's title, the map, its range under it
 TOP = 0.9  # the picture's title
 MARGIN = 0.2
 DPI = 100
@@ -61,13 +61,24 @@ class Row:
 
 
 @dataclass
+class Drawn:
+    """One map as drawn: its image, the range written under it, and the numbers written
+    in its cells (rows of text artists; none when the map is too big for them)."""
+
+    image: Any
+    scale: Any
+    numbers: list[list[Any]]
+
+
+@dataclass
 class Maps:
     """The picture: `figure` (a matplotlib `Figure`), `save(path)`, and inline display in
-    Jupyter (`_repr_png_`). Each map's axes is labelled `LAYER/CHANNEL` (1-based)."""
+    Jupyter (`_repr_png_`); `drawn` is each map's artists by `LAYER/CHANNEL` (1-based)."""
 
     figure: Any
     rows: list[Row] = field(default_factory=list)
     left_out: int = 0  # layers not drawn because of MAX_ROWS
+    drawn: dict[str, Drawn] = field(default_factory=dict)
 
     def save(self, path: str | Path | BinaryIO, format: str | None = None) -> None:
         """Write the picture; the format is the file's suffix (png, svg, pdf) unless given."""
@@ -113,7 +124,8 @@ def picture(network, x, layers: list[str] | None = None,
         nodes, left_out = nodes[:MAX_ROWS], len(nodes) - MAX_ROWS
     outputs = network.run_layers(np.asarray(x))
     rows = [_row(node, outputs[node.name], channels) for node in nodes]
-    return Maps(_draw(make, network.name, rows, left_out), rows, left_out)
+    figure, drawn = _draw(make, network.name, rows, left_out)
+    return Maps(figure, rows, left_out, drawn)
 
 
 def spatial(node: Node) -> bool:
@@ -153,31 +165,36 @@ def _row(node: Node, out: np.ndarray, channels: int) -> Row:
 
 
 def _draw(make, name: str, rows: list[Row], left_out: int):
-    """The figure: a column of labels, then a grid of maps, one row per layer.
+    """The figure and its maps: a column of labels, then the maps, one row per layer.
 
-    Every box is placed by arithmetic in inches (a fixed grid), not by a layout engine:
-    matplotlib's constrained layout draws the figure twice and grows with the number of
-    axes, many seconds for a ResNet's 600 maps."""
+    Everything is drawn on one page-sized axes whose units are inches, each map an image
+    placed by arithmetic: an axes per map costs matplotlib some 20 ms to make (ticks,
+    spines), ten seconds for a ResNet's 500 maps, and a layout engine more again."""
     columns = max([len(r.planes) for r in rows] + [1])
     width = max(LABEL + CELL * columns + MARGIN, 6.5)  # room for the title's lines
     height = TOP + ROW * max(len(rows), 1)
     figure = make(figsize=(width, height), dpi=DPI)
+    page = figure.add_axes((0, 0, 1, 1))
+    page.set_axis_off()
     title = f"{shown(name)}: feature maps of one example"
     if left_out:
         title += f" (the first {len(rows)} layers; {left_out} more left out)"
-    figure.text(0.5, 1 - 0.15 / height, f"{title}\neach map is scaled on its own: black "
-                "is its smallest value, white its largest,\nas written under it",
-                ha="center", va="top", fontsize=10)
-    side = CELL - GAP
+    page.text(0.3, height - 0.15, f"{title}\neach map is scaled on its own: black is its "
+              "smallest value,\nwhite its largest (as written under it)", ha="left",
+              va="top", fontsize=10)
+    side, drawn = CELL - GAP, {}
     for r, row in enumerate(rows):
         bottom = height - TOP - ROW * r - 0.3 - side  # under the row: a title's height
-        figure.text((LABEL - 0.15) / width, (bottom + side / 2) / height, _label(row),
-                    ha="right", va="center", fontsize=9)
+        page.text(LABEL - 0.15, bottom + side / 2, _label(row), ha="right", va="center",
+                  fontsize=9)
+        size = _number_size(row.planes, side)  # one size for the row, or no numbers
         for c, plane in enumerate(row.planes):
-            axes = figure.add_axes(((LABEL + CELL * c) / width, bottom / height,
-                                    side / width, side / height))
-            _map(axes, plane, f"{row.node.name}/{c + 1}", row.channels > 1, c)
-    return figure
+            title = f"channel {c + 1}" if row.channels > 1 else ""
+            drawn[f"{row.node.name}/{c + 1}"] = _map(page, plane, (LABEL + CELL * c, bottom),
+                                                     side, title, size)
+    page.set_xlim(0, width)
+    page.set_ylim(0, height)
+    return figure, drawn
 
 
 def _label(row: Row) -> str:
@@ -186,40 +203,56 @@ def _label(row: Row) -> str:
     return "\n".join(lines + ([row.note] if row.note else []))
 
 
-def _map(axes, plane: np.ndarray, label: str, titled: bool, c: int) -> None:
-    """One channel as a grey image, its range under it, its values in it when small."""
+def _map(page, plane: np.ndarray, at: tuple[float, float], side: float, title: str,
+         size: float | None) -> Drawn:
+    """One channel as a grey image in a `side`-inch square at `at` (its lower left), its
+    title over it, its range under it, its values in it in a `size`-point font if given."""
+    from matplotlib.patches import Rectangle
+
     finite = plane[np.isfinite(plane)]  # a NaN or an infinity is drawn, not scaled by
     low, high = (float(finite.min()), float(finite.max())) if finite.size else (0.0, 0.0)
     flat = low == high  # one value throughout: mid grey
-    axes.imshow(plane, cmap="gray", vmin=low - 1 if flat else low,
-                vmax=high + 1 if flat else high, interpolation="nearest", aspect="equal")
-    axes.set_label(label)
-    axes.set_xticks([])
-    axes.set_yticks([])
-    if titled:
-        axes.set_title(f"channel {c + 1}", fontsize=9)
-    axes.set_xlabel(f"all {number(low)}" if flat else f"{number(low)} … {number(high)}",
-                    fontsize=8)
-    _numbers(axes, plane, low, high)
+    rows, cols = plane.shape
+    cell = side / max(rows, cols)
+    left, bottom = at[0] + (side - cols * cell) / 2, at[1] + (side - rows * cell) / 2
+    top, middle = bottom + rows * cell, left + cols * cell / 2
+    image = page.imshow(plane, cmap="gray", vmin=low - 1 if flat else low,
+                        vmax=high + 1 if flat else high, interpolation="nearest",
+                        extent=(left, left + cols * cell, bottom, top), aspect="auto")
+    page.add_patch(Rectangle((left, bottom), cols * cell, rows * cell, fill=False,
+                             linewidth=0.8, edgecolor="black"))
+    if title:
+        page.text(middle, top + 0.06, title, ha="center", va="bottom", fontsize=9)
+    scale = page.text(middle, bottom - 0.06, f"all {number(low)}" if flat else
+                      f"{number(low)} … {number(high)}", ha="center", va="top", fontsize=8)
+    numbers = [] if size is None else _numbers(page, plane, (left, top), cell, size,
+                                               (low, high))
+    return Drawn(image, scale, numbers)
 
 
-def _numbers(axes, plane: np.ndarray, low: float, high: float) -> None:
-    """Each value written in its cell, white on dark and black on light, in a font small
-    enough to fit the cell, or not at all if that would be too small to read."""
-    height, width = plane.shape
-    if height > NUMBERS_UP_TO or width > NUMBERS_UP_TO:
-        return
-    texts = [[number(float(v), digits=2) for v in row] for row in plane]
-    widest = max(len(t) for row in texts for t in row)
-    cell = (CELL - GAP) / max(height, width) * 72  # points
-    size = min(11.0, cell * 0.8, cell / (0.62 * widest))  # a digit is about 0.6 em wide
-    if size < 5.5:
-        return
-    middle = (low + high) / 2
-    for (i, j), v in np.ndenumerate(plane):
-        dark = low == high or v < middle
-        axes.text(j, i, texts[i][j], ha="center", va="center", fontsize=size,
-                  color="white" if dark else "black")
+def _number_size(planes: list[np.ndarray], side: float) -> float | None:
+    """The font size (points) that fits every value of these maps in its cell, or None if
+    the maps are too big or that size would be too small to read."""
+    if not planes or max(max(p.shape) for p in planes) > NUMBERS_UP_TO:
+        return None
+    points = side / max(max(p.shape) for p in planes) * 72  # a cell's width
+    widest = max(len(number(float(v), digits=2)) for p in planes for v in p.flat)
+    size = min(11.0, points * 0.5, points / (0.62 * widest))  # a digit is about 0.6 em
+    return size if size >= 5.5 else None
+
+
+def _numbers(page, plane: np.ndarray, corner: tuple[float, float], cell: float, size: float,
+             scale: tuple[float, float]) -> list[list[Any]]:
+    """Each value written in its cell (`corner` is the map's top left), white on dark and
+    black on light."""
+    low, high = scale
+    out = []
+    for i, row in enumerate(plane):
+        out.append([page.text(corner[0] + (j + 0.5) * cell, corner[1] - (i + 0.5) * cell,
+                              number(float(v), digits=2), ha="center", va="center",
+                              fontsize=size, color="white" if low == high or
+                              v < (low + high) / 2 else "black") for j, v in enumerate(row)])
+    return out
 
 
 def number(v: float, digits: int = 3) -> str:
