@@ -86,7 +86,7 @@ def draw(args: argparse.Namespace, graph, text: str):
     try:
         require_matplotlib()
     except MissingExtra as e:
-        raise FileError("cnndsl maps", str(e), e.hint) from None
+        raise FileError("cnndsl maps", e.args[0], e.hint) from None
     _check_options(args, graph)
     check_destination(output, FORMATS, "-o")
     spec = None if args.file == "-" else args.file

@@ -37,9 +37,12 @@ FORMATS = (".png", ".svg", ".pdf")
 
 
 class MissingExtra(ImportError):
-    """matplotlib is not installed; `hint` says how to install it."""
+    """matplotlib is not installed; `hint` says how to install it, and `str` says both."""
 
     hint = "pip install 'cnndsl[plot]'"
+
+    def __str__(self) -> str:
+        return f"{self.args[0]}: {self.hint}"
 
 
 class LayerChoice(ValueError):
