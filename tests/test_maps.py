@@ -180,6 +180,16 @@ def test_signals_volumes_and_vectors():
     assert any("depth slice 3 of 4" in t.get_text() for t in volume.figure.axes[0].texts)
 
 
+def test_a_picture_too_big_to_encode_is_refused_before_running():
+    net = cnndsl.parse("input 2x2x1 -> conv 1x1 x1000")
+    # 1,000 maps of 1.5 inches at 100 dpi, plus 2.6 inches of labels and margin, across;
+    # the title (0.9 inches) and two rows (input, conv) of 2.05 inches, down
+    with pytest.raises(ValueError, match="would be 150,260x500 pixels") as info:
+        net.maps(np.zeros((2, 2, 1)), channels=1000)
+    assert "--channels" in info.value.hint
+    assert net.maps(np.zeros((2, 2, 1)), channels=400).figure.get_size_inches()[0] == 602.6
+
+
 def test_unknown_layer_from_the_api():
     with pytest.raises(ValueError, match="no layer named `pool`"):
         lesson().maps(image(), layers=["pool"])

@@ -99,7 +99,8 @@ def draw(args: argparse.Namespace, graph, text: str):
     try:
         maps = picture(network, x, layers, args.channels)
     except LayerChoice as e:
-        raise FileError("--layers", e.message, e.hint) from None
+        raise FileError("--layers" if args.layers else "cnndsl maps", e.message,
+                        e.hint) from None
     with staged(output) as tmp:
         maps.save(tmp, format=output.suffix.lower().lstrip("."))
     return maps

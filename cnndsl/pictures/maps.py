@@ -46,7 +46,8 @@ class MissingExtra(ImportError):
 
 
 class LayerChoice(ValueError):
-    """A layer asked for that the network does not have; `hint` names a close one."""
+    """Layers or channels that cannot be drawn: a name the network does not have (`hint`
+    names a close one), or more than a picture can hold."""
 
     def __init__(self, message: str, hint: str) -> None:
         super().__init__(message)
@@ -125,10 +126,28 @@ def picture(network, x, layers: list[str] | None = None,
     left_out = 0
     if layers is None and len(nodes) > MAX_ROWS:
         nodes, left_out = nodes[:MAX_ROWS], len(nodes) - MAX_ROWS
+    _check_size(nodes, channels)
     outputs = network.run_layers(np.asarray(x))
     rows = [_row(node, outputs[node.name], channels) for node in nodes]
     figure, drawn = _draw(make, network.name, rows, left_out)
     return Maps(figure, rows, left_out, drawn)
+
+
+def _page(rows: int, columns: int) -> tuple[float, float]:
+    """The picture's width (at least the title's) and height in inches."""
+    return max(LABEL + CELL * columns + MARGIN, 6.5), TOP + ROW * max(rows, 1)
+
+
+def _check_size(nodes: list[Node], channels: int) -> None:
+    """`LayerChoice` before anything runs if the picture would be more pixels across or
+    down than an image can be (matplotlib's Agg canvas stops at 2^16)."""
+    columns = max([min(n.shape[-1], channels) if len(n.shape) > 1 else 1 for n in nodes]
+                  + [1])
+    width, height = (round(v * DPI) for v in _page(len(nodes), columns))
+    if max(width, height) >= 2**16:
+        raise LayerChoice(f"the picture would be {width:,}x{height:,} pixels, over the "
+                          f"limit of {2**16 - 1:,} each way", "draw fewer layers "
+                          "(--layers A,B) or fewer channels (--channels C)")
 
 
 def spatial(node: Node) -> bool:
@@ -173,9 +192,7 @@ def _draw(make, name: str, rows: list[Row], left_out: int):
     Everything is drawn on one page-sized axes whose units are inches, each map an image
     placed by arithmetic: an axes per map costs matplotlib some 20 ms to make (ticks,
     spines), ten seconds for a ResNet's 500 maps, and a layout engine more again."""
-    columns = max([len(r.planes) for r in rows] + [1])
-    width = max(LABEL + CELL * columns + MARGIN, 6.5)  # room for the title's lines
-    height = TOP + ROW * max(len(rows), 1)
+    width, height = _page(len(rows), max([len(r.planes) for r in rows] + [1]))
     figure = make(figsize=(width, height), dpi=DPI)
     page = figure.add_axes((0, 0, 1, 1))
     page.set_axis_off()
