@@ -14,8 +14,12 @@ from .report import COLUMNS, human, size_bytes
 from .shapes import format_shape
 
 NUMBERS = {"#", "params", "MACs", "FLOPs"}  # right-aligned columns
-STYLE = ("<style>.cnndsl-report td, .cnndsl-report th {padding: 1px 8px; "
-         "font-family: monospace} .cnndsl-report .num {text-align: right}</style>")
+# Jupyter right-aligns every table cell (with a selector of two classes and an element);
+# names and steps read better from the left, so every cell has a class of its own.
+STYLE = ("<style>table.cnndsl-report td, table.cnndsl-report th {padding: 1px 8px; "
+         "font-family: monospace} table.cnndsl-report td.txt, table.cnndsl-report th.txt "
+         "{text-align: left} table.cnndsl-report td.num, table.cnndsl-report th.num "
+         "{text-align: right}</style>")
 
 
 def _cells(s) -> tuple:
@@ -27,7 +31,7 @@ def _cells(s) -> tuple:
 def _row(cells, tag: str) -> str:
     out = []
     for column, cell in zip(COLUMNS, cells):
-        kind = ' class="num"' if column in NUMBERS else ""
+        kind = ' class="num"' if column in NUMBERS else ' class="txt"'
         out.append(f"<{tag}{kind}>{escape(str(cell))}</{tag}>")
     return "<tr>" + "".join(out) + "</tr>"
 
@@ -37,14 +41,16 @@ def to_html(stats: Stats) -> str:
 
     >>> from cnndsl import compile_text, analyse
     >>> html = to_html(analyse(compile_text("input 6x6x1 -> conv 3x3 x2", "a<b")))
-    >>> "a&lt;b" in html and "<td>conv 3x3 x2</td>" in html
+    >>> "a&lt;b" in html and '<td class="txt">conv 3x3 x2</td>' in html
     True
     """
     g = stats.graph
     head = _row(COLUMNS, "th")
     body = "\n".join(_row(_cells(s), "td") for s in stats.layers)
     layers = "layer" if len(g) == 1 else "layers"
-    caption = f"{escape(g.name)}: {len(g):,} {layers}"
+    ends = " -> ".join(", ".join(format_shape(n.shape) for n in nodes)
+                       for nodes in (g.input_nodes, g.output_nodes))
+    caption = f"{escape(g.name)}: {len(g):,} {layers}, {ends}"
     macs = stats.total("macs")
     totals = (f"Total params: {stats.params:,} ({escape(size_bytes(stats.param_bytes))}); "
               f"trainable {stats.total('trainable'):,}, non-trainable "

@@ -75,6 +75,7 @@ def test_html_table_has_a_row_per_layer_with_the_numbers():
     # 4x4x2 outputs, each 9 multiply-adds: 288 MACs, 2 FLOPs each plus the bias adds
     assert conv[2:6] == ["conv 3x3/1 x2", "4x4x2", "20", "288"]
     assert rows[4][4] == "90"
+    assert "<caption>seed: 5 layers, 6x6x1 -> 10</caption>" in html.replace("&gt;", ">")
     assert "Total params: 110" in html
     assert "script" not in cells.tags
 

@@ -47,8 +47,8 @@ def test_the_network_shows_its_table(executed):
     net = outputs(executed)[0][0]
     assert net.data["text/plain"] == "<Network 'lesson': 6x6x1 -> 2x2x2, 3 layers, 18 params>"
     html = net.data["text/html"]
-    assert "<table" in html and "<td>conv 3x3/1 x2 bias=false</td>" in html
-    assert "<td>4x4x2</td>" in html and "<td>2x2x2</td>" in html
+    assert "<table" in html and '<td class="txt">conv 3x3/1 x2 bias=false</td>' in html
+    assert '<td class="txt">4x4x2</td>' in html and '<td class="txt">2x2x2</td>' in html
 
 
 def test_summary_and_the_numbers_of_the_lesson(executed):
