@@ -19,6 +19,7 @@ import numpy as np
 import pytest
 from test_import import (
     NO_KERAS,
+    ROOT,
     TOLERANCE,
     Imported,
     _refused,
@@ -240,13 +241,17 @@ def application(request, keras, tmp_path_factory):
 
 
 def test_applications_import_exactly(keras, application):
-    """Each squeeze-excite's hard sigmoid (three Keras nodes) is one step."""
+    """Each squeeze-excite's hard sigmoid (three Keras nodes) is one step; the text is
+    folded into blocks, no longer than the hand-written example."""
     name, imported = application
     model, graph = imported.model, imported.graph
     gates = sum(1 for op in model.operations if op.name.endswith("squeeze_excite_mul"))
     assert activations(graph, "hard_sigmoid") == gates
     assert sum(split(graph)) == model.count_params()
     check(keras, imported, folded=2 * gates)
+    example = ROOT / "examples" / f"{APPLICATIONS[name]}.cnn"
+    assert "def " in imported.text
+    assert len(imported.text.splitlines()) <= len(example.read_text().splitlines())
 
 
 def test_mobilenet_v3_large_has_keras_counts(keras):

@@ -7,7 +7,11 @@ nodes by decreasing depth), so nested models (a `Model` or `Sequential` used as 
 are inlined where they are called. Each Keras layer becomes the catalogue layer that
 computes the same function (`keras_layers.LAYERS`), checked against the output shape
 Keras gives it; its weights are taken in the order the catalogue declares them, which is
-Keras's own. Nothing here imports Keras: the model object comes from the caller.
+Keras's own. Operations applied to tensors (`inputs + x`, MobileNetV3's hard sigmoid
+`ReLU(6.0)(x + 3.0) * (1.0 / 6.0)`) are read by `keras_ops`, a chain of them that is
+exactly one activation as that one step; layers keras.applications defines for itself
+(ConvNeXt's LayerScale) by `keras_apps`. Nothing here imports Keras: the model object
+comes from the caller.
 """
 
 from __future__ import annotations
@@ -57,8 +61,10 @@ class Imported:
 
 
 def layer_label(op: Any) -> str:
-    """`layer `conv1` (Conv2D)`: how every message names a Keras layer."""
-    return f"layer `{getattr(op, 'name', '?')}` ({type(op).__name__})"
+    """`layer `conv1` (Conv2D)`, `operation `add` (Add)`: how every message names a Keras
+    layer or an operation on tensors."""
+    what = "operation" if is_operation(op) else "layer"
+    return f"{what} `{getattr(op, 'name', '?')}` ({type(op).__name__})"
 
 
 @dataclass
@@ -137,7 +143,7 @@ class _Walk:
             cls: str, op: Any = None) -> int:
         """A node for `layer`, checked against the shape Keras gives, and its weights
         taken from `op`."""
-        label = f"layer `{keras_name}` ({cls})"
+        label = layer_label(op) if op is not None else f"`{keras_name}` ({cls})"
         in_shapes = tuple(self.nodes[i].shape for i in inputs)
         if layer.arity == "one" and len(inputs) != 1:
             raise Unsupported(f"{label} is called on {len(inputs)} tensors", "cnndsl calls it "
@@ -326,8 +332,7 @@ def scan_config(config: Any) -> None:
         elif cls in NOT_YET:
             raise _not_yet(label, NOT_YET[cls])
         elif cls != "InputLayer" and not _scanned_readable(module, str(cls)):
-            what = "layer"
-            raise Unsupported(f"{label}: cnndsl has no step for this Keras {what}",
+            raise Unsupported(f"{label}: cnndsl has no step for this Keras layer",
                               _no_step_hint(str(cls)))
 
 
