@@ -1,4 +1,4 @@
-"""The `cnndsl` command: `shapes`, `check`, `run`, `compile`, `weights` and `import`.
+"""The `cnndsl` command: `shapes`, `check`, `run`, `compile`, `weights`, `import`, `draw`.
 
 `main(argv)` returns the exit status: 0 success, 1 an error in the user's input (always
 `FILE:LINE:COL: error: ...` with the line and a caret, or `PATH: error: ...` and a hint
@@ -15,7 +15,7 @@ import os
 import sys
 from pathlib import Path
 
-from .commands import import_
+from .commands import draw, import_
 from .errors import CnnError, shown
 from .files import StdoutError
 from .limits import MAX_SOURCE_BYTES
@@ -77,6 +77,7 @@ def _parser() -> argparse.ArgumentParser:
     _compile_parser(sub)
     _weights_parser(sub)
     import_.add_parser(sub, path)
+    draw.add_parser(sub, path)
     return parser
 
 
@@ -228,7 +229,7 @@ def cmd_weights(args) -> int:
 
 
 COMMANDS = {"shapes": cmd_shapes, "check": cmd_check, "run": cmd_run, "compile": cmd_compile,
-            "weights": cmd_weights, "import": import_.run}
+            "weights": cmd_weights, "import": import_.run, "draw": draw.run}
 
 
 def say(text: str) -> None:
