@@ -20,6 +20,7 @@ from math import log2
 
 from ..shapes import format_shape
 from .diagram import Diagram, Item, clip
+from .layout import title
 from .metrics import LINE_HEIGHT, text_width
 from .nesting import Chain, Fork, Step, nest
 from .svg import header, text
@@ -85,11 +86,11 @@ def volumes_svg(diagram: Diagram) -> str:
                              ' text-anchor="middle"' + (' fill="#444"' if k else "")))
         previous_right = left + t + d * SLANT
         x += column + GAP
-    width = max(x - GAP + MARGIN, text_width(diagram.name) + 2 * MARGIN)
+    heading = title(diagram)
+    width = max(x - GAP + MARGIN, text_width(heading) + 2 * MARGIN)
     height = label_y + 2 * LINE_HEIGHT + MARGIN
     out = header(width, height, diagram.name)
-    out.append(text(MARGIN, MARGIN + LINE_HEIGHT, f"{diagram.name} · {diagram.layers:,} layers"
-                    f" · {diagram.params:,} params", ' font-weight="bold"'))
+    out.append(text(MARGIN, MARGIN + LINE_HEIGHT, heading, ' font-weight="bold"'))
     out.extend(body)
     out.append("</svg>")
     return "\n".join(out) + "\n"
