@@ -30,6 +30,7 @@ class Item:
     params: int
     inputs: tuple[int, ...]
     layers: int = 1
+    home: int = -1  # the first item of the outermost block use holding this one, if any
 
     @property
     def detail(self) -> str:
@@ -60,7 +61,9 @@ def clip(text: str) -> str:
 
 def describe(graph: Graph, stats: Stats, collapse: bool = False) -> Diagram:
     """The items of `graph` in topological order; collapsed, one per outermost group."""
-    owner = _outermost(graph.groups, len(graph.nodes)) if collapse else {}
+    outermost = _outermost(graph.groups, len(graph.nodes))
+    homes = {i: g.start for i, g in outermost.items()}
+    owner = outermost if collapse else {}
     item_of = [0] * len(graph.nodes)
     items: list[Item] = []
     for node in graph.nodes:
@@ -72,8 +75,10 @@ def describe(graph: Graph, stats: Stats, collapse: bool = False) -> Diagram:
         item_of[node.index] = index
         if group is None:
             inputs = tuple(dict.fromkeys(item_of[i] for i in node.inputs))
+            home = homes.get(node.index)
             items.append(Item(index, node.kind, node.text, node.name, node.shape,
-                              stats.layers[node.index].params, inputs))
+                              stats.layers[node.index].params, inputs,
+                              home=-1 if home is None else item_of[home]))
         else:
             items.append(_group_item(graph, stats, group, index, item_of))
     outputs = tuple(dict.fromkeys(item_of[o] for o in graph.outputs))

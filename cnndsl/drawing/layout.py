@@ -100,16 +100,16 @@ class _Placer:
             return self.sizes[element.item]
         if isinstance(element, Chain):
             if not element.elements:
-                size = (LANE, 0.0)
+                size: tuple[float, float] = (float(LANE), 0.0)
             else:
                 parts = [self.measure(e) for e in element.elements]
                 size = (max(p[0] for p in parts),
                         sum(p[1] for p in parts) + GAP_Y * (len(parts) - 1))
         else:
             parts = [self.measure(b) for b in element.branches]
-            width = sum(p[0] for p in parts) + GAP_X * (len(parts) - 1)
-            height = GAP_Y + max(p[1] for p in parts)
-            if element.item != self.sink:
+            width: float = sum(p[0] for p in parts) + GAP_X * (len(parts) - 1)
+            height: float = GAP_Y + max(p[1] for p in parts)
+            if element.item < self.sink:
                 mw, mh = self.sizes[element.item]
                 width, height = max(width, mw), height + GAP_Y + mh
             size = (width, height)
@@ -132,7 +132,7 @@ class _Placer:
                 self.fork(element, axis - w / 2, y, lead, src)
                 last = element.item
             y += h + GAP_Y
-            if last != self.sink:
+            if last < self.sink:
                 box = self.boxes[last]
                 assert box is not None
                 lead, src = [(box.cx, box.y + box.h)], last
@@ -162,7 +162,7 @@ class _Placer:
             elif branch.end == fork.fork:
                 ends.append((-1, x + bw / 2))
             x += bw + GAP_X
-        if fork.item == self.sink:
+        if fork.item >= self.sink:
             return
         mw, mh = self.sizes[fork.item]
         self.step(fork.item, left + (width - mw) / 2, bottom + GAP_Y, [], None)

@@ -22,7 +22,7 @@ from ..shapes import format_shape
 from .diagram import Diagram, Item, clip
 from .layout import title
 from .metrics import LINE_HEIGHT, text_width
-from .nesting import Chain, Fork, Step, nest
+from .nesting import Chain, Step, nest
 from .svg import header, text
 
 GAP = 28
@@ -49,9 +49,9 @@ def trunk(diagram: Diagram) -> list[Item]:
             if isinstance(element, Step):
                 out.append(diagram.items[element.item])
                 continue
-            if element.fork < 0 or element.item == sink:  # several inputs or outputs
+            if element.fork < 0 or element.item >= sink:  # several inputs or outputs
                 follow(next(b for b in element.branches if b.elements))
-            if element.item != sink:
+            if element.item < sink:
                 out.append(diagram.items[element.item])
 
     follow(nest(diagram))
@@ -70,7 +70,7 @@ def volumes_svg(diagram: Diagram) -> str:
     top = MARGIN + 2 * LINE_HEIGHT
     middle = top + max(h / 2 + d * SLANT for _, h, d in shapes)
     label_y = middle + max(h / 2 for _, h, _ in shapes) + GAP
-    x = MARGIN
+    x: float = MARGIN
     body: list[str] = []
     previous_right = None
     for (t, h, d), lines in zip(shapes, labels):
