@@ -7,9 +7,9 @@ ResNet-50's first bottleneck block), not taken from the drawing code.
 from __future__ import annotations
 
 import re
-import sys
 from pathlib import Path
 
+import drawn
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
@@ -18,9 +18,6 @@ from cnndsl import parse
 from cnndsl.cli import main
 from cnndsl.compiler import compile_file, compile_text
 from cnndsl.drawing import draw
-
-sys.path.insert(0, str(Path(__file__).parent))
-import drawn  # noqa: E402
 
 EXAMPLES = sorted(Path(__file__).parent.parent.glob("examples/*.cnn"))
 SEED = "input 6x6x1 -> conv 3x3/1 x2 -> maxpool 2 -> flatten -> dense 10"

@@ -13,16 +13,13 @@ from __future__ import annotations
 import base64
 import json
 import re
-import sys
 from pathlib import Path
 
+import browser
 import pytest
 
 from cnndsl.compiler import compile_file
 from cnndsl.drawing import draw
-
-sys.path.insert(0, str(Path(__file__).parent))
-import browser  # noqa: E402
 
 pytestmark = pytest.mark.skipif(browser.find() is None,
                                 reason="no Chromium installed (apt-get install chromium)")
