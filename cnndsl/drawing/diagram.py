@@ -16,6 +16,7 @@ from dataclasses import dataclass
 from ..analysis import Stats
 from ..ir import Graph, Group
 from ..shapes import Shape, format_shape
+from ..util import no_gc
 
 
 @dataclass(frozen=True)
@@ -61,6 +62,11 @@ def clip(text: str) -> str:
 
 def describe(graph: Graph, stats: Stats, collapse: bool = False) -> Diagram:
     """The items of `graph` in topological order; collapsed, one per outermost group."""
+    with no_gc():
+        return _describe(graph, stats, collapse)
+
+
+def _describe(graph: Graph, stats: Stats, collapse: bool) -> Diagram:
     outermost = _outermost(graph.groups, len(graph.nodes))
     homes = {i: g.start for i, g in outermost.items()}
     owner = outermost if collapse else {}

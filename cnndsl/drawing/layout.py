@@ -16,6 +16,7 @@ from __future__ import annotations
 import heapq
 from dataclasses import dataclass, field
 
+from ..util import no_gc
 from .diagram import Diagram, Item
 from .metrics import LINE_HEIGHT, text_width
 from .nesting import Chain, Fork, Step, nest
@@ -69,7 +70,8 @@ def box_size(item: Item) -> tuple[float, float]:
 
 def layout(diagram: Diagram) -> Layout:
     """Every item's box and every edge's polyline."""
-    return _Placer(diagram).run()
+    with no_gc():  # many small objects, none cyclic: the collector would only cost time
+        return _Placer(diagram).run()
 
 
 class _Placer:

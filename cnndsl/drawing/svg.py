@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from xml.sax.saxutils import escape, quoteattr
 
+from ..util import no_gc
 from .layout import PAD_Y, Box, Layout, title
 from .metrics import FONT_FAMILY, FONT_SIZE, LINE_HEIGHT
 
@@ -41,6 +42,11 @@ def text(x: float, y: float, content: str, extra: str = "") -> str:
 
 
 def svg(placed: Layout) -> str:
+    with no_gc():
+        return _svg(placed)
+
+
+def _svg(placed: Layout) -> str:
     out = header(placed.width, placed.height, placed.diagram.name)
     out.append(text(16, 16 + LINE_HEIGHT, title(placed.diagram), ' font-weight="bold"'))
     out.append('<g class="edges" fill="none" stroke="#555" stroke-width="1.2">')
