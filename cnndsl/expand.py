@@ -325,7 +325,7 @@ class _Builder:
         start = len(self.nodes)
         try:
             out = self.chain(found.node.body, src, bound, found.index)
-            self.group(start, _with_parenthesis(self.source, step.span))
+            self.group(start, blocks.use_span(self.source, step.span))
             return out
         except CnnError as e:
             # Say which use of the block went wrong; the innermost use comes first.
@@ -335,16 +335,6 @@ class _Builder:
         finally:
             self.scope = outer
 
-
-
-def _with_parenthesis(source: str, span: Span) -> Span:
-    """A block use's span through its `)`: the parser's ends at the last argument."""
-    after = source[span.end:span.end + 200]
-    stripped = after.lstrip()
-    if "(" in source[span.start:span.end] and stripped.startswith(")"):
-        return Span(span.line, span.column, span.start,
-                    span.end + len(after) - len(stripped) + 1)
-    return span
 
 
 def _explicit_name(args) -> ast.Word | None:
@@ -423,16 +413,8 @@ def expand(module: ast.Module, source: str, name: str = "model") -> Graph:
                          "softmax usually ends a classifier")
     ordered = sorted(builder.warnings.values(), key=lambda d: d.span.start)
     return Graph(name, kept, tuple(ordered), inputs_kept, outputs,
-                 _renumbered(builder.groups, keep))
+                 pruning.kept_groups(builder.groups, keep))
 
-
-def _renumbered(groups: list[Group], keep: list[bool]) -> tuple[Group, ...]:
-    """The groups over the kept nodes (a group left empty by pruning is dropped)."""
-    before = [0]  # kept nodes before each old index
-    for k in keep:
-        before.append(before[-1] + k)
-    out = (Group(before[g.start], before[g.stop], g.text, g.count) for g in groups)
-    return tuple(g for g in out if g.stop > g.start)
 
 
 def _activation_name(layer: Layer) -> str | None:
