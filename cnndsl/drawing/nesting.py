@@ -2,13 +2,14 @@
 
     input -> a -> add { b | id } -> c       Chain(Step input, Step a, Fork(add, [[b], []]), Step c)
 
-Series-parallel graphs come out exactly (a merge's branches are the chains from its
-fork to each of its inputs). Any other graph (named tensors
-read across branches, several inputs and outputs) still gets a nesting: each item is
-placed once, where the walk back from the outputs first meets it, and the edges the
-nesting does not hold are drawn apart (`layout` routes them beside the picture). Several
-inputs meet at a virtual root (-1), several outputs at a virtual sink (`len(items)`).
-Every item is placed once; finding a merge's fork walks at most MAX_WALK steps.
+Series-parallel graphs come out exactly: a merge's branches are the chains from its
+fork (its immediate dominator) to each of its inputs. Any other graph (named tensors
+read across branches, NASNet cells reading two cells back, several inputs and outputs)
+still gets a nesting: each item is placed once, where the walk back from the outputs
+first meets it, and the edges the nesting does not hold are drawn apart (`layout`
+routes them beside the picture). Several inputs meet at a virtual root (-1), several
+outputs at a virtual sink (`len(items)`). The walk visits each item once; finding the
+dominators climbs the dominator tree from each merge's inputs to their meeting point.
 """
 
 from __future__ import annotations
@@ -24,10 +25,12 @@ MAX_DEPTH = 60  # forks inside forks; deeper merges are drawn as steps with side
 
 @dataclass(frozen=True)
 class Step:
+    """An item drawn as one box in its chain."""
+
     item: int
 
 
-@dataclass
+@dataclass(frozen=True)
 class Fork:
     """A merge (`item`; past the last item, a virtual one: the sink of several outputs,
     or the place of what the walk left over) of branches from `fork`."""
