@@ -18,7 +18,7 @@ from fractions import Fraction
 
 from . import ast
 from .args import atom_value, whole
-from .errors import CnnError, did_you_mean
+from .errors import CnnError, Span, did_you_mean
 from .expr import evaluate, number
 from .layers import MERGES, lookup
 from .scopes import Scope
@@ -132,3 +132,13 @@ def signature(definition: ast.Definition) -> str:
     params = ", ".join("@" * p.tensor + p.name + ("=..." if p.default is not None else "")
                        for p in definition.params)
     return f"it is defined as `{definition.name}({params})`"
+
+
+def use_span(source: str, span: Span) -> Span:
+    """A block use's span through its `)`: the parser's ends at the last argument."""
+    after = source[span.end:span.end + 200]
+    stripped = after.lstrip()
+    if "(" in source[span.start:span.end] and stripped.startswith(")"):
+        return Span(span.line, span.column, span.start,
+                    span.end + len(after) - len(stripped) + 1)
+    return span

@@ -17,7 +17,7 @@ from .args import ArgReader
 from .blocks import Env
 from .errors import CnnError, Diagnostic, Span, did_you_mean
 from .expr import budget
-from .ir import Graph, Node
+from .ir import Graph, Group, Node
 from .layers import MERGES, Input, Layer, LayerError, lookup, rank_word
 from .limits import MAX_ELEMENTS, MAX_LAYERS, MAX_NESTING
 from .scopes import Scope
@@ -41,6 +41,7 @@ class _Builder:
     made: dict[tuple, Made] = field(default_factory=dict)  # layer steps read, by `reading`
     scope: Scope = field(default_factory=Scope)  # the named tensors visible now
     dropped: dict[int, Span] = field(default_factory=dict)  # results `-> @NAME` went past
+    groups: list[Group] = field(default_factory=list)  # block uses and repeats, for drawing
 
 
     # -- chains and steps ---------------------------------------------------------------
@@ -298,9 +299,17 @@ class _Builder:
         made = len(self.nodes) + self.identities
         if made + count * self.sizer.chain(step.body, env, scope) > MAX_LAYERS:
             raise self.too_many(step.span)
+        start = len(self.nodes)
         for _ in range(count):
             src = self.chain(step.body, src, env, scope)
+        self.group(start, step.span, count)
         return src
+
+    def group(self, start: int, span: Span, count: int = 1) -> None:
+        """Remember the nodes made since `start` as one use of a block or repeat."""
+        if len(self.nodes) > start:
+            text = " ".join(self.source[span.start:span.end].split())
+            self.groups.append(Group(start, len(self.nodes), text, count))
 
     def call(self, step: ast.Call, src: int, env: Env, scope: int) -> int:
         found = self.definitions.get(step.name)
@@ -313,8 +322,11 @@ class _Builder:
         here = {**env, "C": self.nodes[src].shape[-1]}
         bound, tensors = blocks.bind(found.node, step, here, self.scope)
         outer, self.scope = self.scope, tensors
+        start = len(self.nodes)
         try:
-            return self.chain(found.node.body, src, bound, found.index)
+            out = self.chain(found.node.body, src, bound, found.index)
+            self.group(start, blocks.use_span(self.source, step.span))
+            return out
         except CnnError as e:
             # Say which use of the block went wrong; the innermost use comes first.
             note = (f"in block `{step.name}`, used at line {step.span.line}, "
@@ -400,7 +412,9 @@ def expand(module: ast.Module, source: str, name: str = "model") -> Graph:
             builder.warn("softmax before the last layer", node.span,
                          "softmax usually ends a classifier")
     ordered = sorted(builder.warnings.values(), key=lambda d: d.span.start)
-    return Graph(name, kept, tuple(ordered), inputs_kept, outputs)
+    return Graph(name, kept, tuple(ordered), inputs_kept, outputs,
+                 pruning.kept_groups(builder.groups, keep))
+
 
 
 def _activation_name(layer: Layer) -> str | None:

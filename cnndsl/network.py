@@ -81,6 +81,16 @@ class Network:
 
         return picture(self, x, layers, channels or MAX_CHANNELS)
 
+    def draw(self, format: str = "svg", style: str = "boxes", collapse: bool = False) -> str:
+        """The network drawn as SVG (or `format="dot"`, `"mermaid"`), as `cnndsl draw`."""
+        from .drawing import draw
+
+        return draw(self.graph, format, style, collapse)
+
+    def _repr_svg_(self) -> str:
+        """Jupyter shows a network as its diagram, collapsed past 60 layers."""
+        return self.draw(collapse=len(self.graph) > 60)
+
     def init_weights(self, seed: int = 0, dtype=np.float32) -> Weights:
         """Keras-like initial weights from `seed`; they become this network's weights."""
         self.set_weights(init_weights(self.graph, seed, dtype))
