@@ -68,10 +68,18 @@ class Network:
         print(table(self.stats()), file=file)
 
     def _repr_html_(self) -> str:
-        """The report as an HTML table: what a Jupyter cell showing the network displays."""
+        """What a Jupyter cell showing the network displays: the report's table beside the
+        diagram. Notebooks show only the richest of a value's forms, and HTML ranks above
+        SVG, so the diagram is placed inside the HTML rather than left to `_repr_svg_`."""
         from .report_html import to_html
 
-        return to_html(self.stats())
+        svg = self._repr_svg_()
+        svg = svg[svg.index("<svg"):]  # no XML declaration inside an HTML page
+        # flex:none: a notebook's narrow output column must not squash the diagram
+        # (its text would no longer fit its boxes); it scrolls instead.
+        return (f'<div style="display:flex;gap:24px;align-items:flex-start;overflow-x:auto">'
+                f"<div>{to_html(self.stats())}</div>"
+                f'<div class="cnndsl-diagram" style="flex:none">{svg}</div></div>')
 
     def maps(self, x, layers: list[str] | None = None, channels: int | None = None):
         """Each layer's output channels for the one example `x`, as a picture (`Maps`:

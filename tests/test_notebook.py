@@ -8,7 +8,10 @@ in the rich output, the pooled maps, the picture, the error with its caret.
 from __future__ import annotations
 
 import base64
+import json
+import re
 
+import browser
 import pytest
 
 for module in ("nbclient", "nbformat", "ipykernel", "nbconvert", "matplotlib"):
@@ -49,6 +52,11 @@ def test_the_network_shows_its_table(executed):
     html = net.data["text/html"]
     assert "<table" in html and '<td class="txt">conv 3x3/1 x2 bias=false</td>' in html
     assert '<td class="txt">4x4x2</td>' in html and '<td class="txt">2x2x2</td>' in html
+    diagram = re.search(r'<div class="cnndsl-diagram"[^>]*>(<svg .*</svg>)\s*</div>', html, re.S)
+    assert diagram, "the diagram is shown beside the table"
+    titles = re.findall(r"<title>(\w+) \(", diagram.group(1))
+    assert titles == ["input", "conv_1", "maxpool_1"]
+    assert "conv_1 · 4x4x2 · 18 params" in diagram.group(1)
 
 
 def test_summary_and_the_numbers_of_the_lesson(executed):
@@ -80,3 +88,40 @@ def test_html_export(executed, tmp_path):
     assert "<table" in page and "conv_1" in page
     assert "data:image/png;base64," in page
     assert "Traceback" not in page
+
+
+MEASURE = """
+<script>
+window.addEventListener('load', () => {
+  const svg = document.querySelector('.cnndsl-diagram svg');
+  const table = document.querySelector('table.cnndsl-report');
+  const r = svg ? svg.getBoundingClientRect() : {width: 0, height: 0};
+  const pre = document.createElement('pre');
+  pre.id = 'measured';
+  pre.textContent = JSON.stringify({width: r.width, height: r.height,
+    declared: svg ? [svg.getAttribute('width'), svg.getAttribute('height')] : null,
+    rows: table ? table.rows.length : 0, images: document.images.length});
+  document.body.appendChild(pre);
+});
+</script>
+"""
+
+
+@pytest.mark.skipif(browser.find() is None,
+                    reason="no Chromium installed (apt-get install chromium)")
+def test_html_export_in_a_browser(executed, tmp_path):
+    """The exported page in headless Chromium: the table has its rows, the diagram is drawn
+    at the size its SVG declares, the maps picture loads, and the page is not blank."""
+    page = lesson_html(tmp_path, executed)
+    measured = tmp_path / "measured.html"
+    measured.write_text(page.read_text(encoding="utf-8").replace("</body>", MEASURE + "</body>"),
+                        encoding="utf-8")
+    dom = browser.dump_dom(measured)
+    found = re.search(r'<pre id="measured">(.*?)</pre>', dom, re.S)
+    assert found, "the page's script did not run"
+    seen = json.loads(found.group(1).replace("&quot;", '"'))
+    width, height = (float(v) for v in seen["declared"])
+    assert (seen["width"], seen["height"]) == pytest.approx((width, height), abs=1)
+    assert seen["rows"] == 1 + 3 and seen["images"] >= 1  # header + input, conv, pool
+    png = browser.screenshot(page, tmp_path / "lesson.png", 1200, 1600)
+    assert not browser.blank(png)
