@@ -21,10 +21,11 @@ from collections.abc import Iterable, Set
 from .errors import NOWHERE, CnnError
 from .ir import Graph
 from .layers import BY_WORD, MERGES
+from .printing.cells import cell_lines
 from .printing.check import Mismatch, match
 from .printing.fold import Hints, Program, fold_blocks, uses
 from .printing.layout import WIDTH, chain_lines
-from .printing.named import named_lines, needs_names, tree_lines
+from .printing.named import labels, named_lines, needs_names, tree_lines
 from .printing.steps import StepWords
 from .printing.terms import (
     Block,
@@ -62,6 +63,8 @@ def to_text(graph: Graph, *, fold: bool = True, names: bool = False,
     written = {n.index for n in graph.nodes if n.kind != "input" and n.span != NOWHERE}
     for flat in (False, True):  # nested named tensors; failing that (a bug), one a line
         text = _text(graph, fold, names, header, flat)
+        if not flat and fold and not names:  # cells as blocks; failing that, unfolded
+            text = _checked(graph, _text(graph, fold, names, header, cells=True)) or text
         keep: set[int] = set()
         for _ in range(3):  # names given grow; those before them settle in one round
             try:
@@ -83,8 +86,20 @@ def to_text(graph: Graph, *, fold: bool = True, names: bool = False,
     return text  # the caller's read-back check says what is wrong
 
 
+def _checked(graph: Graph, text: str) -> str | None:
+    """`text` if it reads back as `graph` with the same automatic names, else None."""
+    from .compiler import compile_text
+
+    try:
+        reparsed = compile_text(text, graph.name)
+        match(graph, reparsed)
+    except (CnnError, Mismatch):
+        return None
+    return text
+
+
 def _text(graph: Graph, fold: bool, names: bool | Set[int], header: Iterable[str],
-          flat: bool = False) -> str:
+          flat: bool = False, cells: bool = False) -> str:
     """The text, with `name=` on every layer (True) or on the layers of those indices."""
     words = StepWords().words
     lines = [f"# {h}".rstrip() for h in header]
@@ -94,6 +109,11 @@ def _text(graph: Graph, fold: bool, names: bool | Set[int], header: Iterable[str
             raise NotSeriesParallel(-1, -1)
         chain = decompose(graph)
     except NotSeriesParallel:
+        if cells:
+            label = labels(graph, set(range(len(graph.nodes))), len(graph.inputs) > 1)
+            found = cell_lines(graph, words, label.__getitem__, set(TAKEN))
+            if found is not None:
+                return "\n".join(lines + found) + "\n"
         lay = named_lines if flat else tree_lines
         return "\n".join(lines + lay(graph, words, names)) + "\n"
     program = Program(terms_of(graph, chain, words, names), [])
