@@ -36,6 +36,7 @@ from .printing.terms import (
     Term,
     ends_stage,
     first_node,
+    flat_text,
     is_attached,
     terms_of,
     word_text,
@@ -111,16 +112,15 @@ def _text(graph: Graph, fold: bool, names: bool | Set[int], header: Iterable[str
     except NotSeriesParallel:
         if cells:
             label = labels(graph, set(range(len(graph.nodes))), len(graph.inputs) > 1)
-            found = cell_lines(graph, words, label.__getitem__, set(TAKEN))
-            if found is not None:
-                return "\n".join(lines + found) + "\n"
+            taken = set(TAKEN)
+            found = cell_lines(graph, words, label.__getitem__, taken,
+                               lambda chains: _fold_chains(graph, chains, taken))
+            return "\n".join(lines + found) + "\n"
         lay = named_lines if flat else tree_lines
         return "\n".join(lines + lay(graph, words, names)) + "\n"
     program = Program(terms_of(graph, chain, words, names), [])
     if fold and not names:  # a block used twice would repeat its names
-        fold_blocks(program, Hints(lambda t: ends_stage(t, graph), _bonds(graph),
-                                   lambda a, b: graph.nodes[a].in_shapes[0][-1]
-                                   == graph.nodes[b].shape[-1]))
+        fold_blocks(program, _hints(graph))
     _name_blocks(program)
     lines += _definitions(program)
     head = " ".join(word_text(w) for w in words(graph.input))
@@ -130,6 +130,22 @@ def _text(graph: Graph, fold: bool, names: bool | Set[int], header: Iterable[str
     lines.append(head)
     lines += _network(graph, program.main)
     return "\n".join(lines) + "\n"
+
+
+def _hints(graph: Graph) -> Hints:
+    return Hints(lambda t: ends_stage(t, graph), _bonds(graph),
+                 lambda a, b: graph.nodes[a].in_shapes[0][-1] == graph.nodes[b].shape[-1],
+                 lambda t: "@" in flat_text(t) or " as " in flat_text(t))
+
+
+def _fold_chains(graph: Graph, chains: list[list[Term]], taken: set[str]) -> list[str]:
+    """Sub-chains repeated in `chains` (cells' bodies, statements), folded in place into
+    blocks; the blocks' definitions. Terms that name tensors stay where they are."""
+    program = Program([], [Block("", [], terms, pinned=True) for terms in chains])
+    fold_blocks(program, _hints(graph))
+    found = Program([], [b for b in program.blocks if not b.pinned])
+    _name_blocks(found, taken)
+    return _definitions(found)
 
 
 AUTOMATIC = re.compile(r"[a-z]+(?:_[a-z]+)*(?:_\d+)?")  # conv_3, batch_normalization_2
@@ -176,11 +192,11 @@ SINGLE = {"batchnorm": "bnorm", "conv": "cnv", "dwconv": "dw", "sepconv": "sep",
           "dense": "fc", "zeropad": "pad", "dropout": "drop", "activation": "act"}
 
 
-def _name_blocks(program: Program) -> None:
+def _name_blocks(program: Program, taken: set[str] | None = None) -> None:
     """Blocks in the order they can be defined (used ones first), named by what they are,
     parameters by what they set (`f` widths, `s` strides, `k` kernels, `n` counts)."""
     program.blocks[:] = _ordered(program.blocks)
-    taken = set(TAKEN)
+    taken = set(TAKEN) if taken is None else taken
     for block in program.blocks:
         base = _block_word(block)
         name, k = base, 2

@@ -276,6 +276,7 @@ def find_cells(graph: Graph, words: Words, taken: set[str],
             chosen[keyed[v]].append(v)
         else:
             stack += children[v]
+    _more_uses(graph, chosen, found, words, readers)
     cells: list[Cell] = []
     units: dict[int, Unit] = {}
     for outs in chosen.values():
@@ -288,6 +289,35 @@ def find_cells(graph: Graph, words: Words, taken: set[str],
     for c in cells:  # named in the order they are first used
         c.block.name = _fresh("cell", taken)
     return cells, units
+
+
+def _more_uses(graph: Graph, chosen: dict[tuple, list[int]],
+               found: dict[int, tuple[Unit, int, list[Term]]], words: Words,
+               readers: list[list[int]]) -> None:
+    """Units outside those chosen that are written as some chosen ones are. A cell's
+    region is all it post-dominates, which for the last cells of a network is everything
+    before them; here a unit is instead what leads only to its output, up to the chosen
+    units' outputs (NASNet's last cell, beside the ones before it)."""
+    taken = {v for outs in chosen.values() for w in outs for v in found[w][0].members}
+    kinds = {graph.nodes[w].kind for outs in chosen.values() for w in outs}
+    for w in reversed(range(len(graph.nodes))):
+        if w in taken or graph.nodes[w].kind not in kinds:
+            continue
+        inside = {w}
+        for v in range(w - 1, -1, -1):
+            if v not in taken and graph.nodes[v].kind != "input" and readers[v] and all(
+                    r in inside for r in readers[v]):
+                inside.add(v)
+        unit = _unit(graph, w, inside)
+        start = _start(graph, unit)
+        body = None if start is None else body_of(graph, unit, words, start, readers)
+        if body is None:
+            continue
+        k = (start, len(unit.inputs), tuple(key(t) for t in body))
+        if k in chosen:
+            chosen[k].append(w)
+            found[w] = (unit, start, body)
+            taken |= inside
 
 
 def _cell(group: list[tuple[Unit, int, list[Term]]]) -> Cell | None:
@@ -358,8 +388,11 @@ def _restarts(term: Term) -> bool:
 
 # -- the network ----------------------------------------------------------------------------
 
-def cell_lines(graph: Graph, words: Words, label: Label, taken: set[str]) -> list[str]:
-    """The graph with units written alike as blocks with tensor parameters."""
+def cell_lines(graph: Graph, words: Words, label: Label, taken: set[str],
+               fold: Callable[[list[list[Term]]], list[str]]) -> list[str]:
+    """The graph with units written alike as blocks with tensor parameters; `fold` folds
+    sub-chains of the cells' bodies and the statements into blocks of their own, in
+    place, and gives their definitions."""
     readers: list[list[int]] = [[] for _ in graph.nodes]
     for node in graph.nodes:
         for i in node.inputs:
@@ -383,12 +416,11 @@ def cell_lines(graph: Graph, words: Words, label: Label, taken: set[str]) -> lis
     several = len(graph.outputs) > 1 or graph.outputs[0] != len(graph.nodes) - 1
     keep = set(graph.outputs) if several else set()
     keep |= set(graph.inputs) if len(graph.inputs) > 1 else set()
-    lines: list[str] = []
+    written = joined(stmts, label, keep)
+    lines = fold([c.block.body for c in cells] + [terms for _, terms, _ in written])
     for c in cells:
-        lines += definition(c)
-    if cells:
-        lines.append("")
-    for more, terms, root in joined(stmts, label, keep):
+        lines += definition(c) + [""]
+    for more, terms, root in written:
         part = chain_lines(terms, "  -> " if more else "", 4 if more else 2)
         shape = format_shape(graph.nodes[root].shape)
         room = max(COMMENT_COLUMN, len(part[-1]) + 2)
