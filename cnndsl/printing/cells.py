@@ -310,7 +310,9 @@ def _more_uses(graph: Graph, chosen: dict[tuple, list[int]],
                 inside.add(v)
         unit = _unit(graph, w, inside)
         start = _start(graph, unit)
-        body = None if start is None else body_of(graph, unit, words, start, readers)
+        if start is None:
+            continue
+        body = body_of(graph, unit, words, start, readers)
         if body is None:
             continue
         k = (start, len(unit.inputs), tuple(key(t) for t in body))
