@@ -107,9 +107,13 @@ def ref(i: int, label: Label) -> Leaf:
 
 
 def statements(graph: Graph, unit: Unit, words: Words, label: Label,
-               readers: list[list[int]]) -> list[Stmt]:
-    """The unit as statements, as `named.tree_lines` writes a graph: a tensor read once is
-    written where it is read; tensors read twice, and merges of named tensors, are roots."""
+               readers: list[list[int]], nested: bool = True) -> list[Stmt]:
+    """The unit as statements, as `named.tree_lines` writes a graph, but for merges of
+    named tensors read once: those too are written where they are read (`concat { @p |
+    add { @h -> ... | @p } }`). The roots, statements of their own, are the tensors read
+    twice, by another unit, or as an output. A statement of its own cannot begin with a
+    merge one of whose branches is such a merge (it would have no input to start from):
+    without `nested` (statements, not a block's one chain), those are roots too."""
     outside = set(unit.inputs)
     inside = set(unit.members)
     roots = {v for v in unit.members if len(readers[v]) != 1 or readers[v][0] not in inside
@@ -131,14 +135,17 @@ def statements(graph: Graph, unit: Unit, words: Words, label: Label,
             steps[v] = [*st, Leaf(ws, v)]
             continue
         parts = [branch(i) for i in node.inputs]
+        if not nested and any(o < 0 for o, _, _ in parts):
+            roots.update(i for i, (o, _, _) in zip(node.inputs, parts) if o < 0)
+            parts = [branch(i) for i in node.inputs]
         read = [r for _, _, rd in parts for r in rd]
-        if len({o for o, _, _ in parts}) == 1:
+        starts = {o for o, _, _ in parts}
+        if len(starts) == 1 and -1 not in starts:
             origin[v], branches = parts[0][0], [list(st) for _, st, _ in parts]
-        else:
-            roots.add(v)
+        else:  # branches from named tensors (or merges of them), read where it is read
             origin[v] = -1
-            branches = [[ref(o, label), *st] for o, st, _ in parts]
-            read += [o for o, _, _ in parts]
+            branches = [[ref(o, label), *st] if o >= 0 else list(st) for o, st, _ in parts]
+            read += [o for o, _, _ in parts if o >= 0]
         op = word_text(ws[0])
         if op == "add" and len(branches) == 2 and not branches[0] and branches[1]:
             op, branches = "residual", branches[1:]
@@ -381,11 +388,10 @@ def _statement_lines(terms: list[Term], first: str, then: str) -> list[str]:
 
 
 def _restarts(term: Term) -> bool:
+    """`@NAME`, or a merge every branch of which starts from named tensors."""
     if isinstance(term, Leaf):
         return word_text(term.words[0]).startswith("@")
-    return isinstance(term, Merge) and all(
-        b and isinstance(b[0], Leaf) and word_text(b[0].words[0]).startswith("@")
-        for b in term.branches)
+    return isinstance(term, Merge) and all(b and _restarts(b[0]) for b in term.branches)
 
 
 # -- the network ----------------------------------------------------------------------------
@@ -406,7 +412,7 @@ def cell_lines(graph: Graph, words: Words, label: Label, taken: set[str],
     stmts = [Stmt(-1, [Leaf(words(graph.nodes[i]), i)], i) for i in graph.inputs]
     if rest:
         remainder = Unit(rest[-1], rest, [*graph.inputs, *units])
-        stmts += statements(graph, remainder, words, label, readers)
+        stmts += statements(graph, remainder, words, label, readers, nested=False)
     for w, unit in units.items():
         cell = by_unit[w]
         tensors = [i for k, i in enumerate(unit.inputs) if k != cell.start]
