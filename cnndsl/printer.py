@@ -8,8 +8,9 @@ and their branches), each layer written as its step (`printing.steps`), repeated
 sub-chains folded into `def` blocks and `( ... ) * N` (`printing.fold`), and the lines
 laid out as a person would (`printing.layout`): the network a stage a line, each line
 ending with the shape it makes. A graph that nesting cannot say (several inputs or
-outputs, a tensor read across branches) is written with named tensors
-(`printing.named`). Parsing the text gives the same layers (in the same order where
+outputs, a tensor read across branches) is written with named tensors, its repeated
+cells as blocks with tensor parameters (`printing.cells`), or, should that text not read
+back (a bug), as `printing.named` writes it. Parsing the text gives the same layers (in the same order where
 it nests), so automatic names follow from it; `to_text` reads it back to make sure.
 """
 
@@ -52,7 +53,8 @@ def to_text(graph: Graph, *, fold: bool = True, names: bool = False,
     """The network as `.cnn` text; `header` lines are written first, as comments.
 
     A graph the nesting cannot say (several inputs or outputs, or a tensor read across
-    branches) is written with named tensors instead (`printing.named`), unfolded.
+    branches) is written with named tensors instead, cells alike folded into blocks
+    (`printing.cells`); unfolded (`printing.named`) if that text does not read back.
     Automatic names follow from the order the text writes the layers in. A graph compiled
     from text keeps its layer names: where the printed text would name a layer otherwise
     (a layer left out of the network leaves a gap: `relu_2` with no `relu_1`; named
