@@ -10,8 +10,9 @@ laid out as a person would (`printing.layout`): the network a stage a line, each
 ending with the shape it makes. A graph that nesting cannot say (several inputs or
 outputs, a tensor read across branches) is written with named tensors, its repeated
 cells as blocks with tensor parameters (`printing.cells`), or, should that text not read
-back (a bug), as `printing.named` writes it. Parsing the text gives the same layers (in the same order where
-it nests), so automatic names follow from it; `to_text` reads it back to make sure.
+back (a bug), as `printing.named` writes it. Parsing the text gives the same layers (in
+the same order where it nests), so automatic names follow from it; `to_text` reads it
+back to make sure.
 """
 
 from __future__ import annotations
