@@ -1,12 +1,12 @@
 """Graphs that need named tensors, with their repeated cells folded into `def` blocks that
 take tensor parameters, as a person writes NASNet:
 
-    def cell(@prev, f) =
+    def normal(@prev, f) =
          relu -> conv 1 x{f} same bias=false -> bn as a
       -> @prev -> relu -> conv 1 x{f} same bias=false -> bn as b
       -> concat { @b | add { @a -> ... | @b -> ... } | ... }
     ...
-      -> cell(@normal_concat_0, 44) as normal_concat_1                 # 28x28x264
+      -> normal(@normal_concat_0, 44) as normal_concat_1            # 28x28x264
 
 A cell is a unit (`printing.statements`): a layer and the layers it post-dominates (every
 path from them to an output passes through it, `structure.postdominators`), which for a
@@ -145,9 +145,21 @@ def find_cells(graph: Graph, words: Words, taken: set[str],
             cells.append(cell)
             units.update((u.out, u) for u, _, _ in same)
     cells.sort(key=lambda c: min(c.uses))
-    for c in cells:  # named in the order they are first used
-        c.block.name = _fresh("cell", taken)
+    for c in sorted(cells, key=lambda c: -len(c.uses)):  # the most used, the plain name
+        c.block.name = _fresh(_word(graph, list(c.uses)), taken)
     return cells, units
+
+
+def _word(graph: Graph, outs: list[int]) -> str:
+    """What the model's author called these cells, if their outputs' names say it
+    (Keras's `normal_concat_3`, `normal_concat_7`: `normal`), else `cell`. A name of one
+    word and a number (`concatenate_2`) is Keras's default, which says nothing."""
+    words = set()
+    for w in outs:
+        parts = graph.nodes[w].name.rstrip("_0123456789").split("_")
+        words.add(parts[0] if len(parts) > 1 else "")
+    (word,) = words if len(words) == 1 else ("",)
+    return word if word.isidentifier() and word.islower() and word.isalpha() else "cell"
 
 
 Found = dict[int, tuple[tuple, tuple[Unit, int, list[Term]]]]  # out -> key, (unit, start, body)
