@@ -207,13 +207,14 @@ def _more_uses(graph: Graph, chosen: dict[tuple, list[int]], found: Found, words
     post-dominates all before it (NASNet's last cell, all the cells before it)."""
     taken = {v for outs in chosen.values() for w in outs for v in found[w][1][0].members}
     kinds = {graph.nodes[w].kind for outs in chosen.values() for w in outs}
+    outputs = set(graph.outputs)
     for w in reversed(range(len(graph.nodes))):
         if w in taken or graph.nodes[w].kind not in kinds:
             continue
         inside = {w}
         for v in range(w - 1, -1, -1):  # readers come later: decided before what they read
-            if v not in taken and graph.nodes[v].kind != "input" and readers[v] and all(
-                    r in inside for r in readers[v]):
+            if v not in taken and v not in outputs and graph.nodes[v].kind != "input" \
+                    and readers[v] and all(r in inside for r in readers[v]):
                 inside.add(v)
         keyed = _keyed(graph, unit_of(graph, w, inside), words, readers)
         if keyed is not None and keyed[0] in chosen:
