@@ -67,7 +67,7 @@ def to_text(graph: Graph, *, fold: bool = True, names: bool = False,
     written = {n.index for n in graph.nodes if n.kind != "input" and n.span != NOWHERE}
     for flat in (False, True):  # nested named tensors; failing that (a bug), one a line
         text = _text(graph, fold, names, header, flat)
-        if not flat and fold and not names:  # cells as blocks; failing that, unfolded
+        if not flat and fold and not names and "@" in text:  # named: cells as blocks
             text = _checked(graph, _text(graph, fold, names, header, cells=True)) or text
         keep: set[int] = set()
         for _ in range(3):  # names given grow; those before them settle in one round
@@ -91,7 +91,7 @@ def to_text(graph: Graph, *, fold: bool = True, names: bool = False,
 
 
 def _checked(graph: Graph, text: str) -> str | None:
-    """`text` if it reads back as `graph` with the same automatic names, else None."""
+    """`text` if it reads back as `graph` (its layers, shapes and wiring), else None."""
     from .compiler import compile_text
 
     try:
