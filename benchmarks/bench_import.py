@@ -77,10 +77,10 @@ def main() -> None:
                       max(map(len, example))))
     print(f"keras {keras.__version__}; medians of {args.runs} interleaved runs, whole "
           "processes\n")
-    print(f"| {'model':<12} | {'cnndsl import s':>15} | {'load_model s':>12} | {'ratio':>5} |")
-    print(f"|{'-' * 14}|{'-' * 17}|{'-' * 14}|{'-' * 7}|")
+    print(f"| {'model':<14} | {'cnndsl import s':>15} | {'load_model s':>12} | {'ratio':>5} |")
+    print(f"|{'-' * 16}|{'-' * 17}|{'-' * 14}|{'-' * 7}|")
     for name, ours, theirs in rows:
-        print(f"| {name:<12} | {ours:15.2f} | {theirs:12.2f} | {ours / theirs:5.2f} |")
+        print(f"| {name:<14} | {ours:15.2f} | {theirs:12.2f} | {ours / theirs:5.2f} |")
     print("\ntarget: ratio <= 1.5\n")
     print(f"| {'model':<14} | {'imported lines':>14} | {'of code':>7} | {'longest':>7} "
           f"| {'example lines':>13} | {'of code':>7} | {'longest':>7} |")
