@@ -1,4 +1,4 @@
-"""`cnndsl import`: how long it takes and how the text reads, for ResNet50 and MobileNetV2.
+"""`cnndsl import`: how long it takes and how the text reads, for keras.applications models.
 
 Run from the repository root with TensorFlow installed:
 `python benchmarks/bench_import.py [--runs N] [--models ResNet50 MobileNetV2]`; the
@@ -13,7 +13,8 @@ Prints two tables; asserts nothing.
   printing, reading the text back, writing the weights). Runs are interleaved. Target
   (issue 11): ratio <= 1.5.
 - Lines: of the imported text (header comments included) against the hand-written
-  examples (examples/resnet50.cnn, ...; comments included too).
+  examples (examples/resnet50.cnn, ...; comments included too), and the longest line of
+  each (target: 96 columns).
 """
 
 from __future__ import annotations
@@ -30,7 +31,8 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 EXAMPLES = {"ResNet50": "resnet50.cnn", "MobileNetV2": "mobilenet_v2.cnn",
             "MobileNetV3Small": "mobilenet_v3_small.cnn",
-            "MobileNetV3Large": "mobilenet_v3_large.cnn", "ConvNeXtTiny": "convnext_tiny.cnn"}
+            "MobileNetV3Large": "mobilenet_v3_large.cnn", "ConvNeXtTiny": "convnext_tiny.cnn",
+            "NASNetMobile": "nasnet_mobile.cnn", "EfficientNetB0": "efficientnet_b0.cnn"}
 DEFAULT = ("MobileNetV2", "ResNet50")
 OPTIONS = {"MobileNetV3Small": {"input_shape": (224, 224, 3)},
            "MobileNetV3Large": {"input_shape": (224, 224, 3)}}
@@ -75,8 +77,10 @@ def main() -> None:
         example = (ROOT / "examples" / EXAMPLES[name]).read_text(encoding="utf-8").splitlines()
         lines.append((name, len(text), sum(1 for t in text if t.strip() and not
                                            t.lstrip().startswith("#")),
+                      max(map(len, text)),
                       len(example), sum(1 for t in example if t.strip() and not
-                                        t.lstrip().startswith("#"))))
+                                        t.lstrip().startswith("#")),
+                      max(map(len, example))))
     print(f"keras {keras.__version__}; medians of {args.runs} interleaved runs, whole "
           "processes\n")
     print(f"| {'model':<16} | {'cnndsl import s':>15} | {'load_model s':>12} | {'ratio':>5} |")
@@ -84,11 +88,12 @@ def main() -> None:
     for name, ours, theirs in rows:
         print(f"| {name:<16} | {ours:15.2f} | {theirs:12.2f} | {ours / theirs:5.2f} |")
     print("\ntarget: ratio <= 1.5\n")
-    print(f"| {'model':<16} | {'imported lines':>14} | {'of code':>7} | {'example lines':>13} "
-          f"| {'of code':>7} |")
-    print(f"|{'-' * 18}|{'-' * 16}|{'-' * 9}|{'-' * 15}|{'-' * 9}|")
-    for name, total, code, example, example_code in lines:
-        print(f"| {name:<16} | {total:14} | {code:7} | {example:13} | {example_code:7} |")
+    print(f"| {'model':<16} | {'imported lines':>14} | {'of code':>7} | {'longest':>7} "
+          f"| {'example lines':>13} | {'of code':>7} | {'longest':>7} |")
+    print(f"|{'-' * 18}|{'-' * 16}|{'-' * 9}|{'-' * 9}|{'-' * 15}|{'-' * 9}|{'-' * 9}|")
+    for name, total, code, wide, example, example_code, example_wide in lines:
+        print(f"| {name:<16} | {total:14} | {code:7} | {wide:7} | {example:13} "
+              f"| {example_code:7} | {example_wide:7} |")
 
 
 if __name__ == "__main__":
