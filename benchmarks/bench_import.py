@@ -1,7 +1,9 @@
-"""`cnndsl import`: how long it takes and how the text reads, for ResNet50 and MobileNetV2.
+"""`cnndsl import`: how long it takes and how the text reads, for keras.applications models.
 
 Run from the repository root with TensorFlow installed:
-`python benchmarks/bench_import.py [--runs N] [--models ResNet50 MobileNetV2]`.
+`python benchmarks/bench_import.py [--runs N] [--models ResNet50 MobileNetV2]`; the
+models read through operations on tensors are there too (`--models MobileNetV3Small
+MobileNetV3Large ConvNeXtTiny`), MobileNetV3 built at 224x224 (its default is `None`).
 Prints two tables; asserts nothing.
 
 - Time, whole process: `cnndsl import MODEL.keras -o NET.cnn --weights-out W.npz` in a
@@ -11,7 +13,8 @@ Prints two tables; asserts nothing.
   printing, reading the text back, writing the weights). Runs are interleaved. Target
   (issue 11): ratio <= 1.5.
 - Lines: of the imported text (header comments included) against the hand-written
-  examples/resnet50.cnn and examples/mobilenet_v2.cnn (comments included too).
+  examples (examples/resnet50.cnn, ...; comments included too), and the longest line of
+  each (target: 96 columns).
 """
 
 from __future__ import annotations
@@ -26,7 +29,13 @@ import time
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
-EXAMPLES = {"ResNet50": "resnet50.cnn", "MobileNetV2": "mobilenet_v2.cnn"}
+EXAMPLES = {"ResNet50": "resnet50.cnn", "MobileNetV2": "mobilenet_v2.cnn",
+            "MobileNetV3Small": "mobilenet_v3_small.cnn",
+            "MobileNetV3Large": "mobilenet_v3_large.cnn", "ConvNeXtTiny": "convnext_tiny.cnn",
+            "NASNetMobile": "nasnet_mobile.cnn", "EfficientNetB0": "efficientnet_b0.cnn"}
+DEFAULT = ("MobileNetV2", "ResNet50")
+OPTIONS = {"MobileNetV3Small": {"input_shape": (224, 224, 3)},
+           "MobileNetV3Large": {"input_shape": (224, 224, 3)}}
 LOAD_ONLY = ("import sys, keras; keras.models.load_model(sys.argv[1])")
 
 
@@ -40,7 +49,7 @@ def timed(argv: list[str], env: dict[str, str]) -> float:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--runs", type=int, default=3)
-    parser.add_argument("--models", nargs="+", default=sorted(EXAMPLES))
+    parser.add_argument("--models", nargs="+", default=list(DEFAULT), choices=sorted(EXAMPLES))
     args = parser.parse_args()
     env = {**os.environ, "TF_CPP_MIN_LOG_LEVEL": "2",
            "PYTHONPATH": os.pathsep.join([str(ROOT), os.environ.get("PYTHONPATH", "")])}
@@ -53,7 +62,7 @@ def main() -> None:
     rows, lines = [], []
     for name in args.models:
         source = work / f"{name}.keras"
-        getattr(keras.applications, name)(weights=None).save(source)
+        getattr(keras.applications, name)(weights=None, **OPTIONS.get(name, {})).save(source)
         ours = [sys.executable, "-m", "cnndsl", "import", str(source), "-o",
                 str(work / f"{name}.cnn"), "--weights-out", str(work / f"{name}.npz")]
         theirs = [sys.executable, "-c", LOAD_ONLY, str(source)]
@@ -68,20 +77,23 @@ def main() -> None:
         example = (ROOT / "examples" / EXAMPLES[name]).read_text(encoding="utf-8").splitlines()
         lines.append((name, len(text), sum(1 for t in text if t.strip() and not
                                            t.lstrip().startswith("#")),
+                      max(map(len, text)),
                       len(example), sum(1 for t in example if t.strip() and not
-                                        t.lstrip().startswith("#"))))
+                                        t.lstrip().startswith("#")),
+                      max(map(len, example))))
     print(f"keras {keras.__version__}; medians of {args.runs} interleaved runs, whole "
           "processes\n")
-    print(f"| {'model':<12} | {'cnndsl import s':>15} | {'load_model s':>12} | {'ratio':>5} |")
-    print(f"|{'-' * 14}|{'-' * 17}|{'-' * 14}|{'-' * 7}|")
+    print(f"| {'model':<16} | {'cnndsl import s':>15} | {'load_model s':>12} | {'ratio':>5} |")
+    print(f"|{'-' * 18}|{'-' * 17}|{'-' * 14}|{'-' * 7}|")
     for name, ours, theirs in rows:
-        print(f"| {name:<12} | {ours:15.2f} | {theirs:12.2f} | {ours / theirs:5.2f} |")
+        print(f"| {name:<16} | {ours:15.2f} | {theirs:12.2f} | {ours / theirs:5.2f} |")
     print("\ntarget: ratio <= 1.5\n")
-    print(f"| {'model':<12} | {'imported lines':>14} | {'of code':>7} | {'example lines':>13} "
-          f"| {'of code':>7} |")
-    print(f"|{'-' * 14}|{'-' * 16}|{'-' * 9}|{'-' * 15}|{'-' * 9}|")
-    for name, total, code, example, example_code in lines:
-        print(f"| {name:<12} | {total:14} | {code:7} | {example:13} | {example_code:7} |")
+    print(f"| {'model':<16} | {'imported lines':>14} | {'of code':>7} | {'longest':>7} "
+          f"| {'example lines':>13} | {'of code':>7} | {'longest':>7} |")
+    print(f"|{'-' * 18}|{'-' * 16}|{'-' * 9}|{'-' * 9}|{'-' * 15}|{'-' * 9}|{'-' * 9}|")
+    for name, total, code, wide, example, example_code, example_wide in lines:
+        print(f"| {name:<16} | {total:14} | {code:7} | {wide:7} | {example:13} "
+              f"| {example_code:7} | {example_wide:7} |")
 
 
 if __name__ == "__main__":

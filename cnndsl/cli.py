@@ -1,4 +1,5 @@
-"""The `cnndsl` command: `shapes`, `check`, `run`, `compile`, `weights` and `import`.
+"""The `cnndsl` command: `shapes`, `check`, `run`, `compile`, `weights`, `import`,
+`draw` and `maps`.
 
 `main(argv)` returns the exit status: 0 success, 1 an error in the user's input (always
 `FILE:LINE:COL: error: ...` with the line and a caret, or `PATH: error: ...` and a hint
@@ -16,7 +17,7 @@ import re
 import sys
 from pathlib import Path
 
-from .commands import import_
+from .commands import draw, import_, maps
 from .errors import CnnError, shown
 from .files import StdoutError
 from .limits import MAX_SOURCE_BYTES
@@ -117,6 +118,8 @@ def _parser() -> argparse.ArgumentParser:
     _compile_parser(sub)
     _weights_parser(sub)
     import_.add_parser(sub, path)
+    draw.add_parser(sub, path)
+    maps.add_parser(sub, path)
     return parser
 
 
@@ -282,7 +285,8 @@ def cmd_weights(args) -> int:
 
 
 COMMANDS = {"shapes": cmd_shapes, "check": cmd_check, "run": cmd_run, "compile": cmd_compile,
-            "weights": cmd_weights, "import": import_.run}
+            "weights": cmd_weights, "import": import_.run, "draw": draw.run,
+            "maps": maps.run}
 
 
 def say(text: str) -> None:

@@ -158,6 +158,29 @@ class CnnError(Exception):
     def render(self, source: str, filename: str) -> str:
         return self.diagnostic.render(source, filename, "error")
 
+    def located(self, source: str, filename: str) -> SourceError:
+        """This error with its source attached: what the Python API raises."""
+        return SourceError(self, source, filename)
+
+
+class SourceError(CnnError):
+    """A `CnnError` that carries the text it is about, so that `str(e)` is the whole
+    diagnostic (`FILE:LINE:COL: error: ...`, the line, the caret, the hint), as a
+    notebook or a traceback shows it. `cnndsl.parse` and `cnndsl.load` raise it; the
+    stages below them raise plain `CnnError`, which the command line renders itself."""
+
+    def __init__(self, error: CnnError, source: str, filename: str) -> None:
+        d = error.diagnostic
+        super().__init__(d.message, d.span, d.hint, d.notes)
+        self.source, self.filename = source, filename
+
+    def __str__(self) -> str:
+        return self.render(self.source, self.filename)
+
+    def __reduce__(self):  # pickled with its span and source, not just the message
+        return SourceError, (CnnError(self.message, self.span, self.hint,
+                                      self.diagnostic.notes), self.source, self.filename)
+
 
 def did_you_mean(word: str, choices: list[str] | tuple[str, ...]) -> str | None:
     """The closest known word to a misspelling, for 'did you mean `conv`?' hints."""

@@ -8,39 +8,30 @@ can point at the step that caused it.
 
 from __future__ import annotations
 
-import re
-from collections.abc import Mapping
 from dataclasses import dataclass, field
-from fractions import Fraction
 from functools import cached_property
 from math import prod
 
-from . import ast, pruning
-from .args import ArgReader, atom_value, whole
+from . import ast, blocks, pruning
+from .args import ArgReader
+from .blocks import Env
 from .errors import CnnError, Diagnostic, Span, did_you_mean
-from .expr import budget, evaluate, number
-from .ir import Graph, Node
+from .expr import budget
+from .ir import Graph, Group, Node
 from .layers import GLOBAL, MERGES, Input, Layer, LayerError, lookup, rank_word
 from .limits import MAX_ELEMENTS, MAX_LAYERS, MAX_NESTING
 from .scopes import Scope
 from .shapes import Shape, format_shape
 from .sizing import Sizer
 
-Env = dict[str, "int | Fraction"]
 NO_INPUT = -1  # where a statement without `input` starts: only `@NAME` can follow
 Made = tuple[Layer, Shape, tuple[tuple[str, str], ...]]  # a layer, its shape, its warnings
 
 
 @dataclass
-class _Definition:
-    index: int
-    node: ast.Definition
-
-
-@dataclass
 class _Builder:
     source: str
-    definitions: dict[str, _Definition]
+    definitions: dict[str, blocks.Definition]
     nodes: list[Node] = field(default_factory=list)
     names: dict[str, Span] = field(default_factory=dict)
     counters: dict[str, int] = field(default_factory=dict)
@@ -50,6 +41,7 @@ class _Builder:
     made: dict[tuple, Made] = field(default_factory=dict)  # layer steps read, by `reading`
     scope: Scope = field(default_factory=Scope)  # the named tensors visible now
     dropped: dict[int, Span] = field(default_factory=dict)  # results `-> @NAME` went past
+    groups: list[Group] = field(default_factory=list)  # block uses and repeats, for drawing
 
 
     # -- chains and steps ---------------------------------------------------------------
@@ -119,7 +111,7 @@ class _Builder:
     @cached_property
     def sizer(self) -> Sizer:
         return Sizer({name: (d.index, d.node) for name, d in self.definitions.items()},
-                     self.value)
+                     blocks.value)
 
     def check_size_of(self, body: ast.Chain | None, scope: int) -> None:
         """Refuse a network whose steps will make too many layers, before making any:
@@ -321,13 +313,21 @@ class _Builder:
 
     def repeat(self, step: ast.Repeat, src: int, env: Env, scope: int) -> int:
         env_c = {**env, "C": self.nodes[src].shape[-1]}
-        count = self.integer(step.count, env_c, "a repeat count")
+        count = blocks.integer(step.count, env_c, "a repeat count")
         made = len(self.nodes) + self.identities
         if made + count * self.sizer.chain(step.body, env, scope) > MAX_LAYERS:
             raise self.too_many(step.span)
+        start = len(self.nodes)
         for _ in range(count):
             src = self.chain(step.body, src, env, scope)
+        self.group(start, step.span, count)
         return src
+
+    def group(self, start: int, span: Span, count: int = 1) -> None:
+        """Remember the nodes made since `start` as one use of a block or repeat."""
+        if len(self.nodes) > start:
+            text = " ".join(self.source[span.start:span.end].split())
+            self.groups.append(Group(start, len(self.nodes), text, count))
 
     def call(self, step: ast.Call, src: int, env: Env, scope: int) -> int:
         found = self.definitions.get(step.name)
@@ -338,10 +338,13 @@ class _Builder:
             raise CnnError(f"recursive block: a block cannot use {what}", step.name_span,
                            "a block may use only blocks defined above it")
         here = {**env, "C": self.nodes[src].shape[-1]}
-        bound, tensors = self.arguments(found.node, step, here)
+        bound, tensors = blocks.bind(found.node, step, here, self.scope)
         outer, self.scope = self.scope, tensors
+        start = len(self.nodes)
         try:
-            return self.chain(found.node.body, src, bound, found.index)
+            out = self.chain(found.node.body, src, bound, found.index)
+            self.group(start, blocks.use_span(self.source, step.span))
+            return out
         except CnnError as e:
             # Say which use of the block went wrong; the innermost use comes first.
             note = (f"in block `{step.name}`, used at line {step.span.line}, "
@@ -350,65 +353,6 @@ class _Builder:
         finally:
             self.scope = outer
 
-    def arguments(self, definition: ast.Definition, call: ast.Call,
-                  env: Env) -> tuple[Env, Scope]:
-        """The values of a block use's number parameters, and a new scope holding its
-        tensor parameters (`@prev`), looked up where the block is used."""
-        params = definition.params
-        if len(call.args) > len(params):
-            raise CnnError(f"block `{definition.name}` takes {len(params)} argument"
-                           f"{'s' if len(params) != 1 else ''}, got {len(call.args)}",
-                           call.args[len(params)].span, _signature(definition))
-        bound: Env = {}
-        tensors = Scope(block=definition.name)
-        for param, arg in zip(params, call.args):
-            if param.tensor != isinstance(arg, ast.Ref):
-                raise CnnError(f"parameter `{'@' * param.tensor}{param.name}` of block "
-                               f"`{definition.name}` takes "
-                               + ("a tensor like `@x`" if param.tensor else "a number"),
-                               arg.span, _signature(definition))
-            if isinstance(arg, ast.Ref):
-                tensors.bind(param.name, self.scope.lookup(arg), param.span)
-            else:
-                bound[param.name] = self.value(arg, env)
-        names = [p.name for p in params]
-        for kw in call.kwargs:
-            if kw.key in names and next(p for p in params if p.name == kw.key).tensor:
-                raise CnnError(f"tensor parameter `@{kw.key}` is given by position only",
-                               kw.key_span, _signature(definition))
-            if kw.key not in names:
-                guess = did_you_mean(kw.key, names)
-                raise CnnError(f"block `{definition.name}` has no parameter `{kw.key}`",
-                               kw.key_span, f"did you mean `{guess}`?" if guess
-                               else _signature(definition))
-            if kw.key in bound:
-                raise CnnError(f"parameter `{kw.key}` is given twice", kw.key_span,
-                               "give each parameter once, by position or by name")
-            bound[kw.key] = self.value(kw.value, env)
-        for param in params:
-            if param.tensor and param.name not in tensors.tensors:
-                raise CnnError(f"block `{definition.name}` needs a tensor for "
-                               f"`@{param.name}`", call.span, _signature(definition))
-            if not param.tensor and param.name not in bound:
-                if param.default is None:
-                    raise CnnError(f"block `{definition.name}` needs a value for "
-                                   f"`{param.name}`", call.span, _signature(definition))
-                bound[param.name] = self.value(param.default, {"C": env["C"]})
-        return bound, tensors
-
-    def value(self, arg: ast.Value | ast.Values,
-              env: Mapping[str, int | Fraction]) -> int | Fraction:
-        if isinstance(arg, ast.Number):
-            return number(arg.text, arg.span)
-        if isinstance(arg, ast.Size) and re.fullmatch(r"-?\d+|\{[^{}]*\}", arg.text):
-            return atom_value(arg.text, arg.span, env)
-        if isinstance(arg, ast.Word):  # `block(n)` passes a parameter on, as `block({n})`
-            return evaluate(arg.name, env, arg.span.shifted(-1, len(arg.name)))
-        raise CnnError("a block argument must be a number, a name or an `{expr}`", arg.span,
-                       "e.g. `block(64)`, `block(n)` or `block({2*n})`")
-
-    def integer(self, arg: ast.Value, env: Env, what: str) -> int:
-        return whole(self.value(arg, env), what, arg.span)
 
 
 def _explicit_name(args) -> ast.Word | None:
@@ -439,43 +383,15 @@ def _is_identity(chain: ast.Chain) -> bool:
             and not step.args)
 
 
-def _signature(definition: ast.Definition) -> str:
-    params = ", ".join("@" * p.tensor + p.name + ("=..." if p.default is not None else "")
-                       for p in definition.params)
-    return f"it is defined as `{definition.name}({params})`"
-
-
 def layer_notes(kind: type[Layer], in_shapes) -> list[str]:
     if kind.arity == "many":
         return [f"branch {i + 1} gives {format_shape(s)}" for i, s in enumerate(in_shapes)]
     return [f"input is {format_shape(in_shapes[0])}"] if in_shapes else []
 
 
-def _definitions(module: ast.Module) -> dict[str, _Definition]:
-    found: dict[str, _Definition] = {}
-    for i, d in enumerate(module.definitions):
-        if d.name in found:
-            raise CnnError(f"block `{d.name}` is defined twice", d.name_span,
-                           f"first defined on line {found[d.name].node.span.line}")
-        if lookup(d.name) or d.name in MERGES or d.name in ("id", "residual"):
-            raise CnnError(f"`{d.name}` is a step of the language, not a block name",
-                           d.name_span, "choose another name")
-        seen: set[str] = set()
-        for p in d.params:
-            if p.name == "C":
-                raise CnnError("a block parameter may not be called `C`", p.span,
-                               "`C` always means the channels entering a step")
-            if p.name in seen:
-                raise CnnError(f"parameter `{p.name}` is listed twice", p.span,
-                               "give each parameter a different name")
-            seen.add(p.name)
-        found[d.name] = _Definition(i, d)
-    return found
-
-
 def expand(module: ast.Module, source: str, name: str = "model") -> Graph:
     """Expand and type a parsed module into a `Graph`, or raise a located `CnnError`."""
-    definitions = _definitions(module)
+    definitions = blocks.definitions(module)
     builder = _Builder(source, definitions)
     scope = len(module.definitions)  # statements may use every block
     inputs = [s.input for s in module.statements if s.input is not None]
@@ -514,7 +430,9 @@ def expand(module: ast.Module, source: str, name: str = "model") -> Graph:
             builder.warn("softmax before the last layer", node.span,
                          "softmax usually ends a classifier")
     ordered = sorted(builder.warnings.values(), key=lambda d: d.span.start)
-    return Graph(name, kept, tuple(ordered), inputs_kept, outputs)
+    return Graph(name, kept, tuple(ordered), inputs_kept, outputs,
+                 pruning.kept_groups(builder.groups, keep))
+
 
 
 def _activation_name(layer: Layer) -> str | None:

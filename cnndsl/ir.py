@@ -34,6 +34,20 @@ class Node:
 
 
 @dataclass(frozen=True)
+class Group:
+    """The nodes one use of a `def` block or one `( ... ) * N` made: `nodes[start:stop]`
+    (expansion appends a use's nodes one after another), and the use as written.
+
+    Only drawing reads groups (`cnndsl draw --collapse` shows each outermost one as a
+    box); `count` is N for a repetition, 1 for a block use."""
+
+    start: int
+    stop: int
+    text: str
+    count: int = 1
+
+
+@dataclass(frozen=True)
 class Graph:
     """A whole network, typed; `warnings` are legal but likely mistakes.
 
@@ -45,6 +59,7 @@ class Graph:
     warnings: tuple[Diagnostic, ...]
     inputs: tuple[int, ...] = ()
     outputs: tuple[int, ...] = ()
+    groups: tuple[Group, ...] = ()  # in the order their uses end (inner before outer)
 
     def __post_init__(self) -> None:
         if not self.inputs:

@@ -16,9 +16,10 @@ from pathlib import Path
 import numpy as np
 
 from .analysis import Stats, analyse
-from .compiler import compile_file, compile_text
+from .compiler import compile_text, decode
+from .errors import CnnError
 from .ir import Graph
-from .shapes import Shape
+from .shapes import Shape, format_shape
 from .weights import Weights, init_weights, load_npz
 
 
@@ -49,6 +50,54 @@ class Network:
     def stats(self) -> Stats:
         """Per-layer shapes, parameters, MACs, FLOPs and receptive fields."""
         return analyse(self.graph)
+
+    # -- showing it: a line, the report's table, a notebook's HTML, feature-map pictures --
+    def __repr__(self) -> str:
+        g = self.graph
+
+        def shapes(nodes) -> str:
+            return ", ".join(format_shape(n.shape) for n in nodes)
+        params = sum(sum(n.layer.params(n.in_shapes)) for n in g.nodes)
+        return (f"<Network {g.name!r}: {shapes(g.input_nodes)} -> {shapes(g.output_nodes)}, "
+                f"{len(g):,} layers, {params:,} params>")
+
+    def summary(self, file=None) -> None:
+        """Print the report table of `cnndsl shapes` (to standard output unless `file`)."""
+        from .report import table
+
+        print(table(self.stats()), file=file)
+
+    def _repr_html_(self) -> str:
+        """What a Jupyter cell showing the network displays: the report's table beside the
+        diagram. Notebooks show only the richest of a value's forms, and HTML ranks above
+        SVG, so the diagram is placed inside the HTML rather than left to `_repr_svg_`."""
+        from .report_html import to_html
+
+        svg = self._repr_svg_()
+        svg = svg[svg.index("<svg"):]  # no XML declaration inside an HTML page
+        # flex:none: a notebook's narrow output column must not squash the diagram
+        # (its text would no longer fit its boxes); it scrolls instead.
+        return (f'<div style="display:flex;gap:24px;align-items:flex-start;overflow-x:auto">'
+                f"<div>{to_html(self.stats())}</div>"
+                f'<div class="cnndsl-diagram" style="flex:none">{svg}</div></div>')
+
+    def maps(self, x, layers: list[str] | None = None, channels: int | None = None):
+        """Each layer's output channels for the one example `x`, as a picture (`Maps`:
+        shown inline by Jupyter, `.save(path)`, `.figure`). Needs `cnndsl[plot]`."""
+        from .pictures import MAX_CHANNELS
+        from .pictures.maps import picture
+
+        return picture(self, x, layers, channels or MAX_CHANNELS)
+
+    def draw(self, format: str = "svg", style: str = "boxes", collapse: bool = False) -> str:
+        """The network drawn as SVG (or `format="dot"`, `"mermaid"`), as `cnndsl draw`."""
+        from .drawing import draw
+
+        return draw(self.graph, format, style, collapse)
+
+    def _repr_svg_(self) -> str:
+        """Jupyter shows a network as its diagram, collapsed past 60 layers."""
+        return self.draw(collapse=len(self.graph) > 60)
 
     def init_weights(self, seed: int = 0, dtype=np.float32) -> Weights:
         """Keras-like initial weights from `seed`; they become this network's weights."""
@@ -119,11 +168,24 @@ class Network:
 
 
 def parse(text: str, name: str = "model") -> Network:
-    """A network from `.cnn` source text; raises `CnnError` for any problem in it."""
-    return Network(compile_text(text, name), text)
+    """A network from `.cnn` source text; raises `CnnError` for any problem in it, whose
+    `str` shows the line, a caret and the hint."""
+    try:
+        return Network(compile_text(text, name), text)
+    except CnnError as e:
+        # `from None`: the error carries all there is to say; a notebook shows it alone,
+        # not after the traceback of the compiler's internals.
+        raise e.located(text, "<string>") from None
 
 
 def load(path: str | Path, name: str | None = None) -> Network:
-    """A network from a `.cnn` file; its name is the file's stem unless given."""
-    graph, text = compile_file(path, name)
-    return Network(graph, text)
+    """A network from a `.cnn` file; its name is the file's stem unless given. Raises
+    `CnnError` for any problem in the text (see `parse`), `OSError` for the file."""
+    path = Path(path)
+    data = path.read_bytes()
+    text = data.decode("utf-8", errors="replace")  # to show where undecodable text is
+    try:
+        text = decode(data)
+        return Network(compile_text(text, name or path.stem), text)
+    except CnnError as e:
+        raise e.located(text, str(path)) from None

@@ -8,9 +8,11 @@ and their branches), each layer written as its step (`printing.steps`), repeated
 sub-chains folded into `def` blocks and `( ... ) * N` (`printing.fold`), and the lines
 laid out as a person would (`printing.layout`): the network a stage a line, each line
 ending with the shape it makes. A graph that nesting cannot say (several inputs or
-outputs, a tensor read across branches) is written with named tensors
-(`printing.named`). Parsing the text gives the same layers (in the same order where
-it nests), so automatic names follow from it; `to_text` reads it back to make sure.
+outputs, a tensor read across branches) is written with named tensors, its repeated
+cells as blocks with tensor parameters (`printing.cells`), or, should that text not read
+back (a bug), as `printing.named` writes it. Parsing the text gives the same layers (in
+the same order where it nests), so automatic names follow from it; `to_text` reads it
+back to make sure.
 """
 
 from __future__ import annotations
@@ -21,10 +23,11 @@ from collections.abc import Iterable, Set
 from .errors import NOWHERE, CnnError
 from .ir import Graph
 from .layers import BY_WORD, MERGES
+from .printing.cells import cell_lines
 from .printing.check import Mismatch, match
 from .printing.fold import Hints, Program, fold_blocks, uses
 from .printing.layout import WIDTH, chain_lines
-from .printing.named import named_lines, needs_names, tree_lines
+from .printing.named import labels, named_lines, needs_names, tree_lines
 from .printing.steps import StepWords
 from .printing.terms import (
     Block,
@@ -35,6 +38,7 @@ from .printing.terms import (
     Term,
     ends_stage,
     first_node,
+    flat_text,
     is_attached,
     terms_of,
     word_text,
@@ -50,7 +54,8 @@ def to_text(graph: Graph, *, fold: bool = True, names: bool = False,
     """The network as `.cnn` text; `header` lines are written first, as comments.
 
     A graph the nesting cannot say (several inputs or outputs, or a tensor read across
-    branches) is written with named tensors instead (`printing.named`), unfolded.
+    branches) is written with named tensors instead, cells alike folded into blocks
+    (`printing.cells`); unfolded (`printing.named`) if that text does not read back.
     Automatic names follow from the order the text writes the layers in. A graph compiled
     from text keeps its layer names: where the printed text would name a layer otherwise
     (a layer left out of the network leaves a gap: `relu_2` with no `relu_1`; named
@@ -62,6 +67,8 @@ def to_text(graph: Graph, *, fold: bool = True, names: bool = False,
     written = {n.index for n in graph.nodes if n.kind != "input" and n.span != NOWHERE}
     for flat in (False, True):  # nested named tensors; failing that (a bug), one a line
         text = _text(graph, fold, names, header, flat)
+        if not flat and fold and not names and "@" in text:  # named: cells as blocks
+            text = _checked(graph, _text(graph, fold, names, header, cells=True)) or text
         keep: set[int] = set()
         for _ in range(3):  # names given grow; those before them settle in one round
             try:
@@ -83,8 +90,20 @@ def to_text(graph: Graph, *, fold: bool = True, names: bool = False,
     return text  # the caller's read-back check says what is wrong
 
 
+def _checked(graph: Graph, text: str) -> str | None:
+    """`text` if it reads back as `graph` (its layers, shapes and wiring), else None."""
+    from .compiler import compile_text
+
+    try:
+        reparsed = compile_text(text, graph.name)
+        match(graph, reparsed)
+    except (CnnError, Mismatch):
+        return None
+    return text
+
+
 def _text(graph: Graph, fold: bool, names: bool | Set[int], header: Iterable[str],
-          flat: bool = False) -> str:
+          flat: bool = False, cells: bool = False) -> str:
     """The text, with `name=` on every layer (True) or on the layers of those indices."""
     words = StepWords().words
     lines = [f"# {h}".rstrip() for h in header]
@@ -94,13 +113,17 @@ def _text(graph: Graph, fold: bool, names: bool | Set[int], header: Iterable[str
             raise NotSeriesParallel(-1, -1)
         chain = decompose(graph)
     except NotSeriesParallel:
+        if cells:
+            label = labels(graph, set(range(len(graph.nodes))), len(graph.inputs) > 1)
+            taken = set(TAKEN)
+            found = cell_lines(graph, words, label.__getitem__, taken,
+                               lambda chains: _fold_chains(graph, chains, taken))
+            return "\n".join(lines + found) + "\n"
         lay = named_lines if flat else tree_lines
         return "\n".join(lines + lay(graph, words, names)) + "\n"
     program = Program(terms_of(graph, chain, words, names), [])
     if fold and not names:  # a block used twice would repeat its names
-        fold_blocks(program, Hints(lambda t: ends_stage(t, graph), _bonds(graph),
-                                   lambda a, b: graph.nodes[a].in_shapes[0][-1]
-                                   == graph.nodes[b].shape[-1]))
+        fold_blocks(program, _hints(graph))
     _name_blocks(program)
     lines += _definitions(program)
     head = " ".join(word_text(w) for w in words(graph.input))
@@ -110,6 +133,22 @@ def _text(graph: Graph, fold: bool, names: bool | Set[int], header: Iterable[str
     lines.append(head)
     lines += _network(graph, program.main)
     return "\n".join(lines) + "\n"
+
+
+def _hints(graph: Graph) -> Hints:
+    return Hints(lambda t: ends_stage(t, graph), _bonds(graph),
+                 lambda a, b: graph.nodes[a].in_shapes[0][-1] == graph.nodes[b].shape[-1],
+                 lambda t: "@" in flat_text(t) or " as " in flat_text(t))
+
+
+def _fold_chains(graph: Graph, chains: list[list[Term]], taken: set[str]) -> list[str]:
+    """Sub-chains repeated in `chains` (cells' bodies, statements), folded in place into
+    blocks; the blocks' definitions. Terms that name tensors stay where they are."""
+    program = Program([], [Block("", [], terms, pinned=True) for terms in chains])
+    fold_blocks(program, _hints(graph))
+    found = Program([], [b for b in program.blocks if not b.pinned])
+    _name_blocks(found, taken)
+    return _definitions(found)
 
 
 AUTOMATIC = re.compile(r"[a-z]+(?:_[a-z]+)*(?:_\d+)?")  # conv_3, batch_normalization_2
@@ -156,11 +195,11 @@ SINGLE = {"batchnorm": "bnorm", "conv": "cnv", "dwconv": "dw", "sepconv": "sep",
           "dense": "fc", "zeropad": "pad", "dropout": "drop", "activation": "act"}
 
 
-def _name_blocks(program: Program) -> None:
+def _name_blocks(program: Program, taken: set[str] | None = None) -> None:
     """Blocks in the order they can be defined (used ones first), named by what they are,
     parameters by what they set (`f` widths, `s` strides, `k` kernels, `n` counts)."""
     program.blocks[:] = _ordered(program.blocks)
-    taken = set(TAKEN)
+    taken = set(TAKEN) if taken is None else taken
     for block in program.blocks:
         base = _block_word(block)
         name, k = base, 2

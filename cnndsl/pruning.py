@@ -11,7 +11,7 @@ from __future__ import annotations
 from dataclasses import replace
 
 from .errors import Diagnostic, Span
-from .ir import Node
+from .ir import Group, Node
 
 
 def reaching(nodes: list[Node], outputs: tuple[int, ...]) -> list[bool]:
@@ -61,3 +61,12 @@ def kept(nodes: list[Node], keep: list[bool]) -> tuple[tuple[Node, ...], dict[in
             out.append(replace(node, index=len(out),
                                inputs=tuple(new[i] for i in node.inputs)))
     return tuple(out), new
+
+
+def kept_groups(groups: list[Group], keep: list[bool]) -> tuple[Group, ...]:
+    """The groups over the kept nodes (a group left empty by pruning is dropped)."""
+    before = [0]  # kept nodes before each old index
+    for k in keep:
+        before.append(before[-1] + k)
+    out = (Group(before[g.start], before[g.stop], g.text, g.count) for g in groups)
+    return tuple(g for g in out if g.stop > g.start)

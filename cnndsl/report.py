@@ -135,7 +135,7 @@ def _row(stats: Stats, row: Row) -> tuple:
         return ("", f"{row.lead}@{node.name}", "id" if row.empty else "",
                 format_shape(node.shape), "", "", "", "", "")
     return (node.index, row.lead + node.name, node.text, format_shape(node.shape),
-            short_bytes(_output_bytes(node)), f"{s.params:,}", human(s.macs),
+            short_bytes(output_bytes(node)), f"{s.params:,}", human(s.macs),
             human(s.flops), _rf(s.receptive_field))
 
 
@@ -205,7 +205,7 @@ def _layer_json(s: LayerStats) -> dict:
         "index": node.index, "name": node.name, "kind": node.kind, "step": node.text,
         "layer": node.layer.describe(), "inputs": [i for i in node.inputs],
         "line": node.span.line, "column": node.span.column,
-        "output_shape": list(node.shape), "output_bytes": _output_bytes(node),
+        "output_shape": list(node.shape), "output_bytes": output_bytes(node),
         "params": s.params,
         "trainable_params": s.trainable, "non_trainable_params": s.non_trainable,
         "macs": s.macs, "flops": s.flops, "receptive_field": _rf_json(s.receptive_field),
@@ -264,7 +264,7 @@ def _is_number(value) -> bool:
     return isinstance(value, (int, float)) and not isinstance(value, bool)
 
 
-def _output_bytes(node) -> int:
+def output_bytes(node) -> int:
     """The layer's output at float32, one example: what the table's memory column shows."""
     return prod(node.shape) * BYTES_PER_VALUE
 
@@ -273,7 +273,7 @@ def _flat_rows(stats: Stats):
     for s in stats.layers:
         yield (s.node.index, s.node.name, s.node.text, format_shape(s.node.shape), s.params,
                s.trainable, s.non_trainable, s.macs, s.flops, _rf(s.receptive_field),
-               "" if s.dense_equivalent is None else s.dense_equivalent, _output_bytes(s.node))
+               "" if s.dense_equivalent is None else s.dense_equivalent, output_bytes(s.node))
 
 
 TEXT_COLUMNS = ("name", "step", "output", "receptive_field")

@@ -67,6 +67,41 @@ def _meet(a: int, b: int, idom: list[int], depth: list[int]) -> int:
     return a
 
 
+def postdominators(graph: Graph) -> list[int]:
+    """The immediate post-dominator of every node: the first node that every path from it
+    to an output passes through; -1 where only the outputs' common sink does (an output, a
+    layer whose paths end at different outputs, a layer nothing reads). Nodes are in
+    topological order, so one pass from the end suffices."""
+    n = len(graph.nodes)
+    readers: list[list[int]] = [[] for _ in range(n)]
+    for node in graph.nodes:
+        for i in node.inputs:
+            readers[i].append(node.index)
+    outputs = set(graph.outputs)
+    ipdom, depth = [-1] * n, [0] * n
+    for v in reversed(range(n)):
+        if v in outputs or not readers[v]:
+            depth[v] = 1
+            continue
+        first, *rest = readers[v]
+        for other in rest:
+            first = _meet_down(first, other, ipdom, depth)
+        ipdom[v] = first
+        depth[v] = 1 if first < 0 else depth[first] + 1
+    return ipdom
+
+
+def _meet_down(a: int, b: int, ipdom: list[int], depth: list[int]) -> int:
+    while a != b:
+        if a < 0 or b < 0:
+            return -1
+        if depth[a] >= depth[b]:
+            a = ipdom[a]
+        else:
+            b = ipdom[b]
+    return a
+
+
 def decompose(graph: Graph) -> Chain:
     """The network after its input as nested chains, or `NotSeriesParallel` naming the
     first layer (in graph order) that reads a tensor from outside its own branch."""

@@ -681,8 +681,8 @@ def test_keras_operations_and_channels_first_are_refused(keras, tmp_path):
     L = keras.layers
     x = keras.Input((4, 4, 2))
     y = L.Conv2D(2, 1, name="c")(x)
-    _refused(keras, tmp_path, keras.Model(x, y + x), "(Add)", "no step for this Keras "
-             "operation")
+    _refused(keras, tmp_path, keras.Model(x, y - x), "(Subtract)", "no step for this Keras "
+             "operation")  # `y + x` is an `add` (tests/test_import_ops.py)
     model = _model(keras, L.Conv2D(2, 1, data_format="channels_first", name="cf"),
                    shape=(2, 4, 4))
     _refused(keras, tmp_path, model, "layer `cf` (Conv2D)", "data_format='channels_first'",

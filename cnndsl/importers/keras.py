@@ -7,23 +7,33 @@ nodes by decreasing depth), so nested models (a `Model` or `Sequential` used as 
 are inlined where they are called. Each Keras layer becomes the catalogue layer that
 computes the same function (`keras_layers.LAYERS`), checked against the output shape
 Keras gives it; its weights are taken in the order the catalogue declares them, which is
-Keras's own. Nothing here imports Keras: the model object comes from the caller.
+Keras's own. Operations applied to tensors (`inputs + x`, MobileNetV3's hard sigmoid
+`ReLU(6.0)(x + 3.0) * (1.0 / 6.0)`) are read by `keras_ops`, a chain of them that is
+exactly one activation as that one step; layers keras.applications defines for itself
+(ConvNeXt's LayerScale) by `keras_apps`. Nothing here imports Keras: the model object
+comes from the caller.
 """
 
 from __future__ import annotations
 
 import re
+from collections.abc import Callable
 from dataclasses import dataclass, field
+from math import prod
 from typing import Any
 
 import numpy as np
 
 from ..errors import NOWHERE
 from ..ir import Graph, Node
-from ..layers import Layer
+from ..layers import Layer, LayerError
 from ..layers.core import Input
 from ..shapes import Shape, format_shape
+from . import keras_apps, keras_layers
+from .keras_apps import APPLICATIONS
+from .keras_apps import LAYERS as APPLICATION_LAYERS
 from .keras_layers import LAYERS, MODELS, NOT_YET, NOT_YET_HINT, Refused, Seen
+from .keras_ops import OPERATIONS, Fused, Readers, fuse, is_operation, read_operation
 
 
 class Unsupported(Exception):
@@ -51,8 +61,10 @@ class Imported:
 
 
 def layer_label(op: Any) -> str:
-    """`layer `conv1` (Conv2D)`: how every message names a Keras layer."""
-    return f"layer `{getattr(op, 'name', '?')}` ({type(op).__name__})"
+    """`layer `conv1` (Conv2D)`, `operation `add` (Add)`: how every message names a Keras
+    layer or an operation on tensors."""
+    what = "operation" if is_operation(op) else "layer"
+    return f"{what} `{getattr(op, 'name', '?')}` ({type(op).__name__})"
 
 
 @dataclass
@@ -70,16 +82,24 @@ class _Walk:
             raise Unsupported(f"{layer_label(model)} is a subclassed model, whose graph is "
                               "Python code", "build it with the functional API or "
                               "keras.Sequential")
+        order = [knode for depth in sorted(by_depth, reverse=True) for knode in by_depth[depth]
+                 if knode.operation is not None and not knode.is_input]
+        readers = Readers(order, list(function.outputs))
         tensors = {id(t): i for t, i in zip(function.inputs, inputs)}
-        for depth in sorted(by_depth, reverse=True):
-            for knode in by_depth[depth]:
-                if knode.operation is None or knode.is_input:
-                    continue
-                if any(id(t) not in tensors for t in knode.input_tensors):
-                    continue  # not computable from these inputs, as Keras skips it
-                made = self.call(knode, [tensors[id(t)] for t in knode.input_tensors])
-                for tensor, index in zip(knode.outputs, made):
-                    tensors[id(tensor)] = index
+        absorbed: set[int] = set()  # nodes read as part of a fused chain
+        for knode in order:
+            if id(knode) in absorbed:
+                continue
+            if any(id(t) not in tensors for t in knode.input_tensors):
+                continue  # not computable from these inputs, as Keras skips it
+            fused = fuse(knode, readers)
+            if fused is not None:
+                absorbed |= {id(k) for k in fused.nodes}
+                tensors[id(fused.output)] = self.chain(fused, tensors[id(fused.source)])
+                continue
+            made = self.call(knode, [tensors[id(t)] for t in knode.input_tensors])
+            for tensor, index in zip(knode.outputs, made):
+                tensors[id(tensor)] = index
         return [tensors[id(t)] for t in function.outputs]
 
     def call(self, knode: Any, inputs: list[int]) -> list[int]:
@@ -92,7 +112,24 @@ class _Walk:
         if len(knode.outputs) != 1:
             raise Unsupported(f"{layer_label(op)} has {len(knode.outputs)} outputs",
                               "cnndsl layers have one output")
-        return [self.layer(op, inputs, _shape(knode.outputs[0]))]
+        out_shape = _shape(knode.outputs[0])
+        if is_operation(op):
+            try:
+                layer = read_operation(knode)
+            except Refused as e:
+                raise Unsupported(f"{layer_label(op)}: {e.message}", e.hint) from None
+        else:
+            layer = read_layer(op, tuple(self.nodes[i].shape for i in inputs), out_shape)
+        return [self.add(layer, inputs, out_shape, op.name, cls, op)]
+
+    def chain(self, fused: Fused, source: int) -> int:
+        """The step for Keras nodes read together (`relu6(x + 3) * (1/6)`), named after
+        the last of them, whose output it is."""
+        for knode in fused.nodes:
+            self.share(knode.operation, "layer")
+        last = fused.nodes[-1].operation
+        classes = ", ".join(type(k.operation).__name__ for k in fused.nodes)
+        return self.add(fused.layer, [source], _shape(fused.output), last.name, classes)
 
     def share(self, op: Any, what: str) -> None:
         """Refuse a layer called twice: its weights are shared, which cnndsl cannot say."""
@@ -102,22 +139,29 @@ class _Walk:
                               f"{what} for each call")
         self.used[id(op)] = getattr(op, "name", "")
 
-    def layer(self, op: Any, inputs: list[int], out_shape: Shape) -> int:
+    def add(self, layer: Layer, inputs: list[int], out_shape: Shape, keras_name: str,
+            cls: str, op: Any = None) -> int:
+        """A node for `layer`, checked against the shape Keras gives, and its weights
+        taken from `op`."""
+        label = layer_label(op) if op is not None else f"`{keras_name}` ({cls})"
         in_shapes = tuple(self.nodes[i].shape for i in inputs)
-        layer = read_layer(op, in_shapes, out_shape)
         if layer.arity == "one" and len(inputs) != 1:
-            raise Unsupported(f"{layer_label(op)} is called on {len(inputs)} tensors",
-                              "cnndsl calls it on one")
-        computed = layer.output_shape(in_shapes)
+            raise Unsupported(f"{label} is called on {len(inputs)} tensors", "cnndsl calls it "
+                              "on one")
+        try:
+            computed = layer.output_shape(in_shapes)
+        except LayerError as e:  # an operation broadcasting more freely than the merges
+            raise Unsupported(f"{label}: {e.message}", e.hint) from None
         if tuple(computed) != tuple(out_shape):  # a Keras semantics cnndsl does not share
-            raise Unsupported(f"{layer_label(op)}: Keras gives {format_shape(out_shape)}, "
+            raise Unsupported(f"{label}: Keras gives {format_shape(out_shape)}, "
                               f"cnndsl's `{layer.describe()}` would give "
                               f"{format_shape(computed)}", "please report this model")
-        name = self.node_name(op.name)
-        self.take_weights(op, layer, in_shapes, name)
+        name = self.node_name(keras_name)
+        if op is not None and hasattr(op, "get_weights"):
+            self.take_weights(op, layer, in_shapes, name)
         self.nodes.append(Node(len(self.nodes), name, layer, tuple(inputs), in_shapes,
                                out_shape, NOWHERE, layer.describe()))
-        self.origins[name] = (op.name, type(op).__name__)
+        self.origins[name] = (keras_name, cls)
         return len(self.nodes) - 1
 
     def node_name(self, keras_name: str) -> str:
@@ -136,17 +180,21 @@ class _Walk:
     def take_weights(self, op: Any, layer: Layer, in_shapes, name: str) -> None:
         declared = layer.variables(in_shapes)
         values = [np.asarray(v) for v in op.get_weights()]
+        reshaped = type(op).__name__ in WEIGHT_SHAPES  # the same numbers, another shape
         if len(values) != len(declared):
             raise Unsupported(f"{layer_label(op)} has {len(values)} weight arrays, cnndsl's "
                               f"`{layer.describe()}` has {len(declared)}",
                               "please report this model")
         for (var, spec), value in zip(declared.items(), values):
+            if reshaped and value.size == prod(spec.shape):
+                value = value.reshape(spec.shape)
             if tuple(value.shape) != spec.shape:
                 raise Unsupported(f"{layer_label(op)}: weight `{var}` is {value.shape}, "
                                   f"cnndsl expects {spec.shape}", "please report this model")
             self.weights[f"{name}/{var}"] = value
 
 
+WEIGHT_SHAPES = keras_layers.WEIGHT_SHAPES | keras_apps.WEIGHT_SHAPES
 RESERVED = {"def", "input", "add", "mul", "avg", "max", "concat", "residual", "id"}
 
 
@@ -173,10 +221,9 @@ def read_layer(op: Any, in_shapes: tuple[Shape, ...], out_shape: Shape) -> Layer
                           "cnndsl reads Keras's own layers only")
     if cls in NOT_YET:
         raise _not_yet(layer_label(op), NOT_YET[cls])
-    reader = LAYERS.get(cls) if module.startswith("keras.src.layers") else None
+    reader = _reader(module, cls)
     if reader is None:
-        what = "operation" if not module.startswith("keras.src.layers") else "layer"
-        raise Unsupported(f"{layer_label(op)}: cnndsl has no step for this Keras {what}",
+        raise Unsupported(f"{layer_label(op)}: cnndsl has no step for this Keras layer",
                           _no_step_hint(cls))
     config = op.get_config()
     _check_dtype(op, config)
@@ -184,6 +231,15 @@ def read_layer(op: Any, in_shapes: tuple[Shape, ...], out_shape: Shape) -> Layer
         return reader(Seen(cls, config, in_shapes, out_shape))
     except Refused as e:
         raise Unsupported(f"{layer_label(op)}: {e.message}", e.hint) from None
+
+
+def _reader(module: str, cls: str) -> Callable[[Seen], Layer] | None:
+    """Keras's own layers, and those keras.applications defines (ConvNeXt's LayerScale)."""
+    if module.startswith("keras.src.layers"):
+        return LAYERS.get(cls)
+    if module.startswith(APPLICATIONS):
+        return APPLICATION_LAYERS.get(cls)
+    return None
 
 
 def _not_yet(label: str, step: str) -> Unsupported:
@@ -275,7 +331,17 @@ def scan_config(config: Any) -> None:
             scan_config(entry)
         elif cls in NOT_YET:
             raise _not_yet(label, NOT_YET[cls])
-        elif cls != "InputLayer" and (module != "keras.layers" or cls not in LAYERS):
-            what = "layer" if module == "keras.layers" else "operation"
-            raise Unsupported(f"{label}: cnndsl has no step for this Keras {what}",
+        elif cls != "InputLayer" and not _scanned_readable(module, str(cls)):
+            raise Unsupported(f"{label}: cnndsl has no step for this Keras layer",
                               _no_step_hint(str(cls)))
+
+
+def _scanned_readable(module: str, cls: str) -> bool:
+    """A class named in a config that the walk may read. Operations on tensors are left to
+    the walk: whether one is read depends on its constants and its neighbours, and the
+    walk's refusal writes the operation out (`conv_1 - conv_2`)."""
+    if module == "keras.layers":
+        return cls in LAYERS
+    if module.startswith(OPERATIONS):
+        return True
+    return module.startswith(APPLICATIONS) and cls in APPLICATION_LAYERS

@@ -141,10 +141,17 @@ def deconv(seen: Seen) -> Layer:
 
 
 def dense(seen: Seen) -> Layer:
+    """On a sequence, image or volume, a Dense acts on the channels at each position: a
+    1x1 convolution, written `conv 1` as a person would (`dense` there draws the warning
+    that `flatten` was probably meant); its kernel gets the 1x1 axes (`WEIGHT_SHAPES`)."""
     if seen.get("lora_rank"):
         seen.require("lora_rank", (None,), "merge the LoRA weights into the kernel first")
-    return Dense(int(seen.get("units")), activation(seen),
-                            bool(seen.get("use_bias", True)))
+    units, fn, bias = int(seen.get("units")), activation(seen), bool(seen.get("use_bias", True))
+    if seen.rank == 0:
+        return Dense(units, fn, bias)
+    ones = (1,) * seen.rank
+    return Conv(kernel=ones, stride=ones, padding="valid", activation=fn, bias=bias,
+                dilation=ones, filters=units, groups=1)
 
 
 def pool(kind: type[MaxPool] | type[AvgPool]) -> Callable[[Seen], Layer]:
@@ -344,6 +351,10 @@ LAYERS: dict[str, Callable[[Seen], Layer]] = {
     "Add": merge(Add), "Multiply": merge(Mul), "Average": merge(Avg),
     "Maximum": merge(Max), "Concatenate": concat,
 }
+
+# Classes whose weights the catalogue declares in another shape: the same numbers, in the
+# same order, with axes of size 1 added (a Dense's kernel as a 1x1 convolution's).
+WEIGHT_SHAPES = frozenset({"Dense"})
 
 # Keras classes a later language version will read, and the step each will be.
 NOT_YET: dict[str, str] = {}

@@ -134,7 +134,8 @@ def _best(program: Program, hints: Hints) -> _Plan | None:
     found: dict[tuple[int, ...], list[tuple[int, int]]] = defaultdict(list)
     ends: list[list[int]] = []  # per chain, text length up to each term
     for s, seq in enumerate(seqs):
-        keys = [ids.setdefault(key(t), len(ids)) for t in seq.terms]
+        keys = [ids.setdefault(("opaque", id(t)) if hints.opaque(t) else key(t), len(ids))
+                for t in seq.terms]
         ends.append([0])
         for t in seq.terms:
             ends[-1].append(ends[-1][-1] + texts(t) + 4)
@@ -280,7 +281,7 @@ def uses(program: Program) -> Counter:
 def _inline_single_uses(program: Program, hints: Hints) -> None:
     while True:
         count = uses(program)
-        once = [b for b in program.blocks if count[id(b)] <= 1]
+        once = [b for b in program.blocks if count[id(b)] <= 1 and not b.pinned]
         if not once:
             return
         block = once[0]

@@ -10,7 +10,7 @@ docs/language.md:
 
 from __future__ import annotations
 
-from .terms import Merge, Repeat, Term, chain_text, flat_text
+from .terms import Leaf, Merge, Repeat, Term, chain_text, flat_text, word_text
 
 WIDTH = 96
 
@@ -61,9 +61,33 @@ def _open(term: Term, current: str, indent: int, base: int | None) -> list[str]:
 
 
 def _suffix(term: Merge) -> list[str]:
-    from .terms import word_text
-
     return [t for t in (word_text(w) for w in term.suffix) if t]
 
 
-__all__ = ["chain_lines", "chain_text"]
+def statement_lines(terms: list[Term], first: str, then: str) -> list[str]:
+    """A block body with named tensors, a new line at each `@NAME` step or merge of
+    named tensors (`first` leads the first line, `then` the others):
+
+         relu -> conv 1 x{f} bias=false as a
+      -> @prev -> relu -> conv 1 x{f} bias=false as b
+      -> concat { @b | add { @a -> sepconv 3 x{f} same | @b } }
+    """
+    groups: list[list[Term]] = [[]]
+    for t in terms:
+        if groups[-1] and _restarts(t):
+            groups.append([])
+        groups[-1].append(t)
+    lines = []
+    for k, group in enumerate(groups):
+        lines += chain_lines(group, first if k == 0 else then, 6)
+    return lines
+
+
+def _restarts(term: Term) -> bool:
+    """`@NAME`, or a merge every branch of which starts from named tensors."""
+    if isinstance(term, Leaf):
+        return word_text(term.words[0]).startswith("@")
+    return isinstance(term, Merge) and all(b and _restarts(b[0]) for b in term.branches)
+
+
+__all__ = ["chain_lines", "chain_text", "statement_lines"]

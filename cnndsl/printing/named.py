@@ -49,7 +49,7 @@ def named_lines(graph: Graph, words: Callable[[Node], list[Word]],
                 wanted.add(i)
     if several_inputs:
         wanted |= set(graph.inputs)
-    label = _labels(graph, wanted, several_inputs)
+    label = labels(graph, wanted, several_inputs)
 
     statements: list[list[str]] = []
     for node in graph.nodes:
@@ -103,7 +103,7 @@ def tree_lines(graph: Graph, words: Callable[[Node], list[Word]],
             uses[i] += 1
     output_line = len(graph.outputs) > 1 or graph.outputs[0] != n - 1
     roots = set(graph.inputs) | set(graph.outputs) | {i for i in range(n) if uses[i] != 1}
-    label = _labels(graph, set(range(n)), len(graph.inputs) > 1)
+    label = labels(graph, set(range(n)), len(graph.inputs) > 1)
     origin: dict[int, int] = {}  # non-root node -> the root its chain starts from
     steps: dict[int, list[str]] = {}  # node -> its chain's steps after that root
 
@@ -188,7 +188,7 @@ def _in_chain(node: Node, k: int, source: int) -> bool:
     return source == node.index - 1
 
 
-def _labels(graph: Graph, wanted: set[int], several_inputs: bool) -> dict[int, str]:
+def labels(graph: Graph, wanted: set[int], several_inputs: bool) -> dict[int, str]:
     """A tensor name for each wanted node: the layer's own name where it can be one
     (an input's must be, when there are several: it names the input), else `t_N`."""
     out: dict[int, str] = {}

@@ -22,7 +22,7 @@ def fold_repeats(terms: list[Term], hints: Hints) -> None:
                 fold_repeats(b, hints)
         elif isinstance(t, Repeat):
             fold_repeats(t.body, hints)
-    sigs = [signature(t) for t in terms]
+    sigs = [("opaque", id(t)) if hints.opaque(t) else signature(t) for t in terms]
     out: list[Term] = []
     i = 0
     while i < len(terms):

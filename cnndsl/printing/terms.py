@@ -153,6 +153,7 @@ class Block:
     params: list[Param]
     body: list[Term]
     uses: int = 0
+    pinned: bool = False  # written out whatever its uses (a cell, a statement of its own)
 
 
 def first_node(term: Term) -> int:
@@ -237,6 +238,8 @@ class Hints:
     ends: Callable[[Term], bool]
     bond: Callable[[int, int], int]
     keeps_channels: Callable[[int, int], bool]  # (first node, last node) of a run
+    # A term no block may hold: it names a tensor (`as a`, `@a`), and names are local.
+    opaque: Callable[[Term], bool] = lambda term: False
 
 
 def rebuild(term: Term, fill: Callable[[Hole], Hole]) -> Term:

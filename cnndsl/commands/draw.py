@@ -1,0 +1,97 @@
+"""`cnndsl draw NET.cnn [-o NET.svg]`: a diagram of the network, without any framework.
+
+    cnndsl draw examples/resnet50.cnn --collapse -o resnet50.svg
+    cnndsl draw examples/seed.cnn --style volumes -o seed.svg
+    cnndsl draw examples/unet.cnn --format mermaid -o -
+
+The format comes from --format, else from the output's suffix (.svg, .dot/.gv,
+.mmd/.mermaid); the file is written only when complete (cnndsl/files.py).
+"""
+
+from __future__ import annotations
+
+import argparse
+from pathlib import Path
+
+from .. import files
+from ..errors import shown
+from ..files import FileError
+
+SUFFIXES = {".svg": "svg", ".dot": "dot", ".gv": "dot", ".mmd": "mermaid",
+            ".mermaid": "mermaid"}
+EXTENSION = {"svg": ".svg", "dot": ".dot", "mermaid": ".mmd"}
+
+DESCRIPTION = (
+    "Draw the network: every layer a box with the step as written, its name, output shape "
+    "and parameters; branches side by side, merged where the merge is. SVG is drawn by "
+    "cnndsl itself (no Graphviz, no framework); dot and Mermaid describe the same graph "
+    "for Graphviz or a Markdown page to lay out. --style volumes draws each tensor as a "
+    "3-D box, as in the LeNet and AlexNet papers (SVG only).")
+
+
+def add_parser(sub, path_type) -> None:
+    """The `draw` subcommand's arguments."""
+    parser = sub.add_parser("draw", help="a diagram of the network (SVG, dot or Mermaid)",
+                            description=DESCRIPTION)
+    parser.add_argument("file", type=path_type, help="a .cnn file ('-' for standard input)")
+    parser.add_argument("-o", "--output", type=path_type, metavar="OUT",
+                        help="where to write, '-' for standard output (default: beside "
+                        "FILE, with the format's suffix; standard output for '-')")
+    parser.add_argument("--format", choices=("svg", "dot", "mermaid"),
+                        help="output format (default: from OUT's suffix, else svg)")
+    parser.add_argument("--style", choices=("boxes", "volumes"), default="boxes",
+                        help="boxes and edges, or the tensors as 3-D volumes "
+                        "(default: boxes)")
+    parser.add_argument("--collapse", action="store_true",
+                        help="one box per use of a `def` block or `( ... ) * N`")
+    parser.add_argument("--name", help="the title (default: the file's stem)")
+
+
+def output_format(output: str | None, given: str | None) -> str:
+    """The format asked for, or the one the output's suffix names."""
+    if given is not None:
+        return given
+    if output is None or output == "-":
+        return "svg"
+    suffix = Path(output).suffix.lower()
+    if suffix not in SUFFIXES:
+        raise FileError(output, f"cannot tell the format from the suffix `{shown(suffix)}`",
+                        "name it .svg, .dot or .mmd, or give --format svg|dot|mermaid")
+    return SUFFIXES[suffix]
+
+
+def run(args: argparse.Namespace) -> int:
+    """The command: load, draw, write atomically (or to standard output)."""
+    from ..cli import EXIT_OK, UserError, load, say
+    from ..drawing import draw
+
+    try:
+        fmt = output_format(args.output, args.format)
+        if args.style == "volumes" and fmt != "svg":
+            raise FileError(args.output or args.file, "the volumes style is drawn as SVG "
+                            "only", "drop --style volumes, or write .svg")
+        output = args.output
+        if output is None:
+            output = "-" if args.file == "-" else str(Path(args.file).with_suffix(
+                EXTENSION[fmt]))
+        if output != "-":
+            files.refuse_overwriting(output, "-o", {"the input": None if args.file == "-"
+                                                    else args.file})
+    except FileError as e:
+        raise UserError(e.render()) from None
+    _, graph, _ = load(args.file, args.name)
+    text = draw(graph, fmt, args.style, args.collapse)
+    if output == "-":
+        files.to_stdout(text.encode("utf-8"))
+        return EXIT_OK
+    try:
+        with files.staged(output) as tmp:
+            tmp.write_text(text, encoding="utf-8")
+    except OSError as e:
+        raise UserError(FileError(output, f"cannot write the file: "
+                                  f"{shown(e.strerror or e)}", "check the directory exists "
+                                  "and is writable").render()) from None
+    say(f"ok: {shown(output)} ({len(graph):,} layers, {fmt}"
+        f"{', ' + args.style if args.style != 'boxes' else ''}"
+        f"{', collapsed' if args.collapse else ''})")
+    return EXIT_OK

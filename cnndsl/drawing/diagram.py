@@ -1,0 +1,115 @@
+"""What a picture shows, before any coordinates: one item per layer, or per block use.
+
+    input 6x6x1 -> conv 3x3/1 x2        two items: `input 6x6x1`, `conv 3x3/1 x2`
+
+Each item carries the step as written, the layer's name, its output shape and parameter
+count, and the items it reads. Collapsed, every outermost group of the IR (a `def` block
+use or a `( ... ) * N`, `Graph.groups`) becomes one item: a group's nodes are a run of
+consecutive indices and only its last one is read from outside, so contracting it keeps
+the graph acyclic and in topological order.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from ..analysis import Stats
+from ..ir import Graph, Group
+from ..shapes import Shape, format_shape
+from ..util import no_gc
+
+
+@dataclass(frozen=True)
+class Item:
+    """One box of the picture: a layer, or a whole block use (`layers` > 1)."""
+
+    index: int
+    kind: str  # the layer kind, or "block"
+    title: str  # the step as written: `conv 3x3/1 x2`, `project(64, s=1)`
+    name: str
+    shape: Shape
+    params: int
+    inputs: tuple[int, ...]
+    layers: int = 1
+    home: int = -1  # the first item of the outermost block use holding this one, if any
+
+    @property
+    def detail(self) -> str:
+        """The second line: name (or layer count), output shape, parameters."""
+        who = f"{self.layers} layers" if self.kind == "block" else self.name
+        return f"{who} · {format_shape(self.shape)} · {self.params:,} params"
+
+    @property
+    def lines(self) -> tuple[str, str]:
+        return clip(self.title), clip(self.detail)
+
+
+@dataclass(frozen=True)
+class Diagram:
+    name: str
+    items: tuple[Item, ...]
+    outputs: tuple[int, ...]  # items that are the network's outputs
+    layers: int
+    params: int
+
+
+MAX_LABEL = 48  # characters of a label line; longer ones end in `…`
+
+
+def clip(text: str) -> str:
+    return text if len(text) <= MAX_LABEL else text[:MAX_LABEL - 1] + "…"
+
+
+def describe(graph: Graph, stats: Stats, collapse: bool = False) -> Diagram:
+    """The items of `graph` in topological order; collapsed, one per outermost group."""
+    with no_gc():
+        return _describe(graph, stats, collapse)
+
+
+def _describe(graph: Graph, stats: Stats, collapse: bool) -> Diagram:
+    outermost = _outermost(graph.groups, len(graph.nodes))
+    homes = {i: g.start for i, g in outermost.items()}
+    owner = outermost if collapse else {}
+    item_of = [0] * len(graph.nodes)
+    items: list[Item] = []
+    for node in graph.nodes:
+        group = owner.get(node.index)
+        if group is not None and node.index != group.start:
+            item_of[node.index] = item_of[group.start]
+            continue
+        index = len(items)
+        item_of[node.index] = index
+        if group is None:
+            inputs = tuple(dict.fromkeys(item_of[i] for i in node.inputs))
+            home = homes.get(node.index)
+            items.append(Item(index, node.kind, node.text, node.name, node.shape,
+                              stats.layers[node.index].params, inputs,
+                              home=-1 if home is None else item_of[home]))
+        else:
+            items.append(_group_item(graph, stats, group, index, item_of))
+    outputs = tuple(dict.fromkeys(item_of[o] for o in graph.outputs))
+    return Diagram(graph.name, tuple(items), outputs, len(graph.nodes), stats.params)
+
+
+def _group_item(graph: Graph, stats: Stats, group: Group, index: int,
+                item_of: list[int]) -> Item:
+    """A block use as one item: its inputs are what its nodes read from before it."""
+    outside = (i for n in graph.nodes[group.start:group.stop] for i in n.inputs
+               if i < group.start)
+    inputs = tuple(dict.fromkeys(item_of[i] for i in outside))
+    last = graph.nodes[group.stop - 1]
+    params = sum(s.params for s in stats.layers[group.start:group.stop])
+    return Item(index, "block", group.text, last.name, last.shape, params, inputs,
+                group.stop - group.start)
+
+
+def _outermost(groups: tuple[Group, ...], size: int) -> dict[int, Group]:
+    """Each node's outermost group of more than one node (groups nest or are apart)."""
+    owner: dict[int, Group] = {}
+    end = 0
+    for group in sorted(groups, key=lambda g: (g.start, -g.stop)):
+        if group.start >= end and group.stop - group.start > 1:
+            for i in range(group.start, min(group.stop, size)):
+                owner[i] = group
+            end = group.stop
+    return owner

@@ -1,0 +1,32 @@
+"""The diagram as Graphviz dot, for those who lay it out with Graphviz themselves.
+
+    digraph "seed" { n0 [label="input 6x6x1\\ninput · 6x6x1 · 0 params"]; n0 -> n1; ... }
+
+No coordinates: Graphviz places the nodes. Blocks (collapsed) get a different fill.
+"""
+
+from __future__ import annotations
+
+from .diagram import Diagram
+from .svg import COLOURS, DEFAULT_COLOUR
+
+
+def quoted(text: str) -> str:
+    """A dot string: backslashes and quotes escaped, lines as `\\n`."""
+    return '"' + text.replace("\\", "\\\\").replace('"', '\\"').replace("\n", "\\n") + '"'
+
+
+def dot(diagram: Diagram) -> str:
+    out = [f"digraph {quoted(diagram.name)} {{",
+           "  rankdir=TB;",
+           '  node [shape=box, style="rounded,filled", fontname="monospace", fontsize=10];',
+           "  edge [color=\"#555555\"];"]
+    for item in diagram.items:
+        label = quoted("\n".join(item.lines))
+        fill = COLOURS.get(item.kind, DEFAULT_COLOUR)
+        out.append(f'  n{item.index} [label={label}, fillcolor="{fill}"];')
+    for item in diagram.items:
+        for src in item.inputs:
+            out.append(f"  n{src} -> n{item.index};")
+    out.append("}")
+    return "\n".join(out) + "\n"

@@ -1,0 +1,78 @@
+"""The layout as SVG text: a rectangle and two centred lines per item, a polyline per edge.
+
+Written by hand as text (with XML escaping) rather than through a library: the format
+needs a dozen elements, and `draw` must stay free of dependencies. Each item is a
+`<g class="item">` holding its `<title>` (the tooltip: name, kind, shape), its `<rect>`
+and its two `<text>` lines; edges come first so that boxes are drawn over them.
+"""
+
+from __future__ import annotations
+
+from xml.sax.saxutils import escape, quoteattr
+
+from ..util import no_gc
+from .layout import PAD_Y, Box, Layout, title
+from .metrics import FONT_FAMILY, FONT_SIZE, LINE_HEIGHT
+
+# Fill colours by layer kind: the kinds a reader looks for stand out, the rest are grey.
+COLOURS = {"input": "#fff3c4", "conv": "#cfe3ff", "sepconv": "#cfe3ff", "dwconv": "#cfe3ff",
+           "deconv": "#cfe3ff", "dense": "#ffd9b3", "maxpool": "#d4f2d4",
+           "avgpool": "#d4f2d4", "gap": "#d4f2d4", "gmp": "#d4f2d4", "add": "#e8e8e8",
+           "concat": "#e8e8e8", "mul": "#e8e8e8", "block": "#e6dcff"}
+DEFAULT_COLOUR = "#f7f7f7"
+
+
+def header(width: float, height: float, name: str) -> list[str]:
+    """The opening of an SVG document of that size, its arrowhead and white background."""
+    return [
+        '<?xml version="1.0" encoding="UTF-8"?>',
+        f'<svg xmlns="http://www.w3.org/2000/svg" width="{width:.0f}" height="{height:.0f}" '
+        f'viewBox="0 0 {width:.0f} {height:.0f}" font-family={quoteattr(FONT_FAMILY)} '
+        f'font-size="{FONT_SIZE}">',
+        f"<title>{escape(name)}</title>",
+        '<defs><marker id="arrow" viewBox="0 0 8 8" refX="8" refY="4" markerWidth="7" '
+        'markerHeight="7" orient="auto"><path d="M0,0 L8,4 L0,8 z" fill="#555"/></marker>'
+        "</defs>",
+        f'<rect class="background" width="{width:.0f}" height="{height:.0f}" fill="white"/>',
+    ]
+
+
+def text(x: float, y: float, content: str, extra: str = "") -> str:
+    return f'<text x="{x:.1f}" y="{y:.1f}"{extra}>{escape(content)}</text>'
+
+
+def svg(placed: Layout) -> str:
+    with no_gc():
+        return _svg(placed)
+
+
+def _svg(placed: Layout) -> str:
+    out = header(placed.width, placed.height, placed.diagram.name)
+    out.append(text(16, 16 + LINE_HEIGHT, title(placed.diagram), ' font-weight="bold"'))
+    out.append('<g class="edges" fill="none" stroke="#555" stroke-width="1.2">')
+    for edge in placed.edges:
+        points = " ".join(f"{x:.1f},{y:.1f}" for x, y in edge.points)
+        dash = ' stroke-dasharray="4 3"' if edge.side else ""
+        out.append(f'<polyline points="{points}" marker-end="url(#arrow)"{dash}/>')
+    out.append("</g>")
+    out.append('<g class="items" text-anchor="middle">')
+    for box in placed.boxes:
+        out.extend(_box(box))
+    out.append("</g>")
+    out.append("</svg>")
+    return "\n".join(out) + "\n"
+
+
+def _box(box: Box) -> list[str]:
+    item = box.item
+    fill = COLOURS.get(item.kind, DEFAULT_COLOUR)
+    tip = f"{item.name} ({item.kind}): {item.title}"
+    first, second = item.lines
+    base = box.y + PAD_Y + LINE_HEIGHT - 4
+    return [f'<g class="item" id={quoteattr("item-" + str(item.index))}>',
+            f"<title>{escape(tip)}</title>",
+            f'<rect x="{box.x:.1f}" y="{box.y:.1f}" width="{box.w:.1f}" height="{box.h:.1f}" '
+            f'rx="4" fill="{fill}" stroke="#333"/>',
+            text(box.cx, base, first),
+            text(box.cx, base + LINE_HEIGHT, second, ' fill="#444"'),
+            "</g>"]

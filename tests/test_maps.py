@@ -1,0 +1,206 @@
+"""`cnndsl maps` and `Network.maps`: the lesson's feature maps as a picture.
+
+The numbers written in the picture are read back from the figure's text artists (the
+picture keeps each map's artists by LAYER/CHANNEL), checked to stand in their cells, and
+compared with the maps the lesson worked out by hand (tests/test_numpy_lesson.py); the
+PNG written is decoded and looked at too.
+"""
+
+from __future__ import annotations
+
+import sys
+
+import numpy as np
+import pytest
+
+pytest.importorskip("matplotlib")
+
+from test_numpy_lesson import (  # noqa: E402
+    IMAGE,
+    LESSON,
+    MAP_1,
+    MAP_2,
+    POOLED_1,
+    POOLED_2,
+    image,
+    lesson_kernel,
+)
+
+import cnndsl  # noqa: E402
+from cnndsl.cli import main  # noqa: E402
+from cnndsl.pictures.maps import number  # noqa: E402
+
+
+def lesson() -> cnndsl.Network:
+    net = cnndsl.parse(LESSON, name="lesson")
+    net.set_weights({"conv_1/kernel": lesson_kernel()})
+    return net
+
+
+def written(map_) -> list[list[str]]:
+    """The numbers written in a map's cells, checked to stand in their cells: inside the
+    image, left to right along a row, top to bottom down a column."""
+    left, right, bottom, top = map_.image.get_extent()
+    rows = map_.numbers
+    for i, row in enumerate(rows):
+        for j, text in enumerate(row):
+            x, y = text.get_position()
+            assert left < x < right and bottom < y < top
+            assert j == 0 or x > row[j - 1].get_position()[0]
+            assert i == 0 or y < rows[i - 1][j].get_position()[1]
+            assert text.axes is map_.image.axes and text.get_visible()
+    return [[t.get_text() for t in row] for row in rows]
+
+
+def as_text(grid) -> list[list[str]]:
+    return [[str(v) for v in row] for row in grid]
+
+
+def test_the_lesson_picture_shows_the_hand_computed_numbers():
+    maps = lesson().maps(image())
+    axes = maps.drawn
+    assert maps.figure.axes == [axes["input/1"].image.axes]  # the figure that is saved
+    assert set(axes) == {"input/1", "conv_1/1", "conv_1/2", "maxpool_1/1", "maxpool_1/2"}
+    assert written(axes["conv_1/1"])[0][0] == "3"  # filter 1, top left
+    assert written(axes["input/1"]) == as_text(IMAGE)
+    assert written(axes["conv_1/1"]) == as_text(MAP_1)
+    assert written(axes["conv_1/2"]) == as_text(MAP_2)
+    assert written(axes["maxpool_1/1"]) == as_text(POOLED_1) == [["3", "0"], ["3", "1"]]
+    assert written(axes["maxpool_1/2"]) == as_text(POOLED_2) == [["-1", "1"], ["0", "3"]]
+    # each map scaled on its own, its range under it: filter 2's map runs -4 to 3
+    assert axes["conv_1/2"].scale.get_text() == "-4 … 3"
+    assert axes["maxpool_1/1"].scale.get_text() == "0 … 3"
+
+
+def test_each_map_is_scaled_on_its_own_black_to_white():
+    axes = lesson().maps(image()).drawn
+    image_ = axes["conv_1/2"].image
+    grey = image_.norm(np.asarray(MAP_2, float))
+    assert grey.min() == 0 and grey.max() == 1  # -4 black, 3 white
+    assert grey[3, 2] == 0 and grey[3, 3] == 1
+    # a number on a dark cell is white, on a light cell black
+    texts = axes["conv_1/2"].numbers
+    assert texts[3][2].get_color() == "white" and texts[3][3].get_color() == "black"
+
+
+def test_cli_writes_a_png_of_the_lesson(tmp_path, capsys):
+    np.save(tmp_path / "x.npy", image())
+    np.savez(tmp_path / "w.npz", **{"conv_1/kernel": lesson_kernel()})
+    (tmp_path / "lesson.cnn").write_text(LESSON + "\n")
+    out = tmp_path / "maps.png"
+    status = main(["maps", str(tmp_path / "lesson.cnn"), "--input", str(tmp_path / "x.npy"),
+                   "--weights", str(tmp_path / "w.npz"), "-o", str(out)])
+    assert status == 0
+    assert "3 layers, 5 maps" in capsys.readouterr().out
+    from matplotlib.image import imread
+
+    pixels = imread(out)
+    assert pixels.ndim == 3 and pixels.shape[0] > 400 and pixels.shape[1] > 400
+    # black and white both appear (the maps), and most of the page is white
+    grey = pixels[..., :3].mean(axis=2)
+    assert (grey < 0.05).mean() > 0.02 and (grey > 0.95).mean() > 0.5
+    assert not list(tmp_path.glob(".*.tmp"))  # written in place, nothing left behind
+
+
+def test_cli_example_of_a_batch_and_chosen_layers(tmp_path, capsys):
+    batch = np.stack([image(), 1 - image()])
+    np.save(tmp_path / "x.npy", batch)
+    np.savez(tmp_path / "w.npz", **{"conv_1/kernel": lesson_kernel()})
+    (tmp_path / "lesson.cnn").write_text(LESSON)
+    out = tmp_path / "maps.svg"
+    assert main(["maps", str(tmp_path / "lesson.cnn"), "-i", str(tmp_path / "x.npy"),
+                 "--weights", str(tmp_path / "w.npz"), "-o", str(out), "--example", "1",
+                 "--layers", "conv_1"]) == 0
+    assert "1 layer, 2 maps" in capsys.readouterr().out
+    text = out.read_text()
+    assert text.lstrip().startswith("<?xml") and "</svg>" in text
+
+
+@pytest.mark.parametrize("extra, message", [
+    (["--layers", "conv1"], "--layers: error: the network has no layer named `conv1`\n"
+                            "hint: did you mean `conv_1`?"),
+    (["--example", "2"], "error: --example 2 is past the end: the file holds 2 examples"),
+    (["--channels", "0"], "cnndsl maps: error: --channels must be at least 1, got 0"),
+])
+def test_cli_errors(tmp_path, capsys, extra, message):
+    np.save(tmp_path / "x.npy", np.stack([image(), image()]))
+    (tmp_path / "lesson.cnn").write_text(LESSON)
+    out = tmp_path / "maps.png"
+    assert main(["maps", str(tmp_path / "lesson.cnn"), "-i", str(tmp_path / "x.npy"),
+                 "-o", str(out), *extra]) == 1
+    err = capsys.readouterr().err
+    assert message in err and "Traceback" not in err
+    assert not out.exists()
+
+
+def test_cli_refuses_other_formats_and_overwriting_the_input(tmp_path, capsys):
+    np.save(tmp_path / "x.npy", image())
+    (tmp_path / "lesson.cnn").write_text(LESSON)
+    base = ["maps", str(tmp_path / "lesson.cnn"), "-i", str(tmp_path / "x.npy"), "-o"]
+    assert main([*base, str(tmp_path / "maps.jpg")]) == 1
+    assert "-o must name a .png or .svg or .pdf file" in capsys.readouterr().err
+    (tmp_path / "x.png").write_bytes(b"")
+    assert main(["maps", str(tmp_path / "lesson.cnn"), "-i", str(tmp_path / "x.png"), "-o",
+                 str(tmp_path / "x.png")]) == 1
+    assert "would overwrite the input" in capsys.readouterr().err
+
+
+def test_without_matplotlib_the_error_names_the_extra(tmp_path, capsys, monkeypatch):
+    for name in [m for m in sys.modules if m == "matplotlib" or m.startswith("matplotlib.")]:
+        monkeypatch.delitem(sys.modules, name)
+    monkeypatch.setitem(sys.modules, "matplotlib", None)  # `import matplotlib` fails
+    np.save(tmp_path / "x.npy", image())
+    (tmp_path / "lesson.cnn").write_text(LESSON)
+    assert main(["maps", str(tmp_path / "lesson.cnn"), "-i", str(tmp_path / "x.npy"),
+                 "-o", str(tmp_path / "maps.png")]) == 1
+    err = capsys.readouterr().err
+    assert err == ("cnndsl maps: error: drawing feature maps needs matplotlib, which is not "
+                   "installed\nhint: pip install 'cnndsl[plot]'\n")
+    with pytest.raises(ImportError, match=r"needs matplotlib, .*: pip install 'cnndsl\[plot\]'"):
+        lesson().maps(image())
+
+
+def test_channels_are_capped_and_the_label_says_so():
+    net = cnndsl.parse("input 12x12x3 -> conv 3x3 x20 -> flatten -> dense 4")
+    maps = net.maps(np.ones((12, 12, 3)), channels=5)
+    labels = set(maps.drawn)
+    assert {f"conv_1/{c}" for c in range(1, 6)} <= labels and "conv_1/6" not in labels
+    assert any("first 5 of 20 channels" in t.get_text() for t in maps.figure.axes[0].texts)
+    assert not any(label.startswith(("flatten", "dense")) for label in labels)
+    assert not maps.drawn["conv_1/1"].numbers  # 10x10: too big for numbers in the cells
+
+
+def test_signals_volumes_and_vectors():
+    net = cnndsl.parse("input 8x2 -> conv 3 x2 -> flatten -> dense 3")
+    maps = net.maps(np.arange(16, dtype=float).reshape(8, 2), layers=["input", "dense_1"])
+    axes = maps.drawn
+    assert set(axes) == {"input/1", "input/2", "dense_1/1"}
+    assert written(axes["input/1"]) == [["0", "2", "4", "6", "8", "10", "12", "14"]]
+    volume = cnndsl.parse("input 4x4x4x1 -> conv 3 x1").maps(np.ones((4, 4, 4, 1)))
+    assert any("depth slice 3 of 4" in t.get_text() for t in volume.figure.axes[0].texts)
+
+
+def test_a_picture_too_big_to_encode_is_refused_before_running():
+    net = cnndsl.parse("input 2x2x1 -> conv 1x1 x1000")
+    # 1,000 maps of 1.5 inches at 100 dpi, plus 2.6 inches of labels and margin, across;
+    # the title (0.9 inches) and two rows (input, conv) of 2.05 inches, down
+    with pytest.raises(ValueError, match="would be 150,260x500 pixels") as info:
+        net.maps(np.zeros((2, 2, 1)), channels=1000)
+    assert "--channels" in info.value.hint
+    assert net.maps(np.zeros((2, 2, 1)), channels=400).figure.get_size_inches()[0] == 602.6
+
+
+def test_unknown_layer_from_the_api():
+    with pytest.raises(ValueError, match="no layer named `pool`"):
+        lesson().maps(image(), layers=["pool"])
+
+
+def test_repr_png_is_a_png():
+    assert lesson().maps(image())._repr_png_().startswith(b"\x89PNG\r\n\x1a\n")
+
+
+@pytest.mark.parametrize("value, text", [(3.0, "3"), (-0.0, "0"), (0.5, "0.5"),
+                                         (-1.25, "-1.25"), (2 / 3, "0.667"),
+                                         (float("nan"), "nan")])
+def test_numbers_in_cells(value, text):
+    assert number(value) == text
