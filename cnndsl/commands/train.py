@@ -11,7 +11,9 @@ data's shapes and labels against the network (`y has 12 classes but the network 
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import sys
+import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -165,16 +167,27 @@ def run(args: argparse.Namespace) -> int:
     last = {k: v[-1] for k, v in history.items()}
     shown_metrics = ", ".join(f"{k} {v:.4f}" for k, v in last.items())
     epochs = len(next(iter(history.values()), []))
-    target = shown(output) if wrote else f"{shown(output)} left to worker 0"
+    target = shown(output) if wrote else f"this worker trained; the chief writes {shown(output)}"
     say(f"ok: {target} ({epochs} epochs: {shown_metrics})")
     return EXIT_OK
 
 
 def train(graph: Graph, data: Data, task: defaults.Task, settings: fit.Settings, args):
     """(history, whether this process wrote the model)."""
+    chief = distribute.is_chief(args.strategy)
+    with tempfile.TemporaryDirectory(prefix="cnndsl-worker-") as scratch:
+        if not chief:  # a cluster's other workers save too (every worker must), unseen
+            settings = dataclasses.replace(settings, history=None)
+        output = Path(args.output) if chief else Path(scratch) / "model.keras"
+        checkpoints_to = settings.checkpoint_dir if chief else Path(scratch) / "checkpoints"
+        return fitted(graph, data, task, settings, args, output, checkpoints_to), chief
+
+
+def fitted(graph: Graph, data: Data, task: defaults.Task, settings: fit.Settings, args,
+           output: Path, checkpoints_to: Path | None) -> dict[str, list[float]]:
+    """Train, save the model to `output`, plot; the history."""
     from ..compile import keras_backend, writing
 
-    output = Path(args.output)
     with keras_backend(output, "training") as backend:
         import keras
         import tensorflow as tf
@@ -182,7 +195,6 @@ def train(graph: Graph, data: Data, task: defaults.Task, settings: fit.Settings,
         strategy = distribute.setup(args.strategy, args.devices)
         keras.utils.set_random_seed(settings.seed)
         tf.config.experimental.enable_op_determinism()
-        chief = distribute.is_chief(strategy)
         with strategy.scope():
             model, first = fit.model_for(graph, task, settings,
                                          Path(args.weights) if args.weights else None,
@@ -191,17 +203,17 @@ def train(graph: Graph, data: Data, task: defaults.Task, settings: fit.Settings,
                                            strategy.num_replicas_in_sync > 1)
         signals.check()
         try:
-            history = fit.fit(model, train_ds, steps, val_ds, settings, first, chief)
+            history = fit.fit(model, train_ds, steps, val_ds, settings, first,
+                              checkpoints_to, strategy)
         except KeyboardInterrupt:
             _say_resumable(settings)
             raise
-        if chief:
-            with writing(output):
-                backend.save_model(model, output)
-            if args.plot is not None and settings.history is not None:
-                with writing(Path(args.plot)):
-                    plotting.plot(settings.history, Path(args.plot))
-    return history, chief
+        with writing(output), strategy.scope():
+            backend.save_model(model, output)
+        if args.plot is not None and settings.history is not None:
+            with writing(Path(args.plot)):
+                plotting.plot(settings.history, Path(args.plot))
+    return history
 
 
 def datasets(graph: Graph, data: Data, settings: fit.Settings, first: int, replicas: bool):

@@ -47,7 +47,7 @@ def setup(strategy: str, devices: int | None):
         tf.config.set_logical_device_configuration(
             cpu, [tf.config.LogicalDeviceConfiguration() for _ in range(devices)])
     if strategy == "multiworker":
-        return tf.distribute.MultiWorkerMirroredStrategy()
+        return _multi_worker(tf)()
     if strategy == "mirrored":
         gpus = tf.config.list_logical_devices("GPU")
         names = [d.name for d in gpus or tf.config.list_logical_devices("CPU")]
@@ -55,12 +55,30 @@ def setup(strategy: str, devices: int | None):
     return tf.distribute.get_strategy()
 
 
-def is_chief(strategy) -> bool:
-    """Whether this process writes the outputs: always, except the workers of a
-    multi-worker cluster other than worker 0."""
-    resolver = getattr(strategy, "cluster_resolver", None)
-    if resolver is None or not resolver.cluster_spec().as_dict():
+def is_chief(strategy: str) -> bool:
+    """Whether this process writes the outputs: always, except in a multi-worker cluster
+    where it is not the chief (the task `chief`, or else worker 0). The other workers
+    write theirs to a temporary directory: saving takes every worker, as it makes
+    variables that the workers keep in step."""
+    if strategy != "multiworker":
         return True
-    return resolver.task_type in ("chief", None) or (
-        resolver.task_type == "worker" and resolver.task_id == 0
-        and "chief" not in resolver.cluster_spec().as_dict())
+    config = json.loads(os.environ["TF_CONFIG"])
+    task = config["task"]
+    if "chief" in config["cluster"]:
+        return task.get("type") == "chief"
+    return task.get("type", "worker") == "worker" and int(task["index"]) == 0
+
+
+def _multi_worker(tf):
+    """MultiWorkerMirroredStrategy, except that a scalar is reduced as a scalar: Keras
+    3.15 reduces every step's logs (the loss, each metric: scalars) with `axis=0` when it
+    runs on several workers, which TensorFlow refuses for a tensor of no dimensions."""
+
+    class MultiWorker(tf.distribute.MultiWorkerMirroredStrategy):
+        def reduce(self, reduce_op, value, axis):
+            first = self.experimental_local_results(value)[0]
+            if axis is not None and getattr(first.shape, "rank", None) == 0:
+                axis = None
+            return super().reduce(reduce_op, value, axis)
+
+    return MultiWorker

@@ -138,16 +138,18 @@ class _SignalsBetweenSteps:
         return Check()
 
 
-def callbacks(settings: Settings, chief: bool, validated: bool) -> list:
-    """Keras's callbacks for the settings; only the chief writes files."""
+def callbacks(settings: Settings, checkpoints_to: Path | None, validated: bool) -> list:
+    """Keras's callbacks for the settings; checkpoints go to `checkpoints_to` (a temporary
+    directory for the workers of a cluster other than the chief), the history is the
+    chief's alone."""
     import keras
 
     found: list = []
-    if chief and settings.checkpoint_dir is not None:
-        settings.checkpoint_dir.mkdir(parents=True, exist_ok=True)
+    if checkpoints_to is not None:
+        checkpoints_to.mkdir(parents=True, exist_ok=True)
         found.append(keras.callbacks.ModelCheckpoint(
-            str(settings.checkpoint_dir / CHECKPOINT), save_freq="epoch"))
-    if chief and settings.history is not None:
+            str(checkpoints_to / CHECKPOINT), save_freq="epoch"))
+    if settings.history is not None:
         found.append(keras.callbacks.CSVLogger(str(settings.history),
                                                append=settings.resume))
     if settings.patience is not None:
@@ -157,14 +159,22 @@ def callbacks(settings: Settings, chief: bool, validated: bool) -> list:
     return [*found, _SignalsBetweenSteps()]
 
 
-def fit(model, train, steps: int, val, settings: Settings, first_epoch: int,
-        chief: bool) -> dict[str, list[float]]:
-    """`model.fit` from `first_epoch`; Keras's progress bar goes to standard error, so
-    standard output carries the command's result alone."""
-    verbose = "auto" if chief else 0
-    with contextlib.redirect_stdout(sys.stderr), signals.deferred():
+def fit(model, train, steps: int | None, val, settings: Settings, first_epoch: int,
+        checkpoints_to: Path | None, strategy) -> dict[str, list[float]]:
+    """`model.fit` from `first_epoch`, inside the strategy's scope; Keras's progress bar
+    goes to standard error, so standard output carries the command's result alone."""
+    verbose = "auto" if settings.history is not None else 0
+    # A model made in a strategy's scope has Keras 3 build its metrics before fitting
+    # from a first batch it takes off the iterator, reduced across replicas: under
+    # MultiWorkerMirroredStrategy that reduction fails (keras-team/keras#20585), and under
+    # MirroredStrategy the batch taken shifts every epoch's batches by one, so a resumed
+    # run would not see the batches of an uninterrupted one. Forgetting the strategy
+    # model-side (fit runs in its scope, where Keras finds it) defers that build to the
+    # first step's tracing, as for a model made without one.
+    model._distribute_strategy = None
+    with contextlib.redirect_stdout(sys.stderr), signals.deferred(), strategy.scope():
         history = model.fit(train, epochs=settings.epochs, steps_per_epoch=steps,
                             initial_epoch=first_epoch, validation_data=val, shuffle=False,
-                            callbacks=callbacks(settings, chief, val is not None),
+                            callbacks=callbacks(settings, checkpoints_to, val is not None),
                             verbose=verbose)
     return history.history
