@@ -15,7 +15,7 @@ import os
 import sys
 from pathlib import Path
 
-from .commands import import_, train
+from .commands import evaluate, import_, train
 from .errors import CnnError, shown
 from .files import StdoutError
 from .limits import MAX_SOURCE_BYTES
@@ -78,6 +78,7 @@ def _parser() -> argparse.ArgumentParser:
     _weights_parser(sub)
     import_.add_parser(sub, path)
     train.add_parser(sub, path)
+    evaluate.add_parser(sub, path)
     return parser
 
 
@@ -229,7 +230,8 @@ def cmd_weights(args) -> int:
 
 
 COMMANDS = {"shapes": cmd_shapes, "check": cmd_check, "run": cmd_run, "compile": cmd_compile,
-            "weights": cmd_weights, "import": import_.run, "train": train.run}
+            "weights": cmd_weights, "import": import_.run, "train": train.run,
+            "evaluate": evaluate.run}
 
 
 def say(text: str) -> None:
