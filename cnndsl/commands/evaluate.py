@@ -59,10 +59,11 @@ def run(args: argparse.Namespace) -> int:
 
 
 def score(graph, data, task, weights: Path, batch: int) -> evaluation.Evaluation:
-    from ..compile import fit as fits, keras_backend, read_weights
+    from ..compile import fit as fit_weights
+    from ..compile import keras_backend, read_weights
 
     values = read_weights(weights)
-    fits(graph, values, weights)
+    fit_weights(graph, values, weights)
     with keras_backend(weights, "evaluating") as backend:
         model = backend.build_model(graph, values)
         model.compile(loss=fit.loss(task), metrics=list(task.metrics))

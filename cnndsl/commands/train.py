@@ -141,6 +141,9 @@ def check_files(args, output: Path) -> None:
 
         check_destination(Path(args.plot), (".png", ".svg", ".pdf"), "--plot")
         plotting.check()
+    if args.weights is not None and not Path(args.weights).is_file():
+        raise FileError(args.weights, "no such file", "--weights takes an .npz keyed "
+                        "LAYER/VARIABLE or a .keras model")
     distribute.check(args.strategy)
 
 
@@ -201,10 +204,12 @@ def fitted(graph: Graph, data: Data, task: defaults.Task, settings: fit.Settings
                                          backend)
         train_ds, steps, val_ds = datasets(graph, data, settings, first,
                                            strategy.num_replicas_in_sync > 1)
+        sample = (next(iter(train_ds.take(1))) if data.train is None else
+                  pipeline.sample(data.train, settings.batch_size))
         signals.check()
         try:
             history = fit.fit(model, train_ds, steps, val_ds, settings, first,
-                              checkpoints_to, strategy)
+                              checkpoints_to, strategy, sample)
         except KeyboardInterrupt:
             _say_resumable(settings)
             raise

@@ -160,21 +160,30 @@ def callbacks(settings: Settings, checkpoints_to: Path | None, validated: bool) 
 
 
 def fit(model, train, steps: int | None, val, settings: Settings, first_epoch: int,
-        checkpoints_to: Path | None, strategy) -> dict[str, list[float]]:
+        checkpoints_to: Path | None, strategy, sample) -> dict[str, list[float]]:
     """`model.fit` from `first_epoch`, inside the strategy's scope; Keras's progress bar
     goes to standard error, so standard output carries the command's result alone."""
     verbose = "auto" if settings.history is not None else 0
-    # A model made in a strategy's scope has Keras 3 build its metrics before fitting
-    # from a first batch it takes off the iterator, reduced across replicas: under
-    # MultiWorkerMirroredStrategy that reduction fails (keras-team/keras#20585), and under
-    # MirroredStrategy the batch taken shifts every epoch's batches by one, so a resumed
-    # run would not see the batches of an uninterrupted one. Forgetting the strategy
-    # model-side (fit runs in its scope, where Keras finds it) defers that build to the
-    # first step's tracing, as for a model made without one.
-    model._distribute_strategy = None
+    if getattr(model, "_distribute_strategy", None) is not None:
+        _built_before_fitting(model, sample, strategy)
     with contextlib.redirect_stdout(sys.stderr), signals.deferred(), strategy.scope():
         history = model.fit(train, epochs=settings.epochs, steps_per_epoch=steps,
                             initial_epoch=first_epoch, validation_data=val, shuffle=False,
                             callbacks=callbacks(settings, checkpoints_to, val is not None),
                             verbose=verbose)
     return history.history
+
+
+def _built_before_fitting(model, sample, strategy) -> None:
+    """Build the metrics and the optimizer from `sample` (a batch), in the strategy's scope,
+    and let the model forget its strategy (fit runs in the scope, where Keras finds it).
+
+    A model made in a strategy's scope has Keras 3.15 build them before fitting from a
+    first batch it takes off the training iterator and reduces across replicas: under
+    MultiWorkerMirroredStrategy that reduction fails (keras-team/keras#20585), and under
+    MirroredStrategy the batch taken shifts every epoch's batches by one, so a resumed
+    run would not see the batches of an uninterrupted one. Building from a batch of our
+    own first, by the trainer's method for it, leaves the data alone."""
+    with strategy.scope():
+        model._symbolic_build(data_batch=sample)
+    model._distribute_strategy = None

@@ -27,14 +27,24 @@ def _tf():
     return tf
 
 
+def _batch(data: Arrays, rows) -> tuple[np.ndarray, np.ndarray]:
+    """Examples as float32, labels as int32 (indices) or float32, at `rows`."""
+    x, y = rows_of(data, rows)
+    return x, y.astype(np.int32 if data.y.dtype.kind in "biu" else np.float32)
+
+
+def sample(data: Arrays, batch: int) -> tuple[np.ndarray, np.ndarray]:
+    """The first `batch` examples, for building what a model needs before fitting."""
+    return _batch(data, data.rows[:batch])
+
+
 def _gathered(dataset, data: Arrays):
     """Batches of row indices -> batches of (examples, labels)."""
     tf = _tf()
     y_dtype = tf.int32 if data.y.dtype.kind in "biu" else tf.float32
 
     def gather(rows):
-        x, y = rows_of(data, rows)
-        return x, y.astype(np.int32 if y_dtype == tf.int32 else np.float32)
+        return _batch(data, rows)
 
     def load(rows):
         x, y = tf.numpy_function(gather, [rows], [tf.float32, y_dtype], stateful=False)
