@@ -267,3 +267,42 @@ def test_the_model_is_plain_keras_and_runs_in_numpy_and_evaluates(trained, digit
     assert report["metrics"]["accuracy"] == pytest.approx(np.trace(confusion) / len(y))
     chosen = predicted[np.arange(len(y)), y]
     assert report["metrics"]["loss"] == pytest.approx(-np.mean(np.log(chosen)), rel=1e-4)
+
+
+# ---- a directory of images --------------------------------------------------------------------
+
+def test_an_image_directory_with_other_classes_is_refused_before_training(tmp_path, capsys):
+    for name in [f"class{c:02d}" for c in range(12)]:
+        (tmp_path / "images" / name).mkdir(parents=True)
+        (tmp_path / "images" / name / "a.png").write_bytes(b"")
+    assert main(["train", str(DIGITS), "--data", str(tmp_path / "images"), "-o",
+                 str(tmp_path / "out.keras")]) == 1
+    err = capsys.readouterr().err
+    assert err.startswith(f"{tmp_path / 'images'}: error: the directory has 12 classes "
+                          "(class00, class01, class02, class03, class04, ...) but the "
+                          "network outputs 10 softmax"), err
+
+
+def test_an_image_directory_trains_and_evaluates(digits, tmp_path, capsys):
+    import tensorflow as tf
+
+    with np.load(digits) as data:
+        x, y = data["x"][:300], data["y"][:300]
+    for i, (image, label) in enumerate(zip(x, y)):
+        folder = tmp_path / "images" / f"digit{label}"
+        folder.mkdir(parents=True, exist_ok=True)
+        png = tf.io.encode_png(image.astype(np.uint8))  # 0..16, as the .npz holds them
+        (folder / f"{i}.png").write_bytes(png.numpy())
+    output = tmp_path / "images.keras"
+    status, out, err = finished(cnndsl("train", DIGITS, "--data", tmp_path / "images", "-o",
+                                       output, "--val-split", "0.25", "--epochs", "2"))
+    assert status == 0, err[-3000:]
+    with open(tmp_path / "images.history.csv", encoding="utf-8") as f:
+        assert len(list(csv.DictReader(f))) == 2
+    assert main(["evaluate", str(DIGITS), "--weights", str(output), "--data",
+                 str(tmp_path / "images"), "--format", "json"]) == 0
+    report = json.loads(capsys.readouterr().out)
+    assert report["classes"] == [f"digit{c}" for c in range(10)]
+    confusion = np.array(report["confusion_matrix"])
+    assert confusion.sum(axis=1).tolist() == np.bincount(y, minlength=10).tolist()
+    assert report["metrics"]["accuracy"] == pytest.approx(np.trace(confusion) / len(y))
