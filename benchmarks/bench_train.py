@@ -78,7 +78,7 @@ h = keras.layers.Flatten()(h)
 h = keras.layers.Dense(64, activation="relu")(h)
 outputs = keras.layers.Dense(10, activation="softmax")(h)
 model = keras.Model(inputs, outputs)
-model.compile("adam", "sparse_categorical_crossentropy", ["accuracy"])
+model.compile(optimizer="adam", loss="sparse_categorical_crossentropy", metrics=["accuracy"])
 model.fit(x[train], y[train], batch_size=32, epochs=epochs, shuffle=True,
           validation_data=(x[val], y[val]), callbacks=[Timer()], verbose=0)
 report()

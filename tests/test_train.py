@@ -145,6 +145,15 @@ def test_option_mistakes_are_said_before_training(tmp_path, capsys, digits):
         capsys.readouterr().err
 
 
+def test_names_keras_does_not_know_are_said_before_training(digits, tmp_path):
+    output = tmp_path / "o.keras"
+    status, out, err = finished(cnndsl("train", DIGITS, "--data", digits, "-o", output,
+                                       "--metrics", "accuracy,acuracy"))
+    assert status == 1 and out == ""
+    assert err.startswith("--metrics: error: Keras has no metric `acuracy`\nhint: "), err
+    assert not output.exists() and not (tmp_path / "o.checkpoints").exists()
+
+
 # ---- learning ---------------------------------------------------------------------------------
 
 def test_one_device_learns_the_digits(trained):

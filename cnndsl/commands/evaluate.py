@@ -66,7 +66,7 @@ def score(graph, data, task, weights: Path, batch: int) -> evaluation.Evaluation
     fit_weights(graph, values, weights)
     with keras_backend(weights, "evaluating") as backend:
         model = backend.build_model(graph, values)
-        model.compile(loss=fit.loss(task), metrics=list(task.metrics))
+        model.compile(loss=fit.loss(task), metrics=fit.metrics(task))
         names = None
         if data.folder is not None:
             dataset = pipeline.images(data.folder, graph.input.shape, batch, 0, None,

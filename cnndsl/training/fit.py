@@ -117,25 +117,37 @@ def model_for(graph: Graph, task: Task, settings: Settings, weights: Path | None
     else:
         model = backend.build_seeded(graph, settings.seed)
     model.compile(optimizer=optimizer(settings.optimizer, settings.lr), loss=loss(task),
-                  metrics=list(task.metrics))
+                  metrics=metrics(task))
     return model, 0
 
 
-class _SignalsBetweenSteps:
-    """Raises a recorded Ctrl-C or SIGTERM after a step or an epoch's end (and so after
-    that epoch's checkpoint), never inside Keras's work."""
+def metrics(task: Task) -> list:
+    """The metrics' names, each one Keras knows (else Keras says so only once fitting)."""
+    import keras
 
-    def __new__(cls):
-        import keras
+    for name in task.metrics:
+        try:
+            keras.metrics.get(name)
+        except (ValueError, TypeError):
+            raise FileError("--metrics", f"Keras has no metric `{shown(name)}`",
+                            "e.g. accuracy, top_k_categorical_accuracy, "
+                            "mean_absolute_error") from None
+    return list(task.metrics)
 
-        class Check(keras.callbacks.Callback):
-            def on_train_batch_end(self, batch, logs=None):
-                signals.check()
 
-            def on_epoch_end(self, epoch, logs=None):
-                signals.check()
+def _signals_between_steps():
+    """A callback that raises a recorded Ctrl-C or SIGTERM after a step or at an epoch's
+    end (after that epoch's checkpoint: it comes last), never inside Keras's work."""
+    import keras
 
-        return Check()
+    class SignalsBetweenSteps(keras.callbacks.Callback):
+        def on_train_batch_end(self, batch, logs=None):
+            signals.check()
+
+        def on_epoch_end(self, epoch, logs=None):
+            signals.check()
+
+    return SignalsBetweenSteps()
 
 
 def callbacks(settings: Settings, checkpoints_to: Path | None, validated: bool) -> list:
@@ -156,7 +168,7 @@ def callbacks(settings: Settings, checkpoints_to: Path | None, validated: bool) 
         found.append(keras.callbacks.EarlyStopping(
             monitor="val_loss" if validated else "loss", patience=settings.patience,
             restore_best_weights=True))
-    return [*found, _SignalsBetweenSteps()]
+    return [*found, _signals_between_steps()]
 
 
 def fit(model, train, steps: int | None, val, settings: Settings, first_epoch: int,
