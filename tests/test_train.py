@@ -90,6 +90,60 @@ def trained(digits) -> Path:
     return output
 
 
+# ---- data and defaults, without TensorFlow ----------------------------------------------------
+
+@pytest.mark.parametrize("save, mapped", [(np.savez, True), (np.savez_compressed, False)])
+def test_an_npz_is_mapped_where_it_is_stored_uncompressed(tmp_path, save, mapped):
+    from cnndsl.training.arrays import open_npz
+
+    rng = np.random.default_rng(0)
+    x, y = rng.normal(size=(50, 4, 3, 2)).astype(np.float32), rng.integers(0, 5, 50)
+    save(tmp_path / "d.npz", x=np.asfortranarray(x), y=y)
+    data = open_npz(tmp_path / "d.npz")
+    assert isinstance(data.x, np.memmap) == mapped
+    np.testing.assert_array_equal(data.x, x)
+    np.testing.assert_array_equal(data.y, y)
+
+
+def test_the_validation_split_is_seeded_and_disjoint(tmp_path):
+    from cnndsl.training.arrays import open_npz, split
+
+    data = open_npz(write(tmp_path / "d.npz", x=np.zeros((100, 2)), y=np.zeros(100, int)))
+    train, val = split(data, 0.2, seed=1)
+    again, _ = split(data, 0.2, seed=1)
+    other, _ = split(data, 0.2, seed=2)
+    assert (len(train), len(val)) == (80, 20)
+    assert sorted([*train.rows, *val.rows]) == list(range(100))
+    assert train.rows.tolist() == again.rows.tolist() != other.rows.tolist()
+
+
+DEFAULTS = [  # (output, labels) -> (loss, from logits, metric)
+    ("dense 10 softmax", np.arange(30) % 10,
+     ("sparse_categorical_crossentropy", False, "accuracy")),
+    ("dense 10 softmax", np.eye(10)[np.arange(30) % 10],
+     ("categorical_crossentropy", False, "accuracy")),
+    ("dense 10 -> softmax", np.arange(30) % 10,
+     ("sparse_categorical_crossentropy", False, "accuracy")),
+    ("dense 10", np.arange(30) % 10, ("sparse_categorical_crossentropy", True, "accuracy")),
+    ("dense 1 sigmoid", np.arange(30) % 2, ("binary_crossentropy", False, "accuracy")),
+    ("dense 3", np.zeros((30, 3)), ("mean_squared_error", False, "mean_absolute_error")),
+]
+
+
+@pytest.mark.parametrize("output, y, expected", DEFAULTS,
+                         ids=[f"{o} {y.shape}" for o, y, _ in DEFAULTS])
+def test_the_loss_follows_from_the_output_layer_and_the_labels(tmp_path, output, y,
+                                                               expected):
+    from cnndsl import compile_text
+    from cnndsl.training.arrays import open_npz
+    from cnndsl.training.defaults import task_for
+
+    graph = compile_text(f"input 4 -> dense 8 relu -> {output}", "t")
+    data = open_npz(write(tmp_path / "d.npz", x=np.zeros((30, 4), np.float32), y=y))
+    task = task_for(graph, data)
+    assert (task.loss, task.from_logits, task.metrics[0]) == expected
+
+
 # ---- mistakes said before training -------------------------------------------------------------
 
 def write(path: Path, **arrays) -> Path:
