@@ -1,5 +1,5 @@
 """The `cnndsl` command: `shapes`, `check`, `run`, `compile`, `weights`, `import`,
-`draw` and `maps`.
+`draw`, `maps`, `train` and `evaluate`.
 
 `main(argv)` returns the exit status: 0 success, 1 an error in the user's input (always
 `FILE:LINE:COL: error: ...` with the line and a caret, or `PATH: error: ...` and a hint
@@ -17,7 +17,7 @@ import re
 import sys
 from pathlib import Path
 
-from .commands import draw, import_, maps
+from .commands import draw, evaluate, import_, maps, train
 from .errors import CnnError, shown
 from .files import StdoutError
 from .limits import MAX_SOURCE_BYTES
@@ -120,6 +120,8 @@ def _parser() -> argparse.ArgumentParser:
     import_.add_parser(sub, path)
     draw.add_parser(sub, path)
     maps.add_parser(sub, path)
+    train.add_parser(sub, path)
+    evaluate.add_parser(sub, path)
     return parser
 
 
@@ -286,7 +288,7 @@ def cmd_weights(args) -> int:
 
 COMMANDS = {"shapes": cmd_shapes, "check": cmd_check, "run": cmd_run, "compile": cmd_compile,
             "weights": cmd_weights, "import": import_.run, "draw": draw.run,
-            "maps": maps.run}
+            "maps": maps.run, "train": train.run, "evaluate": evaluate.run}
 
 
 def say(text: str) -> None:

@@ -175,3 +175,19 @@ def publishing(path: Path) -> Iterator[None]:
 
 # The name `cnndsl run` has used since SIGTERM was first handled.
 sigterm_interrupts = handled
+
+
+@contextlib.contextmanager
+def deferred() -> Iterator[None]:
+    """Inside the block, signals are only recorded, never raised where they land: code
+    that must not be cut short half-way (Keras writing a checkpoint) runs whole, and the
+    caller's `check()` at its own safe points (between training steps) raises them."""
+    state = _active
+    if state is None:
+        yield
+        return
+    before, state.raising = state.raising, False
+    try:
+        yield
+    finally:
+        state.raising = before and not state.raised

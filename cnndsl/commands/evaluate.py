@@ -1,0 +1,77 @@
+"""`cnndsl evaluate NET.cnn --weights MODEL.keras --data DATA`: how well a model does.
+
+    cnndsl evaluate examples/digits.cnn --weights digits.keras --data digits.npz
+    cnndsl evaluate examples/digits.cnn --weights digits.keras --data test/ --format json
+
+The network is built from the spec with the given weights (a `.keras` model's, or an
+`.npz` keyed LAYER/VARIABLE), compiled with the loss and metrics `cnndsl train` would
+choose (or --loss, --metrics), and scored by Keras; a classifier also gets its confusion
+matrix. The data is checked against the network before TensorFlow is imported.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+from pathlib import Path
+
+from ..errors import CnnError
+from ..files import FileError
+from ..training import defaults, evaluation, fit, folders, pipeline
+from .train import add_data_arguments, open_data
+
+
+def add_parser(sub, path_type) -> None:
+    """The `evaluate` subcommand's arguments."""
+    p = sub.add_parser("evaluate", help="loss, metrics and confusion matrix of trained "
+                       "weights on data", description=__doc__.split("\n\n")[2])
+    p.add_argument("file", type=path_type, help="a .cnn file")
+    p.add_argument("--weights", type=path_type, required=True, metavar="W",
+                   help="a trained .keras model, or an .npz keyed LAYER/VARIABLE")
+    add_data_arguments(p, path_type)
+    p.add_argument("--batch-size", type=int, default=32, help="(default: 32)")
+    p.add_argument("--format", choices=("table", "json"), default="table",
+                   help="output format (default: table)")
+
+
+def run(args: argparse.Namespace) -> int:
+    """The command: checks without TensorFlow, then Keras's evaluation."""
+    from ..cli import EXIT_OK, UserError, load, say
+
+    display, graph, text = load(args.file)
+    try:
+        if not graph.single:
+            raise FileError(args.file, "evaluation takes a network of one input and one "
+                            "output", "evaluate it in Keras directly")
+        if args.batch_size < 1:
+            raise FileError("--batch-size", f"must be 1 or more, got {args.batch_size}",
+                            "e.g. --batch-size 32")
+        data, task = open_data(graph, args.data, None, None, 0)
+        task = defaults.overridden(task, args.loss, args.metrics)
+        found = score(graph, data, task, Path(args.weights), args.batch_size)
+    except FileError as e:
+        raise UserError(e.render()) from None
+    except CnnError as e:
+        raise UserError(e.render(text, display)) from None
+    say(json.dumps(evaluation.as_json(found), indent=2) if args.format == "json"
+        else evaluation.table(found))
+    return EXIT_OK
+
+
+def score(graph, data, task, weights: Path, batch: int) -> evaluation.Evaluation:
+    from ..compile import fit as fit_weights
+    from ..compile import keras_backend, read_weights
+
+    values = read_weights(weights)
+    fit_weights(graph, values, weights)
+    with keras_backend(weights, "evaluating") as backend:
+        model = backend.build_model(graph, values)
+        model.compile(loss=fit.loss(task), metrics=fit.metrics(task))
+        names = None
+        if data.folder is not None:
+            dataset = pipeline.images(data.folder, graph.input.shape, batch, 0, None,
+                                      "evaluate")
+            names = folders.classes(data.folder)
+        else:
+            dataset = pipeline.evaluation(data.train, batch)
+        return evaluation.evaluate(model, dataset, task, names)
