@@ -12,6 +12,7 @@ never from cnndsl.
 from __future__ import annotations
 
 import os
+import signal
 import sys
 
 import pytest
@@ -26,6 +27,15 @@ from cnndsl import analyse, compile_text
 # raised, so the ordinary suite keeps Python's default.
 if "MUTANT_UNDER_TEST" in os.environ:
     sys.setrecursionlimit(max(sys.getrecursionlimit(), 4000))
+
+# The tests that interrupt a command send its process SIGINT. A shell without job control
+# starts a background job (`pytest ... &` in a script, a CI runner, nohup) with SIGINT
+# ignored, and ignored signals stay ignored across exec: the command would then never see
+# the SIGINT, as cnndsl rightly leaves an ignored signal alone. Handled signals are reset
+# to their default at exec, so installing Python's own handler here gives every child a
+# default SIGINT, as in an interactive terminal.
+if signal.getsignal(signal.SIGINT) is signal.SIG_IGN:
+    signal.signal(signal.SIGINT, signal.default_int_handler)
 
 # Every Hypothesis test draws the same examples on every run and machine (derandomized,
 # no example database), so a red run is a reproducible one; the suites with profiles of
