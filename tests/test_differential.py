@@ -67,6 +67,7 @@ from cnndsl import analyse, compile_text  # noqa: E402
 from cnndsl.backends.keras import build_model  # noqa: E402
 from cnndsl.backends.numpy.interpreter import Interpreter  # noqa: E402
 from cnndsl.weights import declared  # noqa: E402
+from onnx_check import ORT_RTOL, ort, run_onnx  # noqa: E402
 
 REGRESSIONS_FILE = Path(__file__).resolve().parent / "regressions" / "differential.txt"
 
@@ -709,6 +710,9 @@ def report_worst_error(request):
             f"max|numpy - keras| / max(1, max|keras|) = {WORST['error']:.3g}")
     if WORST["spec"]:
         line += f" (layer {WORST['layer']} of: {WORST['spec']})"
+    if ORT_WORST["networks"]:
+        line += (f"\ndifferential: {ORT_WORST['networks']} networks through onnxruntime, "
+                 f"worst max|ort - numpy| / max(1, max|numpy|) = {ORT_WORST['error']:.3g}")
     capture = request.config.pluginmanager.getplugin("capturemanager")
     if capture is not None:
         with capture.global_and_fixture_disabled():
@@ -865,11 +869,30 @@ def check_backends_agree(spec: str, seed: int, batch: int = 2) -> float:
         if err > worst:
             worst, where = err, f"output ({how})"
 
+    if ort is not None:  # the third backend: onnxruntime on cnndsl's ONNX model
+        check_onnxruntime_agrees(graph, weights, xs, [unfused[n.name]
+                                                      for n in graph.output_nodes])
     WORST["networks"] += 1
     if worst > WORST["error"]:
         WORST.update(error=worst, spec=spec, layer=where)
     return worst
 
+
+def check_onnxruntime_agrees(graph, weights, xs, expected) -> None:
+    """(d) the ONNX model cnndsl writes, run by onnxruntime, gives the NumPy backend's
+    outputs to max|ort - numpy| <= 1e-5 * max(1, max|numpy|); the worst is printed at
+    the end, like Keras's."""
+    from cnndsl.backends.onnx import build_model as build_onnx
+
+    outs = run_onnx(graph, build_onnx(graph, weights), xs)
+    err = max(relative_error(o, e) for o, e in zip(outs, expected))
+    assert all(o.shape == e.shape for o, e in zip(outs, expected))
+    assert err <= ORT_RTOL, f"onnxruntime differs from NumPy by {err:.3g} (relative)"
+    ORT_WORST["networks"] += 1
+    ORT_WORST["error"] = max(ORT_WORST["error"], err)
+
+
+ORT_WORST = {"error": 0.0, "networks": 0}
 
 # ---- the tests --------------------------------------------------------------------------------
 

@@ -240,11 +240,11 @@ class OnnxLayers(Emitter):
             expand += [n, factors[axis]] if axis in factors else [n]
         merged = [0, *in_layout(node.shape, layout)]
         name = node.name
-        y = self.op("Reshape", [self.x(node, layout), self.ints(f"{name}/split", split)],
+        y = self.op("Reshape", [self.x(node, layout), self.ints(f"{name}/split_shape", split)],
                     f"{name}/split", f"{name}/split")
-        y = self.op("Expand", [y, self.ints(f"{name}/repeat", expand)], f"{name}/repeat",
+        y = self.op("Expand", [y, self.ints(f"{name}/repeat_shape", expand)], f"{name}/repeat",
                     f"{name}/repeat")
-        return self.op("Reshape", [y, self.ints(f"{name}/merged", merged)],
+        return self.op("Reshape", [y, self.ints(f"{name}/merged_shape", merged)],
                        self.name(node, layout), name), layout
 
     # -- values ---------------------------------------------------------------------------------
