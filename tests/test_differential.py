@@ -63,11 +63,12 @@ os.environ.setdefault("TF_ENABLE_ONEDNN_OPTS", "0")
 keras = pytest.importorskip(
     "keras", reason="TensorFlow/Keras not installed: pip install 'cnndsl[keras]'")
 
+from onnx_check import ORT_RTOL, ort, run_onnx  # noqa: E402
+
 from cnndsl import analyse, compile_text  # noqa: E402
 from cnndsl.backends.keras import build_model  # noqa: E402
 from cnndsl.backends.numpy.interpreter import Interpreter  # noqa: E402
 from cnndsl.weights import declared  # noqa: E402
-from onnx_check import ORT_RTOL, ort, run_onnx  # noqa: E402
 
 REGRESSIONS_FILE = Path(__file__).resolve().parent / "regressions" / "differential.txt"
 
