@@ -13,7 +13,7 @@ the same weights (`init_weights`), never the ONNX backend's own output:
   names in node names; weights as initializers named LAYER/VARIABLE; no transpose
   feeding a transpose, and a plain CNN with exactly one (its input's);
 * opsets: every activation and global pooling at the oldest opset accepted, the default
-  and the newest onnxruntime reads (operators that changed form: ReduceMean's axes,
+  and the newest onnxruntime 1.17 reads (operators that changed form: ReduceMean's axes,
   HardSwish, Gelu); layernorm before opset 17 is a located error;
 * the command: `-o NET.onnx` and `--emit onnx`, `--weights`, `--seed`, `--opset`, its
   errors, and no TensorFlow imported.
@@ -49,7 +49,7 @@ ROOT = Path(__file__).resolve().parent.parent
 EXAMPLES = sorted((ROOT / "examples").glob("*.cnn"))
 IMAGE = re.compile(r"^(\s*input (?:\d+x)?)(\d+)x(\d+)(x\d+\s)", re.MULTILINE)
 SMALL_SIDES = (32, 48, 64, 75, 96, 128)
-NEWEST_ORT_OPSET = 21  # onnxruntime >= 1.17 reads it (Gelu and ReduceMean's input axes)
+NEWEST_ORT_OPSET = 20  # what onnxruntime 1.17 (the oldest the extras allow) reads: Gelu
 
 
 def small(text: str) -> str:
@@ -149,7 +149,7 @@ EVERY_ACTIVATION = ("input 6x6x3 -> conv 3 x6 same relu -> relu6 -> sigmoid -> h
                     "gmp keepdims } -> softmax -> flatten -> dense 5 gelu")
 
 
-@pytest.mark.parametrize("opset", [MIN_OPSET, 14, DEFAULT_OPSET, 18, 20, NEWEST_ORT_OPSET])
+@pytest.mark.parametrize("opset", [MIN_OPSET, 14, DEFAULT_OPSET, 18, NEWEST_ORT_OPSET])
 def test_every_activation_and_global_pooling_at_each_opset(opset):
     graph = compile_text(EVERY_ACTIVATION, "acts")
     weights = init_weights(graph, 2)
