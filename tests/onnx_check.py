@@ -62,3 +62,27 @@ def check_inferred_shapes(graph, model) -> int:
                     f"{name}: ONNX infers {shapes[name]}, cnndsl {expected}"
                 compared += 1
     return compared
+
+
+def run_every_layer(graph, model, xs) -> dict[str, np.ndarray]:
+    """Every layer's value (channels-last, by layer name) as onnxruntime computes it:
+    the model with each layer's value, in whichever layout it was written, as an output."""
+    names = {value for node in model.graph.node for value in node.output}
+    probe = onnx.ModelProto()
+    probe.CopyFrom(model)
+    wanted: dict[str, tuple[str, bool]] = {}
+    for node in graph.nodes[1:]:
+        first = f"{node.name}/channels_first"
+        if node.name in names:
+            wanted[node.name] = (node.name, False)
+        elif first in names:
+            wanted[node.name] = (first, True)
+    outputs = {v.name for v in probe.graph.output}
+    for value, _ in wanted.values():
+        if value not in outputs:
+            probe.graph.output.append(onnx.helper.make_empty_tensor_value_info(value))
+    feeds = {node.name: x for node, x in zip(graph.input_nodes, xs)}
+    got = dict(zip([v for v, _ in wanted.values()],
+                   session(probe).run([v for v, _ in wanted.values()], feeds)))
+    return {layer: np.moveaxis(got[value], 1, -1) if first else got[value]
+            for layer, (value, first) in wanted.items()}

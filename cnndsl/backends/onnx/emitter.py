@@ -72,10 +72,15 @@ class Emitter:
         node = self.graph.nodes[index]
         have = self.values[index]
         if layout not in have:
-            self.nodes.append(self.helper.make_node(
-                "Transpose", [have[_other(layout)]], [self.name(node, layout)],
-                name=f"{node.name}/to_{layout}", perm=permutation(len(node.shape) + 1, layout)))
-            have[layout] = self.name(node, layout)
+            source, out, name = have[_other(layout)], self.name(node, layout), \
+                f"{node.name}/to_{layout}"
+            if max(node.shape[:-1]) == 1:  # (N, 1, 1, C): both layouts hold the same order
+                shape = self.ints(f"{name}/shape", [0, *in_layout(node.shape, layout)])
+                self.op("Reshape", [source, shape], out, name)
+            else:
+                self.op("Transpose", [source], out, name,
+                        perm=permutation(len(node.shape) + 1, layout))
+            have[layout] = out
         return have[layout]
 
     def layout_of(self, index: int) -> str:
