@@ -7,10 +7,9 @@ channels-last, as cnndsl defines them; everything else (activations, batch norm,
 merges, padding, cropping, upsampling, global pooling) in the layout its input is
 already in, so it never adds a transpose.
 
-Padding is explicit: Keras's `same` pads the extra position at the end (`same_padding`),
-which is what the NumPy backend does; a transposed convolution gets `output_padding`
-where Keras's output is longer than ONNX's formula gives (a kernel smaller than its
-stride).
+Padding is explicit: Keras's `same` pads the extra position at the end, as the NumPy
+backend does; a transposed convolution gets `output_padding` where Keras's output is
+longer than ONNX's formula gives (see `geometry`).
 """
 
 from __future__ import annotations
@@ -19,9 +18,9 @@ import numpy as np
 
 from ...errors import CnnError
 from ...ir import Node
-from ...shapes import same_padding
 from .activations import activate
 from .emitter import FIRST, LAST, Emitter, channel_axis, in_layout, spatial_axes
+from .geometry import conv_pads, deconv_pads, depthwise_kernel, onnx_kernel
 
 KERAS_EPSILON = 1e-7  # keras.backend.epsilon(): Normalization's floor of a deviation
 
@@ -72,39 +71,21 @@ class OnnxLayers(Emitter):
         return self.const(f"{node.name}/{name}", values)
 
     @staticmethod
-    def pads(node: Node, layer, kernel, dilation=None) -> list[int]:
-        """ONNX `pads` (all begins, then all ends) for Keras's `same` or `valid`."""
+    def pads(node: Node, layer, dilation=None) -> list[int]:
         sizes = node.in_shapes[0][:-1]
-        dilation = dilation or (1,) * len(sizes)
-        if layer.padding != "same":
-            return [0] * (2 * len(sizes))
-        pairs = [same_padding(n, k, s, d) for n, k, s, d in
-                 zip(sizes, kernel, layer.stride, dilation)]
-        return [b for b, _ in pairs] + [e for _, e in pairs]
-
-    @staticmethod
-    def onnx_kernel(kernel: np.ndarray) -> np.ndarray:
-        """Keras's (*k, A, B) to ONNX's (B, A, *k) (conv: B the filters; deconv: A)."""
-        r = kernel.ndim - 2
-        return np.ascontiguousarray(np.transpose(kernel, (r + 1, r, *range(r))))
-
-    @staticmethod
-    def depthwise_kernel(kernel: np.ndarray) -> np.ndarray:
-        """Keras's (*k, C, M) to ONNX's (C*M, 1, *k), output channel c*M + m as in Keras."""
-        spatial = kernel.shape[:-2]
-        flat = kernel.reshape(*spatial, -1)
-        return np.ascontiguousarray(np.moveaxis(flat, -1, 0)[:, None])
+        return conv_pads(sizes, layer.kernel, layer.stride, dilation or (1,) * len(sizes),
+                         layer.padding)
 
     # -- convolutions -------------------------------------------------------------------------
     def conv(self, node, layer):
         inputs = [self.x(node, FIRST), self.const(f"{node.name}/kernel",
-                                                  self.onnx_kernel(self.w(node, "kernel")))]
+                                                  onnx_kernel(self.w(node, "kernel")))]
         if layer.bias:
             inputs.append(self.const(f"{node.name}/bias", self.w(node, "bias")))
         y = self.op("Conv", inputs, self.before(node, FIRST, layer.activation), node.name,
                     group=layer.groups, kernel_shape=list(layer.kernel), strides=list(layer.stride),
                     dilations=list(layer.dilation),
-                    pads=self.pads(node, layer, layer.kernel, layer.dilation))
+                    pads=self.pads(node, layer, layer.dilation))
         return self.finish(node, y, FIRST, layer.activation)
 
     def dwconv(self, node, layer):
@@ -114,20 +95,20 @@ class OnnxLayers(Emitter):
 
     def _depthwise(self, node, layer, out: str, name: str, bias: bool) -> str:
         """A grouped Conv with one group per input channel (Keras's depthwise)."""
-        kernel = self.depthwise_kernel(self.w(node, "depthwise_kernel"))
+        kernel = depthwise_kernel(self.w(node, "depthwise_kernel"))
         inputs = [self.x(node, FIRST), self.const(f"{node.name}/depthwise_kernel", kernel)]
         if bias:
             inputs.append(self.const(f"{node.name}/bias", self.w(node, "bias")))
         return self.op("Conv", inputs, out, name, group=node.in_shapes[0][-1],
                        kernel_shape=list(layer.kernel), strides=list(layer.stride),
                        dilations=list(layer.dilation),
-                       pads=self.pads(node, layer, layer.kernel, layer.dilation))
+                       pads=self.pads(node, layer, layer.dilation))
 
     def sepconv(self, node, layer):
         mid = self._depthwise(node, layer, f"{node.name}/depthwise", f"{node.name}/depthwise",
                               False)
         inputs = [mid, self.const(f"{node.name}/pointwise_kernel",
-                                  self.onnx_kernel(self.w(node, "pointwise_kernel")))]
+                                  onnx_kernel(self.w(node, "pointwise_kernel")))]
         if layer.bias:
             inputs.append(self.const(f"{node.name}/bias", self.w(node, "bias")))
         y = self.op("Conv", inputs, self.before(node, FIRST, layer.activation), node.name,
@@ -136,18 +117,14 @@ class OnnxLayers(Emitter):
 
     def deconv(self, node, layer):
         inputs = [self.x(node, FIRST), self.const(f"{node.name}/kernel",
-                                                  self.onnx_kernel(self.w(node, "kernel")))]
+                                                  onnx_kernel(self.w(node, "kernel")))]
         if layer.bias:
             inputs.append(self.const(f"{node.name}/bias", self.w(node, "bias")))
-        begins, ends, extra = [], [], []
-        for n, k, s, out in zip(node.in_shapes[0], layer.kernel, layer.stride, node.shape):
-            total = max(k - s, 0) if layer.padding == "same" else 0
-            begins.append(total // 2)
-            ends.append(total - total // 2)
-            extra.append(out - (s * (n - 1) + k - total))  # Keras's longer output
+        pads, extra = deconv_pads(node.in_shapes[0][:-1], layer.kernel, layer.stride,
+                                  node.shape[:-1], layer.padding)
         y = self.op("ConvTranspose", inputs, self.before(node, FIRST, layer.activation),
                     node.name, kernel_shape=list(layer.kernel), strides=list(layer.stride),
-                    pads=begins + ends, output_padding=extra)
+                    pads=pads, output_padding=extra)
         return self.finish(node, y, FIRST, layer.activation)
 
     def dense(self, node, layer):
@@ -175,7 +152,7 @@ class OnnxLayers(Emitter):
     def _pool(self, op_type: str, node, layer, **attrs):
         y = self.op(op_type, [self.x(node, FIRST)], self.name(node, FIRST), node.name,
                     kernel_shape=list(layer.kernel), strides=list(layer.stride),
-                    pads=self.pads(node, layer, layer.kernel), **attrs)
+                    pads=self.pads(node, layer), **attrs)
         return y, FIRST
 
     def gap(self, node, layer):
