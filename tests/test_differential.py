@@ -20,7 +20,10 @@ to 3, and for each one:
     layer) and the final output of the optimised runs (fused, the default, and unfused,
     both reusing buffers in place) equal `model(x, training=False)` to
     max|numpy - keras| <= 1e-4 * max(1, max|keras|), float32 throughout; a failure names
-    the first layer that disagrees. The caller's input must come back unchanged.
+    the first layer that disagrees. The caller's input must come back unchanged;
+(d) with onnxruntime installed, the ONNX model cnndsl writes for the network, run by
+    onnxruntime on the same weights, gives the NumPy backend's outputs to
+    max|ort - numpy| <= 1e-5 * max(1, max|numpy|) (the third backend, docs/onnx.md).
 
 The Keras reference is the eager model, except for the two cases where TensorFlow's eager
 CPU kernels cannot compute Keras's semantics (see `needs_xla`): then the same model runs
