@@ -88,7 +88,8 @@ def default_output(spec: str, emit: str) -> Path:
 
 
 def check_output(output: Path, spec: str, emit: str, weights: str | None = None) -> None:
-    """A writable `.keras` or `.py` destination that is not the spec or the weights."""
+    """A writable `.keras`, `.py` or `.onnx` destination that is not the spec or the
+    weights."""
     check_destination(output, (SUFFIXES[emit],), "-o")
     files.refuse_overwriting(output, "-o", {"the spec": None if spec == "-" else spec,
                                             "the weights file": weights})
