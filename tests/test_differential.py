@@ -23,7 +23,8 @@ to 3, and for each one:
     the first layer that disagrees. The caller's input must come back unchanged;
 (d) with onnxruntime installed, the ONNX model cnndsl writes for the network, run by
     onnxruntime on the same weights, gives the NumPy backend's outputs to
-    max|ort - numpy| <= 1e-5 * max(1, max|numpy|) (the third backend, docs/onnx.md).
+    max|ort - numpy| <= 1e-5 * max(1, max|numpy|) (the third backend, docs/onnx.md),
+    and ONNX's shape inference finds cnndsl's shape for every layer's value in it.
 
 The Keras reference is the eager model, except for the two cases where TensorFlow's eager
 CPU kernels cannot compute Keras's semantics (see `needs_xla`): then the same model runs
@@ -66,7 +67,7 @@ os.environ.setdefault("TF_ENABLE_ONEDNN_OPTS", "0")
 keras = pytest.importorskip(
     "keras", reason="TensorFlow/Keras not installed: pip install 'cnndsl[keras]'")
 
-from onnx_check import ORT_RTOL, ort, run_onnx  # noqa: E402
+from onnx_check import ORT_RTOL, check_inferred_shapes, ort, run_onnx  # noqa: E402
 
 from cnndsl import analyse, compile_text  # noqa: E402
 from cnndsl.backends.keras import build_model  # noqa: E402
@@ -888,7 +889,9 @@ def check_onnxruntime_agrees(graph, weights, xs, expected) -> None:
     the end, like Keras's."""
     from cnndsl.backends.onnx import build_model as build_onnx
 
-    outs = run_onnx(graph, build_onnx(graph, weights), xs)
+    model = build_onnx(graph, weights)
+    check_inferred_shapes(graph, model)  # ONNX's shape inference agrees with cnndsl's
+    outs = run_onnx(graph, model, xs)
     err = max(relative_error(o, e) for o, e in zip(outs, expected))
     assert all(o.shape == e.shape for o, e in zip(outs, expected))
     assert err <= ORT_RTOL, f"onnxruntime differs from NumPy by {err:.3g} (relative)"
