@@ -127,21 +127,27 @@ def _parser() -> argparse.ArgumentParser:
 
 def _compile_parser(sub) -> None:
     compile_ = sub.add_parser(
-        "compile", help="build the Keras model: a .keras file, or Python source",
+        "compile", help="build the Keras model (a .keras file, or Python source), or an "
+        "ONNX model",
         description="Build the network's Keras model and save it as a .keras file carrying "
         "its weights (from --weights, or Keras-like initial weights drawn from --seed), or, "
         "with --emit python, as readable Python code that builds it (without weights). "
         "Either needs nothing but Keras to load or run, not cnndsl. The .keras model needs "
         "TensorFlow to build: pip install 'cnndsl[keras]'; the Python source does not. The "
         "output is written only when complete: a failure leaves an existing file as it "
-        "was. With -o -, it goes to standard output, and nothing else does.")
+        "was. With -o -, it goes to standard output, and nothing else does. With -o "
+        "NET.onnx (or --emit onnx), an ONNX model with the same weights, written without "
+        "TensorFlow: pip install 'cnndsl[onnx]'.")
     compile_.add_argument("file", type=path, help="a .cnn file ('-' for standard input)")
     compile_.add_argument("-o", "--output", type=path, metavar="OUT",
                           help="where to write, '-' for standard output (a .keras model "
                           "only when that is not a terminal) (default: beside FILE, with "
-                          "the same stem and .keras or .py)")
-    compile_.add_argument("--emit", choices=("keras", "python"), default="keras",
-                          help="a .keras model, or Python source (default: keras)")
+                          "the same stem and .keras, .py or .onnx)")
+    compile_.add_argument("--emit", choices=("keras", "python", "onnx"),
+                          help="a .keras model, Python source or an ONNX model (default: "
+                          "onnx for -o NAME.onnx, keras otherwise)")
+    compile_.add_argument("--opset", type=int, metavar="K",
+                          help="the ONNX operator set to write (default: 17)")
     weights = compile_.add_mutually_exclusive_group()
     weights.add_argument("--weights", type=path, metavar="W.npz",
                          help="weights keyed LAYER/VARIABLE, or a .keras model's (default: "
@@ -261,7 +267,7 @@ def cmd_compile(args) -> int:
     display, graph, text = load(args.file, args.name)
     try:
         output, summary = keras_compile.command(graph, args.file, args.output, args.emit,
-                                                args.weights, args.seed)
+                                                args.weights, args.seed, args.opset)
     except FileError as e:
         raise UserError(e.render()) from None
     except CnnError as e:  # a layer Keras cannot build, located in the spec

@@ -3,6 +3,7 @@
     cnndsl compile lenet5.cnn                  # lenet5.keras, Keras-like weights from seed 0
     cnndsl compile lenet5.cnn --emit python    # lenet5.py, a function that builds the model
     cnndsl compile lenet5.cnn -o - | ...       # the .keras model on standard output
+    cnndsl compile lenet5.cnn -o lenet5.onnx   # ONNX, written without TensorFlow
     cnndsl weights trained.keras -o w.npz      # LAYER/VARIABLE arrays for `cnndsl run`
 
 Everything that can be checked without TensorFlow (the destination, the weights file and
@@ -32,17 +33,24 @@ from .ir import Graph
 from .runner import check_destination
 from .weights import Weights, WeightsError, check_weights, load_npz
 
-SUFFIXES = {"keras": ".keras", "python": ".py"}
+SUFFIXES = {"keras": ".keras", "python": ".py", "onnx": ".onnx"}
 INSTALL = "pip install 'cnndsl[keras]'"
 
 
 STDOUT = "-"  # `-o -`: standard output
 
 
-def command(graph: Graph, spec: str, output: str | None, emit: str = "keras",
-            weights: str | None = None, seed: int | None = None) -> tuple[Path | None, str]:
+def command(graph: Graph, spec: str, output: str | None, emit: str | None = None,
+            weights: str | None = None, seed: int | None = None,
+            opset: int | None = None) -> tuple[Path | None, str]:
     """`cnndsl compile`: (the file written, None for standard output; a summary such as
-    `61,706 params`)."""
+    `61,706 params`). Without `emit`, the ending of `output` chooses: `.onnx` writes
+    ONNX, anything else a `.keras` model."""
+    emit = emit or ("onnx" if output is not None and output.lower().endswith(".onnx")
+                    else "keras")
+    if opset is not None and emit != "onnx":
+        raise FileError("cnndsl compile", f"--opset applies to ONNX, not to --emit {emit}",
+                        "write to a .onnx file (-o NET.onnx), or leave --opset out")
     if output == STDOUT:
         path = None
         check_stdout(emit)
@@ -60,6 +68,12 @@ def command(graph: Graph, spec: str, output: str | None, emit: str = "keras",
     if seed is not None and seed < 0:
         raise FileError("cnndsl compile", f"--seed must be 0 or more, got {seed}",
                        "any non-negative integer, e.g. --seed 0")
+    if emit == "onnx":
+        from .commands.compile_onnx import compile_onnx
+
+        params, used = compile_onnx(graph, path, Path(weights) if weights is not None
+                                    else None, seed or 0, opset)
+        return path, f"ONNX opset {used}, {params:,} params"
     params = compile_keras(graph, path, Path(weights) if weights is not None else None,
                            seed or 0)
     return path, f"{params:,} params"
@@ -74,17 +88,19 @@ def default_output(spec: str, emit: str) -> Path:
 
 
 def check_output(output: Path, spec: str, emit: str, weights: str | None = None) -> None:
-    """A writable `.keras` or `.py` destination that is not the spec or the weights."""
+    """A writable `.keras`, `.py` or `.onnx` destination that is not the spec or the
+    weights."""
     check_destination(output, (SUFFIXES[emit],), "-o")
     files.refuse_overwriting(output, "-o", {"the spec": None if spec == "-" else spec,
                                             "the weights file": weights})
 
 
 def check_stdout(emit: str) -> None:
-    """`-o -` writes text anywhere, and a `.keras` model (a zip archive) only where it is
-    not a terminal: a file or a pipe."""
-    if emit == "keras" and _is_terminal(sys.stdout):
-        raise FileError("cnndsl compile", "-o - would write the .keras model, binary data, "
+    """`-o -` writes text anywhere, and a `.keras` or `.onnx` model (binary) only where it
+    is not a terminal: a file or a pipe."""
+    if emit != "python" and _is_terminal(sys.stdout):
+        raise FileError("cnndsl compile", f"-o - would write the {SUFFIXES[emit]} model, "
+                       "binary data, "
                        "to the terminal", "redirect standard output to a file or a pipe "
                        "(cnndsl compile NET.cnn -o - > model.keras), or write text with "
                        "--emit python")

@@ -13,6 +13,12 @@ try:  # the Keras backend module imports Keras only when used, so it always impo
     BACKENDS["keras"] = KerasSpecs
 except ImportError:  # pragma: no cover
     pass
+# The ONNX backend's module imports `onnx` only when a model is built, so it always imports.
+# A kind ONNX could not express at all would still need its method, raising a located
+# error (as `layernorm` does before opset 17, see docs/onnx.md).
+from cnndsl.backends.onnx.layers import OnnxLayers  # noqa: E402
+
+BACKENDS["onnx"] = OnnxLayers
 
 RUNNABLE = [k.kind for k in KINDS if k.kind != "input"]  # the input is no computation
 
@@ -30,3 +36,7 @@ def test_every_kind_has_a_unique_word():
 
 def test_keras_backend_is_in_the_table():
     assert "keras" in BACKENDS
+
+
+def test_onnx_backend_is_in_the_table():
+    assert "onnx" in BACKENDS

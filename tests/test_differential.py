@@ -20,7 +20,11 @@ to 3, and for each one:
     layer) and the final output of the optimised runs (fused, the default, and unfused,
     both reusing buffers in place) equal `model(x, training=False)` to
     max|numpy - keras| <= 1e-4 * max(1, max|keras|), float32 throughout; a failure names
-    the first layer that disagrees. The caller's input must come back unchanged.
+    the first layer that disagrees. The caller's input must come back unchanged;
+(d) with onnxruntime installed, the ONNX model cnndsl writes for the network, run by
+    onnxruntime on the same weights, gives the NumPy backend's outputs to
+    max|ort - numpy| <= 1e-5 * max(1, max|numpy|) (the third backend, docs/onnx.md),
+    and ONNX's shape inference finds cnndsl's shape for every layer's value in it.
 
 The Keras reference is the eager model, except for the two cases where TensorFlow's eager
 CPU kernels cannot compute Keras's semantics (see `needs_xla`): then the same model runs
@@ -62,6 +66,8 @@ os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")  # TensorFlow's start-up chat
 os.environ.setdefault("TF_ENABLE_ONEDNN_OPTS", "0")
 keras = pytest.importorskip(
     "keras", reason="TensorFlow/Keras not installed: pip install 'cnndsl[keras]'")
+
+from onnx_check import ORT_RTOL, check_inferred_shapes, ort, run_onnx  # noqa: E402
 
 from cnndsl import analyse, compile_text  # noqa: E402
 from cnndsl.backends.keras import build_model  # noqa: E402
@@ -709,6 +715,9 @@ def report_worst_error(request):
             f"max|numpy - keras| / max(1, max|keras|) = {WORST['error']:.3g}")
     if WORST["spec"]:
         line += f" (layer {WORST['layer']} of: {WORST['spec']})"
+    if ORT_WORST["networks"]:
+        line += (f"\ndifferential: {ORT_WORST['networks']} networks through onnxruntime, "
+                 f"worst max|ort - numpy| / max(1, max|numpy|) = {ORT_WORST['error']:.3g}")
     capture = request.config.pluginmanager.getplugin("capturemanager")
     if capture is not None:
         with capture.global_and_fixture_disabled():
@@ -865,11 +874,32 @@ def check_backends_agree(spec: str, seed: int, batch: int = 2) -> float:
         if err > worst:
             worst, where = err, f"output ({how})"
 
+    if ort is not None:  # the third backend: onnxruntime on cnndsl's ONNX model
+        check_onnxruntime_agrees(graph, weights, xs, [unfused[n.name]
+                                                      for n in graph.output_nodes])
     WORST["networks"] += 1
     if worst > WORST["error"]:
         WORST.update(error=worst, spec=spec, layer=where)
     return worst
 
+
+def check_onnxruntime_agrees(graph, weights, xs, expected) -> None:
+    """(d) the ONNX model cnndsl writes, run by onnxruntime, gives the NumPy backend's
+    outputs to max|ort - numpy| <= 1e-5 * max(1, max|numpy|); the worst is printed at
+    the end, like Keras's."""
+    from cnndsl.backends.onnx import build_model as build_onnx
+
+    model = build_onnx(graph, weights)
+    check_inferred_shapes(graph, model)  # ONNX's shape inference agrees with cnndsl's
+    outs = run_onnx(graph, model, xs)
+    err = max(relative_error(o, e) for o, e in zip(outs, expected))
+    assert all(o.shape == e.shape for o, e in zip(outs, expected))
+    assert err <= ORT_RTOL, f"onnxruntime differs from NumPy by {err:.3g} (relative)"
+    ORT_WORST["networks"] += 1
+    ORT_WORST["error"] = max(ORT_WORST["error"], err)
+
+
+ORT_WORST = {"error": 0.0, "networks": 0}
 
 # ---- the tests --------------------------------------------------------------------------------
 

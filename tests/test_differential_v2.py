@@ -5,8 +5,8 @@ strategy, every step kind) are bound to names, then statements that start from t
 names: heads that go on from a tensor, merges of named tensors, jumps to another tensor
 in the middle of a chain, blocks with a tensor parameter, and an `output` list. Each
 program is checked as version-1 programs are (`check_backends_agree`): the NumPy
-interpreter against Keras, layer by layer and output by output, and the shapes this
-strategy tracked against cnndsl's.
+interpreter against Keras, layer by layer and output by output, onnxruntime against
+NumPy output by output, and the shapes this strategy tracked against cnndsl's.
 """
 
 from __future__ import annotations

@@ -1,0 +1,279 @@
+"""`cnndsl compile -o NET.onnx`: the ONNX backend against the NumPy backend, in onnxruntime.
+
+The oracle is the NumPy interpreter (itself held to Keras by the differential tests) on
+the same weights (`init_weights`), never the ONNX backend's own output:
+
+* every example compiles to ONNX, passes `onnx.checker` with full shape inference, has
+  ONNX's inferred shapes equal to cnndsl's for every layer, and runs in onnxruntime with
+  the NumPy backend's outputs (relative error <= 1e-5), for a batch of 2 although the
+  model was written without knowing the batch size; the big examples at a small input
+  size where their spec allows it (the layers are the same; only the spatial sizes and
+  the first dense layer after a `flatten` shrink);
+* the model's boundary: inputs and outputs named as in the spec, channels-last; layer
+  names in node names; weights as initializers named LAYER/VARIABLE; no transpose
+  feeding a transpose, and a plain CNN with exactly one (its input's);
+* opsets: every activation and global pooling at the oldest opset accepted, the default
+  and the newest onnxruntime 1.17 reads (operators that changed form: ReduceMean's axes,
+  HardSwish, Gelu); layernorm before opset 17 is a located error;
+* the command: `-o NET.onnx` and `--emit onnx`, `--weights`, `--seed`, `--opset`, its
+  errors, and no TensorFlow imported.
+
+The random networks of every kind (1-D, 2-D, 3-D, every option, every merge, several
+inputs and outputs) go through onnxruntime in tests/test_differential.py and
+tests/test_differential_v2.py.
+"""
+
+from __future__ import annotations
+
+import re
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+from onnx_check import (
+    ORT_RTOL,
+    check_inferred_shapes,
+    ort,
+    relative_error,
+    run_every_layer,
+    run_onnx,
+)
+
+from cnndsl import CnnError, compile_text
+from cnndsl.backends.numpy import Interpreter
+from cnndsl.cli import main
+from cnndsl.weights import init_weights
+
+if ort is None:
+    pytest.skip("onnx and onnxruntime are not installed: pip install 'cnndsl[onnx]'",
+                allow_module_level=True)
+
+from cnndsl.backends.onnx import DEFAULT_OPSET, MIN_OPSET, build_model  # noqa: E402
+
+ROOT = Path(__file__).resolve().parent.parent
+EXAMPLES = sorted((ROOT / "examples").glob("*.cnn"))
+IMAGE = re.compile(r"^(\s*input (?:\d+x)?)(\d+)x(\d+)(x\d+\s)", re.MULTILINE)
+SMALL_SIDES = (32, 48, 64, 75, 96, 128)
+NEWEST_ORT_OPSET = 20  # what onnxruntime 1.17 (the oldest the extras allow) reads: Gelu
+
+
+def small(text: str) -> str:
+    """The spec at the smallest image side it compiles with, among SMALL_SIDES (the
+    spec as written if none is smaller than its own)."""
+    found = IMAGE.search(text)
+    if found is None:
+        return text
+    for side in SMALL_SIDES:
+        if side >= min(int(found[2]), int(found[3])):
+            break
+        shrunk = IMAGE.sub(lambda m, s=side: f"{m[1]}{s}x{s}{m[4]}", text, count=1)
+        try:
+            compile_text(shrunk, "small")
+        except CnnError:
+            continue
+        return shrunk
+    return text
+
+
+def inputs(graph, batch: int = 2, seed: int = 1) -> list[np.ndarray]:
+    rng = np.random.default_rng(seed)
+    return [rng.standard_normal((batch, *n.shape)).astype(np.float32)
+            for n in graph.input_nodes]
+
+
+def assert_agrees(graph, model, xs, weights) -> float:
+    expected = Interpreter(graph, weights).run_many(xs)
+    outs = run_onnx(graph, model, xs)
+    assert [o.shape for o in outs] == [e.shape for e in expected]
+    err = max(relative_error(o, e) for o, e in zip(outs, expected))
+    assert err <= ORT_RTOL, f"onnxruntime differs from NumPy by {err:.3g} (relative)"
+    return err
+
+
+def lively_weights(graph, seed: int = 0) -> dict[str, np.ndarray]:
+    """`init_weights`, with biases, betas and batch-norm statistics drawn away from their
+    initial 0 and 1: at Keras's initial values the activations of a deep network fade
+    (EfficientNet-B0's last layer is 1e-19), and a constant softmax would prove nothing."""
+    weights = init_weights(graph, seed)
+    rng = np.random.default_rng(seed)
+    for key, value in weights.items():
+        if key.endswith(("/bias", "/beta", "/moving_mean")):
+            weights[key] = rng.normal(0, 0.1, value.shape).astype(np.float32)
+        elif key.endswith(("/gamma", "/moving_variance")):
+            weights[key] = rng.uniform(0.5, 1.5, value.shape).astype(np.float32)
+    return weights
+
+
+def transposes(model) -> list:
+    return [n for n in model.graph.node if n.op_type == "Transpose"]
+
+
+# ---- every example ----------------------------------------------------------------------------
+
+@pytest.mark.parametrize("path", EXAMPLES, ids=[p.stem for p in EXAMPLES])
+def test_every_example_runs_in_onnxruntime_as_in_numpy(path):
+    """The outputs to 1e-5 of max(1, max|numpy|), and every layer to 1e-5 of its own
+    largest value (the first layer that disagrees is named)."""
+    graph = compile_text(small(path.read_text(encoding="utf-8")), path.stem)
+    weights = lively_weights(graph)
+    model = build_model(graph, weights)  # onnx.checker, full_check=True, inside
+    assert check_inferred_shapes(graph, model) >= len(graph.nodes)
+    made = {n.output[0] for n in transposes(model)}
+    assert not [n.name for n in transposes(model) if n.input[0] in made], \
+        "a transpose feeds a transpose"
+    xs = inputs(graph)
+    assert_agrees(graph, model, xs, weights)
+    expected = Interpreter(graph, weights, fuse=False, keep=True).run_all(xs)
+    layers = run_every_layer(graph, model, xs)
+    assert len(layers) == len(graph.nodes) - len(graph.inputs)
+    for node in graph.nodes:
+        if node.name in layers:
+            ours, theirs = layers[node.name], expected[node.name]
+            scale = max(float(np.max(np.abs(theirs))), 1e-12)
+            err = float(np.max(np.abs(ours - theirs))) / scale
+            assert err <= ORT_RTOL, f"first disagreement at {node.name} ({node.text}): {err:.3g}"
+
+
+def test_the_boundary_carries_the_spec_names_and_channels_last():
+    graph = compile_text((ROOT / "examples" / "image_and_meta.cnn").read_text("utf-8"), "m")
+    model = build_model(graph, init_weights(graph, 0))
+
+    def dims(value):
+        return [d.dim_param or d.dim_value for d in value.type.tensor_type.shape.dim]
+
+    assert [(v.name, dims(v)) for v in model.graph.input] == \
+        [(n.name, ["batch", *n.shape]) for n in graph.input_nodes]
+    assert [(v.name, dims(v)) for v in model.graph.output] == \
+        [(n.name, ["batch", *n.shape]) for n in graph.output_nodes]
+    assert [n.name for n in graph.input_nodes] == ["image", "meta"]
+
+
+def test_names_weights_and_transposes_of_a_plain_cnn():
+    spec = ("input 16x16x3 -> conv 3 x8 same name=stem -> bn -> relu -> maxpool 2 "
+            "-> residual { conv 3 x8 same relu -> conv 3 x8 same } -> relu -> gap -> dense 4")
+    graph = compile_text(spec, "plain")
+    weights = init_weights(graph, 0)
+    model = build_model(graph, weights)
+    layers = {n.name for n in graph.nodes}
+    assert all(n.name.split("/")[0] in layers for n in model.graph.node)
+    assert "stem" in {n.name for n in model.graph.node if n.op_type == "Conv"}
+    initializers = {i.name: i for i in model.graph.initializer}
+    assert list(initializers["stem/kernel"].dims) == [8, 3, 3, 3]  # (filters, in, kh, kw)
+    assert [t.input[0] for t in transposes(model)] == [graph.input.name]
+    assert_agrees(graph, model, inputs(graph, batch=3), weights)
+
+
+def test_a_channels_last_layer_between_convolutions_costs_two_transposes():
+    # layernorm normalises the channels at each position: channels-last in ONNX.
+    graph = compile_text("input 8x8x4 -> conv 3 x4 same -> layernorm -> conv 3 x4 same", "t")
+    weights = init_weights(graph, 0)
+    model = build_model(graph, weights)
+    assert len(transposes(model)) == 4  # the input, both ways around layernorm, the output
+    assert_agrees(graph, model, inputs(graph), weights)
+
+
+# ---- opsets ---------------------------------------------------------------------------------
+
+EVERY_ACTIVATION = ("input 6x6x3 -> conv 3 x6 same relu -> relu6 -> sigmoid -> hard_sigmoid "
+                    "-> tanh -> elu -> selu -> gelu -> silu -> softplus -> leaky_relu "
+                    "-> leaky_relu=0.1 -> linear -> hard_swish -> add { gap keepdims | "
+                    "gmp keepdims } -> softmax -> flatten -> dense 5 gelu")
+
+
+@pytest.mark.parametrize("opset", [MIN_OPSET, 14, DEFAULT_OPSET, 18, NEWEST_ORT_OPSET])
+def test_every_activation_and_global_pooling_at_each_opset(opset):
+    graph = compile_text(EVERY_ACTIVATION, "acts")
+    weights = init_weights(graph, 2)
+    model = build_model(graph, weights, opset)
+    assert model.opset_import[0].version == opset
+    ops = {n.op_type for n in model.graph.node}
+    assert ("Gelu" in ops) == (opset >= 20) and ("HardSwish" in ops) == (opset >= 14)
+    rng = np.random.default_rng(0)
+    x = (rng.standard_normal((2, 6, 6, 3)) * 3).astype(np.float32)
+    assert_agrees(graph, model, [x], weights)
+
+
+def test_layernorm_before_opset_17_is_a_located_error(tmp_path, capsys):
+    spec = tmp_path / "ln.cnn"
+    spec.write_text("input 4x4x2\n  -> conv 1 x2 -> layernorm\n", encoding="utf-8")
+    assert main(["compile", str(spec), "-o", str(tmp_path / "ln.onnx"), "--opset", "16"]) == 1
+    err = capsys.readouterr().err
+    assert f"{spec}:2:19: error: `layernorm` needs ONNX's LayerNormalization" in err
+    assert "hint: compile with --opset 17 or later" in err
+    assert not (tmp_path / "ln.onnx").exists()
+
+
+# ---- the command --------------------------------------------------------------------------------
+
+def _spec(tmp_path: Path) -> Path:
+    path = tmp_path / "net.cnn"
+    # 3*3*2*4 + 4 = 76 and 4*4*4*3 + 3 = 195 params: 271
+    path.write_text("input 8x8x2 -> conv 3 x4 same relu -> maxpool 2 -> flatten -> dense 3\n",
+                    encoding="utf-8")
+    return path
+
+
+def _load(path: Path):
+    import onnx
+
+    return onnx.load(str(path))
+
+
+@pytest.mark.parametrize("how", [["-o", "{dir}/out.onnx"], ["--emit", "onnx"]])
+def test_compile_writes_onnx_with_the_seeded_weights(tmp_path, capsys, how):
+    spec = _spec(tmp_path)
+    args = [a.format(dir=tmp_path) for a in how]
+    assert main(["compile", str(spec), *args, "--seed", "3"]) == 0
+    out = tmp_path / ("out.onnx" if "-o" in how else "net.onnx")
+    assert f"ok: {out} (ONNX opset {DEFAULT_OPSET}, 271 params)" in capsys.readouterr().out
+    graph = compile_text(spec.read_text(), "net")
+    assert_agrees(graph, _load(out), inputs(graph), init_weights(graph, 3))
+
+
+def test_compile_carries_the_weights_given(tmp_path, capsys):
+    spec = _spec(tmp_path)
+    graph = compile_text(spec.read_text(), "net")
+    rng = np.random.default_rng(5)
+    weights = {k: rng.standard_normal(v.shape).astype(np.float32)
+               for k, v in init_weights(graph, 0).items()}
+    np.savez(tmp_path / "w.npz", **weights)
+    assert main(["compile", str(spec), "-o", str(tmp_path / "w.onnx"), "--weights",
+                 str(tmp_path / "w.npz"), "--opset", "18"]) == 0
+    model = _load(tmp_path / "w.onnx")
+    assert model.opset_import[0].version == 18
+    assert_agrees(graph, model, inputs(graph), weights)
+
+
+@pytest.mark.parametrize(("extra", "message"), [
+    (["-o", "{dir}/x.onnx", "--opset", "12"], "--opset must be between 13 and"),
+    (["-o", "{dir}/x.onnx", "--opset", "999"], "--opset must be between 13 and"),
+    (["-o", "{dir}/x.keras", "--opset", "17"], "--opset applies to ONNX, not to --emit keras"),
+    (["--emit", "onnx", "-o", "{dir}/x.keras"], "-o must name a .onnx file"),
+])
+def test_command_errors(tmp_path, capsys, extra, message):
+    spec = _spec(tmp_path)
+    assert main(["compile", str(spec), *[a.format(dir=tmp_path) for a in extra]]) == 1
+    err = capsys.readouterr().err
+    assert message in err and "hint: " in err
+    assert not list(tmp_path.glob("x.*"))
+
+
+def test_a_missing_onnx_package_names_the_extra(tmp_path, capsys, monkeypatch):
+    monkeypatch.setitem(sys.modules, "onnx", None)  # `import onnx` raises ImportError
+    assert main(["compile", str(_spec(tmp_path)), "-o", str(tmp_path / "x.onnx")]) == 1
+    err = capsys.readouterr().err
+    assert "needs the onnx package" in err and "pip install 'cnndsl[onnx]'" in err
+
+
+def test_compile_to_onnx_never_imports_tensorflow(tmp_path):
+    spec = _spec(tmp_path)
+    code = ("import sys; from cnndsl.cli import main; "
+            f"rc = main(['compile', {str(spec)!r}, '-o', {str(tmp_path / 'n.onnx')!r}]); "
+            "print(rc, sorted(m for m in sys.modules if m.split('.')[0] in "
+            "('tensorflow', 'keras')))")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                         check=True, cwd=ROOT, env={"PYTHONPATH": str(ROOT),
+                                                     "PATH": "/usr/bin:/bin"}).stdout
+    assert out.strip().splitlines()[-1] == "0 []"
