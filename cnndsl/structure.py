@@ -11,6 +11,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from .dominators import immediate, post
 from .ir import Graph
 
 
@@ -41,65 +42,22 @@ class NotSeriesParallel(Exception):
 
 
 def dominators(graph: Graph) -> list[int]:
-    """The immediate dominator of every node (an input's is itself); nodes are in
-    topological order, so one pass suffices. With several inputs, a node reached from
-    more than one has no dominator among the nodes: -1 (the inputs' common root)."""
-    idom, depth = list(range(len(graph.nodes))), [0] * len(graph.nodes)
-    for node in graph.nodes:
-        if not node.inputs:
-            continue
-        first, *rest = node.inputs
-        for other in rest:
-            first = _meet(first, other, idom, depth)
-        idom[node.index] = first
-        depth[node.index] = 0 if first < 0 else depth[first] + 1
-    return idom
-
-
-def _meet(a: int, b: int, idom: list[int], depth: list[int]) -> int:
-    while a != b:
-        if a < 0 or b < 0:
-            return -1  # reached from two inputs: nothing in the graph dominates both
-        if depth[a] >= depth[b]:
-            a = -1 if idom[a] == a else idom[a]
-        else:
-            b = -1 if idom[b] == b else idom[b]
-    return a
+    """The immediate dominator of every node (an input's is itself). With several inputs,
+    a node reached from more than one has no dominator among the nodes: -1 (the inputs'
+    common root)."""
+    idom = immediate([node.inputs for node in graph.nodes])
+    return [node.index if not node.inputs else d for node, d in zip(graph.nodes, idom)]
 
 
 def postdominators(graph: Graph) -> list[int]:
     """The immediate post-dominator of every node: the first node that every path from it
     to an output passes through; -1 where only the outputs' common sink does (an output, a
-    layer whose paths end at different outputs, a layer nothing reads). Nodes are in
-    topological order, so one pass from the end suffices."""
-    n = len(graph.nodes)
-    readers: list[list[int]] = [[] for _ in range(n)]
+    layer whose paths end at different outputs, a layer nothing reads)."""
+    readers: list[list[int]] = [[] for _ in graph.nodes]
     for node in graph.nodes:
         for i in node.inputs:
             readers[i].append(node.index)
-    outputs = set(graph.outputs)
-    ipdom, depth = [-1] * n, [0] * n
-    for v in reversed(range(n)):
-        if v in outputs or not readers[v]:
-            depth[v] = 1
-            continue
-        first, *rest = readers[v]
-        for other in rest:
-            first = _meet_down(first, other, ipdom, depth)
-        ipdom[v] = first
-        depth[v] = 1 if first < 0 else depth[first] + 1
-    return ipdom
-
-
-def _meet_down(a: int, b: int, ipdom: list[int], depth: list[int]) -> int:
-    while a != b:
-        if a < 0 or b < 0:
-            return -1
-        if depth[a] >= depth[b]:
-            a = ipdom[a]
-        else:
-            b = ipdom[b]
-    return a
+    return post(readers, set(graph.outputs))
 
 
 def decompose(graph: Graph) -> Chain:

@@ -16,9 +16,10 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from ..dominators import NONE as ROOT
+from ..dominators import immediate as dominators
 from .diagram import Diagram
 
-ROOT = -1
 DETACHED = -2  # the fork of a branch walked until it meets what is placed already
 MAX_DEPTH = 60  # forks inside forks; deeper merges are drawn as steps with side edges
 
@@ -49,33 +50,6 @@ class Chain:
     end: int
     reached: bool = True  # the walk back came to the fork (not to a tensor placed before)
     size: int = 0  # the items placed in it
-
-
-def dominators(inputs: list[tuple[int, ...]]) -> list[int]:
-    """Each item's immediate dominator, ROOT for inputs and for what several inputs reach.
-    Items are in topological order, so one pass suffices (structure.py does the same on
-    the IR; here it runs on items, which may be whole block uses)."""
-    idom, depth = [ROOT] * len(inputs), [0] * len(inputs)
-    for i, ins in enumerate(inputs):
-        if not ins:
-            continue
-        first = ins[0]
-        for other in ins[1:]:
-            first = _meet(first, other, idom, depth)
-        idom[i] = first
-        depth[i] = 0 if first == ROOT else depth[first] + 1
-    return idom
-
-
-def _meet(a: int, b: int, idom: list[int], depth: list[int]) -> int:
-    while a != b:
-        if a == ROOT or b == ROOT:
-            return ROOT
-        if depth[a] >= depth[b]:
-            a = idom[a]
-        else:
-            b = idom[b]
-    return a
 
 
 def nest(diagram: Diagram) -> Chain:
