@@ -1,7 +1,8 @@
 """The 23 keras.applications CNNs as one table, and how each is imported and compared.
 
-Shared by tests/test_applications.py and benchmarks/applications_table.py (both put
-tests/ on the path), so the test and the table printed for the issue are the same rows.
+Shared by tests/test_applications.py and benchmarks/applications_table.py, so the test
+and the table printed for the issue are the same rows (pytest puts tests/ on the path,
+the benchmark does it itself); tests/test_import.py takes the comparison helpers.
 Every expected number comes from the Keras model: `count_params` over its trainable and
 non-trainable weights, its layers' output shapes, `model.predict`.
 """
@@ -146,6 +147,7 @@ def import_in_memory(model, stem: str) -> Imported:
 
 
 def batch(model, n: int = 2, seed: int = 7) -> np.ndarray:
+    """A reproducible random batch of the model's input shape."""
     rng = np.random.default_rng(seed)
     return rng.normal(0, 2, (n, *model.input_shape[1:])).astype(np.float32)
 
