@@ -150,3 +150,29 @@ def test_the_example_computes_what_keras_computes(application):
     x = zoo.batch(model, 1)
     ours = Network(graph).run(x, weights=zoo.example_weights(graph, imported.raw))
     assert zoo.relative_error(ours, predict(model, x)) <= zoo.TOLERANCE
+
+
+def test_pairing_follows_the_wiring_and_refuses_to_guess(keras):
+    """`zoo.example_weights` on small models: a shortcut written after its block pairs by
+    what each layer reads; two interchangeable convs, or a conv without its bias, refuse."""
+    from cnndsl import Network, compile_text
+
+    L = keras.layers
+    x = keras.Input((4, 4, 2))
+    shortcut = L.Conv2D(4, 1)(x)  # Keras's first weighted layer, the example's last
+    model = keras.Model(x, L.Add()([L.Conv2D(4, 1)(L.Conv2D(3, 1)(x)), shortcut]))
+    model = zoo.randomised(model, seed=1)
+    graph = compile_text("input 4x4x2 -> add { conv 1 x3 -> conv 1 x4 | conv 1 x4 }", "t")
+    weights = zoo.example_weights(graph, zoo.import_in_memory(model, "t").raw)
+    xs = zoo.batch(model)
+    ours = Network(graph).run(xs, weights=weights)
+    assert zoo.relative_error(ours, predict(model, xs)) <= zoo.TOLERANCE
+
+    twins = keras.Model(x, L.Add()([L.Conv2D(4, 1)(x), L.Conv2D(4, 1)(x)]))
+    graph = compile_text("input 4x4x2 -> add { conv 1 x4 | conv 1 x4 }", "t")
+    with pytest.raises(zoo.NoPairing, match="fits 2 layers"):
+        zoo.example_weights(graph, zoo.import_in_memory(twins, "t").raw)
+    graph = compile_text("input 4x4x2 -> add { conv 1 x3 -> conv 1 x4 | conv 1 x4 bias=false }",
+                         "t")
+    with pytest.raises(zoo.NoPairing, match="fits 0 layers"):
+        zoo.example_weights(graph, zoo.import_in_memory(model, "t").raw)
