@@ -3,13 +3,12 @@
 Every expected value comes from the Keras model: its parameter counts, its output shape,
 `model.predict` on a random batch. For small Sequential and functional models that use
 every v1 layer kind and activation (fused and as layers, nested models, the five merges),
-and for keras.applications' ResNet50 and MobileNetV2 (weights=None, each built once per
-module), the import must give the same counts, `cnndsl run NET.cnn --weights W.npz` must
+the import must give the same counts, `cnndsl run NET.cnn --weights W.npz` must
 reproduce `model.predict` (relative error <= 1e-5), and the text compiled back to Keras
 must compute it too. Language version 2: models with several inputs and outputs, a
 graph that is not series-parallel (a NASNet-style cell), every new layer and option,
-checked the same way with inputs and outputs by name; NASNetMobile and EfficientNetB0
-(weights=None) import with Keras's counts. Then what cannot be imported: a Lambda,
+checked the same way with inputs and outputs by name. (The keras.applications models are
+rows of tests/test_applications.py.) Then what cannot be imported: a Lambda,
 options with no step, a shared layer; each is `MODEL.keras: error: ...` with a hint,
 exit 1, nothing written. Without TensorFlow,
 the pip command. Keras tests skip without TensorFlow.
@@ -27,15 +26,14 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from zoo import TOLERANCE, counts, randomised, relative_error, split
 
 from cnndsl import compile_file
-from cnndsl.analysis import analyse
 from cnndsl.cli import main
 
 ROOT = Path(__file__).resolve().parent.parent
 NO_KERAS = "TensorFlow/Keras not installed: pip install 'cnndsl[keras]'"
 OLD = b"an existing good file, which no failure may touch"
-TOLERANCE = 1e-5
 
 
 @pytest.fixture(scope="module")
@@ -55,42 +53,6 @@ def cli(*argv) -> tuple[int, str, str]:
 
 def leftovers(directory: Path) -> list[str]:
     return sorted(p.name for p in directory.iterdir() if p.name.startswith("."))
-
-
-def randomised(model, seed: int = 0):
-    """The model with its biases and batch-norm variables moved off their initial values
-    (zeros and ones would hide a misplaced one); kernels keep Keras's random draws."""
-    rng = np.random.default_rng(seed)
-    for layer in model.layers:
-        values = []
-        for var in layer.weights:
-            name, shape = var.path.split("/")[-1], tuple(var.shape)
-            if name in ("bias", "beta", "moving_mean"):
-                values.append(rng.normal(0, 0.1, shape))
-            elif name == "gamma":
-                values.append(rng.uniform(0.8, 1.2, shape))
-            elif name == "moving_variance":
-                values.append(rng.uniform(0.8, 1.5, shape))
-            else:
-                values.append(np.asarray(var.numpy()))
-        if values:
-            layer.set_weights([v.astype(np.float32) for v in values])
-    return model
-
-
-def relative_error(ours: np.ndarray, theirs: np.ndarray) -> float:
-    return float(np.max(np.abs(ours - theirs)) / max(1e-12, float(np.max(np.abs(theirs)))))
-
-
-def split(graph) -> tuple[int, int]:
-    """(trainable, non-trainable) parameters of a cnndsl graph, from its report."""
-    stats = analyse(graph)
-    return stats.total("trainable"), stats.total("non_trainable")
-
-
-def counts(model) -> tuple[int, int]:
-    trainable = sum(int(np.prod(w.shape)) for w in model.trainable_weights)
-    return trainable, int(model.count_params()) - trainable
 
 
 class Imported:
@@ -470,78 +432,6 @@ def test_text_to_standard_output(keras, tmp_path):
     assert out.startswith("# sequential_2d: imported from m.keras")
     assert out.splitlines()[3].startswith("input 16x16x3")
     assert list(tmp_path.iterdir()) == [tmp_path / "m.keras"]
-
-
-# ---- keras.applications -----------------------------------------------------------------
-
-APPLICATIONS = {"ResNet50": "resnet50", "MobileNetV2": "mobilenet_v2"}
-
-
-@pytest.fixture(scope="module", params=sorted(APPLICATIONS))
-def application(request, keras, tmp_path_factory):
-    model = getattr(keras.applications, request.param)(weights=None)
-    imported = Imported(randomised(model, seed=3), tmp_path_factory.mktemp(request.param))
-    yield request.param, imported
-    keras.backend.clear_session()
-
-
-def test_applications_import_with_their_counts(application):
-    name, imported = application
-    assert split(imported.graph) == counts(imported.model)
-    assert imported.graph.output.shape == (1000,)
-    assert len(imported.graph.nodes) - 1 == len(_layers(imported.model))
-
-
-def test_applications_read_like_the_examples(application):
-    """Folded into blocks: no longer than the hand-written example of the same model."""
-    name, imported = application
-    lines = len(imported.text.splitlines())
-    example = len((ROOT / "examples" / f"{APPLICATIONS[name]}.cnn").read_text().splitlines())
-    print(f"\n{name}: {lines} lines imported, {example} in the example")
-    assert "def " in imported.text and lines <= example
-
-
-def test_applications_compute_what_keras_computes(application):
-    name, imported = application
-    x = imported.batch(1)
-    from cnndsl import load
-    from cnndsl.weights import load_npz
-
-    ours = load(imported.cnn).run(x, weights=load_npz(imported.npz))
-    assert relative_error(ours, imported.model.predict(x, verbose=0)) <= TOLERANCE
-
-
-# Version 2: NASNetMobile's cells read the cell before the last (not series-parallel);
-# EfficientNetB0 has rescale, an adapted normalize and stochastic-depth dropout.
-APPLICATIONS_V2 = ("NASNetMobile", "EfficientNetB0")
-
-
-@pytest.fixture(scope="module", params=APPLICATIONS_V2)
-def application_v2(request, keras, tmp_path_factory):
-    model = getattr(keras.applications, request.param)(weights=None)
-    imported = Imported(randomised(model, seed=3), tmp_path_factory.mktemp(request.param))
-    yield request.param, imported
-    keras.backend.clear_session()
-
-
-def test_version_2_applications_import_with_their_counts(application_v2):
-    name, imported = application_v2
-    assert split(imported.graph) == counts(imported.model)
-    assert sum(split(imported.graph)) == imported.model.count_params()
-    assert imported.graph.output.shape == tuple(imported.model.output_shape[1:]) == (1000,)
-    assert len(imported.graph.nodes) - 1 == len(_layers(imported.model))
-    if name == "NASNetMobile":
-        assert "@" in imported.text  # named tensors: the graph is not series-parallel
-
-
-def test_version_2_applications_compute_what_keras_computes(application_v2):
-    name, imported = application_v2
-    x = imported.batch(1)
-    from cnndsl import load
-    from cnndsl.weights import load_npz
-
-    ours = load(imported.cnn).run(x, weights=load_npz(imported.npz))
-    assert relative_error(ours, imported.model.predict(x, verbose=0)) <= TOLERANCE
 
 
 # ---- what cannot be imported ------------------------------------------------------------
