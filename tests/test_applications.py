@@ -30,8 +30,7 @@ THOROUGH = os.environ.get("CNNDSL_HYPOTHESIS_PROFILE") == "thorough"
 # sigmoid as operations on tensors and ConvNeXt has LayerScale (both come with branch
 # imp-v3); InceptionResNetV2 scales each residual in a CustomScaleLayer. The lead adds each
 # back (deletes it here) once its import lands.
-PENDING = {"MobileNetV3Small", "MobileNetV3Large", "ConvNeXtTiny", "InceptionResNetV2"}
-TESTED = [row for row in zoo.ROWS if row.name not in PENDING]
+TESTED = zoo.ROWS
 
 # What the default run compares beyond counts and shapes, chosen by measuring (pytest
 # --durations, docs/testing.md): building every model is most of the file's time, running
@@ -49,13 +48,23 @@ EXAMPLES = {"ResNet50", "ResNet50V2", "InceptionV3", "Xception", "MobileNet",
 # The model-specific checks: the imported text of these uses named tensors (`@name`): the
 # cells of NASNet read the cell before the last, so the graph is not series-parallel.
 NAMED_TENSORS = {"NASNetMobile"}
+# Hand-written examples that are the same network only up to a change of weights.
+EXAMPLE_DIFFERS = {
+    "InceptionResNetV2": "the example adds each residual branch unscaled, its scale folded "
+                         "into the 1x1 conv before (the import writes `rescale 0.17`): the "
+                         "same function only for weights scaled to match, so Keras's "
+                         "weights do not pair",
+}
+# Models that apply operations to tensors (`x + 3.0`), read by cnndsl.importers.keras_ops.
+OPERATIONS = {"MobileNetV3Small", "MobileNetV3Large", "ConvNeXtTiny"}
 # Imports longer than the hand-written example (every other is no longer), and why.
 DROP_RATES = ("the stochastic-depth rate grows block by block (the example computes it "
               "from the block's number, `dropout {b/80}`), so no two residual blocks are "
               "the same and none fold")
 LONGER = {
-    "NASNetMobile": "its cells read the cell before the last: written with named tensors "
-                    "(391 lines against the example's 78)",
+    "NASNetMobile": "its cells read the cell before the last: written with named tensors, "
+                    "its two stem cells each unlike any other (132 lines against the "
+                    "example's 78)",
     "EfficientNetB0": DROP_RATES,
     "EfficientNetB3": DROP_RATES,
     "EfficientNetV2B0": DROP_RATES,
@@ -101,18 +110,32 @@ def test_counts_and_output_shape(application):
 
 
 def test_every_layer_has_the_shape_and_params_of_its_keras_layer(application):
+    """Each Keras layer is written once, with its output shape and counts. Two exceptions,
+    each checked: a layer read as several steps (Inception-ResNet-v2's CustomScaleLayer,
+    `add { @x | @r -> rescale S }`: the last step gives its output) and a weightless layer
+    inside a chain of operations read as one step (MobileNetV3's `ReLU(6)(x + 3) / 6`
+    is `hard_sigmoid`); steps read from operations on tensors have no weights."""
     from cnndsl.analysis import analyse
+    from cnndsl.importers.keras_apps import STEPS
 
     row, model, imported = application
     theirs = zoo.keras_layers(model)
     stats = {s.node.name: s for s in analyse(imported.graph).layers}
-    written = [imported.origin[node.name] for node in imported.graph.nodes[1:]]
-    assert sorted(written) == sorted(theirs), "every Keras layer written once"
+    written: dict[str, list] = {}
     for node in imported.graph.nodes[1:]:
-        layer = theirs[imported.origin[node.name]]
-        assert node.shape == tuple(layer.output.shape[1:]), layer.name
-        mine = stats[node.name]
-        assert (mine.trainable, mine.non_trainable) == zoo.counts(layer), layer.name
+        written.setdefault(imported.origin[node.name], []).append(node)
+    for name, layer in theirs.items():
+        nodes = written.get(name)
+        if nodes is None:
+            assert row.name in OPERATIONS and not layer.weights, f"{name} is not written"
+            continue
+        assert len(nodes) == 1 or type(layer).__name__ in STEPS, name
+        assert nodes[-1].shape == tuple(layer.output.shape[1:]), name
+        mine = [stats[node.name] for node in nodes]
+        assert (sum(m.trainable for m in mine), sum(m.non_trainable for m in mine)) == \
+            zoo.counts(layer), name
+    for name in set(written) - set(theirs):  # operations on tensors, not layers
+        assert row.name in OPERATIONS and all(stats[n.name].params == 0 for n in written[name])
 
 
 def test_imported_text_is_no_longer_than_the_example(application):
@@ -145,6 +168,8 @@ def test_the_example_computes_what_keras_computes(application):
     from cnndsl import Network, compile_file
 
     row, model, imported = application
+    if row.name in EXAMPLE_DIFFERS:
+        pytest.skip(EXAMPLE_DIFFERS[row.name])
     thorough_unless(row, EXAMPLES)
     graph, _ = compile_file(ROOT / "examples" / f"{row.example}.cnn")
     x = zoo.batch(model, 1)

@@ -10,7 +10,7 @@ Keras gives it; its weights are taken in the order the catalogue declares them, 
 Keras's own. Operations applied to tensors (`inputs + x`, MobileNetV3's hard sigmoid
 `ReLU(6.0)(x + 3.0) * (1.0 / 6.0)`) are read by `keras_ops`, a chain of them that is
 exactly one activation as that one step; layers keras.applications defines for itself
-(ConvNeXt's LayerScale) by `keras_apps`. Nothing here imports Keras: the model object
+(ConvNeXt's LayerScale, Inception-ResNet-v2's scaled residual sum) by `keras_apps`. Nothing here imports Keras: the model object
 comes from the caller.
 """
 
@@ -118,9 +118,29 @@ class _Walk:
                 layer = read_operation(knode)
             except Refused as e:
                 raise Unsupported(f"{layer_label(op)}: {e.message}", e.hint) from None
+        elif type(op).__module__.startswith(APPLICATIONS) and cls in keras_apps.STEPS:
+            return [self.steps(op, inputs, out_shape)]
         else:
             layer = read_layer(op, tuple(self.nodes[i].shape for i in inputs), out_shape)
         return [self.add(layer, inputs, out_shape, op.name, cls, op)]
+
+    def steps(self, op: Any, inputs: list[int], out_shape: Shape) -> int:
+        """A layer without weights read as several steps (`keras_apps.STEPS`), each named
+        after it; the last gives its output."""
+        cls = type(op).__name__
+        seen = Seen(cls, op.get_config(), tuple(self.nodes[i].shape for i in inputs),
+                    out_shape)
+        try:
+            steps = keras_apps.STEPS[cls](seen)
+        except Refused as e:
+            raise Unsupported(f"{layer_label(op)}: {e.message}", e.hint) from None
+        made = list(inputs)
+        for k, (layer, reads) in enumerate(steps):
+            ins = [made[r] for r in reads]
+            shape = out_shape if k == len(steps) - 1 else \
+                layer.output_shape(tuple(self.nodes[i].shape for i in ins))
+            made.append(self.add(layer, ins, shape, op.name, cls))
+        return made[-1]
 
     def chain(self, fused: Fused, source: int) -> int:
         """The step for Keras nodes read together (`relu6(x + 3) * (1/6)`), named after
@@ -344,4 +364,5 @@ def _scanned_readable(module: str, cls: str) -> bool:
         return cls in LAYERS
     if module.startswith(OPERATIONS):
         return True
-    return module.startswith(APPLICATIONS) and cls in APPLICATION_LAYERS
+    return module.startswith(APPLICATIONS) and (cls in APPLICATION_LAYERS
+                                                or cls in keras_apps.STEPS)

@@ -11,6 +11,12 @@ ConvNeXt (`keras.src.applications.convnext`) has two layer classes of its own, s
   with one draw per sample) and is the identity at inference: a dropout whose noise
   shape is 1 on every axis but the batch, `dropout P noise=1x1x1`.
 
+Inception-ResNet-v2 (`keras.src.applications.inception_resnet_v2`) adds each residual
+branch scaled by a constant, `CustomScaleLayer(scale)([x, r])` computing `x + r * scale`.
+No one step is that, so it is read as two (`STEPS`): `rescale S` on the branch, then `add`,
+`add { @x | @r -> rescale S }`; the same products and sums in the same order, so the same
+numbers as Keras's.
+
 Readers take the same `Seen` as those of `keras_layers`.
 """
 
@@ -21,6 +27,8 @@ from collections.abc import Callable
 from ..layers import Layer, rank_word
 from ..layers.conv import DWConv
 from ..layers.core import Dropout
+from ..layers.merge import Add
+from ..layers.norm import Rescale
 from .keras_layers import Refused, Seen
 
 APPLICATIONS = "keras.src.applications."
@@ -48,9 +56,26 @@ def stochastic_depth(seen: Seen) -> Layer:
     return Dropout(float(rate), (1,) * len(seen.in_shapes[0]))
 
 
+def custom_scale(seen: Seen) -> list[tuple[Layer, tuple[int, ...]]]:
+    scale = seen.get("scale")
+    if isinstance(scale, bool) or not isinstance(scale, (int, float)):
+        raise Refused(f"scale={scale!r} is not a number",
+                      "cnndsl writes CustomScaleLayer as `add { @x | @r -> rescale S }`")
+    if len(seen.in_shapes) != 2 or seen.in_shapes[0] != seen.in_shapes[1]:
+        raise Refused("CustomScaleLayer is read on two tensors of one shape",
+                      "cnndsl writes it as `add { @x | @r -> rescale S }`")
+    return [(Rescale(float(scale)), (1,)), (Add(), (0, 2))]
+
+
 # Keras class name (in a module under keras.src.applications) -> reader.
 LAYERS: dict[str, Callable[[Seen], Layer]] = {
     "LayerScale": layer_scale, "StochasticDepth": stochastic_depth,
+}
+
+# Classes read as several steps: each step and what it reads, by position among the
+# layer's inputs and then the steps before it (input k, ..., step j is k + j).
+STEPS: dict[str, Callable[[Seen], list[tuple[Layer, tuple[int, ...]]]]] = {
+    "CustomScaleLayer": custom_scale,
 }
 
 # Classes whose weights the catalogue declares in another shape, same numbers in order.
