@@ -569,3 +569,27 @@ def test_receptive_field_column_and_dense_equivalent(tmp_path, capsys):
     rows = table_rows(cli(capsys, "shapes", str(path))[1])
     assert [r["rf"] for r in rows.values()] == ["1x1", "3x3", "4x4", "8x4", "global",
                                                 "global"]
+
+
+NO_NUMPY_SCRIPT = r"""
+import contextlib, io, json, sys
+from cnndsl.cli import main
+out = io.StringIO()
+with contextlib.redirect_stdout(out):
+    codes = [main(argv) for argv in ARGVS]
+print(json.dumps({"codes": codes, "numpy": "numpy" in sys.modules}))
+"""
+
+
+def test_shapes_check_and_draw_start_without_numpy(tmp_path):
+    """The commands that only read the spec start fast: none of them, nor the CLI's
+    table of commands (train, evaluate, import, maps), imports NumPy."""
+    argvs = [["shapes", "examples/resnet50.cnn"], ["check", "examples/nasnet_mobile.cnn"],
+             ["draw", "examples/resnet50.cnn", "-o", str(tmp_path / "r.svg")]]
+    script = NO_NUMPY_SCRIPT.replace("ARGVS", repr(argvs))
+    result = subprocess.run([sys.executable, "-c", script], cwd=ROOT, capture_output=True,
+                            text=True, timeout=300,
+                            env={**os.environ, "PYTHONPATH": str(ROOT)})
+    assert result.returncode == 0, result.stderr
+    assert json.loads(result.stdout.strip().split("\n")[-1]) == {"codes": [0, 0, 0],
+                                                                 "numpy": False}

@@ -14,11 +14,14 @@ from __future__ import annotations
 import argparse
 import json
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from ..errors import CnnError
 from ..files import FileError
-from ..training import defaults, evaluation, fit, folders, pipeline
-from .train import add_data_arguments, open_data
+from .train import add_data_arguments
+
+if TYPE_CHECKING:  # imported when run: NumPy and Keras stay out of other commands
+    from ..training import evaluation
 
 
 def add_parser(sub, path_type) -> None:
@@ -37,6 +40,8 @@ def add_parser(sub, path_type) -> None:
 def run(args: argparse.Namespace) -> int:
     """The command: checks without TensorFlow, then Keras's evaluation."""
     from ..cli import EXIT_OK, UserError, load, say
+    from ..training import defaults, evaluation
+    from ..training.session import open_data
 
     display, graph, text = load(args.file)
     try:
@@ -61,6 +66,7 @@ def run(args: argparse.Namespace) -> int:
 def score(graph, data, task, weights: Path, batch: int) -> evaluation.Evaluation:
     from ..compile import fit as fit_weights
     from ..compile import keras_backend, read_weights
+    from ..training import evaluation, fit, folders, pipeline
 
     values = read_weights(weights)
     fit_weights(graph, values, weights)

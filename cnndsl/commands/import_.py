@@ -18,12 +18,14 @@ import warnings
 import zipfile
 from dataclasses import dataclass
 from pathlib import Path
-
-import numpy as np
+from typing import TYPE_CHECKING
 
 from .. import files, signals
 from ..errors import shown
 from ..files import FileError
+
+if TYPE_CHECKING:  # NumPy is imported when a model is, not by every command
+    import numpy as np
 
 DESCRIPTION = (
     "Write a Keras 3 model (.keras, loaded in safe mode: no code from the file is run) as "

@@ -10,8 +10,8 @@ Keras gives it; its weights are taken in the order the catalogue declares them, 
 Keras's own. Operations applied to tensors (`inputs + x`, MobileNetV3's hard sigmoid
 `ReLU(6.0)(x + 3.0) * (1.0 / 6.0)`) are read by `keras_ops`, a chain of them that is
 exactly one activation as that one step; layers keras.applications defines for itself
-(ConvNeXt's LayerScale, Inception-ResNet-v2's scaled residual sum) by `keras_apps`. Nothing here imports Keras: the model object
-comes from the caller.
+(ConvNeXt's LayerScale, Inception-ResNet-v2's scaled residual sum) by `keras_apps`.
+Nothing here imports Keras: the model object comes from the caller.
 """
 
 from __future__ import annotations

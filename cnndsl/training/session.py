@@ -1,0 +1,188 @@
+"""A `cnndsl train` run: the data opened and checked, Keras's fit, the model written.
+
+The command's module (`cnndsl.commands.train`) only declares its arguments, so that every
+other command starts without NumPy; it calls `run` here.
+"""
+
+from __future__ import annotations
+
+import argparse
+import dataclasses
+import sys
+import tempfile
+from dataclasses import dataclass
+from pathlib import Path
+
+from .. import files, signals
+from ..errors import CnnError, shown
+from ..files import FileError
+from ..ir import Graph
+from . import arrays, defaults, distribute, fit, folders, pipeline
+from . import plot as plotting
+
+
+def run(args: argparse.Namespace) -> int:
+    """The command: checks without TensorFlow, then training, then the model written."""
+    from ..cli import EXIT_OK, UserError, load, say
+
+    display, graph, text = load(args.file)
+    output = Path(args.output)
+    try:
+        if not graph.single:
+            raise FileError(args.file, "training takes a network of one input and one "
+                            "output", "train a network of one chain, or in Keras directly")
+        check_files(args, output)
+        settings = settings_of(args, output)
+        data, task = open_data(graph, args.data, args.val, args.val_split, args.seed)
+        task = defaults.overridden(task, args.loss, args.metrics)
+        fit.check_checkpoints(settings)
+        history, wrote = train(graph, data, task, settings, args)
+    except FileError as e:
+        raise UserError(e.render()) from None
+    except CnnError as e:
+        raise UserError(e.render(text, display)) from None
+    last = {k: v[-1] for k, v in history.items()}
+    shown_metrics = ", ".join(f"{k} {v:.4f}" for k, v in last.items())
+    epochs = len(next(iter(history.values()), []))
+    target = shown(output) if wrote else f"this worker trained; the chief writes {shown(output)}"
+    say(f"ok: {target} ({epochs} epochs: {shown_metrics})")
+    return EXIT_OK
+
+
+@dataclass(frozen=True)
+class Data:
+    """Training and validation data: arrays, or an image directory (`folder`)."""
+
+    train: arrays.Arrays | None
+    val: arrays.Arrays | None
+    folder: Path | None
+    val_split: float | None
+
+
+def open_data(graph: Graph, data: str, val: str | None, val_split: float | None,
+              seed: int) -> tuple[Data, defaults.Task]:
+    """The data, checked against the network; the task its labels make."""
+    if Path(data).is_dir():
+        if val is not None:
+            raise FileError("--val", "an image directory is split with --val-split",
+                            "e.g. --val-split 0.2")
+        task = folders.image_task(graph, Path(data))
+        return Data(None, None, Path(data), val_split), task
+    train = arrays.open_npz(Path(data))
+    defaults.check_examples(graph, train)
+    task = defaults.task_for(graph, train)
+    held = None
+    if val is not None:
+        held = arrays.open_npz(Path(val))
+        defaults.check_examples(graph, held)
+        if defaults.task_for(graph, held).labels != task.labels:
+            raise FileError(val, "the validation labels are not of the training labels' "
+                            "kind", "both class indices, or both one-hot")
+    elif val_split is not None:
+        train, held = arrays.split(train, val_split, seed)
+    return Data(train, held, None, None), task
+
+
+def settings_of(args, output: Path) -> fit.Settings:
+    for name, low in (("epochs", 1), ("batch_size", 1), ("patience", 0), ("devices", 1)):
+        value = getattr(args, name)
+        if value is not None and value < low:
+            raise FileError(f"--{name.replace('_', '-')}", f"must be {low} or more, got "
+                            f"{value}", f"e.g. --{name.replace('_', '-')} {max(low, 2)}")
+    if args.lr is not None and not args.lr > 0:
+        raise FileError("--lr", f"must be positive, got {args.lr:g}", "e.g. --lr 0.001")
+    stem = output.with_suffix("")
+    return fit.Settings(
+        epochs=args.epochs, batch_size=args.batch_size, seed=args.seed,
+        optimizer=args.optimizer, lr=args.lr, patience=args.patience,
+        checkpoint_dir=Path(args.checkpoint_dir or f"{stem}.checkpoints"),
+        resume=args.resume, history=Path(args.history or f"{stem}.history.csv"))
+
+
+def check_files(args, output: Path) -> None:
+    from ..compile import check_output
+
+    check_output(output, args.file, "keras", args.weights)
+    files.refuse_overwriting(output, "-o", {"the data": args.data, "the validation data":
+                                            args.val})
+    if args.plot is not None:
+        from ..runner import check_destination
+
+        check_destination(Path(args.plot), (".png", ".svg", ".pdf"), "--plot")
+        plotting.check()
+    if args.weights is not None and not Path(args.weights).is_file():
+        raise FileError(args.weights, "no such file", "--weights takes an .npz keyed "
+                        "LAYER/VARIABLE or a .keras model")
+    distribute.check(args.strategy)
+
+
+def train(graph: Graph, data: Data, task: defaults.Task, settings: fit.Settings, args):
+    """(history, whether this process wrote the model)."""
+    chief = distribute.is_chief(args.strategy)
+    with tempfile.TemporaryDirectory(prefix="cnndsl-worker-") as scratch:
+        if not chief:  # a cluster's other workers save too (every worker must), unseen
+            settings = dataclasses.replace(settings, history=None)
+        output = Path(args.output) if chief else Path(scratch) / "model.keras"
+        checkpoints_to = settings.checkpoint_dir if chief else Path(scratch) / "checkpoints"
+        return fitted(graph, data, task, settings, args, output, checkpoints_to), chief
+
+
+def fitted(graph: Graph, data: Data, task: defaults.Task, settings: fit.Settings, args,
+           output: Path, checkpoints_to: Path | None) -> dict[str, list[float]]:
+    """Train, save the model to `output`, plot; the history."""
+    from ..compile import keras_backend, writing
+
+    with keras_backend(output, "training") as backend:
+        import keras
+        import tensorflow as tf
+
+        strategy = distribute.setup(args.strategy, args.devices)
+        keras.utils.set_random_seed(settings.seed)
+        tf.config.experimental.enable_op_determinism()
+        with strategy.scope():
+            model, first = fit.model_for(graph, task, settings,
+                                         Path(args.weights) if args.weights else None,
+                                         backend)
+        train_ds, steps, val_ds = datasets(graph, data, settings, first,
+                                           strategy.num_replicas_in_sync > 1)
+        sample = (next(iter(train_ds.take(1))) if data.train is None else
+                  pipeline.sample(data.train, settings.batch_size))
+        signals.check()
+        try:
+            history = fit.fit(model, train_ds, steps, val_ds, settings, first,
+                              checkpoints_to, strategy, sample)
+        except KeyboardInterrupt:
+            _say_resumable(settings)
+            raise
+        with writing(output), strategy.scope():
+            backend.save_model(model, output)
+        if args.plot is not None and settings.history is not None:
+            with writing(Path(args.plot)):
+                plotting.plot(settings.history, Path(args.plot))
+    return history
+
+
+def datasets(graph: Graph, data: Data, settings: fit.Settings, first: int, replicas: bool):
+    """(training dataset, steps per epoch or None, validation dataset or None)."""
+    b, seed = settings.batch_size, settings.seed
+    if data.folder is not None:
+        subset = "training" if data.val_split else None
+        train = pipeline.images(data.folder, graph.input.shape, b, seed, data.val_split,
+                                subset)
+        val = pipeline.images(data.folder, graph.input.shape, b, seed, data.val_split,
+                              "validation") if data.val_split else None
+        return train, None, val
+    assert data.train is not None
+    train, steps = pipeline.training(data.train, b, seed, first, settings.epochs, replicas)
+    val = pipeline.evaluation(data.val, b) if data.val is not None else None
+    return train, steps, val
+
+
+def _say_resumable(settings: fit.Settings) -> None:
+    from ..cli import tell
+
+    found = fit.checkpoints(settings.checkpoint_dir)
+    if found:
+        tell(f"cnndsl train: checkpoints up to epoch {found[-1][0]} are in "
+             f"{shown(settings.checkpoint_dir)}; the same command with --resume continues")
+    sys.stderr.flush()
