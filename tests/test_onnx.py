@@ -8,7 +8,8 @@ the same weights (`init_weights`), never the ONNX backend's own output:
   the NumPy backend's outputs (relative error <= 1e-5), for a batch of 2 although the
   model was written without knowing the batch size; the big examples at a small input
   size where their spec allows it (the layers are the same; only the spatial sizes and
-  the first dense layer after a `flatten` shrink);
+  the first dense layer after a `flatten` shrink), every one at its own size with
+  CNNDSL_HYPOTHESIS_PROFILE=thorough;
 * the model's boundary: inputs and outputs named as in the spec, channels-last; layer
   names in node names; weights as initializers named LAYER/VARIABLE; no transpose
   feeding a transpose, and a plain CNN with exactly one (its input's);
@@ -25,6 +26,7 @@ tests/test_differential_v2.py.
 
 from __future__ import annotations
 
+import os
 import re
 import subprocess
 import sys
@@ -55,6 +57,8 @@ from cnndsl.backends.onnx import DEFAULT_OPSET, MIN_OPSET, build_model  # noqa: 
 ROOT = Path(__file__).resolve().parent.parent
 EXAMPLES = sorted((ROOT / "examples").glob("*.cnn"))
 IMAGE = re.compile(r"^(\s*input (?:\d+x)?)(\d+)x(\d+)(x\d+\s)", re.MULTILINE)
+# CNNDSL_HYPOTHESIS_PROFILE=thorough runs every example at the size its spec writes.
+THOROUGH = os.environ.get("CNNDSL_HYPOTHESIS_PROFILE") == "thorough"
 SMALL_SIDES = (32, 48, 64, 75, 96, 128)
 NEWEST_ORT_OPSET = 20  # what onnxruntime 1.17 (the oldest the extras allow) reads: Gelu
 
@@ -116,7 +120,8 @@ def transposes(model) -> list:
 def test_every_example_runs_in_onnxruntime_as_in_numpy(path):
     """The outputs to 1e-5 of max(1, max|numpy|), and every layer to 1e-5 of its own
     largest value (the first layer that disagrees is named)."""
-    graph = compile_text(small(path.read_text(encoding="utf-8")), path.stem)
+    text = path.read_text(encoding="utf-8")
+    graph = compile_text(text if THOROUGH else small(text), path.stem)
     weights = lively_weights(graph)
     model = build_model(graph, weights)  # onnx.checker, full_check=True, inside
     assert check_inferred_shapes(graph, model) >= len(graph.nodes)
