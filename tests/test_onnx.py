@@ -8,8 +8,8 @@ the same weights (`init_weights`), never the ONNX backend's own output:
   the NumPy backend's outputs (relative error <= 1e-5), for a batch of 2 although the
   model was written without knowing the batch size; the big examples at a small input
   size where their spec allows it (the layers are the same; only the spatial sizes and
-  the first dense layer after a `flatten` shrink), every one at its own size with
-  CNNDSL_HYPOTHESIS_PROFILE=thorough;
+  the first dense layer after a `flatten` shrink), and with
+  CNNDSL_HYPOTHESIS_PROFILE=thorough their outputs at the size the spec writes too;
 * the model's boundary: inputs and outputs named as in the spec, channels-last; layer
   names in node names; weights as initializers named LAYER/VARIABLE; no transpose
   feeding a transpose, and a plain CNN with exactly one (its input's);
@@ -119,9 +119,17 @@ def transposes(model) -> list:
 @pytest.mark.parametrize("path", EXAMPLES, ids=[p.stem for p in EXAMPLES])
 def test_every_example_runs_in_onnxruntime_as_in_numpy(path):
     """The outputs to 1e-5 of max(1, max|numpy|), and every layer to 1e-5 of its own
-    largest value (the first layer that disagrees is named)."""
+    largest value (the first layer that disagrees is named), at the small size; with the
+    thorough profile the outputs again at the size the spec writes. (Not every layer
+    there: a `gap` over 112x112 positions sums in another order in each backend, and a
+    mean near 0 of values near 1 then differs by more than 1e-5 of itself in float32.)"""
     text = path.read_text(encoding="utf-8")
-    graph = compile_text(text if THOROUGH else small(text), path.stem)
+    check_example(compile_text(small(text), path.stem), every_layer=True)
+    if THOROUGH and small(text) != text:
+        check_example(compile_text(text, path.stem), every_layer=False)
+
+
+def check_example(graph, every_layer: bool) -> None:
     weights = lively_weights(graph)
     model = build_model(graph, weights)  # onnx.checker, full_check=True, inside
     assert check_inferred_shapes(graph, model) >= len(graph.nodes)
@@ -130,6 +138,8 @@ def test_every_example_runs_in_onnxruntime_as_in_numpy(path):
         "a transpose feeds a transpose"
     xs = inputs(graph)
     assert_agrees(graph, model, xs, weights)
+    if not every_layer:
+        return
     expected = Interpreter(graph, weights, fuse=False, keep=True).run_all(xs)
     layers = run_every_layer(graph, model, xs)
     assert len(layers) == len(graph.nodes) - len(graph.inputs)
