@@ -223,6 +223,23 @@ def fit(graph: Graph, weights: Weights, path: Path) -> None:
                        "dense_1/kernel (in, units); `cnndsl shapes` lists the layers") from None
 
 
+def load_keras_model(backend, path: Path):
+    """The model in `path`, loaded by the Keras backend in safe mode, or a `FileError`
+    with the first line of what Keras said (`cnndsl weights`, `run --weights`, `import`)."""
+    try:
+        return backend.load_model(path)
+    except CnnError:  # no TensorFlow: `keras_backend` says so
+        raise
+    except Exception as e:  # noqa: BLE001 - Keras raises many types for a bad file
+        if backend.out_of_memory(e):
+            raise
+        reason = shown((str(e).strip().splitlines() or [type(e).__name__])[0])
+        raise FileError(path, f"Keras cannot load the model: {reason}",
+                        "save it with model.save('model.keras'); models with Lambda "
+                        "layers or unregistered custom classes cannot be loaded "
+                        "safely") from None
+
+
 def keras_weights(path: Path) -> Weights:
     """The weights of a `.keras` model, loaded in Keras's safe mode. What Keras warns
     about while loading it (an odd config) is said in one line on standard error."""
@@ -230,18 +247,7 @@ def keras_weights(path: Path) -> Weights:
     with keras_backend(path, "loading the model") as backend, \
             warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always")
-        try:
-            model = backend.load_model(path)
-        except CnnError:  # no TensorFlow: `keras_backend` says so
-            raise
-        except Exception as e:  # noqa: BLE001 - Keras raises many types for a bad file
-            if backend.out_of_memory(e):
-                raise
-            reason = shown((str(e).strip().splitlines() or [type(e).__name__])[0])
-            raise FileError(path, f"Keras cannot load the model: {reason}",
-                           "save it with model.save('model.keras'); models with Lambda "
-                           "layers or unregistered custom classes cannot be loaded "
-                           "safely") from None
+        model = load_keras_model(backend, path)
         weights = backend.get_weights(model)
     _report_warnings(path, caught)
     return weights

@@ -144,16 +144,7 @@ def load(model: Path):
     with keras_compile.keras_backend(model, "loading the model") as backend, \
             warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always")
-        try:
-            keras_model = backend.load_model(model)
-        except Exception as e:  # noqa: BLE001 - Keras raises many types for a bad file
-            if backend.out_of_memory(e):
-                raise
-            reason = shown((str(e).strip().splitlines() or [type(e).__name__])[0])
-            raise FileError(model, f"Keras cannot load the model: {reason}",
-                            "save it with model.save('model.keras'); models with Lambda "
-                            "layers or unregistered custom classes cannot be loaded "
-                            "safely") from None
+        keras_model = keras_compile.load_keras_model(backend, model)
     keras_compile._report_warnings(model, caught)  # one line, as `cnndsl weights` says it
     signals.check()
     return keras_model
