@@ -14,6 +14,8 @@ import argparse
 
 from ..training.distribute import STRATEGIES
 
+CLUSTER_TIMEOUT = 300.0  # seconds: machines started by hand, or pods still pulling images
+
 DESCRIPTION = (
     "Train the network with Keras on an .npz of arrays x and y (read from disk a batch at "
     "a time) or a directory of images with one sub-directory per class, and write the "
@@ -58,6 +60,10 @@ def add_parser(sub, path_type) -> None:
                    "with TF_CONFIG (default: one)")
     p.add_argument("--devices", type=int, metavar="N", help="split the CPU into N "
                    "logical devices (to try --strategy mirrored without GPUs; for tests)")
+    p.add_argument("--cluster-timeout", type=float, default=CLUSTER_TIMEOUT,
+                   metavar="SECONDS", help="with multiworker: how long to wait for the "
+                   "other tasks of TF_CONFIG to answer, then again for TensorFlow to form "
+                   f"the cluster (default: {CLUSTER_TIMEOUT:g})")
 
 
 def add_data_arguments(p, path_type) -> None:

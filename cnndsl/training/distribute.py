@@ -11,31 +11,24 @@ touches a device, so `setup` is the first thing done after TensorFlow's import.
 
 from __future__ import annotations
 
-import json
-import os
+import contextlib
+from collections.abc import Iterator
+from typing import TYPE_CHECKING
 
 from ..files import FileError
+
+if TYPE_CHECKING:  # the CLI imports STRATEGIES at start: sockets and processes wait till used
+    from . import watchdog
 
 STRATEGIES = ("one", "mirrored", "multiworker")
 
 
 def check(strategy: str) -> None:
-    """TF_CONFIG is present and readable for multiworker (checked before TensorFlow)."""
-    if strategy != "multiworker":
-        return
-    try:
-        config = json.loads(os.environ["TF_CONFIG"])
-        workers = config["cluster"]["worker"]
-        config["task"]["index"]
-    except (KeyError, TypeError, ValueError):
-        raise FileError("TF_CONFIG", "--strategy multiworker needs the environment "
-                        "variable TF_CONFIG with the cluster and this worker's task",
-                        'e.g. TF_CONFIG=\'{"cluster": {"worker": ["host1:12345", '
-                        '"host2:12345"]}, "task": {"type": "worker", "index": 0}}\' '
-                        "(docs/training.md)") from None
-    if not isinstance(workers, list) or not workers:
-        raise FileError("TF_CONFIG", "the cluster lists no workers",
-                        "list every worker's host:port under cluster.worker")
+    """TF_CONFIG is present and sound for multiworker (checked before TensorFlow)."""
+    if strategy == "multiworker":
+        from . import cluster
+
+        cluster.read()
 
 
 def setup(strategy: str, devices: int | None):
@@ -60,13 +53,51 @@ def is_chief(strategy: str) -> bool:
     where it is not the chief (the task `chief`, or else worker 0). The other workers
     write theirs to a temporary directory: saving takes every worker, as it makes
     variables that the workers keep in step."""
-    if strategy != "multiworker":
-        return True
-    config = json.loads(os.environ["TF_CONFIG"])
-    task = config["task"]
-    if "chief" in config["cluster"]:
-        return task.get("type") == "chief"
-    return task.get("type", "worker") == "worker" and int(task["index"]) == 0
+    from . import cluster
+
+    return strategy != "multiworker" or cluster.read().chief
+
+
+class Placement:
+    """`setup`, guarded for a cluster. The tasks first meet in Python (`meeting.meet`:
+    interruptible, at most `timeout` seconds, an error naming the tasks that did not
+    come); then TensorFlow forms the cluster, in C++, `bounded` by `timeout` again and
+    ended at once by Ctrl-C; `ending` says what was not written."""
+
+    def __init__(self, strategy: str, devices: int | None, timeout: float,
+                 ending: watchdog.Ending) -> None:
+        if strategy == "multiworker" and not 0 < timeout < float("inf"):
+            raise FileError("--cluster-timeout", f"must be a positive number of seconds, "
+                            f"got {timeout:g}", "e.g. --cluster-timeout 300")
+        self.strategy, self.devices, self.timeout, self.ending = strategy, devices, timeout, ending
+
+    def setup(self):
+        """The strategy (`setup`); for a cluster, within the timeout or not at all."""
+        if self.strategy != "multiworker":
+            return setup(self.strategy, self.devices)
+        from ..cli import tell
+        from . import cluster, meeting, watchdog
+
+        meeting.meet(cluster.read(), self.timeout, tell)
+        with watchdog.bounded(self.timeout, self.ending):
+            return setup(self.strategy, self.devices)
+
+    @contextlib.contextmanager
+    def training(self) -> Iterator[None]:
+        """Around `model.fit`: a task that stops answering (it ended, or its machine)
+        is TensorFlow's `UnavailableError` in the others, said as such."""
+        if self.strategy != "multiworker":
+            yield
+            return
+        import tensorflow as tf
+
+        try:
+            yield
+        except (tf.errors.UnavailableError, tf.errors.DeadlineExceededError) as e:
+            raise FileError("TF_CONFIG", "another task of the cluster stopped answering "
+                            f"during training (TensorFlow's {type(e).__name__})",
+                            "start every task again with the same command and --resume; "
+                            "the chief's checkpoints continue the run") from None
 
 
 def _multi_worker(tf):

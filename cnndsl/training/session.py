@@ -17,7 +17,7 @@ from .. import files, signals
 from ..errors import CnnError, shown
 from ..files import FileError
 from ..ir import Graph
-from . import arrays, defaults, distribute, fit, folders, pipeline
+from . import arrays, defaults, distribute, fit, folders, pipeline, watchdog
 from . import plot as plotting
 
 
@@ -124,11 +124,16 @@ def train(graph: Graph, data: Data, task: defaults.Task, settings: fit.Settings,
             settings = dataclasses.replace(settings, history=None)
         output = Path(args.output) if chief else Path(scratch) / "model.keras"
         checkpoints_to = settings.checkpoint_dir if chief else Path(scratch) / "checkpoints"
-        return fitted(graph, data, task, settings, args, output, checkpoints_to), chief
+        placement = distribute.Placement(args.strategy, args.devices, args.cluster_timeout,
+                                         _ending(chief, output, Path(scratch),
+                                                 args.cluster_timeout))
+        return fitted(graph, data, task, settings, args, output, checkpoints_to,
+                      placement), chief
 
 
 def fitted(graph: Graph, data: Data, task: defaults.Task, settings: fit.Settings, args,
-           output: Path, checkpoints_to: Path | None) -> dict[str, list[float]]:
+           output: Path, checkpoints_to: Path | None,
+           placement: distribute.Placement) -> dict[str, list[float]]:
     """Train, save the model to `output`, plot; the history."""
     from ..compile import keras_backend, writing
 
@@ -136,7 +141,7 @@ def fitted(graph: Graph, data: Data, task: defaults.Task, settings: fit.Settings
         import keras
         import tensorflow as tf
 
-        strategy = distribute.setup(args.strategy, args.devices)
+        strategy = placement.setup()
         keras.utils.set_random_seed(settings.seed)
         tf.config.experimental.enable_op_determinism()
         with strategy.scope():
@@ -149,8 +154,9 @@ def fitted(graph: Graph, data: Data, task: defaults.Task, settings: fit.Settings
                   pipeline.sample(data.train, settings.batch_size))
         signals.check()
         try:
-            history = fit.fit(model, train_ds, steps, val_ds, settings, first,
-                              checkpoints_to, strategy, sample)
+            with placement.training():
+                history = fit.fit(model, train_ds, steps, val_ds, settings, first,
+                                  checkpoints_to, strategy, sample)
         except KeyboardInterrupt:
             _say_resumable(settings)
             raise
@@ -160,6 +166,19 @@ def fitted(graph: Graph, data: Data, task: defaults.Task, settings: fit.Settings
             with writing(Path(args.plot)):
                 plotting.plot(settings.history, Path(args.plot))
     return history
+
+
+def _ending(chief: bool, output: Path, scratch: Path, timeout: float) -> watchdog.Ending:
+    """For a process ended while TensorFlow forms the cluster: what to say and remove."""
+    unwritten = f"; {shown(output)} was not written" if chief else ""
+    return watchdog.Ending(
+        stopped=f"cnndsl train: stopped while TensorFlow was forming the cluster{unwritten}",
+        late=FileError("TF_CONFIG", "every other task answered, but TensorFlow did not form "
+                       f"the cluster within {timeout:g} s", "check that each address "
+                       "in TF_CONFIG is a task running `cnndsl train --strategy "
+                       "multiworker` with the same cluster (not another program), or "
+                       "raise --cluster-timeout").render(),
+        remove=[] if chief else [str(scratch)])
 
 
 def datasets(graph: Graph, data: Data, settings: fit.Settings, first: int, replicas: bool):
