@@ -410,3 +410,14 @@ def save_model(model, path: Path | None) -> None:
     with staged(path, suffix=".keras") if path is not None else \
             staged_stdout(suffix=".keras") as tmp:
         model.save(tmp)
+
+
+def saved_config(graph: Graph) -> dict:
+    """What a `.keras` file of the network holds as `config.json` (Keras's serialisation,
+    through JSON), the model built without drawing its weights: what a checkpoint of it
+    must hold (`cnndsl train --resume`)."""
+    import json
+
+    with _no_initial_draws():
+        model = _build(graph)
+    return json.loads(json.dumps(_keras().saving.serialize_keras_object(model)))

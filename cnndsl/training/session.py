@@ -17,7 +17,7 @@ from .. import files, signals
 from ..errors import CnnError, shown
 from ..files import FileError
 from ..ir import Graph
-from . import arrays, defaults, distribute, fit, folders, pipeline, watchdog
+from . import arrays, defaults, distribute, fit, folders, pipeline, resume, watchdog
 from . import plot as plotting
 
 
@@ -144,6 +144,9 @@ def fitted(graph: Graph, data: Data, task: defaults.Task, settings: fit.Settings
         strategy = placement.setup()
         keras.utils.set_random_seed(settings.seed)
         tf.config.experimental.enable_op_determinism()
+        if settings.resume:  # before the checkpoint is loaded: of the spec's network?
+            resume.check(graph, "<stdin>" if args.file == "-" else args.file,
+                         fit.checkpoints(settings.checkpoint_dir)[-1][1], backend)
         with strategy.scope():
             model, first = fit.model_for(graph, task, settings,
                                          Path(args.weights) if args.weights else None,
