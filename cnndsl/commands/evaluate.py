@@ -1,12 +1,14 @@
 """`cnndsl evaluate NET.cnn --weights MODEL.keras --data DATA`: how well a model does.
 
-    cnndsl evaluate examples/digits.cnn --weights digits.keras --data digits.npz
+    cnndsl evaluate examples/digits.cnn --weights digits.keras --data digits.npz --split val
     cnndsl evaluate examples/digits.cnn --weights digits.keras --data test/ --format json
 
 The network is built from the spec with the given weights (a `.keras` model's, or an
 `.npz` keyed LAYER/VARIABLE), compiled with the loss and metrics `cnndsl train` would
 choose (or --loss, --metrics), and scored by Keras; a classifier also gets its confusion
-matrix. The data is checked against the network before TensorFlow is imported.
+matrix. The data is checked against the network before TensorFlow is imported. `--split val`
+scores only the examples `cnndsl train --val-split` held out (`--split train`, the
+others), by the record it wrote beside the model (cnndsl/training/splits.py).
 """
 
 from __future__ import annotations
@@ -35,6 +37,10 @@ def add_parser(sub, path_type) -> None:
     p.add_argument("--batch-size", type=int, default=32, help="(default: 32)")
     p.add_argument("--format", choices=("table", "json"), default="table",
                    help="output format (default: table)")
+    p.add_argument("--split", choices=("all", "train", "val"), default="all",
+                   help="score only the examples of an .npz that `cnndsl train "
+                   "--val-split` held out (val), or the others (train), as recorded beside "
+                   "the model (default: all)")
 
 
 def run(args: argparse.Namespace) -> int:
@@ -52,6 +58,8 @@ def run(args: argparse.Namespace) -> int:
             raise FileError("--batch-size", f"must be 1 or more, got {args.batch_size}",
                             "e.g. --batch-size 32")
         data, task = open_data(graph, args.data, None, None, 0)
+        if args.split != "all":
+            data = part_of(data, args.split, Path(args.weights))
         task = defaults.overridden(task, args.loss, args.metrics)
         found = score(graph, data, task, Path(args.weights), args.batch_size)
     except FileError as e:
@@ -61,6 +69,19 @@ def run(args: argparse.Namespace) -> int:
     say(json.dumps(evaluation.as_json(found), indent=2) if args.format == "json"
         else evaluation.table(found))
     return EXIT_OK
+
+
+def part_of(data, part: str, weights: Path):
+    """The examples of `data` that `cnndsl train` held out, or the others."""
+    from dataclasses import replace
+
+    from ..training import splits
+
+    if data.train is None:
+        raise FileError("--split", "takes an .npz; an image directory is split by Keras "
+                        "itself, which cnndsl does not record", "keep the held-out images "
+                        "in a directory of their own, and evaluate on it")
+    return replace(data, train=splits.held_out(data.train, weights, part))
 
 
 def score(graph, data, task, weights: Path, batch: int) -> evaluation.Evaluation:

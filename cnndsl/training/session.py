@@ -17,7 +17,7 @@ from .. import files, signals
 from ..errors import CnnError, shown
 from ..files import FileError
 from ..ir import Graph
-from . import arrays, defaults, distribute, fit, folders, pipeline, resume, watchdog
+from . import arrays, defaults, distribute, fit, folders, pipeline, resume, splits, watchdog
 from . import plot as plotting
 
 
@@ -36,7 +36,8 @@ def run(args: argparse.Namespace) -> int:
         data, task = open_data(graph, args.data, args.val, args.val_split, args.seed)
         task = defaults.overridden(task, args.loss, args.metrics)
         fit.check_checkpoints(settings)
-        history, wrote = train(graph, data, task, settings, args)
+        split = held_out(args, data, settings)
+        history, wrote = train(graph, data, task, settings, args, split)
     except FileError as e:
         raise UserError(e.render()) from None
     except CnnError as e:
@@ -116,8 +117,24 @@ def check_files(args, output: Path) -> None:
     distribute.check(args.strategy)
 
 
-def train(graph: Graph, data: Data, task: defaults.Task, settings: fit.Settings, args):
-    """(history, whether this process wrote the model)."""
+def held_out(args, data: Data, settings: fit.Settings) -> dict | None:
+    """The record of the examples `--val-split` holds out of an `.npz` (`splits`)."""
+    if args.val_split is None or data.train is None or data.val is None:
+        return None
+    inputs = {"the spec": None if args.file == "-" else args.file, "the data": args.data,
+              "the weights file": args.weights}
+    records = [splits.beside(Path(args.output))]
+    if settings.checkpoint_dir is not None:
+        records.append(settings.checkpoint_dir / splits.RECORD)
+    for record in records:
+        files.refuse_overwriting(record, "-o", inputs)
+    split = splits.record(data.train, data.val, args.val_split, args.seed)
+    return splits.known(split, settings.checkpoint_dir, settings.resume)
+
+
+def train(graph: Graph, data: Data, task: defaults.Task, settings: fit.Settings, args,
+          split: dict | None = None):
+    """(history, whether this process wrote the model); the chief records `split`."""
     chief = distribute.is_chief(args.strategy)
     with tempfile.TemporaryDirectory(prefix="cnndsl-worker-") as scratch:
         if not chief:  # a cluster's other workers save too (every worker must), unseen
@@ -127,13 +144,16 @@ def train(graph: Graph, data: Data, task: defaults.Task, settings: fit.Settings,
         placement = distribute.Placement(args.strategy, args.devices, args.cluster_timeout,
                                          _ending(chief, output, Path(scratch),
                                                  args.cluster_timeout))
-        return fitted(graph, data, task, settings, args, output, checkpoints_to,
-                      placement), chief
+        history = fitted(graph, data, task, settings, args, output, checkpoints_to,
+                         placement, split if chief else None)
+    if chief and split is not None:
+        splits.finish(split, output)
+    return history, chief
 
 
 def fitted(graph: Graph, data: Data, task: defaults.Task, settings: fit.Settings, args,
            output: Path, checkpoints_to: Path | None,
-           placement: distribute.Placement) -> dict[str, list[float]]:
+           placement: distribute.Placement, split: dict | None) -> dict[str, list[float]]:
     """Train, save the model to `output`, plot; the history."""
     from ..compile import keras_backend, writing
 
@@ -156,6 +176,8 @@ def fitted(graph: Graph, data: Data, task: defaults.Task, settings: fit.Settings
         sample = (next(iter(train_ds.take(1))) if data.train is None else
                   pipeline.sample(data.train, settings.batch_size))
         signals.check()
+        if split is not None and checkpoints_to is not None:
+            splits.start(split, checkpoints_to)
         try:
             with placement.training():
                 history = fit.fit(model, train_ds, steps, val_ds, settings, first,
