@@ -15,6 +15,7 @@ from math import prod
 
 from .analysis import BYTES_PER_VALUE, LayerStats, ReceptiveField, Stats
 from .errors import shown
+from .escaping import markdown_cell
 from .outline import UNICODE, Glyphs, Row, outline
 from .shapes import format_shape
 from .util import no_gc
@@ -291,10 +292,10 @@ def to_csv(stats: Stats) -> str:
 
 def to_markdown(stats: Stats) -> str:
     def cell(v) -> str:
-        return (f"{v:,}" if isinstance(v, int) else str(v)).replace("|", "\\|")
+        return f"{v:,}" if isinstance(v, int) else markdown_cell(v)
 
     g = stats.graph
-    lines = [f"## {shown(g.name)}", "", "| " + " | ".join(FLAT_HEADER) + " |",
+    lines = [f"## {markdown_cell(g.name)}", "", "| " + " | ".join(FLAT_HEADER) + " |",
              "|" + "|".join("---" if h in TEXT_COLUMNS else "---:" for h in FLAT_HEADER) + "|"]
     lines += ["| " + " | ".join(cell(v) for v in row) + " |" for row in _flat_rows(stats)]
     lines += ["", f"**Total params:** {stats.params:,} ({stats.total('trainable'):,} "

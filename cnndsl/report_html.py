@@ -7,9 +7,8 @@ aligned; every piece of text from the spec (names, steps) is escaped, so a layer
 
 from __future__ import annotations
 
-from html import escape
-
 from .analysis import Stats
+from .escaping import html_text
 from .report import COLUMNS, human, output_bytes, size_bytes
 from .shapes import format_shape
 
@@ -34,7 +33,7 @@ def _row(cells, tag: str) -> str:
     out = []
     for column, cell in zip(COLUMNS, cells):
         kind = ' class="num"' if column in NUMBERS else ' class="txt"'
-        out.append(f"<{tag}{kind}>{escape(str(cell))}</{tag}>")
+        out.append(f"<{tag}{kind}>{html_text(str(cell))}</{tag}>")
     return "<tr>" + "".join(out) + "</tr>"
 
 
@@ -52,12 +51,12 @@ def to_html(stats: Stats) -> str:
     layers = "layer" if len(g) == 1 else "layers"
     ends = " -> ".join(", ".join(format_shape(n.shape) for n in nodes)
                        for nodes in (g.input_nodes, g.output_nodes))
-    caption = f"{escape(g.name)}: {len(g):,} {layers}, {ends}"
+    caption = f"{html_text(g.name)}: {len(g):,} {layers}, {ends}"
     macs = stats.total("macs")
-    totals = (f"Total params: {stats.params:,} ({escape(size_bytes(stats.param_bytes))}); "
+    totals = (f"Total params: {stats.params:,} ({html_text(size_bytes(stats.param_bytes))}); "
               f"trainable {stats.total('trainable'):,}, non-trainable "
-              f"{stats.total('non_trainable'):,}. MACs: {macs:,} ({escape(human(macs))}). "
-              f"Activation memory: {escape(size_bytes(stats.activation_bytes))} "
+              f"{stats.total('non_trainable'):,}. MACs: {macs:,} ({html_text(human(macs))}). "
+              f"Activation memory: {html_text(size_bytes(stats.activation_bytes))} "
               "(float32, batch 1).")
     return (f'{STYLE}<table class="cnndsl-report"><caption>{caption}</caption>\n'
             f"<thead>{head}</thead>\n<tbody>\n{body}\n</tbody></table>\n<p>{totals}</p>")

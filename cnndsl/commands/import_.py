@@ -177,12 +177,15 @@ def write_out(imported, model: Path, keep_names: bool, fold: bool, stem: str) ->
 
 
 def _text(imported, model: Path, keep_names: bool, fold: bool) -> str:
+    from ..escaping import cnn_comment
     from ..printer import to_text
 
     graph = imported.graph
     trainable = sum(n.layer.params(n.in_shapes)[0] for n in graph.nodes)
     frozen = sum(n.layer.params(n.in_shapes)[1] for n in graph.nodes)
-    header = [f"{imported.model_name}: imported from {Path(model).name} by `cnndsl import`.",
+    # The names are the file's: a line break or a bidi override must stay inside the comment.
+    header = [f"{cnn_comment(imported.model_name)}: imported from "
+              f"{cnn_comment(Path(model).name)} by `cnndsl import`.",
               f"{trainable + frozen:,} params: {trainable:,} trainable, {frozen:,} "
               "non-trainable."]
     return to_text(graph, fold=fold, names=keep_names, header=header)

@@ -7,22 +7,18 @@ No coordinates: Graphviz places the nodes. Blocks (collapsed) get a different fi
 
 from __future__ import annotations
 
+from ..escaping import dot_string
 from .diagram import Diagram
 from .svg import COLOURS, DEFAULT_COLOUR
 
 
-def quoted(text: str) -> str:
-    """A dot string: backslashes and quotes escaped, lines as `\\n`."""
-    return '"' + text.replace("\\", "\\\\").replace('"', '\\"').replace("\n", "\\n") + '"'
-
-
 def dot(diagram: Diagram) -> str:
-    out = [f"digraph {quoted(diagram.name)} {{",
+    out = [f"digraph {dot_string(diagram.name)} {{",
            "  rankdir=TB;",
            '  node [shape=box, style="rounded,filled", fontname="monospace", fontsize=10];',
            "  edge [color=\"#555555\"];"]
     for item in diagram.items:
-        label = quoted("\n".join(item.lines))
+        label = dot_string(item.lines)
         fill = COLOURS.get(item.kind, DEFAULT_COLOUR)
         out.append(f'  n{item.index} [label={label}, fillcolor="{fill}"];')
     for item in diagram.items:

@@ -2,24 +2,19 @@
 code-hosting sites (in a ```mermaid fence).
 
 Labels are quoted; the characters Mermaid would read as syntax are written as its
-entity codes (`#quot;`, `#lt;`, `#gt;`, `#35;`), lines joined with `<br/>`.
+entity codes (`escaping.mermaid_label`), lines joined with `<br/>`.
 """
 
 from __future__ import annotations
 
+from ..escaping import mermaid_label
 from .diagram import Diagram
-
-ENTITIES = {"#": "#35;", '"': "#quot;", "<": "#lt;", ">": "#gt;"}
-
-
-def label(text: str) -> str:
-    return "".join(ENTITIES.get(c, c) for c in text)
 
 
 def mermaid(diagram: Diagram) -> str:
     out = ["flowchart TB"]
     for item in diagram.items:
-        lines = "<br/>".join(label(line) for line in item.lines)
+        lines = "<br/>".join(mermaid_label(line) for line in item.lines)
         out.append(f'  n{item.index}["{lines}"]')
     for item in diagram.items:
         for src in item.inputs:

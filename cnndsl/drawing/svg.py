@@ -8,8 +8,7 @@ and its two `<text>` lines; edges come first so that boxes are drawn over them.
 
 from __future__ import annotations
 
-from xml.sax.saxutils import escape, quoteattr
-
+from ..escaping import xml_attribute, xml_text
 from ..util import no_gc
 from .layout import PAD_Y, Box, Layout, title
 from .metrics import FONT_FAMILY, FONT_SIZE, LINE_HEIGHT
@@ -27,9 +26,9 @@ def header(width: float, height: float, name: str) -> list[str]:
     return [
         '<?xml version="1.0" encoding="UTF-8"?>',
         f'<svg xmlns="http://www.w3.org/2000/svg" width="{width:.0f}" height="{height:.0f}" '
-        f'viewBox="0 0 {width:.0f} {height:.0f}" font-family={quoteattr(FONT_FAMILY)} '
+        f'viewBox="0 0 {width:.0f} {height:.0f}" font-family={xml_attribute(FONT_FAMILY)} '
         f'font-size="{FONT_SIZE}">',
-        f"<title>{escape(name)}</title>",
+        f"<title>{xml_text(name)}</title>",
         '<defs><marker id="arrow" viewBox="0 0 8 8" refX="8" refY="4" markerWidth="7" '
         'markerHeight="7" orient="auto"><path d="M0,0 L8,4 L0,8 z" fill="#555"/></marker>'
         "</defs>",
@@ -38,7 +37,7 @@ def header(width: float, height: float, name: str) -> list[str]:
 
 
 def text(x: float, y: float, content: str, extra: str = "") -> str:
-    return f'<text x="{x:.1f}" y="{y:.1f}"{extra}>{escape(content)}</text>'
+    return f'<text x="{x:.1f}" y="{y:.1f}"{extra}>{xml_text(content)}</text>'
 
 
 def svg(placed: Layout) -> str:
@@ -69,8 +68,8 @@ def _box(box: Box) -> list[str]:
     tip = f"{item.name} ({item.kind}): {item.title}"
     first, second = item.lines
     base = box.y + PAD_Y + LINE_HEIGHT - 4
-    return [f'<g class="item" id={quoteattr("item-" + str(item.index))}>',
-            f"<title>{escape(tip)}</title>",
+    return [f'<g class="item" id={xml_attribute("item-" + str(item.index))}>',
+            f"<title>{xml_text(tip)}</title>",
             f'<rect x="{box.x:.1f}" y="{box.y:.1f}" width="{box.w:.1f}" height="{box.h:.1f}" '
             f'rx="4" fill="{fill}" stroke="#333"/>',
             text(box.cx, base, first),
