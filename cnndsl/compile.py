@@ -28,7 +28,7 @@ import numpy as np
 
 from . import files, signals
 from .errors import CnnError, shown
-from .files import FileError, unreadable
+from .files import ArchiveError, FileError, unreadable
 from .ir import Graph
 from .runner import check_destination
 from .weights import Weights, WeightsError, check_weights, load_npz
@@ -120,11 +120,13 @@ def compile_keras(graph: Graph, output: Path | None, weights: Path | None = None
     count. A network whose weights cannot fit in memory while Keras builds and saves it
     is refused first (`check_memory`)."""
     check_memory(graph, weights)
+    values = None
+    if weights is not None:  # a bad file is found before TensorFlow is imported
+        values = read_weights(weights)
+        fit(graph, values, weights)
     where = output if output is not None else "cnndsl compile"
     with keras_backend(where, "building and saving the model") as backend:
-        if weights is not None:
-            values = read_weights(weights)
-            fit(graph, values, weights)
+        if values is not None:
             model = backend.build_model(graph, values)
         else:
             model = backend.build_seeded(graph, seed)
@@ -225,7 +227,9 @@ def fit(graph: Graph, weights: Weights, path: Path) -> None:
 
 def load_keras_model(backend, path: Path):
     """The model in `path`, loaded by the Keras backend in safe mode, or a `FileError`
-    with the first line of what Keras said (`cnndsl weights`, `run --weights`, `import`)."""
+    with why Keras refused it, in one line (`cnndsl weights`, `run --weights`, `import`)."""
+    from .keras_files import keras_reason, weights_mismatch
+
     try:
         return backend.load_model(path)
     except CnnError:  # no TensorFlow: `keras_backend` says so
@@ -233,11 +237,12 @@ def load_keras_model(backend, path: Path):
     except Exception as e:  # noqa: BLE001 - Keras raises many types for a bad file
         if backend.out_of_memory(e):
             raise
-        reason = shown((str(e).strip().splitlines() or [type(e).__name__])[0])
-        raise FileError(path, f"Keras cannot load the model: {reason}",
-                        "save it with model.save('model.keras'); models with Lambda "
-                        "layers or unregistered custom classes cannot be loaded "
-                        "safely") from None
+        hint = ("the weights it holds do not fit the layers its config.json describes: "
+                "save the model again with model.save('model.keras')" if weights_mismatch(e)
+                else "save it with model.save('model.keras'); models with Lambda layers or "
+                "unregistered custom classes cannot be loaded safely")
+        raise FileError(path, f"Keras cannot load the model: {keras_reason(e)}",
+                        hint) from None
 
 
 def keras_weights(path: Path) -> Weights:
@@ -289,6 +294,28 @@ def check_keras_file(path: Path) -> None:
     if "config.json" not in names:
         raise FileError(path, "the file is not a Keras model (not a .keras archive, or a "
                        "truncated or corrupt one)", "save it with model.save('model.keras')")
+    _check_declared(path)
+
+
+def _check_declared(path: Path) -> None:
+    """The sizes the archive declares, against the limits (`keras_files`) and against the
+    memory available: Keras holds the weights about COPIES_FROM_KERAS times."""
+    from .keras_files import check_declared
+
+    try:
+        weights = check_declared(path)
+    except ArchiveError as e:
+        raise FileError(path, str(e), "a model saved by Keras is not like this: save it again "
+                        "with model.save('model.keras') (docs/reliability.md lists the "
+                        "limits)") from None
+    except OSError as e:
+        raise unreadable(path, e, "a .keras file") from None
+    need, available = TENSORFLOW_BYTES + COPIES_FROM_KERAS * weights, files.available_memory()
+    if available is not None and need > available:
+        raise FileError(path, f"loading the model needs about {_gib(need)} of memory, more "
+                        f"than the {_gib(available)} available ({_gib(weights)} of weights, "
+                        f"held about {COPIES_FROM_KERAS} times while Keras loads them)",
+                        "close other programs, or load it on a machine with more memory")
 
 
 # -- Keras and files ----------------------------------------------------------------------------

@@ -69,6 +69,10 @@ def check_checkpoints(settings: Settings) -> None:
     if found and found[-1][0] >= settings.epochs:
         raise FileError(found[-1][1], f"the run is finished: epoch {found[-1][0]} of "
                         f"{settings.epochs}", "raise --epochs to train further")
+    if settings.resume:
+        from ..compile import check_keras_file
+
+        check_keras_file(found[-1][1])  # what it declares, as for any .keras read
 
 
 def optimizer(name: str, lr: float | None):

@@ -113,6 +113,10 @@ def check_files(args, output: Path) -> None:
     if args.weights is not None and not Path(args.weights).is_file():
         raise FileError(args.weights, "no such file", "--weights takes an .npz keyed "
                         "LAYER/VARIABLE or a .keras model")
+    if args.weights is not None and Path(args.weights).suffix.lower() == ".keras":
+        from ..compile import check_keras_file
+
+        check_keras_file(Path(args.weights))  # before TensorFlow, as evaluate does
     distribute.check(args.strategy)
 
 
