@@ -19,6 +19,7 @@ from __future__ import annotations
 import contextlib
 import os
 import sys
+import tempfile
 import warnings
 import zipfile
 from collections.abc import Iterator
@@ -231,7 +232,8 @@ def load_keras_model(backend, path: Path):
     from .keras_files import keras_reason, weights_mismatch
 
     try:
-        return backend.load_model(path)
+        with _own_temporary_directory():
+            return backend.load_model(path)
     except CnnError:  # no TensorFlow: `keras_backend` says so
         raise
     except Exception as e:  # noqa: BLE001 - Keras raises many types for a bad file
@@ -243,6 +245,20 @@ def load_keras_model(backend, path: Path):
                 "unregistered custom classes cannot be loaded safely")
         raise FileError(path, f"Keras cannot load the model: {keras_reason(e)}",
                         hint) from None
+
+
+@contextlib.contextmanager
+def _own_temporary_directory() -> Iterator[None]:
+    """Python's temporary files in a directory of ours, removed whatever happens: Keras
+    extracts an archive of more than three members into one of its own and leaves it
+    behind when that fails (a member's name too long for the file system)."""
+    with tempfile.TemporaryDirectory(prefix="cnndsl-keras-", ignore_cleanup_errors=True) \
+            as scratch:
+        previous, tempfile.tempdir = tempfile.tempdir, scratch
+        try:
+            yield
+        finally:
+            tempfile.tempdir = previous
 
 
 def keras_weights(path: Path) -> Weights:

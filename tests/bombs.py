@@ -19,14 +19,14 @@ CHUNK = 16 * 2**20
 STORED, DEFLATED = 0, 8
 
 
-@functools.lru_cache(maxsize=None)
+@functools.cache
 def _block(data: bytes) -> bytes:
     """`data` as raw deflate blocks that end byte-aligned with the dictionary reset."""
     compressor = zlib.compressobj(9, zlib.DEFLATED, -15)
     return compressor.compress(data) + compressor.flush(zlib.Z_FULL_FLUSH)
 
 
-@functools.lru_cache(maxsize=None)
+@functools.cache
 def deflated(head: bytes, repeats: int, tail: bytes = b"", byte: bytes = b"a"
              ) -> tuple[bytes, int, int]:
     """(raw deflate stream, inflated size, CRC-32) of head + CHUNK*repeats bytes + tail."""
@@ -75,6 +75,7 @@ def config_bomb(repeats: int = 100, config: dict | None = None) -> tuple:
     return "config.json", stream, DEFLATED, size, crc
 
 
+@functools.cache
 def h5_bomb(kind: str = "unwritten", datasets: int = 1, values: int = 400_000_000) -> bytes:
     """HDF5 weights laid out as Keras lays them (`layers/dense/vars/0`), the kernel
     declaring `values` float32 values and storing (almost) none: chunked and never written
@@ -108,6 +109,14 @@ def h5_plain(arrays: dict[str, list]) -> bytes:
         for name, values in arrays.items():
             h5.create_dataset(name, data=values)
     return buffer.getvalue()
+
+
+def npz_bomb(arrays: int, repeats: int = 5) -> bytes:
+    """Weights saved as an `.npz` (a zip in the zip) whose `arrays` members each inflate to
+    CHUNK*repeats zero bytes."""
+    stream, size, crc = deflated(b"", repeats, byte=b"\0")
+    return raw_zip([(f"layers/dense/vars/{i}.npy", stream, DEFLATED, size, crc)
+                    for i in range(arrays)])
 
 
 METADATA = member("metadata.json", b'{"keras_version": "3.15.1", "date_saved": "1980"}')

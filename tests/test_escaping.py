@@ -171,3 +171,44 @@ def test_every_escaper_writes_utf8(name):
     for escape in (cnn_comment, cnn_name, python_identifier, python_string, dot_string,
                    mermaid_label, xml_text, xml_attribute, html_text, markdown_cell):
         escape(name).encode("utf-8")
+
+
+# ---- every writer, on the names a spec and its file can give ------------------------------------
+
+SPEC_NAME = "x\n</script>\u202e]]>-->\"'\\\x00😀"  # the file's stem: anything but `/`
+STEP_COMMENT = "input 4 -> dense # \u202e</title><script>x</script> ]]> -->\n 3 name=d -> relu\n"
+
+
+def test_every_writer_escapes_the_names_it_is_given():
+    """Item 12: the writers of every format on a network whose name (its file's stem) and
+    step text (a comment inside a step) hold a line break, a bidi override, NUL, quotes,
+    a backslash, and each format's closing sequence."""
+    from cnndsl import Network
+    from cnndsl.backends.keras_source import python_source
+    from cnndsl.drawing import draw
+    from cnndsl.printer import to_text
+    from cnndsl.report import to_markdown
+
+    graph = compile_text(STEP_COMMENT, SPEC_NAME)
+    assert "\u202e" in graph.nodes[1].text  # the comment reaches the step's text
+    for style in ("boxes", "volumes"):
+        svg = draw(graph, "svg", style)
+        assert ET.fromstring(svg.split("\n", 1)[1]).find(
+            "{http://www.w3.org/2000/svg}title").text == visible(SPEC_NAME)
+    outputs = {"svg": draw(graph), "dot": draw(graph, "dot"),
+               "mermaid": draw(graph, "mermaid"), "html": Network(graph)._repr_html_(),
+               "markdown": to_markdown(Network(graph).stats()),
+               "python": python_source(graph, SPEC_NAME + ".cnn"),
+               "cnn": to_text(graph, names=True)}
+    for fmt, text in outputs.items():
+        assert not any(UNSAFE.search(line) for line in text.split("\n")), fmt
+        text.encode("utf-8")
+    assert outputs["dot"].split("\n")[0] == f"digraph {dot_string(SPEC_NAME)} {{"
+    assert all(line.startswith(("flowchart", "  n")) for line in
+               outputs["mermaid"].splitlines())
+    parser = _Texts()
+    parser.feed(outputs["html"])
+    assert "script" not in parser.tags and "title" in parser.tags
+    compile(outputs["python"], "generated.py", "exec")  # our output
+    assert f"name={python_string(SPEC_NAME)})" in outputs["python"]
+    assert len(compile_text(outputs["cnn"]).nodes) == 3

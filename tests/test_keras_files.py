@@ -24,14 +24,15 @@ import numpy as np
 import pytest
 from bombs import (
     CHUNK,
-    DENSE_CONFIG,
     DEFLATED,
+    DENSE_CONFIG,
     config_bomb,
     deflated,
     h5_bomb,
     h5_plain,
     keras_archive,
     member,
+    npz_bomb,
 )
 
 from cnndsl.cli import main
@@ -156,11 +157,8 @@ def test_archive_members_that_declare_what_they_do_not_store(work, no_keras):
     stream, size, crc = deflated(b"\x89HDF\r\n\x1a\n", 100, byte=b"\0")
     _place("weights", keras_archive(CONFIG, ("model.weights.h5", stream, DEFLATED, size, crc)))
     refused(work, COMMANDS["weights"], "archive member `model.weights.h5` declares 1.6 GiB")
-    inner = io.BytesIO()
-    with zipfile.ZipFile(inner, "w", zipfile.ZIP_DEFLATED) as npz:  # Keras reads these too
-        for i in range(5):
-            npz.writestr(f"layers/dense/vars/{i}.npy", bytes(20 * 2**20))
-    _place("weights", keras_archive(CONFIG, member("model.weights.npz", inner.getvalue())))
+    # Keras reads weights saved as an .npz inside the archive too
+    _place("weights", keras_archive(CONFIG, member("model.weights.npz", npz_bomb(5, 2))))
     refused(work, COMMANDS["weights"], "weights array `layers/dense/vars/",
             "(and 4 more like it)")
 
@@ -254,3 +252,18 @@ def test_keras_s_reason_is_said_when_the_weights_do_not_fit(keras, tmp_path):
     assert "value=[" not in first and len(first) < 400
     assert hint == ("hint: the weights it holds do not fit the layers its config.json "
                     "describes: save the model again with model.save('model.keras')")
+
+
+def test_keras_s_temporary_files_are_removed_when_it_fails(keras, tmp_path, monkeypatch):
+    """Found by tests/test_fuzz_keras_files.py: an archive of more than three members is
+    extracted by Keras into a temporary directory, which it left behind when a member's
+    name was too long for the file system."""
+    _small(keras, "m").save(tmp_path / "m.keras")
+    with zipfile.ZipFile(tmp_path / "m.keras", "a") as archive:
+        archive.writestr("x" * 300, b"junk")
+    temporary = tmp_path / "tmp"
+    temporary.mkdir()
+    monkeypatch.setattr("tempfile.tempdir", str(temporary))
+    rc, _, err = cli("weights", tmp_path / "m.keras", "-o", tmp_path / "w.npz")
+    assert rc == 1 and "File name too long" in err
+    assert list(temporary.iterdir()) == [] and not (tmp_path / "w.npz").exists()
