@@ -131,3 +131,14 @@ DENSE_CONFIG = {"module": "keras", "class_name": "Sequential", "config": {
 def keras_archive(*members: tuple) -> bytes:
     """A `.keras` file of the metadata and these members (from `member`, `config_bomb`)."""
     return raw_zip([METADATA, *members])
+
+
+def make_keras_unreachable(monkeypatch) -> None:
+    """Keras's import and loader fail the test if reached: a bomb is refused before them."""
+    from cnndsl.backends import keras as backend
+
+    def reached(*_args, **_kwargs):
+        raise AssertionError("Keras was reached")
+
+    monkeypatch.setattr(backend, "keras_module", reached)
+    monkeypatch.setattr(backend, "load_model", reached)

@@ -40,6 +40,7 @@ from bombs import (
     deflated,
     h5_bomb,
     keras_archive,
+    make_keras_unreachable,
     member,
     npz_bomb,
 )
@@ -132,13 +133,7 @@ def bombs(draw) -> tuple[bytes, str]:
 
 @pytest.fixture
 def unreachable_keras(monkeypatch):
-    from cnndsl.backends import keras as backend
-
-    def reached(*_args, **_kwargs):
-        raise AssertionError("Keras was reached")
-
-    monkeypatch.setattr(backend, "keras_module", reached)
-    monkeypatch.setattr(backend, "load_model", reached)
+    make_keras_unreachable(monkeypatch)
     return monkeypatch
 
 

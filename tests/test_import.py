@@ -364,7 +364,7 @@ def test_version_2_models_keep_their_keras_names(keras, tmp_path):
     """`--keep-names` with named tensors: every layer (and each of several inputs) is
     named as in Keras, and still computes what Keras computes."""
     imported = Imported(randomised(every_v2_layer(keras)), tmp_path, "--keep-names")
-    from cnndsl.importers.keras import RESERVED
+    from cnndsl.escaping import CNN_WORDS as RESERVED
 
     names = {n.name for n in imported.graph.nodes}
     expected = {layer.name for layer in _layers(imported.model)} | {"seq", "img", "vol"}
@@ -415,7 +415,7 @@ def test_every_activation_and_kind_is_covered(keras):
 
 def test_keep_names_gives_every_layer_its_keras_name(keras, tmp_path):
     imported = Imported(randomised(functional_merges(keras)), tmp_path, "--keep-names")
-    from cnndsl.importers.keras import RESERVED
+    from cnndsl.escaping import CNN_WORDS as RESERVED
 
     names = {n.name for n in imported.graph.nodes[1:]}
     expected = {layer.name for layer in _layers(imported.model)}

@@ -13,8 +13,6 @@ units with weights for 3 is refused with the reason Keras gives.
 
 from __future__ import annotations
 
-import contextlib
-import io
 import json
 import os
 import zipfile
@@ -31,11 +29,12 @@ from bombs import (
     h5_bomb,
     h5_plain,
     keras_archive,
+    make_keras_unreachable,
     member,
     npz_bomb,
 )
+from test_import import cli
 
-from cnndsl.cli import main
 from cnndsl.escaping import UNSAFE
 
 h5py = pytest.importorskip("h5py", reason="h5py comes with cnndsl[keras]")
@@ -45,24 +44,9 @@ WEIGHTS = {"layers/dense/vars/0": [[0.5] * 3] * 4, "layers/dense/vars/1": [0.0] 
 HINT = "hint: a model saved by Keras is not like this: save it again"
 
 
-def cli(*argv) -> tuple[int, str, str]:
-    out, err = io.StringIO(), io.StringIO()
-    with contextlib.redirect_stdout(out), contextlib.redirect_stderr(err):
-        rc = main([str(a) for a in argv])
-    assert "Traceback" not in out.getvalue() + err.getvalue()
-    return rc, out.getvalue(), err.getvalue()
-
-
 @pytest.fixture
 def no_keras(monkeypatch):
-    """Keras's import and loader fail the test if reached."""
-    from cnndsl.backends import keras as backend
-
-    def reached(*_args, **_kwargs):
-        raise AssertionError("Keras was reached")
-
-    monkeypatch.setattr(backend, "keras_module", reached)
-    monkeypatch.setattr(backend, "load_model", reached)
+    make_keras_unreachable(monkeypatch)
 
 
 @pytest.fixture
