@@ -251,3 +251,18 @@ def test_keras_s_temporary_files_are_removed_when_it_fails(keras, tmp_path, monk
     rc, _, err = cli("weights", tmp_path / "m.keras", "-o", tmp_path / "w.npz")
     assert rc == 1 and "File name too long" in err
     assert list(temporary.iterdir()) == [] and not (tmp_path / "w.npz").exists()
+
+
+def test_a_file_name_that_is_not_utf8_is_escaped_in_the_header(keras, tmp_path):
+    """The file's name goes into the header as the model's does: a byte that is not
+    UTF-8 (`x\\xe9.keras`) was written raw, a UnicodeEncodeError (exit 3)."""
+    model = tmp_path / "x\udce9.keras"
+    try:
+        _small(keras, "m").save(tmp_path / "plain.keras")
+        os.rename(tmp_path / "plain.keras", model)
+    except (OSError, UnicodeError):
+        pytest.skip("this file system refuses names that are not UTF-8")
+    rc, _, err = cli("import", model, "-o", tmp_path / "m.cnn")
+    assert rc == 0, err
+    text = (tmp_path / "m.cnn").read_text(encoding="utf-8")
+    assert text.startswith("# m: imported from x\\xe9.keras by `cnndsl import`.\n")
