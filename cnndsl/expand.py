@@ -15,7 +15,7 @@ from math import prod
 from . import ast, blocks, pruning
 from .args import ArgReader
 from .blocks import Env
-from .errors import CnnError, Diagnostic, Span, did_you_mean
+from .errors import CnnError, Diagnostic, Span
 from .expr import budget
 from .ir import Graph, Group, Node
 from .layers import GLOBAL, MERGES, Input, Layer, LayerError, lookup, rank_word
@@ -98,14 +98,10 @@ class _Builder:
         return self.add_node(kind, step, step.args, (src,), env, step.word)
 
     def unknown_step(self, step: ast.Layer) -> CnnError:
-        from .layers import BY_WORD
+        from .layers.spellings import unknown_step_hint
 
-        choices = list(BY_WORD) + list(self.definitions) + list(MERGES) + ["residual"]
-        guess = did_you_mean(step.word, choices)
-        hint = f"did you mean `{guess}`?" if guess else "see docs/language.md for the steps"
-        if step.word in MERGES or step.word == "residual":
-            hint = f"a merge is written `{step.word} {{ A | B }}`"
-        return CnnError(f"unknown step `{step.word}`", step.word_span, hint)
+        return CnnError(f"unknown step `{step.word}`", step.word_span,
+                        unknown_step_hint(step, list(self.definitions)))
 
     # -- counting before making ---------------------------------------------------------
     @cached_property

@@ -10,7 +10,7 @@ from __future__ import annotations
 from html import escape
 
 from .analysis import Stats
-from .report import COLUMNS, human, output_bytes, size_bytes
+from .report import COLUMNS, exact, output_bytes, size_bytes
 from .shapes import format_shape
 
 NUMBERS = {"#", "memory", "params", "MACs", "FLOPs"}  # right-aligned columns
@@ -56,7 +56,7 @@ def to_html(stats: Stats) -> str:
     macs = stats.total("macs")
     totals = (f"Total params: {stats.params:,} ({escape(size_bytes(stats.param_bytes))}); "
               f"trainable {stats.total('trainable'):,}, non-trainable "
-              f"{stats.total('non_trainable'):,}. MACs: {macs:,} ({escape(human(macs))}). "
+              f"{stats.total('non_trainable'):,}. MACs: {escape(exact(macs))}. "
               f"Activation memory: {escape(size_bytes(stats.activation_bytes))} "
               "(float32, batch 1).")
     return (f'{STYLE}<table class="cnndsl-report"><caption>{caption}</caption>\n'
