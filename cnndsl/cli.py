@@ -392,6 +392,28 @@ def _interrupted(args: argparse.Namespace | None, signum: int) -> int:
     return 128 + signum
 
 
+# What holds the memory, where it is not the batch: advice in the command's own terms.
+MEMORY_HINTS = {
+    "maps": "`maps` holds every layer's output for the one example: a smaller input or "
+            "network, or free some memory",
+    "compile": "the weights are held several times while the model is built and written: "
+               "make the network smaller (`cnndsl shapes` lists each layer's weights), or "
+               "free some memory",
+}
+
+
+def _memory_hint(args: argparse.Namespace) -> str:
+    """`--batch-size` only for a command that has it (issue 19: `compile` was told to
+    use an option it does not take)."""
+    if args.command in MEMORY_HINTS:
+        hint = MEMORY_HINTS[args.command]
+    elif getattr(args, "batch_size", None) is not None:
+        hint = "a smaller --batch-size, or a smaller network"
+    else:
+        hint = "a smaller network, or free some memory"
+    return hint + "; see docs/reliability.md"
+
+
 def _command(argv: list[str] | None, parsed: list[argparse.Namespace]) -> int:
     """Parse the arguments (appended to `parsed`) and run the command; its exit status."""
     try:
@@ -419,8 +441,7 @@ def _command(argv: list[str] | None, parsed: list[argparse.Namespace]) -> int:
              "hint: is the disk full, or standard output closed?")
         return EXIT_ERROR
     except MemoryError:
-        tell(f"{shown(args.file)}: error: out of memory\n"
-             "hint: a smaller --batch-size, or a smaller network; see docs/reliability.md")
+        tell(f"{shown(args.file)}: error: out of memory\nhint: {_memory_hint(args)}")
         return EXIT_ERROR
     except RecursionError:
         tell(f"{shown(args.file)}: error: the network is nested too deeply to process\n"

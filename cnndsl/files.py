@@ -156,8 +156,8 @@ def unreadable(path: str | Path, error: OSError, wanted: str) -> FileError:
     if isinstance(error, NotRegularFile):
         return FileError(path, f"is {error.kind}, not a regular file", f"give {wanted}")
     if error.errno == errno.ENOMEM:
-        return FileError(path, "not enough memory to read the file", "close other programs, "
-                         "or use a smaller --batch-size")
+        return FileError(path, "not enough memory to read the file", "close other programs "
+                         "to free some memory")  # no option of every command would help
     if isinstance(error, PermissionError):
         return FileError(path, f"cannot read the file: {error.strerror or error}",
                          "check the file's permissions")

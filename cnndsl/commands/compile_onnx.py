@@ -2,8 +2,10 @@
 
 Written by cnndsl's own ONNX backend with the `onnx` package alone: TensorFlow is never
 imported (unless the weights come from a `.keras` model, which only Keras can read).
-The opset is checked before any work; a layer the chosen opset cannot express is a
-located error from the backend; the file is written atomically, as every output.
+The opset and the model's size (protobuf's 2 GiB, from the layers' parameter counts) are
+checked before any work, so a network too big for one file is refused before a weight is
+drawn or read; a layer the chosen opset cannot express is a located error from the
+backend; the file is written atomically, as every output.
 """
 
 from __future__ import annotations
@@ -24,6 +26,9 @@ def compile_onnx(graph: Graph, output: Path | None, weights: Path | None = None,
     from ..backends import onnx as backend
     from ..weights import init_weights
 
+    # From the layers' counts: a refusal makes no weight and does not wait for onnx's
+    # import (2 s on a busy machine).
+    backend.check_size(graph)
     try:
         newest = backend.max_opset()
     except CnnError as e:
