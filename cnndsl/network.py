@@ -70,16 +70,11 @@ class Network:
     def _repr_html_(self) -> str:
         """What a Jupyter cell showing the network displays: the report's table beside the
         diagram. Notebooks show only the richest of a value's forms, and HTML ranks above
-        SVG, so the diagram is placed inside the HTML rather than left to `_repr_svg_`."""
-        from .report_html import to_html
+        SVG, so the diagram is placed inside the HTML rather than left to `_repr_svg_`.
+        Both are capped for a big network (cnndsl/notebook.py); the totals are whole."""
+        from .notebook import html
 
-        svg = self._repr_svg_()
-        svg = svg[svg.index("<svg"):]  # no XML declaration inside an HTML page
-        # flex:none: a notebook's narrow output column must not squash the diagram
-        # (its text would no longer fit its boxes); it scrolls instead.
-        return (f'<div style="display:flex;gap:24px;align-items:flex-start;overflow-x:auto">'
-                f"<div>{to_html(self.stats())}</div>"
-                f'<div class="cnndsl-diagram" style="flex:none">{svg}</div></div>')
+        return html(self.graph)
 
     def maps(self, x, layers: list[str] | None = None, channels: int | None = None):
         """Each layer's output channels for the one example `x`, as a picture (`Maps`:
@@ -96,8 +91,11 @@ class Network:
         return draw(self.graph, format, style, collapse)
 
     def _repr_svg_(self) -> str:
-        """Jupyter shows a network as its diagram, collapsed past 60 layers."""
-        return self.draw(collapse=len(self.graph) > 60)
+        """Jupyter shows a network as its diagram, collapsed past 60 layers, and past 300
+        boxes the rest drawn as one (`draw()` draws everything)."""
+        from .notebook import svg
+
+        return svg(self.graph)
 
     def init_weights(self, seed: int = 0, dtype=np.float32) -> Weights:
         """Keras-like initial weights from `seed`; they become this network's weights."""
