@@ -21,13 +21,13 @@ import os
 import sys
 import warnings
 import zipfile
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from pathlib import Path
 
 import numpy as np
 
 from . import files, signals
-from .errors import CnnError, shown
+from .errors import CnnError, MissingExtra, shown
 from .files import FileError, unreadable
 from .ir import Graph
 from .runner import check_destination
@@ -122,16 +122,45 @@ def compile_keras(graph: Graph, output: Path | None, weights: Path | None = None
     check_memory(graph, weights)
     where = output if output is not None else "cnndsl compile"
     with keras_backend(where, "building and saving the model") as backend:
-        if weights is not None:
-            values = read_weights(weights)
-            fit(graph, values, weights)
-            model = backend.build_model(graph, values)
-        else:
-            model = backend.build_seeded(graph, seed)
+        model = _build_keras(backend, graph, weights, seed)
         signals.check()  # a signal Keras swallowed while building: no save
         with writing(output):
             backend.save_model(model, output)
     return int(model.count_params())
+
+
+GivenWeights = Path | Mapping[str, np.ndarray] | None  # a file, or arrays from Python
+
+
+def keras_model(graph: Graph, weights: GivenWeights = None, seed: int = 0):
+    """The `keras.Model` `compile_keras` saves, built the same way (`Network.to_keras`):
+    `weights` as a file (`--weights`), a mapping, or None for seeded initial weights."""
+    check_memory(graph, weights)
+    try:
+        with keras_backend("cnndsl", "building the model") as backend:
+            return _build_keras(backend, graph, weights, seed)
+    except FileError as e:
+        if e.hint == INSTALL:  # no TensorFlow: from Python, an ImportError naming the extra
+            raise MissingExtra(e.message, "keras") from None
+        raise
+
+
+def _build_keras(backend, graph: Graph, weights: GivenWeights, seed: int):
+    if weights is None:  # drawn while Keras builds the layers
+        return backend.build_seeded(graph, seed)
+    return backend.build_model(graph, given_weights(graph, weights))
+
+
+def given_weights(graph: Graph, weights: Path | Mapping[str, np.ndarray]) -> Weights:
+    """Weights from a file (`--weights`: `.npz` or `.keras`) or a mapping, checked to fit
+    the network: a `FileError` lists every missing, extra or mis-shaped variable."""
+    if isinstance(weights, Mapping):
+        values = {key: np.asarray(value) for key, value in weights.items()}
+        fit(graph, values, "weights")
+        return values
+    values = read_weights(weights)
+    fit(graph, values, weights)
+    return values
 
 
 # Memory a compile takes, measured (peak RSS, /usr/bin/time -v) with TensorFlow 2.21 and
@@ -144,19 +173,19 @@ COPIES = 4
 COPIES_FROM_KERAS = 5
 
 
-def compile_memory(graph: Graph, weights: Path | None = None) -> int:
+def compile_memory(graph: Graph, weights: GivenWeights = None) -> int:
     """Bytes of memory `compile_keras` is expected to take at its peak."""
     params = sum(sum(n.layer.params(n.in_shapes)) for n in graph.nodes)
     return TENSORFLOW_BYTES + 4 * params * _copies(weights)
 
 
-def _copies(weights: Path | None) -> int:
+def _copies(weights: GivenWeights) -> int:
     """How many times the weights are held at once, by where they come from."""
-    from_keras = weights is not None and weights.suffix.lower() == ".keras"
+    from_keras = isinstance(weights, Path) and weights.suffix.lower() == ".keras"
     return COPIES_FROM_KERAS if from_keras else COPIES
 
 
-def check_memory(graph: Graph, weights: Path | None = None) -> None:
+def check_memory(graph: Graph, weights: GivenWeights = None) -> None:
     """A located `CnnError` (at the layer with the most weights) if the compile would need
     more memory than the system has available now: TensorFlow would fail part way with
     an out-of-memory error, or the system would kill the process."""
@@ -214,7 +243,7 @@ def read_weights(path: Path) -> Weights:
                        "weights are an .npz keyed LAYER/VARIABLE, or a .keras model") from None
 
 
-def fit(graph: Graph, weights: Weights, path: Path) -> None:
+def fit(graph: Graph, weights: Weights, path: str | Path) -> None:
     """`FileError` listing every missing, extra or mis-shaped variable."""
     try:
         check_weights(graph, weights)

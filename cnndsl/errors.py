@@ -182,6 +182,24 @@ class SourceError(CnnError):
                                       self.diagnostic.notes), self.source, self.filename)
 
 
+class MissingExtra(ImportError):
+    """An optional package is not installed: `extra` names the cnndsl extra that brings
+    it, `hint` is the pip command, and `str` says both (the Python API raises it as is;
+    the command line prints the message and the hint).
+
+    >>> str(MissingExtra("drawing feature maps needs matplotlib, which is not installed",
+    ...                  "plot"))
+    "drawing feature maps needs matplotlib, which is not installed: pip install 'cnndsl[plot]'"
+    """
+
+    def __init__(self, message: str, extra: str) -> None:
+        super().__init__(message)
+        self.extra, self.hint = extra, f"pip install 'cnndsl[{extra}]'"
+
+    def __str__(self) -> str:
+        return f"{self.args[0]}: {self.hint}"
+
+
 def did_you_mean(word: str, choices: list[str] | tuple[str, ...]) -> str | None:
     """The closest known word to a misspelling, for 'did you mean `conv`?' hints."""
     import difflib

@@ -97,6 +97,62 @@ class Network:
 
         return svg(self.graph)
 
+    # -- other frameworks: the same builders as `cnndsl compile` ---------------------------
+    def to_keras(self, weights: Mapping[str, np.ndarray] | str | Path | None = None,
+                 seed: int = 0):
+        """The network as a `keras.Model`, built as `cnndsl compile` builds the `.keras`
+        file it writes (the same code): with `weights` (a mapping such as `net.weights`,
+        or the path of an `.npz` or `.keras` file, as `--weights`), or else Keras-like
+        initial weights drawn from `seed`, the ones `init_weights(seed)` gives. Imports
+        TensorFlow (seconds); without it, `MissingExtra` (an `ImportError`) says
+        `pip install 'cnndsl[keras]'`. A weights file or mapping that does not fit the
+        network raises `FileError`, naming every missing or mis-shaped variable.
+
+            >>> import cnndsl, numpy as np
+            >>> net = cnndsl.parse("input 4 -> dense 3 relu")
+            >>> model = net.to_keras(seed=1)  # doctest: +SKIP
+            >>> y = model.predict(np.ones((2, 4)), verbose=0)  # doctest: +SKIP
+            >>> _ = net.init_weights(1)  # the same weights, for NumPy
+            >>> bool(np.allclose(y, net.run(np.ones((2, 4))), atol=1e-6))  # doctest: +SKIP
+            True
+            >>> model = net.to_keras(weights="trained.npz")  # doctest: +SKIP
+        """
+        from .compile import keras_model
+
+        return keras_model(self.graph, _given(weights), seed)
+
+    def to_onnx(self, path: str | Path | None = None, opset: int | None = None,
+                weights: Mapping[str, np.ndarray] | str | Path | None = None,
+                seed: int = 0):
+        """The network as an `onnx.ModelProto`, built as `cnndsl compile -o NET.onnx`
+        builds it (the same code), and written to `path` (atomically, as the command
+        writes it) unless `path` is None. `opset` defaults to 17; `weights` and `seed` as
+        for `to_keras`. Needs only the `onnx` package, never TensorFlow (unless the
+        weights come from a `.keras` file); without it, `MissingExtra` (an
+        `ImportError`) says `pip install 'cnndsl[onnx]'`.
+
+            >>> import cnndsl
+            >>> net = cnndsl.parse("input 8x8x3 -> conv 3 x4 -> gap -> dense 2")
+            >>> model = net.to_onnx("net.onnx", seed=1)  # doctest: +SKIP
+            >>> [o.name for o in model.graph.output]  # named as in the spec  # doctest: +SKIP
+            ['dense_1']
+            >>> net.to_onnx(opset=18).opset_import[0].version  # no file  # doctest: +SKIP
+            18
+        """
+        from .commands.compile_onnx import onnx_model
+
+        destination = None if path is None else Path(path)
+        if destination is not None:
+            from .runner import check_destination
+
+            check_destination(destination, (".onnx",), "path")
+        model, _ = onnx_model(self.graph, _given(weights), seed, opset)
+        if destination is not None:
+            from .backends.onnx import save_model
+
+            save_model(model, destination)
+        return model
+
     def init_weights(self, seed: int = 0, dtype=np.float32) -> Weights:
         """Keras-like initial weights from `seed`; they become this network's weights."""
         self.set_weights(init_weights(self.graph, seed, dtype))
@@ -163,6 +219,11 @@ class Network:
             xs = [np.asarray(a) for a in x]
         single = len(xs) == len(nodes) and all(a.shape == n.shape for a, n in zip(xs, nodes))
         return ([a[None] for a in xs] if single else xs), single
+
+
+def _given(weights: Mapping[str, np.ndarray] | str | Path | None):
+    """Weights as the compile functions take them: a mapping, a `Path`, or None."""
+    return Path(weights) if isinstance(weights, str) else weights
 
 
 def parse(text: str, name: str = "model") -> Network:

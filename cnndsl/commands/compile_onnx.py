@@ -11,17 +11,40 @@ backend; the file is written atomically, as every output.
 from __future__ import annotations
 
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from .. import signals
-from ..errors import CnnError
+from ..errors import CnnError, MissingExtra
 from ..files import FileError
 from ..ir import Graph
+
+if TYPE_CHECKING:
+    from ..compile import GivenWeights
 
 
 def compile_onnx(graph: Graph, output: Path | None, weights: Path | None = None,
                  seed: int = 0, opset: int | None = None) -> tuple[int, int]:
     """Write the network with `weights` (or seeded Keras-like initial weights) as ONNX to
     `output`, or to standard output if None; returns (its parameter count, the opset)."""
+    from .. import compile as keras_compile
+    from ..backends import onnx as backend
+
+    try:
+        model, opset = onnx_model(graph, weights, seed, opset)
+    except MissingExtra as e:
+        raise FileError("cnndsl", e.args[0], e.hint) from None
+    signals.check()
+    with keras_compile.writing(output):
+        backend.save_model(model, output)
+    params = sum(sum(n.layer.params(n.in_shapes)) for n in graph.nodes)
+    return params, opset
+
+
+def onnx_model(graph: Graph, weights: GivenWeights = None, seed: int = 0,
+               opset: int | None = None):
+    """(the `onnx.ModelProto` `compile_onnx` writes, its opset), built the same way
+    (`Network.to_onnx`): `weights` as a file (`--weights`), a mapping, or None for
+    seeded initial weights. `MissingExtra` without the onnx package."""
     from .. import compile as keras_compile
     from ..backends import onnx as backend
     from ..weights import init_weights
@@ -32,22 +55,14 @@ def compile_onnx(graph: Graph, output: Path | None, weights: Path | None = None,
     try:
         newest = backend.max_opset()
     except CnnError as e:
-        raise FileError("cnndsl", f"{e.message}: it is not installed or cannot be imported",
-                        backend.INSTALL) from None
+        raise MissingExtra(f"{e.message}: it is not installed or cannot be imported",
+                           "onnx") from None
     opset = backend.DEFAULT_OPSET if opset is None else opset
     if not backend.MIN_OPSET <= opset <= newest:
         raise FileError("cnndsl compile", f"--opset must be between {backend.MIN_OPSET} and "
                         f"{newest} (the newest the installed onnx package knows), got {opset}",
                         f"the default, {backend.DEFAULT_OPSET}, is read by onnxruntime 1.13 "
                         "and later")
-    if weights is not None:
-        values = keras_compile.read_weights(weights)
-        keras_compile.fit(graph, values, weights)
-    else:
-        values = init_weights(graph, seed)
-    model = backend.build_model(graph, values, opset)
-    signals.check()
-    with keras_compile.writing(output):
-        backend.save_model(model, output)
-    params = sum(sum(n.layer.params(n.in_shapes)) for n in graph.nodes)
-    return params, opset
+    values = init_weights(graph, seed) if weights is None else \
+        keras_compile.given_weights(graph, weights)
+    return backend.build_model(graph, values, opset), opset

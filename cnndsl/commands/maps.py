@@ -15,7 +15,7 @@ import contextlib
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from ..errors import shown
+from ..errors import MissingExtra, shown
 from ..files import FileError
 from ..pictures import MAX_CHANNELS, MAX_ROWS
 
@@ -83,7 +83,7 @@ def draw(args: argparse.Namespace, graph, text: str):
     _plan(args, graph, layers)  # before NumPy's and matplotlib's imports (1-2 s), the run
     from ..files import refuse_overwriting
     from ..network import Network
-    from ..pictures.maps import MissingExtra, picture, require_matplotlib
+    from ..pictures.maps import picture, require_matplotlib
     from ..pictures.page import FORMATS
     from ..runner import check_destination, staged, use_weights
 

@@ -20,22 +20,13 @@ from typing import Any, BinaryIO
 
 import numpy as np
 
-from ..errors import shown
+from ..errors import MissingExtra, shown
 from ..ir import Node
 from ..shapes import format_shape
 from . import MAX_CHANNELS
 from .page import CELL, DPI, GAP, LABEL, ROW, TOP, page_size, plan
 
 NUMBERS_UP_TO = 8  # maps at most this many cells high and wide get their values written
-
-
-class MissingExtra(ImportError):
-    """matplotlib is not installed; `hint` says how to install it, and `str` says both."""
-
-    hint = "pip install 'cnndsl[plot]'"
-
-    def __str__(self) -> str:
-        return f"{self.args[0]}: {self.hint}"
 
 
 @dataclass
@@ -85,7 +76,7 @@ def _figure_class():
         from matplotlib.figure import Figure
     except ImportError as e:
         raise MissingExtra("drawing feature maps needs matplotlib, which is not "
-                           "installed") from e
+                           "installed", "plot") from e
 
     def make(**kwargs):
         figure = Figure(**kwargs)
