@@ -136,7 +136,8 @@ class Network:
         axis, answered the same way. Uses `weights` if given, else this network's.
 
         A network of several inputs or outputs takes a mapping from each input's name to
-        its array (or a list in the order written) and gives a dict by output name."""
+        its array (or a list in the order written) and gives a dict by output name, the
+        names the spec gives (`output @label, @box`), as `cnndsl run` writes them."""
         if weights is not None:
             self.set_weights(weights)
         xs, single = self._inputs(x)
@@ -144,7 +145,7 @@ class Network:
         outs = [o[0] if single else o for o in outs]
         if self.graph.single:
             return outs[0]
-        return {n.name: o for n, o in zip(self.graph.output_nodes, outs)}
+        return dict(zip(self.graph.output_names, outs))
 
     def run_layers(self, x, dtype=np.float32) -> dict[str, np.ndarray]:
         """Every layer's output by name (feature maps), for a batch or a single example;
@@ -160,7 +161,8 @@ class Network:
         if self.graph.single:
             xs = [np.asarray(x)]
         elif isinstance(x, Mapping):
-            xs = [np.asarray(x[n.name]) for n in nodes]
+            xs = [np.asarray(x[name] if name in x else x[n.name])
+                  for name, n in zip(self.graph.input_names, nodes)]
         else:
             xs = [np.asarray(a) for a in x]
         single = len(xs) == len(nodes) and all(a.shape == n.shape for a, n in zip(xs, nodes))
