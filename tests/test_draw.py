@@ -114,6 +114,44 @@ def test_named_tensors_are_edges() -> None:
     assert len(list(root.iter(f"{drawn.NS}polyline"))) == edges
 
 
+def test_inputs_outputs_and_tensor_names_are_marked_issue_19_item_23() -> None:
+    """examples/image_and_meta.cnn: two inputs (`image`, `meta`) and two outputs (`label`,
+    `box`) looked like every other box, and no `as NAME` was shown, in any format."""
+    example = Path(__file__).parent.parent / "examples/image_and_meta.cnn"
+    graph, _ = compile_file(example)
+    root = drawn.parse(draw(graph))
+    roles: dict[str, list[str]] = {}
+    marks = {}
+    for group in root.iter(f"{drawn.NS}g"):
+        if group.get("class") == "item":
+            rect = group.find(f"{drawn.NS}rect")
+            lines = [t.text for t in group.iter(f"{drawn.NS}text")]
+            name = lines[1].split(" · ")[0]
+            roles.setdefault(rect.get("class", ""), []).append(name)
+            if len(lines) == 3:
+                marks[name] = lines[2]
+    assert roles["input"] == ["image", "meta"] and roles["output"] == ["dense_3", "dense_4"]
+    assert len(roles[""]) == 7
+    assert marks == {"image": "as image", "gap_1": "as features", "meta": "as meta",
+                     "dense_1": "as m", "dense_2": "as joint",
+                     "dense_3": "as label · output", "dense_4": "as box · output"}
+    check_readable(draw(graph))
+    dot = draw(graph, "dot")
+    assert len(re.findall(r"penwidth=2\.5", dot)) == 4
+    assert 'as label · output", fillcolor="#ffd9b3", color="#b3261e"' in dot
+    assert 'as image", fillcolor="#fff3c4", color="#9a6700"' in dot
+    assert 'gap_1 · 16 · 0 params\\nas features", fillcolor="#d4f2d4"];' in dot
+    mermaid = draw(graph, "mermaid")
+    assert '  n9(["dense 10 softmax<br/>dense_3 · 10 · 330 params<br/>as label · output"])' \
+        in mermaid
+    assert "  class n0,n5 input\n" in mermaid and "  class n9,n10 output\n" in mermaid
+    assert mermaid.count("([") == 4
+    # A lone unnamed output is marked too, and the notebook's HTML carries the marks.
+    seed = draw(compile_text(SEED))
+    assert seed.count('class="output"') == 1 and seed.count('class="input"') == 1
+    assert 'class="output"' in parse(SEED)._repr_html_()
+
+
 def test_dot_and_mermaid_hold_every_layer_and_edge() -> None:
     graph, _ = compile_file(Path(__file__).parent.parent / "examples/inception_block.cnn")
     edges = sum(len(set(n.inputs)) for n in graph.nodes)
