@@ -186,6 +186,51 @@ def test_volumes_follow_the_lesson() -> None:
     assert [b[0] for b in volumes] == sorted(b[0] for b in volumes)
 
 
+def test_volumes_draw_every_input_output_and_branch_issue_19_item_24() -> None:
+    """examples/image_and_meta.cnn in volumes showed one chain, 32x32x3 to 10: the `meta`
+    input (4, then 8) and the `box` output (4) were left out without a word. Each
+    input's row and each output's are drawn, merged at the concat, every edge an arrow."""
+    root = drawn.parse(draw(compile_file(Path(__file__).parent.parent
+                                         / "examples/image_and_meta.cnn")[0],
+                            style="volumes"))
+    texts = [t for t, _ in drawn.labels(root)]
+    # image 32x32x3 conv 32x32x8 maxpool 16x16x8 conv 16x16x16 gap 16 | meta 4 dense 8;
+    # concat 24, dense 32; dense 10 | dense 4: every layer's shape differs from the last
+    assert len(drawn.boxes(root)) == 11
+    for shape in ("32x32x3", "32x32x8", "16x16x8", "16x16x16", "16", "8", "24", "32",
+                  "10"):
+        assert shape in texts
+    assert texts.count("4") == 2  # the meta input and the box output
+    for mark in ("as image", "as meta", "as m", "as features", "as joint",
+                 "as label · output", "as box · output"):
+        assert mark in texts
+    fronts = [p.get("class") for p in root.iter(f"{drawn.NS}polygon") if p.get("class")]
+    assert sorted(fronts) == ["input", "input", "output", "output"]
+    arrows = [p for p in root.iter(f"{drawn.NS}polyline") if p.get("marker-end")]
+    assert len(arrows) == 10 and not any(p.get("stroke-dasharray") for p in arrows)
+    # Three axes (the middles of the front faces): the main one, meta's row, box's row.
+    middles = set()
+    for group in root.iter(f"{drawn.NS}g"):
+        if group.get("class") == "volume":
+            front = list(group.iter(f"{drawn.NS}polygon"))[-1]
+            ys = [float(p.split(",")[1]) for p in front.get("points").split()]
+            middles.add(round((min(ys) + max(ys)) / 2, 1))
+    assert len(middles) == 3
+
+
+def test_volumes_draw_an_inception_block_branch_by_branch() -> None:
+    """examples/inception_block.cnn: 21 layers; gap and dropout keep 480 values and share
+    a volume, so 20 volumes, four rows under each of the two concats."""
+    graph, _ = compile_file(Path(__file__).parent.parent / "examples/inception_block.cnn")
+    root = drawn.parse(draw(graph, style="volumes"))
+    assert len(drawn.boxes(root)) == 20
+    texts = [t for t, _ in drawn.labels(root)]
+    for shape in ("28x28x64", "28x28x96", "28x28x16", "28x28x256", "28x28x480", "480"):
+        assert shape in texts
+    assert "gap, dropout" in texts
+    check_readable(draw(graph, style="volumes"))
+
+
 def test_network_api_draws() -> None:
     net = parse(SEED)
     assert drawn.parse(net._repr_svg_()).tag == f"{drawn.NS}svg"
