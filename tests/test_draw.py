@@ -311,17 +311,18 @@ def test_cli_writes_each_format(tmp_path: Path, capsys) -> None:
 
 
 @pytest.mark.parametrize("args, message", [
-    (["-o", "x.png"], "cannot tell the format from the suffix `.png`"),
-    (["--style", "volumes", "--format", "dot"], "the volumes style is drawn as SVG only"),
+    (["-o", "x.bmp"], "cannot tell the format from the suffix `.bmp`"),
+    (["--style", "volumes", "--format", "dot"], "the volumes style is a picture: SVG, PNG "
+     "or PDF"),
 ])
 def test_cli_errors(tmp_path: Path, capsys, args, message) -> None:
     spec = tmp_path / "net.cnn"
     spec.write_text(SEED)
-    assert main(["draw", str(spec), *[str(tmp_path / a) if a.endswith(".png") else a
+    assert main(["draw", str(spec), *[str(tmp_path / a) if a.endswith(".bmp") else a
                                       for a in args]]) == 1
     err = capsys.readouterr().err
     assert f"error: {message}" in err and "hint: " in err and "Traceback" not in err
-    assert not (tmp_path / "x.png").exists()
+    assert not (tmp_path / "x.bmp").exists()
 
 
 def test_cli_unwritable_output_and_stdin(tmp_path: Path, capsys, monkeypatch) -> None:
