@@ -119,10 +119,11 @@ def compile_keras(graph: Graph, output: Path | None, weights: Path | None = None
     is refused first (`check_memory`)."""
     check_memory(graph, weights)
     where = output if output is not None else "cnndsl compile"
+    if weights is not None:  # a bad file is said before TensorFlow's import (seconds)
+        values = read_weights(weights)
+        fit(graph, values, weights)
     with keras_backend(where, "building and saving the model") as backend:
         if weights is not None:
-            values = read_weights(weights)
-            fit(graph, values, weights)
             model = backend.build_model(graph, values)
         else:
             model = backend.build_seeded(graph, seed)

@@ -24,9 +24,10 @@ kind), else when their paths agree once links are resolved (`same_file`). None a
 
 from __future__ import annotations
 
+import contextlib
 import os
 import stat
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping
 from pathlib import Path
 
 from .errors import shown
@@ -187,14 +188,24 @@ def _makeable(directory: Path, option: str) -> None:
                         f"{shown(ancestor)}", "check its permissions or give another path")
 
 
-def make_directory(directory: Path, option: str) -> None:
-    """Make `directory` (and its parents) now, so that a path `check` could not judge
-    (`/proc/x`) is an error before the long work, not after it."""
+@contextlib.contextmanager
+def made_directory(directory: Path, option: str) -> Iterator[None]:
+    """`directory` made now (with its parents) for the block, so that a path `check` could
+    not judge (`/proc/x`) is an error before the long work, not after it. What was made
+    is removed again if the block fails while it is still empty."""
+    missing = [p for p in (directory, *directory.parents) if not p.exists()]
     try:
         directory.mkdir(parents=True, exist_ok=True)
     except OSError as e:
         raise FileError(directory, f"cannot make the directory: {shown(e.strerror or e)}",
                         f"give {option} a path in an existing, writable directory") from None
+    try:
+        yield
+    except BaseException:
+        for made in missing:  # the deepest first; one that holds anything stays
+            with contextlib.suppress(OSError):
+                made.rmdir()
+        raise
 
 
 def _kind(mode: int) -> str:

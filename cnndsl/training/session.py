@@ -7,6 +7,7 @@ other command starts without NumPy; it calls `run` here.
 from __future__ import annotations
 
 import argparse
+import contextlib
 import dataclasses
 import sys
 import tempfile
@@ -124,9 +125,10 @@ def train(graph: Graph, data: Data, task: defaults.Task, settings: fit.Settings,
             settings = dataclasses.replace(settings, history=None)
         output = Path(args.output) if chief else Path(scratch) / "model.keras"
         checkpoints_to = settings.checkpoint_dir if chief else Path(scratch) / "checkpoints"
-        if checkpoints_to is not None:  # a path `paths.check` cannot judge (/proc/x): now
-            paths.make_directory(checkpoints_to, "--checkpoint-dir")
-        return fitted(graph, data, task, settings, args, output, checkpoints_to), chief
+        made = (paths.made_directory(checkpoints_to, "--checkpoint-dir") if checkpoints_to
+                else contextlib.nullcontext())
+        with made:  # before TensorFlow: a path `paths.check` could not judge (/proc/x)
+            return fitted(graph, data, task, settings, args, output, checkpoints_to), chief
 
 
 def fitted(graph: Graph, data: Data, task: defaults.Task, settings: fit.Settings, args,
