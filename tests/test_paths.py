@@ -21,6 +21,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from outcomes import TensorFlowWanted, no_tensorflow
 
 from cnndsl import files, paths
 from cnndsl.cli import main
@@ -32,15 +33,10 @@ HAVE_KERAS = (importlib.util.find_spec("keras") is not None
               and importlib.util.find_spec("tensorflow") is not None)
 
 
-class TensorFlowWanted(BaseException):
-    """Raised where a command would import TensorFlow: it escapes `main` and fails the test."""
-
-
-@pytest.fixture
-def no_tensorflow(monkeypatch):
-    def refuse(*args, **kwargs):
-        raise TensorFlowWanted("the command went on to import TensorFlow")
-    monkeypatch.setattr("cnndsl.compile.keras_backend", refuse)
+@pytest.fixture(name="no_tensorflow")
+def _no_tensorflow():
+    with no_tensorflow():
+        yield
 
 
 @pytest.fixture
