@@ -2,7 +2,8 @@
 
 Every command declares its inputs, by what they are (`"the spec"`, `"the data"`), and its
 outputs, by option (`"-o"`, `"--history"`), with their paths once defaults are filled in;
-`check` then refuses, before anything is read or written (`PATH: error: ...`, exit 1):
+`check` then refuses, before anything is written and before any input but the spec (or
+the model's list of members) is read (`PATH: error: ...`, exit 1):
 
 - an output that is an input, by any path to it (`./x.npy`, `sub/../x.npy`, a symbolic or
   a hard link): it would be overwritten, or truncated while it is read (a memory-mapped
