@@ -26,11 +26,10 @@ from pathlib import Path
 
 import numpy as np
 
-from . import files, signals
-from .errors import CnnError, shown
+from . import files, paths, signals
+from .errors import CnnError, as_text, shown
 from .files import FileError, unreadable
 from .ir import Graph
-from .runner import check_destination
 from .weights import Weights, WeightsError, check_weights, load_npz
 
 SUFFIXES = {"keras": ".keras", "python": ".py", "onnx": ".onnx"}
@@ -62,7 +61,7 @@ def command(graph: Graph, spec: str, output: str | None, emit: str | None = None
             raise FileError("cnndsl compile", "--emit python writes code without weights: "
                            "--weights and --seed do not apply", "compile to .keras to carry "
                            "weights, or leave the option out")
-        compile_python(graph, path, "" if spec == "-" else Path(spec).name)
+        compile_python(graph, path, "" if spec == "-" else as_text(Path(spec).name))
         params = sum(sum(n.layer.params(n.in_shapes)) for n in graph.nodes)
         return path, f"Keras source, {params:,} params"
     if seed is not None and seed < 0:
@@ -90,9 +89,8 @@ def default_output(spec: str, emit: str) -> Path:
 def check_output(output: Path, spec: str, emit: str, weights: str | None = None) -> None:
     """A writable `.keras`, `.py` or `.onnx` destination that is not the spec or the
     weights."""
-    check_destination(output, (SUFFIXES[emit],), "-o")
-    files.refuse_overwriting(output, "-o", {"the spec": None if spec == "-" else spec,
-                                            "the weights file": weights})
+    paths.check({"the spec": spec, "the weights file": weights}, {"-o": output},
+                suffixes={"-o": (SUFFIXES[emit],)})
 
 
 def check_stdout(emit: str) -> None:
@@ -121,10 +119,11 @@ def compile_keras(graph: Graph, output: Path | None, weights: Path | None = None
     is refused first (`check_memory`)."""
     check_memory(graph, weights)
     where = output if output is not None else "cnndsl compile"
+    if weights is not None:  # a bad file is said before TensorFlow's import (seconds)
+        values = read_weights(weights)
+        fit(graph, values, weights)
     with keras_backend(where, "building and saving the model") as backend:
         if weights is not None:
-            values = read_weights(weights)
-            fit(graph, values, weights)
             model = backend.build_model(graph, values)
         else:
             model = backend.build_seeded(graph, seed)
@@ -193,9 +192,8 @@ def compile_python(graph: Graph, output: Path | None, source_name: str = "") -> 
 
 def export_weights(model: Path, output: Path) -> Weights:
     """Every weight of a `.keras` model, written to an `.npz` keyed LAYER/VARIABLE."""
-    check_keras_file(model)
-    check_destination(output, (".npz",), "-o")
-    files.refuse_overwriting(output, "-o", {"the model": model})
+    check_keras_file(model)  # first: `weights w.npz` is "not a .keras file"
+    paths.check({"the model": model}, {"-o": output}, suffixes={"-o": (".npz",)})
     weights = keras_weights(model)
     with writing(output):
         files.write_npz(output, weights)

@@ -17,7 +17,7 @@ import numpy as np
 
 from .analysis import Stats, analyse
 from .compiler import compile_text, decode
-from .errors import CnnError
+from .errors import CnnError, as_text
 from .ir import Graph
 from .shapes import Shape, format_shape
 from .weights import Weights, init_weights, load_npz
@@ -188,6 +188,6 @@ def load(path: str | Path, name: str | None = None) -> Network:
     text = data.decode("utf-8", errors="replace")  # to show where undecodable text is
     try:
         text = decode(data)
-        return Network(compile_text(text, name or path.stem), text)
+        return Network(compile_text(text, name or as_text(path.stem)), text)
     except CnnError as e:
         raise e.located(text, str(path)) from None

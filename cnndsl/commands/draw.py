@@ -15,7 +15,7 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
-from .. import files
+from .. import files, paths
 from ..errors import shown
 from ..files import FileError
 
@@ -85,9 +85,7 @@ def run(args: argparse.Namespace) -> int:
         if output is None:
             output = "-" if args.file == "-" else str(Path(args.file).with_suffix(
                 EXTENSION[fmt]))
-        if output != "-":
-            files.refuse_overwriting(output, "-o", {"the input": None if args.file == "-"
-                                                    else args.file})
+        paths.check({"the spec": args.file}, {"-o": output})
     except FileError as e:
         raise UserError(e.render()) from None
     _, graph, _ = load(args.file, args.name)

@@ -77,10 +77,10 @@ def run(args: argparse.Namespace) -> int:
 def draw(args: argparse.Namespace, graph, text: str):
     """The picture, written to `args.output`; `FileError` for any problem with the options
     or files, found before the network runs where it can be."""
-    from ..files import refuse_overwriting
+    from .. import paths
     from ..network import Network
     from ..pictures.maps import FORMATS, LayerChoice, MissingExtra, picture, require_matplotlib
-    from ..runner import check_destination, staged, use_weights
+    from ..runner import staged, use_weights
 
     output, source = Path(args.output), Path(args.input)
     try:
@@ -88,10 +88,8 @@ def draw(args: argparse.Namespace, graph, text: str):
     except MissingExtra as e:
         raise FileError("cnndsl maps", e.args[0], e.hint) from None
     _check_options(args, graph)
-    check_destination(output, FORMATS, "-o")
-    spec = None if args.file == "-" else args.file
-    refuse_overwriting(output, "-o", {"the input": source, "the weights file": args.weights,
-                                      "the spec": spec})
+    paths.check({"the input": source, "the weights file": args.weights, "the spec": args.file},
+                {"-o": output}, suffixes={"-o": FORMATS})
     network = Network(graph, text)
     x = one_example(source, network, args.example)
     use_weights(network, Path(args.weights) if args.weights else None, args.seed)
