@@ -18,7 +18,7 @@ import sys
 from pathlib import Path
 
 from .commands import draw, evaluate, import_, maps, train
-from .errors import CnnError, shown
+from .errors import CnnError, as_text, shown
 from .files import StdoutError
 from .limits import MAX_SOURCE_BYTES
 
@@ -198,7 +198,7 @@ def load(path: str, name: str | None = None):
     text = data.decode("utf-8", errors="replace")
     try:
         text = decode(data)
-        stem = "model" if path == "-" else Path(path).stem
+        stem = "model" if path == "-" else as_text(Path(path).stem)
         graph = compile_text(text, name or stem)
     except CnnError as e:
         raise UserError(e.render(text, display)) from None

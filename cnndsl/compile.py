@@ -26,11 +26,10 @@ from pathlib import Path
 
 import numpy as np
 
-from . import files, signals
-from .errors import CnnError, MissingExtra, shown
+from . import files, paths, signals
+from .errors import CnnError, MissingExtra, as_text, shown
 from .files import FileError, unreadable
 from .ir import Graph
-from .runner import check_destination
 from .weights import Weights, WeightsError, check_weights, load_npz
 
 SUFFIXES = {"keras": ".keras", "python": ".py", "onnx": ".onnx"}
@@ -62,7 +61,7 @@ def command(graph: Graph, spec: str, output: str | None, emit: str | None = None
             raise FileError("cnndsl compile", "--emit python writes code without weights: "
                            "--weights and --seed do not apply", "compile to .keras to carry "
                            "weights, or leave the option out")
-        compile_python(graph, path, "" if spec == "-" else Path(spec).name)
+        compile_python(graph, path, "" if spec == "-" else as_text(Path(spec).name))
         params = sum(sum(n.layer.params(n.in_shapes)) for n in graph.nodes)
         return path, f"Keras source, {params:,} params"
     if seed is not None and seed < 0:
@@ -90,9 +89,8 @@ def default_output(spec: str, emit: str) -> Path:
 def check_output(output: Path, spec: str, emit: str, weights: str | None = None) -> None:
     """A writable `.keras`, `.py` or `.onnx` destination that is not the spec or the
     weights."""
-    check_destination(output, (SUFFIXES[emit],), "-o")
-    files.refuse_overwriting(output, "-o", {"the spec": None if spec == "-" else spec,
-                                            "the weights file": weights})
+    paths.check({"the spec": spec, "the weights file": weights}, {"-o": output},
+                suffixes={"-o": (SUFFIXES[emit],)})
 
 
 def check_stdout(emit: str) -> None:
@@ -121,8 +119,10 @@ def compile_keras(graph: Graph, output: Path | None, weights: Path | None = None
     is refused first (`check_memory`)."""
     check_memory(graph, weights)
     where = output if output is not None else "cnndsl compile"
+    # a bad file is said before TensorFlow's import (seconds)
+    values = None if weights is None else given_weights(graph, weights)
     with keras_backend(where, "building and saving the model") as backend:
-        model = _build_keras(backend, graph, weights, seed)
+        model = _build_keras(backend, graph, values, seed)
         signals.check()  # a signal Keras swallowed while building: no save
         with writing(output):
             backend.save_model(model, output)
@@ -136,19 +136,21 @@ def keras_model(graph: Graph, weights: GivenWeights = None, seed: int = 0):
     """The `keras.Model` `compile_keras` saves, built the same way (`Network.to_keras`):
     `weights` as a file (`--weights`), a mapping, or None for seeded initial weights."""
     check_memory(graph, weights)
+    values = None if weights is None else given_weights(graph, weights)
     try:
         with keras_backend("cnndsl", "building the model") as backend:
-            return _build_keras(backend, graph, weights, seed)
+            return _build_keras(backend, graph, values, seed)
     except FileError as e:
         if e.hint == INSTALL:  # no TensorFlow: from Python, an ImportError naming the extra
             raise MissingExtra(e.message, "keras") from None
         raise
 
 
-def _build_keras(backend, graph: Graph, weights: GivenWeights, seed: int):
-    if weights is None:  # drawn while Keras builds the layers
+def _build_keras(backend, graph: Graph, values: Weights | None, seed: int):
+    """The one build of both: `values`, or seeded weights drawn while Keras builds."""
+    if values is None:
         return backend.build_seeded(graph, seed)
-    return backend.build_model(graph, given_weights(graph, weights))
+    return backend.build_model(graph, values)
 
 
 def given_weights(graph: Graph, weights: Path | Mapping[str, np.ndarray]) -> Weights:
@@ -222,9 +224,8 @@ def compile_python(graph: Graph, output: Path | None, source_name: str = "") -> 
 
 def export_weights(model: Path, output: Path) -> Weights:
     """Every weight of a `.keras` model, written to an `.npz` keyed LAYER/VARIABLE."""
-    check_keras_file(model)
-    check_destination(output, (".npz",), "-o")
-    files.refuse_overwriting(output, "-o", {"the model": model})
+    check_keras_file(model)  # first: `weights w.npz` is "not a .keras file"
+    paths.check({"the model": model}, {"-o": output}, suffixes={"-o": (".npz",)})
     weights = keras_weights(model)
     with writing(output):
         files.write_npz(output, weights)

@@ -49,6 +49,23 @@ def _escape(match: re.Match) -> str:
         f"\\x{code:02x}" if code < 0x100 else f"\\u{code:04x}")
 
 
+_SURROGATES = re.compile("[\ud800-\udfff]")
+
+
+def as_text(name: str) -> str:
+    r"""A name derived from a path (a file's stem, its name) as text that every writer can
+    encode: the bytes of a file name that are not UTF-8, which Python keeps as lone
+    surrogates (`\udce9`), written `\xe9` as `shown` prints them, the rest as it is.
+    Such a name becomes a model's name, a diagram's title, a comment.
+
+    >>> as_text("x\udce9")
+    'x\\xe9'
+    >>> as_text("caf\u00e9 net")
+    'café net'
+    """
+    return _SURROGATES.sub(_escape, name)
+
+
 def safe_message(text: str, cut_quotes: bool = False) -> str:
     """A message made by cnndsl, safe to print whatever it quotes: control characters
     escaped but its own line breaks kept; with `cut_quotes`, each `quoted` part cut as

@@ -196,32 +196,6 @@ def open_regular(path: str | Path):
         raise
 
 
-def same_file(a: str | Path, b: str | Path) -> bool:
-    """Whether `a` and `b` name one file: the same inode when both exist (through symbolic
-    and hard links), else the same path once links are resolved."""
-    try:
-        return os.path.samefile(a, b)
-    except (OSError, ValueError):
-        return os.path.realpath(a) == os.path.realpath(b)
-
-
-def refuse_overwriting(output: str | Path, option: str,
-                       inputs: Mapping[str, str | Path | None]) -> None:
-    """`FileError` if writing `output` (given as `option`) would replace one of `inputs`,
-    keyed by what they are ("the input", "the weights file"); None values are skipped."""
-    for what, path in inputs.items():
-        if path is not None and same_file(output, path):
-            named = " itself" if str(path) == str(output) else f" ({shown(path)})"
-            raise FileError(output, f"the output would overwrite {what}{named}",
-                            f"write to another file, e.g. {option} "
-                            f"{shown(_sibling(Path(output)))}")
-
-
-def _sibling(path: Path) -> Path:
-    """`x.npy` -> `x.out.npy`: a suggestion for an output that is not the input."""
-    return path.with_name(f"{path.stem}.out{path.suffix}")
-
-
 class ArchiveError(ValueError):
     """A file that is not an `.npz` of plain arrays; the message says what it is."""
 

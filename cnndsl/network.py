@@ -17,7 +17,7 @@ import numpy as np
 
 from .analysis import Stats, analyse
 from .compiler import compile_text, decode
-from .errors import CnnError
+from .errors import CnnError, as_text
 from .ir import Graph
 from .shapes import Shape, format_shape
 from .weights import Weights, init_weights, load_npz
@@ -141,12 +141,13 @@ class Network:
         """
         from .commands.compile_onnx import onnx_model
 
-        destination = None if path is None else Path(path)
-        if destination is not None:
-            from .runner import check_destination
+        destination, given = None if path is None else Path(path), _given(weights)
+        if destination is not None:  # as the command checks its -o
+            from . import paths
 
-            check_destination(destination, (".onnx",), "path")
-        model, _ = onnx_model(self.graph, _given(weights), seed, opset)
+            paths.check({"the weights file": given if isinstance(given, Path) else None},
+                        {"path": destination}, suffixes={"path": (".onnx",)})
+        model, _ = onnx_model(self.graph, given, seed, opset)
         if destination is not None:
             from .backends.onnx import save_model
 
@@ -190,7 +191,8 @@ class Network:
         axis, answered the same way. Uses `weights` if given, else this network's.
 
         A network of several inputs or outputs takes a mapping from each input's name to
-        its array (or a list in the order written) and gives a dict by output name."""
+        its array (or a list in the order written) and gives a dict by output name, the
+        names the spec gives (`output @label, @box`), as `cnndsl run` writes them."""
         if weights is not None:
             self.set_weights(weights)
         xs, single = self._inputs(x)
@@ -198,7 +200,7 @@ class Network:
         outs = [o[0] if single else o for o in outs]
         if self.graph.single:
             return outs[0]
-        return {n.name: o for n, o in zip(self.graph.output_nodes, outs)}
+        return dict(zip(self.graph.output_names, outs))
 
     def run_layers(self, x, dtype=np.float32) -> dict[str, np.ndarray]:
         """Every layer's output by name (feature maps), for a batch or a single example;
@@ -214,7 +216,8 @@ class Network:
         if self.graph.single:
             xs = [np.asarray(x)]
         elif isinstance(x, Mapping):
-            xs = [np.asarray(x[n.name]) for n in nodes]
+            xs = [np.asarray(x[name] if name in x else x[n.name])
+                  for name, n in zip(self.graph.input_names, nodes)]
         else:
             xs = [np.asarray(a) for a in x]
         single = len(xs) == len(nodes) and all(a.shape == n.shape for a, n in zip(xs, nodes))
@@ -245,6 +248,6 @@ def load(path: str | Path, name: str | None = None) -> Network:
     text = data.decode("utf-8", errors="replace")  # to show where undecodable text is
     try:
         text = decode(data)
-        return Network(compile_text(text, name or path.stem), text)
+        return Network(compile_text(text, name or as_text(path.stem)), text)
     except CnnError as e:
         raise e.located(text, str(path)) from None

@@ -57,7 +57,8 @@ def capped(diagram: Diagram, boxes: int = MAX_BOXES) -> Diagram:
     cut = boxes - 1
     rest = items[cut:]
     layers = sum(item.layers for item in rest)
-    more = replace(rest[-1], index=cut, kind="block", home=-1, layers=layers,
+    more = replace(rest[-1], index=cut, kind="block", home=-1, layers=layers, tensor=None,
+                   output=any(item.output for item in rest),
                    title=f"… {layers:,} more layers (net.draw() draws all)",
                    name=f"{layers:,} more layers", params=sum(item.params for item in rest),
                    inputs=tuple(dict.fromkeys(i for item in rest for i in item.inputs

@@ -195,6 +195,7 @@ def test_the_rest_box_reads_what_the_rest_of_the_network_reads():
     assert [i.name for i in cut.items][:3] == ["input", "relu_1", "tanh_1"]
     rest = cut.items[3]
     assert (rest.index, rest.kind, rest.layers) == (3, "block", 4)
-    assert sorted(rest.inputs) == [1, 2] and cut.outputs == (3,)
+    assert sorted(rest.inputs) == [1, 2] and cut.outputs == (3,) and rest.output
+    assert rest.tensor is None  # `b` (sigmoid_1) is inside it, not its result
     assert rest.params == 8 * 2 + 2 and rest.shape == (2,)  # dense_1: 8 inputs, 2 units
     assert capped(diagram, boxes=7) is diagram

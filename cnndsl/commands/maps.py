@@ -81,20 +81,18 @@ def draw(args: argparse.Namespace, graph, text: str):
     _check_options(args, graph)
     layers = [n.strip() for n in args.layers.split(",")] if args.layers else None
     _plan(args, graph, layers)  # before NumPy's and matplotlib's imports (1-2 s), the run
-    from ..files import refuse_overwriting
+    from .. import paths
     from ..network import Network
     from ..pictures.maps import picture, require_matplotlib
     from ..pictures.page import FORMATS
-    from ..runner import check_destination, staged, use_weights
+    from ..runner import staged, use_weights
 
     try:
         require_matplotlib()
     except MissingExtra as e:
         raise FileError("cnndsl maps", e.args[0], e.hint) from None
-    check_destination(output, FORMATS, "-o")
-    spec = None if args.file == "-" else args.file
-    refuse_overwriting(output, "-o", {"the input": source, "the weights file": args.weights,
-                                      "the spec": spec})
+    paths.check({"the input": source, "the weights file": args.weights, "the spec": args.file},
+                {"-o": output}, suffixes={"-o": FORMATS})
     network = Network(graph, text)
     x = one_example(source, network, args.example)
     use_weights(network, Path(args.weights) if args.weights else None, args.seed)

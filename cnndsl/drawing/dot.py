@@ -2,13 +2,15 @@
 
     digraph "seed" { n0 [label="input 6x6x1\\ninput · 6x6x1 · 0 params"]; n0 -> n1; ... }
 
-No coordinates: Graphviz places the nodes. Blocks (collapsed) get a different fill.
+No coordinates: Graphviz places the nodes. Blocks (collapsed) get a different fill;
+inputs and outputs a heavier outline in the SVG's colours, and a named tensor or an
+output a third line (`as label · output`).
 """
 
 from __future__ import annotations
 
 from .diagram import Diagram
-from .svg import COLOURS, DEFAULT_COLOUR
+from .svg import COLOURS, DEFAULT_COLOUR, ENDS, end
 
 
 def quoted(text: str) -> str:
@@ -24,7 +26,9 @@ def dot(diagram: Diagram) -> str:
     for item in diagram.items:
         label = quoted("\n".join(item.lines))
         fill = COLOURS.get(item.kind, DEFAULT_COLOUR)
-        out.append(f'  n{item.index} [label={label}, fillcolor="{fill}"];')
+        role = end(item)
+        outline = f', color="{ENDS[role]}", penwidth=2.5' if role else ""
+        out.append(f'  n{item.index} [label={label}, fillcolor="{fill}"{outline}];')
     for item in diagram.items:
         for src in item.inputs:
             out.append(f"  n{src} -> n{item.index};")
