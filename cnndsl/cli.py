@@ -392,26 +392,20 @@ def _interrupted(args: argparse.Namespace | None, signum: int) -> int:
     return 128 + signum
 
 
-# What holds the memory, where it is not the batch: advice in the command's own terms.
-MEMORY_HINTS = {
-    "maps": "`maps` holds every layer's output for the one example: a smaller input or "
-            "network, or free some memory",
-    "compile": "the weights are held several times while the model is built and written: "
-               "make the network smaller (`cnndsl shapes` lists each layer's weights), or "
-               "free some memory",
-}
+# Out of memory: what holds it, in the command's own terms (`--batch-size` only where it is
+# an option: issue 19's `compile` was told to use it).
+MEMORY_HINTS = {"maps": "`maps` holds every layer's output for the one example: a smaller "
+                "input or network, or free some memory",
+                "compile": "the weights are held several times while the model is built and "
+                "written: make the network smaller (`cnndsl shapes` lists each layer's "
+                "weights), or free some memory"}
 
 
 def _memory_hint(args: argparse.Namespace) -> str:
-    """`--batch-size` only for a command that has it (issue 19: `compile` was told to
-    use an option it does not take)."""
-    if args.command in MEMORY_HINTS:
-        hint = MEMORY_HINTS[args.command]
-    elif getattr(args, "batch_size", None) is not None:
-        hint = "a smaller --batch-size, or a smaller network"
-    else:
-        hint = "a smaller network, or free some memory"
-    return hint + "; see docs/reliability.md"
+    """The hint under `out of memory` for this command."""
+    batch = getattr(args, "batch_size", None) is not None
+    return (MEMORY_HINTS.get(args.command) or ("a smaller --batch-size, or a smaller network"
+            if batch else "a smaller network, or free some memory")) + "; see docs/reliability.md"
 
 
 def _command(argv: list[str] | None, parsed: list[argparse.Namespace]) -> int:
