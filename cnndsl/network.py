@@ -99,11 +99,12 @@ class Network:
 
     # -- other frameworks: the same builders as `cnndsl compile` ---------------------------
     def to_keras(self, weights: Mapping[str, np.ndarray] | str | Path | None = None,
-                 seed: int = 0):
+                 seed: int | None = None):
         """The network as a `keras.Model`, built as `cnndsl compile` builds the `.keras`
-        file it writes (the same code): with `weights` (a mapping such as `net.weights`,
-        or the path of an `.npz` or `.keras` file, as `--weights`), or else Keras-like
-        initial weights drawn from `seed`, the ones `init_weights(seed)` gives. Imports
+        file it writes (the same code): with `weights` (a mapping, or the path of an
+        `.npz` or `.keras` file, as `--weights`), or Keras-like initial weights drawn from
+        `seed` (those `init_weights(seed)` gives), or, given neither, this network's own
+        weights (`net.weights`: those set or trained last, else seed 0's). Imports
         TensorFlow (seconds); without it, `MissingExtra` (an `ImportError`) says
         `pip install 'cnndsl[keras]'`. A weights file or mapping that does not fit the
         network raises `FileError`, naming every missing or mis-shaped variable.
@@ -119,11 +120,11 @@ class Network:
         """
         from .compile import keras_model
 
-        return keras_model(self.graph, _given(weights), seed)
+        return keras_model(self.graph, *self._export_weights(weights, seed))
 
     def to_onnx(self, path: str | Path | None = None, opset: int | None = None,
                 weights: Mapping[str, np.ndarray] | str | Path | None = None,
-                seed: int = 0):
+                seed: int | None = None):
         """The network as an `onnx.ModelProto`, built as `cnndsl compile -o NET.onnx`
         builds it (the same code), and written to `path` (atomically, as the command
         writes it) unless `path` is None. `opset` defaults to 17; `weights` and `seed` as
@@ -141,7 +142,8 @@ class Network:
         """
         from .commands.compile_onnx import onnx_model
 
-        destination, given = None if path is None else Path(path), _given(weights)
+        destination = None if path is None else Path(path)
+        given, seed = self._export_weights(weights, seed)
         if destination is not None:  # as the command checks its -o
             from . import paths
 
@@ -153,6 +155,16 @@ class Network:
 
             save_model(model, destination)
         return model
+
+    def _export_weights(self, weights, seed: int | None):
+        """(weights, seed) for the export builders: what was given, else this network's
+        own weights when no seed is asked for (a user who set or trained weights expects
+        those in the exported model, not fresh ones)."""
+        if weights is None and seed is None:
+            return self.weights, 0
+        if weights is not None and seed is not None:
+            raise ValueError("give weights or seed, not both")
+        return _given(weights), 0 if seed is None else seed
 
     def init_weights(self, seed: int = 0, dtype=np.float32) -> Weights:
         """Keras-like initial weights from `seed`; they become this network's weights."""

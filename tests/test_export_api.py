@@ -152,6 +152,28 @@ def test_to_keras_is_the_model_compile_writes(tmp_path, capsys, keras):
                                    atol=1e-6)
 
 
+def test_without_weights_or_seed_the_networks_own_weights_are_exported(tmp_path, keras, onnx):
+    """A user who set (or trained) weights and calls `to_keras()` / `to_onnx()` gets those,
+    not fresh initial ones; with neither set, seed 0's, as `compile` without --seed."""
+    import onnxruntime
+
+    net = cnndsl.load(spec(tmp_path))
+    x = example(1)
+    fresh = net.to_keras()  # nothing set yet: seed 0, the command's default
+    np.testing.assert_allclose(fresh.predict(x, verbose=0),
+                               cnndsl.load(spec(tmp_path)).run(x), rtol=1e-5, atol=1e-6)
+    weights = trained(net)
+    net.set_weights(weights)
+    expected = net.run(x)
+    np.testing.assert_allclose(net.to_keras().predict(x, verbose=0), expected, rtol=1e-5,
+                               atol=1e-6)
+    session = onnxruntime.InferenceSession(net.to_onnx().SerializeToString())
+    [got] = session.run(None, {session.get_inputs()[0].name: x})
+    np.testing.assert_allclose(got, expected, rtol=1e-5, atol=1e-6)
+    with pytest.raises(ValueError, match="not both"):
+        net.to_keras(weights=weights, seed=1)
+
+
 def test_missing_tensorflow_names_the_extra(tmp_path, monkeypatch):
     monkeypatch.setitem(sys.modules, "keras", None)  # `import keras` raises ImportError
     with pytest.raises(ImportError, match=r"needs TensorFlow.*pip install "
