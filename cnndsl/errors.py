@@ -36,6 +36,23 @@ def shown(text: object, limit: int = MAX_QUOTED) -> str:
     return visible(text, limit)
 
 
+_SURROGATES = re.compile("[\ud800-\udfff]")
+
+
+def as_text(name: str) -> str:
+    r"""A name derived from a path (a file's stem, its name) as text that every writer can
+    encode: the bytes of a file name that are not UTF-8, which Python keeps as lone
+    surrogates (`\udce9`), written `\xe9` as `shown` prints them, the rest as it is.
+    Such a name becomes a model's name, a diagram's title, a comment.
+
+    >>> as_text("x\udce9")
+    'x\\xe9'
+    >>> as_text("caf\u00e9 net")
+    'café net'
+    """
+    return _SURROGATES.sub(lambda m: visible(m.group()), name)
+
+
 def safe_message(text: str, cut_quotes: bool = False) -> str:
     """A message made by cnndsl, safe to print whatever it quotes: control characters
     escaped but its own line breaks kept; with `cut_quotes`, each `quoted` part cut as
@@ -167,6 +184,24 @@ class SourceError(CnnError):
     def __reduce__(self):  # pickled with its span and source, not just the message
         return SourceError, (CnnError(self.message, self.span, self.hint,
                                       self.diagnostic.notes), self.source, self.filename)
+
+
+class MissingExtra(ImportError):
+    """An optional package is not installed: `extra` names the cnndsl extra that brings
+    it, `hint` is the pip command, and `str` says both (the Python API raises it as is;
+    the command line prints the message and the hint).
+
+    >>> str(MissingExtra("drawing feature maps needs matplotlib, which is not installed",
+    ...                  "plot"))
+    "drawing feature maps needs matplotlib, which is not installed: pip install 'cnndsl[plot]'"
+    """
+
+    def __init__(self, message: str, extra: str) -> None:
+        super().__init__(message)
+        self.extra, self.hint = extra, f"pip install 'cnndsl[{extra}]'"
+
+    def __str__(self) -> str:
+        return f"{self.args[0]}: {self.hint}"
 
 
 def did_you_mean(word: str, choices: list[str] | tuple[str, ...]) -> str | None:

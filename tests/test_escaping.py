@@ -204,7 +204,7 @@ def test_every_writer_escapes_the_names_it_is_given():
         assert not any(UNSAFE.search(line) for line in text.split("\n")), fmt
         text.encode("utf-8")
     assert outputs["dot"].split("\n")[0] == f"digraph {dot_string(SPEC_NAME)} {{"
-    assert all(line.startswith(("flowchart", "  n")) for line in
+    assert all(line.startswith(("flowchart", "  n", "  class")) for line in
                outputs["mermaid"].splitlines())
     parser = _Texts()
     parser.feed(outputs["html"])

@@ -7,13 +7,14 @@ other command starts without NumPy; it calls `run` here.
 from __future__ import annotations
 
 import argparse
+import contextlib
 import dataclasses
 import sys
 import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 
-from .. import files, signals
+from .. import paths, signals
 from ..errors import CnnError, shown
 from ..files import FileError
 from ..ir import Graph
@@ -31,8 +32,8 @@ def run(args: argparse.Namespace) -> int:
         if not graph.single:
             raise FileError(args.file, "training takes a network of one input and one "
                             "output", "train a network of one chain, or in Keras directly")
-        check_files(args, output)
         settings = settings_of(args, output)
+        check_files(args, output, settings)
         data, task = open_data(graph, args.data, args.val, args.val_split, args.seed)
         task = defaults.overridden(task, args.loss, args.metrics)
         fit.check_checkpoints(settings)
@@ -99,16 +100,16 @@ def settings_of(args, output: Path) -> fit.Settings:
         resume=args.resume, history=Path(args.history or f"{stem}.history.csv"))
 
 
-def check_files(args, output: Path) -> None:
-    from ..compile import check_output
-
-    check_output(output, args.file, "keras", args.weights)
-    files.refuse_overwriting(output, "-o", {"the data": args.data, "the validation data":
-                                            args.val})
+def check_files(args, output: Path, settings: fit.Settings) -> None:
+    """Every file of the run, the defaults filled in, against each other (`paths.check`),
+    and what else can be known before the data is read."""
+    paths.check({"the spec": args.file, "the data": args.data, "the validation data": args.val,
+                 "the weights file": args.weights},
+                {"-o": output, "--history": settings.history, "--plot": args.plot},
+                suffixes={"-o": (".keras",), "--history": (".csv",),
+                          "--plot": (".png", ".svg", ".pdf")},
+                directories={"--checkpoint-dir": settings.checkpoint_dir})
     if args.plot is not None:
-        from ..runner import check_destination
-
-        check_destination(Path(args.plot), (".png", ".svg", ".pdf"), "--plot")
         plotting.check()
     if args.weights is not None and not Path(args.weights).is_file():
         raise FileError(args.weights, "no such file", "--weights takes an .npz keyed "
@@ -128,7 +129,10 @@ def train(graph: Graph, data: Data, task: defaults.Task, settings: fit.Settings,
             settings = dataclasses.replace(settings, history=None)
         output = Path(args.output) if chief else Path(scratch) / "model.keras"
         checkpoints_to = settings.checkpoint_dir if chief else Path(scratch) / "checkpoints"
-        return fitted(graph, data, task, settings, args, output, checkpoints_to), chief
+        made = (paths.made_directory(checkpoints_to, "--checkpoint-dir") if checkpoints_to
+                else contextlib.nullcontext())
+        with made:  # before TensorFlow: a path `paths.check` could not judge (/proc/x)
+            return fitted(graph, data, task, settings, args, output, checkpoints_to), chief
 
 
 def fitted(graph: Graph, data: Data, task: defaults.Task, settings: fit.Settings, args,
