@@ -19,18 +19,18 @@ from __future__ import annotations
 import contextlib
 import os
 import sys
+import tempfile
 import warnings
 import zipfile
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from pathlib import Path
 
 import numpy as np
 
-from . import files, signals
-from .errors import CnnError, shown
-from .files import FileError, unreadable
+from . import files, paths, signals
+from .errors import CnnError, MissingExtra, as_text, shown
+from .files import ArchiveError, FileError, unreadable
 from .ir import Graph
-from .runner import check_destination
 from .weights import Weights, WeightsError, check_weights, load_npz
 
 SUFFIXES = {"keras": ".keras", "python": ".py", "onnx": ".onnx"}
@@ -62,7 +62,7 @@ def command(graph: Graph, spec: str, output: str | None, emit: str | None = None
             raise FileError("cnndsl compile", "--emit python writes code without weights: "
                            "--weights and --seed do not apply", "compile to .keras to carry "
                            "weights, or leave the option out")
-        compile_python(graph, path, "" if spec == "-" else Path(spec).name)
+        compile_python(graph, path, "" if spec == "-" else as_text(Path(spec).name))
         params = sum(sum(n.layer.params(n.in_shapes)) for n in graph.nodes)
         return path, f"Keras source, {params:,} params"
     if seed is not None and seed < 0:
@@ -90,9 +90,8 @@ def default_output(spec: str, emit: str) -> Path:
 def check_output(output: Path, spec: str, emit: str, weights: str | None = None) -> None:
     """A writable `.keras`, `.py` or `.onnx` destination that is not the spec or the
     weights."""
-    check_destination(output, (SUFFIXES[emit],), "-o")
-    files.refuse_overwriting(output, "-o", {"the spec": None if spec == "-" else spec,
-                                            "the weights file": weights})
+    paths.check({"the spec": spec, "the weights file": weights}, {"-o": output},
+                suffixes={"-o": (SUFFIXES[emit],)})
 
 
 def check_stdout(emit: str) -> None:
@@ -121,17 +120,50 @@ def compile_keras(graph: Graph, output: Path | None, weights: Path | None = None
     is refused first (`check_memory`)."""
     check_memory(graph, weights)
     where = output if output is not None else "cnndsl compile"
+    # a bad file is said before TensorFlow's import (seconds)
+    values = None if weights is None else given_weights(graph, weights)
     with keras_backend(where, "building and saving the model") as backend:
-        if weights is not None:
-            values = read_weights(weights)
-            fit(graph, values, weights)
-            model = backend.build_model(graph, values)
-        else:
-            model = backend.build_seeded(graph, seed)
+        model = _build_keras(backend, graph, values, seed)
         signals.check()  # a signal Keras swallowed while building: no save
         with writing(output):
             backend.save_model(model, output)
     return int(model.count_params())
+
+
+GivenWeights = Path | Mapping[str, np.ndarray] | None  # a file, or arrays from Python
+
+
+def keras_model(graph: Graph, weights: GivenWeights = None, seed: int = 0):
+    """The `keras.Model` `compile_keras` saves, built the same way (`Network.to_keras`):
+    `weights` as a file (`--weights`), a mapping, or None for seeded initial weights."""
+    check_memory(graph, weights)
+    values = None if weights is None else given_weights(graph, weights)
+    try:
+        with keras_backend("cnndsl", "building the model") as backend:
+            return _build_keras(backend, graph, values, seed)
+    except FileError as e:
+        if e.hint == INSTALL:  # no TensorFlow: from Python, an ImportError naming the extra
+            raise MissingExtra(e.message, "keras") from None
+        raise
+
+
+def _build_keras(backend, graph: Graph, values: Weights | None, seed: int):
+    """The one build of both: `values`, or seeded weights drawn while Keras builds."""
+    if values is None:
+        return backend.build_seeded(graph, seed)
+    return backend.build_model(graph, values)
+
+
+def given_weights(graph: Graph, weights: Path | Mapping[str, np.ndarray]) -> Weights:
+    """Weights from a file (`--weights`: `.npz` or `.keras`) or a mapping, checked to fit
+    the network: a `FileError` lists every missing, extra or mis-shaped variable."""
+    if isinstance(weights, Mapping):
+        values = {key: np.asarray(value) for key, value in weights.items()}
+        fit(graph, values, "weights")
+        return values
+    values = read_weights(weights)
+    fit(graph, values, weights)
+    return values
 
 
 # Memory a compile takes, measured (peak RSS, /usr/bin/time -v) with TensorFlow 2.21 and
@@ -144,19 +176,19 @@ COPIES = 4
 COPIES_FROM_KERAS = 5
 
 
-def compile_memory(graph: Graph, weights: Path | None = None) -> int:
+def compile_memory(graph: Graph, weights: GivenWeights = None) -> int:
     """Bytes of memory `compile_keras` is expected to take at its peak."""
     params = sum(sum(n.layer.params(n.in_shapes)) for n in graph.nodes)
     return TENSORFLOW_BYTES + 4 * params * _copies(weights)
 
 
-def _copies(weights: Path | None) -> int:
+def _copies(weights: GivenWeights) -> int:
     """How many times the weights are held at once, by where they come from."""
-    from_keras = weights is not None and weights.suffix.lower() == ".keras"
+    from_keras = isinstance(weights, Path) and weights.suffix.lower() == ".keras"
     return COPIES_FROM_KERAS if from_keras else COPIES
 
 
-def check_memory(graph: Graph, weights: Path | None = None) -> None:
+def check_memory(graph: Graph, weights: GivenWeights = None) -> None:
     """A located `CnnError` (at the layer with the most weights) if the compile would need
     more memory than the system has available now: TensorFlow would fail part way with
     an out-of-memory error, or the system would kill the process."""
@@ -193,9 +225,8 @@ def compile_python(graph: Graph, output: Path | None, source_name: str = "") -> 
 
 def export_weights(model: Path, output: Path) -> Weights:
     """Every weight of a `.keras` model, written to an `.npz` keyed LAYER/VARIABLE."""
-    check_keras_file(model)
-    check_destination(output, (".npz",), "-o")
-    files.refuse_overwriting(output, "-o", {"the model": model})
+    check_keras_file(model)  # first: `weights w.npz` is "not a .keras file"
+    paths.check({"the model": model}, {"-o": output}, suffixes={"-o": (".npz",)})
     weights = keras_weights(model)
     with writing(output):
         files.write_npz(output, weights)
@@ -214,7 +245,7 @@ def read_weights(path: Path) -> Weights:
                        "weights are an .npz keyed LAYER/VARIABLE, or a .keras model") from None
 
 
-def fit(graph: Graph, weights: Weights, path: Path) -> None:
+def fit(graph: Graph, weights: Weights, path: str | Path) -> None:
     """`FileError` listing every missing, extra or mis-shaped variable."""
     try:
         check_weights(graph, weights)
@@ -225,19 +256,37 @@ def fit(graph: Graph, weights: Weights, path: Path) -> None:
 
 def load_keras_model(backend, path: Path):
     """The model in `path`, loaded by the Keras backend in safe mode, or a `FileError`
-    with the first line of what Keras said (`cnndsl weights`, `run --weights`, `import`)."""
+    with why Keras refused it, in one line (`cnndsl weights`, `run --weights`, `import`)."""
+    from .keras_files import keras_reason, weights_mismatch
+
     try:
-        return backend.load_model(path)
+        with _own_temporary_directory():
+            return backend.load_model(path)
     except CnnError:  # no TensorFlow: `keras_backend` says so
         raise
     except Exception as e:  # noqa: BLE001 - Keras raises many types for a bad file
         if backend.out_of_memory(e):
             raise
-        reason = shown((str(e).strip().splitlines() or [type(e).__name__])[0])
-        raise FileError(path, f"Keras cannot load the model: {reason}",
-                        "save it with model.save('model.keras'); models with Lambda "
-                        "layers or unregistered custom classes cannot be loaded "
-                        "safely") from None
+        hint = ("the weights it holds do not fit the layers its config.json describes: "
+                "save the model again with model.save('model.keras')" if weights_mismatch(e)
+                else "save it with model.save('model.keras'); models with Lambda layers or "
+                "unregistered custom classes cannot be loaded safely")
+        raise FileError(path, f"Keras cannot load the model: {keras_reason(e)}",
+                        hint) from None
+
+
+@contextlib.contextmanager
+def _own_temporary_directory() -> Iterator[None]:
+    """Python's temporary files in a directory of ours, removed whatever happens: Keras
+    extracts an archive of more than three members into one of its own and leaves it
+    behind when that fails (a member's name too long for the file system)."""
+    with tempfile.TemporaryDirectory(prefix="cnndsl-keras-", ignore_cleanup_errors=True) \
+            as scratch:
+        previous, tempfile.tempdir = tempfile.tempdir, scratch
+        try:
+            yield
+        finally:
+            tempfile.tempdir = previous
 
 
 def keras_weights(path: Path) -> Weights:
@@ -289,6 +338,28 @@ def check_keras_file(path: Path) -> None:
     if "config.json" not in names:
         raise FileError(path, "the file is not a Keras model (not a .keras archive, or a "
                        "truncated or corrupt one)", "save it with model.save('model.keras')")
+    _check_declared(path)
+
+
+def _check_declared(path: Path) -> None:
+    """The sizes the archive declares, against the limits (`keras_files`) and against the
+    memory available: Keras holds the weights about COPIES_FROM_KERAS times."""
+    from .keras_files import check_declared
+
+    try:
+        weights = check_declared(path)
+    except ArchiveError as e:
+        raise FileError(path, str(e), "a model saved by Keras is not like this: save it again "
+                        "with model.save('model.keras') (docs/reliability.md lists the "
+                        "limits)") from None
+    except OSError as e:
+        raise unreadable(path, e, "a .keras file") from None
+    need, available = TENSORFLOW_BYTES + COPIES_FROM_KERAS * weights, files.available_memory()
+    if available is not None and need > available:
+        raise FileError(path, f"loading the model needs about {_gib(need)} of memory, more "
+                        f"than the {_gib(available)} available ({_gib(weights)} of weights, "
+                        f"held about {COPIES_FROM_KERAS} times while Keras loads them)",
+                        "close other programs, or load it on a machine with more memory")
 
 
 # -- Keras and files ----------------------------------------------------------------------------

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from .errors import CnnError, Span
+from .errors import CnnError, Span, as_text
 from .expand import expand
 from .ir import Graph
 from .limits import MAX_SOURCE_BYTES, MAX_STEPS_WRITTEN
@@ -65,4 +65,4 @@ def compile_file(path: str | Path, name: str | None = None) -> tuple[Graph, str]
     """The graph of a `.cnn` file and its text (for rendering errors and warnings)."""
     path = Path(path)
     text = decode(path.read_bytes())
-    return compile_text(text, name or path.stem), text
+    return compile_text(text, name or as_text(path.stem)), text

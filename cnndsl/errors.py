@@ -15,13 +15,10 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass, field
 
+from .escaping import UNSAFE, visible
+
 MAX_SHOWN_LINE = 500  # longer source lines are shown as a window around the error
 MAX_QUOTED = 200  # a longer name, key or path is cut, with its length said
-# Characters that move the cursor, recolour the terminal or reorder what it shows: C0 but
-# the tab, DEL, C1 (\x9b starts an escape sequence too), line and paragraph separators,
-# and the bidirectional overrides that can make a line read other than it is.
-_CONTROL = re.compile("[\x00-\x08\x0a-\x1f\x7f-\x9f\u061c\u200e\u200f\u2028-\u202e"
-                      "\u2066-\u2069\ufff9-\ufffb\ud800-\udfff]")
 _QUOTED = re.compile("`([^`]*)`")
 
 
@@ -36,17 +33,24 @@ def shown(text: object, limit: int = MAX_QUOTED) -> str:
     >>> shown("a" * 1000, limit=5)
     'aaaaa…(1,000 characters)'
     """
-    text = str(text)
-    cut = text[:limit] + (f"…({len(text):,} characters)" if len(text) > limit else "")
-    return _CONTROL.sub(_escape, cut)
+    return visible(text, limit)
 
 
-def _escape(match: re.Match) -> str:
-    code = ord(match.group())
-    if 0xDC80 <= code <= 0xDCFF:  # a byte of a file name that is not UTF-8 (surrogateescape)
-        return f"\\x{code - 0xDC00:02x}"
-    return {"\n": "\\n", "\r": "\\r"}.get(match.group()) or (
-        f"\\x{code:02x}" if code < 0x100 else f"\\u{code:04x}")
+_SURROGATES = re.compile("[\ud800-\udfff]")
+
+
+def as_text(name: str) -> str:
+    r"""A name derived from a path (a file's stem, its name) as text that every writer can
+    encode: the bytes of a file name that are not UTF-8, which Python keeps as lone
+    surrogates (`\udce9`), written `\xe9` as `shown` prints them, the rest as it is.
+    Such a name becomes a model's name, a diagram's title, a comment.
+
+    >>> as_text("x\udce9")
+    'x\\xe9'
+    >>> as_text("caf\u00e9 net")
+    'café net'
+    """
+    return _SURROGATES.sub(lambda m: visible(m.group()), name)
 
 
 def safe_message(text: str, cut_quotes: bool = False) -> str:
@@ -108,7 +112,7 @@ class Diagnostic:
             end = start + MAX_SHOWN_LINE
             text = ("…" if start else "") + text[start:end] + ("…" if end < len(text) else "")
             shown_col = col - start + (1 if start else 0)
-        text = _CONTROL.sub(" ", text)  # one space for one character: columns stay put
+        text = UNSAFE.sub(" ", text)  # one space for one character: columns stay put
         # Tabs keep their width so the caret lands under the right character.
         pad = "".join("\t" if ch == "\t" else " " for ch in text[: shown_col - 1])
         width = max(1, min(self.span.end - self.span.start, len(text) - shown_col + 1))
@@ -180,6 +184,24 @@ class SourceError(CnnError):
     def __reduce__(self):  # pickled with its span and source, not just the message
         return SourceError, (CnnError(self.message, self.span, self.hint,
                                       self.diagnostic.notes), self.source, self.filename)
+
+
+class MissingExtra(ImportError):
+    """An optional package is not installed: `extra` names the cnndsl extra that brings
+    it, `hint` is the pip command, and `str` says both (the Python API raises it as is;
+    the command line prints the message and the hint).
+
+    >>> str(MissingExtra("drawing feature maps needs matplotlib, which is not installed",
+    ...                  "plot"))
+    "drawing feature maps needs matplotlib, which is not installed: pip install 'cnndsl[plot]'"
+    """
+
+    def __init__(self, message: str, extra: str) -> None:
+        super().__init__(message)
+        self.extra, self.hint = extra, f"pip install 'cnndsl[{extra}]'"
+
+    def __str__(self) -> str:
+        return f"{self.args[0]}: {self.hint}"
 
 
 def did_you_mean(word: str, choices: list[str] | tuple[str, ...]) -> str | None:

@@ -15,7 +15,7 @@ from math import prod
 from . import ast, blocks, pruning
 from .args import ArgReader
 from .blocks import Env
-from .errors import CnnError, Diagnostic, Span, did_you_mean
+from .errors import CnnError, Diagnostic, Span
 from .expr import budget
 from .ir import Graph, Group, Node
 from .layers import GLOBAL, MERGES, Input, Layer, LayerError, lookup, rank_word
@@ -42,6 +42,7 @@ class _Builder:
     scope: Scope = field(default_factory=Scope)  # the named tensors visible now
     dropped: dict[int, Span] = field(default_factory=dict)  # results `-> @NAME` went past
     groups: list[Group] = field(default_factory=list)  # block uses and repeats, for drawing
+    tensors: list[tuple[int, str]] = field(default_factory=list)  # the file's `as NAME`s
 
 
     # -- chains and steps ---------------------------------------------------------------
@@ -55,7 +56,7 @@ class _Builder:
     def step(self, step: ast.Step, src: int, env: Env, scope: int) -> int:
         if isinstance(step, ast.Bound):
             out = self.step(step.step, src, env, scope)
-            self.scope.bind(step.name, out, step.name_span)
+            self.bind(step.name, out, step.name_span)
             return out
         if isinstance(step, ast.Ref):
             return self.scope.lookup(step)
@@ -98,14 +99,10 @@ class _Builder:
         return self.add_node(kind, step, step.args, (src,), env, step.word)
 
     def unknown_step(self, step: ast.Layer) -> CnnError:
-        from .layers import BY_WORD
+        from .layers.spellings import unknown_step_hint
 
-        choices = list(BY_WORD) + list(self.definitions) + list(MERGES) + ["residual"]
-        guess = did_you_mean(step.word, choices)
-        hint = f"did you mean `{guess}`?" if guess else "see docs/language.md for the steps"
-        if step.word in MERGES or step.word == "residual":
-            hint = f"a merge is written `{step.word} {{ A | B }}`"
-        return CnnError(f"unknown step `{step.word}`", step.word_span, hint)
+        return CnnError(f"unknown step `{step.word}`", step.word_span,
+                        unknown_step_hint(step, list(self.definitions)))
 
     # -- counting before making ---------------------------------------------------------
     @cached_property
@@ -251,6 +248,13 @@ class _Builder:
     def warn(self, message: str, span: Span, hint: str | None = None) -> None:
         self.warnings.setdefault((span.start, message), Diagnostic(message, span, hint))
 
+    def bind(self, name: str, node: int, span: Span) -> None:
+        """`as NAME`: visible in its scope; in the file's, also a name the user reads and
+        writes by (`cnndsl run`'s arrays, the diagrams)."""
+        self.scope.bind(name, node, span)
+        if self.scope.block is None:
+            self.tensors.append((node, name))
+
     # -- statements ---------------------------------------------------------------------
     def statement(self, statement: ast.Statement, several: bool, scope: int) -> int:
         """Expand one statement in the file's scope; returns the node it ends with."""
@@ -260,7 +264,7 @@ class _Builder:
             src = self.add_node(Input, head, head.args, (), {}, "input",
                                 name=binding.name if several and binding else None)
             if binding is not None:
-                self.scope.bind(binding.name, src, binding.span)
+                self.bind(binding.name, src, binding.span)
         if statement.body is not None:
             src = self.chain(statement.body, src, {}, scope)
         return src
@@ -430,8 +434,10 @@ def expand(module: ast.Module, source: str, name: str = "model") -> Graph:
             builder.warn("softmax before the last layer", node.span,
                          "softmax usually ends a classifier")
     ordered = sorted(builder.warnings.values(), key=lambda d: d.span.start)
+    tensors = tuple((renumbered[n], t) for n, t in builder.tensors if keep[n])
+    listed = tuple(ref.name for ref in module.outputs)
     return Graph(name, kept, tuple(ordered), inputs_kept, outputs,
-                 pruning.kept_groups(builder.groups, keep))
+                 pruning.kept_groups(builder.groups, keep), tensors, listed)
 
 
 

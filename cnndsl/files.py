@@ -156,8 +156,8 @@ def unreadable(path: str | Path, error: OSError, wanted: str) -> FileError:
     if isinstance(error, NotRegularFile):
         return FileError(path, f"is {error.kind}, not a regular file", f"give {wanted}")
     if error.errno == errno.ENOMEM:
-        return FileError(path, "not enough memory to read the file", "close other programs, "
-                         "or use a smaller --batch-size")
+        return FileError(path, "not enough memory to read the file", "close other programs "
+                         "to free some memory")  # no option of every command would help
     if isinstance(error, PermissionError):
         return FileError(path, f"cannot read the file: {error.strerror or error}",
                          "check the file's permissions")
@@ -194,32 +194,6 @@ def open_regular(path: str | Path):
     except BaseException:
         os.close(fd)
         raise
-
-
-def same_file(a: str | Path, b: str | Path) -> bool:
-    """Whether `a` and `b` name one file: the same inode when both exist (through symbolic
-    and hard links), else the same path once links are resolved."""
-    try:
-        return os.path.samefile(a, b)
-    except (OSError, ValueError):
-        return os.path.realpath(a) == os.path.realpath(b)
-
-
-def refuse_overwriting(output: str | Path, option: str,
-                       inputs: Mapping[str, str | Path | None]) -> None:
-    """`FileError` if writing `output` (given as `option`) would replace one of `inputs`,
-    keyed by what they are ("the input", "the weights file"); None values are skipped."""
-    for what, path in inputs.items():
-        if path is not None and same_file(output, path):
-            named = " itself" if str(path) == str(output) else f" ({shown(path)})"
-            raise FileError(output, f"the output would overwrite {what}{named}",
-                            f"write to another file, e.g. {option} "
-                            f"{shown(_sibling(Path(output)))}")
-
-
-def _sibling(path: Path) -> Path:
-    """`x.npy` -> `x.out.npy`: a suggestion for an output that is not the input."""
-    return path.with_name(f"{path.stem}.out{path.suffix}")
 
 
 class ArchiveError(ValueError):

@@ -9,6 +9,7 @@ to their inputs by index. A network has one or more inputs and outputs (`Graph.i
 from __future__ import annotations
 
 from dataclasses import dataclass
+from functools import cached_property
 
 from .errors import Diagnostic, Span
 from .layers import Layer
@@ -60,6 +61,10 @@ class Graph:
     inputs: tuple[int, ...] = ()
     outputs: tuple[int, ...] = ()
     groups: tuple[Group, ...] = ()  # in the order their uses end (inner before outer)
+    # The file's named tensors, for what a user reads and writes: `as NAME` bindings as
+    # (node, NAME) in the order bound, and the names `output @a, @b` lists, in its order.
+    tensors: tuple[tuple[int, str], ...] = ()
+    listed: tuple[str, ...] = ()
 
     def __post_init__(self) -> None:
         if not self.inputs:
@@ -74,6 +79,30 @@ class Graph:
     @property
     def output_nodes(self) -> tuple[Node, ...]:
         return tuple(self.nodes[i] for i in self.outputs)
+
+    def tensor_name(self, index: int) -> str | None:
+        """The name the file binds node `index` to (`as NAME`; the first, if several)."""
+        return self._names.get(index)
+
+    @cached_property
+    def _names(self) -> dict[int, str]:
+        names: dict[int, str] = {}
+        for node, name in self.tensors:
+            names.setdefault(node, name)
+        return names
+
+    @property
+    def input_names(self) -> tuple[str, ...]:
+        """Each input's name: `input 4 as meta` is `meta`, an unnamed one its layer's."""
+        return tuple(self.tensor_name(i) or self.nodes[i].name for i in self.inputs)
+
+    @property
+    def output_names(self) -> tuple[str, ...]:
+        """Each output's name as the spec gives it (`output @label, @box`: `label`, `box`;
+        a lone output bound `as y`: `y`), else its layer's (`dense_3`)."""
+        if len(self.listed) == len(self.outputs):
+            return self.listed
+        return tuple(self.tensor_name(i) or self.nodes[i].name for i in self.outputs)
 
     @property
     def single(self) -> bool:

@@ -29,3 +29,15 @@ MAX_EXPRESSION_STEPS = 2_000_000  # numbers, names and operators evaluated in `{
 MAX_ELEMENTS = 2**31  # per tensor, batch axis excluded
 MAX_WHOLE = 2**40  # any size, width or count
 MAX_RANK = 4  # dimensions of a tensor: a volume with channels
+
+# -- reading a .keras model (cnndsl/keras_files.py), before Keras does ----------------------
+# config.json describes the layers: keras.applications' take 925 to 993 bytes a layer
+# (NASNetLarge's 1,041 layers: 0.99 MiB), so a network of MAX_LAYERS is about 95 MiB.
+MAX_KERAS_CONFIG_BYTES = 128 * 2**20
+# Keras stores zip members and HDF5 datasets as they are (1:1); deflate or gzip make real
+# weights a little smaller and only arrays of zeros near 1000-fold (deflate's bound). A
+# member or dataset declaring more than this many times what it stores is a bomb...
+MAX_EXPANSION = 100
+# ... once such members or datasets declare more than this in all (a few all-zero arrays
+# compressed by another tool stay far below it).
+EXPANSION_FLOOR = 64 * 2**20

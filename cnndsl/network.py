@@ -17,7 +17,7 @@ import numpy as np
 
 from .analysis import Stats, analyse
 from .compiler import compile_text, decode
-from .errors import CnnError
+from .errors import CnnError, as_text
 from .ir import Graph
 from .shapes import Shape, format_shape
 from .weights import Weights, init_weights, load_npz
@@ -70,16 +70,11 @@ class Network:
     def _repr_html_(self) -> str:
         """What a Jupyter cell showing the network displays: the report's table beside the
         diagram. Notebooks show only the richest of a value's forms, and HTML ranks above
-        SVG, so the diagram is placed inside the HTML rather than left to `_repr_svg_`."""
-        from .report_html import to_html
+        SVG, so the diagram is placed inside the HTML rather than left to `_repr_svg_`.
+        Both are capped for a big network (cnndsl/notebook.py); the totals are whole."""
+        from .notebook import html
 
-        svg = self._repr_svg_()
-        svg = svg[svg.index("<svg"):]  # no XML declaration inside an HTML page
-        # flex:none: a notebook's narrow output column must not squash the diagram
-        # (its text would no longer fit its boxes); it scrolls instead.
-        return (f'<div style="display:flex;gap:24px;align-items:flex-start;overflow-x:auto">'
-                f"<div>{to_html(self.stats())}</div>"
-                f'<div class="cnndsl-diagram" style="flex:none">{svg}</div></div>')
+        return html(self.graph)
 
     def maps(self, x, layers: list[str] | None = None, channels: int | None = None):
         """Each layer's output channels for the one example `x`, as a picture (`Maps`:
@@ -96,8 +91,80 @@ class Network:
         return draw(self.graph, format, style, collapse)
 
     def _repr_svg_(self) -> str:
-        """Jupyter shows a network as its diagram, collapsed past 60 layers."""
-        return self.draw(collapse=len(self.graph) > 60)
+        """Jupyter shows a network as its diagram, collapsed past 60 layers, and past 300
+        boxes the rest drawn as one (`draw()` draws everything)."""
+        from .notebook import svg
+
+        return svg(self.graph)
+
+    # -- other frameworks: the same builders as `cnndsl compile` ---------------------------
+    def to_keras(self, weights: Mapping[str, np.ndarray] | str | Path | None = None,
+                 seed: int | None = None):
+        """The network as a `keras.Model`, built as `cnndsl compile` builds the `.keras`
+        file it writes (the same code): with `weights` (a mapping, or the path of an
+        `.npz` or `.keras` file, as `--weights`), or Keras-like initial weights drawn from
+        `seed` (those `init_weights(seed)` gives), or, given neither, this network's own
+        weights (`net.weights`: those set or trained last, else seed 0's). Imports
+        TensorFlow (seconds); without it, `MissingExtra` (an `ImportError`) says
+        `pip install 'cnndsl[keras]'`. A weights file or mapping that does not fit the
+        network raises `FileError`, naming every missing or mis-shaped variable.
+
+            >>> import cnndsl, numpy as np
+            >>> net = cnndsl.parse("input 4 -> dense 3 relu")
+            >>> model = net.to_keras(seed=1)  # doctest: +SKIP
+            >>> y = model.predict(np.ones((2, 4)), verbose=0)  # doctest: +SKIP
+            >>> _ = net.init_weights(1)  # the same weights, for NumPy
+            >>> bool(np.allclose(y, net.run(np.ones((2, 4))), atol=1e-6))  # doctest: +SKIP
+            True
+            >>> model = net.to_keras(weights="trained.npz")  # doctest: +SKIP
+        """
+        from .compile import keras_model
+
+        return keras_model(self.graph, *self._export_weights(weights, seed))
+
+    def to_onnx(self, path: str | Path | None = None, opset: int | None = None,
+                weights: Mapping[str, np.ndarray] | str | Path | None = None,
+                seed: int | None = None):
+        """The network as an `onnx.ModelProto`, built as `cnndsl compile -o NET.onnx`
+        builds it (the same code), and written to `path` (atomically, as the command
+        writes it) unless `path` is None. `opset` defaults to 17; `weights` and `seed` as
+        for `to_keras`. Needs only the `onnx` package, never TensorFlow (unless the
+        weights come from a `.keras` file); without it, `MissingExtra` (an
+        `ImportError`) says `pip install 'cnndsl[onnx]'`.
+
+            >>> import cnndsl
+            >>> net = cnndsl.parse("input 8x8x3 -> conv 3 x4 -> gap -> dense 2")
+            >>> model = net.to_onnx("net.onnx", seed=1)  # doctest: +SKIP
+            >>> [o.name for o in model.graph.output]  # named as in the spec  # doctest: +SKIP
+            ['dense_1']
+            >>> net.to_onnx(opset=18).opset_import[0].version  # no file  # doctest: +SKIP
+            18
+        """
+        from .commands.compile_onnx import onnx_model
+
+        destination = None if path is None else Path(path)
+        given, seed = self._export_weights(weights, seed)
+        if destination is not None:  # as the command checks its -o
+            from . import paths
+
+            paths.check({"the weights file": given if isinstance(given, Path) else None},
+                        {"path": destination}, suffixes={"path": (".onnx",)})
+        model, _ = onnx_model(self.graph, given, seed, opset)
+        if destination is not None:
+            from .backends.onnx import save_model
+
+            save_model(model, destination)
+        return model
+
+    def _export_weights(self, weights, seed: int | None):
+        """(weights, seed) for the export builders: what was given, else this network's
+        own weights when no seed is asked for (a user who set or trained weights expects
+        those in the exported model, not fresh ones)."""
+        if weights is None and seed is None:
+            return self.weights, 0
+        if weights is not None and seed is not None:
+            raise ValueError("give weights or seed, not both")
+        return _given(weights), 0 if seed is None else seed
 
     def init_weights(self, seed: int = 0, dtype=np.float32) -> Weights:
         """Keras-like initial weights from `seed`; they become this network's weights."""
@@ -136,7 +203,8 @@ class Network:
         axis, answered the same way. Uses `weights` if given, else this network's.
 
         A network of several inputs or outputs takes a mapping from each input's name to
-        its array (or a list in the order written) and gives a dict by output name."""
+        its array (or a list in the order written) and gives a dict by output name, the
+        names the spec gives (`output @label, @box`), as `cnndsl run` writes them."""
         if weights is not None:
             self.set_weights(weights)
         xs, single = self._inputs(x)
@@ -144,7 +212,7 @@ class Network:
         outs = [o[0] if single else o for o in outs]
         if self.graph.single:
             return outs[0]
-        return {n.name: o for n, o in zip(self.graph.output_nodes, outs)}
+        return dict(zip(self.graph.output_names, outs))
 
     def run_layers(self, x, dtype=np.float32) -> dict[str, np.ndarray]:
         """Every layer's output by name (feature maps), for a batch or a single example;
@@ -160,11 +228,17 @@ class Network:
         if self.graph.single:
             xs = [np.asarray(x)]
         elif isinstance(x, Mapping):
-            xs = [np.asarray(x[n.name]) for n in nodes]
+            xs = [np.asarray(x[name] if name in x else x[n.name])
+                  for name, n in zip(self.graph.input_names, nodes)]
         else:
             xs = [np.asarray(a) for a in x]
         single = len(xs) == len(nodes) and all(a.shape == n.shape for a, n in zip(xs, nodes))
         return ([a[None] for a in xs] if single else xs), single
+
+
+def _given(weights: Mapping[str, np.ndarray] | str | Path | None):
+    """Weights as the compile functions take them: a mapping, a `Path`, or None."""
+    return Path(weights) if isinstance(weights, str) else weights
 
 
 def parse(text: str, name: str = "model") -> Network:
@@ -186,6 +260,6 @@ def load(path: str | Path, name: str | None = None) -> Network:
     text = data.decode("utf-8", errors="replace")  # to show where undecodable text is
     try:
         text = decode(data)
-        return Network(compile_text(text, name or path.stem), text)
+        return Network(compile_text(text, name or as_text(path.stem)), text)
     except CnnError as e:
         raise e.located(text, str(path)) from None

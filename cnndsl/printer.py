@@ -21,6 +21,7 @@ import re
 from collections.abc import Iterable, Set
 
 from .errors import NOWHERE, CnnError
+from .escaping import cnn_comment, cnn_name
 from .ir import Graph
 from .layers import BY_WORD, MERGES
 from .printing.cells import cell_lines
@@ -106,7 +107,7 @@ def _text(graph: Graph, fold: bool, names: bool | Set[int], header: Iterable[str
           flat: bool = False, cells: bool = False) -> str:
     """The text, with `name=` on every layer (True) or on the layers of those indices."""
     words = StepWords().words
-    lines = [f"# {h}".rstrip() for h in header]
+    lines = [f"# {cnn_comment(h, limit=None)}".rstrip() for h in header]
     lines += [""] if lines else []
     try:
         if needs_names(graph):
@@ -129,7 +130,7 @@ def _text(graph: Graph, fold: bool, names: bool | Set[int], header: Iterable[str
     head = " ".join(word_text(w) for w in words(graph.input))
     keep_input = names if isinstance(names, bool) else graph.inputs[0] in names
     if keep_input and graph.input.name != "input":
-        head += f" name={graph.input.name}"
+        head += f" name={cnn_name(graph.input.name)}"
     lines.append(head)
     lines += _network(graph, program.main)
     return "\n".join(lines) + "\n"

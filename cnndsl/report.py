@@ -15,6 +15,7 @@ from math import prod
 
 from .analysis import BYTES_PER_VALUE, LayerStats, ReceptiveField, Stats
 from .errors import shown
+from .escaping import markdown_cell
 from .outline import UNICODE, Glyphs, Row, outline
 from .shapes import format_shape
 from .util import no_gc
@@ -35,17 +36,41 @@ REFERENCE_LEGEND = ("@name: a branch reads a tensor shown on another row (an `id
                     "its merge's\n    input, the shortcut)")
 
 
-def human(n: float) -> str:
-    """A compact count: 288 -> '288', 115_605_504 -> '115.6M'.
+def figures(value: float) -> str:
+    """A value of 1 to 999.4 to three significant figures, its zeros kept, so that every
+    abbreviated number in a column has the same precision: 4.10, 96.0, 256.
 
-    >>> human(288), human(1_234), human(115_605_504), human(3_868_000_000)
-    ('288', '1.23K', '115.6M', '3.87G')
+    >>> figures(4.1), figures(96), figures(256.04), figures(9.996)
+    ('4.10', '96.0', '256', '10.0')
     """
-    for unit, scale in (("T", 1e12), ("G", 1e9), ("M", 1e6), ("K", 1e3)):
-        if n >= scale:
-            value = n / scale
-            return f"{value:.3g}{unit}" if value < 100 else f"{value:.1f}{unit}"
-    return f"{n:g}" if isinstance(n, float) else str(n)
+    digits = 2 if value < 9.995 else 1 if value < 99.95 else 0
+    return f"{value:.{digits}f}"
+
+
+def human(n: float) -> str:
+    """A compact count, in powers of 1000: 288 -> '288', 115_605_504 -> '116M'; three
+    significant figures, as the memory column's byte sizes.
+
+    >>> human(288), human(1_234), human(96_000), human(256_000), human(115_605_504)
+    ('288', '1.23K', '96.0K', '256K', '116M')
+    >>> human(999_600), human(3_868_000_000)
+    ('1.00M', '3.87G')
+    """
+    if n < 1000:
+        return f"{n:g}" if isinstance(n, float) else str(n)
+    value = float(n)
+    for unit in ("K", "M", "G", "T"):
+        value /= 1000
+        if value < 999.5 or unit == "T":  # 999,600 is 1.00M, not 1000K
+            return figures(value) + unit
+    raise AssertionError("unreachable")
+
+
+def exact(n: int) -> str:
+    """A total as the report prints it: exact, and abbreviated beside it when that says
+    something else (`4,089,184,256 (4.09G)`, but `368`, not `368 (368)`)."""
+    short = human(n)
+    return f"{n:,}" if short == str(n) else f"{n:,} ({short})"
 
 
 def size_bytes(n: int) -> str:
@@ -61,17 +86,20 @@ def size_bytes(n: int) -> str:
 
 
 def short_bytes(n: int) -> str:
-    """A byte count in binary units, in at most 7 characters, for a table cell.
+    """A byte count in binary units, in at most 7 characters, for a table cell: three
+    significant figures, as the MACs and FLOPs columns.
 
     >>> short_bytes(376), short_bytes(1_536), short_bytes(802_816), short_bytes(12_845_056)
     ('376B', '1.50KiB', '784KiB', '12.2MiB')
     """
-    for unit, scale in (("TiB", 2**40), ("GiB", 2**30), ("MiB", 2**20), ("KiB", 2**10)):
-        if n >= scale:
-            value = n / scale
-            digits = 2 if value < 10 else 1 if value < 100 else 0
-            return f"{value:.{digits}f}{unit}"
-    return f"{n}B"
+    if n < 2**10:
+        return f"{n}B"
+    value = float(n)
+    for unit in ("KiB", "MiB", "GiB", "TiB"):
+        value /= 2**10
+        if value < 1023.5 or unit == "TiB":  # 1023.98 KiB is 1.00MiB, not 1024KiB
+            return figures(value) + unit
+    raise AssertionError("unreachable")
 
 
 def _clip(text: str, width: int, ellipsis: str = "…", keep: int = 0) -> str:
@@ -163,8 +191,8 @@ def _table(stats: Stats, glyphs: Glyphs) -> str:
         f"Total params:         {stats.params:,} ({size_bytes(stats.param_bytes)})",
         f"  trainable:          {trainable:,}",
         f"  non-trainable:      {frozen:,}",
-        f"MACs:                 {stats.total('macs'):,} ({human(stats.total('macs'))})",
-        f"FLOPs:                {stats.total('flops'):,} ({human(stats.total('flops'))})",
+        f"MACs:                 {exact(stats.total('macs'))}",
+        f"FLOPs:                {exact(stats.total('flops'))}",
         f"Activation memory:    {size_bytes(stats.activation_bytes)} "
         "(float32, batch 1, every layer's output)",
     ]
@@ -291,10 +319,10 @@ def to_csv(stats: Stats) -> str:
 
 def to_markdown(stats: Stats) -> str:
     def cell(v) -> str:
-        return (f"{v:,}" if isinstance(v, int) else str(v)).replace("|", "\\|")
+        return f"{v:,}" if isinstance(v, int) else markdown_cell(v)
 
     g = stats.graph
-    lines = [f"## {shown(g.name)}", "", "| " + " | ".join(FLAT_HEADER) + " |",
+    lines = [f"## {markdown_cell(g.name)}", "", "| " + " | ".join(FLAT_HEADER) + " |",
              "|" + "|".join("---" if h in TEXT_COLUMNS else "---:" for h in FLAT_HEADER) + "|"]
     lines += ["| " + " | ".join(cell(v) for v in row) + " |" for row in _flat_rows(stats)]
     lines += ["", f"**Total params:** {stats.params:,} ({stats.total('trainable'):,} "

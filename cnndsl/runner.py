@@ -27,7 +27,7 @@ from typing import TextIO
 
 import numpy as np
 
-from . import files
+from . import files, paths
 from .errors import shown
 from .files import FileError
 from .inputs import Examples, read_input, sniff
@@ -70,15 +70,10 @@ def run(network: Network, source: Path, output: Path, *, weights: Path | None = 
 
 
 def check_outputs(output: Path, layers: Path | None, inputs: dict[str, Path | None]) -> None:
-    """Writable destinations that overwrite no input, and not each other."""
-    check_destination(output, (".npy", ".npz"), "-o")
-    files.refuse_overwriting(output, "-o", inputs)
-    if layers is not None:
-        check_destination(layers, (".npz",), "--layers")
-        if files.same_file(layers, output):
-            raise FileError(layers, "--layers and -o name the same file",
-                            "write the layers' outputs to a different .npz")
-        files.refuse_overwriting(layers, "--layers", inputs)
+    """`-o` and `--layers`: writable, of the right kind, overwriting no input nor each
+    other (`paths.check`)."""
+    paths.check(inputs, {"-o": output, "--layers": layers},
+                suffixes={"-o": (".npy", ".npz"), "--layers": (".npz",)})
 
 
 def check_options(batch_size: int, seed: int) -> None:
@@ -157,25 +152,6 @@ def use_weights(network: Network, path: Path | None, seed: int) -> None:
 
 
 # -- output -----------------------------------------------------------------------------------
-def check_destination(path: Path, suffixes: tuple[str, ...], option: str) -> None:
-    """Fail before the run, not after it, if `path` cannot be written. A symbolic link is
-    written through (see `files.staged`): its target's directory is the one checked."""
-    if path.suffix.lower() not in suffixes:
-        raise FileError(path, f"{option} must name a {' or '.join(suffixes)} file",
-                        f"e.g. {option} {shown(path.with_suffix(suffixes[0]).name)}")
-    if path.is_dir():
-        raise FileError(path, "is a directory",
-                        f"give a file name, e.g. {shown(path / ('out' + suffixes[0]))}")
-    parent = Path(os.path.realpath(path)).parent if path.is_symlink() else path.parent
-    if not parent.is_dir():
-        problem = "is not a directory" if parent.exists() else "does not exist"
-        raise FileError(path, f"the directory {shown(parent)} {problem}",
-                        f"create it first (mkdir -p {shown(parent)}) or write elsewhere")
-    if not os.access(parent, os.W_OK | os.X_OK):
-        raise FileError(path, f"cannot write in the directory {shown(parent)}",
-                        "check its permissions or write elsewhere")
-
-
 @contextlib.contextmanager
 def staged(path: Path) -> Iterator[Path]:
     """`files.staged`, with its OS errors said in the terms of this command."""

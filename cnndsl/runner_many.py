@@ -3,11 +3,12 @@
     cnndsl run two.cnn --input xy.npz -o out.npz     # xy.npz: image=(N,32,32,3), meta=(N,4)
 
 The input archive holds one array per input, keyed by the input's name (`image` for
-`input 32x32x3 as image`); the output archive one per output, keyed by the output
-layer's name, as Keras names a model's outputs. Every array of one run has the same
-batch size, or none of them has the batch axis (one example). The archive is read whole
-(zip members cannot be read a batch at a time) and the outputs are kept until all are
-computed, then written atomically.
+`input 32x32x3 as image`; a lone input's layer name, `input`, is accepted too); the
+output archive one per output, keyed by the name the spec gives it (`label` and `box` for
+`output @label, @box`), or by its layer's name (`dense_3`) where it has none. Every
+array of one run has the same batch size, or none of them has the batch axis (one
+example). The archive is read whole (zip members cannot be read a batch at a time) and
+the outputs are kept until all are computed, then written atomically.
 """
 
 from __future__ import annotations
@@ -38,7 +39,7 @@ def run_many(network: Network, source: Path, output: Path, *, weights: Path | No
              layers: Path | None = None, progress: TextIO | None = None,
              spec: Path | None = None) -> str:
     """Run `network` on the arrays of `source` and write its outputs to `output`; returns
-    a summary of what was written (`dense_3 (10, 10), dense_4 (10, 4)`)."""
+    a summary of what was written (`label (10, 10), box (10, 4)`)."""
     check_options(batch_size, seed)
     if output.suffix.lower() != ".npz":
         raise FileError(output, "a network of several inputs or outputs writes an .npz, "
@@ -54,7 +55,7 @@ def run_many(network: Network, source: Path, output: Path, *, weights: Path | No
     bar = Progress(0 if single else rows, progress)
     outs: list[list[np.ndarray]] = [[] for _ in network.graph.outputs]
     kept: dict[str, list[np.ndarray]] = {}
-    names = [n.name for n in network.graph.output_nodes]
+    layer_names = [n.name for n in network.graph.output_nodes]
     with sigterm_interrupts():
         try:
             for start in range(0, rows, batch_size):
@@ -63,7 +64,7 @@ def run_many(network: Network, source: Path, output: Path, *, weights: Path | No
                     values = interpreter.run_all(part)
                     for name, value in values.items():
                         kept.setdefault(name, []).append(value)
-                    results = [values[name] for name in names]
+                    results = [values[name] for name in layer_names]
                 else:
                     results = interpreter.run_many(part)
                 for collected, value in zip(outs, results):
@@ -72,7 +73,7 @@ def run_many(network: Network, source: Path, output: Path, *, weights: Path | No
         finally:
             bar.close()
         arrays = {name: (np.concatenate(o)[0] if single else np.concatenate(o))
-                  for name, o in zip(names, outs)}
+                  for name, o in zip(network.graph.output_names, outs)}
         try:
             files.write_npz(output, arrays)
         except OSError as e:
@@ -88,7 +89,9 @@ def read_inputs(network: Network, path: Path) -> tuple[list[np.ndarray], bool]:
     `FileError` for a missing or extra key, a shape that fits neither way, or batches of
     different sizes."""
     nodes = network.graph.input_nodes
-    wanted = ", ".join(f"{n.name}=(N, {', '.join(map(str, n.shape))})" for n in nodes)
+    names = network.graph.input_names
+    wanted = ", ".join(f"{name}=(N, {', '.join(map(str, n.shape))})"
+                       for name, n in zip(names, nodes))
     hint = f"save one array per input: numpy.savez(path, {wanted})"
     if sniff(path) != "npz":
         raise FileError(path, f"the network has {len(nodes)} inputs, so its input is an "
@@ -99,34 +102,36 @@ def read_inputs(network: Network, path: Path) -> tuple[list[np.ndarray], bool]:
         raise FileError(path, str(e), hint) from None
     except OSError as e:
         raise FileError(path, f"cannot read the input: {shown(e.strerror or e)}", hint) from None
-    names = [n.name for n in nodes]
-    missing = [n for n in names if n not in arrays]
-    extra = [k for k in arrays if k not in names]
+    # A lone input bound `as x` is `x`; its layer's name, `input`, was its key before.
+    keys = [name if name in arrays or node.name not in arrays else node.name
+            for name, node in zip(names, nodes)]
+    missing = [name for name, key in zip(names, keys) if key not in arrays]
+    extra = [k for k in arrays if k not in keys]
     if missing or extra:
         problem = (f"no array for input {', '.join(f'`{shown(m)}`' for m in missing)}"
                    if missing else
                    f"array {', '.join(f'`{shown(k)}`' for k in extra[:5])} is no input")
         raise FileError(path, problem, hint)
     xs, singles = [], set()
-    for node in nodes:
-        x = arrays[node.name]
+    for node, name, key in zip(nodes, names, keys):
+        x = arrays[key]
         if x.dtype.kind not in NUMERIC_KINDS:
-            raise FileError(path, f"array `{shown(node.name)}` holds dtype {x.dtype}, not "
+            raise FileError(path, f"array `{shown(key)}` holds dtype {x.dtype}, not "
                             "numbers", hint)
         if tuple(x.shape) == node.shape:
             singles.add(True)
         elif x.ndim == len(node.shape) + 1 and tuple(x.shape[1:]) == node.shape:
             singles.add(False)
         else:
-            raise FileError(path, f"array `{shown(node.name)}` has shape {tuple(x.shape)}; "
-                            f"input `{shown(node.name)}` takes (N, "
+            raise FileError(path, f"array `{shown(key)}` has shape {tuple(x.shape)}; "
+                            f"input `{shown(name)}` takes (N, "
                             f"{', '.join(map(str, node.shape))}) or one example "
                             f"{node.shape}",
-                            channel_hint(tuple(x.shape), node.shape, node.name) or hint)
+                            channel_hint(tuple(x.shape), node.shape, name) or hint)
         xs.append(x)
     batched = singles == {False}
     if len(singles) > 1 or (batched and len({len(x) for x in xs}) > 1):
-        sizes = ", ".join(f"{n.name} {tuple(x.shape)}" for n, x in zip(nodes, xs))
+        sizes = ", ".join(f"{k} {tuple(x.shape)}" for k, x in zip(keys, xs))
         raise FileError(path, f"the inputs' batch sizes differ: {sizes}",
                         "give every input the same number of examples")
     return xs, not batched

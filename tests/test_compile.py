@@ -217,6 +217,21 @@ def test_python_source_beside_the_spec(work, capsys):
     assert leftovers(work) == [] and leftovers(work / "nets") == []
 
 
+# Issue 19, item 13: a layer named `__debug__`, which Python refuses as a target as it
+# refuses a keyword; the test below also builds it in Keras.
+DEBUG_NET = "input 8x8x3 -> conv 3 x4 name=__debug__ -> flatten -> dense 2 name=class\n"
+
+
+def test_python_source_never_assigns_a_name_python_refuses(work, capsys):
+    Path("debug.cnn").write_text(DEBUG_NET, encoding="utf-8")
+    rc, _, err = cli(capsys, "compile", "debug.cnn", "--emit", "python", "-o", "debug.py")
+    assert rc == 0, err
+    source = Path("debug.py").read_text(encoding="utf-8")
+    compile(source, "debug.py", "exec")  # our output: a SyntaxError before the fix
+    assert '__debug___ = layers.Conv2D(4, (3, 3), name="__debug__")(inputs)' in source
+    assert 'class_ = layers.Dense(2, name="class")(flatten_1)' in source
+
+
 MISSING_TF_SCRIPT = r"""
 import json, sys
 from cnndsl.cli import main
@@ -394,7 +409,9 @@ def test_python_source_builds_the_same_model(keras, tmp_path):
     from cnndsl.files import write_npz
 
     (tmp_path / "all_kinds.cnn").write_text(ALL_KINDS, encoding="utf-8")
-    specs = [EXAMPLES / "lenet5.cnn", EXAMPLES / "resnet50.cnn", tmp_path / "all_kinds.cnn"]
+    (tmp_path / "debug.cnn").write_text(DEBUG_NET, encoding="utf-8")
+    specs = [EXAMPLES / "lenet5.cnn", EXAMPLES / "resnet50.cnn", tmp_path / "all_kinds.cnn",
+             tmp_path / "debug.cnn"]
     jobs, expected = [], {}
     for i, spec in enumerate(specs):
         source = tmp_path / f"{spec.stem}.py"
@@ -413,7 +430,8 @@ def test_python_source_builds_the_same_model(keras, tmp_path):
                             capture_output=True, text=True, timeout=300)
     assert result.returncode == 0, result.stderr
     built = json.loads(result.stdout.splitlines()[-1])
-    for (source, _, x), params in zip(jobs, (61_706, 25_636_712, 3_075)):
+    for (source, _, x), params in zip(jobs, (61_706, 25_636_712, 3_075, 402),
+                                      strict=True):
         want, outputs = expected[source]
         assert built[source] == want, source
         assert built[source]["params"] == params

@@ -114,6 +114,44 @@ def test_named_tensors_are_edges() -> None:
     assert len(list(root.iter(f"{drawn.NS}polyline"))) == edges
 
 
+def test_inputs_outputs_and_tensor_names_are_marked_issue_19_item_23() -> None:
+    """examples/image_and_meta.cnn: two inputs (`image`, `meta`) and two outputs (`label`,
+    `box`) looked like every other box, and no `as NAME` was shown, in any format."""
+    example = Path(__file__).parent.parent / "examples/image_and_meta.cnn"
+    graph, _ = compile_file(example)
+    root = drawn.parse(draw(graph))
+    roles: dict[str, list[str]] = {}
+    marks = {}
+    for group in root.iter(f"{drawn.NS}g"):
+        if group.get("class") == "item":
+            rect = group.find(f"{drawn.NS}rect")
+            lines = [t.text for t in group.iter(f"{drawn.NS}text")]
+            name = lines[1].split(" · ")[0]
+            roles.setdefault(rect.get("class", ""), []).append(name)
+            if len(lines) == 3:
+                marks[name] = lines[2]
+    assert roles["input"] == ["image", "meta"] and roles["output"] == ["dense_3", "dense_4"]
+    assert len(roles[""]) == 7
+    assert marks == {"image": "as image", "gap_1": "as features", "meta": "as meta",
+                     "dense_1": "as m", "dense_2": "as joint",
+                     "dense_3": "as label · output", "dense_4": "as box · output"}
+    check_readable(draw(graph))
+    dot = draw(graph, "dot")
+    assert len(re.findall(r"penwidth=2\.5", dot)) == 4
+    assert 'as label · output", fillcolor="#ffd9b3", color="#b3261e"' in dot
+    assert 'as image", fillcolor="#fff3c4", color="#9a6700"' in dot
+    assert 'gap_1 · 16 · 0 params\\nas features", fillcolor="#d4f2d4"];' in dot
+    mermaid = draw(graph, "mermaid")
+    assert '  n9(["dense 10 softmax<br/>dense_3 · 10 · 330 params<br/>as label · output"])' \
+        in mermaid
+    assert "  class n0,n5 input\n" in mermaid and "  class n9,n10 output\n" in mermaid
+    assert mermaid.count("([") == 4
+    # A lone unnamed output is marked too, and the notebook's HTML carries the marks.
+    seed = draw(compile_text(SEED))
+    assert seed.count('class="output"') == 1 and seed.count('class="input"') == 1
+    assert 'class="output"' in parse(SEED)._repr_html_()
+
+
 def test_dot_and_mermaid_hold_every_layer_and_edge() -> None:
     graph, _ = compile_file(Path(__file__).parent.parent / "examples/inception_block.cnn")
     edges = sum(len(set(n.inputs)) for n in graph.nodes)
@@ -146,6 +184,51 @@ def test_volumes_follow_the_lesson() -> None:
     heights = [b[3] - b[1] for b in volumes]
     assert heights[0] > heights[1] > heights[2]
     assert [b[0] for b in volumes] == sorted(b[0] for b in volumes)
+
+
+def test_volumes_draw_every_input_output_and_branch_issue_19_item_24() -> None:
+    """examples/image_and_meta.cnn in volumes showed one chain, 32x32x3 to 10: the `meta`
+    input (4, then 8) and the `box` output (4) were left out without a word. Each
+    input's row and each output's are drawn, merged at the concat, every edge an arrow."""
+    root = drawn.parse(draw(compile_file(Path(__file__).parent.parent
+                                         / "examples/image_and_meta.cnn")[0],
+                            style="volumes"))
+    texts = [t for t, _ in drawn.labels(root)]
+    # image 32x32x3 conv 32x32x8 maxpool 16x16x8 conv 16x16x16 gap 16 | meta 4 dense 8;
+    # concat 24, dense 32; dense 10 | dense 4: every layer's shape differs from the last
+    assert len(drawn.boxes(root)) == 11
+    for shape in ("32x32x3", "32x32x8", "16x16x8", "16x16x16", "16", "8", "24", "32",
+                  "10"):
+        assert shape in texts
+    assert texts.count("4") == 2  # the meta input and the box output
+    for mark in ("as image", "as meta", "as m", "as features", "as joint",
+                 "as label · output", "as box · output"):
+        assert mark in texts
+    fronts = [p.get("class") for p in root.iter(f"{drawn.NS}polygon") if p.get("class")]
+    assert sorted(fronts) == ["input", "input", "output", "output"]
+    arrows = [p for p in root.iter(f"{drawn.NS}polyline") if p.get("marker-end")]
+    assert len(arrows) == 10 and not any(p.get("stroke-dasharray") for p in arrows)
+    # Three axes (the middles of the front faces): the main one, meta's row, box's row.
+    middles = set()
+    for group in root.iter(f"{drawn.NS}g"):
+        if group.get("class") == "volume":
+            front = list(group.iter(f"{drawn.NS}polygon"))[-1]
+            ys = [float(p.split(",")[1]) for p in front.get("points").split()]
+            middles.add(round((min(ys) + max(ys)) / 2, 1))
+    assert len(middles) == 3
+
+
+def test_volumes_draw_an_inception_block_branch_by_branch() -> None:
+    """examples/inception_block.cnn: 21 layers; gap and dropout keep 480 values and share
+    a volume, so 20 volumes, four rows under each of the two concats."""
+    graph, _ = compile_file(Path(__file__).parent.parent / "examples/inception_block.cnn")
+    root = drawn.parse(draw(graph, style="volumes"))
+    assert len(drawn.boxes(root)) == 20
+    texts = [t for t, _ in drawn.labels(root)]
+    for shape in ("28x28x64", "28x28x96", "28x28x16", "28x28x256", "28x28x480", "480"):
+        assert shape in texts
+    assert "gap, dropout" in texts
+    check_readable(draw(graph, style="volumes"))
 
 
 def test_network_api_draws() -> None:
@@ -228,17 +311,18 @@ def test_cli_writes_each_format(tmp_path: Path, capsys) -> None:
 
 
 @pytest.mark.parametrize("args, message", [
-    (["-o", "x.png"], "cannot tell the format from the suffix `.png`"),
-    (["--style", "volumes", "--format", "dot"], "the volumes style is drawn as SVG only"),
+    (["-o", "x.bmp"], "cannot tell the format from the suffix `.bmp`"),
+    (["--style", "volumes", "--format", "dot"], "the volumes style is a picture: SVG, PNG "
+     "or PDF"),
 ])
 def test_cli_errors(tmp_path: Path, capsys, args, message) -> None:
     spec = tmp_path / "net.cnn"
     spec.write_text(SEED)
-    assert main(["draw", str(spec), *[str(tmp_path / a) if a.endswith(".png") else a
+    assert main(["draw", str(spec), *[str(tmp_path / a) if a.endswith(".bmp") else a
                                       for a in args]]) == 1
     err = capsys.readouterr().err
     assert f"error: {message}" in err and "hint: " in err and "Traceback" not in err
-    assert not (tmp_path / "x.png").exists()
+    assert not (tmp_path / "x.bmp").exists()
 
 
 def test_cli_unwritable_output_and_stdin(tmp_path: Path, capsys, monkeypatch) -> None:
@@ -246,7 +330,8 @@ def test_cli_unwritable_output_and_stdin(tmp_path: Path, capsys, monkeypatch) ->
     spec.write_text(SEED)
     assert main(["draw", str(spec), "-o", str(tmp_path / "missing" / "x.svg")]) == 1
     err = capsys.readouterr().err
-    assert "x.svg: error: cannot write the file" in err and "hint: " in err
+    # Found before the spec is drawn, as for every command's outputs (cnndsl/paths.py).
+    assert "x.svg: error: the directory " in err and " does not exist\nhint: " in err
     monkeypatch.setattr("sys.stdin", io.TextIOWrapper(io.BytesIO(SEED.encode()),
                                                        encoding="utf-8"))
     assert main(["draw", "-", "--format", "dot"]) == 0  # standard input: standard output

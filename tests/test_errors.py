@@ -193,6 +193,19 @@ ROWS = [
         hint="did you mean `conv`?"),
     row("unknown step after non-ASCII", "input 6x6x1 # é ü\n-> comv 3 x2 # café\n", 2, 4,
         ["`comv`"], hint="did you mean `conv`?"),
+    # issue 19 item 26: other frameworks' names, exactly as spelt there or as people guess
+    row("globalavgpool is gap", "input 8x8x3 -> globalavgpool\n", 1, 16,
+        ["unknown step `globalavgpool`"], hint="did you mean `gap`?"),
+    row("Keras's GlobalMaxPooling2D", "input 8x8x3 -> GlobalMaxPooling2D\n", 1, 16,
+        ["`GlobalMaxPooling2D`"], hint="did you mean `gmp`?"),
+    row("PyTorch's Linear is dense, not the linear activation", "input 8 -> Linear 4\n", 1,
+        12, ["`Linear`"], hint="did you mean `dense`?"),
+    row("Keras's Concatenate is a merge", "input 8 -> Concatenate\n", 1, 12,
+        ["`Concatenate`"], hint="did you mean `concat`? a merge is written `concat { A | B }`"),
+    row("Keras's activation relu", "input 4 -> activation relu\n", 1, 12,
+        ["unknown step `activation`"], hint="write `relu` by its name alone: `-> relu` is an "
+        "activation step; after a conv's or dense's arguments (`conv 3x3 x16 relu`) it is "
+        "fused into that layer"),
     row("unknown option", "input 6x6x1 -> conv 3x3 x2 dilatoin=2\n", 1, 28,
         ["unknown option", "`dilatoin`"], hint="did you mean `dilation`?"),
     row("unknown option of dense", "input 6 -> dense 4 bais=false\n", 1, 20,
@@ -589,6 +602,24 @@ def test_huge_numbers_give_a_located_error(tmp_path, capsys, source):
     d = the_error(r)
     assert d.line == 1
     assert d.hint, r.err
+
+
+def test_every_other_frameworks_name_hints_its_own_kind(tmp_path, capsys):
+    """Each name a catalogue class lists (`GlobalAveragePooling2D`) is answered with that
+    class's word, and not with another kind's word that differs from it only in case or
+    `_` (PyTorch's `Linear` beside the activation `linear`): the table cannot shadow
+    itself."""
+    from cnndsl.layers import KINDS
+
+    for kind in KINDS:
+        word = (kind.words or (kind.kind,))[0]
+        for name in vars(kind).get("other_names", ()):
+            r = run(tmp_path, capsys, f"input 8x8x3 -> {name}\n")
+            d = the_error(r)
+            if kind.kind == "activation":  # Keras's Activation layer: write the function
+                assert d.hint and d.hint.startswith("write the activation by its name"), name
+            else:
+                assert d.hint and d.hint.startswith(f"did you mean `{word}`?"), (name, d.hint)
 
 
 @pytest.mark.parametrize("separator", [

@@ -61,6 +61,7 @@ import pytest
 from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
 from mutation import mutate
+from outcomes import print_past_capture
 
 import cnndsl
 from cnndsl.cli import main
@@ -131,9 +132,7 @@ def examples_report(request):
              f"exit 1: {OUTCOMES[name][1]:,})" for name, n in sorted(COUNTS.items())]
     text = ("test_fuzz_files (profile " + ("thorough" if THOROUGH else "ci") + "): "
             + "; ".join(lines) + f"; total {sum(COUNTS.values()):,}")
-    capture = request.config.pluginmanager.get_plugin("capturemanager")
-    with capture.global_and_fixture_disabled() if capture else contextlib.nullcontext():
-        print(f"\n{text}", file=sys.stderr)
+    print_past_capture(request, text)
 
 
 @pytest.fixture(scope="module")

@@ -340,8 +340,9 @@ def check_several(keras, imported: Imported) -> None:
                      "-i", imported.where / "x.npz", "-o", imported.where / "y.npz")
     assert rc == 0, err
     ours = np.load(imported.where / "y.npz")
-    for node, theirs in zip(graph.output_nodes, expected):
-        assert relative_error(ours[node.name], theirs) <= TOLERANCE, node.name
+    # `run` writes each output under the spec's name for it (`output @first, @second`)
+    for name, theirs in zip(graph.output_names, expected):
+        assert relative_error(ours[name], theirs) <= TOLERANCE, name
     back = imported.where / "back.keras"
     rc, _, err = cli("compile", imported.cnn, "--weights", imported.npz, "-o", back)
     assert rc == 0, err
@@ -364,7 +365,7 @@ def test_version_2_models_keep_their_keras_names(keras, tmp_path):
     """`--keep-names` with named tensors: every layer (and each of several inputs) is
     named as in Keras, and still computes what Keras computes."""
     imported = Imported(randomised(every_v2_layer(keras)), tmp_path, "--keep-names")
-    from cnndsl.importers.keras import RESERVED
+    from cnndsl.escaping import CNN_WORDS as RESERVED
 
     names = {n.name for n in imported.graph.nodes}
     expected = {layer.name for layer in _layers(imported.model)} | {"seq", "img", "vol"}
@@ -415,7 +416,7 @@ def test_every_activation_and_kind_is_covered(keras):
 
 def test_keep_names_gives_every_layer_its_keras_name(keras, tmp_path):
     imported = Imported(randomised(functional_merges(keras)), tmp_path, "--keep-names")
-    from cnndsl.importers.keras import RESERVED
+    from cnndsl.escaping import CNN_WORDS as RESERVED
 
     names = {n.name for n in imported.graph.nodes[1:]}
     expected = {layer.name for layer in _layers(imported.model)}

@@ -190,6 +190,47 @@ def test_a_picture_too_big_to_encode_is_refused_before_running():
     assert net.maps(np.zeros((2, 2, 1)), channels=400).figure.get_size_inches()[0] == 602.6
 
 
+def test_a_picture_of_4_g_pixels_is_refused_on_its_area_before_anything_runs(
+        tmp_path, capsys, monkeypatch):
+    """Issue 19 item 16: 319 layers of 435 channels, each side under Agg's 65,536 pixels,
+    ran the network and made maps for more than 15 minutes and 6 GB before failing."""
+    def never(*args, **kwargs):
+        raise AssertionError("the network ran for a picture that is refused")
+
+    monkeypatch.setattr(cnndsl.Network, "run_layers", never)
+    spec = tmp_path / "huge.cnn"
+    spec.write_text("input 2x2x435\n" + "  -> relu\n" * 318)
+    layers = ",".join(["input"] + [f"relu_{i}" for i in range(1, 319)])
+    # 2.4 + 1.5 * 435 + 0.2 = 655.1 inches across, 0.9 + 2.05 * 319 = 654.85 down, at
+    # 100 dpi; the input is never read, so it need not exist
+    assert main(["maps", str(spec), "-i", str(tmp_path / "missing.npy"), "-o",
+                 str(tmp_path / "huge.png"), "--channels", "435", "--layers", layers]) == 1
+    assert capsys.readouterr().err == (
+        "--layers: error: the picture would be 65,510x65,485 pixels, 4,289,922,350 in all "
+        "(16.0 GiB to draw), over the limit of 268,435,456 (1 GiB)\n"
+        "hint: draw fewer layers (--layers A,B) or fewer channels (--channels C)\n")
+    assert not list(tmp_path.glob("*.png")) and not list(tmp_path.glob(".*"))
+    net = cnndsl.load(spec)
+    with pytest.raises(ValueError, match="4,289,922,350 in all"):
+        net.maps(np.zeros((2, 2, 435)), layers=layers.split(","), channels=435)
+
+
+def test_the_area_limit_is_2_to_the_28_pixels():
+    from cnndsl.pictures.page import LayerChoice, plan
+
+    # 100 maps a row: 2.4 + 150 + 0.2 = 152.6 inches, 15,260 pixels across. 85 rows are
+    # 0.9 + 2.05 * 85 = 175.15 inches, 15,260 x 17,515 = 267,278,900 pixels, under 2^28 =
+    # 268,435,456; 86 rows are 17,720 down, 270,407,200 pixels
+    def rows(count: int) -> tuple[object, list[str]]:
+        graph = cnndsl.parse("input 2x2x100" + " -> relu" * (count - 1)).graph
+        return graph, [n.name for n in graph.nodes]
+
+    nodes, left_out = plan(*rows(85), 100)
+    assert len(nodes) == 85 and left_out == 0
+    with pytest.raises(LayerChoice, match="15,260x17,720 pixels, 270,407,200 in all"):
+        plan(*rows(86), 100)
+
+
 def test_unknown_layer_from_the_api():
     with pytest.raises(ValueError, match="no layer named `pool`"):
         lesson().maps(image(), layers=["pool"])

@@ -140,3 +140,62 @@ def test_cli_rendering_is_unchanged_by_the_api(tmp_path, capsys):
         cnndsl.load(path)
     assert main(["check", str(path)]) == 1
     assert capsys.readouterr().err.rstrip("\n") == str(info.value)
+
+
+def test_a_60000_layer_network_gives_a_notebook_a_capped_table():
+    """Issue 19 item 18: `_repr_html_` of a 60,000-layer network returned 41 MB of HTML.
+    A notebook gets the first 750 and the last 250 rows, a row between saying what is
+    left out, and the caption and totals of the whole network."""
+    net = cnndsl.parse("input 8 -> ( relu -> tanh ) * 29999 -> relu", name="deep")
+    html = net._repr_html_()
+    assert len(html) < 500_000  # 1,000 rows of about 250 characters, and a small diagram
+    cells = Cells()
+    cells.feed(html)
+    header, *rows = cells.rows
+    assert len(rows) == 750 + 1 + 250
+    assert [r[0] for r in rows[:2]] == ["0", "1"] and rows[749][0] == "749"
+    # 1 + 2 * 29,999 + 1 = 60,000 layers: #750 to #59,749 are left out
+    assert rows[750] == ["… 59,000 more layers, #750 to #59,749 (net.summary() or "
+                         "`cnndsl shapes` lists every one)"]
+    assert [r[0] for r in rows[751:]] == [str(i) for i in range(59_750, 60_000)]
+    assert rows[-1][1:3] == ["relu_30000", "relu"]
+    assert "<caption>deep: 60,000 layers, 8 -> 8</caption>" in html.replace("&gt;", ">")
+    # the totals count every layer: 60,000 outputs of 8 float32 values, 1,920,000 bytes
+    assert "Activation memory: 1.8 MiB (float32, batch 1)" in html
+
+
+def test_a_diagram_past_300_boxes_draws_the_rest_as_one():
+    """Issue 19 item 18: the diagram of 60,000 different layers was 22.5 MB of SVG. Past
+    300 boxes, the 300th stands for the rest of the network."""
+    steps = " -> ".join(f"dense {i % 7 + 1}" for i in range(1000))
+    net = cnndsl.parse(f"input 8 -> {steps}", name="long")
+    svg = net._repr_svg_()
+    assert svg.count('<g class="item"') == 300
+    # items 0 (the input) to 298 are the input and dense_1 to dense_298; the last box
+    # holds dense_299 to dense_1000, 702 layers
+    assert "… 702 more layers (net.draw() draws all)" in svg
+    assert "long · 1,001 layers" in svg  # the title counts the whole network
+    assert svg.count('<g class="item"') < net.draw().count('<g class="item"') == 1001
+
+
+def test_the_rest_box_reads_what_the_rest_of_the_network_reads():
+    from cnndsl.analysis import analyse
+    from cnndsl.drawing import describe
+    from cnndsl.notebook import capped
+
+    # items: 0 input, 1 relu_1 (as a), 2 tanh_1, 3 relu_2, 4 sigmoid_1, 5 concat_1 (reads
+    # a and sigmoid_1), 6 dense_1; cut at 4 boxes: items 3 to 6 become one, which reads
+    # tanh_1 (into relu_2) and relu_1 (into the concat), and is the output
+    graph = cnndsl.parse("input 4 -> relu as a -> tanh -> relu -> sigmoid as b\n"
+                         "concat { @a | @b } -> dense 2").graph
+    diagram = describe(graph, analyse(graph))
+    assert [i.name for i in diagram.items] == ["input", "relu_1", "tanh_1", "relu_2",
+                                               "sigmoid_1", "concat_1", "dense_1"]
+    cut = capped(diagram, boxes=4)
+    assert [i.name for i in cut.items][:3] == ["input", "relu_1", "tanh_1"]
+    rest = cut.items[3]
+    assert (rest.index, rest.kind, rest.layers) == (3, "block", 4)
+    assert sorted(rest.inputs) == [1, 2] and cut.outputs == (3,) and rest.output
+    assert rest.tensor is None  # `b` (sigmoid_1) is inside it, not its result
+    assert rest.params == 8 * 2 + 2 and rest.shape == (2,)  # dense_1: 8 inputs, 2 units
+    assert capped(diagram, boxes=7) is diagram

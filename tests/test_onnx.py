@@ -292,3 +292,67 @@ def test_compile_to_onnx_never_imports_tensorflow(tmp_path):
                          check=True, cwd=ROOT, env={"PYTHONPATH": str(ROOT),
                                                      "PATH": "/usr/bin:/bin"}).stdout
     assert out.strip().splitlines()[-1] == "0 []"
+
+
+def test_a_model_over_2_gib_is_refused_before_a_weight_is_made(tmp_path, capsys, monkeypatch):
+    """Issue 19 item 17: refused rightly, but after drawing 2 GiB of weights (7.8 s, 2.3 GB).
+    4096 inputs to 131,072 units: 536,870,912 + 131,072 = 537,001,984 weights, 2.00 GiB as
+    float32, over the (2^31 - 1 - 2^24) / 4 = 532,676,607 that fit beside 16 MiB of graph."""
+    import cnndsl.compile
+    import cnndsl.weights
+
+    def never(*args, **kwargs):
+        raise AssertionError("weights were made for a model that is refused")
+
+    monkeypatch.setattr(cnndsl.weights, "init_weights", never)
+    monkeypatch.setattr(cnndsl.compile, "read_weights", never)
+    spec = tmp_path / "big.cnn"
+    spec.write_text("input 4096 -> dense 131072\n", encoding="utf-8")
+    np.savez(tmp_path / "w.npz", x=np.zeros(1))
+    for extra in ([], ["--weights", str(tmp_path / "w.npz")]):
+        assert main(["compile", str(spec), "-o", str(tmp_path / "big.onnx"), *extra]) == 1
+        err = capsys.readouterr().err
+        assert err.startswith(f"{spec}:1:15: error: the ONNX model would hold 537,001,984 "
+                              "weights (2.00 GiB as float32), over the 532,676,607 that fit")
+        assert "hint: make the network smaller, or compile to .keras" in err
+    assert not (tmp_path / "big.onnx").exists()
+    # at the limit: 130,016 units of 4,096 weights and a bias are 532,675,552 weights, and
+    # 130,017 are 532,679,649
+    from cnndsl.backends.onnx import check_size
+
+    check_size(compile_text("input 4096 -> dense 130016", "fits"))
+    with pytest.raises(CnnError, match="532,679,649 weights"):
+        check_size(compile_text("input 4096 -> dense 130017", "over"))
+
+
+@pytest.mark.parametrize(("command", "hint"), [
+    ("compile", "the weights are held several times while the model is built and written: "
+                "make the network smaller (`cnndsl shapes` lists each layer's weights), or "
+                "free some memory"),
+    ("maps", "`maps` holds every layer's output for the one example: a smaller input or "
+             "network, or free some memory"),
+    ("run", "a smaller --batch-size, or a smaller network"),
+])
+def test_the_out_of_memory_hint_fits_the_command(tmp_path, capsys, monkeypatch, command,
+                                                 hint):
+    """Issue 19 item 17: `compile` and `maps` were told to use a smaller --batch-size,
+    which neither has. Running out of memory is simulated where each command makes its
+    first big arrays, the weights."""
+    import cnndsl.network
+    import cnndsl.weights
+
+    def out_of_memory(*args, **kwargs):
+        raise MemoryError
+
+    monkeypatch.setattr(cnndsl.weights, "init_weights", out_of_memory)
+    monkeypatch.setattr(cnndsl.network, "init_weights", out_of_memory)
+    if command == "maps":
+        pytest.importorskip("matplotlib")
+    spec = _spec(tmp_path)
+    np.save(tmp_path / "x.npy", np.zeros((8, 8, 2), np.float32))
+    args = {"compile": ["-o", str(tmp_path / "n.onnx")],
+            "maps": ["--input", str(tmp_path / "x.npy"), "-o", str(tmp_path / "m.png")],
+            "run": ["--input", str(tmp_path / "x.npy"), "-o", str(tmp_path / "y.npy")]}
+    assert main([command, str(spec), *args[command]]) == 1
+    assert capsys.readouterr().err == (f"{spec}: error: out of memory\n"
+                                       f"hint: {hint}; see docs/reliability.md\n")

@@ -108,6 +108,38 @@ def test_short_bytes():
     assert short_bytes(1023) == "1023B"
     assert short_bytes(224 * 224 * 64 * 4) == "12.2MiB"  # 12,845,056 / 2**20 = 12.25
     assert short_bytes(3 * 2**30) == "3.00GiB"
+    assert short_bytes(1023 * 2**10 + 1000) == "1.00MiB"  # 1023.98 KiB rounds up a unit
+
+
+def column(text: str, header: str) -> list[str]:
+    """One number column of the table of `text`, by its header, top to bottom."""
+    lines = table(analyse(compile_text(text, "t"))).split("\n")
+    rule = [i for i, line in enumerate(lines) if line.startswith("---")]
+    head = lines[rule[0] + 1]
+    end = head.index(header) + len(header)  # numbers are right-aligned under the header
+    return [line[:end].split()[-1] for line in lines[rule[1] + 1:rule[2]]]
+
+
+def test_number_columns_have_one_precision():
+    # issue 19 item 26: FLOPs 256,000 showed as `256.0K` over 96,000 as `96K`.
+    # dense 128 on 1000 inputs: 128,000 MACs, 2 FLOPs each; dense 375 on 128: 48,000 MACs
+    text = "input 1000 -> dense 128 bias=false -> dense 375 bias=false"
+    assert column(text, "MACs") == ["0", "128K", "48.0K"]
+    assert column(text, "FLOPs") == ["0", "256K", "96.0K"]
+    # three significant figures in the memory column too: 4,000 and 1,500 bytes
+    assert column(text, "memory") == ["3.91KiB", "512B", "1.46KiB"]
+
+
+def test_totals_abbreviate_only_when_it_says_something_else():
+    # issue 19 item 26: `MACs: 368 (368)`. The seed network: 288 + 80 MACs, 608 + 24 +
+    # 170 FLOPs (docs/report.md)
+    out = table(analyse(compile_text("input 6x6x1 -> conv 3x3/1 x2 -> maxpool 2 -> flatten"
+                                     " -> dense 10", "seed"))).split("\n")
+    assert "MACs:                 368" in out and "FLOPs:                802" in out
+    # 9,996 inputs to 100 units: 999,600 MACs, 1.00M and not 1000K; 2 FLOPs each
+    out = table(analyse(compile_text("input 9996 -> dense 100 bias=false", "c"))).split("\n")
+    assert "MACs:                 999,600 (1.00M)" in out
+    assert "FLOPs:                1,999,200 (2.00M)" in out
 
 
 def test_json_puts_a_shape_on_one_line():

@@ -10,12 +10,13 @@ by hand with Keras's functional API and compared for their parameter counts.
 from __future__ import annotations
 
 import json
+from pathlib import Path
 
 import numpy as np
 import pytest
 from test_errors import check_row, parse_diagnostics, row, run
 
-from cnndsl import compile_text, parse
+from cnndsl import compile_text, load, parse
 from cnndsl.cli import main
 
 NASNET_CELL = """
@@ -237,21 +238,96 @@ def test_run_takes_an_array_per_input_and_gives_one_per_output(tmp_path, capsys)
     np.savez(tmp_path / "in.npz", image=image, meta=meta)
     out = tmp_path / "out.npz"
     assert main(["run", str(spec), "--input", str(tmp_path / "in.npz"), "-o", str(out)]) == 0
-    assert "dense_3 (5, 10), dense_4 (5, 4)" in capsys.readouterr().out
+    assert "label (5, 10), box (5, 4)" in capsys.readouterr().out
     net = parse(TWO_BY_TWO)
     net.init_weights(0)
     expected = net.run({"image": image, "meta": meta})
     with np.load(out, allow_pickle=False) as got:
-        assert sorted(got.files) == ["dense_3", "dense_4"]
-        for name in ("dense_3", "dense_4"):
+        assert sorted(got.files) == ["box", "label"]
+        for name in ("label", "box"):
             np.testing.assert_array_equal(got[name], expected[name])
-        assert np.allclose(got["dense_3"].sum(axis=1), 1.0, atol=1e-5)  # a softmax
+        assert np.allclose(got["label"].sum(axis=1), 1.0, atol=1e-5)  # a softmax
     # One example without the batch axis gives one without it too.
     np.savez(tmp_path / "one.npz", image=image[0], meta=meta[0])
     assert main(["run", str(spec), "--input", str(tmp_path / "one.npz"), "-o", str(out)]) == 0
     with np.load(out, allow_pickle=False) as got:
-        np.testing.assert_allclose(got["dense_4"], expected["dense_4"][0], rtol=1e-5,
+        np.testing.assert_allclose(got["box"], expected["box"][0], rtol=1e-5,
                                    atol=1e-6)
+
+
+def test_run_names_outputs_as_the_spec_does_issue_19_item_23(tmp_path, capsys):
+    """examples/image_and_meta.cnn ends `output @label, @box`: `run` wrote `dense_3` and
+    `dense_4`. The arrays are keyed `label` and `box`, computed by hand from the weights."""
+    example = Path(__file__).parent.parent / "examples" / "image_and_meta.cnn"
+    rng = np.random.default_rng(1)
+    image = rng.normal(size=(3, 32, 32, 3)).astype(np.float32)
+    meta = rng.normal(size=(3, 4)).astype(np.float32)
+    np.savez(tmp_path / "in.npz", image=image, meta=meta)
+    out = tmp_path / "out.npz"
+    assert main(["run", str(example), "--input", str(tmp_path / "in.npz"), "-o", str(out),
+                 "--weights", str(_weights_of(example, tmp_path))]) == 0
+    assert "label (3, 10), box (3, 4)" in capsys.readouterr().out
+    w = np.load(tmp_path / "w.npz")
+    joint = _joint(image, meta, w)
+    with np.load(out, allow_pickle=False) as got:
+        assert sorted(got.files) == ["box", "label"]
+        logits = joint @ w["dense_3/kernel"] + w["dense_3/bias"]
+        softmax = np.exp(logits - logits.max(1, keepdims=True))
+        np.testing.assert_allclose(got["label"], softmax / softmax.sum(1, keepdims=True),
+                                   rtol=1e-4, atol=1e-6)
+        np.testing.assert_allclose(got["box"], joint @ w["dense_4/kernel"] + w["dense_4/bias"],
+                                   rtol=1e-4, atol=1e-5)
+
+
+def _weights_of(example: Path, tmp_path: Path) -> Path:
+    """Random weights for every layer, saved where `run --weights` reads them."""
+    rng = np.random.default_rng(2)
+    net = load(example)
+    weights = {k: rng.normal(scale=0.3, size=v.shape).astype(np.float32)
+               for k, v in net.init_weights(0).items()}
+    np.savez(tmp_path / "w.npz", **weights)
+    return tmp_path / "w.npz"
+
+
+def _joint(image: np.ndarray, meta: np.ndarray, w) -> np.ndarray:
+    """`@joint` of image_and_meta.cnn, by a naive loop: conv 3 same, relu, maxpool 2, conv
+    3 same, relu, gap; dense 8 relu of meta; concat; dense 32 relu."""
+    def conv_same(x, kernel, bias):
+        padded = np.pad(x, ((0, 0), (1, 1), (1, 1), (0, 0)))
+        out = np.zeros((*x.shape[:3], kernel.shape[-1]), np.float64)
+        for i in range(x.shape[1]):
+            for j in range(x.shape[2]):
+                window = padded[:, i:i + 3, j:j + 3, :]
+                out[:, i, j] = np.tensordot(window, kernel, axes=([1, 2, 3], [0, 1, 2]))
+        return np.maximum(out + bias, 0)
+
+    x = conv_same(image, w["conv_1/kernel"], w["conv_1/bias"])
+    x = x.reshape(len(x), 16, 2, 16, 2, -1).max(axis=(2, 4))
+    x = conv_same(x, w["conv_2/kernel"], w["conv_2/bias"]).mean(axis=(1, 2))
+    m = np.maximum(meta @ w["dense_1/kernel"] + w["dense_1/bias"], 0)
+    joint = np.concatenate([x, m], axis=1) @ w["dense_2/kernel"] + w["dense_2/bias"]
+    return np.maximum(joint, 0)
+
+
+def test_a_lone_input_is_read_by_its_tensor_name_or_its_layer_name(tmp_path, capsys):
+    """`input 8 as x` with two outputs: the archive's array may be keyed `x` (the spec's
+    name; refused before) or `input` (the layer's name, which was the only key read)."""
+    spec = tmp_path / "one.cnn"
+    spec.write_text("input 8 as x -> dense 2 as a\n@x -> dense 3 as b\noutput @a, @b\n")
+    x = np.arange(16, dtype=np.float32).reshape(2, 8) / 10
+    for key in ("x", "input"):
+        np.savez(tmp_path / "in.npz", **{key: x})
+        assert main(["run", str(spec), "--input", str(tmp_path / "in.npz"),
+                     "-o", str(tmp_path / "out.npz")]) == 0, capsys.readouterr().err
+        assert "a (2, 2), b (2, 3)" in capsys.readouterr().out
+    np.savez(tmp_path / "in.npz", y=x)
+    assert main(["run", str(spec), "--input", str(tmp_path / "in.npz"),
+                 "-o", str(tmp_path / "out.npz")]) == 1
+    err = capsys.readouterr().err
+    assert "no array for input `x`" in err and "numpy.savez(path, x=(N, 8))" in err
+    net = parse(spec.read_text())
+    assert set(net.run({"x": x})) == {"a", "b"}
+    np.testing.assert_array_equal(net.run({"input": x})["b"], net.run({"x": x})["b"])
 
 
 @pytest.mark.parametrize("arrays, words", [

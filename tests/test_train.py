@@ -214,7 +214,7 @@ def test_one_device_learns_the_digits(trained):
     assert last_row(trained.with_suffix(".history.csv"))["val_accuracy"] >= 0.95
     assert (trained.parent / "one.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
     saved = sorted(p.name for p in (trained.parent / "one.checkpoints").iterdir())
-    assert saved == [f"epoch-{e:03d}.keras" for e in range(1, EPOCHS + 1)]
+    assert saved == [f"epoch-{e:03d}.keras" for e in range(1, EPOCHS + 1)] + ["split.json"]
 
 
 def test_mirrored_over_two_devices_learns_the_digits(digits, tmp_path):

@@ -2,18 +2,24 @@
 
 Written by cnndsl's own ONNX backend with the `onnx` package alone: TensorFlow is never
 imported (unless the weights come from a `.keras` model, which only Keras can read).
-The opset is checked before any work; a layer the chosen opset cannot express is a
-located error from the backend; the file is written atomically, as every output.
+The opset and the model's size (protobuf's 2 GiB, from the layers' parameter counts) are
+checked before any work, so a network too big for one file is refused before a weight is
+drawn or read; a layer the chosen opset cannot express is a located error from the
+backend; the file is written atomically, as every output.
 """
 
 from __future__ import annotations
 
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from .. import signals
-from ..errors import CnnError
+from ..errors import CnnError, MissingExtra
 from ..files import FileError
 from ..ir import Graph
+
+if TYPE_CHECKING:
+    from ..compile import GivenWeights
 
 
 def compile_onnx(graph: Graph, output: Path | None, weights: Path | None = None,
@@ -22,27 +28,41 @@ def compile_onnx(graph: Graph, output: Path | None, weights: Path | None = None,
     `output`, or to standard output if None; returns (its parameter count, the opset)."""
     from .. import compile as keras_compile
     from ..backends import onnx as backend
+
+    try:
+        model, opset = onnx_model(graph, weights, seed, opset)
+    except MissingExtra as e:
+        raise FileError("cnndsl", e.args[0], e.hint) from None
+    signals.check()
+    with keras_compile.writing(output):
+        backend.save_model(model, output)
+    params = sum(sum(n.layer.params(n.in_shapes)) for n in graph.nodes)
+    return params, opset
+
+
+def onnx_model(graph: Graph, weights: GivenWeights = None, seed: int = 0,
+               opset: int | None = None):
+    """(the `onnx.ModelProto` `compile_onnx` writes, its opset), built the same way
+    (`Network.to_onnx`): `weights` as a file (`--weights`), a mapping, or None for
+    seeded initial weights. `MissingExtra` without the onnx package."""
+    from .. import compile as keras_compile
+    from ..backends import onnx as backend
     from ..weights import init_weights
 
+    # From the layers' counts: a refusal makes no weight and does not wait for onnx's
+    # import (2 s on a busy machine).
+    backend.check_size(graph)
     try:
         newest = backend.max_opset()
     except CnnError as e:
-        raise FileError("cnndsl", f"{e.message}: it is not installed or cannot be imported",
-                        backend.INSTALL) from None
+        raise MissingExtra(f"{e.message}: it is not installed or cannot be imported",
+                           "onnx") from None
     opset = backend.DEFAULT_OPSET if opset is None else opset
     if not backend.MIN_OPSET <= opset <= newest:
         raise FileError("cnndsl compile", f"--opset must be between {backend.MIN_OPSET} and "
                         f"{newest} (the newest the installed onnx package knows), got {opset}",
                         f"the default, {backend.DEFAULT_OPSET}, is read by onnxruntime 1.13 "
                         "and later")
-    if weights is not None:
-        values = keras_compile.read_weights(weights)
-        keras_compile.fit(graph, values, weights)
-    else:
-        values = init_weights(graph, seed)
-    model = backend.build_model(graph, values, opset)
-    signals.check()
-    with keras_compile.writing(output):
-        backend.save_model(model, output)
-    params = sum(sum(n.layer.params(n.in_shapes)) for n in graph.nodes)
-    return params, opset
+    values = init_weights(graph, seed) if weights is None else \
+        keras_compile.given_weights(graph, weights)
+    return backend.build_model(graph, values, opset), opset

@@ -45,12 +45,16 @@ def add_parser(sub, path_type) -> None:
 
 def run(args: argparse.Namespace) -> int:
     """The command: checks without TensorFlow, then Keras's evaluation."""
+    from .. import paths
     from ..cli import EXIT_OK, UserError, load, say
     from ..training import defaults, evaluation
     from ..training.session import open_data
 
     display, graph, text = load(args.file)
     try:
+        # No output option: nothing can be overwritten; one added later is declared here.
+        paths.check({"the spec": args.file, "the data": args.data,
+                     "the weights file": args.weights}, {})
         if not graph.single:
             raise FileError(args.file, "evaluation takes a network of one input and one "
                             "output", "evaluate it in Keras directly")

@@ -21,7 +21,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from .. import files, signals
-from ..errors import shown
+from ..errors import as_text, shown
 from ..files import FileError
 
 if TYPE_CHECKING:  # NumPy is imported when a model is, not by every command
@@ -73,7 +73,7 @@ def run(args: argparse.Namespace) -> int:
         check_paths(model, output, weights_out)
         result = import_model(model, keep_names=args.keep_names,
                               fold=not (args.no_fold or args.keep_names),
-                              stem=model.stem if output == "-" else Path(output).stem)
+                              stem=as_text(model.stem if output == "-" else Path(output).stem))
         signals.check()
         if weights_out is not None:
             with _writing(weights_out):
@@ -93,17 +93,12 @@ def run(args: argparse.Namespace) -> int:
 
 def check_paths(model: Path, output: str, weights_out: Path | None) -> None:
     """Everything about the files that can be known before TensorFlow is imported."""
+    from .. import paths
     from ..compile import check_keras_file
-    from ..runner import check_destination
 
     check_keras_file(model)
-    if output != "-":
-        check_destination(Path(output), (".cnn",), "-o")
-        files.refuse_overwriting(output, "-o", {"the model": model})
-    if weights_out is not None:
-        check_destination(weights_out, (".npz",), "--weights-out")
-        files.refuse_overwriting(weights_out, "--weights-out", {
-            "the model": model, "the text (-o)": None if output == "-" else output})
+    paths.check({"the model": model}, {"-o": output, "--weights-out": weights_out},
+                suffixes={"-o": (".cnn",), "--weights-out": (".npz",)})
     _prescan(model)
 
 
@@ -177,12 +172,15 @@ def write_out(imported, model: Path, keep_names: bool, fold: bool, stem: str) ->
 
 
 def _text(imported, model: Path, keep_names: bool, fold: bool) -> str:
+    from ..escaping import cnn_comment
     from ..printer import to_text
 
     graph = imported.graph
     trainable = sum(n.layer.params(n.in_shapes)[0] for n in graph.nodes)
     frozen = sum(n.layer.params(n.in_shapes)[1] for n in graph.nodes)
-    header = [f"{imported.model_name}: imported from {Path(model).name} by `cnndsl import`.",
+    # The names are the file's: a line break or a bidi override must stay inside the comment.
+    header = [f"{cnn_comment(imported.model_name)}: imported from "
+              f"{cnn_comment(Path(model).name)} by `cnndsl import`.",
               f"{trainable + frozen:,} params: {trainable:,} trainable, {frozen:,} "
               "non-trainable."]
     return to_text(graph, fold=fold, names=keep_names, header=header)

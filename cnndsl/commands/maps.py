@@ -15,7 +15,7 @@ import contextlib
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from ..errors import shown
+from ..errors import MissingExtra, shown
 from ..files import FileError
 from ..pictures import MAX_CHANNELS, MAX_ROWS
 
@@ -77,33 +77,41 @@ def run(args: argparse.Namespace) -> int:
 def draw(args: argparse.Namespace, graph, text: str):
     """The picture, written to `args.output`; `FileError` for any problem with the options
     or files, found before the network runs where it can be."""
-    from ..files import refuse_overwriting
-    from ..network import Network
-    from ..pictures.maps import FORMATS, LayerChoice, MissingExtra, picture, require_matplotlib
-    from ..runner import check_destination, staged, use_weights
-
     output, source = Path(args.output), Path(args.input)
+    _check_options(args, graph)
+    layers = [n.strip() for n in args.layers.split(",")] if args.layers else None
+    _plan(args, graph, layers)  # before NumPy's and matplotlib's imports (1-2 s), the run
+    from .. import paths
+    from ..network import Network
+    from ..pictures.maps import picture, require_matplotlib
+    from ..pictures.page import FORMATS
+    from ..runner import staged, use_weights
+
     try:
         require_matplotlib()
     except MissingExtra as e:
         raise FileError("cnndsl maps", e.args[0], e.hint) from None
-    _check_options(args, graph)
-    check_destination(output, FORMATS, "-o")
-    spec = None if args.file == "-" else args.file
-    refuse_overwriting(output, "-o", {"the input": source, "the weights file": args.weights,
-                                      "the spec": spec})
+    paths.check({"the input": source, "the weights file": args.weights, "the spec": args.file},
+                {"-o": output}, suffixes={"-o": FORMATS})
     network = Network(graph, text)
     x = one_example(source, network, args.example)
     use_weights(network, Path(args.weights) if args.weights else None, args.seed)
-    layers = [n.strip() for n in args.layers.split(",")] if args.layers else None
-    try:
-        maps = picture(network, x, layers, args.channels)
-    except LayerChoice as e:
-        raise FileError("--layers" if args.layers else "cnndsl maps", e.message,
-                        e.hint) from None
+    maps = picture(network, x, layers, args.channels)
     with staged(output) as tmp:
         maps.save(tmp, format=output.suffix.lower().lstrip("."))
     return maps
+
+
+def _plan(args: argparse.Namespace, graph, layers: list[str] | None) -> None:
+    """The layers' names and the picture's size, from the graph alone (issue 19: a
+    4 G-pixel picture ran the network and drew for 15 minutes before failing)."""
+    from ..pictures.page import LayerChoice, plan
+
+    try:
+        plan(graph, layers, args.channels)
+    except LayerChoice as e:
+        raise FileError("--layers" if args.layers else "cnndsl maps", e.message,
+                        e.hint) from None
 
 
 def _check_options(args: argparse.Namespace, graph) -> None:

@@ -3,15 +3,17 @@
     input 6x6x1 -> conv 3x3/1 x2        two items: `input 6x6x1`, `conv 3x3/1 x2`
 
 Each item carries the step as written, the layer's name, its output shape and parameter
-count, and the items it reads. Collapsed, every outermost group of the IR (a `def` block
-use or a `( ... ) * N`, `Graph.groups`) becomes one item: a group's nodes are a run of
-consecutive indices and only its last one is read from outside, so contracting it keeps
-the graph acyclic and in topological order.
+count, the items it reads, and what the spec calls it: its tensor name (`as NAME`, or
+the name `output @NAME` lists) and whether it is an output (inputs are of kind `input`).
+Collapsed, every outermost group of the IR (a `def` block use or a `( ... ) * N`,
+`Graph.groups`) becomes one item: a group's nodes are a run of consecutive indices and
+only its last one is read from outside, so contracting it keeps the graph acyclic and in
+topological order.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 from ..analysis import Stats
 from ..ir import Graph, Group
@@ -32,6 +34,8 @@ class Item:
     inputs: tuple[int, ...]
     layers: int = 1
     home: int = -1  # the first item of the outermost block use holding this one, if any
+    tensor: str | None = None  # the name the spec gives its result, if any
+    output: bool = False  # one of the network's outputs
 
     @property
     def detail(self) -> str:
@@ -40,8 +44,18 @@ class Item:
         return f"{who} · {format_shape(self.shape)} · {self.params:,} params"
 
     @property
-    def lines(self) -> tuple[str, str]:
-        return clip(self.title), clip(self.detail)
+    def mark(self) -> str | None:
+        """The third line, for a named tensor or an output: `as label · output`."""
+        named = f"as {self.tensor}" if self.tensor else None
+        if self.output:
+            return f"{named} · output" if named else "output"
+        return named
+
+    @property
+    def lines(self) -> tuple[str, ...]:
+        mark = self.mark
+        first = (clip(self.title), clip(self.detail))
+        return first if mark is None else (*first, clip(mark))
 
 
 @dataclass(frozen=True)
@@ -71,6 +85,7 @@ def _describe(graph: Graph, stats: Stats, collapse: bool) -> Diagram:
     homes = {i: g.start for i, g in outermost.items()}
     owner = outermost if collapse else {}
     item_of = [0] * len(graph.nodes)
+    last_of: dict[int, int] = {}  # the node each item ends with -> the item
     items: list[Item] = []
     for node in graph.nodes:
         group = owner.get(node.index)
@@ -79,6 +94,7 @@ def _describe(graph: Graph, stats: Stats, collapse: bool) -> Diagram:
             continue
         index = len(items)
         item_of[node.index] = index
+        last_of[node.index if group is None else group.stop - 1] = index
         if group is None:
             inputs = tuple(dict.fromkeys(item_of[i] for i in node.inputs))
             home = homes.get(node.index)
@@ -88,7 +104,22 @@ def _describe(graph: Graph, stats: Stats, collapse: bool) -> Diagram:
         else:
             items.append(_group_item(graph, stats, group, index, item_of))
     outputs = tuple(dict.fromkeys(item_of[o] for o in graph.outputs))
+    marks = _marks(graph)
+    for node_index, k in last_of.items():
+        if node_index in marks:
+            tensor, output = marks[node_index]
+            items[k] = replace(items[k], tensor=tensor, output=output)
     return Diagram(graph.name, tuple(items), outputs, len(graph.nodes), stats.params)
+
+
+def _marks(graph: Graph) -> dict[int, tuple[str | None, bool]]:
+    """The nodes the spec names or outputs: (tensor name, is an output), by node."""
+    marks: dict[int, tuple[str | None, bool]] = {i: (graph.tensor_name(i), False)
+                                                 for i, _ in graph.tensors}
+    for o, name in zip(graph.outputs, graph.output_names):
+        given = name != graph.nodes[o].name or graph.tensor_name(o) == name
+        marks[o] = (name if given else None, True)
+    return marks
 
 
 def _group_item(graph: Graph, stats: Stats, group: Group, index: int,

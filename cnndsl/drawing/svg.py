@@ -1,16 +1,18 @@
-"""The layout as SVG text: a rectangle and two centred lines per item, a polyline per edge.
+"""The layout as SVG text: a rectangle and its centred lines per item, a polyline per edge.
 
 Written by hand as text (with XML escaping) rather than through a library: the format
 needs a dozen elements, and `draw` must stay free of dependencies. Each item is a
 `<g class="item">` holding its `<title>` (the tooltip: name, kind, shape), its `<rect>`
-and its two `<text>` lines; edges come first so that boxes are drawn over them.
+and its `<text>` lines (two, and a third for a named tensor or an output); edges come
+first so that boxes are drawn over them. Inputs and outputs have a heavier, coloured
+outline and rounder corners (`<rect class="input">`, `class="output"`).
 """
 
 from __future__ import annotations
 
-from xml.sax.saxutils import escape, quoteattr
-
+from ..escaping import xml_attribute, xml_text
 from ..util import no_gc
+from .diagram import Item
 from .layout import PAD_Y, Box, Layout, title
 from .metrics import FONT_FAMILY, FONT_SIZE, LINE_HEIGHT
 
@@ -20,6 +22,13 @@ COLOURS = {"input": "#fff3c4", "conv": "#cfe3ff", "sepconv": "#cfe3ff", "dwconv"
            "avgpool": "#d4f2d4", "gap": "#d4f2d4", "gmp": "#d4f2d4", "add": "#e8e8e8",
            "concat": "#e8e8e8", "mul": "#e8e8e8", "block": "#e6dcff"}
 DEFAULT_COLOUR = "#f7f7f7"
+# The outline of the network's inputs and outputs, over their kind's fill.
+ENDS = {"input": "#9a6700", "output": "#b3261e"}
+
+
+def end(item: Item) -> str | None:
+    """"input" or "output" for the items where the network starts or ends, else None."""
+    return "input" if item.kind == "input" else "output" if item.output else None
 
 
 def header(width: float, height: float, name: str) -> list[str]:
@@ -27,9 +36,9 @@ def header(width: float, height: float, name: str) -> list[str]:
     return [
         '<?xml version="1.0" encoding="UTF-8"?>',
         f'<svg xmlns="http://www.w3.org/2000/svg" width="{width:.0f}" height="{height:.0f}" '
-        f'viewBox="0 0 {width:.0f} {height:.0f}" font-family={quoteattr(FONT_FAMILY)} '
+        f'viewBox="0 0 {width:.0f} {height:.0f}" font-family={xml_attribute(FONT_FAMILY)} '
         f'font-size="{FONT_SIZE}">',
-        f"<title>{escape(name)}</title>",
+        f"<title>{xml_text(name)}</title>",
         '<defs><marker id="arrow" viewBox="0 0 8 8" refX="8" refY="4" markerWidth="7" '
         'markerHeight="7" orient="auto"><path d="M0,0 L8,4 L0,8 z" fill="#555"/></marker>'
         "</defs>",
@@ -38,7 +47,7 @@ def header(width: float, height: float, name: str) -> list[str]:
 
 
 def text(x: float, y: float, content: str, extra: str = "") -> str:
-    return f'<text x="{x:.1f}" y="{y:.1f}"{extra}>{escape(content)}</text>'
+    return f'<text x="{x:.1f}" y="{y:.1f}"{extra}>{xml_text(content)}</text>'
 
 
 def svg(placed: Layout) -> str:
@@ -67,12 +76,18 @@ def _box(box: Box) -> list[str]:
     item = box.item
     fill = COLOURS.get(item.kind, DEFAULT_COLOUR)
     tip = f"{item.name} ({item.kind}): {item.title}"
-    first, second = item.lines
+    role = end(item)
+    # rx 12 leaves the text's corners inside the outline: the first baseline is 14 px down
+    # and the text 8 px in (PAD_X), inside a circle of radius 12 about (12, 12).
+    outline = (f'rx="12" stroke="{ENDS[role]}" stroke-width="2.5" class="{role}"' if role
+               else 'rx="4" stroke="#333"')
     base = box.y + PAD_Y + LINE_HEIGHT - 4
-    return [f'<g class="item" id={quoteattr("item-" + str(item.index))}>',
-            f"<title>{escape(tip)}</title>",
+    lines = [text(box.cx, base + k * LINE_HEIGHT, line,
+                  "" if k == 0 else f' fill="{ENDS[role] if role and k == 2 else "#444"}"')
+             for k, line in enumerate(item.lines)]
+    return [f'<g class="item" id={xml_attribute("item-" + str(item.index))}>',
+            f"<title>{xml_text(tip)}</title>",
             f'<rect x="{box.x:.1f}" y="{box.y:.1f}" width="{box.w:.1f}" height="{box.h:.1f}" '
-            f'rx="4" fill="{fill}" stroke="#333"/>',
-            text(box.cx, base, first),
-            text(box.cx, base + LINE_HEIGHT, second, ' fill="#444"'),
+            f'fill="{fill}" {outline}/>',
+            *lines,
             "</g>"]

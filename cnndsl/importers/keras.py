@@ -16,7 +16,6 @@ Nothing here imports Keras: the model object comes from the caller.
 
 from __future__ import annotations
 
-import re
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from math import prod
@@ -25,6 +24,7 @@ from typing import Any
 import numpy as np
 
 from ..errors import NOWHERE
+from ..escaping import cnn_name
 from ..ir import Graph, Node
 from ..layers import Layer, LayerError
 from ..layers.core import Input
@@ -186,11 +186,7 @@ class _Walk:
 
     def node_name(self, keras_name: str) -> str:
         """The Keras name as a cnndsl name (`name=` accepts it), unique in the graph."""
-        name = re.sub(r"\W", "_", keras_name, flags=re.ASCII) or "layer"
-        if not re.match(r"[A-Za-z_]", name) or re.fullmatch(r"x\d.*", name):
-            name = "l_" + name  # `x1` would read as a width, `1a` as a size
-        if name in RESERVED:
-            name += "_"
+        name = cnn_name(keras_name)
         taken = {n.name for n in self.nodes}
         base, k = name, 2
         while name in taken:
@@ -215,7 +211,6 @@ class _Walk:
 
 
 WEIGHT_SHAPES = keras_layers.WEIGHT_SHAPES | keras_apps.WEIGHT_SHAPES
-RESERVED = {"def", "input", "add", "mul", "avg", "max", "concat", "residual", "id"}
 
 
 def _shape(tensor: Any) -> Shape:

@@ -72,6 +72,10 @@ class Layer:
 
     kind: ClassVar[str]
     words: ClassVar[tuple[str, ...]] = ()  # DSL words for this kind; default (kind,)
+    # What Keras, PyTorch and ONNX call this kind (`GlobalAveragePooling2D`), for the
+    # hint to an unknown step (layers/spellings.py); never accepted as a step. Each
+    # class says its own: a subclass does not inherit its parent's (`crop` is no pad).
+    other_names: ClassVar[tuple[str, ...]] = ()
     options: ClassVar[tuple[str, ...]] = ()  # option names, for did-you-mean hints
     ranks: ClassVar[tuple[int, ...]] = (1, 2, 3, 4)  # input ranks accepted
     conv_type: ClassVar[bool] = False  # weight-sharing layers, for the report's lesson

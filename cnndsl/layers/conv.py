@@ -99,6 +99,7 @@ class Conv(Sliding):
     groups: int = 1
 
     kind = "conv"
+    other_names = ("Conv2D", "Convolution2D", "Conv2d")
     options = Sliding.options + ("groups",)
 
     @classmethod
@@ -137,6 +138,7 @@ class DWConv(Sliding):
     multiplier: int = 1
 
     kind = "dwconv"
+    other_names = ("DepthwiseConv2D", "DepthwiseConvolution2D")
 
     @classmethod
     def read(cls, a, inputs):
@@ -172,6 +174,7 @@ class SepConv(Sliding):
     filters: int = 1
 
     kind = "sepconv"
+    other_names = ("SeparableConv2D", "SeparableConvolution2D")
 
     @classmethod
     def read(cls, a, inputs):
@@ -212,6 +215,8 @@ class Deconv(Sliding):
     filters: int = 1
 
     kind = "deconv"
+    other_names = ("Conv2DTranspose", "Convolution2DTranspose", "ConvTranspose2d",
+                   "ConvTranspose")
     options = ("bias", "leaky_relu")
 
     @classmethod

@@ -6,6 +6,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from fractions import Fraction
 from math import prod
+from typing import ClassVar
 
 from ..activations import ACTIVATIONS, Activation, canonical_activation
 from ..limits import MAX_RANK
@@ -53,6 +54,7 @@ class Dense(Layer):
     bias: bool
 
     kind = "dense"
+    other_names = ("Dense", "Linear", "Gemm", "InnerProduct", "FullyConnected", "fc")
     options = ("bias", "leaky_relu")
 
     @classmethod
@@ -163,6 +165,7 @@ class ZeroPad(Layer):
     pads: tuple[tuple[int, int], ...]
 
     kind = "zeropad"
+    other_names: ClassVar[tuple[str, ...]] = ("ZeroPadding2D", "ZeroPad2d", "Pad")
     ranks = SPATIAL
 
     @classmethod
@@ -184,6 +187,7 @@ class Crop(ZeroPad):
     """`crop 1`, `crop 0:1x0:1` (before:after): CroppingND, written as `zeropad` is."""
 
     kind = "crop"
+    other_names = ("Cropping2D",)
 
     def output_shape(self, inputs):
         sizes = inputs[0][:-1]
@@ -203,6 +207,7 @@ class Upsample(Layer):
     factors: tuple[int, ...]
 
     kind = "upsample"
+    other_names = ("UpSampling2D", "Upsample", "Resize")
     ranks = SPATIAL
 
     @classmethod
@@ -256,6 +261,7 @@ class ActivationStep(Layer):
 
     kind = "activation"
     words = ACTIVATIONS
+    other_names = ("Activation",)  # Keras's `Activation("relu")`: the hint says how
 
     @classmethod
     def read(cls, a, inputs):

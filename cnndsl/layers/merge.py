@@ -47,21 +47,25 @@ class Elementwise(Merge):
 @dataclass(frozen=True)
 class Add(Elementwise):
     kind = "add"
+    other_names = ("Add", "Sum")
 
 
 @dataclass(frozen=True)
 class Mul(Elementwise):
     kind = "mul"
+    other_names = ("Multiply", "Mul")
 
 
 @dataclass(frozen=True)
 class Max(Elementwise):
     kind = "max"
+    other_names = ("Maximum",)
 
 
 @dataclass(frozen=True)
 class Avg(Elementwise):
     kind = "avg"
+    other_names = ("Average", "Mean")
 
     def flops(self, inputs, out):
         return len(inputs) * prod(out)  # n-1 adds and one multiply
@@ -72,6 +76,7 @@ class Concat(Merge):
     """Along the channel (last) axis; every other dimension must be equal."""
 
     kind = "concat"
+    other_names = ("Concatenate", "cat")
 
     def output_shape(self, inputs):
         if len({s[:-1] for s in inputs}) > 1 or len({len(s) for s in inputs}) > 1:

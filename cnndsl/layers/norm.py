@@ -55,6 +55,7 @@ class BatchNorm(Layer):
 
     kind = "batchnorm"
     words = ("batchnorm", "bn")
+    other_names = ("BatchNormalization", "BatchNorm2d")
     options = ("eps", "momentum", "scale", "center")
 
     @classmethod
@@ -90,6 +91,7 @@ class LayerNorm(Layer):
     center: bool = True
 
     kind = "layernorm"
+    other_names = ("LayerNormalization", "LayerNorm")
     options = ("eps", "scale", "center")
 
     @classmethod
@@ -118,6 +120,7 @@ class Rescale(Layer):
     offset: float = 0.0
 
     kind = "rescale"
+    other_names = ("Rescaling",)
     options = ("offset",)
 
     @classmethod
@@ -143,6 +146,7 @@ class Normalize(Layer):
     variance: tuple[float, ...] | None = None
 
     kind = "normalize"
+    other_names = ("Normalization",)
     options = ("mean", "variance")
 
     @classmethod

@@ -50,6 +50,7 @@ class Pool(Layer):
 @dataclass(frozen=True)
 class MaxPool(Pool):
     kind = "maxpool"
+    other_names = ("MaxPooling2D", "MaxPool2D", "MaxPool2d", "MaxPool")
 
     def flops(self, inputs, out):
         return (prod(self.kernel) - 1) * prod(out)  # comparisons
@@ -58,6 +59,7 @@ class MaxPool(Pool):
 @dataclass(frozen=True)
 class AvgPool(Pool):
     kind = "avgpool"
+    other_names = ("AveragePooling2D", "AvgPool2D", "AvgPool2d", "AveragePool")
 
     def flops(self, inputs, out):
         return prod(self.kernel) * prod(out)  # K-1 adds and one divide per output
@@ -91,6 +93,8 @@ class GAP(GlobalPool):
     """`gap`: GlobalAveragePoolingND."""
 
     kind = "gap"
+    other_names = ("GlobalAveragePooling2D", "GlobalAvgPool2D", "AdaptiveAvgPool2d",
+                   "GlobalAveragePool")
 
     def flops(self, inputs, out):
         return prod(inputs[0])  # adds, and one divide per channel, as in avgpool
@@ -101,6 +105,8 @@ class GMP(GlobalPool):
     """`gmp`: GlobalMaxPoolingND."""
 
     kind = "gmp"
+    other_names = ("GlobalMaxPooling2D", "GlobalMaxPool2D", "AdaptiveMaxPool2d",
+                   "GlobalMaxPool")
 
     def flops(self, inputs, out):
         return prod(inputs[0]) - inputs[0][-1]  # comparisons

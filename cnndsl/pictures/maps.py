@@ -20,38 +20,13 @@ from typing import Any, BinaryIO
 
 import numpy as np
 
-from ..errors import did_you_mean, shown
+from ..errors import MissingExtra, shown
 from ..ir import Node
 from ..shapes import format_shape
-from . import MAX_CHANNELS, MAX_ROWS
+from . import MAX_CHANNELS
+from .page import CELL, DPI, GAP, LABEL, ROW, TOP, page_size, plan
 
 NUMBERS_UP_TO = 8  # maps at most this many cells high and wide get their values written
-CELL = 1.5  # inches per map
-LABEL = 2.4  # inches for the layers' labels
-GAP = 0.15  # inches between maps
-ROW = CELL + 0.55  # a row: the channel's title, the map, its range under it
-TOP = 0.9  # the picture's title
-MARGIN = 0.2
-DPI = 100
-FORMATS = (".png", ".svg", ".pdf")
-
-
-class MissingExtra(ImportError):
-    """matplotlib is not installed; `hint` says how to install it, and `str` says both."""
-
-    hint = "pip install 'cnndsl[plot]'"
-
-    def __str__(self) -> str:
-        return f"{self.args[0]}: {self.hint}"
-
-
-class LayerChoice(ValueError):
-    """Layers or channels that cannot be drawn: a name the network does not have (`hint`
-    names a close one), or more than a picture can hold."""
-
-    def __init__(self, message: str, hint: str) -> None:
-        super().__init__(message)
-        self.message, self.hint = message, hint
 
 
 @dataclass
@@ -101,7 +76,7 @@ def _figure_class():
         from matplotlib.figure import Figure
     except ImportError as e:
         raise MissingExtra("drawing feature maps needs matplotlib, which is not "
-                           "installed") from e
+                           "installed", "plot") from e
 
     def make(**kwargs):
         figure = Figure(**kwargs)
@@ -122,52 +97,11 @@ def picture(network, x, layers: list[str] | None = None,
     `layers` are names (the input's too, e.g. `input`); by default every layer whose
     output has spatial axes, the input first, at most `MAX_ROWS` of them."""
     make = _figure_class()
-    nodes = choose(network.graph, layers)
-    left_out = 0
-    if layers is None and len(nodes) > MAX_ROWS:
-        nodes, left_out = nodes[:MAX_ROWS], len(nodes) - MAX_ROWS
-    _check_size(nodes, channels)
+    nodes, left_out = plan(network.graph, layers, channels)
     outputs = network.run_layers(np.asarray(x))
     rows = [_row(node, outputs[node.name], channels) for node in nodes]
     figure, drawn = _draw(make, network.name, rows, left_out)
     return Maps(figure, rows, left_out, drawn)
-
-
-def _page(rows: int, columns: int) -> tuple[float, float]:
-    """The picture's width (at least the title's) and height in inches."""
-    return max(LABEL + CELL * columns + MARGIN, 6.5), TOP + ROW * max(rows, 1)
-
-
-def _check_size(nodes: list[Node], channels: int) -> None:
-    """`LayerChoice` before anything runs if the picture would be more pixels across or
-    down than an image can be (matplotlib's Agg canvas stops at 2^16)."""
-    columns = max([min(n.shape[-1], channels) if len(n.shape) > 1 else 1 for n in nodes]
-                  + [1])
-    width, height = (round(v * DPI) for v in _page(len(nodes), columns))
-    if max(width, height) >= 2**16:
-        raise LayerChoice(f"the picture would be {width:,}x{height:,} pixels, over the "
-                          f"limit of {2**16 - 1:,} each way", "draw fewer layers "
-                          "(--layers A,B) or fewer channels (--channels C)")
-
-
-def spatial(node: Node) -> bool:
-    """Whether the output has spatial axes: (L, C), (H, W, C) or (D, H, W, C)."""
-    return 2 <= len(node.shape) <= 4
-
-
-def choose(graph, names: list[str] | None) -> list[Node]:
-    """The nodes to draw, in network order; `LayerChoice` for a name it does not have."""
-    if names is None:
-        return [n for n in graph.nodes if spatial(n)]
-    by_name = {n.name: n for n in graph.nodes}
-    for name in names:
-        if name not in by_name:
-            close = did_you_mean(name, list(by_name))
-            raise LayerChoice(f"the network has no layer named `{shown(name)}`",
-                              f"did you mean `{close}`?" if close else
-                              "`cnndsl shapes` lists the layers' names")
-    wanted = set(names)
-    return [n for n in graph.nodes if n.name in wanted]
 
 
 def _row(node: Node, out: np.ndarray, channels: int) -> Row:
@@ -192,7 +126,7 @@ def _draw(make, name: str, rows: list[Row], left_out: int):
     Everything is drawn on one page-sized axes whose units are inches, each map an image
     placed by arithmetic: an axes per map costs matplotlib some 20 ms to make (ticks,
     spines), ten seconds for a ResNet's 500 maps, and a layout engine more again."""
-    width, height = _page(len(rows), max([len(r.planes) for r in rows] + [1]))
+    width, height = page_size(len(rows), max([len(r.planes) for r in rows] + [1]))
     figure = make(figsize=(width, height), dpi=DPI)
     page = figure.add_axes((0, 0, 1, 1))
     page.set_axis_off()

@@ -19,13 +19,11 @@ from __future__ import annotations
 import re
 from collections.abc import Callable, Set
 
+from ..escaping import cnn_name
 from ..ir import Graph, Node
 from .terms import Word, word_text
 
 WIDTH = 96
-IDENT = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
-KEYWORDS = {"def", "input", "output", "as", "add", "mul", "avg", "max", "concat",
-            "residual", "id", "C"}
 
 
 def needs_names(graph: Graph) -> bool:
@@ -55,7 +53,7 @@ def named_lines(graph: Graph, words: Callable[[Node], list[Word]],
     for node in graph.nodes:
         step = " ".join(word_text(w) for w in words(node) if word_text(w))
         keep = names if isinstance(names, bool) else node.index in names
-        extra = [f"name={node.name}"] if keep and not (
+        extra = [f"name={cnn_name(node.name)}"] if keep and not (
             several_inputs and node.index in graph.inputs and label[node.index] == node.name
         ) and not (node.kind == "input" and node.name == "input") else []
         if node.kind == "input":
@@ -110,7 +108,7 @@ def tree_lines(graph: Graph, words: Callable[[Node], list[Word]],
     def text(node: Node) -> str:
         keep = names if isinstance(names, bool) else node.index in names
         words_ = " ".join(t for t in (word_text(w) for w in words(node)) if t)
-        return words_ + (f" name={node.name}" if keep and node.kind != "input" else "")
+        return words_ + (f" name={cnn_name(node.name)}" if keep and node.kind != "input" else "")
 
     def branch(i: int) -> tuple[int, list[str]]:
         return (i, []) if i in roots else (origin[i], steps[i])
@@ -142,7 +140,7 @@ def tree_lines(graph: Graph, words: Callable[[Node], list[Word]],
         node = graph.nodes[r]
         if node.kind == "input":
             keep = names if isinstance(names, bool) else r in names
-            extra = f" name={node.name}" if keep and node.name != "input" and not (
+            extra = f" name={cnn_name(node.name)}" if keep and node.name != "input" and not (
                 len(graph.inputs) > 1 and label[r] == node.name) else ""
             body[r] = (-1, [text(node) + extra])
             continue
@@ -195,7 +193,7 @@ def labels(graph: Graph, wanted: set[int], several_inputs: bool) -> dict[int, st
     taken: set[str] = set()
     for i in sorted(wanted):
         name = graph.nodes[i].name
-        if not IDENT.fullmatch(name) or name in KEYWORDS or name in taken:
+        if cnn_name(name) != name or name in taken:
             name = f"t_{i}"
             while name in taken:
                 name += "_"

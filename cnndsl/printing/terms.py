@@ -11,6 +11,7 @@ from collections.abc import Callable, Set
 from dataclasses import dataclass, field
 from fractions import Fraction
 
+from ..escaping import cnn_name
 from ..ir import Graph, Node
 from ..layers.base import Layer
 from ..structure import Chain, Fork, Step
@@ -266,7 +267,7 @@ def terms_of(graph: Graph, chain: Chain, words, names: bool | Set[int]) -> list[
     for part in chain:
         node = graph.nodes[part.node]
         keep = names if isinstance(names, bool) else node.index in names
-        suffix: list[Word] = [(f"name={node.name}",)] if keep else []
+        suffix: list[Word] = [(f"name={cnn_name(node.name)}",)] if keep else []
         if isinstance(part, Step):
             out.append(Leaf(words(node) + suffix, node.index))
         else:

@@ -3,7 +3,8 @@
     DIR/epoch-003.keras    the whole model after epoch 3, optimizer state included
                            (Keras's ModelCheckpoint)
     --resume               loads the last one and fits from epoch 3 on (initial_epoch)
-    HISTORY.csv            one row per epoch (Keras's CSVLogger; appended on resume)
+    HISTORY.csv            one row per epoch, written whole after each (`history`);
+                           kept up to the resumed epoch on resume
 
 A resumed run ends with the weights of one never stopped: the seeds are set
 (`keras.utils.set_random_seed`), ops are deterministic, the checkpoint carries the
@@ -26,6 +27,7 @@ from ..errors import shown
 from ..files import FileError
 from ..ir import Graph
 from .defaults import Task
+from .history import history_callback
 
 CHECKPOINT = "epoch-{epoch:03d}.keras"
 _CHECKPOINT = re.compile(r"epoch-(\d+)\.keras")
@@ -69,6 +71,10 @@ def check_checkpoints(settings: Settings) -> None:
     if found and found[-1][0] >= settings.epochs:
         raise FileError(found[-1][1], f"the run is finished: epoch {found[-1][0]} of "
                         f"{settings.epochs}", "raise --epochs to train further")
+    if settings.resume:
+        from ..compile import check_keras_file
+
+        check_keras_file(found[-1][1])  # what it declares, as for any .keras read
 
 
 def optimizer(name: str, lr: float | None):
@@ -150,20 +156,20 @@ def _signals_between_steps():
     return SignalsBetweenSteps()
 
 
-def callbacks(settings: Settings, checkpoints_to: Path | None, validated: bool) -> list:
+def callbacks(settings: Settings, checkpoints_to: Path | None, validated: bool,
+              first_epoch: int = 0) -> list:
     """Keras's callbacks for the settings; checkpoints go to `checkpoints_to` (a temporary
     directory for the workers of a cluster other than the chief), the history is the
-    chief's alone."""
+    chief's alone, written before each epoch's checkpoint (see `history`)."""
     import keras
 
     found: list = []
+    if settings.history is not None:
+        found.append(history_callback(settings.history, settings.resume, first_epoch))
     if checkpoints_to is not None:
         checkpoints_to.mkdir(parents=True, exist_ok=True)
         found.append(keras.callbacks.ModelCheckpoint(
             str(checkpoints_to / CHECKPOINT), save_freq="epoch"))
-    if settings.history is not None:
-        found.append(keras.callbacks.CSVLogger(str(settings.history),
-                                               append=settings.resume))
     if settings.patience is not None:
         found.append(keras.callbacks.EarlyStopping(
             monitor="val_loss" if validated else "loss", patience=settings.patience,
@@ -181,7 +187,8 @@ def fit(model, train, steps: int | None, val, settings: Settings, first_epoch: i
     with contextlib.redirect_stdout(sys.stderr), signals.deferred(), strategy.scope():
         history = model.fit(train, epochs=settings.epochs, steps_per_epoch=steps,
                             initial_epoch=first_epoch, validation_data=val, shuffle=False,
-                            callbacks=callbacks(settings, checkpoints_to, val is not None),
+                            callbacks=callbacks(settings, checkpoints_to, val is not None,
+                                              first_epoch),
                             verbose=verbose)
     return history.history
 

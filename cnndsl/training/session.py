@@ -7,13 +7,14 @@ other command starts without NumPy; it calls `run` here.
 from __future__ import annotations
 
 import argparse
+import contextlib
 import dataclasses
 import sys
 import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 
-from .. import files, signals
+from .. import paths, signals
 from ..errors import CnnError, shown
 from ..files import FileError
 from ..ir import Graph
@@ -31,8 +32,8 @@ def run(args: argparse.Namespace) -> int:
         if not graph.single:
             raise FileError(args.file, "training takes a network of one input and one "
                             "output", "train a network of one chain, or in Keras directly")
-        check_files(args, output)
         settings = settings_of(args, output)
+        check_files(args, output, settings)
         data, task = open_data(graph, args.data, args.val, args.val_split, args.seed)
         task = defaults.overridden(task, args.loss, args.metrics)
         fit.check_checkpoints(settings)
@@ -100,20 +101,26 @@ def settings_of(args, output: Path) -> fit.Settings:
         resume=args.resume, history=Path(args.history or f"{stem}.history.csv"))
 
 
-def check_files(args, output: Path) -> None:
-    from ..compile import check_output
-
-    check_output(output, args.file, "keras", args.weights)
-    files.refuse_overwriting(output, "-o", {"the data": args.data, "the validation data":
-                                            args.val})
+def check_files(args, output: Path, settings: fit.Settings) -> None:
+    """Every file of the run, the defaults filled in, against each other (`paths.check`),
+    and what else can be known before the data is read."""
+    outputs = {"-o": output, "--history": settings.history, "--plot": args.plot}
+    if args.val_split is not None:  # what it holds out, for `evaluate --split` (`splits`)
+        outputs["the record of the split beside -o"] = splits.beside(output)
+    paths.check({"the spec": args.file, "the data": args.data, "the validation data": args.val,
+                 "the weights file": args.weights}, outputs,
+                suffixes={"-o": (".keras",), "--history": (".csv",),
+                          "--plot": (".png", ".svg", ".pdf")},
+                directories={"--checkpoint-dir": settings.checkpoint_dir})
     if args.plot is not None:
-        from ..runner import check_destination
-
-        check_destination(Path(args.plot), (".png", ".svg", ".pdf"), "--plot")
         plotting.check()
     if args.weights is not None and not Path(args.weights).is_file():
         raise FileError(args.weights, "no such file", "--weights takes an .npz keyed "
                         "LAYER/VARIABLE or a .keras model")
+    if args.weights is not None and Path(args.weights).suffix.lower() == ".keras":
+        from ..compile import check_keras_file
+
+        check_keras_file(Path(args.weights))  # before TensorFlow, as evaluate does
     distribute.check(args.strategy)
 
 
@@ -121,13 +128,6 @@ def held_out(args, data: Data, settings: fit.Settings) -> dict | None:
     """The record of the examples `--val-split` holds out of an `.npz` (`splits`)."""
     if args.val_split is None or data.train is None or data.val is None:
         return None
-    inputs = {"the spec": None if args.file == "-" else args.file, "the data": args.data,
-              "the weights file": args.weights}
-    records = [splits.beside(Path(args.output))]
-    if settings.checkpoint_dir is not None:
-        records.append(settings.checkpoint_dir / splits.RECORD)
-    for record in records:
-        files.refuse_overwriting(record, "-o", inputs)
     split = splits.record(data.train, data.val, args.val_split, args.seed)
     return splits.known(split, settings.checkpoint_dir, settings.resume)
 
@@ -144,8 +144,11 @@ def train(graph: Graph, data: Data, task: defaults.Task, settings: fit.Settings,
         placement = distribute.Placement(args.strategy, args.devices, args.cluster_timeout,
                                          _ending(chief, output, Path(scratch),
                                                  args.cluster_timeout))
-        history = fitted(graph, data, task, settings, args, output, checkpoints_to,
-                         placement, split if chief else None)
+        made = (paths.made_directory(checkpoints_to, "--checkpoint-dir") if checkpoints_to
+                else contextlib.nullcontext())
+        with made:  # before TensorFlow: a path `paths.check` could not judge (/proc/x)
+            history = fitted(graph, data, task, settings, args, output, checkpoints_to,
+                             placement, split if chief else None)
     if chief and split is not None:
         splits.finish(split, output)
     return history, chief

@@ -81,17 +81,25 @@ def build_model(graph: Graph, weights: Mapping[str, np.ndarray], opset: int = DE
     return model
 
 
+MAX_WEIGHTS = (MAX_PROTOBUF - 2**24) // 4  # float32 weights, 16 MiB left for the graph
+
+
 def check_size(graph: Graph) -> None:
     """A located error, at the layer with the most weights, for a model over protobuf's
-    2 GiB (ONNX keeps such weights in a file of their own, which cnndsl does not write)."""
+    2 GiB (ONNX keeps such weights in a file of their own, which cnndsl does not write).
+    Counted from the layers' declarations alone, so it costs nothing however big."""
     params = [sum(n.layer.params(n.in_shapes)) for n in graph.nodes]
-    if 4 * sum(params) < MAX_PROTOBUF - 2**24:  # 16 MiB for the graph itself
+    if sum(params) <= MAX_WEIGHTS:
         return
     biggest = max(range(len(params)), key=params.__getitem__)
-    raise CnnError(f"the ONNX model would hold {4 * sum(params) / 2**30:.1f} GiB of weights, "
-                   "over the 2 GiB an .onnx file can hold in one piece; this layer has "
-                   f"{params[biggest]:,} of them", graph.nodes[biggest].span,
-                   "make the network smaller, or compile to .keras")
+    raise CnnError(f"the ONNX model would hold {sum(params):,} weights ({_gib(4 * sum(params))}"
+                   f" as float32), over the {MAX_WEIGHTS:,} that fit in one .onnx file "
+                   f"(protobuf's 2 GiB); this layer has {params[biggest]:,} of them",
+                   graph.nodes[biggest].span, "make the network smaller, or compile to .keras")
+
+
+def _gib(size: int) -> str:
+    return f"{size / 2**30:,.2f} GiB"
 
 
 def save_model(model, path: Path | None) -> None:
