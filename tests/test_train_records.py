@@ -212,7 +212,12 @@ def test_a_resumed_run_holds_out_what_its_checkpoints_did(tmp_path):
              y=np.zeros(EXAMPLES, np.int64))
     data = open_npz(tmp_path / "d.npz")
     first = splits.record(*split(data, 0.2, 1), 0.2, 1)
-    splits.start(first, tmp_path / "ck")
+    (tmp_path / "ck").mkdir()
+    with pytest.raises(KeyboardInterrupt), splits.recorded(first, tmp_path / "ck"):
+        raise KeyboardInterrupt  # stopped before its first checkpoint: nothing recorded
+    assert list((tmp_path / "ck").iterdir()) == []
+    with splits.recorded(first, tmp_path / "ck"):
+        (tmp_path / "ck" / "epoch-001.keras").write_bytes(b"")
     assert splits.known(first, tmp_path / "ck", resume=True) == first
     assert splits.known(first, tmp_path / "elsewhere", resume=True) is None  # not recorded
     other = splits.record(*split(data, 0.2, 2), 0.2, 2)

@@ -179,10 +179,8 @@ def fitted(graph: Graph, data: Data, task: defaults.Task, settings: fit.Settings
         sample = (next(iter(train_ds.take(1))) if data.train is None else
                   pipeline.sample(data.train, settings.batch_size))
         signals.check()
-        if split is not None and checkpoints_to is not None:
-            splits.start(split, checkpoints_to)
         try:
-            with placement.training():
+            with splits.recorded(split, checkpoints_to), placement.training():
                 history = fit.fit(model, train_ds, steps, val_ds, settings, first,
                                   checkpoints_to, strategy, sample)
         except KeyboardInterrupt:

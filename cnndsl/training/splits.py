@@ -10,15 +10,19 @@ indices of the held-out examples, and the data's size and SHA-256, so that `eval
 --split val` scores exactly those examples (`--split train`, the others), and refuses
 data that changed since. The file beside the model also carries the model's SHA-256:
 a model written again by another run, without a split or with another, is not paired
-with an old record. Both are written atomically; a run resumed from checkpoints whose
-split was another is refused, and one whose split is not recorded records none.
+with an old record. Both are written atomically (the checkpoint directory's when
+training starts, and removed if it stops before the first checkpoint); a run resumed
+from checkpoints whose split was another is refused, and one whose split is not
+recorded records none.
 """
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import json
 import re
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -77,9 +81,21 @@ def known(split: dict[str, Any], directory: Path | None,
     return split
 
 
-def start(split: dict[str, Any], directory: Path) -> None:
-    """Record `split` in the checkpoint `directory`, before the first checkpoint."""
+@contextlib.contextmanager
+def recorded(split: dict[str, Any] | None, directory: Path | None) -> Iterator[None]:
+    """`split` recorded in the checkpoint `directory` for the training in the block, and
+    removed if it fails before the first checkpoint (a directory left empty is removed
+    too: `paths.made_directory`)."""
+    if split is None or directory is None:
+        yield
+        return
     _write(directory / RECORD, split)
+    try:
+        yield
+    except BaseException:
+        if not any(_CHECKPOINT.fullmatch(p.name) for p in directory.iterdir()):
+            (directory / RECORD).unlink(missing_ok=True)
+        raise
 
 
 def _held(split: dict[str, Any]) -> tuple:
