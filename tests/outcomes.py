@@ -4,6 +4,7 @@ capture, and holding a command to finishing before TensorFlow is imported."""
 from __future__ import annotations
 
 import contextlib
+import socket
 import sys
 from collections.abc import Iterator
 from unittest import mock
@@ -31,3 +32,14 @@ def no_tensorflow() -> Iterator[None]:
     which every command that needs TensorFlow goes through) raises `TensorFlowWanted`."""
     with mock.patch("cnndsl.compile.keras_backend", _wanted):
         yield
+
+
+def free_ports(count: int) -> list[int]:
+    """`count` ports of 127.0.0.1 that nothing listens on now (for TF_CONFIG clusters)."""
+    sockets = [socket.socket() for _ in range(count)]
+    for s in sockets:
+        s.bind(("127.0.0.1", 0))
+    ports = [s.getsockname()[1] for s in sockets]
+    for s in sockets:
+        s.close()
+    return ports

@@ -20,7 +20,6 @@ import csv
 import json
 import os
 import signal
-import socket
 import subprocess
 import sys
 import time
@@ -28,6 +27,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from outcomes import free_ports
 
 from cnndsl.cli import main
 
@@ -222,16 +222,6 @@ def test_mirrored_over_two_devices_learns_the_digits(digits, tmp_path):
     status, out, err = train(digits, output, "--strategy", "mirrored", "--devices", "2")
     assert status == 0, err[-3000:]
     assert last_row(tmp_path / "mirrored.history.csv")["val_accuracy"] >= 0.95
-
-
-def free_ports(count: int) -> list[int]:
-    sockets = [socket.socket() for _ in range(count)]
-    for s in sockets:
-        s.bind(("127.0.0.1", 0))
-    ports = [s.getsockname()[1] for s in sockets]
-    for s in sockets:
-        s.close()
-    return ports
 
 
 def test_two_workers_learn_the_digits(digits, tmp_path):

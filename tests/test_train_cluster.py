@@ -26,6 +26,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from outcomes import free_ports, no_tensorflow
 
 from cnndsl.cli import main
 from cnndsl.files import FileError
@@ -35,16 +36,6 @@ from cnndsl.training.meeting import meet
 
 ROOT = Path(__file__).resolve().parent.parent
 NET = "input 8x8x1 -> conv 3x3 x4 same relu -> flatten -> dense 10 softmax\n"
-
-
-def free_ports(count: int) -> list[int]:
-    sockets = [socket.socket() for _ in range(count)]
-    for s in sockets:
-        s.bind(("127.0.0.1", 0))
-    ports = [s.getsockname()[1] for s in sockets]
-    for s in sockets:
-        s.close()
-    return ports
 
 
 @pytest.fixture
@@ -94,26 +85,14 @@ MISTAKES = [  # TF_CONFIG -> the error's message (issue 19, item 9)
 def test_tf_config_mistakes_are_said_before_tensorflow(work, capsys, monkeypatch, config,
                                                        message):
     monkeypatch.setenv("TF_CONFIG", config)
-    status = main(["train", str(work / "net.cnn"), "--data", str(work / "d.npz"), "-o",
-                   str(work / "o.keras"), "--strategy", "multiworker"])
+    with no_tensorflow():
+        status = main(["train", str(work / "net.cnn"), "--data", str(work / "d.npz"), "-o",
+                       str(work / "o.keras"), "--strategy", "multiworker"])
     err = capsys.readouterr().err
     assert status == 1, err
     assert err.startswith(f"TF_CONFIG: error: {message}"), err
     assert "\nhint: " in err
     assert sorted(p.name for p in work.iterdir()) == ["d.npz", "net.cnn"]
-
-
-def test_tf_config_mistakes_need_no_tensorflow(work):
-    """The checks run before TensorFlow's import: the slowest case of the issue (an
-    index outside the cluster, exit 3 after TensorFlow had started) imports none of it."""
-    probe = ("import sys; from cnndsl.cli import main; status = main(sys.argv[1:]); "
-             "sys.exit(10 + status if 'tensorflow' in sys.modules else status)")
-    done = subprocess.run(
-        [sys.executable, "-c", probe, "train", work / "net.cnn", "--data", work / "d.npz",
-         "-o", work / "o.keras", "--strategy", "multiworker"], capture_output=True,
-        text=True, env={**os.environ, "PYTHONPATH": str(ROOT), "TF_CONFIG": MISTAKES[0][0]})
-    assert done.returncode == 1, done.stderr
-    assert done.stderr.startswith("TF_CONFIG: error: task.index is 5"), done.stderr
 
 
 def test_tf_config_read_by_hand():
