@@ -1,15 +1,17 @@
-"""A call into TensorFlow that may block for good, bounded, and ended by any signal.
+"""A call into TensorFlow that may block for good, bounded, and ended by a signal.
 
-While TensorFlow forms a multi-worker cluster (`MultiWorkerMirroredStrategy()`), the
-main thread waits in C++ *holding the GIL* until every task has registered: forever if
-one never does. No Python code runs in the process meanwhile, in any thread, so neither
-`cnndsl.signals` (a handler runs between two bytecodes of the main thread) nor a Python
-watchdog thread can act. What still works without the GIL is the kernel and C: so,
-inside `bounded()`,
+While TensorFlow forms a multi-worker cluster (`MultiWorkerMirroredStrategy()`, every
+task registering with the coordination service), the main thread waits in C++ *holding
+the GIL* until every task has come: forever if one never does. No Python code runs in
+the process meanwhile, in any thread, so neither `cnndsl.signals` (a handler runs
+between two bytecodes of the main thread) nor a Python watchdog thread can act; and
+TensorFlow's preemption notifier installs its own SIGTERM handler then, which only
+records the signal. `meeting.meet` makes that wait a moment; what works without the GIL
+bounds the rest. Inside `bounded()`:
 
-- SIGINT, SIGTERM and SIGHUP have their default action: the process ends at once, by
-  the signal (a shell shows 130, 143, 129; Python's `subprocess` -2, -15, -1). Nothing
-  is being written during the block, so nothing is half-written;
+- SIGINT and SIGHUP (and SIGTERM until TensorFlow takes it) have their default action:
+  the process ends at once, by the signal (a shell shows 130, 129, 143; Python's
+  `subprocess` -2, -1, -15). Nothing is being written during the block;
 - `faulthandler`'s timer (a C thread) ends the process with status 1 at the deadline;
 - a small helper process, started before the block, waits on a pipe whose other end
   only this process holds. If the block ends, it is told so and leaves. If the process
@@ -17,6 +19,8 @@ inside `bounded()`,
   closes the pipe: the helper removes what the command had made (`Ending.remove`) and
   prints what happened, then leaves. It ignores SIGINT, SIGTERM and SIGHUP itself, so a
   Ctrl-C sent to the whole terminal's process group still gets its message out.
+
+When the block ends, the handlers from before it are put back, over TensorFlow's.
 
 Run as a script (`python -I watchdog.py FD TIMEOUT JSON`), this module is the helper:
 standard library only, nothing of cnndsl imported.
@@ -58,11 +62,14 @@ def bounded(timeout: float, ending: Ending) -> Iterator[None]:
     from .. import signals
 
     read, write = os.pipe()
-    helper = subprocess.Popen(
-        [sys.executable, "-I", "-S", os.path.abspath(__file__), str(read), repr(timeout),
-         json.dumps({"stopped": ending.stopped, "late": ending.late,
-                     "remove": ending.remove})],
-        pass_fds=(read,), stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL)
+    try:
+        helper: subprocess.Popen | None = subprocess.Popen(
+            [sys.executable, "-I", "-S", os.path.abspath(__file__), str(read), repr(timeout),
+             json.dumps({"stopped": ending.stopped, "late": ending.late,
+                         "remove": ending.remove})],
+            pass_fds=(read,), stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL)
+    except OSError:  # no interpreter to start (an embedded Python): bounded, unexplained
+        helper = None
     os.close(read)
     quiet = open(os.devnull, "w")  # noqa: SIM115 - faulthandler keeps it until cancelled
     defaults = {}
@@ -76,13 +83,14 @@ def bounded(timeout: float, ending: Ending) -> Iterator[None]:
         yield
     finally:
         faulthandler.cancel_dump_traceback_later()
-        for signum, handler in defaults.items():
-            signal.signal(signum, handler)
+        for signum, handler in defaults.items():  # over TensorFlow's, if it set one
+            signal.signal(signum, handler if handler is not None else signal.SIG_DFL)
         quiet.close()
         with contextlib.suppress(OSError):
             os.write(write, _LEFT)
         os.close(write)
-        helper.wait()
+        if helper is not None:
+            helper.wait()
 
 
 def _helper(fd: int, timeout: float, ending: dict) -> int:
