@@ -162,6 +162,16 @@ MISTAKES = [
     ({"x": X, "y": -np.ones(20, int)}, "y holds the class -1; classes count from 0"),
     ({"x": X}, "the .npz holds no array `y` (it holds x)"),
     ({"x": X, "y": np.zeros(20)}, "y has shape 20 and type float64: not class indices"),
+    # Issue 19, item 14: rows of all ones were taken for one-hot labels, and trained.
+    ({"x": X, "y": np.ones((20, 10))}, "y is not one-hot: row 0 is [1, 1, 1, 1, 1, 1, 1, 1, "
+     "...]; a one-hot row has one 1 (its class) and zeros elsewhere"),
+    ({"x": X, "y": np.eye(10)[np.arange(20) % 10] * (np.arange(20) != 13)[:, None]},
+     "y is not one-hot: row 13 is [0, 0, 0, 0, 0, 0, 0, 0, ...]"),
+    ({"x": X, "y": np.eye(10)[np.arange(20) % 10] * 2}, "y is not one-hot: row 0 is [2, 0, "),
+    # Issue 19, item 20: the hint was `make the last layer dense 4611686018427387905`.
+    ({"x": X, "y": np.full(20, 2**62)}, "y holds the label 4,611,686,018,427,387,904, but "
+     "class indices run from 0 to 9 for the network's 10 outputs\nhint: labels that are ids "
+     "rather than classes can be numbered from 0 with np.unique(y, return_inverse=True)[1]"),
 ]
 
 

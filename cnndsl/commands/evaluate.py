@@ -47,8 +47,8 @@ def run(args: argparse.Namespace) -> int:
     """The command: checks without TensorFlow, then Keras's evaluation."""
     from .. import paths
     from ..cli import EXIT_OK, UserError, load, say
-    from ..training import defaults, evaluation
-    from ..training.session import open_data
+    from ..training import defaults, evaluation, folders
+    from ..training.session import batch_for, open_data
 
     display, graph, text = load(args.file)
     try:
@@ -58,14 +58,13 @@ def run(args: argparse.Namespace) -> int:
         if not graph.single:
             raise FileError(args.file, "evaluation takes a network of one input and one "
                             "output", "evaluate it in Keras directly")
-        if args.batch_size < 1:
-            raise FileError("--batch-size", f"must be 1 or more, got {args.batch_size}",
-                            "e.g. --batch-size 32")
         data, task = open_data(graph, args.data, None, None, 0)
         if args.split != "all":
             data = part_of(data, args.split, Path(args.weights))
         task = defaults.overridden(task, args.loss, args.metrics)
-        found = score(graph, data, task, Path(args.weights), args.batch_size)
+        batch = batch_for(graph, data, args.batch_size)
+        with folders.named_bad_image(data.folder, graph.input.shape[-1]):
+            found = score(graph, data, task, Path(args.weights), batch)
     except FileError as e:
         raise UserError(e.render()) from None
     except CnnError as e:

@@ -86,11 +86,16 @@ def task_for(graph: Graph, data: Arrays) -> Task:
 
 def _classes(data: Arrays, units: int, from_logits: bool) -> Task:
     y = data.y
+    if units == 1:
+        raise FileError(data.path, "the network ends in a softmax over one unit, which is "
+                        "always 1: it cannot learn", "for two classes, `dense 1 sigmoid` "
+                        "with labels 0 and 1, or `dense 2 softmax`")
     if y.ndim == 2 and y.shape[1] > 1:
         if y.shape[1] != units:
             raise FileError(data.path, f"y has {y.shape[1]} classes but the network outputs "
                             f"{units}", f"make the last layer `dense {y.shape[1]} softmax`, "
                             "or check the labels")
+        _check_one_hot(data)
         return Task("onehot", units, "categorical_crossentropy", from_logits, ("accuracy",))
     if y.ndim > 2 or y.dtype.kind not in "biu":
         raise FileError(data.path, f"y has shape {dims(y.shape)} and type {y.dtype}: not "
@@ -101,11 +106,48 @@ def _classes(data: Arrays, units: int, from_logits: bool) -> Task:
         raise FileError(data.path, f"y holds the class {low:g}; classes count from 0",
                         "labels are class indices 0, 1, ..., classes - 1")
     if high >= units:
-        raise FileError(data.path, f"y has {int(high) + 1} classes but the network outputs "
-                        f"{units}", f"make the last layer `dense {int(high) + 1} softmax`, "
-                        "or check the labels (classes count from 0)")
+        _too_many_classes(data, int(high), units)
     return Task("indices", units, "sparse_categorical_crossentropy", from_logits,
                 ("accuracy",))
+
+
+# More classes than any classifier head trained here (ImageNet-21k has 21,841); labels
+# beyond are ids or hashes, and `dense 4611686018427387905 softmax` is no advice.
+MAX_SUGGESTED_CLASSES = 100_000
+
+
+def _too_many_classes(data: Arrays, high: int, units: int) -> None:
+    """The labels name a class the output has no unit for: a hint that fits the labels."""
+    if not units:
+        raise FileError(data.path, "y holds class indices but the network's output is not "
+                        "a vector of class scores", "end the network with `gap -> dense K "
+                        "softmax` or `flatten -> dense K softmax`, K the number of classes")
+    if high + 1 > MAX_SUGGESTED_CLASSES:
+        raise FileError(data.path, f"y holds the label {high:,}, but class indices run from "
+                        f"0 to {units - 1} for the network's {units} outputs",
+                        "labels that are ids rather than classes can be numbered from 0 "
+                        "with np.unique(y, return_inverse=True)[1]")
+    raise FileError(data.path, f"y has {high + 1} classes but the network outputs {units}",
+                    f"make the last layer `dense {high + 1} softmax`, or check the labels "
+                    "(classes count from 0)")
+
+
+def _check_one_hot(data: Arrays) -> None:
+    """Every row of a one-hot `y` has one 1 and zeros elsewhere (read in chunks: y may be
+    mapped); rows of all ones were taken for one-hot labels."""
+    y = data.y
+    step = max(1, 2**20 // y.shape[1])
+    for start in range(0, len(y), step):
+        chunk = np.asarray(y[start:start + step])
+        good = ((chunk == 0) | (chunk == 1)).all(axis=1) & ((chunk == 1).sum(axis=1) == 1)
+        if not good.all():
+            row = start + int(np.argmin(good))
+            values = ", ".join(f"{v:g}" for v in chunk[row - start][:8].tolist())
+            more = ", ..." if y.shape[1] > 8 else ""
+            raise FileError(data.path, f"y is not one-hot: row {row:,} is [{values}{more}]; "
+                            "a one-hot row has one 1 (its class) and zeros elsewhere",
+                            "store class indices (shape (n,)), or one-hot rows made with "
+                            "np.eye(classes)[indices]")
 
 
 def _check_labels_shape(data: Arrays, out: tuple[int, ...]) -> None:

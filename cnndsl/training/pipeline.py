@@ -13,12 +13,34 @@ batches), since there are no files to shard by.
 
 from __future__ import annotations
 
+import contextlib
+import io
 import math
 from pathlib import Path
 
 import numpy as np
 
+from ..files import FileError, available_memory
 from .arrays import Arrays, rows_of
+
+
+def batch_size(requested: int, examples: int, shape: tuple[int, ...]) -> int:
+    """`--batch-size`, at most the number of examples (as Keras's `fit` takes a batch
+    larger than its arrays: one batch of them all), refused if one batch of examples, as
+    float32, would take more than half the memory available now."""
+    if requested < 1:
+        raise FileError("--batch-size", f"must be 1 or more, got {requested}",
+                        "e.g. --batch-size 32")
+    batch = min(requested, examples)
+    size, available = 4 * batch * math.prod(shape), available_memory()
+    if available is not None and size > available // 2:
+        fits = max(1, available // 2 // (4 * math.prod(shape)))
+        raise FileError("--batch-size", f"a batch of {batch:,} examples takes "
+                        f"{size / 2**30:,.1f} GiB as float32, more than half the "
+                        f"{available / 2**30:,.1f} GiB of memory available",
+                        f"a smaller --batch-size: at most {fits:,} fit, and 32 to 256 "
+                        "is usual")
+    return batch
 
 
 def _tf():
@@ -91,12 +113,15 @@ def evaluation(data: Arrays, batch: int):
 def images(directory: Path, shape: tuple[int, ...], batch: int, seed: int,
            val_split: float | None, subset: str | None = None):
     """Keras's `image_dataset_from_directory`, resized to the input's height and width,
-    in its colour mode for the input's channels; integer labels by sub-directory."""
+    in its colour mode for the input's channels; integer labels by sub-directory. What
+    it prints of a split (`Using 24 files for training.`, on standard output, whatever
+    `verbose` says) is left out: standard output carries the command's result alone."""
     import keras
 
     mode = {1: "grayscale", 3: "rgb", 4: "rgba"}[shape[-1]]
-    return keras.utils.image_dataset_from_directory(
-        directory, labels="inferred", label_mode="int", color_mode=mode,
-        image_size=shape[:2], batch_size=batch, shuffle=subset != "evaluate", seed=seed,
-        validation_split=val_split, subset=None if subset == "evaluate" else subset,
-        verbose=False)
+    with contextlib.redirect_stdout(io.StringIO()):
+        return keras.utils.image_dataset_from_directory(
+            directory, labels="inferred", label_mode="int", color_mode=mode,
+            image_size=shape[:2], batch_size=batch, shuffle=subset != "evaluate",
+            seed=seed, validation_split=val_split,
+            subset=None if subset == "evaluate" else subset, verbose=False)

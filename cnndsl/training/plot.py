@@ -29,18 +29,29 @@ def plot(history: Path, output: Path) -> None:
 
     with open(history, newline="", encoding="utf-8") as f:
         rows = list(csv.DictReader(f))
-    epochs = [int(r["epoch"]) + 1 for r in rows]
     names = [k for k in rows[0] if k != "epoch" and not k.startswith("val_")
              and k != "learning_rate"][:2] if rows else []
     figure, axes = plt.subplots(1, max(1, len(names)), figsize=(5 * max(1, len(names)), 4))
     for ax, name in zip(list(getattr(axes, "flat", [axes])), names):
         for key, label in ((name, "training"), (f"val_{name}", "validation")):
-            if rows and key in rows[0]:
-                ax.plot(epochs, [float(r[key]) for r in rows], marker="o", label=label)
+            points = [(e, v) for e, v in ((_number(r.get("epoch")), _number(r.get(key)))
+                                          for r in rows) if e is not None and v is not None]
+            if points:  # no validation data: Keras's CSVLogger writes `NA` in val_ columns
+                ax.plot([e + 1 for e, _ in points], [v for _, v in points], marker="o",
+                        label=label)
         ax.set_xlabel("epoch")
         ax.set_ylabel(name)
-        ax.legend()
+        if ax.lines:
+            ax.legend()
     figure.tight_layout()
     with staged(output, suffix=output.suffix) as tmp:
         figure.savefig(tmp)
     plt.close(figure)
+
+
+def _number(text: str | None) -> float | None:
+    """A value of the history, or None where it has none (`NA`, an empty cell)."""
+    try:
+        return float(text) if text is not None else None
+    except ValueError:
+        return None

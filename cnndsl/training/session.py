@@ -36,9 +36,12 @@ def run(args: argparse.Namespace) -> int:
         check_files(args, output, settings)
         data, task = open_data(graph, args.data, args.val, args.val_split, args.seed)
         task = defaults.overridden(task, args.loss, args.metrics)
+        settings = dataclasses.replace(settings, batch_size=batch_for(graph, data,
+                                                                      args.batch_size))
         fit.check_checkpoints(settings)
         split = held_out(args, data, settings)
-        history, wrote = train(graph, data, task, settings, args, split)
+        with folders.named_bad_image(data.folder, graph.input.shape[-1]):
+            history, wrote = train(graph, data, task, settings, args, split)
     except FileError as e:
         raise UserError(e.render()) from None
     except CnnError as e:
@@ -83,6 +86,15 @@ def open_data(graph: Graph, data: str, val: str | None, val_split: float | None,
     elif val_split is not None:
         train, held = arrays.split(train, val_split, seed)
     return Data(train, held, None, None), task
+
+
+def batch_for(graph: Graph, data: Data, requested: int) -> int:
+    """`--batch-size` for this data: at most its number of examples (`pipeline.batch_size`)."""
+    if data.folder is not None:
+        examples = len(folders.files(data.folder, folders.classes(data.folder)))
+    else:
+        examples = max(len(d) for d in (data.train, data.val) if d is not None)
+    return pipeline.batch_size(requested, examples, tuple(graph.input.shape))
 
 
 def settings_of(args, output: Path) -> fit.Settings:
