@@ -115,6 +115,8 @@ def _parser() -> argparse.ArgumentParser:
     run.add_argument("--layers", type=path, metavar="L.npz",
                      help="also write every layer's output, keyed by layer name, for the "
                      "whole input (held in memory)")
+    run.add_argument("--quiet", "-q", action="store_true",
+                     help="no progress bar on a terminal")
     _compile_parser(sub)
     _weights_parser(sub)
     import_.add_parser(sub, path)
@@ -249,7 +251,7 @@ def cmd_run(args) -> int:
         shape = run(Network(graph, text), Path(args.input), Path(args.output),
                     weights=Path(args.weights) if args.weights else None,
                     seed=args.seed, batch_size=args.batch_size, dtype=args.dtype,
-                    layers=layers, progress=sys.stderr,
+                    layers=layers, progress=None if args.quiet else sys.stderr,
                     spec=None if args.file == "-" else Path(args.file))
     except files.FileError as e:
         raise UserError(e.render()) from None

@@ -20,7 +20,6 @@ import contextlib
 import os
 import sys
 import tempfile
-import warnings
 import zipfile
 from collections.abc import Iterator, Mapping
 from pathlib import Path
@@ -28,7 +27,7 @@ from pathlib import Path
 import numpy as np
 
 from . import files, paths, signals
-from .errors import CnnError, MissingExtra, as_text, shown
+from .errors import CnnError, MissingExtra, as_text
 from .files import ArchiveError, FileError, unreadable
 from .ir import Graph
 from .weights import Weights, WeightsError, check_weights, load_npz
@@ -291,33 +290,12 @@ def _own_temporary_directory() -> Iterator[None]:
 
 def keras_weights(path: Path) -> Weights:
     """The weights of a `.keras` model, loaded in Keras's safe mode. What Keras warns
-    about while loading it (an odd config) is said in one line on standard error."""
+    about while loading it (an odd config) is said in one line on standard error
+    (`keras_backend`)."""
     check_keras_file(path)
-    with keras_backend(path, "loading the model") as backend, \
-            warnings.catch_warnings(record=True) as caught:
-        warnings.simplefilter("always")
+    with keras_backend(path, "loading the model") as backend:
         model = load_keras_model(backend, path)
-        weights = backend.get_weights(model)
-    _report_warnings(path, caught)
-    return weights
-
-
-# Python's default filters hide these from users; Keras's own imports raise some.
-HIDDEN_WARNINGS = (DeprecationWarning, PendingDeprecationWarning, ImportWarning,
-                   ResourceWarning)
-
-
-def _report_warnings(path: Path, caught: list[warnings.WarningMessage]) -> None:
-    """`MODEL.keras: warning: Keras says: ...`: the first warning, escaped and cut (a
-    hostile config can put escape sequences and megabytes in one), and how many more."""
-    said = list(dict.fromkeys(str(w.message) for w in caught
-                              if not issubclass(w.category, HIDDEN_WARNINGS)))
-    if not said:
-        return
-    more = f" (and {len(said) - 1} more)" if len(said) > 1 else ""
-    line = f"{shown(path)}: warning: Keras says: {shown(said[0], limit=300)}{more}"
-    with contextlib.suppress(OSError, ValueError, AttributeError):  # stderr closed or full
-        print(line, file=sys.stderr, flush=True)
+        return backend.get_weights(model)
 
 
 def check_keras_file(path: Path) -> None:
@@ -364,18 +342,23 @@ def _check_declared(path: Path) -> None:
 
 # -- Keras and files ----------------------------------------------------------------------------
 @contextlib.contextmanager
-def keras_backend(where: str | Path = "cnndsl", doing: str = "") -> Iterator:
+def keras_backend(where: str | Path = "cnndsl", doing: str = "",
+                  warnings_from: str | Path | None = None) -> Iterator:
     """The Keras backend module, TensorFlow imported; a missing TensorFlow becomes a
     `FileError` with the pip command, running out of memory while `doing` a `FileError`
-    about `where`. Located errors (a layer Keras cannot build) pass through as `CnnError`."""
+    about `where`. Located errors (a layer Keras cannot build) pass through as `CnnError`.
+    TensorFlow's start-up lines are left out, and Keras's warnings inside are lines
+    `WHERE: warning: Keras says: ...` (`keras_output`), WHERE `warnings_from` if given."""
     # TensorFlow's C++ start-up notices are not for users of a command-line tool.
     os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
     from .backends import keras as backend
+    from .keras_output import quiet_import, warnings_said
 
     try:
-        backend.keras_module()  # TensorFlow's import: seconds; it may swallow a signal
-        signals.check()
-        yield backend
+        with warnings_said(warnings_from or where):
+            quiet_import(backend.keras_module)  # seconds; it may swallow a signal
+            signals.check()
+            yield backend
     except CnnError as e:
         if isinstance(e.__cause__, ImportError):
             raise FileError("cnndsl", "the Keras backend needs TensorFlow, which is not "

@@ -41,6 +41,8 @@ def add_parser(sub, path_type) -> None:
                    help="score only the examples of an .npz that `cnndsl train "
                    "--val-split` held out (val), or the others (train), as recorded beside "
                    "the model (default: all)")
+    p.add_argument("--quiet", "-q", action="store_true",
+                   help="no progress bar on a terminal")
 
 
 def run(args: argparse.Namespace) -> int:
@@ -64,7 +66,7 @@ def run(args: argparse.Namespace) -> int:
         task = defaults.overridden(task, args.loss, args.metrics)
         batch = batch_for(graph, data, args.batch_size)
         with folders.named_bad_image(data.folder, graph.input.shape[-1]):
-            found = score(graph, data, task, Path(args.weights), batch)
+            found = score(graph, data, task, Path(args.weights), batch, args.quiet)
     except FileError as e:
         raise UserError(e.render()) from None
     except CnnError as e:
@@ -87,10 +89,11 @@ def part_of(data, part: str, weights: Path):
     return replace(data, train=splits.held_out(data.train, weights, part))
 
 
-def score(graph, data, task, weights: Path, batch: int) -> evaluation.Evaluation:
+def score(graph, data, task, weights: Path, batch: int,
+          quiet: bool = False) -> evaluation.Evaluation:
     from ..compile import fit as fit_weights
     from ..compile import keras_backend, read_weights
-    from ..training import evaluation, fit, folders, pipeline
+    from ..training import evaluation, fit, folders, pipeline, progress
 
     values = read_weights(weights)
     fit_weights(graph, values, weights)
@@ -104,4 +107,4 @@ def score(graph, data, task, weights: Path, batch: int) -> evaluation.Evaluation
             names = folders.classes(data.folder)
         else:
             dataset = pipeline.evaluation(data.train, batch)
-        return evaluation.evaluate(model, dataset, task, names)
+        return evaluation.evaluate(model, dataset, task, names, progress.verbosity(quiet))

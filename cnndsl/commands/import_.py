@@ -14,7 +14,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import warnings
 import zipfile
 from dataclasses import dataclass
 from pathlib import Path
@@ -136,11 +135,8 @@ def load(model: Path):
     """The Keras model, loaded in safe mode; Keras's own warnings said in one line."""
     from .. import compile as keras_compile
 
-    with keras_compile.keras_backend(model, "loading the model") as backend, \
-            warnings.catch_warnings(record=True) as caught:
-        warnings.simplefilter("always")
+    with keras_compile.keras_backend(model, "loading the model") as backend:
         keras_model = keras_compile.load_keras_model(backend, model)
-    keras_compile._report_warnings(model, caught)  # one line, as `cnndsl weights` says it
     signals.check()
     return keras_model
 

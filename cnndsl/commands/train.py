@@ -64,6 +64,8 @@ def add_parser(sub, path_type) -> None:
                    metavar="SECONDS", help="with multiworker: how long to wait for the "
                    "other tasks of TF_CONFIG to answer, then again for TensorFlow to form "
                    f"the cluster (default: {CLUSTER_TIMEOUT:g})")
+    p.add_argument("--quiet", "-q", action="store_true", help="no progress: no bar on a "
+                   "terminal, no line per epoch elsewhere")
 
 
 def add_data_arguments(p, path_type) -> None:

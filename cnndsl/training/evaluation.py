@@ -3,6 +3,8 @@ the confusion matrix of the predicted classes (`tf.math.confusion_matrix`)."""
 
 from __future__ import annotations
 
+import contextlib
+import sys
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -20,16 +22,20 @@ class Evaluation:
     confusion: list[list[int]] | None = None  # rows: true class; columns: predicted
 
 
-def evaluate(model, dataset, task: Task, class_names: list[str] | None = None) -> Evaluation:
-    """Score `model` on `dataset` (in order, unshuffled), which is read twice."""
+def evaluate(model, dataset, task: Task, class_names: list[str] | None = None,
+             verbose: int = 0) -> Evaluation:
+    """Score `model` on `dataset` (in order, unshuffled), which is read twice; Keras's
+    progress bars (`verbose`) on standard error, which standard output's result is not."""
     import tensorflow as tf
 
-    results = model.evaluate(dataset, return_dict=True, verbose=0)
+    with contextlib.redirect_stdout(sys.stderr):
+        results = model.evaluate(dataset, return_dict=True, verbose=verbose)
     truth = np.concatenate([np.asarray(y) for _, y in dataset])
     found = Evaluation(len(truth), {k: float(v) for k, v in results.items()})
     if not task.classifier:
         return found
-    scores = model.predict(dataset, verbose=0)
+    with contextlib.redirect_stdout(sys.stderr):
+        scores = model.predict(dataset, verbose=verbose)
     predicted = _classes(task, scores)
     truth = _classes(task, truth) if task.labels == "onehot" else truth.reshape(-1)
     count = 2 if task.labels == "binary" else task.classes

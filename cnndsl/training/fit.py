@@ -26,6 +26,7 @@ from .. import signals
 from ..errors import shown
 from ..files import FileError
 from ..ir import Graph
+from . import progress
 from .defaults import Task
 from .history import history_callback
 
@@ -46,6 +47,13 @@ class Settings:
     checkpoint_dir: Path | None
     resume: bool
     history: Path | None
+    quiet: bool = False
+
+    @property
+    def silent(self) -> bool:
+        """No progress: --quiet, or a worker of a cluster other than the chief (which
+        writes no history)."""
+        return self.quiet or self.history is None
 
 
 def checkpoints(directory: Path | None) -> list[tuple[int, Path]]:
@@ -174,14 +182,16 @@ def callbacks(settings: Settings, checkpoints_to: Path | None, validated: bool,
         found.append(keras.callbacks.EarlyStopping(
             monitor="val_loss" if validated else "loss", patience=settings.patience,
             restore_best_weights=True))
-    return [*found, _signals_between_steps()]
+    return [*found, _signals_between_steps(),
+            *progress.epoch_lines(settings.silent, settings.epochs)]
 
 
 def fit(model, train, steps: int | None, val, settings: Settings, first_epoch: int,
         checkpoints_to: Path | None, strategy, sample) -> dict[str, list[float]]:
     """`model.fit` from `first_epoch`, inside the strategy's scope; Keras's progress bar
-    goes to standard error, so standard output carries the command's result alone."""
-    verbose = "auto" if settings.history is not None else 0
+    (on a terminal, else a line per epoch: `progress`) goes to standard error, so standard
+    output carries the command's result alone."""
+    verbose = progress.verbosity(settings.silent)
     if getattr(model, "_distribute_strategy", None) is not None:
         _built_before_fitting(model, sample, strategy)
     with contextlib.redirect_stdout(sys.stderr), signals.deferred(), strategy.scope():

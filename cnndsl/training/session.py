@@ -110,7 +110,8 @@ def settings_of(args, output: Path) -> fit.Settings:
         epochs=args.epochs, batch_size=args.batch_size, seed=args.seed,
         optimizer=args.optimizer, lr=args.lr, patience=args.patience,
         checkpoint_dir=Path(args.checkpoint_dir or f"{stem}.checkpoints"),
-        resume=args.resume, history=Path(args.history or f"{stem}.history.csv"))
+        resume=args.resume, history=Path(args.history or f"{stem}.history.csv"),
+        quiet=args.quiet)
 
 
 def check_files(args, output: Path, settings: fit.Settings) -> None:
@@ -172,7 +173,7 @@ def fitted(graph: Graph, data: Data, task: defaults.Task, settings: fit.Settings
     """Train, save the model to `output`, plot; the history."""
     from ..compile import keras_backend, writing
 
-    with keras_backend(output, "training") as backend:
+    with keras_backend(output, "training", "cnndsl train") as backend:
         import keras
         import tensorflow as tf
 
