@@ -168,6 +168,9 @@ MISTAKES = [
     ({"x": X, "y": np.eye(10)[np.arange(20) % 10] * (np.arange(20) != 13)[:, None]},
      "y is not one-hot: row 13 is [0, 0, 0, 0, 0, 0, 0, 0, ...]"),
     ({"x": X, "y": np.eye(10)[np.arange(20) % 10] * 2}, "y is not one-hot: row 0 is [2, 0, "),
+    # Found by tests/test_fuzz_training.py: `internal error` (exit 3) each.
+    ({"x": X, "y": np.int64(3)}, "`y` is a single value, not one per example"),
+    ({"x": X, "y": np.array(["cat"] * 20)}, "y holds <U3 values, not numbers"),
     # Issue 19, item 20: the hint was `make the last layer dense 4611686018427387905`.
     ({"x": X, "y": np.full(20, 2**62)}, "y holds the label 4,611,686,018,427,387,904, but "
      "class indices run from 0 to 9 for the network's 10 outputs\nhint: labels that are ids "

@@ -283,3 +283,52 @@ def test_the_plot_draws_the_curves_there_are(tmp_path, history, curves):
     svg = (tmp_path / "p.svg").read_text(encoding="utf-8")
     assert {c for c in ("training", "validation") if f">{c}<" in svg} == curves
     assert ">accuracy<" in svg and ">loss<" in svg
+
+
+def test_class_names_from_a_folder_reach_the_table_escaped():
+    """Found by tests/test_fuzz_training.py: a class sub-directory named with an escape
+    sequence recoloured the terminal in `evaluate`'s confusion matrix."""
+    from cnndsl.training.evaluation import Evaluation, table
+
+    text = table(Evaluation(2, {"loss": 1.0}, ["esc\x1b[31m", "new\nline"],
+                            [[1, 0], [0, 1]]))
+    assert "\x1b" not in text and "new\nline" not in text
+    assert text.splitlines()[-2:] == ["esc\\x1b[31m            1           0",
+                                      "  new\\nline            0           1"]
+
+
+def test_a_validation_split_of_a_folder_keeps_images_on_both_sides(work, capsys):
+    """Keras holds out int(0.05 x 10) = 0 images, and then trains on none (its split
+    takes `paths[:-0]`): `internal error: ValueError: No images found`, exit 3. Found by
+    tests/test_fuzz_training.py."""
+    for c in range(10):
+        for i in (1, 2):
+            (work / "img" / f"c{c}" / f"{i}.png").unlink()
+    for fraction, said in (("0.05", "img: error: --val-split 0.05 of 10 images leaves one "
+                             "side empty"), ("1.5", "--val-split: error: must be between 0 "
+                                            "and 1, got 1.5")):
+        status, _, err = cli(capsys, "train", "tiny.cnn", "--data", "img", "-o",
+                             "out.keras", "--val-split", fraction)
+        assert status == 1
+        assert err.startswith(said), err
+
+
+def test_several_yes_no_outputs_are_evaluated_without_a_confusion_matrix(work, capsys,
+                                                                        keras):
+    """`dense 3 sigmoid` with rows of 0 and 1: one matrix of classes cannot be made (the
+    truth had three times the predictions' length: exit 3). Found by the fuzz tests."""
+    text = "input 8x8x1 -> flatten -> dense 3 sigmoid\n"
+    Path("multi.cnn").write_text(text)
+    np.savez("multi.npz", x=X, y=(np.arange(120).reshape(40, 3) % 2).astype(np.float32))
+    from cnndsl.files import write_npz
+    from cnndsl.weights import init_weights
+
+    write_npz(Path("wm.npz"), init_weights(compile_text(text, "multi"), 0))
+    status, out, err = cli(capsys, "evaluate", "multi.cnn", "--weights", "wm.npz",
+                           "--data", "multi.npz", "--format", "json")
+    assert status == 0, err
+    import json
+
+    report = json.loads(out)
+    assert report["examples"] == 40 and report["confusion_matrix"] is None
+    assert set(report["metrics"]) == {"loss", "accuracy"}

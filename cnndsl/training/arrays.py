@@ -50,6 +50,11 @@ def open_npz(path: Path) -> Arrays:
         raise unreadable(path, e, "an .npz with arrays x and y") from None
     except zipfile.BadZipFile:
         raise FileError(path, "not an .npz archive", SAVE_HINT) from None
+    for key, array in (("x", x), ("y", y)):
+        if array.ndim == 0:
+            raise FileError(path, f"`{key}` is a single value, not one per example",
+                            f"{key} holds {'examples' if key == 'x' else 'labels'} along "
+                            f"its first axis; {SAVE_HINT}")
     if len(x) != len(y):
         raise FileError(path, f"x has {len(x):,} examples but y has {len(y):,} labels",
                         "x and y need one label per example, in the same order")
@@ -103,16 +108,27 @@ def _read_compressed(path: Path, archive: zipfile.ZipFile, info, key: str) -> np
 
 def split(data: Arrays, fraction: float, seed: int) -> tuple[Arrays, Arrays]:
     """(training, validation): a seeded random `fraction` of the examples held out."""
+    check_fraction(fraction)
+    order = np.random.default_rng(seed).permutation(data.rows)
+    held = int(round(len(order) * fraction))
+    check_sides(data.path, fraction, len(order), held, "examples")
+    return data.subset(np.sort(order[held:])), data.subset(np.sort(order[:held]))
+
+
+def check_fraction(fraction: float) -> None:
+    """`--val-split` is a fraction strictly between 0 and 1."""
     if not 0 < fraction < 1:
         raise FileError("--val-split", f"must be between 0 and 1, got {fraction:g}",
                         "e.g. --val-split 0.2 holds out a fifth of the examples")
-    order = np.random.default_rng(seed).permutation(data.rows)
-    held = int(round(len(order) * fraction))
-    if held == 0 or held == len(order):
-        raise FileError(data.path, f"--val-split {fraction:g} of {len(order):,} examples "
-                        "leaves one side empty", "use a fraction that keeps examples on "
-                        "both sides, or --val DATA")
-    return data.subset(np.sort(order[held:])), data.subset(np.sort(order[:held]))
+
+
+def check_sides(where: str | Path, fraction: float, total: int, held: int,
+                what: str) -> None:
+    """Holding out `held` of `total` leaves something on both sides."""
+    if held == 0 or held == total:
+        raise FileError(where, f"--val-split {fraction:g} of {total:,} {what} leaves one "
+                        "side empty", "use a fraction that keeps some on both sides"
+                        + (", or --val DATA" if what == "examples" else ""))
 
 
 def rows_of(data: Arrays, rows: np.ndarray) -> tuple[np.ndarray, np.ndarray]:

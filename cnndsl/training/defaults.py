@@ -67,6 +67,9 @@ def check_examples(graph: Graph, data: Arrays) -> None:
 def task_for(graph: Graph, data: Arrays) -> Task:
     """The task the labels and the output layer make; `FileError` if they disagree."""
     out, y = tuple(graph.output.shape), data.y
+    if y.dtype.kind not in "biuf":
+        raise FileError(data.path, f"y holds {y.dtype} values, not numbers", "store "
+                        "labels as integers (class indices) or floats (one-hot rows, values)")
     activation = output_activation(graph)
     units = out[0] if len(out) == 1 else 0
     integral = y.dtype.kind in "biu"

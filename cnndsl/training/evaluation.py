@@ -9,6 +9,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
+from ..errors import shown
 from .defaults import Task
 
 
@@ -32,8 +33,8 @@ def evaluate(model, dataset, task: Task, class_names: list[str] | None = None,
         results = model.evaluate(dataset, return_dict=True, verbose=verbose)
     truth = np.concatenate([np.asarray(y) for _, y in dataset])
     found = Evaluation(len(truth), {k: float(v) for k, v in results.items()})
-    if not task.classifier:
-        return found
+    if not task.classifier or (task.labels == "binary" and task.classes > 1):
+        return found  # values, or several yes/no labels: no one matrix of classes
     with contextlib.redirect_stdout(sys.stderr):
         scores = model.predict(dataset, verbose=verbose)
     predicted = _classes(task, scores)
@@ -60,12 +61,13 @@ def table(found: Evaluation) -> str:
     lines = [f"{'examples':<{width}}  {found.examples:,}"]
     lines += [f"{k:<{width}}  {v:.4f}" for k, v in found.results.items()]
     if found.confusion is not None:
-        cells = [found.classes] + [[str(v) for v in row] for row in found.confusion]
+        names = [shown(c) for c in found.classes]  # a folder's names: escapes, line breaks
+        cells = [names] + [[str(v) for v in row] for row in found.confusion]
         w = max(len(c) for row in cells for c in row)
         lines += ["", "confusion matrix (rows: true class, columns: predicted class)",
-                  " " * (w + 2) + " ".join(f"{c:>{w}}" for c in found.classes)]
+                  " " * (w + 2) + " ".join(f"{c:>{w}}" for c in names)]
         lines += [f"{name:>{w}}  " + " ".join(f"{v:>{w}}" for v in row)
-                  for name, row in zip(found.classes, found.confusion)]
+                  for name, row in zip(names, found.confusion)]
     return "\n".join(lines)
 
 

@@ -18,7 +18,7 @@ from pathlib import Path
 from ..errors import shown
 from ..files import FileError
 from ..ir import Graph
-from . import images
+from . import arrays, images
 from .defaults import Task, dims, output_activation
 
 IMAGES = (".bmp", ".gif", ".jpeg", ".jpg", ".png")  # what Keras's loader reads
@@ -69,9 +69,11 @@ def _unlistable(error: OSError):
                     f"{error.strerror or error}", "check its permissions")
 
 
-def image_task(graph: Graph, directory: Path) -> Task:
+def image_task(graph: Graph, directory: Path, val_split: float | None = None) -> Task:
     """Sparse categorical labels, one class per sub-directory, against the output; then
-    every image checked, so that none stops the training half way."""
+    every image checked, so that none stops the training half way, and `val_split` as
+    Keras will split the images (it holds out int(fraction x images), the last ones of
+    its shuffled list: none held out would leave it none to train on)."""
     shape = tuple(graph.input.shape)
     if len(shape) != 3 or shape[-1] not in (1, 3, 4):
         raise FileError(directory, f"images need an input of height x width x 1, 3 or 4 "
@@ -92,6 +94,10 @@ def image_task(graph: Graph, directory: Path) -> Task:
         raise FileError(directory, f"the directory has {len(names)} classes ({shown_names}) "
                         f"but the network outputs {dims(graph.output.shape)} "
                         f"{activation}", f"make the last layer `dense {len(names)} softmax`")
+    if val_split is not None:
+        arrays.check_fraction(val_split)
+        arrays.check_sides(directory, val_split, len(found), int(val_split * len(found)),
+                           "images")
     for path in found:
         images.check(path)
     return Task("indices", units, "sparse_categorical_crossentropy",

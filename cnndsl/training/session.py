@@ -71,7 +71,7 @@ def open_data(graph: Graph, data: str, val: str | None, val_split: float | None,
         if val is not None:
             raise FileError("--val", "an image directory is split with --val-split",
                             "e.g. --val-split 0.2")
-        task = folders.image_task(graph, Path(data))
+        task = folders.image_task(graph, Path(data), val_split)
         return Data(None, None, Path(data), val_split), task
     train = arrays.open_npz(Path(data))
     defaults.check_examples(graph, train)
