@@ -11,6 +11,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import io
 import json
 import os
@@ -163,15 +164,14 @@ def test_run_quiet_draws_no_bar_on_a_terminal(work, monkeypatch, quiet):
 
     monkeypatch.setattr(runner.Progress, "DELAY", 0.0)  # drawn however quick the run is
     terminal = Terminal()
-    monkeypatch.setattr(sys, "stderr", terminal)
-    assert main(["run", "tiny.cnn", "-i", "x.npy", "-o", "y.npy", "--batch-size", "8",
-                 *(["--quiet"] if quiet else [])]) == 0
+    with contextlib.redirect_stderr(terminal), contextlib.redirect_stdout(io.StringIO()):
+        assert main(["run", "tiny.cnn", "-i", "x.npy", "-o", "y.npy", "--batch-size", "8",
+                     *(["--quiet"] if quiet else [])]) == 0
     assert ("64/64 examples" in terminal.getvalue()) != quiet, terminal.getvalue()
 
 
 @pytest.mark.parametrize("quiet", [False, True])
-def test_evaluate_shows_keras_bar_on_a_terminal_only(work, monkeypatch, capsys, keras,
-                                                     quiet):
+def test_evaluate_shows_keras_bar_on_a_terminal_only(work, capsys, keras, quiet):
     from cnndsl import compile_text
     from cnndsl.files import write_npz
     from cnndsl.weights import init_weights
@@ -183,8 +183,8 @@ def test_evaluate_shows_keras_bar_on_a_terminal_only(work, monkeypatch, capsys, 
     out, err = capsys.readouterr()
     assert err == "" and json.loads(out)["examples"] == 40
     terminal = Terminal()
-    monkeypatch.setattr(sys, "stderr", terminal)
-    assert main(argv) == 0
+    with contextlib.redirect_stderr(terminal):  # not monkeypatch: capsys restores it
+        assert main(argv) == 0
     assert ("2/2" in terminal.getvalue()) != quiet, terminal.getvalue()
     assert json.loads(capsys.readouterr().out)["examples"] == 40  # the result alone
 
