@@ -147,13 +147,15 @@ def _rf(rf: ReceptiveField | None) -> str:
 
 
 def _ends(g) -> str:
-    """`input 6x6x1 -> output 10`, or with several, each by its layer's name."""
+    """`input 6x6x1 -> output 10`, or with several, each by the spec's name for it (the
+    name `cnndsl run` reads and writes it under; JSON also gives its layer's)."""
     if g.single:
         return f"input {format_shape(g.input.shape)} -> output {format_shape(g.output.shape)}"
 
-    def listed(nodes) -> str:
-        return ", ".join(f"{shown(n.name)} {format_shape(n.shape)}" for n in nodes)
-    return (f"inputs {listed(g.input_nodes)} -> outputs {listed(g.output_nodes)}")
+    def listed(ends) -> str:
+        return ", ".join(f"{shown(name)} {format_shape(n.shape)}" for name, n in ends)
+    return (f"inputs {listed(zip(g.input_names, g.input_nodes))} -> "
+            f"outputs {listed(zip(g.output_names, g.output_nodes))}")
 
 
 def _row(stats: Stats, row: Row) -> tuple:
@@ -248,8 +250,10 @@ def to_json(stats: Stats) -> str:
         "name": g.name,
         "input_shape": list(g.input.shape),
         "output_shape": list(g.output.shape),
-        "inputs": [{"name": n.name, "shape": list(n.shape)} for n in g.input_nodes],
-        "outputs": [{"name": n.name, "shape": list(n.shape)} for n in g.output_nodes],
+        "inputs": [{"name": name, "layer": n.name, "shape": list(n.shape)}
+                   for name, n in zip(g.input_names, g.input_nodes)],
+        "outputs": [{"name": name, "layer": n.name, "shape": list(n.shape)}
+                    for name, n in zip(g.output_names, g.output_nodes)],
         "layers": [_layer_json(s) for s in stats.layers],
         "total": {
             "params": stats.params, "trainable_params": stats.total("trainable"),

@@ -183,11 +183,11 @@ def test_json_totals_are_sums_of_rows(capsys, path):
     assert total["params"] == total["trainable_params"] + total["non_trainable_params"]
     rows = {layer["name"]: layer for layer in layers}
     for end in doc["inputs"] + doc["outputs"]:
-        assert rows[end["name"]]["output_shape"] == end["shape"], end
+        assert rows[end["layer"]]["output_shape"] == end["shape"], end
     assert doc["output_shape"] == doc["outputs"][0]["shape"]
     assert doc["input_shape"] == doc["inputs"][0]["shape"]
     if len(doc["outputs"]) == 1:  # one output: the last layer, as in language version 1
-        assert doc["outputs"][0]["name"] == layers[-1]["name"]
+        assert doc["outputs"][0]["layer"] == layers[-1]["name"]
     assert doc["name"] == path.stem
     assert len({layer["name"] for layer in layers}) == len(layers)
 

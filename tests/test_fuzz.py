@@ -114,7 +114,7 @@ def judge(rc: int, out: str, err: str, path: str, data: bytes, command: str) -> 
             rows = {layer["name"]: layer for layer in doc["layers"]}
             assert doc["layers"] and doc["output_shape"] == doc["outputs"][0]["shape"]
             for end in doc["inputs"] + doc["outputs"]:  # each input and output is a row
-                assert rows[end["name"]]["output_shape"] == end["shape"], context
+                assert rows[end["layer"]]["output_shape"] == end["shape"], context
             assert doc["total"]["params"] == sum(layer["params"] for layer in doc["layers"])
         else:
             assert out.strip(), context

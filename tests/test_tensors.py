@@ -363,13 +363,14 @@ def test_the_report_lists_each_input_and_output(tmp_path, capsys):
     r = run(tmp_path, capsys, TWO_BY_TWO, command="shapes")
     assert r.rc == 0, r.err
     assert r.out.splitlines()[0] == ("net: 10 layers, inputs image 16x16x3, meta 4 -> "
-                                     "outputs dense_3 10, dense_4 4")
+                                     "outputs label 10, box 4")
     r = run(tmp_path, capsys, TWO_BY_TWO, "--format", "json", command="shapes")
     doc = json.loads(r.out)
-    assert doc["inputs"] == [{"name": "image", "shape": [16, 16, 3]},
-                             {"name": "meta", "shape": [4]}]
-    assert doc["outputs"] == [{"name": "dense_3", "shape": [10]},
-                              {"name": "dense_4", "shape": [4]}]
+    # each end by the name `run` reads or writes it under, and the layer that makes it
+    assert doc["inputs"] == [{"name": "image", "layer": "image", "shape": [16, 16, 3]},
+                             {"name": "meta", "layer": "meta", "shape": [4]}]
+    assert doc["outputs"] == [{"name": "label", "layer": "dense_3", "shape": [10]},
+                              {"name": "box", "layer": "dense_4", "shape": [4]}]
     # A layer that sees both inputs has no receptive field in either.
     rows = {layer["name"]: layer for layer in doc["layers"]}
     assert rows["conv_1"]["receptive_field"]["size"] == [3, 3]
