@@ -36,7 +36,7 @@ HEADER = ("model", "Keras params", "cnndsl params", "equal", "run error", "compi
 def measure(keras, row: zoo.Row) -> tuple:
     """One row of the table, and why the model does not import ("" if it does)."""
     from cnndsl import Network
-    from cnndsl.backends.keras import build_model
+    from cnndsl.backends.keras.builder import build_model
     from cnndsl.importers.keras import Unsupported
 
     start = time.perf_counter()

@@ -25,9 +25,9 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 from cnndsl import analyse, compile_text  # noqa: E402
-from cnndsl.drawing.diagram import describe  # noqa: E402
-from cnndsl.drawing.layout import layout  # noqa: E402
-from cnndsl.drawing.svg import svg  # noqa: E402
+from cnndsl.views.drawing.diagram import describe  # noqa: E402
+from cnndsl.views.drawing.layout import layout  # noqa: E402
+from cnndsl.views.drawing.svg import svg  # noqa: E402
 
 
 def _process_seconds(argv: list[str]) -> float:

@@ -23,7 +23,7 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 from cnndsl import analyse, compile_text  # noqa: E402
-from cnndsl.parser import parse  # noqa: E402
+from cnndsl.syntax.parser import parse  # noqa: E402
 
 
 def _process_seconds(argv: list[str]) -> float:

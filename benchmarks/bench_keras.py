@@ -32,7 +32,7 @@ def main() -> None:
         print("TensorFlow is not installed: pip install 'cnndsl[keras]'")
         return
     from cnndsl import compile_file
-    from cnndsl.backends.keras import build_seeded, save_model
+    from cnndsl.backends.keras.builder import build_seeded, save_model
 
     spec = ROOT / "examples" / "resnet50.cnn"
     out = Path(tempfile.mkdtemp())

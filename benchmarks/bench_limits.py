@@ -5,7 +5,7 @@ Run from the repository root: `python benchmarks/bench_limits.py`. Each case run
 peak resident memory and the message's first line. `python -c "import lark"` is the
 baseline process.
 
-The cases are the worst ones for each limit of cnndsl/limits.py: a construct repeated
+The cases are the worst ones for each limit of cnndsl/support/limits.py: a construct repeated
 until just past its limit, and, for every construct, a spec that fills the 8 MiB size
 limit with it (the file size limit lets those through, the other limits must answer
 them). Target (issues 5 and 10): a spec beyond a limit is refused in about a second with
@@ -35,7 +35,7 @@ ROOT = Path(__file__).resolve().parent.parent
 
 
 def _limits():
-    """cnndsl/limits.py alone: importing `cnndsl` would grow this process, and a child's
+    """cnndsl/support/limits.py alone: importing `cnndsl` would grow this process, and a child's
     peak memory counts the parent's pages it was started from."""
     spec = importlib.util.spec_from_file_location("limits", ROOT / "cnndsl" / "limits.py")
     module = importlib.util.module_from_spec(spec)

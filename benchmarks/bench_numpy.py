@@ -28,7 +28,7 @@ sys.path.insert(0, str(ROOT))
 
 from cnndsl import analyse, compile_text  # noqa: E402
 from cnndsl.backends.numpy import Interpreter  # noqa: E402
-from cnndsl.weights import init_weights  # noqa: E402
+from cnndsl.backends.weights import init_weights  # noqa: E402
 
 SMALL_VGG = """input 32x32x3
   -> conv 3x3 x32 same relu -> conv 3x3 x32 same relu -> maxpool 2
@@ -179,7 +179,7 @@ def bench_one(name: str, text: str, batch: int, runs: int, tf_state, details) ->
 def keras_function(tf_state, graph, weights, x):
     """The Keras model of `graph` as a warmed-up `tf.function`, and `x` as a tensor."""
     tf = tf_state[0]
-    from cnndsl.backends.keras import build_model
+    from cnndsl.backends.keras.builder import build_model
 
     model = build_model(graph, weights)
     infer = tf.function(lambda t: model(t, training=False))

@@ -1,4 +1,4 @@
-"""The `shapes` table's cost: the merge tree (`cnndsl.outline`) and the text, by size.
+"""The `shapes` table's cost: the merge tree (`cnndsl.views.outline`) and the text, by size.
 
 Run from the repository root: `python benchmarks/bench_report.py [--runs N]`.
 Prints a table; asserts nothing (the machine is shared and noisy). The tree is one walk
@@ -18,8 +18,8 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 from cnndsl import analyse, compile_text  # noqa: E402
-from cnndsl.outline import outline  # noqa: E402
-from cnndsl.report import table  # noqa: E402
+from cnndsl.views.outline import outline  # noqa: E402
+from cnndsl.views.report import table  # noqa: E402
 
 
 def chain(n: int) -> str:

@@ -12,8 +12,8 @@ from typing import TYPE_CHECKING
 from .errors import CnnError
 
 if TYPE_CHECKING:
-    from .analysis import analyse
-    from .compiler import compile_file, compile_text
+    from .graph.analysis import analyse
+    from .language.frontend import compile_file, compile_text
     from .network import Network, load, parse
 
 __version__ = "0.1.0"
@@ -23,7 +23,8 @@ __all__ = ["CnnError", "Network", "analyse", "compile_file", "compile_text", "lo
 # Where each name lives. They load on first use, so that the command-line tool starts (and
 # takes over Ctrl-C and SIGTERM) in milliseconds, and `shapes` and `check` never import
 # NumPy.
-_LAZY = {"analyse": "analysis", "compile_file": "compiler", "compile_text": "compiler",
+_LAZY = {"analyse": "graph.analysis", "compile_file": "language.frontend",
+         "compile_text": "language.frontend",
          "Network": "network", "load": "network", "parse": "network"}
 
 
@@ -33,3 +34,9 @@ def __getattr__(name: str):
 
         return getattr(importlib.import_module(f".{_LAZY[name]}", __name__), name)
     raise AttributeError(f"module 'cnndsl' has no attribute {name!r}")
+
+
+def __dir__() -> list[str]:
+    """The public names too, though they load lazily: `dir(cnndsl)` and completion in a
+    notebook list `Network`, `parse`, `load`, ... before any is used."""
+    return sorted(set(globals()) | set(__all__))

@@ -15,7 +15,7 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass, field
 
-from .escaping import UNSAFE, visible
+from .support.escaping import UNSAFE, visible
 
 MAX_SHOWN_LINE = 500  # longer source lines are shown as a window around the error
 MAX_QUOTED = 200  # a longer name, key or path is cut, with its length said

@@ -15,12 +15,12 @@ from pathlib import Path
 
 import numpy as np
 
-from .analysis import Stats, analyse
-from .compiler import compile_text, decode
+from .backends.weights import Weights, init_weights, load_npz
 from .errors import CnnError, as_text
-from .ir import Graph
-from .shapes import Shape, format_shape
-from .weights import Weights, init_weights, load_npz
+from .graph.analysis import Stats, analyse
+from .graph.ir import Graph
+from .language.frontend import compile_text, decode
+from .layers.shapes import Shape, format_shape
 
 
 class Network:
@@ -63,7 +63,7 @@ class Network:
 
     def summary(self, file=None) -> None:
         """Print the report table of `cnndsl shapes` (to standard output unless `file`)."""
-        from .report import table
+        from .views.report import table
 
         print(table(self.stats()), file=file)
 
@@ -71,29 +71,29 @@ class Network:
         """What a Jupyter cell showing the network displays: the report's table beside the
         diagram. Notebooks show only the richest of a value's forms, and HTML ranks above
         SVG, so the diagram is placed inside the HTML rather than left to `_repr_svg_`.
-        Both are capped for a big network (cnndsl/notebook.py); the totals are whole."""
-        from .notebook import html
+        Both are capped for a big network (cnndsl/views/notebook.py); the totals are whole."""
+        from .views.notebook import html
 
         return html(self.graph)
 
     def maps(self, x, layers: list[str] | None = None, channels: int | None = None):
         """Each layer's output channels for the one example `x`, as a picture (`Maps`:
         shown inline by Jupyter, `.save(path)`, `.figure`). Needs `cnndsl[plot]`."""
-        from .pictures import MAX_CHANNELS
-        from .pictures.maps import picture
+        from .views.pictures import MAX_CHANNELS
+        from .views.pictures.maps import picture
 
         return picture(self, x, layers, channels or MAX_CHANNELS)
 
     def draw(self, format: str = "svg", style: str = "boxes", collapse: bool = False) -> str:
         """The network drawn as SVG (or `format="dot"`, `"mermaid"`), as `cnndsl draw`."""
-        from .drawing import draw
+        from .views.drawing import draw
 
         return draw(self.graph, format, style, collapse)
 
     def _repr_svg_(self) -> str:
         """Jupyter shows a network as its diagram, collapsed past 60 layers, and past 300
         boxes the rest drawn as one (`draw()` draws everything)."""
-        from .notebook import svg
+        from .views.notebook import svg
 
         return svg(self.graph)
 
@@ -118,7 +118,7 @@ class Network:
             True
             >>> model = net.to_keras(weights="trained.npz")  # doctest: +SKIP
         """
-        from .compile import keras_model
+        from .backends.keras.model import keras_model
 
         return keras_model(self.graph, *self._export_weights(weights, seed))
 
@@ -140,12 +140,12 @@ class Network:
             >>> net.to_onnx(opset=18).opset_import[0].version  # no file  # doctest: +SKIP
             18
         """
-        from .commands.compile_onnx import onnx_model
+        from .backends.onnx.export import onnx_model
 
         destination = None if path is None else Path(path)
         given, seed = self._export_weights(weights, seed)
         if destination is not None:  # as the command checks its -o
-            from . import paths
+            from .support import paths
 
             paths.check({"the weights file": given if isinstance(given, Path) else None},
                         {"path": destination}, suffixes={"path": (".onnx",)})
@@ -176,7 +176,7 @@ class Network:
         """Use these weights (a mapping, or the path of an `.npz` file) from now on."""
         if isinstance(weights, (str, Path)):
             weights = load_npz(weights)
-        from .weights import check_weights
+        from .backends.weights import check_weights
 
         check_weights(self.graph, weights)
         self._weights = dict(weights)

@@ -135,7 +135,7 @@ def keras_archive(*members: tuple) -> bytes:
 
 def make_keras_unreachable(monkeypatch) -> None:
     """Keras's import and loader fail the test if reached: a bomb is refused before them."""
-    from cnndsl.backends import keras as backend
+    from cnndsl.backends.keras import builder as backend
 
     def reached(*_args, **_kwargs):
         raise AssertionError("Keras was reached")

@@ -2,14 +2,14 @@
 
 Boxes are the `<rect>`s (but the background) and each volume's polygons; a label's
 extent is estimated from its position, font size and length with the conservative rule
-the layout promises (cnndsl/drawing/metrics.py: at most 0.62 em a character).
+the layout promises (cnndsl/views/drawing/metrics.py: at most 0.62 em a character).
 """
 
 from __future__ import annotations
 
 import xml.etree.ElementTree as ET
 
-from cnndsl.drawing.metrics import FONT_SIZE, text_box
+from cnndsl.views.drawing.metrics import FONT_SIZE, text_box
 
 NS = "{http://www.w3.org/2000/svg}"
 Rect = tuple[float, float, float, float]  # left, top, right, bottom

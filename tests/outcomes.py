@@ -28,9 +28,10 @@ def _wanted(*args, **kwargs):
 
 @contextlib.contextmanager
 def no_tensorflow() -> Iterator[None]:
-    """Inside the block, the Keras backend's one entry point (`compile.keras_backend`,
-    which every command that needs TensorFlow goes through) raises `TensorFlowWanted`."""
-    with mock.patch("cnndsl.compile.keras_backend", _wanted):
+    """Inside the block, the Keras backend's one entry point (`keras_backend` of
+    `backends.keras.runtime`, which every command that needs TensorFlow goes through)
+    raises `TensorFlowWanted`."""
+    with mock.patch("cnndsl.backends.keras.runtime.keras_backend", _wanted):
         yield
 
 

@@ -115,7 +115,7 @@ def test_every_layer_has_the_shape_and_params_of_its_keras_layer(application):
     `add { @x | @r -> rescale S }`: the last step gives its output) and a weightless layer
     inside a chain of operations read as one step (MobileNetV3's `ReLU(6)(x + 3) / 6`
     is `hard_sigmoid`); steps read from operations on tensors have no weights."""
-    from cnndsl.analysis import analyse
+    from cnndsl.graph.analysis import analyse
     from cnndsl.importers.keras_apps import STEPS
 
     row, model, imported = application
@@ -150,7 +150,7 @@ def test_imported_text_is_no_longer_than_the_example(application):
 def test_outputs_of_run_and_of_the_compiled_import(application):
     """The NumPy interpreter and the text compiled back to Keras compute Keras's output."""
     from cnndsl import Network
-    from cnndsl.backends.keras import build_model
+    from cnndsl.backends.keras.builder import build_model
 
     row, model, imported = application
     thorough_unless(row, OUTPUTS)

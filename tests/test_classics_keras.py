@@ -33,9 +33,9 @@ keras = pytest.importorskip(
     "keras", reason="TensorFlow/Keras not installed: pip install 'cnndsl[keras]'")
 
 from cnndsl import analyse, compile_file  # noqa: E402
-from cnndsl.backends.keras import build_model  # noqa: E402
+from cnndsl.backends.keras.builder import build_model  # noqa: E402
 from cnndsl.backends.numpy.interpreter import Interpreter  # noqa: E402
-from cnndsl.weights import declared, init_weights  # noqa: E402
+from cnndsl.backends.weights import declared, init_weights  # noqa: E402
 
 EXAMPLES = Path(__file__).resolve().parent.parent / "examples"
 

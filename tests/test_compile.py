@@ -28,8 +28,8 @@ import numpy as np
 import pytest
 
 import cnndsl
+from cnndsl.backends.weights import init_weights, load_npz
 from cnndsl.cli import main
-from cnndsl.weights import init_weights, load_npz
 
 ROOT = Path(__file__).resolve().parent.parent
 EXAMPLES = ROOT / "examples"
@@ -405,8 +405,8 @@ def summary(keras, model) -> dict:
 
 
 def test_python_source_builds_the_same_model(keras, tmp_path):
-    from cnndsl.backends.keras import build_model, get_weights
-    from cnndsl.files import write_npz
+    from cnndsl.backends.keras.builder import build_model, get_weights
+    from cnndsl.support.files import write_npz
 
     (tmp_path / "all_kinds.cnn").write_text(ALL_KINDS, encoding="utf-8")
     (tmp_path / "debug.cnn").write_text(DEBUG_NET, encoding="utf-8")
@@ -442,7 +442,7 @@ def test_python_source_builds_the_same_model(keras, tmp_path):
 # ---- with Keras: trained weights both ways ---------------------------------------------------
 
 def test_trained_weights_round_trip(keras, work, capsys):
-    from cnndsl.backends.keras import build_model, save_model
+    from cnndsl.backends.keras.builder import build_model, save_model
 
     keras.utils.set_random_seed(0)
     net = cnndsl.load("conv.cnn")
@@ -485,16 +485,16 @@ GIB = 2**30
 
 def refuse_keras(monkeypatch) -> None:
     """A refusal must come before TensorFlow is imported."""
-    from cnndsl import compile as command
+    from cnndsl.backends.keras import runtime
 
     def reached(*args, **kwargs):
         raise AssertionError("Keras was reached")
 
-    monkeypatch.setattr(command, "keras_backend", reached)
+    monkeypatch.setattr(runtime, "keras_backend", reached)
 
 
 def test_compile_memory_is_the_weights_held_four_times_plus_tensorflow():
-    from cnndsl.compile import TENSORFLOW_BYTES, compile_memory
+    from cnndsl.backends.keras.model import TENSORFLOW_BYTES, compile_memory
 
     graph = cnndsl.compile_text("input 4 -> dense 2\n", "t")  # 10 weights
     assert TENSORFLOW_BYTES == 600 * 2**20
@@ -525,7 +525,7 @@ def test_a_compile_that_cannot_fit_in_memory_is_refused(work, capsys, monkeypatc
     """It passes `check`, and TensorFlow used to fail part way through (exit 3,
     ResourceExhaustedError, after 7 s): now a located error at the biggest layer, before
     TensorFlow is imported, and nothing written."""
-    from cnndsl import files
+    from cnndsl.support import files
 
     monkeypatch.setattr(files, "available_memory", lambda: 2 * GIB)
     refuse_keras(monkeypatch)
@@ -543,13 +543,13 @@ def test_a_compile_that_cannot_fit_in_memory_is_refused(work, capsys, monkeypatc
 
 
 def test_a_compile_that_fits_is_not_refused(work, capsys, monkeypatch):
-    from cnndsl import compile as command
-    from cnndsl import files
+    from cnndsl.backends.keras import model
+    from cnndsl.support import files
 
     monkeypatch.setattr(files, "available_memory", lambda: 600 * 2**20 + 10 * 16)
-    command.check_memory(cnndsl.compile_text("input 4 -> dense 2\n", "t"))  # exactly fits
+    model.check_memory(cnndsl.compile_text("input 4 -> dense 2\n", "t"))  # exactly fits
     monkeypatch.setattr(files, "available_memory", lambda: None)  # unknown: not refused
-    command.check_memory(cnndsl.compile_text("input 2000000000 -> dense 1000\n", "t"))
+    model.check_memory(cnndsl.compile_text("input 2000000000 -> dense 1000\n", "t"))
 
 
 OOM = ("OOM when allocating tensor with shape[100000,100000] and type float on "
@@ -568,7 +568,7 @@ def test_out_of_memory_while_building_is_a_clear_error(keras, work, capsys, monk
     meanwhile) is an error about the output, not exit 3."""
     import tensorflow as tf
 
-    from cnndsl.backends import keras as backend
+    from cnndsl.backends.keras import builder as backend
 
     if error == "tensorflow":
         error = tf.errors.ResourceExhaustedError(None, None, OOM)
@@ -588,7 +588,7 @@ def test_out_of_memory_while_building_is_a_clear_error(keras, work, capsys, monk
 
 def test_out_of_memory_while_loading_a_model_is_a_clear_error(keras, work, capsys,
                                                               monkeypatch):
-    from cnndsl.backends import keras as backend
+    from cnndsl.backends.keras import builder as backend
 
     assert cli(capsys, "compile", "dense.cnn", "-o", "model.keras")[0] == 0
 

@@ -16,8 +16,8 @@ import numpy as np
 import pytest
 
 import cnndsl
+from cnndsl.backends.weights import declared, init_weights, load_npz
 from cnndsl.cli import main
-from cnndsl.weights import declared, init_weights, load_npz
 
 V2_STEPS = """\
 # every version-2 step and option, as MobileNetV3 and ConvNeXt use them

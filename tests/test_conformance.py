@@ -8,7 +8,7 @@ from cnndsl.layers import KINDS
 
 BACKENDS = {"numpy": Interpreter}
 try:  # the Keras backend module imports Keras only when used, so it always imports
-    from cnndsl.backends.keras import KerasSpecs
+    from cnndsl.backends.keras.builder import KerasSpecs
 
     BACKENDS["keras"] = KerasSpecs
 except ImportError:  # pragma: no cover

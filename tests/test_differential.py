@@ -70,9 +70,9 @@ keras = pytest.importorskip(
 from onnx_check import ORT_RTOL, check_inferred_shapes, ort, run_onnx  # noqa: E402
 
 from cnndsl import analyse, compile_text  # noqa: E402
-from cnndsl.backends.keras import build_model  # noqa: E402
+from cnndsl.backends.keras.builder import build_model  # noqa: E402
 from cnndsl.backends.numpy.interpreter import Interpreter  # noqa: E402
-from cnndsl.weights import declared  # noqa: E402
+from cnndsl.backends.weights import declared  # noqa: E402
 
 REGRESSIONS_FILE = Path(__file__).resolve().parent / "regressions" / "differential.txt"
 

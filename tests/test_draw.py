@@ -17,8 +17,8 @@ from hypothesis import strategies as st
 
 from cnndsl import parse
 from cnndsl.cli import main
-from cnndsl.compiler import compile_file, compile_text
-from cnndsl.drawing import draw
+from cnndsl.language.frontend import compile_file, compile_text
+from cnndsl.views.drawing import draw
 
 EXAMPLES = sorted(Path(__file__).parent.parent.glob("examples/*.cnn"))
 SEED = "input 6x6x1 -> conv 3x3/1 x2 -> maxpool 2 -> flatten -> dense 10"
@@ -330,7 +330,7 @@ def test_cli_unwritable_output_and_stdin(tmp_path: Path, capsys, monkeypatch) ->
     spec.write_text(SEED)
     assert main(["draw", str(spec), "-o", str(tmp_path / "missing" / "x.svg")]) == 1
     err = capsys.readouterr().err
-    # Found before the spec is drawn, as for every command's outputs (cnndsl/paths.py).
+    # Found before the spec is drawn, as for every command's outputs (cnndsl/support/paths.py).
     assert "x.svg: error: the directory " in err and " does not exist\nhint: " in err
     monkeypatch.setattr("sys.stdin", io.TextIOWrapper(io.BytesIO(SEED.encode()),
                                                        encoding="utf-8"))

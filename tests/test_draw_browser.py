@@ -20,8 +20,8 @@ from pathlib import Path
 import browser
 import pytest
 
-from cnndsl.compiler import compile_file
-from cnndsl.drawing import draw
+from cnndsl.language.frontend import compile_file
+from cnndsl.views.drawing import draw
 
 pytestmark = pytest.mark.skipif(browser.find() is None,
                                 reason="no Chromium installed (apt-get install chromium)")

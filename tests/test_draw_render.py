@@ -20,7 +20,7 @@ import numpy as np
 import pytest
 
 from cnndsl.cli import main
-from cnndsl.drawing.render import declared
+from cnndsl.views.drawing.render import declared
 
 pytest.importorskip("resvg_py", reason="the render extra: pip install 'cnndsl[render]'")
 Image = pytest.importorskip("PIL.Image")

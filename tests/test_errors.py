@@ -743,12 +743,12 @@ def test_a_fifo_as_spec_is_refused_not_waited_on(tmp_path):
 
 
 def test_out_of_memory_has_a_hint(tmp_path, capsys, monkeypatch):
-    import cnndsl.compiler
+    import cnndsl.language.frontend
 
     def exhausted(*args, **kwargs):
         raise MemoryError
 
-    monkeypatch.setattr(cnndsl.compiler, "compile_text", exhausted)
+    monkeypatch.setattr(cnndsl.language.frontend, "compile_text", exhausted)
     spec = tmp_path / "net.cnn"
     spec.write_text("input 6 -> relu\n", encoding="utf-8")
     assert main(["check", str(spec)]) == 1

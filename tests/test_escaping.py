@@ -1,4 +1,4 @@
-"""The escapers of `cnndsl.escaping`, one per format, on hostile names.
+"""The escapers of `cnndsl.support.escaping`, one per format, on hostile names.
 
 Each format is read back by its own reader where Python has one (the cnndsl parser, Python's
 compiler and `ast.literal_eval`, an XML parser, an HTML parser) or by its grammar's rule
@@ -24,7 +24,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from cnndsl import compile_text
-from cnndsl.escaping import (
+from cnndsl.support.escaping import (
     UNSAFE,
     cnn_comment,
     cnn_name,
@@ -184,10 +184,10 @@ def test_every_writer_escapes_the_names_it_is_given():
     step text (a comment inside a step) hold a line break, a bidi override, NUL, quotes,
     a backslash, and each format's closing sequence."""
     from cnndsl import Network
-    from cnndsl.backends.keras_source import python_source
-    from cnndsl.drawing import draw
-    from cnndsl.printer import to_text
-    from cnndsl.report import to_markdown
+    from cnndsl.backends.keras.source import python_source
+    from cnndsl.views.drawing import draw
+    from cnndsl.views.printing.printer import to_text
+    from cnndsl.views.report import to_markdown
 
     graph = compile_text(STEP_COMMENT, SPEC_NAME)
     assert "\u202e" in graph.nodes[1].text  # the comment reaches the step's text

@@ -22,7 +22,7 @@ import pytest
 import cnndsl
 from cnndsl.cli import main
 from cnndsl.errors import MissingExtra
-from cnndsl.files import FileError
+from cnndsl.support.files import FileError
 
 ROOT = Path(__file__).resolve().parent.parent
 # 3*3*2*4 + 4 = 76 and 4*4*4*3 + 3 = 195 params: 271

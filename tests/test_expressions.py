@@ -11,7 +11,7 @@ import pytest
 
 from cnndsl import CnnError, compile_text
 from cnndsl.errors import Span
-from cnndsl.expr import budget, evaluate
+from cnndsl.syntax.expr import budget, evaluate
 
 WHERE = Span(1, 20, 19, 40)  # the `{` of an expression at column 20
 

@@ -5,7 +5,7 @@ internal error) or an exception escaping `cnndsl.cli.main` is always a bug.
 Inputs: random bytes (mostly not UTF-8), soups of the language's own tokens, randomly
 built but grammatical programs (so that expansion, shape inference and the reports run),
 mutations of every file in examples/, and constructs repeated to just short of, at or
-just past each limit of cnndsl/limits.py.
+just past each limit of cnndsl/support/limits.py.
 
 About 450 examples in all by default, deterministic from run to run. For a long hunt:
 `CNNDSL_HYPOTHESIS_PROFILE=thorough pytest tests/test_fuzz.py` (20 times as many, random).
@@ -26,7 +26,7 @@ from hypothesis import strategies as st
 from mutation import mutate, pieces
 
 from cnndsl.cli import main
-from cnndsl.limits import (
+from cnndsl.support.limits import (
     MAX_ARGUMENTS,
     MAX_BRANCHES,
     MAX_DEFINITIONS,

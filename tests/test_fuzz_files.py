@@ -64,9 +64,9 @@ from mutation import mutate
 from outcomes import print_past_capture
 
 import cnndsl
+from cnndsl.backends.weights import init_weights
 from cnndsl.cli import main
 from cnndsl.errors import CnnError
-from cnndsl.weights import init_weights
 
 ROOT = Path(__file__).resolve().parent.parent
 EXAMPLES = sorted((ROOT / "examples").glob("*.cnn"))
@@ -1208,13 +1208,13 @@ STAGED_MODEL = re.compile(r"^\.resnet50\.keras\.\w+\.keras$")
 # at random moments, inside the write itself, are tests/test_signals.py's.
 HELD_COMPILE = """
 import pathlib, sys, time
-import cnndsl.files
-marker, real_sync = pathlib.Path(sys.argv[1]), cnndsl.files._sync
+import cnndsl.support.files
+marker, real_sync = pathlib.Path(sys.argv[1]), cnndsl.support.files._sync
 def held_sync(path):
     marker.touch()
     time.sleep(3600)
     real_sync(path)
-cnndsl.files._sync = held_sync
+cnndsl.support.files._sync = held_sync
 from cnndsl.cli import entry
 sys.argv = ["cnndsl", *sys.argv[2:]]
 entry()

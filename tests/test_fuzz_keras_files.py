@@ -48,7 +48,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 from test_fuzz_files import HAVE_KERAS, budget, call, hidden, judge_error
 
-from cnndsl.escaping import UNSAFE
+from cnndsl.support.escaping import UNSAFE
 
 h5py = pytest.importorskip("h5py", reason="h5py comes with cnndsl[keras]")
 HOSTILE = ["a\nb", "x\ndef evil(k) = conv 3 x{k}\n# ", "safe\u202egpj.cnn", "q\"'\\`",

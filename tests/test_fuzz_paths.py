@@ -1,4 +1,4 @@
-"""Fuzzing every path option of every command against every other (cnndsl/paths.py).
+"""Fuzzing every path option of every command against every other (cnndsl/support/paths.py).
 
 A case is a command with all its path options given good files (inputs) or fresh names
 (outputs), then one to three options twisted: named as another option's file (the same
@@ -43,10 +43,10 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from outcomes import TensorFlowWanted, no_tensorflow, print_past_capture
 
-from cnndsl import files
+from cnndsl.backends.weights import init_weights
 from cnndsl.cli import main
-from cnndsl.compiler import compile_text
-from cnndsl.weights import init_weights
+from cnndsl.language.frontend import compile_text
+from cnndsl.support import files
 
 SPEC = "input 6x6x1 -> conv 3x3 x2 -> flatten -> dense 3 softmax\n"
 

@@ -48,9 +48,9 @@ from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
 
 from cnndsl import compile_text
+from cnndsl.backends.weights import init_weights
 from cnndsl.cli import main
-from cnndsl.files import write_npz
-from cnndsl.weights import init_weights
+from cnndsl.support.files import write_npz
 
 ROOT = Path(__file__).resolve().parent.parent
 THOROUGH = os.environ.get("CNNDSL_HYPOTHESIS_PROFILE", "ci") == "thorough"

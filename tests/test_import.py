@@ -365,7 +365,7 @@ def test_version_2_models_keep_their_keras_names(keras, tmp_path):
     """`--keep-names` with named tensors: every layer (and each of several inputs) is
     named as in Keras, and still computes what Keras computes."""
     imported = Imported(randomised(every_v2_layer(keras)), tmp_path, "--keep-names")
-    from cnndsl.escaping import CNN_WORDS as RESERVED
+    from cnndsl.support.escaping import CNN_WORDS as RESERVED
 
     names = {n.name for n in imported.graph.nodes}
     expected = {layer.name for layer in _layers(imported.model)} | {"seq", "img", "vol"}
@@ -395,8 +395,8 @@ def test_adapted_statistics_become_weights(keras, tmp_path):
 def test_every_activation_and_kind_is_covered(keras):
     """The small models use every step kind and every activation word (hard_swish as
     Keras's hard_silu)."""
-    from cnndsl.activations import FLOPS_PER_ELEMENT
     from cnndsl.layers import KINDS
+    from cnndsl.layers.activations import FLOPS_PER_ELEMENT
 
     seen_kinds, seen_acts = set(), set()
     for build in [*SMALL.values(), *V2.values()]:
@@ -416,7 +416,7 @@ def test_every_activation_and_kind_is_covered(keras):
 
 def test_keep_names_gives_every_layer_its_keras_name(keras, tmp_path):
     imported = Imported(randomised(functional_merges(keras)), tmp_path, "--keep-names")
-    from cnndsl.escaping import CNN_WORDS as RESERVED
+    from cnndsl.support.escaping import CNN_WORDS as RESERVED
 
     names = {n.name for n in imported.graph.nodes[1:]}
     expected = {layer.name for layer in _layers(imported.model)}

@@ -35,7 +35,7 @@ from bombs import (
 )
 from test_import import cli
 
-from cnndsl.escaping import UNSAFE
+from cnndsl.support.escaping import UNSAFE
 
 h5py = pytest.importorskip("h5py", reason="h5py comes with cnndsl[keras]")
 NO_KERAS = "TensorFlow/Keras not installed: pip install 'cnndsl[keras]'"
@@ -158,7 +158,7 @@ def test_weights_that_are_not_hdf5_are_refused(work, no_keras):
 def test_genuine_files_are_let_through(tmp_path):
     """Stored as Keras stores them, or deflated by another tool, zeros and all: their
     declared weights are what the datasets hold. A little under the floor passes."""
-    from cnndsl.keras_files import check_declared
+    from cnndsl.backends.keras.files import check_declared
 
     weights = {"layers/dense/vars/0": np.random.default_rng(0).normal(size=(512, 1024)),
                "layers/dense/vars/1": np.zeros(2**20)}

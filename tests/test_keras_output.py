@@ -25,7 +25,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from cnndsl import keras_output
+from cnndsl.backends.keras import output as keras_output
 from cnndsl.cli import main
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -129,7 +129,7 @@ def keras():
 
 
 def test_the_backend_says_keras_warnings_in_one_line(keras, capsys):
-    from cnndsl.compile import keras_backend
+    from cnndsl.backends.keras.runtime import keras_backend
 
     with keras_backend("m.keras", "loading"):
         warnings.warn_explicit("odd \x1b[2J config", UserWarning, KERAS_SOURCE, 106)
@@ -160,7 +160,7 @@ def work(tmp_path, monkeypatch) -> Path:
 
 @pytest.mark.parametrize("quiet", [False, True])
 def test_run_quiet_draws_no_bar_on_a_terminal(work, monkeypatch, quiet):
-    from cnndsl import runner
+    from cnndsl.running import runner
 
     monkeypatch.setattr(runner.Progress, "DELAY", 0.0)  # drawn however quick the run is
     terminal = Terminal()
@@ -173,8 +173,8 @@ def test_run_quiet_draws_no_bar_on_a_terminal(work, monkeypatch, quiet):
 @pytest.mark.parametrize("quiet", [False, True])
 def test_evaluate_shows_keras_bar_on_a_terminal_only(work, capsys, keras, quiet):
     from cnndsl import compile_text
-    from cnndsl.files import write_npz
-    from cnndsl.weights import init_weights
+    from cnndsl.backends.weights import init_weights
+    from cnndsl.support.files import write_npz
 
     write_npz(Path("w.npz"), init_weights(compile_text(TINY, "tiny"), 0))
     argv = ["evaluate", "tiny.cnn", "--weights", "w.npz", "--data", "d.npz", "--format",
@@ -204,7 +204,7 @@ def hostile_checkpoint(path: Path) -> None:
     whose config makes Keras warn when it loads it: an input key that is not the input's
     name, as a hostile archive can write it, with an escape sequence and 3,000 letters."""
     from cnndsl import compile_text
-    from cnndsl.backends import keras as backend
+    from cnndsl.backends.keras import builder as backend
 
     model = backend.build_seeded(compile_text(TINY, "tiny"), 0)
     model.compile(optimizer="adam", loss="sparse_categorical_crossentropy",

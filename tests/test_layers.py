@@ -16,8 +16,8 @@ from math import prod
 import pytest
 
 from cnndsl import CnnError, analyse, compile_text
-from cnndsl.activations import ACTIVATIONS, canonical_activation
 from cnndsl.layers import KINDS
+from cnndsl.layers.activations import ACTIVATIONS, canonical_activation
 
 
 def row(spec, in_shape, out_shape, params, *, flops, trainable=None, macs=None):

@@ -1,4 +1,4 @@
-"""Specs beyond the limits are refused with a located error (cnndsl/limits.py), never by
+"""Specs beyond the limits are refused with a located error (cnndsl/support/limits.py), never by
 exhausting memory or the stack. How fast is measured by benchmarks/bench_limits.py."""
 
 import random
@@ -7,9 +7,9 @@ from itertools import islice
 
 import pytest
 
-from cnndsl import CnnError, compile_text, guard
+from cnndsl import CnnError, compile_text
 from cnndsl.cli import main
-from cnndsl.limits import (
+from cnndsl.support.limits import (
     MAX_ARGUMENTS,
     MAX_BRANCHES,
     MAX_DEFINITIONS,
@@ -22,6 +22,7 @@ from cnndsl.limits import (
     MAX_STEPS_WRITTEN,
     MAX_TOKENS,
 )
+from cnndsl.syntax import guard
 
 DOUBLING = "def b0 = conv 1 x1 -> conv 1 x1\n" + "".join(
     f"def b{i} = b{i - 1} -> b{i - 1}\n" for i in range(1, 40)) + "input 4x4x1 -> b39\n"
@@ -374,7 +375,7 @@ def test_long_names_in_comments_are_not_names():
 
 def test_every_repetition_of_the_grammar_has_its_limit():
     # Found by what they repeat: a grammar change must not silently drop a limit.
-    from cnndsl.parser import _parser
+    from cnndsl.syntax.parser import _parser
 
     found = guard.repetitions(_parser().rules)
     assert sorted(limit for limit, *_ in found.values()) == sorted(

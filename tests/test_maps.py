@@ -28,7 +28,7 @@ from test_numpy_lesson import (  # noqa: E402
 
 import cnndsl  # noqa: E402
 from cnndsl.cli import main  # noqa: E402
-from cnndsl.pictures.maps import number  # noqa: E402
+from cnndsl.views.pictures.maps import number  # noqa: E402
 
 
 def lesson() -> cnndsl.Network:
@@ -216,7 +216,7 @@ def test_a_picture_of_4_g_pixels_is_refused_on_its_area_before_anything_runs(
 
 
 def test_the_area_limit_is_2_to_the_28_pixels():
-    from cnndsl.pictures.page import LayerChoice, plan
+    from cnndsl.views.pictures.page import LayerChoice, plan
 
     # 100 maps a row: 2.4 + 150 + 0.2 = 152.6 inches, 15,260 pixels across. 85 rows are
     # 0.9 + 2.05 * 85 = 175.15 inches, 15,260 x 17,515 = 267,278,900 pixels, under 2^28 =

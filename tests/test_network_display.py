@@ -179,9 +179,9 @@ def test_a_diagram_past_300_boxes_draws_the_rest_as_one():
 
 
 def test_the_rest_box_reads_what_the_rest_of_the_network_reads():
-    from cnndsl.analysis import analyse
-    from cnndsl.drawing import describe
-    from cnndsl.notebook import capped
+    from cnndsl.graph.analysis import analyse
+    from cnndsl.views.drawing import describe
+    from cnndsl.views.notebook import capped
 
     # items: 0 input, 1 relu_1 (as a), 2 tanh_1, 3 relu_2, 4 sigmoid_1, 5 concat_1 (reads
     # a and sigmoid_1), 6 dense_1; cut at 4 boxes: items 3 to 6 become one, which reads

@@ -19,8 +19,8 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from hypothesis.extra import numpy as hnp
 
-from cnndsl.activations import FLOPS_PER_ELEMENT, Activation
 from cnndsl.backends.numpy import activations as acts
+from cnndsl.layers.activations import FLOPS_PER_ELEMENT, Activation
 
 SELU_ALPHA = 1.6732632423543772848170429916717
 SELU_SCALE = 1.0507009873554804934193349852946

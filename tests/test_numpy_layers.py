@@ -43,8 +43,8 @@ from cnndsl import compile_text
 from cnndsl.backends.numpy import Interpreter
 from cnndsl.backends.numpy import convolution as np_convolution
 from cnndsl.backends.numpy.targets import PoolAfter
-from cnndsl.shapes import conv_length
-from cnndsl.weights import init_weights
+from cnndsl.backends.weights import init_weights
+from cnndsl.layers.shapes import conv_length
 
 EXAMPLES = 90
 SETTINGS = settings(max_examples=EXAMPLES, deadline=None,

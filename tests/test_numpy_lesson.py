@@ -20,7 +20,7 @@ import pytest
 import cnndsl
 from cnndsl import compile_text
 from cnndsl.backends.numpy import Interpreter
-from cnndsl.weights import WeightsError, init_weights, load_npz, save_npz
+from cnndsl.backends.weights import WeightsError, init_weights, load_npz, save_npz
 
 IMAGE = [
     [1, 0, 0, 0, 0, 1],

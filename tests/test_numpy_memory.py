@@ -8,7 +8,7 @@ import pytest
 
 import cnndsl
 from cnndsl.backends.numpy import Interpreter
-from cnndsl.weights import init_weights
+from cnndsl.backends.weights import init_weights
 
 EXAMPLES = Path(__file__).resolve().parent.parent / "examples"
 

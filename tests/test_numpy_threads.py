@@ -117,7 +117,7 @@ def test_an_error_in_a_helped_tile_reaches_the_share_that_posted_it(two_workers)
 @pytest.mark.parametrize("dtype", [np.float32, np.float64])
 def test_shared_batches_equal_the_plain_run(two_workers, batch, dtype):
     graph = cnndsl.compile_text(NETWORK)
-    weights = cnndsl.weights.init_weights(graph, 5)
+    weights = cnndsl.backends.weights.init_weights(graph, 5)
     rng = np.random.default_rng(batch)
     for key in weights:
         if key.endswith(("/bias", "/beta", "/moving_mean")):

@@ -45,8 +45,8 @@ from onnx_check import (
 
 from cnndsl import CnnError, compile_text
 from cnndsl.backends.numpy import Interpreter
+from cnndsl.backends.weights import init_weights
 from cnndsl.cli import main
-from cnndsl.weights import init_weights
 
 if ort is None:
     pytest.skip("onnx and onnxruntime are not installed: pip install 'cnndsl[onnx]'",
@@ -298,14 +298,14 @@ def test_a_model_over_2_gib_is_refused_before_a_weight_is_made(tmp_path, capsys,
     """Issue 19 item 17: refused rightly, but after drawing 2 GiB of weights (7.8 s, 2.3 GB).
     4096 inputs to 131,072 units: 536,870,912 + 131,072 = 537,001,984 weights, 2.00 GiB as
     float32, over the (2^31 - 1 - 2^24) / 4 = 532,676,607 that fit beside 16 MiB of graph."""
-    import cnndsl.compile
-    import cnndsl.weights
+    import cnndsl.backends.given
+    import cnndsl.backends.weights
 
     def never(*args, **kwargs):
         raise AssertionError("weights were made for a model that is refused")
 
-    monkeypatch.setattr(cnndsl.weights, "init_weights", never)
-    monkeypatch.setattr(cnndsl.compile, "read_weights", never)
+    monkeypatch.setattr(cnndsl.backends.weights, "init_weights", never)
+    monkeypatch.setattr(cnndsl.backends.given, "read_weights", never)
     spec = tmp_path / "big.cnn"
     spec.write_text("input 4096 -> dense 131072\n", encoding="utf-8")
     np.savez(tmp_path / "w.npz", x=np.zeros(1))
@@ -338,13 +338,13 @@ def test_the_out_of_memory_hint_fits_the_command(tmp_path, capsys, monkeypatch, 
     """Issue 19 item 17: `compile` and `maps` were told to use a smaller --batch-size,
     which neither has. Running out of memory is simulated where each command makes its
     first big arrays, the weights."""
+    import cnndsl.backends.weights
     import cnndsl.network
-    import cnndsl.weights
 
     def out_of_memory(*args, **kwargs):
         raise MemoryError
 
-    monkeypatch.setattr(cnndsl.weights, "init_weights", out_of_memory)
+    monkeypatch.setattr(cnndsl.backends.weights, "init_weights", out_of_memory)
     monkeypatch.setattr(cnndsl.network, "init_weights", out_of_memory)
     if command == "maps":
         pytest.importorskip("matplotlib")

@@ -1,4 +1,4 @@
-"""Every command's files against each other (cnndsl/paths.py), the history written whole
+"""Every command's files against each other (cnndsl/support/paths.py), the history written whole
 (cnndsl/training/history.py), and file names that are not UTF-8: the regressions of
 issue 19, items 1, 4, 7 and 11, each on the exact input that broke it.
 
@@ -23,8 +23,8 @@ import numpy as np
 import pytest
 from outcomes import TensorFlowWanted, no_tensorflow
 
-from cnndsl import files, paths
 from cnndsl.cli import main
+from cnndsl.support import files, paths
 from cnndsl.training.history import HistoryFile, columns
 
 ROOT = Path(__file__).resolve().parent.parent

@@ -34,10 +34,10 @@ import numpy as np
 import pytest
 
 from cnndsl import compile_text
-from cnndsl.activations import ACTIVATIONS, LEAKY_RELU_DEFAULT_SLOPE, canonical_activation
+from cnndsl.backends.weights import declared
 from cnndsl.cli import main
 from cnndsl.layers import KINDS
-from cnndsl.weights import declared
+from cnndsl.layers.activations import ACTIVATIONS, LEAKY_RELU_DEFAULT_SLOPE, canonical_activation
 
 ROOT = Path(__file__).resolve().parent.parent
 NO_KERAS = "TensorFlow/Keras not installed: pip install 'cnndsl[keras]'"
@@ -358,7 +358,7 @@ def test_counts_and_shapes_are_keras_own(plain):
 
 def test_keras_classes_table_is_keras(keras):
     """The table that names classes without importing Keras agrees with Keras."""
-    from cnndsl.backends.keras import KERAS_CLASSES
+    from cnndsl.backends.keras.builder import KERAS_CLASSES
 
     families = ["Conv{}D", "Conv{}DTranspose", "DepthwiseConv{}D", "SeparableConv{}D",
                 "MaxPooling{}D", "AveragePooling{}D", "GlobalAveragePooling{}D",

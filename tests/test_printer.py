@@ -21,14 +21,14 @@ from test_properties import SETTINGS, merged_networks, networks, shape_text
 
 from cnndsl import compile_text
 from cnndsl.errors import NOWHERE
-from cnndsl.ir import Graph, Node
+from cnndsl.graph.ir import Graph, Node
+from cnndsl.graph.structure import NotSeriesParallel, decompose
 from cnndsl.layers.conv import Conv
 from cnndsl.layers.core import Input
 from cnndsl.layers.merge import Add
-from cnndsl.printer import _text, to_text
-from cnndsl.printing.check import Mismatch, match
-from cnndsl.printing.steps import StepWords, number
-from cnndsl.structure import NotSeriesParallel, decompose
+from cnndsl.views.printing.check import Mismatch, match
+from cnndsl.views.printing.printer import _text, to_text
+from cnndsl.views.printing.steps import StepWords, number
 
 EXAMPLES = sorted((Path(__file__).resolve().parent.parent / "examples").glob("*.cnn"))
 

@@ -19,10 +19,10 @@ from test_differential_v2 import v2_networks
 
 from cnndsl import compile_text
 from cnndsl.errors import NOWHERE
-from cnndsl.ir import Graph
-from cnndsl.printer import to_text
-from cnndsl.printing.check import match
-from cnndsl.structure import postdominators
+from cnndsl.graph.ir import Graph
+from cnndsl.graph.structure import postdominators
+from cnndsl.views.printing.check import match
+from cnndsl.views.printing.printer import to_text
 
 
 def imported(text: str) -> Graph:

@@ -2,7 +2,7 @@
 random nested merges, the `{expr}` evaluator against Python's exact arithmetic, and
 per-kind layer numbering (nested merges numbered where their word is written).
 
-The formulas below are written from LANGUAGE.md, independently of cnndsl/shapes.py:
+The formulas below are written from LANGUAGE.md, independently of cnndsl/layers/shapes.py:
 valid: floor((in - D*(K-1) - 1) / S) + 1; same: ceil(in / S); deconv valid (Keras):
 in*S + max(K-S, 0), same: in*S; pools default their stride to the window.
 """

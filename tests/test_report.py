@@ -16,8 +16,8 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from cnndsl import analyse, compile_text
-from cnndsl.outline import ASCII, outline
-from cnndsl.report import dumps, short_bytes, table, to_json
+from cnndsl.views.outline import ASCII, outline
+from cnndsl.views.report import dumps, short_bytes, table, to_json
 
 EXAMPLES = Path(__file__).resolve().parent.parent / "examples"
 

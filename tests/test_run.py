@@ -25,8 +25,9 @@ import numpy as np
 import pytest
 
 import cnndsl
-from cnndsl import files, runner
 from cnndsl.cli import main
+from cnndsl.running import runner
+from cnndsl.support import files
 
 ROOT = Path(__file__).resolve().parent.parent
 SEED_NET = "input 6x6x1 -> conv 3x3/1 x2 -> maxpool 2 -> flatten -> dense 10\n"

@@ -25,9 +25,9 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+from cnndsl.backends.weights import WeightsError, load_npz
 from cnndsl.cli import main
-from cnndsl.files import ArchiveError, read_npz
-from cnndsl.weights import WeightsError, load_npz
+from cnndsl.support.files import ArchiveError, read_npz
 
 ROOT = Path(__file__).resolve().parent.parent
 PACKAGE = ROOT / "cnndsl"
@@ -52,8 +52,9 @@ SOURCES = sorted(PACKAGE.rglob("*.py"))
 
 def test_the_scan_sees_the_whole_package():
     names = {p.relative_to(PACKAGE).as_posix() for p in SOURCES}
-    assert {"cli.py", "compile.py", "expr.py", "files.py", "runner.py", "weights.py",
-            "backends/keras.py", "backends/numpy/interpreter.py"} <= names
+    assert {"cli.py", "commands/compile.py", "syntax/expr.py", "support/files.py",
+            "running/runner.py", "backends/weights.py", "backends/keras/builder.py",
+            "backends/numpy/interpreter.py"} <= names
 
 
 def violations(tree: ast.AST) -> list[str]:
@@ -198,7 +199,7 @@ def declaring(path: Path, size: int) -> None:
 def bombs(tmp_path, monkeypatch):
     """A network, a good input, and archives declaring 10 x 4 GiB, on a machine with
     16 GiB free (the real figure varies: a large server has more than 40 GiB free)."""
-    import cnndsl.files as files
+    import cnndsl.support.files as files
 
     monkeypatch.setattr(files, "available_memory", lambda: 16 * 2**30)
     monkeypatch.chdir(tmp_path)
@@ -230,7 +231,7 @@ def test_archives_larger_than_memory_are_refused(bombs, argv):
 def test_a_real_bomb_is_refused_before_it_is_inflated(tmp_path, monkeypatch):
     """64 MiB of zeros deflate to about 64 KiB: refused against a 32 MiB budget, read
     against a 128 MiB one."""
-    import cnndsl.files as files
+    import cnndsl.support.files as files
 
     path = tmp_path / "bomb.npz"
     np.savez_compressed(path, x=np.zeros(2**24, np.float32))
@@ -245,7 +246,7 @@ def test_a_real_bomb_is_refused_before_it_is_inflated(tmp_path, monkeypatch):
 
 
 def test_available_memory_is_plausible():
-    import cnndsl.files as files
+    import cnndsl.support.files as files
 
     free = files.available_memory()
     assert free is None or 2**20 < free < 2**50

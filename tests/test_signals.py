@@ -33,12 +33,13 @@ import sys
 import time
 import zipfile
 from pathlib import Path
+from types import SimpleNamespace
 
 import numpy as np
 import pytest
 
-from cnndsl import files, signals
 from cnndsl.cli import main
+from cnndsl.support import files, signals
 
 ROOT = Path(__file__).resolve().parent.parent
 OLD = b"an existing good output, which an interrupted command must not touch"
@@ -163,6 +164,7 @@ def test_main_answers_a_signal_that_a_command_swallowed(tmp_path, monkeypatch):
     """A command that swallows its interrupt and fails for it (TensorFlow turning it into
     an ImportError, say) still ends as interrupted: 128+signum, one line, no error."""
     from cnndsl import cli
+    from cnndsl.commands import check
 
     def swallowing(args):
         try:
@@ -171,7 +173,8 @@ def test_main_answers_a_signal_that_a_command_swallowed(tmp_path, monkeypatch):
             pass
         raise RuntimeError("a library's confused answer to the interrupt")
 
-    monkeypatch.setitem(cli.COMMANDS, "check", swallowing)
+    monkeypatch.setitem(cli.COMMANDS, "check", SimpleNamespace(add_parser=check.add_parser,
+                                                               run=swallowing))
     err = io.StringIO()
     with contextlib.redirect_stderr(err):
         rc = main(["check", str(tmp_path / "x.cnn")])

@@ -29,7 +29,7 @@ import pytest
 from outcomes import free_ports, no_tensorflow
 
 from cnndsl.cli import main
-from cnndsl.files import FileError
+from cnndsl.support.files import FileError
 from cnndsl.training import watchdog
 from cnndsl.training.cluster import Cluster, read
 from cnndsl.training.meeting import meet

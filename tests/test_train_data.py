@@ -25,7 +25,7 @@ import pytest
 
 from cnndsl import compile_text
 from cnndsl.cli import main
-from cnndsl.files import FileError
+from cnndsl.support.files import FileError
 
 TINY = "input 8x8x1 -> flatten -> dense 10 softmax\n"
 RNG = np.random.default_rng(0)
@@ -161,8 +161,8 @@ def keras():
 
 def seeded_weights(path: Path) -> None:
     """The tiny network's weights, seeded as `cnndsl compile --seed 0` makes them."""
-    from cnndsl.files import write_npz
-    from cnndsl.weights import init_weights
+    from cnndsl.backends.weights import init_weights
+    from cnndsl.support.files import write_npz
 
     write_npz(path, init_weights(compile_text(TINY, "tiny"), 0))
 
@@ -320,8 +320,8 @@ def test_several_yes_no_outputs_are_evaluated_without_a_confusion_matrix(work, c
     text = "input 8x8x1 -> flatten -> dense 3 sigmoid\n"
     Path("multi.cnn").write_text(text)
     np.savez("multi.npz", x=X, y=(np.arange(120).reshape(40, 3) % 2).astype(np.float32))
-    from cnndsl.files import write_npz
-    from cnndsl.weights import init_weights
+    from cnndsl.backends.weights import init_weights
+    from cnndsl.support.files import write_npz
 
     write_npz(Path("wm.npz"), init_weights(compile_text(text, "multi"), 0))
     status, out, err = cli(capsys, "evaluate", "multi.cnn", "--weights", "wm.npz",

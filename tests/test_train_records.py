@@ -204,7 +204,7 @@ def test_evaluate_split_refuses_a_model_without_its_record(split_run, tmp_path, 
 
 
 def test_a_resumed_run_holds_out_what_its_checkpoints_did(tmp_path):
-    from cnndsl.files import FileError
+    from cnndsl.support.files import FileError
     from cnndsl.training import splits
     from cnndsl.training.arrays import open_npz, split
 

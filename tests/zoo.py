@@ -103,7 +103,7 @@ def counts(model) -> tuple[int, int]:
 
 def split(graph) -> tuple[int, int]:
     """(trainable, non-trainable) parameters of a cnndsl graph, from its report."""
-    from cnndsl.analysis import analyse
+    from cnndsl.graph.analysis import analyse
 
     stats = analyse(graph)
     return stats.total("trainable"), stats.total("non_trainable")
@@ -137,9 +137,9 @@ def import_in_memory(model, stem: str) -> Imported:
     """What `cnndsl import MODEL.keras` does after loading the file (`import_model`
     less `load`): saving and loading a 60M-parameter model would only test Keras."""
     from cnndsl.commands.import_ import write_out
-    from cnndsl.compiler import compile_text
     from cnndsl.importers.keras import from_keras
-    from cnndsl.printing.check import match
+    from cnndsl.language.frontend import compile_text
+    from cnndsl.views.printing.check import match
 
     raw = from_keras(model)
     result = write_out(raw, Path(f"{stem}.keras"), False, True, stem)

@@ -6,8 +6,8 @@
     cnndsl draw examples/lenet5.cnn --style volumes -o lenet5.png   # needs cnndsl[render]
 
 The format comes from --format, else from the output's suffix (.svg, .dot/.gv,
-.mmd/.mermaid, .png, .pdf); the file is written only when complete (cnndsl/files.py).
-PNG and PDF are the SVG rendered by a library (cnndsl/drawing/render.py).
+.mmd/.mermaid, .png, .pdf); the file is written only when complete (cnndsl/support/files.py).
+PNG and PDF are the SVG rendered by a library (cnndsl/views/drawing/render.py).
 """
 
 from __future__ import annotations
@@ -15,9 +15,10 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
-from .. import files, paths
 from ..errors import shown
-from ..files import FileError
+from ..support import files, paths
+from ..support.files import FileError
+from .common import path
 
 SUFFIXES = {".svg": "svg", ".dot": "dot", ".gv": "dot", ".mmd": "mermaid",
             ".mermaid": "mermaid", ".png": "png", ".pdf": "pdf"}
@@ -33,13 +34,13 @@ DESCRIPTION = (
     "rendered by resvg and CairoSVG: pip install 'cnndsl[render]'.")
 
 
-def add_parser(sub, path_type) -> None:
+def add_parser(sub) -> None:
     """The `draw` subcommand's arguments."""
     parser = sub.add_parser("draw", help="a diagram of the network (SVG, dot, Mermaid, "
                             "PNG or PDF)",
                             description=DESCRIPTION)
-    parser.add_argument("file", type=path_type, help="a .cnn file ('-' for standard input)")
-    parser.add_argument("-o", "--output", type=path_type, metavar="OUT",
+    parser.add_argument("file", type=path, help="a .cnn file ('-' for standard input)")
+    parser.add_argument("-o", "--output", type=path, metavar="OUT",
                         help="where to write, '-' for standard output (default: beside "
                         "FILE, with the format's suffix; standard output for '-')")
     parser.add_argument("--format", choices=tuple(EXTENSION),
@@ -71,8 +72,9 @@ def output_format(output: str | None, given: str | None) -> str:
 
 def run(args: argparse.Namespace) -> int:
     """The command: load, draw, write atomically (or to standard output)."""
-    from ..cli import EXIT_OK, UserError, load, say
-    from ..drawing import draw
+    from ..support.console import say
+    from ..views.drawing import draw
+    from .common import EXIT_OK, UserError, load
 
     try:
         fmt = output_format(args.output, args.format)
@@ -110,7 +112,7 @@ def run(args: argparse.Namespace) -> int:
 def check_scale(args: argparse.Namespace, fmt: str) -> None:
     """--scale: for PNG and PDF, above 0 and at most MAX_SCALE; and the renderer is
     there, said before the spec is read."""
-    from ..drawing.render import MAX_SCALE, RenderError, require
+    from ..views.drawing.render import MAX_SCALE, RenderError, require
 
     if args.scale is not None and fmt not in RENDERED:
         raise FileError(args.output or args.file, "--scale applies to PNG and PDF output",
@@ -127,8 +129,8 @@ def check_scale(args: argparse.Namespace, fmt: str) -> None:
 
 def rendered(svg: str, fmt: str, args: argparse.Namespace, output: str) -> bytes:
     """The SVG as PNG or PDF bytes, or the user's error saying why not."""
-    from ..cli import UserError
-    from ..drawing.render import RenderError, render
+    from ..views.drawing.render import RenderError, render
+    from .common import UserError
 
     try:
         return render(svg, fmt, args.scale)

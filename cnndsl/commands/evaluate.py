@@ -19,21 +19,22 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from ..errors import CnnError
-from ..files import FileError
+from ..support.files import FileError
+from .common import path
 from .train import add_data_arguments
 
 if TYPE_CHECKING:  # imported when run: NumPy and Keras stay out of other commands
     from ..training import evaluation
 
 
-def add_parser(sub, path_type) -> None:
+def add_parser(sub) -> None:
     """The `evaluate` subcommand's arguments."""
     p = sub.add_parser("evaluate", help="loss, metrics and confusion matrix of trained "
                        "weights on data", description=__doc__.split("\n\n")[2])
-    p.add_argument("file", type=path_type, help="a .cnn file")
-    p.add_argument("--weights", type=path_type, required=True, metavar="W",
+    p.add_argument("file", type=path, help="a .cnn file")
+    p.add_argument("--weights", type=path, required=True, metavar="W",
                    help="a trained .keras model, or an .npz keyed LAYER/VARIABLE")
-    add_data_arguments(p, path_type)
+    add_data_arguments(p)
     p.add_argument("--batch-size", type=int, default=32, help="(default: 32)")
     p.add_argument("--format", choices=("table", "json"), default="table",
                    help="output format (default: table)")
@@ -47,10 +48,11 @@ def add_parser(sub, path_type) -> None:
 
 def run(args: argparse.Namespace) -> int:
     """The command: checks without TensorFlow, then Keras's evaluation."""
-    from .. import paths
-    from ..cli import EXIT_OK, UserError, load, say
+    from ..support import paths
+    from ..support.console import say
     from ..training import defaults, evaluation, folders
     from ..training.session import batch_for, open_data
+    from .common import EXIT_OK, UserError, load
 
     display, graph, text = load(args.file)
     try:
@@ -91,13 +93,14 @@ def part_of(data, part: str, weights: Path):
 
 def score(graph, data, task, weights: Path, batch: int,
           quiet: bool = False) -> evaluation.Evaluation:
-    from ..compile import fit as fit_weights
-    from ..compile import keras_backend, read_weights
+    from ..backends.given import fit as fit_weights
+    from ..backends.given import read_weights
+    from ..backends.keras import runtime
     from ..training import evaluation, fit, folders, pipeline, progress
 
     values = read_weights(weights)
     fit_weights(graph, values, weights)
-    with keras_backend(weights, "evaluating") as backend:
+    with runtime.keras_backend(weights, "evaluating") as backend:
         model = backend.build_model(graph, values)
         model.compile(loss=fit.loss(task), metrics=fit.metrics(task))
         names = None

@@ -19,9 +19,10 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from .. import files, signals
 from ..errors import as_text, shown
-from ..files import FileError
+from ..support import files, signals
+from ..support.files import FileError
+from .common import path
 
 if TYPE_CHECKING:  # NumPy is imported when a model is, not by every command
     import numpy as np
@@ -34,16 +35,16 @@ DESCRIPTION = (
     "computes what the model does. Needs TensorFlow: pip install 'cnndsl[keras]'.")
 
 
-def add_parser(sub, path_type) -> None:
+def add_parser(sub) -> None:
     """The `import` subcommand's arguments."""
     parser = sub.add_parser("import", help="write a .keras model as .cnn text (and its "
                             "weights as an .npz)", description=DESCRIPTION)
-    parser.add_argument("file", type=path_type, metavar="MODEL.keras",
+    parser.add_argument("file", type=path, metavar="MODEL.keras",
                         help="a model saved by Keras 3")
-    parser.add_argument("-o", "--output", type=path_type, metavar="NET.cnn",
+    parser.add_argument("-o", "--output", type=path, metavar="NET.cnn",
                         help="where to write the text ('-' for standard output; default: "
                         "beside the model, with .cnn)")
-    parser.add_argument("--weights-out", type=path_type, metavar="W.npz",
+    parser.add_argument("--weights-out", type=path, metavar="W.npz",
                         help="also write the weights, keyed LAYER/VARIABLE by the text's "
                         "layer names")
     parser.add_argument("--keep-names", action="store_true",
@@ -63,7 +64,8 @@ class Result:
 
 def run(args: argparse.Namespace) -> int:
     """The command: checks, import, then the weights and the text written atomically."""
-    from ..cli import EXIT_OK, UserError, say
+    from ..support.console import say
+    from .common import EXIT_OK, UserError
 
     model = Path(args.file)
     output = args.output or str(model.with_suffix(".cnn"))
@@ -92,8 +94,8 @@ def run(args: argparse.Namespace) -> int:
 
 def check_paths(model: Path, output: str, weights_out: Path | None) -> None:
     """Everything about the files that can be known before TensorFlow is imported."""
-    from .. import paths
-    from ..compile import check_keras_file
+    from ..backends.keras.loading import check_keras_file
+    from ..support import paths
 
     check_keras_file(model)
     paths.check({"the model": model}, {"-o": output, "--weights-out": weights_out},
@@ -133,19 +135,20 @@ def import_model(model: Path, *, keep_names: bool = False, fold: bool = True,
 
 def load(model: Path):
     """The Keras model, loaded in safe mode; Keras's own warnings said in one line."""
-    from .. import compile as keras_compile
+    from ..backends.keras import runtime
+    from ..backends.keras.loading import load_keras_model
 
-    with keras_compile.keras_backend(model, "loading the model") as backend:
-        keras_model = keras_compile.load_keras_model(backend, model)
+    with runtime.keras_backend(model, "loading the model") as backend:
+        keras_model = load_keras_model(backend, model)
     signals.check()
     return keras_model
 
 
 def write_out(imported, model: Path, keep_names: bool, fold: bool, stem: str) -> Result:
     """Print, read back, match; the weights renamed to the text's layer names."""
-    from ..compiler import compile_text
     from ..errors import CnnError
-    from ..printing.check import Mismatch, match
+    from ..language.frontend import compile_text
+    from ..views.printing.check import Mismatch, match
 
     graph = imported.graph
     text = _text(imported, model, keep_names, fold)
@@ -168,8 +171,8 @@ def write_out(imported, model: Path, keep_names: bool, fold: bool, stem: str) ->
 
 
 def _text(imported, model: Path, keep_names: bool, fold: bool) -> str:
-    from ..escaping import cnn_comment
-    from ..printer import to_text
+    from ..support.escaping import cnn_comment
+    from ..views.printing.printer import to_text
 
     graph = imported.graph
     trainable = sum(n.layer.params(n.in_shapes)[0] for n in graph.nodes)
@@ -184,6 +187,6 @@ def _text(imported, model: Path, keep_names: bool, fold: bool) -> str:
 
 def _writing(path: Path):
     """OS errors while writing `path`, said in terms of the file."""
-    from ..compile import writing
+    from ..support.files import writing
 
     return writing(path)

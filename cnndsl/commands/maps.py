@@ -3,7 +3,7 @@
     cnndsl maps lesson.cnn --input image.npy --weights lesson.npz -o maps.png
 
 One example goes through the network with NumPy, and each chosen layer's output channels
-are drawn as grey images, one row per layer (see `cnndsl.pictures.maps`). Needs
+are drawn as grey images, one row per layer (see `cnndsl.views.pictures.maps`). Needs
 matplotlib: pip install 'cnndsl[plot]'; without it the command says so before reading
 anything. The picture is written only when complete (PNG, SVG or PDF, by its suffix).
 """
@@ -16,8 +16,9 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from ..errors import MissingExtra, shown
-from ..files import FileError
-from ..pictures import MAX_CHANNELS, MAX_ROWS
+from ..support.files import FileError
+from ..views.pictures import MAX_CHANNELS, MAX_ROWS
+from .common import path
 
 if TYPE_CHECKING:  # NumPy is not imported until the command runs: `--help` stays quick
     import numpy as np
@@ -30,18 +31,18 @@ DESCRIPTION = (
     "matplotlib: pip install 'cnndsl[plot]'.")
 
 
-def add_parser(sub, path_type) -> None:
+def add_parser(sub) -> None:
     """The `maps` subcommand's arguments."""
     parser = sub.add_parser("maps", help="draw each layer's feature maps for one example "
                             "(PNG, SVG or PDF)", description=DESCRIPTION)
-    parser.add_argument("file", type=path_type, help="a .cnn file ('-' for standard input)")
-    parser.add_argument("--input", "-i", type=path_type, required=True, metavar="X",
+    parser.add_argument("file", type=path, help="a .cnn file ('-' for standard input)")
+    parser.add_argument("--input", "-i", type=path, required=True, metavar="X",
                         help="a .npy (or an .npz of one array): one example, or a batch "
                         "of which --example is drawn")
-    parser.add_argument("--output", "-o", type=path_type, required=True, metavar="MAPS.png",
+    parser.add_argument("--output", "-o", type=path, required=True, metavar="MAPS.png",
                         help="where to write the picture (.png, .svg or .pdf)")
     weights = parser.add_mutually_exclusive_group()
-    weights.add_argument("--weights", type=path_type, metavar="W.npz",
+    weights.add_argument("--weights", type=path, metavar="W.npz",
                          help="weights keyed LAYER/VARIABLE, or a .keras model's (default: "
                          "initialised from --seed)")
     weights.add_argument("--seed", type=int, default=0,
@@ -57,8 +58,9 @@ def add_parser(sub, path_type) -> None:
 
 def run(args: argparse.Namespace) -> int:
     """The command: checks, one example run, the picture written atomically."""
-    from ..cli import EXIT_OK, UserError, load, say
     from ..errors import CnnError
+    from ..support.console import say
+    from .common import EXIT_OK, UserError, load
 
     display, graph, text = load(args.file)
     try:
@@ -81,11 +83,11 @@ def draw(args: argparse.Namespace, graph, text: str):
     _check_options(args, graph)
     layers = [n.strip() for n in args.layers.split(",")] if args.layers else None
     _plan(args, graph, layers)  # before NumPy's and matplotlib's imports (1-2 s), the run
-    from .. import paths
     from ..network import Network
-    from ..pictures.maps import picture, require_matplotlib
-    from ..pictures.page import FORMATS
-    from ..runner import staged, use_weights
+    from ..running.runner import staged, use_weights
+    from ..support import paths
+    from ..views.pictures.maps import picture, require_matplotlib
+    from ..views.pictures.page import FORMATS
 
     try:
         require_matplotlib()
@@ -105,7 +107,7 @@ def draw(args: argparse.Namespace, graph, text: str):
 def _plan(args: argparse.Namespace, graph, layers: list[str] | None) -> None:
     """The layers' names and the picture's size, from the graph alone (issue 19: a
     4 G-pixel picture ran the network and drew for 15 minutes before failing)."""
-    from ..pictures.page import LayerChoice, plan
+    from ..views.pictures.page import LayerChoice, plan
 
     try:
         plan(graph, layers, args.channels)
@@ -132,8 +134,8 @@ def _check_options(args: argparse.Namespace, graph) -> None:
 
 def one_example(path: Path, network, index: int) -> np.ndarray:
     """Example `index` of the input (the array itself if it is one example)."""
-    from ..inputs import read_input
-    from ..runner import fit_input
+    from ..running.inputs import read_input
+    from ..running.runner import fit_input
 
     with contextlib.closing(read_input(path)) as x:
         if fit_input(x, network, path):

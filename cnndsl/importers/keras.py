@@ -24,11 +24,11 @@ from typing import Any
 import numpy as np
 
 from ..errors import NOWHERE
-from ..escaping import cnn_name
-from ..ir import Graph, Node
+from ..graph.ir import Graph, Node
 from ..layers import Layer, LayerError
 from ..layers.core import Input
-from ..shapes import Shape, format_shape
+from ..layers.shapes import Shape, format_shape
+from ..support.escaping import cnn_name
 from . import keras_apps, keras_layers
 from .keras_apps import APPLICATIONS
 from .keras_apps import LAYERS as APPLICATION_LAYERS

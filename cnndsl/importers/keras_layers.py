@@ -1,4 +1,4 @@
-"""Keras layers to catalogue layers: the inverse of `cnndsl.backends.keras.KerasSpecs`.
+"""Keras layers to catalogue layers: the inverse of `cnndsl.backends.keras.builder.KerasSpecs`.
 
 One entry per Keras class in `LAYERS`, reading the layer's config (what Keras saves, so
 what a `.keras` file holds) into the cnndsl layer that computes the same function.
@@ -15,23 +15,14 @@ from typing import Any
 
 import numpy as np
 
-from ..activations import ACTIVATIONS, Activation, canonical_activation
 from ..layers import Layer
+from ..layers.activations import ACTIVATIONS, Activation, canonical_activation
 from ..layers.conv import Conv, Deconv, DWConv, SepConv
-from ..layers.core import (
-    ActivationStep,
-    Crop,
-    Dense,
-    Dropout,
-    Flatten,
-    Reshape,
-    Upsample,
-    ZeroPad,
-)
+from ..layers.core import ActivationStep, Crop, Dense, Dropout, Flatten, Reshape, Upsample, ZeroPad
 from ..layers.merge import Add, Avg, Concat, Max, Mul
 from ..layers.norm import BatchNorm, LayerNorm, Normalize, Rescale
 from ..layers.pooling import GAP, GMP, AvgPool, MaxPool
-from ..shapes import Shape
+from ..layers.shapes import Shape
 
 NOT_YET_HINT = ("it comes with a later language version (docs/language.md); until then, "
                 "change the model or leave the layer out")

@@ -24,8 +24,8 @@ from collections import defaultdict
 from dataclasses import dataclass
 from typing import Any
 
-from ..activations import canonical_activation
 from ..layers import Layer
+from ..layers.activations import canonical_activation
 from ..layers.core import ActivationStep
 from ..layers.merge import Add, Max, Mul
 from .keras_layers import Refused

@@ -3,23 +3,16 @@
 Adding a layer kind means writing its class in one of these modules (`core`, `conv`,
 `pooling`, `norm`, `merge`) and listing it in `KINDS`; the grammar never changes, and a
 conformance test checks every backend has it.
+
+Imports: `syntax` (a kind reads its written arguments through `arguments`) and
+`support`. The catalogue never imports what is built from it.
 """
 
 from __future__ import annotations
 
 from .base import GLOBAL, Inputs, Layer, LayerError, Window, rank_word
 from .conv import Conv, Deconv, DWConv, SepConv
-from .core import (
-    ActivationStep,
-    Crop,
-    Dense,
-    Dropout,
-    Flatten,
-    Input,
-    Reshape,
-    Upsample,
-    ZeroPad,
-)
+from .core import ActivationStep, Crop, Dense, Dropout, Flatten, Input, Reshape, Upsample, ZeroPad
 from .merge import Add, Avg, Concat, Max, Merge, Mul
 from .norm import BatchNorm, LayerNorm, Normalize, Rescale
 from .pooling import GAP, GMP, AvgPool, MaxPool

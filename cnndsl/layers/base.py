@@ -12,10 +12,10 @@ from fractions import Fraction
 from math import prod
 from typing import ClassVar
 
-from ..activations import Activation
-from ..args import ArgReader
 from ..errors import Span
-from ..shapes import Shape, elements
+from .activations import Activation
+from .arguments import ArgReader
+from .shapes import Shape, elements
 
 Inputs = tuple[Shape, ...]
 

@@ -13,9 +13,8 @@ from fractions import Fraction
 from math import ceil, gcd, prod
 from typing import ClassVar
 
-from ..activations import Activation
-from ..args import ArgReader
-from ..shapes import Shape, conv_length, deconv_length, effective_kernel, format_shape
+from .activations import Activation
+from .arguments import ArgReader
 from .base import (
     Inputs,
     Layer,
@@ -26,6 +25,7 @@ from .base import (
     kernel_and_bias,
     rank_word,
 )
+from .shapes import Shape, conv_length, deconv_length, effective_kernel, format_shape
 
 SPATIAL = (2, 3, 4)
 

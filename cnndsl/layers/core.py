@@ -8,10 +8,10 @@ from fractions import Fraction
 from math import prod
 from typing import ClassVar
 
-from ..activations import ACTIVATIONS, Activation, canonical_activation
-from ..limits import MAX_RANK
-from ..shapes import Shape, format_shape
+from ..support.limits import MAX_RANK
+from .activations import ACTIVATIONS, Activation, canonical_activation
 from .base import GLOBAL, Layer, LayerError, Window, epilogue_flops, kernel_and_bias
+from .shapes import Shape, format_shape
 
 SPATIAL = (2, 3, 4)
 

@@ -6,8 +6,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 from math import prod
 
-from ..shapes import format_shape
 from .base import Layer, LayerError
+from .shapes import format_shape
 
 
 def _shapes(inputs) -> str:

@@ -8,9 +8,9 @@ from __future__ import annotations
 from dataclasses import dataclass
 from math import prod
 
-from ..args import ArgReader
-from ..shapes import Shape
+from .arguments import ArgReader
 from .base import Layer, LayerError, Variable
+from .shapes import Shape
 
 
 def read_eps(a: ArgReader) -> float:

@@ -5,8 +5,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 from math import prod
 
-from ..shapes import conv_length, format_shape
 from .base import GLOBAL, Layer, LayerError, Window
+from .shapes import conv_length, format_shape
 
 SPATIAL = (2, 3, 4)
 

@@ -19,10 +19,10 @@ from __future__ import annotations
 
 import re
 
-from .. import ast
-from ..activations import ACTIVATIONS
 from ..errors import did_you_mean
+from ..syntax import ast
 from . import KINDS, MERGES
+from .activations import ACTIVATIONS
 from .core import ActivationStep, Input
 
 MERGE_WORDS = (*MERGES, "residual")

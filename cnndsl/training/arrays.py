@@ -18,7 +18,7 @@ from pathlib import Path
 import numpy as np
 
 from ..errors import shown
-from ..files import FileError, available_memory, open_regular, unreadable
+from ..support.files import FileError, available_memory, open_regular, unreadable
 
 SAVE_HINT = "save it with np.savez(PATH, x=examples, y=labels)"
 _LOCAL_HEADER = struct.Struct("<4s5H3I2H")  # a zip member's local header, before its name

@@ -19,7 +19,7 @@ import os
 from dataclasses import dataclass
 
 from ..errors import shown
-from ..files import FileError
+from ..support.files import FileError
 
 EXAMPLE = ('e.g. TF_CONFIG=\'{"cluster": {"worker": ["host1:12345", "host2:12345"]}, '
            '"task": {"type": "worker", "index": 0}}\' (docs/training.md)')

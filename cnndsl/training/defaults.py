@@ -18,8 +18,8 @@ from dataclasses import dataclass
 import numpy as np
 
 from ..errors import shown
-from ..files import FileError
-from ..ir import Graph
+from ..graph.ir import Graph
+from ..support.files import FileError
 from .arrays import Arrays
 
 

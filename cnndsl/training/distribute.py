@@ -15,7 +15,7 @@ import contextlib
 from collections.abc import Iterator
 from typing import TYPE_CHECKING
 
-from ..files import FileError
+from ..support.files import FileError
 
 if TYPE_CHECKING:  # the CLI imports STRATEGIES at start: sockets and processes wait till used
     from . import watchdog
@@ -75,7 +75,7 @@ class Placement:
         """The strategy (`setup`); for a cluster, within the timeout or not at all."""
         if self.strategy != "multiworker":
             return setup(self.strategy, self.devices)
-        from ..cli import tell
+        from ..support.console import tell
         from . import cluster, meeting, watchdog
 
         meeting.meet(cluster.read(), self.timeout, tell)

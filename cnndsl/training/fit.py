@@ -22,10 +22,10 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from .. import signals
 from ..errors import shown
-from ..files import FileError
-from ..ir import Graph
+from ..graph.ir import Graph
+from ..support import signals
+from ..support.files import FileError
 from . import progress
 from .defaults import Task
 from .history import history_callback
@@ -80,7 +80,7 @@ def check_checkpoints(settings: Settings) -> None:
         raise FileError(found[-1][1], f"the run is finished: epoch {found[-1][0]} of "
                         f"{settings.epochs}", "raise --epochs to train further")
     if settings.resume:
-        from ..compile import check_keras_file
+        from ..backends.keras.loading import check_keras_file
 
         check_keras_file(found[-1][1])  # what it declares, as for any .keras read
 
@@ -123,7 +123,7 @@ def model_for(graph: Graph, task: Task, settings: Settings, weights: Path | None
     if settings.resume and found:
         return keras.saving.load_model(found[-1][1], safe_mode=True), found[-1][0]
     if weights is not None:
-        from ..compile import fit, read_weights
+        from ..backends.given import fit, read_weights
 
         values = read_weights(weights)
         fit(graph, values, weights)

@@ -16,8 +16,8 @@ from collections.abc import Iterator
 from pathlib import Path
 
 from ..errors import shown
-from ..files import FileError
-from ..ir import Graph
+from ..graph.ir import Graph
+from ..support.files import FileError
 from . import arrays, images
 from .defaults import Task, dims, output_activation
 

@@ -22,7 +22,7 @@ import csv
 import io
 from pathlib import Path
 
-from .. import files
+from ..support import files
 
 NA = "NA"
 

@@ -22,7 +22,7 @@ import re
 from pathlib import Path
 
 from ..errors import shown
-from ..files import FileError, open_regular, unreadable
+from ..support.files import FileError, open_regular, unreadable
 
 FORMATS = "PNG, JPEG, GIF, BMP or WebP"
 HINT = "remove the file from the folder, or replace it with a readable image"

@@ -29,7 +29,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 
 from ..errors import shown
-from ..files import FileError
+from ..support.files import FileError
 from .cluster import Cluster
 
 _POLL = 0.25  # seconds between two rounds of connecting

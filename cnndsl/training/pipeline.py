@@ -20,7 +20,7 @@ from pathlib import Path
 
 import numpy as np
 
-from ..files import FileError, available_memory
+from ..support.files import FileError, available_memory
 from .arrays import Arrays, rows_of
 
 

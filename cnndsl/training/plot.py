@@ -6,7 +6,7 @@ from __future__ import annotations
 import csv
 from pathlib import Path
 
-from ..files import FileError, staged
+from ..support.files import FileError, staged
 
 INSTALL = "pip install 'cnndsl[plot]'"
 

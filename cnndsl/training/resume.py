@@ -17,8 +17,8 @@ from pathlib import Path
 from typing import Any
 
 from ..errors import shown
-from ..files import FileError, open_regular, unreadable
-from ..ir import Graph
+from ..graph.ir import Graph
+from ..support.files import FileError, open_regular, unreadable
 
 SHOWN = 3  # differences said; the others are counted
 
@@ -40,7 +40,7 @@ def check(graph: Graph, spec: str, checkpoint: Path, backend) -> None:
 
 def _saved(checkpoint: Path, limit: int) -> dict:
     """The checkpoint's `config.json`; one over `limit` bytes is another network's."""
-    from ..compile import check_keras_file
+    from ..backends.keras.loading import check_keras_file
 
     check_keras_file(checkpoint)
     try:

@@ -1,12 +1,11 @@
 """A `cnndsl train` run: the data opened and checked, Keras's fit, the model written.
 
-The command's module (`cnndsl.commands.train`) only declares its arguments, so that every
-other command starts without NumPy; it calls `run` here.
+The command (`cnndsl.commands.train`) calls these once its arguments are read; this module
+is imported only then, so that every other command starts without NumPy.
 """
 
 from __future__ import annotations
 
-import argparse
 import contextlib
 import dataclasses
 import sys
@@ -14,44 +13,12 @@ import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 
-from .. import paths, signals
-from ..errors import CnnError, shown
-from ..files import FileError
-from ..ir import Graph
+from ..errors import shown
+from ..graph.ir import Graph
+from ..support import paths, signals
+from ..support.files import FileError
 from . import arrays, defaults, distribute, fit, folders, pipeline, resume, splits, watchdog
 from . import plot as plotting
-
-
-def run(args: argparse.Namespace) -> int:
-    """The command: checks without TensorFlow, then training, then the model written."""
-    from ..cli import EXIT_OK, UserError, load, say
-
-    display, graph, text = load(args.file)
-    output = Path(args.output)
-    try:
-        if not graph.single:
-            raise FileError(args.file, "training takes a network of one input and one "
-                            "output", "train a network of one chain, or in Keras directly")
-        settings = settings_of(args, output)
-        check_files(args, output, settings)
-        data, task = open_data(graph, args.data, args.val, args.val_split, args.seed)
-        task = defaults.overridden(task, args.loss, args.metrics)
-        settings = dataclasses.replace(settings, batch_size=batch_for(graph, data,
-                                                                      args.batch_size))
-        fit.check_checkpoints(settings)
-        split = held_out(args, data, settings)
-        with folders.named_bad_image(data.folder, graph.input.shape[-1]):
-            history, wrote = train(graph, data, task, settings, args, split)
-    except FileError as e:
-        raise UserError(e.render()) from None
-    except CnnError as e:
-        raise UserError(e.render(text, display)) from None
-    last = {k: v[-1] for k, v in history.items()}
-    shown_metrics = ", ".join(f"{k} {v:.4f}" for k, v in last.items())
-    epochs = len(next(iter(history.values()), []))
-    target = shown(output) if wrote else f"this worker trained; the chief writes {shown(output)}"
-    say(f"ok: {target} ({epochs} epochs: {shown_metrics})")
-    return EXIT_OK
 
 
 @dataclass(frozen=True)
@@ -131,7 +98,7 @@ def check_files(args, output: Path, settings: fit.Settings) -> None:
         raise FileError(args.weights, "no such file", "--weights takes an .npz keyed "
                         "LAYER/VARIABLE or a .keras model")
     if args.weights is not None and Path(args.weights).suffix.lower() == ".keras":
-        from ..compile import check_keras_file
+        from ..backends.keras.loading import check_keras_file
 
         check_keras_file(Path(args.weights))  # before TensorFlow, as evaluate does
     distribute.check(args.strategy)
@@ -171,9 +138,10 @@ def fitted(graph: Graph, data: Data, task: defaults.Task, settings: fit.Settings
            output: Path, checkpoints_to: Path | None,
            placement: distribute.Placement, split: dict | None) -> dict[str, list[float]]:
     """Train, save the model to `output`, plot; the history."""
-    from ..compile import keras_backend, writing
+    from ..backends.keras import runtime
+    from ..support.files import writing
 
-    with keras_backend(output, "training", "cnndsl train") as backend:
+    with runtime.keras_backend(output, "training", "cnndsl train") as backend:
         import keras
         import tensorflow as tf
 
@@ -237,7 +205,7 @@ def datasets(graph: Graph, data: Data, settings: fit.Settings, first: int, repli
 
 
 def _say_resumable(settings: fit.Settings) -> None:
-    from ..cli import tell
+    from ..support.console import tell
 
     found = fit.checkpoints(settings.checkpoint_dir)
     if found:

@@ -28,9 +28,9 @@ from typing import Any
 
 import numpy as np
 
-from .. import files
 from ..errors import shown
-from ..files import FileError, open_regular, unreadable
+from ..support import files
+from ..support.files import FileError, open_regular, unreadable
 from .arrays import Arrays
 
 RECORD = "split.json"  # in the checkpoint directory

@@ -3,7 +3,7 @@
 While TensorFlow forms a multi-worker cluster (`MultiWorkerMirroredStrategy()`, every
 task registering with the coordination service), the main thread waits in C++ *holding
 the GIL* until every task has come: forever if one never does. No Python code runs in
-the process meanwhile, in any thread, so neither `cnndsl.signals` (a handler runs
+the process meanwhile, in any thread, so neither `cnndsl.support.signals` (a handler runs
 between two bytecodes of the main thread) nor a Python watchdog thread can act; and
 TensorFlow's preemption notifier installs its own SIGTERM handler then, which only
 records the signal. `meeting.meet` makes that wait a moment; what works without the GIL
@@ -59,7 +59,7 @@ def bounded(timeout: float, ending: Ending) -> Iterator[None]:
     For the main thread of a process that ends after the command (`cnndsl`)."""
     import faulthandler
 
-    from .. import signals
+    from ..support import signals
 
     read, write = os.pipe()
     try:

@@ -52,7 +52,7 @@ from collections.abc import Callable, Sequence
 
 import numpy as np
 
-from ...activations import LEAKY_RELU_DEFAULT_SLOPE, Activation
+from ...layers.activations import LEAKY_RELU_DEFAULT_SLOPE, Activation
 
 __all__ = ["apply", "relu", "zeros", "erf", "erfc", "SELU_ALPHA", "SELU_SCALE"]
 

@@ -19,7 +19,7 @@ from math import prod
 import numpy as np
 from numpy.lib.stride_tricks import as_strided
 
-from ...shapes import deconv_length
+from ...layers.shapes import deconv_length
 from .geometry import output_sizes, pad_input, windows
 from .memory import BufferPool, thread_buffer
 from .targets import Direct, Epilogue, PoolAfter, Pooled

@@ -11,13 +11,16 @@ tolerance the backends are held to; `fuse=False` gives the step-by-step form.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, field
 
 import numpy as np
 
-from ...activations import Activation
-from ...ir import Graph
-from ...shapes import same_padding
+from ...graph.ir import Graph
+from ...layers.activations import Activation
+from ...layers.shapes import same_padding
+from . import activations
+from .memory import thread_rows
 
 # Kinds whose output channels have a bias a batch norm can be folded into.
 FOLDABLE = ("conv", "dwconv", "sepconv", "deconv", "dense")
@@ -129,3 +132,50 @@ def fold_batchnorm(bias: np.ndarray | None, bn: dict[str, np.ndarray], eps: floa
     base = np.zeros_like(scale) if bias is None else bias
     shift = (base - bn["moving_mean"]) * scale
     return scale, shift + bn["beta"] if "beta" in bn else shift
+
+
+def scaled(kind: str, w: dict[str, np.ndarray], scale: np.ndarray) -> dict[str, np.ndarray]:
+    """Weights with each output channel multiplied by `scale` (batch norm folding)."""
+    w = dict(w)
+    if kind == "dwconv":
+        kernel = w["depthwise_kernel"]
+        w["depthwise_kernel"] = kernel * scale.reshape(kernel.shape[-2:])
+    elif kind == "sepconv":
+        w["pointwise_kernel"] = w["pointwise_kernel"] * scale
+    elif kind == "deconv":
+        w["kernel"] = w["kernel"] * scale[:, None]
+    else:
+        w["kernel"] = w["kernel"] * scale
+    return w
+
+
+def epilogue(bias: np.ndarray | None,
+              activation: Activation | None) -> Callable[[np.ndarray], None] | None:
+    """Bias add and activation, in place on a (rows, channels) output tile.
+
+    The bias is added from a block of whole rows of it (about `activations.BLOCK`
+    values, in a buffer of the thread's, see `memory.thread_rows`): adding two contiguous
+    arrays runs NumPy's vectorised loop, while broadcasting a row of a few dozen channels
+    ran at a third of the speed here."""
+    if bias is None and activation is None:
+        return None
+    rows = max(1, activations.BLOCK // max(bias.size, 1)) if bias is not None else 0
+
+    def apply(tile: np.ndarray) -> None:
+        if bias is not None:
+            if tile.flags.c_contiguous and tile.ndim == 2:
+                block = thread_rows(bias, min(rows, len(tile)))
+                for r0 in range(0, len(tile), rows):
+                    part = tile[r0:r0 + rows]
+                    np.add(part, block[:len(part)], out=part)
+            else:
+                tile += bias
+        if relu:  # the common case, without `apply`'s checks: a tile is ours and float
+            activations.relu(tile)
+        elif activation is not None:
+            result = activations.apply(activation, tile)
+            if result is not tile:
+                tile[...] = result
+
+    relu = activation is not None and activation.name == "relu"
+    return apply

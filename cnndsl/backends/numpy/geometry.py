@@ -9,7 +9,7 @@ from __future__ import annotations
 import numpy as np
 from numpy.lib.stride_tricks import as_strided
 
-from ...shapes import conv_length, same_padding
+from ...layers.shapes import conv_length, same_padding
 from .memory import BufferPool
 from .threads import parallel_slices
 

@@ -10,17 +10,17 @@ its last use, so memory stays near the largest few activations.
 from __future__ import annotations
 
 import threading
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 from typing import Any
 
 import numpy as np
 
-from ...activations import Activation
 from ...errors import CnnError
-from ...ir import Graph, Node
-from ...weights import check_weights
+from ...graph.ir import Graph, Node
+from ...layers.activations import Activation
+from ..weights import check_weights
 from . import activations, convolution, fusion, pooling
-from .memory import BufferPool, thread_rows
+from .memory import BufferPool
 from .targets import PoolAfter
 from .threads import batch_shares, map_shares, parallel_slices, quietly
 
@@ -32,7 +32,7 @@ class Interpreter:
 
     Args:
         graph: a typed network (`cnndsl.compile_text`).
-        weights: arrays by `LAYER/VARIABLE` (see `cnndsl.weights`); checked here.
+        weights: arrays by `LAYER/VARIABLE` (see `cnndsl.backends.weights`); checked here.
         dtype: float32 (default) or float64; weights and inputs are cast once.
         fuse: fold batch norm and activations into the layer before them.
         keep: keep every layer's output (for `--layers`); turns fusion and in-place
@@ -74,17 +74,17 @@ class Interpreter:
             bn_node = self.graph.nodes[bn_index]
             scale, bias = fusion.fold_batchnorm(w.get("bias"), self._weights(bn_node, weights),
                                                 bn_node.layer.eps)  # type: ignore[attr-defined]
-            w = _scaled(node.kind, w, scale)
+            w = fusion.scaled(node.kind, w, scale)
             w["bias"] = bias
         activation = self.plan.activation.get(node.index) or getattr(node.layer, "activation",
                                                                      None)
-        w["epilogue"] = _epilogue(w.get("bias"), activation)
+        w["epilogue"] = fusion.epilogue(w.get("bias"), activation)
         pool_index = self.plan.pool.get(node.index)
         if pool_index is not None:
             pool = self.graph.nodes[pool_index].layer
             w["then"] = PoolAfter(
                 pool.kernel, pool.stride,  # type: ignore[attr-defined]
-                _epilogue(None, self.plan.activation.get(pool_index)),
+                fusion.epilogue(None, self.plan.activation.get(pool_index)),
                 first=pool.kind == "maxpool" and fusion.commutes_with_max(activation),
                 average=pool.kind == "avgpool")
         return w
@@ -406,50 +406,3 @@ def _activate(function: Activation, y: np.ndarray) -> None:
             y2[s] = result
 
     parallel_slices(part, len(y2), ROWS_PER_SLICE // 8)
-
-
-def _scaled(kind: str, w: dict[str, np.ndarray], scale: np.ndarray) -> dict[str, np.ndarray]:
-    """Weights with each output channel multiplied by `scale` (batch norm folding)."""
-    w = dict(w)
-    if kind == "dwconv":
-        kernel = w["depthwise_kernel"]
-        w["depthwise_kernel"] = kernel * scale.reshape(kernel.shape[-2:])
-    elif kind == "sepconv":
-        w["pointwise_kernel"] = w["pointwise_kernel"] * scale
-    elif kind == "deconv":
-        w["kernel"] = w["kernel"] * scale[:, None]
-    else:
-        w["kernel"] = w["kernel"] * scale
-    return w
-
-
-def _epilogue(bias: np.ndarray | None,
-              activation: Activation | None) -> Callable[[np.ndarray], None] | None:
-    """Bias add and activation, in place on a (rows, channels) output tile.
-
-    The bias is added from a block of whole rows of it (about `activations.BLOCK`
-    values, in a buffer of the thread's, see `memory.thread_rows`): adding two contiguous
-    arrays runs NumPy's vectorised loop, while broadcasting a row of a few dozen channels
-    ran at a third of the speed here."""
-    if bias is None and activation is None:
-        return None
-    rows = max(1, activations.BLOCK // max(bias.size, 1)) if bias is not None else 0
-
-    def apply(tile: np.ndarray) -> None:
-        if bias is not None:
-            if tile.flags.c_contiguous and tile.ndim == 2:
-                block = thread_rows(bias, min(rows, len(tile)))
-                for r0 in range(0, len(tile), rows):
-                    part = tile[r0:r0 + rows]
-                    np.add(part, block[:len(part)], out=part)
-            else:
-                tile += bias
-        if relu:  # the common case, without `apply`'s checks: a tile is ours and float
-            activations.relu(tile)
-        elif activation is not None:
-            result = activations.apply(activation, tile)
-            if result is not tile:
-                tile[...] = result
-
-    relu = activation is not None and activation.name == "relu"
-    return apply

@@ -21,7 +21,7 @@ from pathlib import Path
 import numpy as np
 
 from ...errors import CnnError
-from ...ir import Graph
+from ...graph.ir import Graph
 from .emitter import FIRST, LAST, Emitter, in_layout, permutation
 
 DEFAULT_OPSET = 17  # LayerNormalization's; read by onnxruntime >= 1.13, TensorRT 8.6
@@ -51,7 +51,7 @@ def build_model(graph: Graph, weights: Mapping[str, np.ndarray], opset: int = DE
     """The network as an `onnx.ModelProto` carrying `weights` (keyed `LAYER/VARIABLE`),
     checked by `onnx.checker` with full shape inference."""
     onnx = onnx_module()
-    from ...weights import check_weights
+    from ..weights import check_weights
     from .layers import OnnxLayers
 
     check_weights(graph, weights)
@@ -104,7 +104,7 @@ def _gib(size: int) -> str:
 
 def save_model(model, path: Path | None) -> None:
     """Write the model atomically to `path`, or to standard output if None."""
-    from ...files import staged, staged_stdout
+    from ...support.files import staged, staged_stdout
 
     data = model.SerializeToString()
     with staged(path, suffix=".onnx") if path is not None else \

@@ -13,7 +13,7 @@ from __future__ import annotations
 import math
 from collections.abc import Callable
 
-from ...activations import LEAKY_RELU_DEFAULT_SLOPE, Activation
+from ...layers.activations import LEAKY_RELU_DEFAULT_SLOPE, Activation
 from .emitter import Emitter
 
 Write = Callable[[Emitter, str, str, str, int], str]

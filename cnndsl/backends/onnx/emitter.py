@@ -20,8 +20,8 @@ from typing import Any
 import numpy as np
 
 from ...errors import CnnError
-from ...ir import Graph, Node
-from ...shapes import Shape
+from ...graph.ir import Graph, Node
+from ...layers.shapes import Shape
 
 LAST, FIRST = "channels_last", "channels_first"
 

@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from ...shapes import Shape, same_padding
+from ...layers.shapes import Shape, same_padding
 
 
 def conv_pads(sizes: Shape, kernel: Shape, stride: Shape, dilation: Shape,

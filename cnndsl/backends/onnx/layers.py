@@ -17,7 +17,7 @@ from __future__ import annotations
 import numpy as np
 
 from ...errors import CnnError
-from ...ir import Node
+from ...graph.ir import Node
 from .activations import activate
 from .emitter import FIRST, LAST, Emitter, channel_axis, in_layout, spatial_axes
 from .geometry import conv_pads, deconv_pads, depthwise_kernel, onnx_kernel
