@@ -3,13 +3,17 @@
 its inverse (SpaceToDepth's own order is DCR's, so it is written as Reshape and
 Transpose), channels-first; `channel_shuffle` Reshape-Transpose-Reshape and a split's
 parts Slice, in the layout their input is in; `split` Concat; `flatten chw` a Reshape
-of the channels-first value; bilinear upsampling Resize (linear, half_pixel).
+of the channels-first value; bilinear upsampling two MatMuls by its interpolation
+matrices (see `upsample_bilinear` for why not Resize).
 
 A mixin of `OnnxLayers`, which supplies `op`, `x`, `ints`, `home_of` and the names.
 """
 
 from __future__ import annotations
 
+import numpy as np
+
+from ..numpy.rearrange import bilinear_taps
 from .emitter import FIRST, channel_axis, in_layout
 
 
@@ -67,9 +71,23 @@ class RearrangeOps:
                        node.name), FIRST
 
     def upsample_bilinear(self, node, layer):
-        name = node.name
-        scales = [1.0, 1.0, *map(float, layer.factors)]
-        y = self.op("Resize", [self.x(node, FIRST), "", self.const(f"{name}/scales", scales)],
-                    self.name(node, FIRST), name, mode="linear",
-                    coordinate_transformation_mode="half_pixel")
-        return y, FIRST
+        """Two MatMuls by the interpolation matrices (two weights a row, NumPy's taps):
+        the same function as Resize (linear, half_pixel), which ONNX's shape inference
+        leaves without the batch axis's name (its scales cover every axis, and even
+        opset 18's `axes` does not keep it)."""
+        name, x = node.name, self.x(node, FIRST)
+        (h, w), (fh, fw) = node.in_shapes[0][:2], layer.factors
+        rows = self.const(f"{name}/rows", interpolation(h, fh))  # (H·f, H) @ x
+        y = self.op("MatMul", [rows, x], f"{name}/rows_resized", f"{name}/rows")
+        columns = self.const(f"{name}/columns", interpolation(w, fw).T)  # x @ (W, W·f)
+        return self.op("MatMul", [y, columns], self.name(node, FIRST), name), FIRST
+
+
+def interpolation(size: int, factor: int) -> np.ndarray:
+    """The (size·factor, size) matrix of half-pixel linear interpolation along an axis."""
+    lower, upper, frac = bilinear_taps(size, factor, np.float32)
+    matrix = np.zeros((size * factor, size), np.float32)
+    rows = np.arange(size * factor)
+    np.add.at(matrix, (rows, lower), 1 - frac)
+    np.add.at(matrix, (rows, upper), frac)
+    return matrix
