@@ -7,15 +7,14 @@ model. One network of two inputs holds every step, so Keras is loaded once."""
 
 from __future__ import annotations
 
-import json
 import os
-import subprocess
-import sys
 
 import numpy as np
 import pytest
+from plain_keras import run_without_cnndsl
 
 import cnndsl
+from cnndsl.backends.numpy import Interpreter
 from cnndsl.backends.weights import init_weights
 from cnndsl.cli import main
 
@@ -38,20 +37,6 @@ output @a, @b
 PARAMS = (3*3*2*12 + 12) + (1*1*32*8 + 8) + (3*3*8*2 + 8*2*6 + 6) + (1*1*22*5 + 5) \
     + (12*18*5*3 + 3) + (3*3*3 + 3*3*4 + 4) + (2*2 + 2)
 
-LOAD_WITHOUT_CNNDSL = r"""
-import sys
-sys.modules["cnndsl"] = None
-import json, keras, numpy as np
-model = keras.saving.load_model(sys.argv[1], safe_mode=True, compile=False)
-xs = np.load(sys.argv[2])
-outs = model([xs["image"], xs["seq"]], training=False)
-np.savez(sys.argv[3], a=np.asarray(outs[0]), b=np.asarray(outs[1]))
-print(json.dumps({"params": model.count_params(),
-                  "classes": sorted({type(layer).__module__.split(".")[0]
-                                     for layer in model.layers})}))
-"""
-
-
 @pytest.fixture(scope="module")
 def keras():
     os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
@@ -68,7 +53,6 @@ def compiled(keras, tmp_path_factory):
     rng = np.random.default_rng(7)
     xs = {"image": rng.standard_normal((3, 6, 6, 8)).astype(np.float32),
           "seq": rng.standard_normal((3, 10, 6)).astype(np.float32)}
-    np.savez(work / "x.npz", **xs)
     return work, cnndsl.load(spec), xs
 
 
@@ -80,21 +64,12 @@ def test_report_counts_by_hand():
 
 def test_the_keras_file_loads_without_cnndsl_and_computes_the_numpy_numbers(compiled):
     work, net, xs = compiled
-    env = {k: v for k, v in os.environ.items() if k != "PYTHONPATH"}
-    env["TF_CPP_MIN_LOG_LEVEL"] = "2"
-    result = subprocess.run([sys.executable, "-c", LOAD_WITHOUT_CNNDSL, str(work / "v3.keras"),
-                             str(work / "x.npz"), str(work / "keras.npz")], cwd=work, env=env,
-                            capture_output=True, text=True, timeout=300)
-    assert result.returncode == 0, result.stderr[-3000:]
-    loaded = json.loads(result.stdout.splitlines()[-1])
+    outs, loaded = run_without_cnndsl(work / "v3.keras", [xs["image"], xs["seq"]])
     assert loaded == {"params": PARAMS, "classes": ["keras"]}
-    from cnndsl.backends.numpy import Interpreter
-
     expected = Interpreter(net.graph, init_weights(net.graph, 3)).run_many(
         [xs["image"], xs["seq"]])
-    got = np.load(work / "keras.npz")
-    for name, value in zip("ab", expected):
-        np.testing.assert_allclose(got[name], value, rtol=0, atol=1e-5, err_msg=name)
+    for name, got, value in zip("ab", outs, expected):
+        np.testing.assert_allclose(got, value, rtol=0, atol=1e-5, err_msg=name)
 
 
 def test_python_source_builds_the_same_model(keras, compiled):
