@@ -466,6 +466,8 @@ ROWS = [
     row("split with more sizes than branches",
         "input 4x4x64 -> split 24,30,10 { id | relu }\n", 1, 23,
         ["3 sizes for 2 branches"], hint="one size per branch"),
+    row("split with one size for two branches", "input 4x4x64 -> split 64 { id | relu }\n",
+        1, 23, ["gives 1 size for 2 branches"], hint="one size per branch"),
     row("split into unequal parts", "input 4x4x63 -> split { id | relu }\n", 1, 17,
         ["63", "not divisible by 2"], hint="`split 31,32 { ... }`"),
     row("split into more parts than channels", "input 4x4x2 -> split { id | id | id }\n", 1,

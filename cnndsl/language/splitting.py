@@ -78,7 +78,8 @@ def part_sizes(step: ast.Merge, shape: Shape | None, env: Env) -> list[int] | No
              for s in step.parts.items]
     written = f"`split {_written(step.parts)}`"
     if len(sizes) != count:
-        raise CnnError(f"{written} gives {len(sizes)} sizes for {count} branches",
+        raise CnnError(f"{written} gives {len(sizes)} size{'s' * (len(sizes) != 1)} for {count} "
+                       "branches",
                        step.parts.span, "write one size per branch, in order, or none for "
                        "equal parts")
     if sum(sizes) != channels:
