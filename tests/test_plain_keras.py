@@ -104,6 +104,14 @@ input 6x8x8x2
   -> add { gap | gmp } -> dense 2
 """
 NETS = {"vectors": VECTORS, "images": IMAGES, "sequences": SEQUENCES, "volumes": VOLUMES}
+# version 3: rearranging (built from Reshape, Permute, Cropping1D and Flatten in Keras)
+NETS["rearranging"] = """
+input 6x6x8
+  -> pixel_shuffle 2 -> conv 3 x12 same -> pixel_unshuffle 2 -> channel_shuffle 4
+  -> split 16,32 { id | conv 1 x8 relu }
+  -> split { relu | sepconv 3 x6 same mult=2 | add { tanh } }
+  -> upsample 2 bilinear -> conv 1 x5 leaky_relu=0.1 -> flatten chw -> dense 3
+"""
 
 # A sitecustomize.py (put first on PYTHONPATH) that refuses the packages named in
 # $BLOCKED_PACKAGES as if they were not installed, and notes each attempt in $BLOCKED_LOG.
