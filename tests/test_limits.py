@@ -315,6 +315,15 @@ def test_id_branches_count_as_layers_while_expanding(tmp_path, capsys):
     assert "each `id` branch counts as a layer" in err
 
 
+def test_a_merge_counts_as_a_layer_before_expanding(tmp_path, capsys):
+    """Issue 20: `add { relu | relu }` is three layers, so 33,334 of them and the input
+    are 100,003, refused at the repetition before any is made (a merge counted as no
+    layer made the estimate 66,669, and 100,000 layers were made before being refused)."""
+    source = "input 8 -> ( add { relu | relu } ) * 33334\n"
+    err = check_error(tmp_path, capsys, source, "would have more than 100,000 layers")
+    assert err.startswith(f"{tmp_path / 'net.cnn'}:1:12: error: "), err
+
+
 def test_expressions_evaluated_again_and_again_are_bounded(tmp_path, capsys):
     # `C` changes at every use, so no value can be kept: 500 steps, 100,000 times.
     source = "def b = dense {C+1" + "*1" * 497 + "}\ninput 8 -> ( b ) * {99999}\n"

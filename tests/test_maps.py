@@ -180,6 +180,46 @@ def test_signals_volumes_and_vectors():
     assert any("depth slice 3 of 4" in t.get_text() for t in volume.figure.axes[0].texts)
 
 
+def test_a_volume_shows_its_middle_depth_slice():
+    """Issue 20: a volume (D, H, W, C) is drawn by its middle slice, index D // 2 counted
+    from 0: of depth 4 the third (index 2), of depth 5 the third too. Each slice holds
+    100 * its index plus the cell's place, so the numbers say which slice is shown."""
+    for depth, shown_slice in ((4, 2), (5, 2)):
+        x = (100 * np.arange(depth)[:, None, None] + np.arange(16).reshape(4, 4))[..., None]
+        net = cnndsl.parse(f"input {depth}x4x4x1 -> conv 1 x1")
+        maps = net.maps(x.astype(float), layers=["input"])
+        assert written(maps.drawn["input/1"]) == [
+            [str(100 * shown_slice + 4 * i + j) for j in range(4)] for i in range(4)]
+        assert any(f"depth slice 3 of {depth}" in t.get_text()
+                   for t in maps.figure.axes[0].texts)
+
+
+def test_a_map_is_black_at_its_minimum_not_at_zero():
+    """Issue 20: a channel of values 100 to 199 (no numbers written: 10x10) is black at
+    100 and white at 199; a cell of 133 is a third of the way: grey 255 * 33/99 = 85 in
+    the picture (matplotlib's `gray` has 256 levels: floor(256/3) = 85)."""
+    values = (100 + np.arange(100, dtype=float)).reshape(10, 10, 1)
+    maps = cnndsl.parse("input 10x10x1 -> conv 1 x1").maps(values, layers=["input"])
+    drawn = maps.drawn["input/1"]
+    assert drawn.scale.get_text() == "100 … 199" and not drawn.numbers
+    canvas = maps.figure.canvas
+    canvas.draw()
+    pixels = np.asarray(canvas.buffer_rgba())
+    left, right, bottom, top = drawn.image.get_extent()
+    cell = (right - left) / 10
+    height = maps.figure.get_figheight()
+    dpi = maps.figure.dpi
+
+    def grey(i, j):  # the pixel at the centre of cell (row i, column j)
+        x, y = left + (j + 0.5) * cell, top - (i + 0.5) * cell
+        r, g, b, _ = pixels[int((height - y) * dpi), int(x * dpi)]
+        assert r == g == b
+        return int(r)
+
+    assert grey(0, 0) == 0 and grey(9, 9) == 255  # 100 black, 199 white
+    assert abs(grey(3, 3) - 85) <= 1  # 133
+
+
 def test_a_picture_too_big_to_encode_is_refused_before_running():
     net = cnndsl.parse("input 2x2x1 -> conv 1x1 x1000")
     # 1,000 maps of 1.5 inches at 100 dpi, plus 2.6 inches of labels and margin, across;

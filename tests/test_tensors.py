@@ -54,6 +54,13 @@ ERRORS = [
         notes=["line 1, column 12"]),
     row("bound by each pass of a repeat", "input 8 -> ( dense 8 as x ) * 2\n", 1, 25,
         ["`@x`", "already bound"], hint="block"),
+    # Issue 20: a block's scope holds each name once too, parameters included.
+    row("bound twice in a block", "def b = dense 4 as x -> dense 4 as x\ninput 8 -> b\n",
+        1, 36, ["`@x`", "already bound in this block"],
+        notes=["line 1, column 20", "in block `b`, used at line 2, column 12"]),
+    row("a block binds its tensor parameter's name",
+        "def b(@t) = dense 4 as t\ninput 8 as x -> b(@x)\n", 1, 24,
+        ["`@t`", "already bound in this block"], notes=["line 1, column 7"]),
     row("block sees no file names", "def b = add { id | @x }\ninput 8 as x -> b\n", 1, 20,
         ["`@x`", "not bound"], hint="block `b`"),
     # Whitespace means nothing, so a statement that starts with a layer reads as
@@ -124,6 +131,17 @@ def test_an_input_no_output_reads_is_left_out(tmp_path, capsys):
     assert "input `unused`" in w.message and w.line == 2
     graph = compile_text(source)
     assert [n.name for n in graph.input_nodes] == ["x"]
+
+
+def test_an_unread_input_is_not_kept_for_having_no_inputs(tmp_path, capsys):
+    """Issue 20: an input reads nothing, but that does not put it on a path to an output;
+    the graph, and what `check` counts, hold the two layers that are."""
+    source = "input 8 as x -> dense 2 as y\ninput 4 as unused\noutput @y\n"
+    graph = compile_text(source)
+    assert [(n.name, n.inputs) for n in graph.nodes] == [("x", ()), ("dense_1", (0,))]
+    assert graph.inputs == (0,) and graph.outputs == (1,)
+    r = run(tmp_path, capsys, source)
+    assert r.rc == 0 and r.out == "ok: 2 layers, 18 params\n"  # dense: 8*2 + 2
 
 
 def test_a_bound_result_used_later_is_not_dropped(tmp_path, capsys):
