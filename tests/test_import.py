@@ -16,8 +16,6 @@ the pip command. Keras tests skip without TensorFlow.
 
 from __future__ import annotations
 
-import contextlib
-import io
 import json
 import os
 import subprocess
@@ -26,10 +24,10 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from outcomes import cli
 from zoo import TOLERANCE, counts, randomised, relative_error, split
 
 from cnndsl import compile_file
-from cnndsl.cli import main
 
 ROOT = Path(__file__).resolve().parent.parent
 NO_KERAS = "TensorFlow/Keras not installed: pip install 'cnndsl[keras]'"
@@ -41,14 +39,6 @@ def keras():
     os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
     os.environ.setdefault("TF_ENABLE_ONEDNN_OPTS", "0")  # see tests/test_differential.py
     return pytest.importorskip("keras", reason=NO_KERAS)
-
-
-def cli(*argv) -> tuple[int, str, str]:
-    out, err = io.StringIO(), io.StringIO()
-    with contextlib.redirect_stdout(out), contextlib.redirect_stderr(err):
-        rc = main([str(a) for a in argv])
-    assert "Traceback" not in out.getvalue() + err.getvalue()
-    return rc, out.getvalue(), err.getvalue()
 
 
 def leftovers(directory: Path) -> list[str]:
