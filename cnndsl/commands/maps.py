@@ -18,7 +18,7 @@ from typing import TYPE_CHECKING
 from ..errors import MissingExtra, shown
 from ..support.files import FileError
 from ..views.pictures import MAX_CHANNELS, MAX_ROWS
-from .common import path
+from .common import EXIT_OK, load, path, user_errors
 
 if TYPE_CHECKING:  # NumPy is not imported until the command runs: `--help` stays quick
     import numpy as np
@@ -58,17 +58,11 @@ def add_parser(sub) -> None:
 
 def run(args: argparse.Namespace) -> int:
     """The command: checks, one example run, the picture written atomically."""
-    from ..errors import CnnError
     from ..support.console import say
-    from .common import EXIT_OK, UserError, load
 
-    display, graph, text = load(args.file)
-    try:
-        maps = draw(args, graph, text)
-    except FileError as e:
-        raise UserError(e.render()) from None
-    except CnnError as e:  # a layer kind the NumPy backend cannot run
-        raise UserError(e.render(text, display)) from None
+    spec = load(args.file)
+    with user_errors(spec):  # CnnError: a layer kind the NumPy backend cannot run
+        maps = draw(args, spec.graph, spec.text)
     drawn = sum(len(r.planes) for r in maps.rows)
     layers = "layer" if len(maps.rows) == 1 else "layers"
     also = f"; {maps.left_out} more layers left out (--layers)" if maps.left_out else ""

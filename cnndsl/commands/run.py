@@ -6,9 +6,9 @@ from __future__ import annotations
 import sys
 from pathlib import Path
 
-from ..errors import CnnError, shown
+from ..errors import shown
 from ..support.console import say
-from .common import EXIT_OK, UserError, load, path
+from .common import EXIT_OK, load, path, user_errors
 
 
 def add_parser(sub) -> None:
@@ -46,22 +46,17 @@ def run(args) -> int:
     from ..network import Network
     from ..running import many as runner_many
     from ..running import runner
-    from ..support import files
 
-    display, graph, text = load(args.file)
+    spec = load(args.file)
     layers = Path(args.layers) if args.layers else None
     # Several inputs or outputs: an .npz in, an .npz out, one array per name.
-    run_over = runner.run if graph.single else runner_many.run_many
-    try:
-        shape = run_over(Network(graph, text), Path(args.input), Path(args.output),
-                    weights=Path(args.weights) if args.weights else None,
-                    seed=args.seed, batch_size=args.batch_size, dtype=args.dtype,
-                    layers=layers, progress=None if args.quiet else sys.stderr,
-                    spec=None if args.file == "-" else Path(args.file))
-    except files.FileError as e:
-        raise UserError(e.render()) from None
-    except CnnError as e:  # a layer kind the NumPy backend cannot run
-        raise UserError(e.render(text, display)) from None
+    run_over = runner.run if spec.graph.single else runner_many.run_many
+    with user_errors(spec):  # CnnError: a layer kind the NumPy backend cannot run
+        shape = run_over(Network(spec.graph, spec.text), Path(args.input), Path(args.output),
+                         weights=Path(args.weights) if args.weights else None,
+                         seed=args.seed, batch_size=args.batch_size, dtype=args.dtype,
+                         layers=layers, progress=None if args.quiet else sys.stderr,
+                         spec=None if args.file == "-" else Path(args.file))
     also = f", every layer -> {shown(layers)}" if layers else ""
     say(f"ok: {shown(args.output)} {shape} {args.dtype}{also}")
     return EXIT_OK
