@@ -16,6 +16,8 @@ the pip command. Keras tests skip without TensorFlow.
 
 from __future__ import annotations
 
+import contextlib
+import io
 import json
 import os
 import subprocess
@@ -28,6 +30,7 @@ from outcomes import cli
 from zoo import TOLERANCE, counts, randomised, relative_error, split
 
 from cnndsl import compile_file
+from cnndsl.cli import main
 
 ROOT = Path(__file__).resolve().parent.parent
 NO_KERAS = "TensorFlow/Keras not installed: pip install 'cnndsl[keras]'"
@@ -423,6 +426,21 @@ def test_text_to_standard_output(keras, tmp_path):
     assert out.startswith("# sequential_2d: imported from m.keras")
     assert out.splitlines()[3].startswith("input 16x16x3")
     assert list(tmp_path.iterdir()) == [tmp_path / "m.keras"]
+
+
+def test_text_to_standard_output_is_the_files_bytes(keras, tmp_path):
+    """`-o -` writes what `-o NET.cnn` writes, UTF-8 whatever the terminal's encoding (as
+    `compile --emit python -o -` did): on an ASCII terminal, the header's `modèle.keras`
+    was `mod\\xe8le.keras`, a name no file has."""
+    keras.Sequential([keras.Input((4,)), keras.layers.Dense(2)]).save(tmp_path / "modèle.keras")
+    terminal = io.TextIOWrapper(io.BytesIO(), encoding="ascii")
+    with contextlib.redirect_stdout(terminal):
+        assert main(["import", str(tmp_path / "modèle.keras"), "-o", "-"]) == 0
+    terminal.flush()
+    assert cli("import", tmp_path / "modèle.keras")[0] == 0
+    written = (tmp_path / "modèle.cnn").read_bytes()
+    assert "imported from modèle.keras".encode() in written
+    assert terminal.buffer.getvalue() == written
 
 
 # ---- what cannot be imported ------------------------------------------------------------
