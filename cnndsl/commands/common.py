@@ -48,6 +48,17 @@ class Spec(NamedTuple):
     text: str
 
 
+def add_weights_arguments(parser, seed_options: dict, loaded: str = "") -> None:
+    """--weights W.npz or --seed: where the network's weights come from, one or the other;
+    `seed_options` are --seed's own (its default, metavar), `loaded` a note on reading a .keras."""
+    weights = parser.add_mutually_exclusive_group()
+    weights.add_argument("--weights", type=path, metavar="W.npz",
+                         help=f"weights keyed LAYER/VARIABLE, or a .keras model's {loaded}"
+                         "(default: initialised from --seed)")
+    weights.add_argument("--seed", type=int, **seed_options,
+                         help="seed of the Keras-like initial weights (default: 0)")
+
+
 def load(path: str, name: str | None = None) -> Spec:
     """The spec at `path` (`-`: standard input), or `UserError` with the rendered message."""
     from ..language.frontend import compile_text, decode

@@ -23,7 +23,7 @@ from ..errors import as_text, shown
 from ..support import paths
 from ..support.console import say
 from ..support.files import FileError
-from .common import EXIT_OK, load, path, user_errors, write_text
+from .common import EXIT_OK, add_weights_arguments, load, path, user_errors, write_text
 
 if TYPE_CHECKING:
     from ..graph.ir import Graph
@@ -53,12 +53,8 @@ def add_parser(sub) -> None:
                           "onnx for -o NAME.onnx, keras otherwise)")
     compile_.add_argument("--opset", type=int, metavar="K",
                           help="the ONNX operator set to write (default: 17)")
-    weights = compile_.add_mutually_exclusive_group()
-    weights.add_argument("--weights", type=path, metavar="W.npz",
-                         help="weights keyed LAYER/VARIABLE, or a .keras model's (default: "
-                         "initialised from --seed)")
-    weights.add_argument("--seed", type=int, metavar="N",
-                         help="seed of the Keras-like initial weights (default: 0)")
+    # No default seed: --emit python refuses one given, and ONNX and Keras take 0.
+    add_weights_arguments(compile_, {"metavar": "N"})
     compile_.add_argument("--name", help="the model's name (default: the file's stem)")
 
 

@@ -18,7 +18,7 @@ from typing import TYPE_CHECKING
 from ..errors import MissingExtra, shown
 from ..support.files import FileError
 from ..views.pictures import MAX_CHANNELS, MAX_ROWS
-from .common import EXIT_OK, load, path, user_errors
+from .common import EXIT_OK, add_weights_arguments, load, path, user_errors
 
 if TYPE_CHECKING:  # NumPy is not imported until the command runs: `--help` stays quick
     import numpy as np
@@ -41,12 +41,7 @@ def add_parser(sub) -> None:
                         "of which --example is drawn")
     parser.add_argument("--output", "-o", type=path, required=True, metavar="MAPS.png",
                         help="where to write the picture (.png, .svg or .pdf)")
-    weights = parser.add_mutually_exclusive_group()
-    weights.add_argument("--weights", type=path, metavar="W.npz",
-                         help="weights keyed LAYER/VARIABLE, or a .keras model's (default: "
-                         "initialised from --seed)")
-    weights.add_argument("--seed", type=int, default=0,
-                         help="seed of the Keras-like initial weights (default: 0)")
+    add_weights_arguments(parser, {"default": 0})
     parser.add_argument("--layers", metavar="A,B",
                         help="the layers to draw, by name, comma-separated (default: every "
                         f"layer with spatial output, the first {MAX_ROWS})")

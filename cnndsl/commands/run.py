@@ -8,7 +8,7 @@ from pathlib import Path
 
 from ..errors import shown
 from ..support.console import say
-from .common import EXIT_OK, load, path, user_errors
+from .common import EXIT_OK, add_weights_arguments, load, path, user_errors
 
 
 def add_parser(sub) -> None:
@@ -24,12 +24,7 @@ def add_parser(sub) -> None:
                      "one array")
     p.add_argument("--output", "-o", type=path, required=True, metavar="Y",
                      help="where to write the outputs (.npy, or .npz with one array `output`)")
-    weights = p.add_mutually_exclusive_group()
-    weights.add_argument("--weights", type=path, metavar="W.npz",
-                         help="weights keyed LAYER/VARIABLE, or a .keras model's (loaded "
-                         "with TensorFlow) (default: initialised from --seed)")
-    weights.add_argument("--seed", type=int, default=0,
-                         help="seed of the Keras-like initial weights (default: 0)")
+    add_weights_arguments(p, {"default": 0}, "(loaded with TensorFlow) ")
     p.add_argument("--batch-size", type=int, default=32, metavar="B",
                      help="examples run at once; memory grows with it (default: 32)")
     p.add_argument("--dtype", choices=("float32", "float64"), default="float32",
