@@ -519,7 +519,7 @@ def test_a_shared_layer_is_refused(keras, tmp_path):
 def test_unknown_sizes_are_refused(keras, tmp_path):
     x = keras.Input((None, None, 3))
     model = keras.Model(x, keras.layers.Conv2D(2, 3)(x))
-    _refused(keras, tmp_path, model, "unknown size", hint="fixed shape")
+    _refused(keras, tmp_path, model, "unknown size", hint="--input-shape 224x224x3")
 
 
 # ---- files, and no TensorFlow -----------------------------------------------------------
