@@ -24,7 +24,9 @@ from pathlib import Path
 import numpy as np
 
 ROOT = Path(__file__).resolve().parent.parent
-sys.path.insert(0, str(ROOT))
+sys.path[:0] = [str(ROOT), str(ROOT / "tests")]  # the weights helper is the tests' (zoo.py)
+
+from zoo import lively  # noqa: E402
 
 from cnndsl import analyse, compile_text  # noqa: E402
 from cnndsl.backends.numpy import Interpreter  # noqa: E402
@@ -44,14 +46,8 @@ NETWORKS = {
 
 def realistic_weights(graph, seed=0):
     """Default init plus non-trivial batch-norm statistics and biases."""
-    rng = np.random.default_rng(seed)
-    weights = init_weights(graph, seed)
-    for key, value in weights.items():
-        if key.endswith(("/bias", "/beta", "/moving_mean")):
-            weights[key] = rng.normal(0, 0.1, value.shape).astype(np.float32)
-        elif key.endswith(("/gamma", "/moving_variance")):
-            weights[key] = rng.uniform(0.5, 1.5, value.shape).astype(np.float32)
-    return weights
+    return lively(init_weights(graph, seed), np.random.default_rng(seed), gamma=(0.5, 1.5),
+                  variance=(0.5, 1.5))
 
 
 def best_and_median(fn, runs: int) -> tuple[float, float]:

@@ -1,13 +1,36 @@
-"""Helpers of the fuzz and regression tests: saying what a module ran past pytest's
-capture, and holding a command to finishing before TensorFlow is imported."""
+"""Helpers of the command-line, fuzz and regression tests: running a command and
+capturing what it says, saying what a module ran past pytest's capture, and holding a
+command to finishing before TensorFlow is imported."""
 
 from __future__ import annotations
 
 import contextlib
+import io
 import socket
 import sys
 from collections.abc import Iterator
 from unittest import mock
+
+from cnndsl.cli import main
+
+
+def cli(*argv: object) -> tuple[int, str, str]:
+    """`cnndsl ARGV` in this process (arguments may be paths): its exit status, standard
+    output and standard error, never a traceback. The streams are redirected rather than
+    read from `capsys`, so that module-scoped fixtures can run commands too; like
+    `capsys`'s, they are UTF-8 text over bytes (a command's binary output goes through)."""
+    out, err = _stream(), _stream()
+    with contextlib.redirect_stdout(out), contextlib.redirect_stderr(err):
+        rc = main([str(a) for a in argv])
+    said = [stream.buffer.getvalue().decode("utf-8") for stream in (out, err)]
+    assert "Traceback" not in said[0] + said[1], said[1]
+    return rc, said[0], said[1]
+
+
+def _stream() -> io.TextIOWrapper:
+    """A stream as the terminal's: its encoding is what a command reads to choose its
+    table's lines, and its buffer is where binary output goes."""
+    return io.TextIOWrapper(io.BytesIO(), encoding="utf-8", newline="", write_through=True)
 
 
 def print_past_capture(request, text: str) -> None:

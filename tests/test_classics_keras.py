@@ -32,10 +32,12 @@ os.environ.setdefault("TF_ENABLE_ONEDNN_OPTS", "0")
 keras = pytest.importorskip(
     "keras", reason="TensorFlow/Keras not installed: pip install 'cnndsl[keras]'")
 
+from zoo import lively  # noqa: E402
+
 from cnndsl import analyse, compile_file  # noqa: E402
 from cnndsl.backends.keras.builder import build_model  # noqa: E402
 from cnndsl.backends.numpy.interpreter import Interpreter  # noqa: E402
-from cnndsl.backends.weights import declared, init_weights  # noqa: E402
+from cnndsl.backends.weights import init_weights  # noqa: E402
 
 EXAMPLES = Path(__file__).resolve().parent.parent / "examples"
 
@@ -66,17 +68,7 @@ class Pair:
 def _weights(graph) -> dict[str, np.ndarray]:
     """`init_weights(graph, 0)` with every bias and batch-norm variable moved off Keras's
     initial value (zero biases and an identity batch norm would hide a misplaced one)."""
-    weights = init_weights(graph, 0)
-    rng = np.random.default_rng(1)
-    for key, var in declared(graph).items():
-        variable = key.rsplit("/", 1)[1]
-        if variable in ("bias", "beta", "moving_mean"):
-            weights[key] = rng.normal(0.0, 0.1, var.shape).astype(np.float32)
-        elif variable == "gamma":
-            weights[key] = rng.uniform(0.8, 1.2, var.shape).astype(np.float32)
-        elif variable == "moving_variance":
-            weights[key] = rng.uniform(0.8, 1.5, var.shape).astype(np.float32)
-    return weights
+    return lively(init_weights(graph, 0), np.random.default_rng(1))
 
 
 @pytest.fixture(scope="module", params=list(CLASSICS))

@@ -18,6 +18,7 @@ import sys
 from pathlib import Path
 
 import pytest
+from outcomes import cli
 
 from cnndsl.cli import main
 
@@ -30,13 +31,6 @@ SEED_SOURCE = "input 6x6x1 -> conv 3x3/1 x2 -> maxpool 2 -> flatten -> dense 10\
 LAYER_KEYS = {"name", "kind", "output_shape", "params", "trainable_params", "macs", "flops",
               "receptive_field"}
 TOTAL_KEYS = {"params", "trainable_params", "non_trainable_params", "macs", "flops"}
-
-
-def cli(capsys, *argv: str) -> tuple[int, str, str]:
-    rc = main(list(argv))
-    captured = capsys.readouterr()
-    assert "Traceback" not in captured.out + captured.err
-    return rc, captured.out, captured.err
 
 
 def table_rows(table: str) -> dict[str, dict[str, str]]:
@@ -60,31 +54,31 @@ def table_rows(table: str) -> dict[str, dict[str, str]]:
 TREE = "├─│└ |-`"  # the tree lines before a name in the table, Unicode or ASCII
 
 
-def json_report(capsys, path: Path, *extra: str) -> dict:
-    rc, out, err = cli(capsys, "shapes", str(path), "--format", "json", *extra)
+def json_report(path: Path, *extra: str) -> dict:
+    rc, out, err = cli("shapes", str(path), "--format", "json", *extra)
     assert rc == 0, err
     return json.loads(out)
 
 
 # ---- check --------------------------------------------------------------------------------
 
-def test_check_seed(capsys):
-    rc, out, err = cli(capsys, "check", str(SEED))
+def test_check_seed():
+    rc, out, err = cli("check", str(SEED))
     assert rc == 0
     assert out == "ok: 5 layers, 110 params\n"
     assert err == ""
 
 
-def test_check_prints_thousands_separators(capsys):
-    rc, out, _ = cli(capsys, "check", str(EXAMPLES / "vgg16.cnn"))
+def test_check_prints_thousands_separators():
+    rc, out, _ = cli("check", str(EXAMPLES / "vgg16.cnn"))
     assert rc == 0
     assert out == "ok: 23 layers, 138,357,544 params\n"
 
 
 # ---- shapes: the table --------------------------------------------------------------------
 
-def test_shapes_table_for_the_seed(capsys):
-    rc, out, err = cli(capsys, "shapes", str(SEED))
+def test_shapes_table_for_the_seed():
+    rc, out, err = cli("shapes", str(SEED))
     assert rc == 0 and err == ""
     assert out.startswith("seed")
     rows = table_rows(out)
@@ -102,37 +96,37 @@ def test_shapes_table_for_the_seed(capsys):
 
 
 @pytest.mark.parametrize("path", EXAMPLE_PATHS, ids=lambda p: p.stem)
-def test_table_fits_in_100_columns(capsys, path):
-    rc, out, _ = cli(capsys, "shapes", str(path))
+def test_table_fits_in_100_columns(path):
+    rc, out, _ = cli("shapes", str(path))
     assert rc == 0
     for line in out.split("\n"):
         assert len(line) <= 100, f"{len(line)} columns: {line!r}"
 
 
-def test_table_fits_in_100_columns_with_long_names(tmp_path, capsys):
+def test_table_fits_in_100_columns_with_long_names(tmp_path):
     path = tmp_path / "wide.cnn"
     path.write_text("input 1024x1024x64 -> conv 3 x2048 same name=" + "n" * 60
                     + " -> conv 1 x1 -> flatten -> dense 1\n", encoding="utf-8")
-    rc, out, _ = cli(capsys, "shapes", str(path))
+    rc, out, _ = cli("shapes", str(path))
     assert rc == 0
     for line in out.split("\n"):
         assert len(line) <= 100, f"{len(line)} columns: {line!r}"
 
 
-def test_table_never_cuts_a_number(tmp_path, capsys):
+def test_table_never_cuts_a_number(tmp_path):
     # Names and steps may be shortened with an ellipsis; a count never may: `2,147,441,…`
     # is not a number. Dense 46340 -> 46340 has 2,147,441,940 params; the conv's dense
     # equivalent is 2^31 * 2^31 + 2^31 values.
     path = tmp_path / "big.cnn"
     path.write_text("input 46340 -> dense 46340 -> reshape 1x46340x1 -> conv 1 x1\n"
                     "  -> reshape 46340 -> dense 2\n", encoding="utf-8")
-    rc, out, _ = cli(capsys, "shapes", str(path))
+    rc, out, _ = cli("shapes", str(path))
     assert rc == 0
     cut = [tok for tok in out.split() if re.fullmatch(r"[\d,.]+…[A-Za-z]?x?", tok)]
     assert not cut, f"numbers cut short in the table: {cut}\n{out}"
     wide = tmp_path / "wide.cnn"
     wide.write_text("input 1024x1024x64 -> conv 3 x2048 same -> conv 1 x1\n", encoding="utf-8")
-    rc, out, _ = cli(capsys, "shapes", str(wide))
+    rc, out, _ = cli("shapes", str(wide))
     assert rc == 0
     cut = [tok for tok in out.split() if re.fullmatch(r"[\d,.]+…[A-Za-z]?x?", tok)]
     assert not cut, f"numbers cut short in the table: {cut}\n{out}"
@@ -140,8 +134,8 @@ def test_table_never_cuts_a_number(tmp_path, capsys):
 
 # ---- shapes: JSON, CSV, Markdown ----------------------------------------------------------
 
-def test_json_for_the_seed(capsys):
-    doc = json_report(capsys, SEED)
+def test_json_for_the_seed():
+    doc = json_report(SEED)
     assert doc["output_shape"] == [10]
     layers = {layer["name"]: layer for layer in doc["layers"]}
     assert list(layers) == ["input", "conv_1", "maxpool_1", "flatten_1", "dense_1"]
@@ -174,8 +168,8 @@ def test_json_for_the_seed(capsys):
 
 
 @pytest.mark.parametrize("path", EXAMPLE_PATHS, ids=lambda p: p.stem)
-def test_json_totals_are_sums_of_rows(capsys, path):
-    doc = json_report(capsys, path)
+def test_json_totals_are_sums_of_rows(path):
+    doc = json_report(path)
     layers, total = doc["layers"], doc["total"]
     assert TOTAL_KEYS <= set(total)
     for key in ("params", "trainable_params", "macs", "flops"):
@@ -192,8 +186,8 @@ def test_json_totals_are_sums_of_rows(capsys, path):
     assert len({layer["name"] for layer in layers}) == len(layers)
 
 
-def test_csv_for_the_seed(capsys):
-    rc, out, _ = cli(capsys, "shapes", str(SEED), "--format", "csv")
+def test_csv_for_the_seed():
+    rc, out, _ = cli("shapes", str(SEED), "--format", "csv")
     assert rc == 0
     rows = list(csv.DictReader(io.StringIO(out)))
     assert [r["name"] for r in rows] == ["input", "conv_1", "maxpool_1", "flatten_1",
@@ -205,9 +199,9 @@ def test_csv_for_the_seed(capsys):
 
 
 @pytest.mark.parametrize("path", EXAMPLE_PATHS, ids=lambda p: p.stem)
-def test_csv_has_one_row_per_layer(capsys, path):
-    layers = json_report(capsys, path)["layers"]
-    rc, out, _ = cli(capsys, "shapes", str(path), "--format", "csv")
+def test_csv_has_one_row_per_layer(path):
+    layers = json_report(path)["layers"]
+    rc, out, _ = cli("shapes", str(path), "--format", "csv")
     assert rc == 0
     rows = list(csv.reader(io.StringIO(out)))
     header, body = rows[0], rows[1:]
@@ -218,8 +212,8 @@ def test_csv_has_one_row_per_layer(capsys, path):
     assert names == [layer["name"] for layer in layers]
 
 
-def test_markdown_for_the_seed(capsys):
-    rc, out, _ = cli(capsys, "shapes", str(SEED), "--format", "markdown")
+def test_markdown_for_the_seed():
+    rc, out, _ = cli("shapes", str(SEED), "--format", "markdown")
     assert rc == 0
     lines = out.split("\n")
     table = [line for line in lines if line.startswith("|")]
@@ -233,15 +227,15 @@ def test_markdown_for_the_seed(capsys):
 
 
 @pytest.mark.parametrize("fmt", ["table", "json", "markdown"])
-def test_name_option(capsys, fmt):
-    rc, out, _ = cli(capsys, "shapes", str(SEED), "--format", fmt, "--name", "lesson")
+def test_name_option(fmt):
+    rc, out, _ = cli("shapes", str(SEED), "--format", fmt, "--name", "lesson")
     assert rc == 0
     assert "lesson" in out and "seed" not in out
     if fmt == "json":
         assert json.loads(out)["name"] == "lesson"
     elif fmt == "table":
         assert out.startswith("lesson")
-    rc, out, _ = cli(capsys, "shapes", str(SEED), "--format", fmt)
+    rc, out, _ = cli("shapes", str(SEED), "--format", fmt)
     assert "seed" in out and "lesson" not in out
 
 
@@ -251,23 +245,23 @@ def feed_stdin(monkeypatch, data: bytes) -> None:
     monkeypatch.setattr(sys, "stdin", io.TextIOWrapper(io.BytesIO(data), encoding="utf-8"))
 
 
-def test_check_from_stdin(capsys, monkeypatch):
+def test_check_from_stdin(monkeypatch):
     feed_stdin(monkeypatch, SEED_SOURCE.encode())
-    assert cli(capsys, "check", "-") == (0, "ok: 5 layers, 110 params\n", "")
+    assert cli("check", "-") == (0, "ok: 5 layers, 110 params\n", "")
 
 
-def test_shapes_from_stdin(capsys, monkeypatch):
+def test_shapes_from_stdin(monkeypatch):
     feed_stdin(monkeypatch, SEED_SOURCE.encode())
-    rc, out, _ = cli(capsys, "shapes", "-", "--format", "json")
+    rc, out, _ = cli("shapes", "-", "--format", "json")
     assert rc == 0
     doc = json.loads(out)
     assert doc["total"]["params"] == 110
     assert doc["name"] == "model"
 
 
-def test_error_from_stdin(capsys, monkeypatch):
+def test_error_from_stdin(monkeypatch):
     feed_stdin(monkeypatch, b"input 6x6x1 -> comv 3x3 x2\n")
-    rc, out, err = cli(capsys, "check", "-")
+    rc, out, err = cli("check", "-")
     assert rc == 1 and out == ""
     lines = err.split("\n")
     assert lines[0].startswith("<stdin>:1:16: error: ")
@@ -275,9 +269,9 @@ def test_error_from_stdin(capsys, monkeypatch):
     assert lines[2].index("^") == 4 + 15
 
 
-def test_invalid_utf8_from_stdin(capsys, monkeypatch):
+def test_invalid_utf8_from_stdin(monkeypatch):
     feed_stdin(monkeypatch, b"input 6x6x1 -> conv 3 x2 \xff\n")
-    rc, out, err = cli(capsys, "check", "-")
+    rc, out, err = cli("check", "-")
     assert rc == 1
     assert re.match(r"^<stdin>:1:\d+: error: .*UTF-8", err)
 
@@ -540,10 +534,10 @@ KIND_TEXTS = [
 ]
 
 
-def test_layer_and_step_text_of_every_kind(tmp_path, capsys):
+def test_layer_and_step_text_of_every_kind(tmp_path):
     path = tmp_path / "kinds.cnn"
     path.write_text("input 8x8x4\n" + "".join(f"  -> {s}\n" for s, _, _ in KIND_TEXTS))
-    doc = json_report(capsys, path)
+    doc = json_report(path)
     # the merges' branches (`relu`, `tanh`) are layers of their own, before their merge
     mine = [layer for layer in doc["layers"][1:] if layer["kind"] not in ("activation",)
             or layer["layer"] == "leaky_relu=0.1"]
@@ -552,13 +546,13 @@ def test_layer_and_step_text_of_every_kind(tmp_path, capsys):
     assert doc["layers"][0]["layer"] == "input 8x8x4"
 
 
-def test_receptive_field_column_and_dense_equivalent(tmp_path, capsys):
+def test_receptive_field_column_and_dense_equivalent(tmp_path):
     # conv 3: 3x3; maxpool 2 (k=2, jump 1): 3 + 1 = 4; conv 3x1 on jump 2: 4+2*2 x 4+0 = 8x4;
     # gap and everything after it: global.
     path = tmp_path / "rf.cnn"
     path.write_text("input 12x12x1 -> conv 3 x2 -> maxpool 2 -> conv 3x1 x2 -> gap "
                     "-> dense 3\n")
-    rc, out, _ = cli(capsys, "shapes", str(path), "--format", "csv")
+    rc, out, _ = cli("shapes", str(path), "--format", "csv")
     assert rc == 0
     rows = list(csv.DictReader(io.StringIO(out)))
     assert [r["receptive_field"] for r in rows] == ["1x1", "3x3", "4x4", "8x4", "global",
@@ -566,7 +560,7 @@ def test_receptive_field_column_and_dense_equivalent(tmp_path, capsys):
     # a fully connected layer from 12*12*1 to 10*10*2 values: 144*200 + 200
     assert [r["dense_equivalent"] for r in rows] == ["", str(144*200 + 200), "",
                                                      str((5*5*2) * (3*5*2) + 3*5*2), "", ""]
-    rows = table_rows(cli(capsys, "shapes", str(path))[1])
+    rows = table_rows(cli("shapes", str(path))[1])
     assert [r["rf"] for r in rows.values()] == ["1x1", "3x3", "4x4", "8x4", "global",
                                                 "global"]
 

@@ -14,7 +14,6 @@ and a network using every step kind; weights trained in Keras come back through
 
 from __future__ import annotations
 
-import contextlib
 import io
 import json
 import os
@@ -26,10 +25,10 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from outcomes import cli
 
 import cnndsl
 from cnndsl.backends.weights import init_weights, load_npz
-from cnndsl.cli import main
 
 ROOT = Path(__file__).resolve().parent.parent
 EXAMPLES = ROOT / "examples"
@@ -59,21 +58,6 @@ input 16x16x4
   -> conv 3/2 x4 valid
   -> gmp -> dense 12 leaky_relu -> dense 8 -> reshape 2x4 -> flatten -> dense 5 softmax
 """
-
-
-def cli(capsys, *argv) -> tuple[int, str, str]:
-    rc = main([str(a) for a in argv])
-    out, err = capsys.readouterr()
-    assert "Traceback" not in out + err
-    return rc, out, err
-
-
-def quiet_cli(*argv) -> tuple[int, str, str]:
-    """`cli` for module-scoped fixtures, which cannot use `capsys`."""
-    out, err = io.StringIO(), io.StringIO()
-    with contextlib.redirect_stdout(out), contextlib.redirect_stderr(err):
-        rc = main([str(a) for a in argv])
-    return rc, out.getvalue(), err.getvalue()
 
 
 def leftovers(directory: Path) -> list[str]:
@@ -171,10 +155,10 @@ USER_ERRORS = [
 
 @pytest.mark.parametrize("argv, first, contains", USER_ERRORS,
                          ids=[" ".join(e[0]) for e in USER_ERRORS])
-def test_user_error(work, capsys, argv, first, contains):
+def test_user_error(work, argv, first, contains):
     write_bad_files()
     before = {p.name: p.read_bytes() for p in work.iterdir() if p.is_file()}
-    rc, out, err = cli(capsys, *argv)
+    rc, out, err = cli(*argv)
     assert rc == 1
     assert out == ""
     assert err.startswith(first), err
@@ -184,33 +168,33 @@ def test_user_error(work, capsys, argv, first, contains):
     assert leftovers(work) == []
 
 
-def test_spec_error_is_located(work, capsys):
-    rc, out, err = cli(capsys, "compile", "bad.cnn")
+def test_spec_error_is_located(work):
+    rc, out, err = cli("compile", "bad.cnn")
     assert rc == 1 and out == ""
     assert err.startswith("bad.cnn:1:16: error: kernel 7x7 is larger")
     assert not Path("bad.keras").exists()
 
 
-def test_standard_input_needs_an_output(work, capsys, monkeypatch):
+def test_standard_input_needs_an_output(work, monkeypatch):
     monkeypatch.setattr(sys, "stdin", io.TextIOWrapper(io.BytesIO(DENSE_NET.encode())))
-    rc, _, err = cli(capsys, "compile", "-")
+    rc, _, err = cli("compile", "-")
     assert rc == 1
     assert err.startswith("cnndsl compile: error: -o is needed when the spec is read from "
                           "standard input\nhint: e.g. -o model.keras")
 
 
-def test_python_source_beside_the_spec(work, capsys):
+def test_python_source_beside_the_spec(work):
     """Writing source needs no Keras, so this runs without TensorFlow too."""
     Path("nets").mkdir()
     shutil.copy("dense.cnn", "nets/tiny.cnn")
-    rc, out, err = cli(capsys, "compile", "nets/tiny.cnn", "--emit", "python")
+    rc, out, err = cli("compile", "nets/tiny.cnn", "--emit", "python")
     assert rc == 0, err
     assert out == f"ok: {Path('nets/tiny.py')} (Keras source, 23 params)\n"
     source = Path("nets/tiny.py").read_text(encoding="utf-8")
     assert "from tiny.cnn" in source and "def build_tiny():" in source
     assert 'layers.Dense(3, activation="relu", name="dense_1")(inputs)' in source
     compile(source, "tiny.py", "exec")  # valid Python
-    rc, _, _ = cli(capsys, "compile", "nets/tiny.cnn", "--emit", "python", "--name", "small",
+    rc, _, _ = cli("compile", "nets/tiny.cnn", "--emit", "python", "--name", "small",
                    "-o", "named.py")
     assert rc == 0
     assert "def build_small():" in Path("named.py").read_text(encoding="utf-8")
@@ -222,9 +206,9 @@ def test_python_source_beside_the_spec(work, capsys):
 DEBUG_NET = "input 8x8x3 -> conv 3 x4 name=__debug__ -> flatten -> dense 2 name=class\n"
 
 
-def test_python_source_never_assigns_a_name_python_refuses(work, capsys):
+def test_python_source_never_assigns_a_name_python_refuses(work):
     Path("debug.cnn").write_text(DEBUG_NET, encoding="utf-8")
-    rc, _, err = cli(capsys, "compile", "debug.cnn", "--emit", "python", "-o", "debug.py")
+    rc, _, err = cli("compile", "debug.cnn", "--emit", "python", "-o", "debug.py")
     assert rc == 0, err
     source = Path("debug.py").read_text(encoding="utf-8")
     compile(source, "debug.py", "exec")  # our output: a SyntaxError before the fix
@@ -278,7 +262,7 @@ def lenet(keras, tmp_path_factory):
     """LeNet-5 compiled with the default output path: (spec, model file, stdout)."""
     spec = tmp_path_factory.mktemp("lenet") / "lenet5.cnn"
     shutil.copy(EXAMPLES / "lenet5.cnn", spec)
-    rc, out, err = quiet_cli("compile", spec)
+    rc, out, err = cli("compile", spec)
     assert rc == 0, err
     return spec, spec.with_suffix(".keras"), out
 
@@ -297,9 +281,9 @@ def test_lenet5_keras_equals_numpy(keras, lenet):
     np.testing.assert_allclose(model(x, training=False).numpy(), expected, rtol=0, atol=1e-5)
 
 
-def test_weights_of_a_different_network_are_listed(keras, lenet, work, capsys):
+def test_weights_of_a_different_network_are_listed(keras, lenet, work):
     _, model_path, _ = lenet
-    rc, out, err = cli(capsys, "run", "dense.cnn", "-i", "x.npy", "-o", "out.npy",
+    rc, out, err = cli("run", "dense.cnn", "-i", "x.npy", "-o", "out.npy",
                        "--weights", model_path)
     assert rc == 1 and out == ""
     assert err.startswith(f"{model_path}: error: the weights do not fit the network:\n"
@@ -312,9 +296,9 @@ def test_weights_of_a_different_network_are_listed(keras, lenet, work, capsys):
 @pytest.mark.parametrize("spec, cls", [("input 8x8x8x3 -> dwconv 3", "DepthwiseConv3D"),
                                        ("input 8x8x8x3 -> sepconv 3 x4", "SeparableConv3D")])
 @pytest.mark.parametrize("emit", ["keras", "python"])
-def test_a_layer_keras_lacks_is_located(keras, work, capsys, spec, cls, emit):
+def test_a_layer_keras_lacks_is_located(keras, work, spec, cls, emit):
     Path("vol.cnn").write_text(spec + "\n", encoding="utf-8")
-    rc, out, err = cli(capsys, "compile", "vol.cnn", "--emit", emit)
+    rc, out, err = cli("compile", "vol.cnn", "--emit", emit)
     kind = spec.split("-> ")[1].split()[0]
     assert rc == 1 and out == ""
     assert err.splitlines() == [
@@ -324,42 +308,42 @@ def test_a_layer_keras_lacks_is_located(keras, work, capsys, spec, cls, emit):
     assert not Path("vol.keras").exists() and not Path("vol.py").exists()
 
 
-def test_failed_save_leaves_the_old_model(keras, work, capsys, monkeypatch):
+def test_failed_save_leaves_the_old_model(keras, work, monkeypatch):
     def full_disk(self, path, *args, **kwargs):
         Path(path).write_bytes(b"half a model")
         raise OSError(28, "No space left on device")
 
     monkeypatch.setattr(keras.Model, "save", full_disk)
-    rc, out, err = cli(capsys, "compile", "dense.cnn", "-o", "out.keras")
+    rc, out, err = cli("compile", "dense.cnn", "-o", "out.keras")
     assert rc == 1 and out == ""
     assert err.startswith("out.keras: error: cannot write the file: No space left on device")
     assert Path("out.keras").read_bytes() == OLD
     assert leftovers(work) == []
 
 
-def test_unsafe_model_is_refused(keras, work, capsys):
+def test_unsafe_model_is_refused(keras, work):
     inputs = keras.Input((4,))
     model = keras.Model(inputs, keras.layers.Lambda(lambda t: t * 2, name="double")(inputs))
     model.save("lambda.keras")
-    rc, out, err = cli(capsys, "weights", "lambda.keras", "-o", "w.npz")
+    rc, out, err = cli("weights", "lambda.keras", "-o", "w.npz")
     assert rc == 1 and out == ""
     assert err.startswith("lambda.keras: error: Keras cannot load the model: ")
     assert "safe" in err.lower()
     assert Path("w.npz").read_bytes() == OLD
 
 
-def test_corrupt_model_archive(keras, work, capsys):
+def test_corrupt_model_archive(keras, work):
     fake_keras_file(Path("broken.keras"), config="{not json")
-    rc, _, err = cli(capsys, "weights", "broken.keras")
+    rc, _, err = cli("weights", "broken.keras")
     assert rc == 1
     assert err.startswith("broken.keras: error: Keras cannot load the model: ")
     assert not Path("broken.npz").exists()
 
 
-def test_fused_leaky_slope_round_trip(keras, work, capsys):
+def test_fused_leaky_slope_round_trip(keras, work):
     Path("leaky.cnn").write_text("input 4 -> dense 3 leaky_relu=0.1\n", encoding="utf-8")
-    assert cli(capsys, "compile", "leaky.cnn")[0] == 0
-    rc, _, err = cli(capsys, "weights", "leaky.keras")
+    assert cli("compile", "leaky.cnn")[0] == 0
+    rc, _, err = cli("weights", "leaky.keras")
     assert rc == 0, err
 
 
@@ -415,7 +399,7 @@ def test_python_source_builds_the_same_model(keras, tmp_path):
     jobs, expected = [], {}
     for i, spec in enumerate(specs):
         source = tmp_path / f"{spec.stem}.py"
-        rc, _, err = quiet_cli("compile", spec, "--emit", "python", "-o", source)
+        rc, _, err = cli("compile", spec, "--emit", "python", "-o", source)
         assert rc == 0, err
         net = cnndsl.load(spec)
         model = build_model(net.graph, init_weights(net.graph, seed=i))
@@ -441,7 +425,7 @@ def test_python_source_builds_the_same_model(keras, tmp_path):
 
 # ---- with Keras: trained weights both ways ---------------------------------------------------
 
-def test_trained_weights_round_trip(keras, work, capsys):
+def test_trained_weights_round_trip(keras, work):
     from cnndsl.backends.keras.builder import build_model, save_model
 
     keras.utils.set_random_seed(0)
@@ -457,10 +441,10 @@ def test_trained_weights_round_trip(keras, work, capsys):
     np.save("x8.npy", x[:10])
     expected = model.predict(x[:10], verbose=0)
 
-    assert cli(capsys, "weights", "trained.keras", "-o", "trained.npz") == (
+    assert cli("weights", "trained.keras", "-o", "trained.npz") == (
         0, "ok: trained.npz (8 arrays, 167 values)\n", "")
     for weights in ("trained.npz", "trained.keras"):
-        rc, _, err = cli(capsys, "run", "conv.cnn", "-i", "x8.npy", "-o", "y.npy",
+        rc, _, err = cli("run", "conv.cnn", "-i", "x8.npy", "-o", "y.npy",
                          "--weights", weights)
         assert rc == 0, err
         np.testing.assert_allclose(np.load("y.npy"), expected, rtol=0, atol=1e-5)
@@ -468,8 +452,8 @@ def test_trained_weights_round_trip(keras, work, capsys):
     # npz -> keras -> npz, and keras -> keras -> npz: bit for bit.
     first = load_npz("trained.npz")
     for source in ("trained.npz", "trained.keras"):
-        assert cli(capsys, "compile", "conv.cnn", "--weights", source, "-o", "again.keras")[0] == 0
-        assert cli(capsys, "weights", "again.keras", "-o", "again.npz")[0] == 0
+        assert cli("compile", "conv.cnn", "--weights", source, "-o", "again.keras")[0] == 0
+        assert cli("weights", "again.keras", "-o", "again.npz")[0] == 0
         again = load_npz("again.npz")
         assert list(again) == list(first)
         for key in first:
@@ -520,7 +504,7 @@ def test_compile_memory_is_the_weights_held_four_times_plus_tensorflow():
      "hint: a compile here can take about 75,916,902 weights (`cnndsl shapes` lists each "
      "layer's); free some memory or make the network smaller"),
 ], ids=["400M", "2T-from-keras"])
-def test_a_compile_that_cannot_fit_in_memory_is_refused(work, capsys, monkeypatch, spec,
+def test_a_compile_that_cannot_fit_in_memory_is_refused(work, monkeypatch, spec,
                                                         weights, message, hint):
     """It passes `check`, and TensorFlow used to fail part way through (exit 3,
     ResourceExhaustedError, after 7 s): now a located error at the biggest layer, before
@@ -530,9 +514,9 @@ def test_a_compile_that_cannot_fit_in_memory_is_refused(work, capsys, monkeypatc
     monkeypatch.setattr(files, "available_memory", lambda: 2 * GIB)
     refuse_keras(monkeypatch)
     Path("wide.cnn").write_text(spec + "\n", encoding="utf-8")
-    assert cli(capsys, "check", "wide.cnn")[0] == 0
+    assert cli("check", "wide.cnn")[0] == 0
     extra = ["--weights", weights] if weights else []
-    rc, out, err = cli(capsys, "compile", "wide.cnn", "-o", "out.keras", *extra)
+    rc, out, err = cli("compile", "wide.cnn", "-o", "out.keras", *extra)
     assert rc == 1 and out == ""
     lines = err.splitlines()
     assert lines[0] == message
@@ -542,7 +526,7 @@ def test_a_compile_that_cannot_fit_in_memory_is_refused(work, capsys, monkeypatc
     assert leftovers(work) == []
 
 
-def test_a_compile_that_fits_is_not_refused(work, capsys, monkeypatch):
+def test_a_compile_that_fits_is_not_refused(work, monkeypatch):
     from cnndsl.backends.keras import model
     from cnndsl.support import files
 
@@ -562,7 +546,7 @@ OOM = ("OOM when allocating tensor with shape[100000,100000] and type float on "
     (RuntimeError("std::bad_alloc"),
      "a C++ library could not allocate memory (std::bad_alloc)"),
 ], ids=["ResourceExhaustedError", "MemoryError", "bad_alloc"])
-def test_out_of_memory_while_building_is_a_clear_error(keras, work, capsys, monkeypatch,
+def test_out_of_memory_while_building_is_a_clear_error(keras, work, monkeypatch,
                                                        error, said):
     """What the estimate lets through and still runs out (other programs took the memory
     meanwhile) is an error about the output, not exit 3."""
@@ -577,7 +561,7 @@ def test_out_of_memory_while_building_is_a_clear_error(keras, work, capsys, monk
         raise error
 
     monkeypatch.setattr(backend, "build_seeded", exhausted)
-    rc, out, err = cli(capsys, "compile", "dense.cnn", "-o", "out.keras")
+    rc, out, err = cli("compile", "dense.cnn", "-o", "out.keras")
     assert (rc, out) == (1, "")
     assert err == (f"out.keras: error: out of memory while building and saving the model: "
                    f"{said}\nhint: close other programs, or make the network smaller "
@@ -586,17 +570,17 @@ def test_out_of_memory_while_building_is_a_clear_error(keras, work, capsys, monk
     assert leftovers(work) == []
 
 
-def test_out_of_memory_while_loading_a_model_is_a_clear_error(keras, work, capsys,
+def test_out_of_memory_while_loading_a_model_is_a_clear_error(keras, work,
                                                               monkeypatch):
     from cnndsl.backends.keras import builder as backend
 
-    assert cli(capsys, "compile", "dense.cnn", "-o", "model.keras")[0] == 0
+    assert cli("compile", "dense.cnn", "-o", "model.keras")[0] == 0
 
     def exhausted(path):
         raise MemoryError()
 
     monkeypatch.setattr(backend, "load_model", exhausted)
-    rc, out, err = cli(capsys, "weights", "model.keras", "-o", "w.npz")
+    rc, out, err = cli("weights", "model.keras", "-o", "w.npz")
     assert (rc, out) == (1, "")
     assert err.startswith("model.keras: error: out of memory while loading the model: Python "
                           "could not allocate memory\nhint: ")
@@ -619,12 +603,12 @@ def hostile_model(good: Path, path: Path, key: str) -> None:
 
 
 @pytest.mark.parametrize("command", ["weights", "run", "compile"])
-def test_keras_warnings_on_a_hostile_model_are_one_clear_line(keras, work, capsys, command):
+def test_keras_warnings_on_a_hostile_model_are_one_clear_line(keras, work, command):
     """Keras printed its `UserWarning` raw: the file and line of Keras's source, an escape
     sequence from the archive (which recolours the terminal), and 9 KB of the key."""
     import warnings
 
-    assert cli(capsys, "compile", "dense.cnn", "-o", "good.keras")[0] == 0
+    assert cli("compile", "dense.cnn", "-o", "good.keras")[0] == 0
     hostile_model(Path("good.keras"), Path("evil.keras"), "evil\x1b[31m\nline2" + "A" * 3000)
     argv = {"weights": ["weights", "evil.keras", "-o", "w.npz"],
             "run": ["run", "dense.cnn", "-i", "x.npy", "-o", "out.npy", "--weights",
@@ -632,7 +616,7 @@ def test_keras_warnings_on_a_hostile_model_are_one_clear_line(keras, work, capsy
             "compile": ["compile", "dense.cnn", "-o", "out.keras", "--weights", "evil.keras"]}
     with warnings.catch_warnings(record=True) as leaked:
         warnings.simplefilter("always")
-        rc, out, err = cli(capsys, *argv[command])
+        rc, out, err = cli(*argv[command])
     assert rc == 0, err
     assert out.startswith("ok: ")
     [line] = err.splitlines()

@@ -14,9 +14,9 @@ import drawn
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
+from outcomes import cli
 
 from cnndsl import parse
-from cnndsl.cli import main
 from cnndsl.language.frontend import compile_file, compile_text
 from cnndsl.views.drawing import draw
 
@@ -296,18 +296,17 @@ def test_random_named_tensor_networks_are_readable(text: str) -> None:
 
 
 # -- the command --------------------------------------------------------------------------
-def test_cli_writes_each_format(tmp_path: Path, capsys) -> None:
+def test_cli_writes_each_format(tmp_path: Path) -> None:
     spec = tmp_path / "net.cnn"
     spec.write_text(SEED)
-    assert main(["draw", str(spec)]) == 0
+    assert cli("draw", spec)[0] == 0
     assert (tmp_path / "net.svg").read_text().startswith("<?xml")
-    assert main(["draw", str(spec), "-o", str(tmp_path / "g.dot")]) == 0
+    assert cli("draw", spec, "-o", tmp_path / "g.dot")[0] == 0
     assert (tmp_path / "g.dot").read_text().startswith('digraph "net"')
-    assert main(["draw", str(spec), "-o", str(tmp_path / "g.mmd")]) == 0
+    assert cli("draw", spec, "-o", tmp_path / "g.mmd")[0] == 0
     assert (tmp_path / "g.mmd").read_text().startswith("flowchart TB")
-    capsys.readouterr()
-    assert main(["draw", str(spec), "--format", "mermaid", "-o", "-"]) == 0
-    assert capsys.readouterr().out.startswith("flowchart TB")
+    rc, out, _ = cli("draw", spec, "--format", "mermaid", "-o", "-")
+    assert rc == 0 and out.startswith("flowchart TB")
 
 
 @pytest.mark.parametrize("args, message", [
@@ -315,34 +314,33 @@ def test_cli_writes_each_format(tmp_path: Path, capsys) -> None:
     (["--style", "volumes", "--format", "dot"], "the volumes style is a picture: SVG, PNG "
      "or PDF"),
 ])
-def test_cli_errors(tmp_path: Path, capsys, args, message) -> None:
+def test_cli_errors(tmp_path: Path, args, message) -> None:
     spec = tmp_path / "net.cnn"
     spec.write_text(SEED)
-    assert main(["draw", str(spec), *[str(tmp_path / a) if a.endswith(".bmp") else a
-                                      for a in args]]) == 1
-    err = capsys.readouterr().err
-    assert f"error: {message}" in err and "hint: " in err and "Traceback" not in err
+    rc, _, err = cli("draw", spec, *[tmp_path / a if a.endswith(".bmp") else a for a in args])
+    assert rc == 1
+    assert f"error: {message}" in err and "hint: " in err
     assert not (tmp_path / "x.bmp").exists()
 
 
-def test_cli_unwritable_output_and_stdin(tmp_path: Path, capsys, monkeypatch) -> None:
+def test_cli_unwritable_output_and_stdin(tmp_path: Path, monkeypatch) -> None:
     spec = tmp_path / "net.cnn"
     spec.write_text(SEED)
-    assert main(["draw", str(spec), "-o", str(tmp_path / "missing" / "x.svg")]) == 1
-    err = capsys.readouterr().err
+    rc, _, err = cli("draw", spec, "-o", tmp_path / "missing" / "x.svg")
+    assert rc == 1
     # Found before the spec is drawn, as for every command's outputs (cnndsl/support/paths.py).
     assert "x.svg: error: the directory " in err and " does not exist\nhint: " in err
     monkeypatch.setattr("sys.stdin", io.TextIOWrapper(io.BytesIO(SEED.encode()),
                                                        encoding="utf-8"))
-    assert main(["draw", "-", "--format", "dot"]) == 0  # standard input: standard output
-    assert capsys.readouterr().out.startswith('digraph "model"')
+    rc, out, _ = cli("draw", "-", "--format", "dot")  # standard input: standard output
+    assert rc == 0 and out.startswith('digraph "model"')
 
 
-def test_cli_spec_error_is_located(tmp_path: Path, capsys) -> None:
+def test_cli_spec_error_is_located(tmp_path: Path) -> None:
     spec = tmp_path / "bad.cnn"
     spec.write_text("input 6x6x1 -> conv 7x7 x2")
-    assert main(["draw", str(spec)]) == 1
-    assert f"{spec}:1:16: error:" in capsys.readouterr().err
+    rc, _, err = cli("draw", spec)
+    assert rc == 1 and f"{spec}:1:16: error:" in err
     assert not (tmp_path / "bad.svg").exists()
 
 

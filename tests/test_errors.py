@@ -24,6 +24,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 import pytest
+from outcomes import cli
 
 from cnndsl.cli import main
 
@@ -46,15 +47,13 @@ class Run:
         return self.data.decode("utf-8", errors="replace").removeprefix("\ufeff")
 
 
-def run(tmp_path: Path, capsys, source: str | bytes, *args: str, command: str = "check",
+def run(tmp_path: Path, source: str | bytes, *args: str, command: str = "check",
         name: str = "net.cnn") -> Run:
     path = tmp_path / name
     data = source if isinstance(source, bytes) else source.encode("utf-8")
     path.write_bytes(data)
-    rc = main([command, str(path), *args])
-    captured = capsys.readouterr()
-    assert "Traceback" not in captured.err + captured.out
-    return Run(rc, captured.out, captured.err, str(path), data)
+    rc, out, err = cli(command, path, *args)
+    return Run(rc, out, err, str(path), data)
 
 
 @dataclass
@@ -500,14 +499,14 @@ def _in(value: int, expected) -> bool:
 
 
 @pytest.mark.parametrize("source, line, col, words, hint, notes", ROWS)
-def test_error(tmp_path, capsys, source, line, col, words, hint, notes):
-    check_row(tmp_path, capsys, source, line, col, words, hint, notes)
+def test_error(tmp_path, source, line, col, words, hint, notes):
+    check_row(tmp_path, source, line, col, words, hint, notes)
 
 
-def check_row(tmp_path, capsys, source, line, col, words, hint, notes) -> None:
+def check_row(tmp_path, source, line, col, words, hint, notes) -> None:
     """One row of an error table: its one error where the row says, naming its words,
     with a hint (containing `hint`, if given) and the notes."""
-    r = run(tmp_path, capsys, source)
+    r = run(tmp_path, source)
     d = the_error(r)
     assert _in(d.line, line) and _in(d.column, col), \
         f"error at {d.line}:{d.column}, expected {line}:{col}:\n{r.err}"
@@ -523,18 +522,18 @@ def check_row(tmp_path, capsys, source, line, col, words, hint, notes) -> None:
 @pytest.mark.parametrize("source, line, col, words, hint, notes", [
     r for r in ROWS if r.id in ("syntax error", "unknown step comv", "kernel larger than input",
                                 "merge branches disagree", "not UTF-8", "NUL byte")])
-def test_shapes_renders_errors_like_check(tmp_path, capsys, source, line, col, words, hint,
+def test_shapes_renders_errors_like_check(tmp_path, source, line, col, words, hint,
                                           notes):
     for fmt in ("table", "json"):
-        r = run(tmp_path, capsys, source, "--format", fmt, command="shapes")
+        r = run(tmp_path, source, "--format", fmt, command="shapes")
         d = the_error(r)
         assert _in(d.line, line) and _in(d.column, col)
 
 
 # ---- specific promises --------------------------------------------------------------------
 
-def test_kernel_error_is_rendered_exactly(tmp_path, capsys):
-    r = run(tmp_path, capsys, "input 6x6x1 -> conv 7x7 x2\n")
+def test_kernel_error_is_rendered_exactly(tmp_path):
+    r = run(tmp_path, "input 6x6x1 -> conv 7x7 x2\n")
     lines = r.err.rstrip("\n").split("\n")
     assert r.rc == 1
     assert lines[0] == (f"{r.path}:1:16: error: kernel 7x7 is larger than the 6x6 input with "
@@ -544,17 +543,17 @@ def test_kernel_error_is_rendered_exactly(tmp_path, capsys):
     assert lines[-1].startswith("hint: ") and "`same`" in lines[-1]
 
 
-def test_merge_error_names_every_branch(tmp_path, capsys):
-    r = run(tmp_path, capsys, "input 8x8x3 -> concat { id | conv 3 x2 | maxpool 2 }\n")
+def test_merge_error_names_every_branch(tmp_path):
+    r = run(tmp_path, "input 8x8x3 -> concat { id | conv 3 x2 | maxpool 2 }\n")
     d = the_error(r)
     text = d.message + "\n" + "\n".join(d.notes)
     for shape in ("8x8x3", "6x6x2", "4x4x3"):
         assert shape in text
 
 
-def test_nesting_never_overflows_the_stack(tmp_path, capsys):
+def test_nesting_never_overflows_the_stack(tmp_path):
     deep = 100_000
-    r = run(tmp_path, capsys, "input 8x8x4 -> " + "( " * deep + "relu" + " ) * 1" * deep)
+    r = run(tmp_path, "input 8x8x4 -> " + "( " * deep + "relu" + " ) * 1" * deep)
     d = the_error(r)
     assert "nest" in d.message
     assert "RecursionError" not in r.err and "too large to process" not in r.err
@@ -564,9 +563,9 @@ def test_nesting_never_overflows_the_stack(tmp_path, capsys):
     "input 6 -> dense {" + "(" * 490 + "3" + ")" * 490 + "}\n",
     "input 6 -> dense {" + "-" * 998 + "3}\n",
 ])
-def test_deep_expressions_do_not_overflow(tmp_path, capsys, source):
+def test_deep_expressions_do_not_overflow(tmp_path, source):
     # The evaluator has no recursion: nesting up to the 1,000-character limit is fine.
-    r = run(tmp_path, capsys, source)
+    r = run(tmp_path, source)
     assert r.rc == 0, r.err
     assert r.out == "ok: 2 layers, 21 params\n"
 
@@ -575,8 +574,8 @@ def test_deep_expressions_do_not_overflow(tmp_path, capsys, source):
     "input 6 -> dense {" + "(" * 5000 + "3" + ")" * 5000 + "}\n",
     "input 6 -> dense {" + "-" * 5000 + "3}\n",
 ])
-def test_overlong_expressions_are_refused(tmp_path, capsys, source):
-    d = the_error(run(tmp_path, capsys, source))
+def test_overlong_expressions_are_refused(tmp_path, source):
+    d = the_error(run(tmp_path, source))
     assert (d.line, d.column) == (1, 18)
     assert "longer than 1,000 characters" in d.message and d.hint
 
@@ -608,17 +607,17 @@ def test_directory_instead_of_file(tmp_path, capsys):
     ("input 6x6x1 -> conv 3 x2 relu tanh\n", "tanh"),
     ("input 6x6x4 -> add { id | id } relu\n", "relu"),
 ])
-def test_hint_never_suggests_what_was_written(tmp_path, capsys, source, written):
+def test_hint_never_suggests_what_was_written(tmp_path, source, written):
     # A word that is known but given twice (or not allowed here) is not a misspelling.
-    r = run(tmp_path, capsys, source)
+    r = run(tmp_path, source)
     d = the_error(r)
     assert f"did you mean `{written}`?" not in (d.hint or ""), r.err
     assert not d.message.startswith(f"unknown option `{written}`"), r.err
 
 
-def test_name_given_twice_is_an_error(tmp_path, capsys):
+def test_name_given_twice_is_an_error(tmp_path):
     # Which of two names would the layer get? Each argument may be given once.
-    r = run(tmp_path, capsys, "input 6 -> dense 3 name=a name=b\n")
+    r = run(tmp_path, "input 6 -> dense 3 name=a name=b\n")
     d = the_error(r)
     assert d.line == 1 and d.column in (20, 27)
     assert "name" in d.message
@@ -638,14 +637,14 @@ def test_name_given_twice_is_an_error(tmp_path, capsys):
     "input 6 -> dense 1e401\n",
     "input 6 -> ( relu ) * 1e400\n",
 ], ids=lambda source: source.strip().removeprefix("input 6 -> "))
-def test_huge_numbers_give_a_located_error(tmp_path, capsys, source):
-    r = run(tmp_path, capsys, source)
+def test_huge_numbers_give_a_located_error(tmp_path, source):
+    r = run(tmp_path, source)
     d = the_error(r)
     assert d.line == 1
     assert d.hint, r.err
 
 
-def test_every_other_frameworks_name_hints_its_own_kind(tmp_path, capsys):
+def test_every_other_frameworks_name_hints_its_own_kind(tmp_path):
     """Each name a catalogue class lists (`GlobalAveragePooling2D`) is answered with that
     class's word, and not with another kind's word that differs from it only in case or
     `_` (PyTorch's `Linear` beside the activation `linear`): the table cannot shadow
@@ -655,7 +654,7 @@ def test_every_other_frameworks_name_hints_its_own_kind(tmp_path, capsys):
     for kind in KINDS:
         word = (kind.words or (kind.kind,))[0]
         for name in vars(kind).get("other_names", ()):
-            r = run(tmp_path, capsys, f"input 8x8x3 -> {name}\n")
+            r = run(tmp_path, f"input 8x8x3 -> {name}\n")
             d = the_error(r)
             if kind.kind == "activation":  # Keras's Activation layer: write the function
                 assert d.hint and d.hint.startswith("write the activation by its name"), name
@@ -669,36 +668,35 @@ def test_every_other_frameworks_name_hints_its_own_kind(tmp_path, capsys):
     pytest.param("\x1e", id="record separator"), pytest.param("\x85", id="NEL"),
     pytest.param("\u2028", id="LINE SEPARATOR"), pytest.param("\u2029", id="PARA SEPARATOR"),
 ])
-def test_odd_characters_in_a_comment_do_not_shift_the_caret(tmp_path, capsys, separator):
+def test_odd_characters_in_a_comment_do_not_shift_the_caret(tmp_path, separator):
     # Comments may hold any character but a newline; the error on the next line must still
     # show that line with the caret under `comv`.
-    r = run(tmp_path, capsys, f"input 6x6x1 # page{separator}break\n-> comv 3 x2\n")
+    r = run(tmp_path, f"input 6x6x1 # page{separator}break\n-> comv 3 x2\n")
     d = the_error(r)
     assert (d.line, d.column) == (2, 4)
     assert d.source_line == "    -> comv 3 x2"
 
 
 @pytest.mark.parametrize("newline", ["\n", "\r\n", "\r"], ids=["LF", "CRLF", "CR"])
-def test_caret_points_at_the_offending_word_whatever_the_line_endings(tmp_path, capsys,
-                                                                       newline):
-    r = run(tmp_path, capsys, f"input 6x6x1{newline}-> comv 3 x2{newline}")
+def test_caret_points_at_the_offending_word_whatever_the_line_endings(tmp_path, newline):
+    r = run(tmp_path, f"input 6x6x1{newline}-> comv 3 x2{newline}")
     d = the_error(r)
     at = d.caret_line.index("^")
     assert d.source_line[at:at + 4] == "comv", r.err
     assert d.hint and "did you mean `conv`?" in d.hint
 
 
-def test_form_feed_as_whitespace(tmp_path, capsys):
+def test_form_feed_as_whitespace(tmp_path):
     # \f is whitespace in the grammar, so the caret must still land on `comv`.
-    r = run(tmp_path, capsys, "input 6x6x1\x0c-> comv 3 x2\n")
+    r = run(tmp_path, "input 6x6x1\x0c-> comv 3 x2\n")
     d = the_error(r)
     at = d.caret_line.index("^")
     assert d.source_line[at:at + 4] == "comv", r.err
     assert d.source_line == "    input 6x6x1 -> comv 3 x2"
 
 
-def test_error_in_a_block_points_into_the_block(tmp_path, capsys):
-    r = run(tmp_path, capsys, "def a(n) = conv {n}x{n} x2\ninput 6x6x1 -> a(7)\n")
+def test_error_in_a_block_points_into_the_block(tmp_path):
+    r = run(tmp_path, "def a(n) = conv {n}x{n} x2\ninput 6x6x1 -> a(7)\n")
     d = the_error(r)
     assert (d.line, d.column) == (1, 12)
     assert "7x7" in d.message
@@ -822,8 +820,8 @@ WARNINGS = [
 
 
 @pytest.mark.parametrize("source, line, col, words, hint, ok", WARNINGS)
-def test_warning(tmp_path, capsys, source, line, col, words, hint, ok):
-    r = run(tmp_path, capsys, source)
+def test_warning(tmp_path, source, line, col, words, hint, ok):
+    r = run(tmp_path, source)
     assert r.rc == 0, r.err
     assert r.out == ok + "\n"
     first = r.err.split("\n")[0]
@@ -839,8 +837,8 @@ def test_warning(tmp_path, capsys, source, line, col, words, hint, ok):
         assert d.hint and hint in d.hint
 
 
-def test_warnings_come_before_the_report(tmp_path, capsys):
-    r = run(tmp_path, capsys, "input 10 -> dropout 0.95 -> dense 3\n", "--format", "json",
+def test_warnings_come_before_the_report(tmp_path):
+    r = run(tmp_path, "input 10 -> dropout 0.95 -> dense 3\n", "--format", "json",
             command="shapes")
     assert r.rc == 0
     assert "warning:" in r.err and r.out.lstrip().startswith("{")
@@ -854,8 +852,8 @@ def test_warnings_come_before_the_report(tmp_path, capsys):
     "input 100x12 -> conv 5 x8 -> gap -> dense 2\n",  # a 1-D signal: 100 steps, 12 channels
     "input 28x28 -> flatten -> dense 2\n",  # no window slides over it
 ])
-def test_no_warning_for_ordinary_networks(tmp_path, capsys, source):
-    r = run(tmp_path, capsys, source)
+def test_no_warning_for_ordinary_networks(tmp_path, source):
+    r = run(tmp_path, source)
     assert r.rc == 0 and r.err == ""
 
 

@@ -26,6 +26,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from outcomes import cli
 from zoo import TOLERANCE, counts, randomised, relative_error, split
 
 from cnndsl import compile_file
@@ -41,14 +42,6 @@ def keras():
     os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
     os.environ.setdefault("TF_ENABLE_ONEDNN_OPTS", "0")  # see tests/test_differential.py
     return pytest.importorskip("keras", reason=NO_KERAS)
-
-
-def cli(*argv) -> tuple[int, str, str]:
-    out, err = io.StringIO(), io.StringIO()
-    with contextlib.redirect_stdout(out), contextlib.redirect_stderr(err):
-        rc = main([str(a) for a in argv])
-    assert "Traceback" not in out.getvalue() + err.getvalue()
-    return rc, out.getvalue(), err.getvalue()
 
 
 def leftovers(directory: Path) -> list[str]:
@@ -436,6 +429,21 @@ def test_text_to_standard_output(keras, tmp_path):
     assert out.startswith("# sequential_2d: imported from m.keras")
     assert out.splitlines()[3].startswith("input 16x16x3")
     assert list(tmp_path.iterdir()) == [tmp_path / "m.keras"]
+
+
+def test_text_to_standard_output_is_the_files_bytes(keras, tmp_path):
+    """`-o -` writes what `-o NET.cnn` writes, UTF-8 whatever the terminal's encoding (as
+    `compile --emit python -o -` did): on an ASCII terminal, the header's `modèle.keras`
+    was `mod\\xe8le.keras`, a name no file has."""
+    keras.Sequential([keras.Input((4,)), keras.layers.Dense(2)]).save(tmp_path / "modèle.keras")
+    terminal = io.TextIOWrapper(io.BytesIO(), encoding="ascii")
+    with contextlib.redirect_stdout(terminal):
+        assert main(["import", str(tmp_path / "modèle.keras"), "-o", "-"]) == 0
+    terminal.flush()
+    assert cli("import", tmp_path / "modèle.keras")[0] == 0
+    written = (tmp_path / "modèle.cnn").read_bytes()
+    assert "imported from modèle.keras".encode() in written
+    assert terminal.buffer.getvalue() == written
 
 
 # ---- what cannot be imported ------------------------------------------------------------

@@ -14,7 +14,8 @@ import os
 
 import numpy as np
 import pytest
-from test_import import OLD, cli, leftovers
+from outcomes import cli
+from test_import import OLD, leftovers
 from zoo import TOLERANCE, counts, randomised, relative_error, split
 
 from cnndsl import compile_file

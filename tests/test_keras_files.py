@@ -33,7 +33,7 @@ from bombs import (
     member,
     npz_bomb,
 )
-from test_import import cli
+from outcomes import cli
 
 from cnndsl.support.escaping import UNSAFE
 

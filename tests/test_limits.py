@@ -6,6 +6,7 @@ import re
 from itertools import islice
 
 import pytest
+from outcomes import cli
 
 from cnndsl import CnnError, compile_text
 from cnndsl.cli import main
@@ -195,25 +196,25 @@ ONE_OVER = [
 
 
 @pytest.mark.parametrize("source, where, words", ONE_OVER)
-def test_one_past_a_limit_of_reading(tmp_path, capsys, source, where, words):
+def test_one_past_a_limit_of_reading(tmp_path, source, where, words):
     """Refused where the first item too many is written, with a hint."""
     pattern, n = where
     line, column = column_of(source, nth(source, pattern, n))
     if pattern == "relu":  # a repeat's error points at the repeat, the `(` before it
         column -= 2
-    err = check_error(tmp_path, capsys, source, words)
+    err = check_error(tmp_path, source, words)
     assert err.startswith(f"{tmp_path / 'net.cnn'}:{line}:{column}: error: "), err
 
 
-def check_error(tmp_path, capsys, source: str, words: str) -> str:
+def check_error(tmp_path, source: str, words: str) -> str:
     """Run `check` on `source`: exit 1, one located error naming `words`, with its line,
     a caret and a hint; never a traceback."""
     path = tmp_path / "net.cnn"
     path.write_text(source)
-    assert main(["check", str(path)]) == 1
-    out, err = capsys.readouterr()
+    rc, out, err = cli("check", path)
     lines = err.splitlines()
-    assert out == "" and lines[0].startswith(f"{path}:") and ": error: " in lines[0], err[:500]
+    assert rc == 1 and out == "", err[:500]
+    assert lines[0].startswith(f"{path}:") and ": error: " in lines[0], err[:500]
     assert words in lines[0], lines[0][:500]
     assert lines[2].lstrip(" \t").startswith("^") and lines[-1].startswith("hint: "), err[:500]
     assert "Traceback" not in err
@@ -247,11 +248,10 @@ EIGHT_MIB = [
 
 
 @pytest.mark.parametrize("make", EIGHT_MIB)
-def test_a_construct_filling_the_size_limit_is_refused_by_the_word_count(tmp_path, capsys,
-                                                                           make):
+def test_a_construct_filling_the_size_limit_is_refused_by_the_word_count(tmp_path, make):
     source = make()
     assert len(source) <= MAX_SOURCE_BYTES
-    err = check_error(tmp_path, capsys, source, f"more than {MAX_TOKENS:,} words and symbols")
+    err = check_error(tmp_path, source, f"more than {MAX_TOKENS:,} words and symbols")
     line, column = word_after_limit(source)
     assert err.startswith(f"{tmp_path / 'net.cnn'}:{line}:{column}: error: "), err[:300]
 
@@ -270,8 +270,8 @@ FEW_WORDS = [
 
 
 @pytest.mark.parametrize("make, words", FEW_WORDS)
-def test_an_8_mib_spec_of_few_words_is_answered(tmp_path, capsys, make, words):
-    check_error(tmp_path, capsys, make(), words)
+def test_an_8_mib_spec_of_few_words_is_answered(tmp_path, make, words):
+    check_error(tmp_path, make(), words)
 
 
 # ... and to just under the word limit, so the construct's own limit answers.
@@ -299,26 +299,35 @@ UNDER_WORDS = [
 
 @pytest.mark.parametrize("make, words", UNDER_WORDS)
 def test_a_construct_just_under_the_word_limit_is_refused_by_its_own_limit(
-        tmp_path, capsys, make, words):
+        tmp_path, make, words):
     source = make()
     assert len(WORD.findall(source)) <= MAX_TOKENS
-    check_error(tmp_path, capsys, source, words)
+    check_error(tmp_path, source, words)
 
 
 # ---- work that small text can ask for ----------------------------------------------------
 
-def test_id_branches_count_as_layers_while_expanding(tmp_path, capsys):
+def test_id_branches_count_as_layers_while_expanding(tmp_path):
     # 1,000 `id`s used 200 times through a parameter: counted from the block's argument.
     source = ("def b = add{id" + "|id" * 999 + "}\ndef r(n) = ( b ) * {n}\n"
               "input 8 -> r(200)\n")
-    err = check_error(tmp_path, capsys, source, f"more than {MAX_LAYERS:,} layers")
+    err = check_error(tmp_path, source, f"more than {MAX_LAYERS:,} layers")
     assert "each `id` branch counts as a layer" in err
 
 
-def test_expressions_evaluated_again_and_again_are_bounded(tmp_path, capsys):
+def test_a_merge_counts_as_a_layer_before_expanding(tmp_path):
+    """Issue 20: `add { relu | relu }` is three layers, so 33,334 of them and the input
+    are 100,003, refused at the repetition before any is made (a merge counted as no
+    layer made the estimate 66,669, and 100,000 layers were made before being refused)."""
+    source = "input 8 -> ( add { relu | relu } ) * 33334\n"
+    err = check_error(tmp_path, source, "would have more than 100,000 layers")
+    assert err.startswith(f"{tmp_path / 'net.cnn'}:1:12: error: "), err
+
+
+def test_expressions_evaluated_again_and_again_are_bounded(tmp_path):
     # `C` changes at every use, so no value can be kept: 500 steps, 100,000 times.
     source = "def b = dense {C+1" + "*1" * 497 + "}\ninput 8 -> ( b ) * {99999}\n"
-    check_error(tmp_path, capsys, source, f"more than {MAX_EXPRESSION_STEPS:,} steps")
+    check_error(tmp_path, source, f"more than {MAX_EXPRESSION_STEPS:,} steps")
 
 
 def test_an_expression_under_the_same_values_is_evaluated_once(tmp_path, capsys):

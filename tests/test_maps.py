@@ -15,6 +15,7 @@ import pytest
 
 pytest.importorskip("matplotlib")
 
+from outcomes import cli  # noqa: E402
 from test_numpy_lesson import (  # noqa: E402
     IMAGE,
     LESSON,
@@ -27,7 +28,6 @@ from test_numpy_lesson import (  # noqa: E402
 )
 
 import cnndsl  # noqa: E402
-from cnndsl.cli import main  # noqa: E402
 from cnndsl.views.pictures.maps import number  # noqa: E402
 
 
@@ -83,15 +83,15 @@ def test_each_map_is_scaled_on_its_own_black_to_white():
     assert texts[3][2].get_color() == "white" and texts[3][3].get_color() == "black"
 
 
-def test_cli_writes_a_png_of_the_lesson(tmp_path, capsys):
+def test_cli_writes_a_png_of_the_lesson(tmp_path):
     np.save(tmp_path / "x.npy", image())
     np.savez(tmp_path / "w.npz", **{"conv_1/kernel": lesson_kernel()})
     (tmp_path / "lesson.cnn").write_text(LESSON + "\n")
     out = tmp_path / "maps.png"
-    status = main(["maps", str(tmp_path / "lesson.cnn"), "--input", str(tmp_path / "x.npy"),
-                   "--weights", str(tmp_path / "w.npz"), "-o", str(out)])
+    status, said, _ = cli("maps", tmp_path / "lesson.cnn", "--input", tmp_path / "x.npy",
+                          "--weights", tmp_path / "w.npz", "-o", out)
     assert status == 0
-    assert "3 layers, 5 maps" in capsys.readouterr().out
+    assert "3 layers, 5 maps" in said
     from matplotlib.image import imread
 
     pixels = imread(out)
@@ -102,16 +102,16 @@ def test_cli_writes_a_png_of_the_lesson(tmp_path, capsys):
     assert not list(tmp_path.glob(".*.tmp"))  # written in place, nothing left behind
 
 
-def test_cli_example_of_a_batch_and_chosen_layers(tmp_path, capsys):
+def test_cli_example_of_a_batch_and_chosen_layers(tmp_path):
     batch = np.stack([image(), 1 - image()])
     np.save(tmp_path / "x.npy", batch)
     np.savez(tmp_path / "w.npz", **{"conv_1/kernel": lesson_kernel()})
     (tmp_path / "lesson.cnn").write_text(LESSON)
     out = tmp_path / "maps.svg"
-    assert main(["maps", str(tmp_path / "lesson.cnn"), "-i", str(tmp_path / "x.npy"),
-                 "--weights", str(tmp_path / "w.npz"), "-o", str(out), "--example", "1",
-                 "--layers", "conv_1"]) == 0
-    assert "1 layer, 2 maps" in capsys.readouterr().out
+    status, said, _ = cli("maps", tmp_path / "lesson.cnn", "-i", tmp_path / "x.npy",
+                          "--weights", tmp_path / "w.npz", "-o", out, "--example", "1",
+                          "--layers", "conv_1")
+    assert status == 0 and "1 layer, 2 maps" in said
     text = out.read_text()
     assert text.lstrip().startswith("<?xml") and "</svg>" in text
 
@@ -122,38 +122,37 @@ def test_cli_example_of_a_batch_and_chosen_layers(tmp_path, capsys):
     (["--example", "2"], "error: --example 2 is past the end: the file holds 2 examples"),
     (["--channels", "0"], "cnndsl maps: error: --channels must be at least 1, got 0"),
 ])
-def test_cli_errors(tmp_path, capsys, extra, message):
+def test_cli_errors(tmp_path, extra, message):
     np.save(tmp_path / "x.npy", np.stack([image(), image()]))
     (tmp_path / "lesson.cnn").write_text(LESSON)
     out = tmp_path / "maps.png"
-    assert main(["maps", str(tmp_path / "lesson.cnn"), "-i", str(tmp_path / "x.npy"),
-                 "-o", str(out), *extra]) == 1
-    err = capsys.readouterr().err
-    assert message in err and "Traceback" not in err
+    status, _, err = cli("maps", tmp_path / "lesson.cnn", "-i", tmp_path / "x.npy", "-o", out,
+                         *extra)
+    assert status == 1 and message in err
     assert not out.exists()
 
 
-def test_cli_refuses_other_formats_and_overwriting_the_input(tmp_path, capsys):
+def test_cli_refuses_other_formats_and_overwriting_the_input(tmp_path):
     np.save(tmp_path / "x.npy", image())
     (tmp_path / "lesson.cnn").write_text(LESSON)
-    base = ["maps", str(tmp_path / "lesson.cnn"), "-i", str(tmp_path / "x.npy"), "-o"]
-    assert main([*base, str(tmp_path / "maps.jpg")]) == 1
-    assert "-o must name a .png or .svg or .pdf file" in capsys.readouterr().err
+    status, _, err = cli("maps", tmp_path / "lesson.cnn", "-i", tmp_path / "x.npy", "-o",
+                         tmp_path / "maps.jpg")
+    assert status == 1 and "-o must name a .png or .svg or .pdf file" in err
     (tmp_path / "x.png").write_bytes(b"")
-    assert main(["maps", str(tmp_path / "lesson.cnn"), "-i", str(tmp_path / "x.png"), "-o",
-                 str(tmp_path / "x.png")]) == 1
-    assert "would overwrite the input" in capsys.readouterr().err
+    status, _, err = cli("maps", tmp_path / "lesson.cnn", "-i", tmp_path / "x.png", "-o",
+                         tmp_path / "x.png")
+    assert status == 1 and "would overwrite the input" in err
 
 
-def test_without_matplotlib_the_error_names_the_extra(tmp_path, capsys, monkeypatch):
+def test_without_matplotlib_the_error_names_the_extra(tmp_path, monkeypatch):
     for name in [m for m in sys.modules if m == "matplotlib" or m.startswith("matplotlib.")]:
         monkeypatch.delitem(sys.modules, name)
     monkeypatch.setitem(sys.modules, "matplotlib", None)  # `import matplotlib` fails
     np.save(tmp_path / "x.npy", image())
     (tmp_path / "lesson.cnn").write_text(LESSON)
-    assert main(["maps", str(tmp_path / "lesson.cnn"), "-i", str(tmp_path / "x.npy"),
-                 "-o", str(tmp_path / "maps.png")]) == 1
-    err = capsys.readouterr().err
+    status, _, err = cli("maps", tmp_path / "lesson.cnn", "-i", tmp_path / "x.npy", "-o",
+                         tmp_path / "maps.png")
+    assert status == 1
     assert err == ("cnndsl maps: error: drawing feature maps needs matplotlib, which is not "
                    "installed\nhint: pip install 'cnndsl[plot]'\n")
     with pytest.raises(ImportError, match=r"needs matplotlib, .*: pip install 'cnndsl\[plot\]'"):
@@ -180,6 +179,46 @@ def test_signals_volumes_and_vectors():
     assert any("depth slice 3 of 4" in t.get_text() for t in volume.figure.axes[0].texts)
 
 
+def test_a_volume_shows_its_middle_depth_slice():
+    """Issue 20: a volume (D, H, W, C) is drawn by its middle slice, index D // 2 counted
+    from 0: of depth 4 the third (index 2), of depth 5 the third too. Each slice holds
+    100 * its index plus the cell's place, so the numbers say which slice is shown."""
+    for depth, shown_slice in ((4, 2), (5, 2)):
+        x = (100 * np.arange(depth)[:, None, None] + np.arange(16).reshape(4, 4))[..., None]
+        net = cnndsl.parse(f"input {depth}x4x4x1 -> conv 1 x1")
+        maps = net.maps(x.astype(float), layers=["input"])
+        assert written(maps.drawn["input/1"]) == [
+            [str(100 * shown_slice + 4 * i + j) for j in range(4)] for i in range(4)]
+        assert any(f"depth slice 3 of {depth}" in t.get_text()
+                   for t in maps.figure.axes[0].texts)
+
+
+def test_a_map_is_black_at_its_minimum_not_at_zero():
+    """Issue 20: a channel of values 100 to 199 (no numbers written: 10x10) is black at
+    100 and white at 199; a cell of 133 is a third of the way: grey 255 * 33/99 = 85 in
+    the picture (matplotlib's `gray` has 256 levels: floor(256/3) = 85)."""
+    values = (100 + np.arange(100, dtype=float)).reshape(10, 10, 1)
+    maps = cnndsl.parse("input 10x10x1 -> conv 1 x1").maps(values, layers=["input"])
+    drawn = maps.drawn["input/1"]
+    assert drawn.scale.get_text() == "100 … 199" and not drawn.numbers
+    canvas = maps.figure.canvas
+    canvas.draw()
+    pixels = np.asarray(canvas.buffer_rgba())
+    left, right, bottom, top = drawn.image.get_extent()
+    cell = (right - left) / 10
+    height = maps.figure.get_figheight()
+    dpi = maps.figure.dpi
+
+    def grey(i, j):  # the pixel at the centre of cell (row i, column j)
+        x, y = left + (j + 0.5) * cell, top - (i + 0.5) * cell
+        r, g, b, _ = pixels[int((height - y) * dpi), int(x * dpi)]
+        assert r == g == b
+        return int(r)
+
+    assert grey(0, 0) == 0 and grey(9, 9) == 255  # 100 black, 199 white
+    assert abs(grey(3, 3) - 85) <= 1  # 133
+
+
 def test_a_picture_too_big_to_encode_is_refused_before_running():
     net = cnndsl.parse("input 2x2x1 -> conv 1x1 x1000")
     # 1,000 maps of 1.5 inches at 100 dpi, plus 2.6 inches of labels and margin, across;
@@ -191,7 +230,7 @@ def test_a_picture_too_big_to_encode_is_refused_before_running():
 
 
 def test_a_picture_of_4_g_pixels_is_refused_on_its_area_before_anything_runs(
-        tmp_path, capsys, monkeypatch):
+        tmp_path, monkeypatch):
     """Issue 19 item 16: 319 layers of 435 channels, each side under Agg's 65,536 pixels,
     ran the network and made maps for more than 15 minutes and 6 GB before failing."""
     def never(*args, **kwargs):
@@ -203,9 +242,10 @@ def test_a_picture_of_4_g_pixels_is_refused_on_its_area_before_anything_runs(
     layers = ",".join(["input"] + [f"relu_{i}" for i in range(1, 319)])
     # 2.4 + 1.5 * 435 + 0.2 = 655.1 inches across, 0.9 + 2.05 * 319 = 654.85 down, at
     # 100 dpi; the input is never read, so it need not exist
-    assert main(["maps", str(spec), "-i", str(tmp_path / "missing.npy"), "-o",
-                 str(tmp_path / "huge.png"), "--channels", "435", "--layers", layers]) == 1
-    assert capsys.readouterr().err == (
+    status, _, err = cli("maps", spec, "-i", tmp_path / "missing.npy", "-o",
+                         tmp_path / "huge.png", "--channels", "435", "--layers", layers)
+    assert status == 1
+    assert err == (
         "--layers: error: the picture would be 65,510x65,485 pixels, 4,289,922,350 in all "
         "(16.0 GiB to draw), over the limit of 268,435,456 (1 GiB)\n"
         "hint: draw fewer layers (--layers A,B) or fewer channels (--channels C)\n")

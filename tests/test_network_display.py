@@ -87,6 +87,25 @@ def test_html_escapes_the_text_of_the_spec():
     assert "<script>" not in html and "&lt;script&gt;alert(1)&lt;/script&gt;" in html
 
 
+def test_html_table_escapes_its_cells():
+    """Issue 20: a layer's name and step are cells of the table, not markup. An imported
+    layer's name (Keras's, anything) and a comment inside a step are shown as written."""
+    from dataclasses import replace
+
+    graph = cnndsl.parse("input 4 -> dense # <i>a & b</i>\n 2 -> relu").graph
+    nodes = list(graph.nodes)
+    nodes[2] = replace(nodes[2], name='<b>x</b>&"y')
+    html = cnndsl.Network(replace(graph, nodes=tuple(nodes)))._repr_html_()
+    cells = Cells()
+    cells.feed(html)
+    assert [r[1:3] for r in cells.rows[1:]] == [["input", "input 4"],
+                                               ["dense_1", "dense # <i>a & b</i> 2"],
+                                               ['<b>x</b>&"y', "relu"]]
+    assert '<td class="txt">dense # &lt;i&gt;a &amp; b&lt;/i&gt; 2</td>' in html
+    assert '<td class="txt">&lt;b&gt;x&lt;/b&gt;&amp;&quot;y</td>' in html
+    assert "i" not in cells.tags and "b" not in cells.tags
+
+
 BAD = "input 6x6x1 -> conv 7x7 x2"
 
 

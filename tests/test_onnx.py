@@ -42,6 +42,7 @@ from onnx_check import (
     run_every_layer,
     run_onnx,
 )
+from zoo import lively
 
 from cnndsl import CnnError, compile_text
 from cnndsl.backends.numpy import Interpreter
@@ -96,20 +97,6 @@ def assert_agrees(graph, model, xs, weights) -> float:
     return err
 
 
-def lively_weights(graph, seed: int = 0) -> dict[str, np.ndarray]:
-    """`init_weights`, with biases, betas and batch-norm statistics drawn away from their
-    initial 0 and 1: at Keras's initial values the activations of a deep network fade
-    (EfficientNet-B0's last layer is 1e-19), and a constant softmax would prove nothing."""
-    weights = init_weights(graph, seed)
-    rng = np.random.default_rng(seed)
-    for key, value in weights.items():
-        if key.endswith(("/bias", "/beta", "/moving_mean")):
-            weights[key] = rng.normal(0, 0.1, value.shape).astype(np.float32)
-        elif key.endswith(("/gamma", "/moving_variance")):
-            weights[key] = rng.uniform(0.5, 1.5, value.shape).astype(np.float32)
-    return weights
-
-
 def transposes(model) -> list:
     return [n for n in model.graph.node if n.op_type == "Transpose"]
 
@@ -130,7 +117,10 @@ def test_every_example_runs_in_onnxruntime_as_in_numpy(path):
 
 
 def check_example(graph, every_layer: bool) -> None:
-    weights = lively_weights(graph)
+    # At Keras's initial values a deep network's activations fade, and a constant softmax
+    # would prove nothing.
+    weights = lively(init_weights(graph, 0), np.random.default_rng(0), gamma=(0.5, 1.5),
+                     variance=(0.5, 1.5))
     model = build_model(graph, weights)  # onnx.checker, full_check=True, inside
     assert check_inferred_shapes(graph, model) >= len(graph.nodes)
     made = {n.output[0] for n in transposes(model)}

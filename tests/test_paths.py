@@ -21,7 +21,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from outcomes import TensorFlowWanted, no_tensorflow
+from outcomes import TensorFlowWanted, cli, no_tensorflow
 
 from cnndsl.cli import main
 from cnndsl.support import files, paths
@@ -64,13 +64,6 @@ def sums(directory: Path) -> dict[str, str]:
     return out
 
 
-def cli(capsys, *argv) -> tuple[int, str, str]:
-    rc = main([str(a) for a in argv])
-    out, err = capsys.readouterr()
-    assert "Traceback" not in out + err
-    return rc, out, err
-
-
 TRAIN = ("train", "net.cnn", "--data", "d.npz", "--val", "v.npz", "-o", "m.keras",
          "--epochs", "1")
 
@@ -88,18 +81,18 @@ HISTORY_CASES = [
 
 
 @pytest.mark.parametrize("flags, said", HISTORY_CASES, ids=[c[1] for c, _ in HISTORY_CASES])
-def test_regression_history_naming_an_input_or_the_model_is_refused(work, capsys,
+def test_regression_history_naming_an_input_or_the_model_is_refused(work,
                                                                     no_tensorflow, flags,
                                                                     said):
     before = sums(work)
-    rc, out, err = cli(capsys, *TRAIN, *flags)
+    rc, out, err = cli(*TRAIN, *flags)
     assert rc == 1 and out == "", err
     assert err.startswith(said), err
     assert "\nhint: " in err
     assert sums(work) == before
 
 
-def test_the_history_through_links_and_the_plot_are_checked_too(work, capsys, no_tensorflow):
+def test_the_history_through_links_and_the_plot_are_checked_too(work, no_tensorflow):
     os.symlink("d.npz", "sym.csv")
     os.link("v.npz", "hard.csv")
     before = sums(work)
@@ -107,7 +100,7 @@ def test_the_history_through_links_and_the_plot_are_checked_too(work, capsys, no
                         (("--history", "hard.csv"), "the validation data (v.npz)"),
                         (("--history", "h.csv", "--plot", "./h.csv"), "--plot and --history"),
                         (("--plot", "m.history.csv"), "--plot and --history")]:
-        rc, _, err = cli(capsys, *TRAIN, *flags)
+        rc, _, err = cli(*TRAIN, *flags)
         assert rc == 1 and said in err.split("\n")[0], err
     assert sums(work) == before
 
@@ -126,10 +119,10 @@ CHECKPOINT_CASES = [
 @pytest.mark.parametrize("directory, said", CHECKPOINT_CASES,
                          ids=[d for d, _ in CHECKPOINT_CASES])
 def test_regression_checkpoint_dir_that_cannot_be_one_is_refused_before_tensorflow(
-        work, capsys, no_tensorflow, directory, said):
+        work, no_tensorflow, directory, said):
     Path("afile").write_text("a file\n", encoding="utf-8")
     before = sums(work)
-    rc, out, err = cli(capsys, *TRAIN, "--checkpoint-dir", directory)
+    rc, out, err = cli(*TRAIN, "--checkpoint-dir", directory)
     assert rc == 1 and out == "", err
     assert err.startswith(said), err
     assert "\nhint: " in err
@@ -137,34 +130,34 @@ def test_regression_checkpoint_dir_that_cannot_be_one_is_refused_before_tensorfl
 
 
 def test_regression_checkpoint_dir_that_mkdir_refuses_is_refused_before_tensorflow(
-        work, capsys, no_tensorflow, monkeypatch):
+        work, no_tensorflow, monkeypatch):
     """A directory the checks cannot judge (`/proc/nope/x` on Linux: its parent looks
     writable to root) is made before TensorFlow, so mkdir's refusal is an error there."""
     def refuse(self, *args, **kwargs):
         raise FileNotFoundError(2, "No such file or directory")
     monkeypatch.setattr(Path, "mkdir", refuse)
-    rc, out, err = cli(capsys, *TRAIN, "--checkpoint-dir", "new/ckpt")
+    rc, out, err = cli(*TRAIN, "--checkpoint-dir", "new/ckpt")
     assert rc == 1 and out == "", err
     assert err.startswith("new/ckpt: error: cannot make the directory: No such file or "
                           "directory\nhint: "), err
 
 
-def test_an_empty_checkpoint_dir_made_for_a_run_that_failed_is_removed(work, capsys,
+def test_an_empty_checkpoint_dir_made_for_a_run_that_failed_is_removed(work,
                                                                       no_tensorflow):
     with pytest.raises(TensorFlowWanted):
         main(list(TRAIN) + ["--checkpoint-dir", "new/ckpt"])
     assert not Path("new").exists()
 
 
-def test_an_output_inside_an_input_directory_is_refused(work, capsys, no_tensorflow):
+def test_an_output_inside_an_input_directory_is_refused(work, no_tensorflow):
     """An image folder as --data: a checkpoint directory inside it would become a class."""
     (work / "images" / "cat").mkdir(parents=True)
     before = sums(work)
-    rc, _, err = cli(capsys, "train", "net.cnn", "--data", "images", "-o", "images/m.keras")
+    rc, _, err = cli("train", "net.cnn", "--data", "images", "-o", "images/m.keras")
     assert rc == 1
     assert err.startswith("images/m.keras: error: the output would be written inside the "
                           "data, the directory images\nhint: "), err
-    rc, _, err = cli(capsys, "train", "net.cnn", "--data", "images", "-o", "m.keras",
+    rc, _, err = cli("train", "net.cnn", "--data", "images", "-o", "m.keras",
                      "--checkpoint-dir", "images/ckpt")
     assert rc == 1
     assert err.startswith("images/ckpt: error: --checkpoint-dir is inside the data"), err
@@ -172,7 +165,7 @@ def test_an_output_inside_an_input_directory_is_refused(work, capsys, no_tensorf
 
 
 @pytest.mark.skipif(os.name != "posix" or os.geteuid() != 0, reason="mknod needs root")
-def test_an_output_that_is_a_device_is_never_replaced(work, capsys):
+def test_an_output_that_is_a_device_is_never_replaced(work):
     """`draw --format svg -o /dev/null` renamed a regular file over the device (as root);
     a private null device stands in for it here."""
     os.mknod("null.svg", 0o666 | 0o020000, os.makedev(1, 3))
@@ -180,7 +173,7 @@ def test_an_output_that_is_a_device_is_never_replaced(work, capsys):
     for argv, said in [(("draw", "net.cnn", "-o", "null.svg"), "null.svg: error: is a device"),
                        (("draw", "net.cnn", "--format", "dot", "-o", "fifo.dot"),
                         "fifo.dot: error: is a named pipe (FIFO)")]:
-        rc, _, err = cli(capsys, *argv)
+        rc, _, err = cli(*argv)
         assert rc == 1 and err.startswith(said), err
     assert Path("null.svg").is_char_device() and Path("fifo.dot").is_fifo()
 
@@ -278,18 +271,18 @@ def undecodable(work: Path, suffix: str, data: bytes) -> str:
     (("-o", "x\udce9.dot"), 'digraph "x\\\\xe9"'),
     (("--style", "volumes", "-o", "x\udce9.svg"), ">x\\xe9 · 3 layers"),
 ], ids=["svg", "dot", "volumes"])
-def test_regression_draw_a_spec_whose_name_is_not_utf8(work, capsys, flags, written):
+def test_regression_draw_a_spec_whose_name_is_not_utf8(work, flags, written):
     spec = undecodable(work, ".cnn", NET.encode())
-    rc, out, err = cli(capsys, "draw", spec, *flags)
+    rc, out, err = cli("draw", spec, *flags)
     assert rc == 0, err  # was: internal error: UnicodeEncodeError, exit 3
     assert out.startswith("ok: x\\xe9."), out
     assert written in Path(flags[-1]).read_text(encoding="utf-8")
 
 
-def test_regression_compile_onnx_of_a_spec_whose_name_is_not_utf8(work, capsys):
+def test_regression_compile_onnx_of_a_spec_whose_name_is_not_utf8(work):
     onnx = pytest.importorskip("onnx")
     spec = undecodable(work, ".cnn", NET.encode())
-    rc, out, err = cli(capsys, "compile", spec, "-o", "x\udce9.onnx")
+    rc, out, err = cli("compile", spec, "-o", "x\udce9.onnx")
     assert rc == 0, err  # was: internal error: UnicodeEncodeError, exit 3
     assert onnx.load("x\udce9.onnx").graph.name == "x\\xe9"
 
@@ -302,13 +295,13 @@ def test_the_python_api_names_a_network_after_a_stem_that_is_not_utf8(work):
 
 
 @pytest.mark.skipif(not HAVE_KERAS, reason="pip install 'cnndsl[keras]'")
-def test_regression_import_a_model_whose_name_is_not_utf8(work, capsys):
+def test_regression_import_a_model_whose_name_is_not_utf8(work):
     import keras
 
     model = keras.Sequential([keras.Input((4,)), keras.layers.Dense(2)], name="net")
     name = undecodable(work, ".keras", b"")
     model.save(name)
-    rc, out, err = cli(capsys, "import", name)
+    rc, out, err = cli("import", name)
     assert rc == 0, err  # was: internal error: UnicodeEncodeError, exit 3
     assert Path("x\udce9.cnn").read_text(encoding="utf-8").startswith(
         "# net: imported from x\\xe9.keras by `cnndsl import`.\n")

@@ -32,6 +32,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from outcomes import cli
 
 from cnndsl import compile_text
 from cnndsl.backends.weights import declared
@@ -166,10 +167,6 @@ def random_weights(text: str, seed: int) -> dict[str, np.ndarray]:
     return out
 
 
-def cli(*argv) -> int:
-    return main([str(a) for a in argv])
-
-
 # ---- without Keras: the networks cover the catalogue ----------------------------------------
 
 def test_networks_cover_every_kind_activation_and_slope():
@@ -262,16 +259,18 @@ def plain(keras, tmp_path_factory):
         graph = compile_text(text, name)
         x = np.random.default_rng(10 + i).normal(size=(3, *graph.input.shape))
         np.save(tmp / f"{name}.x.npy", x.astype(np.float32))
-        assert cli("compile", spec, "--weights", weights, "-o", tmp / f"{name}.keras") == 0
-        assert cli("compile", spec, "--emit", "python", "-o", tmp / f"{name}.py") == 0
+        assert cli("compile", spec, "--weights", weights, "-o", tmp / f"{name}.keras")[0] == 0
+        assert cli("compile", spec, "--emit", "python", "-o", tmp / f"{name}.py")[0] == 0
         assert cli("run", spec, "--weights", weights, "-i", tmp / f"{name}.x.npy",
-                   "-o", tmp / f"{name}.y.npy", "--dtype", "float64") == 0
+                   "-o", tmp / f"{name}.y.npy", "--dtype", "float64")[0] == 0
         jobs.append({"keras": str(tmp / f"{name}.keras"), "x": str(tmp / f"{name}.x.npy"),
                      "source": str(tmp / f"{name}.py"), "y": str(tmp / f"{name}.y.npy")})
-    # `-o -`: the model alone on standard output (not a terminal here).
+    # `-o -`: the model alone on standard output (not a terminal here), binary: not `cli`'s
+    # text.
     stdout = io.TextIOWrapper(io.BytesIO(), encoding="utf-8")
     with contextlib.redirect_stdout(stdout):
-        assert cli("compile", tmp / "images.cnn", "--weights", tmp / "images.npz", "-o", "-") == 0
+        assert main(["compile", str(tmp / "images.cnn"), "--weights", str(tmp / "images.npz"),
+                     "-o", "-"]) == 0
     stdout.flush()
     (tmp / "images.stdout.keras").write_bytes(stdout.buffer.getvalue())
     jobs.append({**jobs[1], "keras": str(tmp / "images.stdout.keras"), "source": None})
@@ -377,12 +376,12 @@ def test_keras_classes_table_is_keras(keras):
             assert (name in KERAS_CLASSES) == hasattr(keras.layers, name), name
 
 
-def test_models_of_earlier_versions_still_read(keras, tmp_path, capsys):
+def test_models_of_earlier_versions_still_read(keras, tmp_path):
     """A `.keras` written before this change named `cnndsl>LeakyReLUActivation` for a
     fused slope: `cnndsl weights` still reads it (the class is given to that load only)."""
     spec = tmp_path / "leaky.cnn"
     spec.write_text("input 4 -> dense 3 leaky_relu=0.1\n", encoding="utf-8")
-    assert cli("compile", spec, "-o", tmp_path / "new.keras") == 0
+    assert cli("compile", spec, "-o", tmp_path / "new.keras")[0] == 0
     with zipfile.ZipFile(tmp_path / "new.keras") as archive:
         members = {name: archive.read(name) for name in archive.namelist()}
     config = json.loads(members["config.json"])
@@ -393,9 +392,8 @@ def test_models_of_earlier_versions_still_read(keras, tmp_path, capsys):
     with zipfile.ZipFile(tmp_path / "old.keras", "w") as archive:
         for name, data in members.items():
             archive.writestr(name, data)
-    capsys.readouterr()
-    assert cli("weights", tmp_path / "old.keras", "-o", tmp_path / "w.npz") == 0
-    assert capsys.readouterr().out.endswith("(2 arrays, 15 values)\n")
+    rc, out, _ = cli("weights", tmp_path / "old.keras", "-o", tmp_path / "w.npz")
+    assert rc == 0 and out.endswith("(2 arrays, 15 values)\n")
 
 
 # ---- `-o -` and `--emit python` without TensorFlow ---------------------------------------
@@ -469,10 +467,8 @@ def test_a_full_standard_output_is_an_error(tmp_path):
                              "output closed?\n")
 
 
-def test_a_failed_keras_compile_writes_nothing_to_standard_output(keras, tmp_path,
-                                                                  capsysbinary):
+def test_a_failed_keras_compile_writes_nothing_to_standard_output(keras, tmp_path):
     (tmp_path / "vol.cnn").write_text("input 8x8x8x3 -> sepconv 3 x4\n", encoding="utf-8")
-    assert cli("compile", tmp_path / "vol.cnn", "-o", "-") == 1
-    out, err = capsysbinary.readouterr()
-    assert out == b""
-    assert b"error: Keras has no SeparableConv3D layer" in err
+    rc, out, err = cli("compile", tmp_path / "vol.cnn", "-o", "-")
+    assert (rc, out) == (1, "")
+    assert "error: Keras has no SeparableConv3D layer" in err

@@ -99,6 +99,41 @@ def test_cells_that_differ_in_structure_are_not_one_block():
     assert printed.count("def ") == 1 and "maxpool 3/1 same" in printed
 
 
+UNIT = "{op} {{ conv 1 x{w} -> bn -> relu -> conv 3 x{w} same -> bn | conv 1 x{w} }} -> relu"
+
+
+def test_merges_of_other_operations_are_not_one_block():
+    """Issue 20: an `add` and a `mul` of the same branches are two different steps, so
+    neither a repetition nor a block may write one for the other (the folded text would
+    read back as a network of adds only). Alternating add, mul, add, mul: the pair is
+    the block, each merge with its own operation and its own width."""
+    graph = imported("input 8x8x4 -> " + " -> ".join(
+        UNIT.format(op=op, w=w) for op, w in (("add", 8), ("mul", 16), ("add", 24),
+                                              ("mul", 32))))
+    printed = to_text(graph)
+    assert printed == """\
+def block(f, f2) = add { conv 1 x{f} -> bn -> relu -> conv 3 x{f} same -> bn | conv 1 x{f} }
+    -> relu -> mul { conv 1 x{f2} -> bn -> relu -> conv 3 x{f2} same -> bn | conv 1 x{f2} }
+    -> relu
+
+input 8x8x4
+  -> block(8, 16)                                               # 8x8x16
+  -> block(24, 32)                                              # 8x8x32
+"""
+    reads_back(graph, printed)
+    # The same merge twice but for its operation is no `( ... ) * 2`.
+    text = ("input 8x8x4 -> add { conv 1 x4 | conv 3 x4 same } -> relu"
+            " -> mul { conv 1 x4 | conv 3 x4 same } -> relu -> gap")
+    graph = imported(text)
+    printed = to_text(graph)
+    assert printed == (
+        "input 8x8x4\n"
+        "  -> add { conv 1 x4 | conv 3 x4 same } -> relu -> mul { conv 1 x4 | conv 3 x4 same }"
+        " -> relu  # 8x8x4\n"
+        "  -> gap                                                        # 4\n")
+    reads_back(graph, printed)
+
+
 def test_long_statements_are_wrapped():
     """A merge of named tensors too long for a line opens its braces, branch a line."""
     text = ("input 8x8x3 -> conv 3 x8 same as a -> conv 3 x8 same as b\n"

@@ -23,6 +23,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from outcomes import cli
 
 import cnndsl
 from cnndsl.cli import main
@@ -37,13 +38,6 @@ X = np.array([[1, 2, 3, 4], [0, 0, 0, 0], [-1, 1, -1, 1]], np.float32)
 Y = np.array([[4.5, 4], [0.5, -1], [-1.5, -1]], np.float32)  # by hand, see above
 OLD = b"an existing good output, which no failure may touch"
 TEMP = re.compile(r"^\.(out|layers)\.np[yz]\.\w+\.tmp$")  # staged files, hidden
-
-
-def cli(capsys, *argv) -> tuple[int, str, str]:
-    rc = main([str(a) for a in argv])
-    out, err = capsys.readouterr()
-    assert "Traceback" not in out + err
-    return rc, out, err
 
 
 @pytest.fixture
@@ -64,8 +58,8 @@ def leftovers(directory: Path) -> list[str]:
 
 # ---- outputs worked out by hand -----------------------------------------------------------
 
-def test_dense_by_hand(work, capsys):
-    rc, out, err = cli(capsys, "run", "net.cnn", "--input", "x.npy", "-o", "out.npy",
+def test_dense_by_hand(work):
+    rc, out, err = cli("run", "net.cnn", "--input", "x.npy", "-o", "out.npy",
                        "--weights", "w.npz")
     assert rc == 0, err
     assert out == "ok: out.npy (3, 2) float32\n" and err == ""
@@ -75,21 +69,21 @@ def test_dense_by_hand(work, capsys):
     assert leftovers(work) == []
 
 
-def test_conv_by_hand(work, capsys):
+def test_conv_by_hand(work):
     # A 2x2 kernel of ones sums each 2x2 window of 0..8 laid out 3x3: 0+1+3+4 = 8, ...
     Path("conv.cnn").write_text("input 3x3x1 -> conv 2x2 x1\n", encoding="utf-8")
     np.savez("cw.npz", **{"conv_1/kernel": np.ones((2, 2, 1, 1), np.float32),
                           "conv_1/bias": np.zeros(1, np.float32)})
     np.save("img.npy", np.arange(9, dtype=np.float32).reshape(3, 3, 1))
-    rc, _, err = cli(capsys, "run", "conv.cnn", "--input", "img.npy", "-o", "out.npy",
+    rc, _, err = cli("run", "conv.cnn", "--input", "img.npy", "-o", "out.npy",
                      "--weights", "cw.npz")
     assert rc == 0, err
     np.testing.assert_array_equal(np.load("out.npy"), [[[8], [12]], [[20], [24]]])
 
 
-def test_single_example_keeps_no_batch_axis(work, capsys):
+def test_single_example_keeps_no_batch_axis(work):
     np.save("one.npy", X[0])
-    rc, out, err = cli(capsys, "run", "net.cnn", "--input", "one.npy", "-o", "out.npy",
+    rc, out, err = cli("run", "net.cnn", "--input", "one.npy", "-o", "out.npy",
                        "--weights", "w.npz", "--layers", "layers.npz")
     assert rc == 0, err
     np.testing.assert_array_equal(np.load("out.npy"), [4.5, 4])
@@ -97,8 +91,8 @@ def test_single_example_keeps_no_batch_axis(work, capsys):
         assert {k: layers[k].shape for k in layers.files} == {"input": (4,), "dense_1": (2,)}
 
 
-def test_float64(work, capsys):
-    rc, out, err = cli(capsys, "run", "net.cnn", "--input", "x.npy", "-o", "out.npy",
+def test_float64(work):
+    rc, out, err = cli("run", "net.cnn", "--input", "x.npy", "-o", "out.npy",
                        "--weights", "w.npz", "--dtype", "float64")
     assert rc == 0, err
     assert out == "ok: out.npy (3, 2) float64\n"
@@ -107,20 +101,20 @@ def test_float64(work, capsys):
     np.testing.assert_array_equal(y, Y)
 
 
-def test_integer_and_bool_inputs_are_numbers(work, capsys):
+def test_integer_and_bool_inputs_are_numbers(work):
     np.save("ints.npy", X.astype(np.int16))
     np.save("bools.npy", np.array([[True, False, True, False]]))
-    assert cli(capsys, "run", "net.cnn", "--input", "ints.npy", "-o", "out.npy",
+    assert cli("run", "net.cnn", "--input", "ints.npy", "-o", "out.npy",
                "--weights", "w.npz")[0] == 0
     np.testing.assert_array_equal(np.load("out.npy"), Y)
-    assert cli(capsys, "run", "net.cnn", "--input", "bools.npy", "-o", "out.npy",
+    assert cli("run", "net.cnn", "--input", "bools.npy", "-o", "out.npy",
                "--weights", "w.npz")[0] == 0
     np.testing.assert_array_equal(np.load("out.npy"), [[2.5, 0]])
 
 
-def test_npz_in_and_out(work, capsys):
+def test_npz_in_and_out(work):
     np.savez("x.npz", examples=X)
-    rc, out, err = cli(capsys, "run", "net.cnn", "--input", "x.npz", "-o", "out.npz",
+    rc, out, err = cli("run", "net.cnn", "--input", "x.npz", "-o", "out.npz",
                        "--weights", "w.npz", "--batch-size", "2")
     assert rc == 0, err
     with np.load("out.npz") as y:
@@ -128,9 +122,9 @@ def test_npz_in_and_out(work, capsys):
         np.testing.assert_array_equal(y["output"], Y)
 
 
-def test_nan_and_inf_propagate(work, capsys):
+def test_nan_and_inf_propagate(work):
     np.save("odd.npy", np.array([[np.nan, 0, 0, 0], [np.inf, 0, 0, 0], [0, -np.inf, 0, 0]]))
-    rc, _, err = cli(capsys, "run", "net.cnn", "--input", "odd.npy", "-o", "out.npy",
+    rc, _, err = cli("run", "net.cnn", "--input", "odd.npy", "-o", "out.npy",
                      "--weights", "w.npz")
     assert rc == 0, err
     # IEEE: 0 * NaN and 0 * Inf are NaN, so a zero weight does not stop them.
@@ -182,9 +176,9 @@ def test_the_python_api_is_quiet_in_a_fresh_process():
     assert result.stderr == ""
 
 
-def test_zero_examples(work, capsys):
+def test_zero_examples(work):
     np.save("none.npy", np.zeros((0, 4), np.float32))
-    assert cli(capsys, "run", "net.cnn", "--input", "none.npy", "-o", "out.npy")[0] == 0
+    assert cli("run", "net.cnn", "--input", "none.npy", "-o", "out.npy")[0] == 0
     assert np.load("out.npy").shape == (0, 2)
 
 
@@ -194,31 +188,31 @@ def seed_input(n: int = 10) -> np.ndarray:
     return np.random.default_rng(7).normal(size=(n, 6, 6, 1)).astype(np.float32)
 
 
-def test_seeded_weights_are_the_python_apis(work, capsys):
+def test_seeded_weights_are_the_python_apis(work):
     np.save("imgs.npy", seed_input())
     net = cnndsl.parse(SEED_NET)
     for seed in (0, 3):
         net.init_weights(seed)
         args = ["--seed", str(seed)] if seed else []  # 0 is the default
-        assert cli(capsys, "run", "seed.cnn", "--input", "imgs.npy", "-o", "out.npy",
+        assert cli("run", "seed.cnn", "--input", "imgs.npy", "-o", "out.npy",
                    *args)[0] == 0
         np.testing.assert_allclose(np.load("out.npy"), net.run(seed_input()), rtol=1e-6)
     assert not np.allclose(net.run(seed_input()), cnndsl.parse(SEED_NET).run(seed_input()))
 
 
 @pytest.mark.parametrize("batch", [1, 3, 7])
-def test_batches_equal_one_shot(work, capsys, batch):
+def test_batches_equal_one_shot(work, batch):
     np.save("imgs.npy", seed_input())
     argv = ["run", "seed.cnn", "--input", "imgs.npy", "--seed", "5"]
-    assert cli(capsys, *argv, "-o", "one.npy", "--batch-size", "10")[0] == 0
-    assert cli(capsys, *argv, "-o", "out.npy", "--batch-size", batch)[0] == 0
+    assert cli(*argv, "-o", "one.npy", "--batch-size", "10")[0] == 0
+    assert cli(*argv, "-o", "out.npy", "--batch-size", batch)[0] == 0
     assert np.load("out.npy").shape == (10, 10)
     np.testing.assert_allclose(np.load("out.npy"), np.load("one.npy"), rtol=1e-5, atol=1e-6)
 
 
-def test_layers_keys_and_shapes(work, capsys):
+def test_layers_keys_and_shapes(work):
     np.save("imgs.npy", seed_input())
-    rc, out, err = cli(capsys, "run", "seed.cnn", "--input", "imgs.npy", "-o", "out.npy",
+    rc, out, err = cli("run", "seed.cnn", "--input", "imgs.npy", "-o", "out.npy",
                        "--layers", "layers.npz", "--batch-size", "3")
     assert rc == 0, err
     assert out == "ok: out.npy (10, 10) float32, every layer -> layers.npz\n"
@@ -321,7 +315,7 @@ USER_ERRORS = [
 
 @pytest.mark.parametrize("extra, first, contains", USER_ERRORS,
                          ids=[" ".join(e[0]) for e in USER_ERRORS])
-def test_user_error(work, capsys, extra, first, contains):
+def test_user_error(work, extra, first, contains):
     write_bad_inputs()
     argv = {"--input": "x.npy", "-o": "out.npy"}
     rest = list(extra)
@@ -330,7 +324,7 @@ def test_user_error(work, capsys, extra, first, contains):
             at = rest.index(option)
             argv[option] = rest.pop(at + 1)
             rest.pop(at)
-    rc, out, err = cli(capsys, "run", "net.cnn", "--input", argv["--input"], "-o", argv["-o"],
+    rc, out, err = cli("run", "net.cnn", "--input", argv["--input"], "-o", argv["-o"],
                        *rest)
     assert rc == 1
     assert out == ""
@@ -347,9 +341,9 @@ def test_user_error(work, capsys, extra, first, contains):
     ((3, 6, 6, 1, 1), "hint: drop the extra axis of size 1: `x[..., 0]`"),
     ((3, 5, 5, 1), "hint: the network's first step, `input 6x6x1`"),  # not a channel problem
 ])
-def test_an_input_missing_its_channel_axis_says_how_to_add_it(work, capsys, shape, hint):
+def test_an_input_missing_its_channel_axis_says_how_to_add_it(work, shape, hint):
     np.save("grey.npy", np.zeros(shape, np.float32))
-    rc, out, err = cli(capsys, "run", "seed.cnn", "--input", "grey.npy", "-o", "out.npy")
+    rc, out, err = cli("run", "seed.cnn", "--input", "grey.npy", "-o", "out.npy")
     assert rc == 1 and out == ""
     assert err.startswith(f"grey.npy: error: the input has shape {shape}; the network takes "
                           "(N, 6, 6, 1)"), err
@@ -357,30 +351,30 @@ def test_an_input_missing_its_channel_axis_says_how_to_add_it(work, capsys, shap
     assert Path("out.npy").read_bytes() == OLD
 
 
-def test_an_npz_input_missing_its_channel_axis_names_the_array(work, capsys):
+def test_an_npz_input_missing_its_channel_axis_names_the_array(work):
     Path("two.cnn").write_text("input 4x4x1 as image -> flatten as f\ninput 2 as meta\n"
                                "concat { @f | @meta } -> dense 1\n", encoding="utf-8")
     np.savez("in.npz", image=np.zeros((2, 4, 4), np.float32), meta=np.zeros((2, 2)))
-    rc, _, err = cli(capsys, "run", "two.cnn", "--input", "in.npz", "-o", "out.npz")
+    rc, _, err = cli("run", "two.cnn", "--input", "in.npz", "-o", "out.npz")
     assert rc == 1
     assert "array `image` has shape (2, 4, 4)" in err
     assert "hint: add the channel axis: `image[..., None]` in NumPy" in err
 
 
-def test_spec_error_is_located(work, capsys):
+def test_spec_error_is_located(work):
     Path("bad.cnn").write_text("input 6x6x1 -> conv 7x7 x2\n", encoding="utf-8")
-    rc, _, err = cli(capsys, "run", "bad.cnn", "--input", "x.npy", "-o", "out.npy")
+    rc, _, err = cli("run", "bad.cnn", "--input", "x.npy", "-o", "out.npy")
     assert rc == 1
     assert err.startswith("bad.cnn:1:16: error: kernel 7x7 is larger")
     assert Path("out.npy").read_bytes() == OLD
 
 
-def test_unwritable_directory(work, capsys, monkeypatch):
+def test_unwritable_directory(work, monkeypatch):
     def refuse(*args, **kwargs):
         raise PermissionError(13, "Permission denied")
 
     monkeypatch.setattr(files.tempfile, "mkstemp", refuse)  # root may write anywhere
-    rc, _, err = cli(capsys, "run", "net.cnn", "--input", "x.npy", "-o", "out.npy")
+    rc, _, err = cli("run", "net.cnn", "--input", "x.npy", "-o", "out.npy")
     assert rc == 1
     assert err.startswith("out.npy: error: cannot write the output: Permission denied")
     assert "\nhint: " in err and Path("out.npy").read_bytes() == OLD
@@ -421,7 +415,7 @@ ALIASES = [
 
 
 @pytest.mark.parametrize("argv, name, words", ALIASES, ids=[" ".join(a[0][2:]) for a in ALIASES])
-def test_an_output_that_is_an_input_is_refused(work, capsys, argv, name, words):
+def test_an_output_that_is_an_input_is_refused(work, argv, name, words):
     """`-o x.npy --input x.npy` used to overwrite the input, and `--layers` the input
     archive, the weights or the spec: refused, whichever way the output names the file
     (the same text, another path, a hard or symbolic link), before anything is read."""
@@ -436,7 +430,7 @@ def test_an_output_that_is_an_input_is_refused(work, capsys, argv, name, words):
         os.symlink(target, link)
     before = {p.name: p.read_bytes() for p in work.iterdir() if p.is_file()}
     option = argv[len(argv) - 2 - argv[::-1].index(name)]  # the option before the output
-    rc, out, err = cli(capsys, *argv)
+    rc, out, err = cli(*argv)
     assert rc == 1 and out == "", err
     assert err.startswith(f"{name}: error: the output would overwrite {words}\n"), err
     assert f"\nhint: write to another file, e.g. {option} " in err
@@ -445,7 +439,7 @@ def test_an_output_that_is_an_input_is_refused(work, capsys, argv, name, words):
     assert leftovers(work) == []
 
 
-def test_compile_refuses_to_overwrite_its_spec_or_weights(work, capsys):
+def test_compile_refuses_to_overwrite_its_spec_or_weights(work):
     """`compile` refused only `-o` equal to the spec's own path: now any path to it, and
     the weights file too (checked before Keras is imported)."""
     Path("net.py").write_text("input 4 -> dense 2\n", encoding="utf-8")
@@ -457,7 +451,7 @@ def test_compile_refuses_to_overwrite_its_spec_or_weights(work, capsys):
              (["compile", "net.cnn", "--weights", "w.npz", "-o", "w.keras"], "w.keras",
               "the weights file (w.npz)")]
     for argv, name, words in cases:
-        rc, out, err = cli(capsys, *argv)
+        rc, out, err = cli(*argv)
         assert rc == 1 and out == "", err
         assert err.startswith(f"{name}: error: the output would overwrite {words}\n"), err
         assert "\nhint: " in err
@@ -466,7 +460,7 @@ def test_compile_refuses_to_overwrite_its_spec_or_weights(work, capsys):
 
 
 @pytest.mark.parametrize("option", ["-o", "--layers"])
-def test_a_symbolic_link_is_written_through(work, capsys, option):
+def test_a_symbolic_link_is_written_through(work, option):
     """`-o link.npy` replaced the link with a regular file: the output now goes to the
     link's target, and the link stays a link (also across directories, and when the
     target does not exist yet)."""
@@ -479,7 +473,7 @@ def test_a_symbolic_link_is_written_through(work, capsys, option):
     for name, real in ((f"link{suffix}", target),
                        (f"dangling{suffix}", Path("real") / f"new{suffix}")):
         argv = ["-o", name] if option == "-o" else ["-o", "out.npy", "--layers", name]
-        rc, out, err = cli(capsys, "run", "net.cnn", "--input", "x.npy", "--weights", "w.npz",
+        rc, out, err = cli("run", "net.cnn", "--input", "x.npy", "--weights", "w.npz",
                            *argv)
         assert rc == 0, err
         assert Path(name).is_symlink() and os.readlink(name) == str(real)
@@ -495,7 +489,7 @@ def test_a_symbolic_link_is_written_through(work, capsys, option):
 
 @pytest.mark.parametrize("batch", [1, 2, 3, 5])
 @pytest.mark.parametrize("layout", ["C", "F", "big-endian", "F big-endian"])
-def test_inputs_in_any_layout_are_read_a_batch_at_a_time(work, capsys, layout, batch):
+def test_inputs_in_any_layout_are_read_a_batch_at_a_time(work, layout, batch):
     """Rows are read with plain reads at their offset: a Fortran-order file holds each
     column's rows together, read column by column (or whole, when the batch is)."""
     x = np.random.default_rng(3).normal(size=(5, 4)).astype(
@@ -504,14 +498,14 @@ def test_inputs_in_any_layout_are_read_a_batch_at_a_time(work, capsys, layout, b
     with open("odd.npy", "rb") as f:
         np.lib.format.read_magic(f)
         assert np.lib.format.read_array_header_1_0(f)[1] == ("F" in layout)
-    rc, _, err = cli(capsys, "run", "net.cnn", "--input", "odd.npy", "-o", "out.npy",
+    rc, _, err = cli("run", "net.cnn", "--input", "odd.npy", "-o", "out.npy",
                      "--weights", "w.npz", "--batch-size", str(batch))
     assert rc == 0, err
     np.testing.assert_allclose(np.load("out.npy"), x.astype(np.float32) @ KERNEL + BIAS,
                                rtol=1e-6)
 
 
-def test_input_truncated_while_being_read(work, capsys, monkeypatch):
+def test_input_truncated_while_being_read(work, monkeypatch):
     """The input shrinks between two batches (another program rewrites it): a clear error
     with the sizes, where a memory-mapped input ended in a bus error (SIGBUS, exit 135),
     no message, and the temporary output left behind."""
@@ -525,7 +519,7 @@ def test_input_truncated_while_being_read(work, capsys, monkeypatch):
         return original(self, x)
 
     monkeypatch.setattr(Interpreter, "_run", shrink_after_first)
-    rc, out, err = cli(capsys, "run", "net.cnn", "--input", "x.npy", "-o", "out.npy",
+    rc, out, err = cli("run", "net.cnn", "--input", "x.npy", "-o", "out.npy",
                        "--batch-size", "4")
     assert rc == 1 and out == ""
     assert err.startswith("x.npy: error: the file was truncated while being read (now 181 "
@@ -609,10 +603,10 @@ def fail_on_second_batch(monkeypatch, error: BaseException) -> None:
 
 
 @pytest.mark.parametrize("output", ["out.npy", "out.npz"])
-def test_crash_mid_run_leaves_the_old_output(work, capsys, monkeypatch, output):
+def test_crash_mid_run_leaves_the_old_output(work, monkeypatch, output):
     Path(output).write_bytes(OLD)
     fail_on_second_batch(monkeypatch, RuntimeError("boom"))
-    rc, _, err = cli(capsys, "run", "net.cnn", "--input", "x.npy", "-o", output,
+    rc, _, err = cli("run", "net.cnn", "--input", "x.npy", "-o", output,
                      "--batch-size", "1", "--layers", "layers.npz")
     assert rc == 3 and "internal error: RuntimeError: boom" in err
     assert Path(output).read_bytes() == OLD
@@ -620,23 +614,23 @@ def test_crash_mid_run_leaves_the_old_output(work, capsys, monkeypatch, output):
     assert leftovers(work) == []
 
 
-def test_ctrl_c_mid_run(work, capsys, monkeypatch):
+def test_ctrl_c_mid_run(work, monkeypatch):
     fail_on_second_batch(monkeypatch, KeyboardInterrupt())
-    rc, out, err = cli(capsys, "run", "net.cnn", "--input", "x.npy", "-o", "out.npy",
+    rc, out, err = cli("run", "net.cnn", "--input", "x.npy", "-o", "out.npy",
                        "--batch-size", "1")
     assert rc == 130
     assert err == "cnndsl run: interrupted; out.npy was not written\n"
     assert Path("out.npy").read_bytes() == OLD and leftovers(work) == []
 
 
-def test_layers_write_failure(work, capsys, monkeypatch):
+def test_layers_write_failure(work, monkeypatch):
     Path("layers.npz").write_bytes(OLD)
 
     def full(*args, **kwargs):
         raise OSError(28, "No space left on device")
 
     monkeypatch.setattr(np.lib.format, "write_array", full)
-    rc, _, err = cli(capsys, "run", "net.cnn", "--input", "x.npy", "-o", "out.npy",
+    rc, _, err = cli("run", "net.cnn", "--input", "x.npy", "-o", "out.npy",
                      "--layers", "layers.npz")
     assert rc == 1
     assert err.startswith("layers.npz: error: cannot write the layers file: No space left")
@@ -676,7 +670,7 @@ def test_progress_bar_only_after_a_second():
                          "\r[##############################] 1024/1024 examples 4.0 s\n")
 
 
-def test_progress_bar_on_a_terminal(work, capsys, monkeypatch):
+def test_progress_bar_on_a_terminal(work, monkeypatch):
     np.save("imgs.npy", seed_input())
     term = Terminal()
     monkeypatch.setattr(sys, "stderr", term)
@@ -687,9 +681,9 @@ def test_progress_bar_on_a_terminal(work, capsys, monkeypatch):
     assert re.search(r"\r\[#{30}\] 10/10 examples \d+\.\d s\n$", term.text)
 
 
-def test_no_progress_bar_off_a_terminal(work, capsys):
+def test_no_progress_bar_off_a_terminal(work):
     np.save("imgs.npy", seed_input())
-    rc, _, err = cli(capsys, "run", "seed.cnn", "--input", "imgs.npy", "-o", "out.npy")
+    rc, _, err = cli("run", "seed.cnn", "--input", "imgs.npy", "-o", "out.npy")
     assert rc == 0 and err == ""
     assert not runner.Progress(10, sys.stderr).enabled  # pytest captures stderr
 

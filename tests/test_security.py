@@ -14,8 +14,6 @@
 from __future__ import annotations
 
 import ast
-import contextlib
-import io
 import os
 import pickle
 import re
@@ -24,22 +22,14 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from outcomes import cli
 
 from cnndsl.backends.weights import WeightsError, load_npz
-from cnndsl.cli import main
 from cnndsl.support.files import ArchiveError, read_npz
 
 ROOT = Path(__file__).resolve().parent.parent
 PACKAGE = ROOT / "cnndsl"
 NO_KERAS = "TensorFlow/Keras not installed: pip install 'cnndsl[keras]'"
-
-
-def cli(*argv) -> tuple[int, str, str]:
-    out, err = io.StringIO(), io.StringIO()
-    with contextlib.redirect_stdout(out), contextlib.redirect_stderr(err):
-        rc = main([str(a) for a in argv])
-    assert "Traceback" not in out.getvalue() + err.getvalue()
-    return rc, out.getvalue(), err.getvalue()
 
 
 # ---- (a) the source -----------------------------------------------------------------------------

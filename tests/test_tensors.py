@@ -54,6 +54,13 @@ ERRORS = [
         notes=["line 1, column 12"]),
     row("bound by each pass of a repeat", "input 8 -> ( dense 8 as x ) * 2\n", 1, 25,
         ["`@x`", "already bound"], hint="block"),
+    # Issue 20: a block's scope holds each name once too, parameters included.
+    row("bound twice in a block", "def b = dense 4 as x -> dense 4 as x\ninput 8 -> b\n",
+        1, 36, ["`@x`", "already bound in this block"],
+        notes=["line 1, column 20", "in block `b`, used at line 2, column 12"]),
+    row("a block binds its tensor parameter's name",
+        "def b(@t) = dense 4 as t\ninput 8 as x -> b(@x)\n", 1, 24,
+        ["`@t`", "already bound in this block"], notes=["line 1, column 7"]),
     row("block sees no file names", "def b = add { id | @x }\ninput 8 as x -> b\n", 1, 20,
         ["`@x`", "not bound"], hint="block `b`"),
     # Whitespace means nothing, so a statement that starts with a layer reads as
@@ -87,30 +94,30 @@ ERRORS = [
 
 
 @pytest.mark.parametrize("source, line, col, words, hint, notes", ERRORS)
-def test_error(tmp_path, capsys, source, line, col, words, hint, notes):
-    check_row(tmp_path, capsys, source, line, col, words, hint, notes)
+def test_error(tmp_path, source, line, col, words, hint, notes):
+    check_row(tmp_path, source, line, col, words, hint, notes)
 
 
 # ---- warnings and the layers kept --------------------------------------------------------------
 
-def warnings_of(tmp_path, capsys, source: str) -> list:
-    r = run(tmp_path, capsys, source)
+def warnings_of(tmp_path, source: str) -> list:
+    r = run(tmp_path, source)
     assert r.rc == 0, r.err
     return [d for d in parse_diagnostics(r) if d.severity == "warning"]
 
 
-def test_a_dropped_result_is_a_warning_where_it_is_dropped(tmp_path, capsys):
+def test_a_dropped_result_is_a_warning_where_it_is_dropped(tmp_path):
     source = "input 8 as x -> dense 4 -> @x -> dense 2\n"
-    (w,) = warnings_of(tmp_path, capsys, source)
+    (w,) = warnings_of(tmp_path, source)
     assert (w.line, w.column) == (1, 28) and "dense_1" in w.message and "dropped" in w.message
     graph = compile_text(source)
     assert [n.name for n in graph.nodes] == ["input", "dense_2"]  # dense_1 is left out
     assert parse(source).params == 8 * 2 + 2
 
 
-def test_a_statement_not_read_by_any_output_is_left_out(tmp_path, capsys):
+def test_a_statement_not_read_by_any_output_is_left_out(tmp_path):
     source = "input 8 as x -> dense 4 as a\n@x -> dense 3 as b\noutput @b\n"
-    (w,) = warnings_of(tmp_path, capsys, source)
+    (w,) = warnings_of(tmp_path, source)
     assert (w.line, w.column) == (1, 17) and "`dense_1`" in w.message
     assert "no path to an output" in w.message
     graph = compile_text(source)
@@ -118,17 +125,28 @@ def test_a_statement_not_read_by_any_output_is_left_out(tmp_path, capsys):
     assert parse(source).params == 8 * 3 + 3
 
 
-def test_an_input_no_output_reads_is_left_out(tmp_path, capsys):
+def test_an_input_no_output_reads_is_left_out(tmp_path):
     source = "input 8 as x -> dense 2 as y\ninput 4 as unused\noutput @y\n"
-    (w,) = warnings_of(tmp_path, capsys, source)
+    (w,) = warnings_of(tmp_path, source)
     assert "input `unused`" in w.message and w.line == 2
     graph = compile_text(source)
     assert [n.name for n in graph.input_nodes] == ["x"]
 
 
-def test_a_bound_result_used_later_is_not_dropped(tmp_path, capsys):
+def test_an_unread_input_is_not_kept_for_having_no_inputs(tmp_path):
+    """Issue 20: an input reads nothing, but that does not put it on a path to an output;
+    the graph, and what `check` counts, hold the two layers that are."""
+    source = "input 8 as x -> dense 2 as y\ninput 4 as unused\noutput @y\n"
+    graph = compile_text(source)
+    assert [(n.name, n.inputs) for n in graph.nodes] == [("x", ()), ("dense_1", (0,))]
+    assert graph.inputs == (0,) and graph.outputs == (1,)
+    r = run(tmp_path, source)
+    assert r.rc == 0 and r.out == "ok: 2 layers, 18 params\n"  # dense: 8*2 + 2
+
+
+def test_a_bound_result_used_later_is_not_dropped(tmp_path):
     source = "input 8 -> dense 4 as a -> @a -> relu -> add { id | @a }\n"
-    assert warnings_of(tmp_path, capsys, source) == []
+    assert warnings_of(tmp_path, source) == []
 
 
 # ---- meaning ----------------------------------------------------------------------------
@@ -359,12 +377,12 @@ def test_run_of_several_outputs_writes_an_npz(tmp_path, capsys):
 
 # ---- the report ------------------------------------------------------------------------------
 
-def test_the_report_lists_each_input_and_output(tmp_path, capsys):
-    r = run(tmp_path, capsys, TWO_BY_TWO, command="shapes")
+def test_the_report_lists_each_input_and_output(tmp_path):
+    r = run(tmp_path, TWO_BY_TWO, command="shapes")
     assert r.rc == 0, r.err
     assert r.out.splitlines()[0] == ("net: 10 layers, inputs image 16x16x3, meta 4 -> "
                                      "outputs label 10, box 4")
-    r = run(tmp_path, capsys, TWO_BY_TWO, "--format", "json", command="shapes")
+    r = run(tmp_path, TWO_BY_TWO, "--format", "json", command="shapes")
     doc = json.loads(r.out)
     # each end by the name `run` reads or writes it under, and the layer that makes it
     assert doc["inputs"] == [{"name": "image", "layer": "image", "shape": [16, 16, 3]},

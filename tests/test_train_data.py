@@ -22,9 +22,9 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from outcomes import cli
 
 from cnndsl import compile_text
-from cnndsl.cli import main
 from cnndsl.support.files import FileError
 
 TINY = "input 8x8x1 -> flatten -> dense 10 softmax\n"
@@ -56,12 +56,6 @@ def work(tmp_path, monkeypatch) -> Path:
     return tmp_path
 
 
-def cli(capsys, *argv: str) -> tuple[int, str, str]:
-    status = main([str(a) for a in argv])
-    out, err = capsys.readouterr()
-    return status, out, err
-
-
 # ---- item 6: image folders --------------------------------------------------------------------
 
 HALF = "img/c3/1.png"
@@ -76,7 +70,7 @@ BAD_FILES = {  # the issue's two files, and a name TensorFlow could not take
 
 @pytest.mark.parametrize("command", ["train", "evaluate"])
 @pytest.mark.parametrize("case", sorted(BAD_FILES))
-def test_an_image_that_cannot_be_read_is_named_before_tensorflow(work, capsys, command,
+def test_an_image_that_cannot_be_read_is_named_before_tensorflow(work, command,
                                                                  case):
     """Before: exit 3, `internal error: InvalidArgumentError: ... Invalid PNG data, size
     61` (or `Unknown image file format`), after TensorFlow's start-up, naming no file."""
@@ -84,7 +78,7 @@ def test_an_image_that_cannot_be_read_is_named_before_tensorflow(work, capsys, c
     Path(name).write_bytes(damage(Path(name).read_bytes()))
     argv = (["train", "tiny.cnn", "--data", "img", "-o", "out.keras"] if command == "train"
             else ["evaluate", "tiny.cnn", "--weights", "w.npz", "--data", "img"])
-    status, out, err = cli(capsys, *argv)
+    status, out, err = cli(*argv)
     assert (status, out) == (1, "")
     assert err == (f"{name}: error: {said}\n"
                    "hint: remove the file from the folder, or replace it with a readable "
@@ -92,10 +86,10 @@ def test_an_image_that_cannot_be_read_is_named_before_tensorflow(work, capsys, c
     assert not Path("out.keras").exists() and not Path("out.checkpoints").exists()
 
 
-def test_a_file_name_tensorflow_cannot_take_is_named(work, capsys):
+def test_a_file_name_tensorflow_cannot_take_is_named(work):
     """Keras passes the names to TensorFlow as text: a Latin-1 name was exit 3."""
     os.rename(b"img/c4/0.png", b"img/c4/\xe9.png")
-    status, _, err = cli(capsys, "train", "tiny.cnn", "--data", "img", "-o", "out.keras")
+    status, _, err = cli("train", "tiny.cnn", "--data", "img", "-o", "out.keras")
     assert status == 1
     assert err.startswith("img/c4/\\xe9.png: error: the name is not valid UTF-8"), err
 
@@ -127,9 +121,9 @@ def test_a_png_with_bytes_after_its_end_passes(tmp_path):
     check(tmp_path / "a.png")
 
 
-def test_a_fifo_among_the_images_is_refused_without_waiting(work, capsys):
+def test_a_fifo_among_the_images_is_refused_without_waiting(work):
     os.mkfifo("img/c1/fifo.png")
-    status, _, err = cli(capsys, "train", "tiny.cnn", "--data", "img", "-o", "out.keras")
+    status, _, err = cli("train", "tiny.cnn", "--data", "img", "-o", "out.keras")
     assert status == 1
     assert err.startswith("img/c1/fifo.png: error: is a named pipe (FIFO), not a regular "
                           "file"), err
@@ -167,7 +161,7 @@ def seeded_weights(path: Path) -> None:
     write_npz(path, init_weights(compile_text(TINY, "tiny"), 0))
 
 
-def test_damage_only_decoding_finds_is_named_when_tensorflow_meets_it(work, capsys, keras):
+def test_damage_only_decoding_finds_is_named_when_tensorflow_meets_it(work, keras):
     """A PNG whose header and end are whole but whose pixel data is damaged passes the
     first check; TensorFlow's refusal inside Keras's pipeline names no file. Before: exit
     3, `InvalidArgumentError: ... Invalid PNG data`."""
@@ -175,7 +169,7 @@ def test_damage_only_decoding_finds_is_named_when_tensorflow_meets_it(work, caps
     damaged = bytearray(Path(HALF).read_bytes())
     damaged[damaged.index(b"IDAT") + 10] ^= 0xFF
     Path(HALF).write_bytes(bytes(damaged))
-    status, out, err = cli(capsys, "evaluate", "tiny.cnn", "--weights", "w.npz", "--data",
+    status, out, err = cli("evaluate", "tiny.cnn", "--weights", "w.npz", "--data",
                            "img")
     assert (status, out) == (1, "")
     assert err.startswith(f"{HALF}: error: TensorFlow cannot decode the image: "), err
@@ -198,15 +192,15 @@ def test_a_batch_larger_than_the_data_is_the_data(tmp_path, monkeypatch):
     assert "at most 16,777,216 fit" in caught.value.hint
 
 
-def test_evaluate_takes_a_batch_larger_than_the_data(work, capsys, keras):
+def test_evaluate_takes_a_batch_larger_than_the_data(work, keras):
     """Before: exit 3, `ValueError: Can't convert Python sequence with out-of-range
     integer to Tensor`. Now one batch of the 40 examples: what batches of 32 give."""
     seeded_weights(work / "w.npz")
     base = ["evaluate", "tiny.cnn", "--weights", "w.npz", "--data", "d.npz", "--format",
             "json"]
-    status, whole, err = cli(capsys, *base, "--batch-size", "99999999999999999999")
+    status, whole, err = cli(*base, "--batch-size", "99999999999999999999")
     assert status == 0, err
-    status, batched, _ = cli(capsys, *base, "--batch-size", "32")
+    status, batched, _ = cli(*base, "--batch-size", "32")
     import json
 
     whole, batched = json.loads(whole), json.loads(batched)
@@ -215,8 +209,8 @@ def test_evaluate_takes_a_batch_larger_than_the_data(work, capsys, keras):
     assert whole["metrics"] == pytest.approx(batched["metrics"], rel=1e-5)
 
 
-def test_evaluate_refuses_a_batch_of_none(work, capsys):
-    status, _, err = cli(capsys, "evaluate", "tiny.cnn", "--weights", "w.npz", "--data",
+def test_evaluate_refuses_a_batch_of_none(work):
+    status, _, err = cli("evaluate", "tiny.cnn", "--weights", "w.npz", "--data",
                          "d.npz", "--batch-size", "0")
     assert status == 1
     assert err.startswith("--batch-size: error: must be 1 or more, got 0\nhint: "), err
@@ -224,22 +218,22 @@ def test_evaluate_refuses_a_batch_of_none(work, capsys):
 
 # ---- items 14 and 20: labels and the hints they get -------------------------------------------
 
-def test_a_single_class_folder_is_not_told_to_end_in_one_softmax_unit(work, capsys):
+def test_a_single_class_folder_is_not_told_to_end_in_one_softmax_unit(work):
     """Before: `make the last layer dense 1 softmax`, a softmax that is always 1."""
     Path("three.cnn").write_text("input 8x8x1 -> flatten -> dense 3 softmax\n")
     (work / "one" / "cats").mkdir(parents=True)
     (work / "one" / "cats" / "a.png").write_bytes(png(X[0]))
-    status, _, err = cli(capsys, "train", "three.cnn", "--data", "one", "-o", "out.keras")
+    status, _, err = cli("train", "three.cnn", "--data", "one", "-o", "out.keras")
     assert status == 1
     assert err == ("one: error: the directory has one class (cats); a classifier needs two "
                    "or more\nhint: add a sub-directory of images for each class: "
                    "DATA/CLASS_NAME/IMAGE.png, one sub-directory per class\n")
 
 
-def test_a_softmax_over_one_unit_is_refused(work, capsys):
+def test_a_softmax_over_one_unit_is_refused(work):
     Path("one.cnn").write_text("input 8x8x1 -> flatten -> dense 1 softmax\n")
     np.savez("zeros.npz", x=X, y=np.zeros(40, int))
-    status, _, err = cli(capsys, "train", "one.cnn", "--data", "zeros.npz", "-o",
+    status, _, err = cli("train", "one.cnn", "--data", "zeros.npz", "-o",
                          "out.keras")
     assert status == 1
     assert err == ("zeros.npz: error: the network ends in a softmax over one unit, which is "
@@ -247,9 +241,9 @@ def test_a_softmax_over_one_unit_is_refused(work, capsys):
                    "with labels 0 and 1, or `dense 2 softmax`\n")
 
 
-def test_class_indices_for_an_output_that_is_not_a_vector(work, capsys):
+def test_class_indices_for_an_output_that_is_not_a_vector(work):
     Path("map.cnn").write_text("input 8x8x1 -> conv 1x1 x10 softmax\n")
-    status, _, err = cli(capsys, "train", "map.cnn", "--data", "d.npz", "-o", "out.keras")
+    status, _, err = cli("train", "map.cnn", "--data", "d.npz", "-o", "out.keras")
     assert status == 1
     assert err.startswith("d.npz: error: y holds class indices but the network's output is "
                           "not a vector of class scores\nhint: end the network with `gap "
@@ -297,7 +291,7 @@ def test_class_names_from_a_folder_reach_the_table_escaped():
                                       "  new\\nline            0           1"]
 
 
-def test_a_validation_split_of_a_folder_keeps_images_on_both_sides(work, capsys):
+def test_a_validation_split_of_a_folder_keeps_images_on_both_sides(work):
     """Keras holds out int(0.05 x 10) = 0 images, and then trains on none (its split
     takes `paths[:-0]`): `internal error: ValueError: No images found`, exit 3. Found by
     tests/test_fuzz_training.py."""
@@ -307,13 +301,13 @@ def test_a_validation_split_of_a_folder_keeps_images_on_both_sides(work, capsys)
     for fraction, said in (("0.05", "img: error: --val-split 0.05 of 10 images leaves one "
                              "side empty"), ("1.5", "--val-split: error: must be between 0 "
                                             "and 1, got 1.5")):
-        status, _, err = cli(capsys, "train", "tiny.cnn", "--data", "img", "-o",
+        status, _, err = cli("train", "tiny.cnn", "--data", "img", "-o",
                              "out.keras", "--val-split", fraction)
         assert status == 1
         assert err.startswith(said), err
 
 
-def test_several_yes_no_outputs_are_evaluated_without_a_confusion_matrix(work, capsys,
+def test_several_yes_no_outputs_are_evaluated_without_a_confusion_matrix(work,
                                                                         keras):
     """`dense 3 sigmoid` with rows of 0 and 1: one matrix of classes cannot be made (the
     truth had three times the predictions' length: exit 3). Found by the fuzz tests."""
@@ -324,7 +318,7 @@ def test_several_yes_no_outputs_are_evaluated_without_a_confusion_matrix(work, c
     from cnndsl.support.files import write_npz
 
     write_npz(Path("wm.npz"), init_weights(compile_text(text, "multi"), 0))
-    status, out, err = cli(capsys, "evaluate", "multi.cnn", "--weights", "wm.npz",
+    status, out, err = cli("evaluate", "multi.cnn", "--weights", "wm.npz",
                            "--data", "multi.npz", "--format", "json")
     assert status == 0, err
     import json

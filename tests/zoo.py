@@ -2,7 +2,8 @@
 
 Shared by tests/test_applications.py and benchmarks/applications_table.py, so the test
 and the table printed for the issue are the same rows (pytest puts tests/ on the path,
-the benchmark does it itself); tests/test_import.py takes the comparison helpers.
+the benchmark does it itself); tests/test_import.py takes the comparison helpers, and
+tests and benchmarks alike the weights moved off their initial values (`moved`).
 Every expected number comes from the Keras model: `count_params` over its trainable and
 non-trainable weights, its layers' output shapes, `model.predict`.
 """
@@ -70,24 +71,50 @@ BY_NAME = {row.name: row for row in ROWS}
 
 
 def randomised(model, seed: int = 0):
-    """The model with its biases and batch-norm variables moved off their initial values
-    (zeros and ones would hide a misplaced one); kernels keep Keras's random draws."""
+    """The Keras model with its biases and batch-norm variables moved off their initial
+    values (`moved`); kernels keep Keras's random draws."""
     rng = np.random.default_rng(seed)
     for layer in model.layers:
         values = []
         for var in layer.weights:
-            name, shape = var.path.split("/")[-1], tuple(var.shape)
-            if name in ("bias", "beta", "moving_mean"):
-                values.append(rng.normal(0, 0.1, shape))
-            elif name == "gamma":
-                values.append(rng.uniform(0.8, 1.2, shape))
-            elif name == "moving_variance":
-                values.append(rng.uniform(0.8, 1.5, shape))
-            else:
-                values.append(np.asarray(var.numpy()))
+            value = moved(var.path.split("/")[-1], tuple(var.shape), rng)
+            values.append(np.asarray(var.numpy()) if value is None else value)
         if values:
             layer.set_weights([v.astype(np.float32) for v in values])
     return model
+
+
+Spread = tuple[float, float]
+
+
+def lively(weights: dict[str, np.ndarray], rng: np.random.Generator,
+           gamma: Spread = (0.8, 1.2), variance: Spread = (0.8, 1.5)) -> dict[str, np.ndarray]:
+    """`weights` keyed LAYER/VARIABLE (`init_weights`'s) with their biases and batch-norm
+    variables moved off their initial values (`moved`), in place; returned."""
+    for key, value in weights.items():
+        new = moved(key.rsplit("/", 1)[-1], value.shape, rng, gamma, variance)
+        if new is not None:
+            weights[key] = new
+    return weights
+
+
+def moved(name: str, shape: tuple[int, ...], rng: np.random.Generator,
+          gamma: Spread = (0.8, 1.2), variance: Spread = (0.8, 1.5)) -> np.ndarray | None:
+    """A new float32 value for a variable that starts at a constant, drawn from `rng`
+    (biases, beta and moving means about 0; gamma and moving variances uniform in their
+    spread), or None for one that does not (a kernel). Zeros and ones would hide a
+    variable put in the wrong place, and in a deep network make the activations fade
+    (EfficientNet-B0's last layer is 1e-19 at Keras's initial values), which a constant
+    output would hide too. Shared by tests and benchmarks/bench_numpy.py."""
+    if name in ("bias", "beta", "moving_mean"):
+        value = rng.normal(0, 0.1, shape)
+    elif name == "gamma":
+        value = rng.uniform(*gamma, shape)
+    elif name == "moving_variance":
+        value = rng.uniform(*variance, shape)
+    else:
+        return None
+    return value.astype(np.float32)
 
 
 def relative_error(ours: np.ndarray, theirs: np.ndarray) -> float:

@@ -1,5 +1,6 @@
-"""What every command shares: exit statuses, the user's error, file arguments, and the
-spec loaded and type-checked with its errors rendered.
+"""What every command shares: exit statuses, the user's error, file arguments, the spec
+loaded and type-checked with its errors rendered, the errors of a command's work said
+as the user's, and text written to a file or standard output.
 
 A command module declares its arguments (`add_parser(sub)`) and does its work
 (`run(args) -> int`); it raises `UserError` with a rendered message, which `cli` prints
@@ -9,12 +10,20 @@ with exit status 1. Nothing here imports NumPy or TensorFlow.
 from __future__ import annotations
 
 import argparse
+import contextlib
 import sys
+from collections.abc import Iterator
 from pathlib import Path
+from typing import TYPE_CHECKING, NamedTuple
 
 from ..errors import CnnError, as_text, shown
+from ..support import files
 from ..support.console import tell
+from ..support.files import FileError
 from ..support.limits import MAX_SOURCE_BYTES
+
+if TYPE_CHECKING:
+    from ..graph.ir import Graph
 
 EXIT_OK, EXIT_ERROR, EXIT_USAGE, EXIT_INTERNAL = 0, 1, 2, 3
 
@@ -30,8 +39,28 @@ def path(text: str) -> str:
     return text
 
 
-def load(path: str, name: str | None = None):
-    """(display path, graph, text) of a spec, or `UserError` with the rendered message."""
+class Spec(NamedTuple):
+    """A spec loaded: the name its errors are located by (`<stdin>` for `-`), its typed
+    graph and its text."""
+
+    display: str
+    graph: Graph
+    text: str
+
+
+def add_weights_arguments(parser, seed_options: dict, loaded: str = "") -> None:
+    """--weights W.npz or --seed: where the network's weights come from, one or the other;
+    `seed_options` are --seed's own (its default, metavar), `loaded` a note on reading a .keras."""
+    weights = parser.add_mutually_exclusive_group()
+    weights.add_argument("--weights", type=path, metavar="W.npz",
+                         help=f"weights keyed LAYER/VARIABLE, or a .keras model's {loaded}"
+                         "(default: initialised from --seed)")
+    weights.add_argument("--seed", type=int, **seed_options,
+                         help="seed of the Keras-like initial weights (default: 0)")
+
+
+def load(path: str, name: str | None = None) -> Spec:
+    """The spec at `path` (`-`: standard input), or `UserError` with the rendered message."""
     from ..language.frontend import compile_text, decode
     from ..support.files import open_regular, unreadable
 
@@ -65,4 +94,29 @@ def load(path: str, name: str | None = None):
         raise UserError(e.render(text, display)) from None
     for w in graph.warnings:
         tell(w.render(text, display, "warning"))
-    return display, graph, text
+    return Spec(display, graph, text)
+
+
+@contextlib.contextmanager
+def user_errors(spec: Spec | None = None) -> Iterator[None]:
+    """A command's work, its `FileError`s said as the user's error (`PATH: error: ...` and
+    a hint), and with `spec` its `CnnError`s too, located in the spec's text (a layer kind
+    a backend cannot build or run). Any other `CnnError` is a bug, left to be one."""
+    try:
+        yield
+    except FileError as e:
+        raise UserError(e.render()) from None
+    except CnnError as e:
+        if spec is None:
+            raise
+        raise UserError(e.render(spec.text, spec.display)) from None
+
+
+def write_text(text: str, output: Path | None) -> None:
+    """`text` as UTF-8 to `output`, written whole or not at all (`files.staged`), or to
+    standard output if None: the same bytes either way. OS errors are `FileError`s."""
+    if output is None:
+        files.to_stdout(text.encode("utf-8"))
+        return
+    with files.writing(output), files.staged(output) as tmp:
+        tmp.write_text(text, encoding="utf-8")

@@ -19,11 +19,11 @@ import sys
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from ..errors import CnnError, as_text, shown
-from ..support import files, paths
+from ..errors import as_text, shown
+from ..support import paths
 from ..support.console import say
-from ..support.files import FileError, writing
-from .common import EXIT_OK, UserError, load, path
+from ..support.files import FileError
+from .common import EXIT_OK, add_weights_arguments, load, path, user_errors, write_text
 
 if TYPE_CHECKING:
     from ..graph.ir import Graph
@@ -53,25 +53,17 @@ def add_parser(sub) -> None:
                           "onnx for -o NAME.onnx, keras otherwise)")
     compile_.add_argument("--opset", type=int, metavar="K",
                           help="the ONNX operator set to write (default: 17)")
-    weights = compile_.add_mutually_exclusive_group()
-    weights.add_argument("--weights", type=path, metavar="W.npz",
-                         help="weights keyed LAYER/VARIABLE, or a .keras model's (default: "
-                         "initialised from --seed)")
-    weights.add_argument("--seed", type=int, metavar="N",
-                         help="seed of the Keras-like initial weights (default: 0)")
+    # No default seed: --emit python refuses one given, and ONNX and Keras take 0.
+    add_weights_arguments(compile_, {"metavar": "N"})
     compile_.add_argument("--name", help="the model's name (default: the file's stem)")
 
 
 def run(args) -> int:
     """Build and write, or the first problem found before any work."""
-    display, graph, text = load(args.file, args.name)
-    try:
-        output, summary = command(graph, args.file, args.output, args.emit,
-                                                args.weights, args.seed, args.opset)
-    except FileError as e:
-        raise UserError(e.render()) from None
-    except CnnError as e:  # a layer Keras cannot build, located in the spec
-        raise UserError(e.render(text, display)) from None
+    spec = load(args.file, args.name)
+    with user_errors(spec):  # CnnError: a layer Keras cannot build, located in the spec
+        output, summary = command(spec.graph, args.file, args.output, args.emit,
+                                  args.weights, args.seed, args.opset)
     if output is not None:  # with `-o -`, standard output carries the output alone
         say(f"ok: {shown(output)} ({summary})")
     return EXIT_OK
@@ -162,9 +154,4 @@ def compile_python(graph: Graph, output: Path | None, source_name: str = "") -> 
     `output` or to standard output if None. Never imports Keras: the source is text."""
     from ..backends.keras.source import python_source
 
-    source = python_source(graph, source_name)
-    if output is None:
-        files.to_stdout(source.encode("utf-8"))
-        return
-    with writing(output), files.staged(output) as tmp:
-        tmp.write_text(source, encoding="utf-8")
+    write_text(python_source(graph, source_name), output)

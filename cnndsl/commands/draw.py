@@ -18,7 +18,7 @@ from pathlib import Path
 from ..errors import shown
 from ..support import files, paths
 from ..support.files import FileError
-from .common import path
+from .common import EXIT_OK, UserError, load, path, user_errors
 
 SUFFIXES = {".svg": "svg", ".dot": "dot", ".gv": "dot", ".mmd": "mermaid",
             ".mermaid": "mermaid", ".png": "png", ".pdf": "pdf"}
@@ -74,9 +74,8 @@ def run(args: argparse.Namespace) -> int:
     """The command: load, draw, write atomically (or to standard output)."""
     from ..support.console import say
     from ..views.drawing import draw
-    from .common import EXIT_OK, UserError, load
 
-    try:
+    with user_errors():
         fmt = output_format(args.output, args.format)
         if args.style == "volumes" and fmt not in ("svg", *RENDERED):
             raise FileError(args.output or args.file, "the volumes style is a picture: "
@@ -88,9 +87,7 @@ def run(args: argparse.Namespace) -> int:
             output = "-" if args.file == "-" else str(Path(args.file).with_suffix(
                 EXTENSION[fmt]))
         paths.check({"the spec": args.file}, {"-o": output})
-    except FileError as e:
-        raise UserError(e.render()) from None
-    _, graph, _ = load(args.file, args.name)
+    graph = load(args.file, args.name).graph
     text = draw(graph, "svg" if fmt in RENDERED else fmt, args.style, args.collapse)
     data = rendered(text, fmt, args, output) if fmt in RENDERED else text.encode("utf-8")
     if output == "-":
@@ -130,7 +127,6 @@ def check_scale(args: argparse.Namespace, fmt: str) -> None:
 def rendered(svg: str, fmt: str, args: argparse.Namespace, output: str) -> bytes:
     """The SVG as PNG or PDF bytes, or the user's error saying why not."""
     from ..views.drawing.render import RenderError, render
-    from .common import UserError
 
     try:
         return render(svg, fmt, args.scale)

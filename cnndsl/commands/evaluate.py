@@ -18,9 +18,8 @@ import json
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from ..errors import CnnError
 from ..support.files import FileError
-from .common import path
+from .common import EXIT_OK, load, path, user_errors
 from .train import add_data_arguments
 
 if TYPE_CHECKING:  # imported when run: NumPy and Keras stay out of other commands
@@ -52,10 +51,10 @@ def run(args: argparse.Namespace) -> int:
     from ..support.console import say
     from ..training import defaults, evaluation, folders
     from ..training.session import batch_for, open_data
-    from .common import EXIT_OK, UserError, load
 
-    display, graph, text = load(args.file)
-    try:
+    spec = load(args.file)
+    graph = spec.graph
+    with user_errors(spec):
         # No output option: nothing can be overwritten; one added later is declared here.
         paths.check({"the spec": args.file, "the data": args.data,
                      "the weights file": args.weights}, {})
@@ -69,10 +68,6 @@ def run(args: argparse.Namespace) -> int:
         batch = batch_for(graph, data, args.batch_size)
         with folders.named_bad_image(data.folder, graph.input.shape[-1]):
             found = score(graph, data, task, Path(args.weights), batch, args.quiet)
-    except FileError as e:
-        raise UserError(e.render()) from None
-    except CnnError as e:
-        raise UserError(e.render(text, display)) from None
     say(json.dumps(evaluation.as_json(found), indent=2) if args.format == "json"
         else evaluation.table(found))
     return EXIT_OK

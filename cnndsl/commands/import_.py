@@ -22,7 +22,7 @@ from typing import TYPE_CHECKING
 from ..errors import as_text, shown
 from ..support import files, signals
 from ..support.files import FileError
-from .common import path
+from .common import EXIT_OK, UserError, path, user_errors, write_text
 
 if TYPE_CHECKING:  # NumPy is imported when a model is, not by every command
     import numpy as np
@@ -80,12 +80,11 @@ class Result:
 def run(args: argparse.Namespace) -> int:
     """The command: checks, import, then the weights and the text written atomically."""
     from ..support.console import say
-    from .common import EXIT_OK, UserError
 
     model = Path(args.file)
     output = args.output or str(model.with_suffix(".cnn"))
     weights_out = Path(args.weights_out) if args.weights_out else None
-    try:
+    with user_errors():
         check_paths(model, output, weights_out)
         result = import_model(model, keep_names=args.keep_names,
                               input_sizes=_given_sizes(args.input_shape),
@@ -93,15 +92,11 @@ def run(args: argparse.Namespace) -> int:
                               stem=as_text(model.stem if output == "-" else Path(output).stem))
         signals.check()
         if weights_out is not None:
-            with _writing(weights_out):
+            with files.writing(weights_out):
                 files.write_npz(weights_out, result.weights)
-        if output == "-":
-            say(result.text.rstrip("\n"))
-            return EXIT_OK
-        with _writing(Path(output)), files.staged(output) as tmp:
-            tmp.write_text(result.text, encoding="utf-8")
-    except FileError as e:
-        raise UserError(e.render()) from None
+        write_text(result.text, None if output == "-" else Path(output))
+    if output == "-":
+        return EXIT_OK
     also = f", weights -> {shown(weights_out)}" if weights_out else ""
     say(f"ok: {shown(output)} ({result.layers:,} layers, {result.params:,} params, "
         f"{result.text.count(chr(10)):,} lines{also})")
@@ -110,8 +105,6 @@ def run(args: argparse.Namespace) -> int:
 
 def _given_sizes(given: list) -> dict:
     """`--input-shape` by input name (None: the model's only input); each named once."""
-    from .common import UserError
-
     sizes: dict = {}
     for name, shape in given:
         if name in sizes:
@@ -220,10 +213,3 @@ def _text(imported, model: Path, keep_names: bool, fold: bool) -> str:
               f"{trainable + frozen:,} params: {trainable:,} trainable, {frozen:,} "
               "non-trainable."]
     return to_text(graph, fold=fold, names=keep_names, header=header)
-
-
-def _writing(path: Path):
-    """OS errors while writing `path`, said in terms of the file."""
-    from ..support.files import writing
-
-    return writing(path)

@@ -18,7 +18,7 @@ from typing import TYPE_CHECKING
 from ..errors import MissingExtra, shown
 from ..support.files import FileError
 from ..views.pictures import MAX_CHANNELS, MAX_ROWS
-from .common import path
+from .common import EXIT_OK, add_weights_arguments, load, path, user_errors
 
 if TYPE_CHECKING:  # NumPy is not imported until the command runs: `--help` stays quick
     import numpy as np
@@ -41,12 +41,7 @@ def add_parser(sub) -> None:
                         "of which --example is drawn")
     parser.add_argument("--output", "-o", type=path, required=True, metavar="MAPS.png",
                         help="where to write the picture (.png, .svg or .pdf)")
-    weights = parser.add_mutually_exclusive_group()
-    weights.add_argument("--weights", type=path, metavar="W.npz",
-                         help="weights keyed LAYER/VARIABLE, or a .keras model's (default: "
-                         "initialised from --seed)")
-    weights.add_argument("--seed", type=int, default=0,
-                         help="seed of the Keras-like initial weights (default: 0)")
+    add_weights_arguments(parser, {"default": 0})
     parser.add_argument("--layers", metavar="A,B",
                         help="the layers to draw, by name, comma-separated (default: every "
                         f"layer with spatial output, the first {MAX_ROWS})")
@@ -58,17 +53,11 @@ def add_parser(sub) -> None:
 
 def run(args: argparse.Namespace) -> int:
     """The command: checks, one example run, the picture written atomically."""
-    from ..errors import CnnError
     from ..support.console import say
-    from .common import EXIT_OK, UserError, load
 
-    display, graph, text = load(args.file)
-    try:
-        maps = draw(args, graph, text)
-    except FileError as e:
-        raise UserError(e.render()) from None
-    except CnnError as e:  # a layer kind the NumPy backend cannot run
-        raise UserError(e.render(text, display)) from None
+    spec = load(args.file)
+    with user_errors(spec):  # CnnError: a layer kind the NumPy backend cannot run
+        maps = draw(args, spec.graph, spec.text)
     drawn = sum(len(r.planes) for r in maps.rows)
     layers = "layer" if len(maps.rows) == 1 else "layers"
     also = f"; {maps.left_out} more layers left out (--layers)" if maps.left_out else ""

@@ -6,9 +6,9 @@ from __future__ import annotations
 import sys
 from pathlib import Path
 
-from ..errors import CnnError, shown
+from ..errors import shown
 from ..support.console import say
-from .common import EXIT_OK, UserError, load, path
+from .common import EXIT_OK, add_weights_arguments, load, path, user_errors
 
 
 def add_parser(sub) -> None:
@@ -24,12 +24,7 @@ def add_parser(sub) -> None:
                      "one array")
     p.add_argument("--output", "-o", type=path, required=True, metavar="Y",
                      help="where to write the outputs (.npy, or .npz with one array `output`)")
-    weights = p.add_mutually_exclusive_group()
-    weights.add_argument("--weights", type=path, metavar="W.npz",
-                         help="weights keyed LAYER/VARIABLE, or a .keras model's (loaded "
-                         "with TensorFlow) (default: initialised from --seed)")
-    weights.add_argument("--seed", type=int, default=0,
-                         help="seed of the Keras-like initial weights (default: 0)")
+    add_weights_arguments(p, {"default": 0}, "(loaded with TensorFlow) ")
     p.add_argument("--batch-size", type=int, default=32, metavar="B",
                      help="examples run at once; memory grows with it (default: 32)")
     p.add_argument("--dtype", choices=("float32", "float64"), default="float32",
@@ -46,22 +41,17 @@ def run(args) -> int:
     from ..network import Network
     from ..running import many as runner_many
     from ..running import runner
-    from ..support import files
 
-    display, graph, text = load(args.file)
+    spec = load(args.file)
     layers = Path(args.layers) if args.layers else None
     # Several inputs or outputs: an .npz in, an .npz out, one array per name.
-    run_over = runner.run if graph.single else runner_many.run_many
-    try:
-        shape = run_over(Network(graph, text), Path(args.input), Path(args.output),
-                    weights=Path(args.weights) if args.weights else None,
-                    seed=args.seed, batch_size=args.batch_size, dtype=args.dtype,
-                    layers=layers, progress=None if args.quiet else sys.stderr,
-                    spec=None if args.file == "-" else Path(args.file))
-    except files.FileError as e:
-        raise UserError(e.render()) from None
-    except CnnError as e:  # a layer kind the NumPy backend cannot run
-        raise UserError(e.render(text, display)) from None
+    run_over = runner.run if spec.graph.single else runner_many.run_many
+    with user_errors(spec):  # CnnError: a layer kind the NumPy backend cannot run
+        shape = run_over(Network(spec.graph, spec.text), Path(args.input), Path(args.output),
+                         weights=Path(args.weights) if args.weights else None,
+                         seed=args.seed, batch_size=args.batch_size, dtype=args.dtype,
+                         layers=layers, progress=None if args.quiet else sys.stderr,
+                         spec=None if args.file == "-" else Path(args.file))
     also = f", every layer -> {shown(layers)}" if layers else ""
     say(f"ok: {shown(args.output)} {shape} {args.dtype}{also}")
     return EXIT_OK

@@ -24,7 +24,7 @@ def run(args) -> int:
     from ..graph.analysis import analyse
     from ..views.report import FORMATS, table
 
-    _, graph, _ = load(args.file, args.name)
+    graph = load(args.file, args.name).graph
     stats = analyse(graph)
     say(table(stats, _glyphs()) if args.format == "table" else FORMATS[args.format](stats))
     return EXIT_OK

@@ -13,11 +13,11 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
-from ..errors import CnnError, shown
+from ..errors import shown
 from ..support.console import say
 from ..support.files import FileError
 from ..training.distribute import STRATEGIES
-from .common import EXIT_OK, UserError, load, path
+from .common import EXIT_OK, load, path, user_errors
 
 CLUSTER_TIMEOUT = 300.0  # seconds: machines started by hand, or pods still pulling images
 
@@ -98,9 +98,9 @@ def run(args: argparse.Namespace) -> int:
         train,
     )
 
-    display, graph, text = load(args.file)
-    output = Path(args.output)
-    try:
+    spec = load(args.file)
+    graph, output = spec.graph, Path(args.output)
+    with user_errors(spec):
         if not graph.single:
             raise FileError(args.file, "training takes a network of one input and one "
                             "output", "train a network of one chain, or in Keras directly")
@@ -114,10 +114,6 @@ def run(args: argparse.Namespace) -> int:
         split = held_out(args, data, settings)
         with folders.named_bad_image(data.folder, graph.input.shape[-1]):
             history, wrote = train(graph, data, task, settings, args, split)
-    except FileError as e:
-        raise UserError(e.render()) from None
-    except CnnError as e:
-        raise UserError(e.render(text, display)) from None
     last = {k: v[-1] for k, v in history.items()}
     shown_metrics = ", ".join(f"{k} {v:.4f}" for k, v in last.items())
     epochs = len(next(iter(history.values()), []))

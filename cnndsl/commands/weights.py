@@ -9,8 +9,8 @@ from typing import TYPE_CHECKING
 from ..errors import shown
 from ..support import files, paths
 from ..support.console import say
-from ..support.files import FileError, writing
-from .common import EXIT_OK, UserError, path
+from ..support.files import writing
+from .common import EXIT_OK, path, user_errors
 
 if TYPE_CHECKING:  # NumPy and the backends load when the command runs
     from ..backends.weights import Weights
@@ -33,10 +33,8 @@ def run(args) -> int:
     """Export, say how many arrays and values were written."""
     model = Path(args.file)
     output = Path(args.output) if args.output is not None else model.with_suffix(".npz")
-    try:
+    with user_errors():
         weights = export_weights(model, output)
-    except FileError as e:
-        raise UserError(e.render()) from None
     arrays, values = array_count(weights)
     say(f"ok: {shown(output)} ({arrays} arrays, {values:,} values)")
     return EXIT_OK

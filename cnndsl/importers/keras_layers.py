@@ -62,6 +62,17 @@ class Seen:
             return (value,) * self.rank
         return tuple(int(v) for v in value)
 
+    def pairs(self, key: str) -> tuple[tuple[int, int], ...]:
+        """A padding or cropping option (ZeroPadding's, Cropping's) as one (before, after)
+        pair per spatial dimension: Keras takes one int for all, or one int or pair each,
+        except in 1-D, where the option is the one pair itself."""
+        value = self.config.get(key, 1)
+        if isinstance(value, int):
+            return ((value, value),) * self.rank
+        if self.rank == 1:
+            return ((int(value[0]), int(value[1])),)
+        return tuple((p, p) if isinstance(p, int) else (int(p[0]), int(p[1])) for p in value)
+
     def require(self, key: str, allowed: tuple, why: str) -> None:
         """Refuse an option whose value cnndsl cannot express."""
         value = self.config.get(key, allowed[0])
@@ -215,14 +226,7 @@ def normalize(seen: Seen) -> Layer:
 
 def crop(seen: Seen) -> Layer:
     _channels_last(seen)
-    value = seen.get("cropping", 1)
-    if isinstance(value, int):
-        pads = ((value, value),) * seen.rank
-    elif seen.rank == 1:  # Cropping1D's cropping is one (before, after) pair
-        pads = ((int(value[0]), int(value[1])),)
-    else:
-        pads = tuple((p, p) if isinstance(p, int) else (int(p[0]), int(p[1])) for p in value)
-    return Crop(pads)
+    return Crop(seen.pairs("cropping"))
 
 
 def dropout(seen: Seen) -> Layer:
@@ -241,14 +245,7 @@ def dropout(seen: Seen) -> Layer:
 
 def zeropad(seen: Seen) -> Layer:
     _channels_last(seen)
-    value = seen.get("padding", 1)
-    if isinstance(value, int):
-        pads = ((value, value),) * seen.rank
-    elif seen.rank == 1:  # ZeroPadding1D's padding is one (before, after) pair
-        pads = ((int(value[0]), int(value[1])),)
-    else:
-        pads = tuple((p, p) if isinstance(p, int) else (int(p[0]), int(p[1])) for p in value)
-    return ZeroPad(pads)
+    return ZeroPad(seen.pairs("padding"))
 
 
 def upsample(seen: Seen) -> Layer:
