@@ -103,7 +103,15 @@ input 6x8x8x2
   -> zeropad 0:1x1x1 -> maxpool 2 -> avgpool 3/2 same -> upsample 2x1x1
   -> add { gap | gmp } -> dense 2
 """
-NETS = {"vectors": VECTORS, "images": IMAGES, "sequences": SEQUENCES, "volumes": VOLUMES}
+# version 3: padding, as Keras builds it (ZeroPadding, valid windows, Cropping)
+PADDING = """
+input 9x9x3
+  -> conv 3/2 x4 pad=1 leaky_relu=0.1 -> dwconv 3 pad=0:1x2 -> sepconv 3 x4 pad=1 -> pad 1
+  -> avgpool 3/2 pad=1 include_pad -> deconv 3/2 x4 pad=1 outpad=1 -> maxpool 2 ceil
+  -> flatten -> dense 3
+"""
+NETS = {"vectors": VECTORS, "images": IMAGES, "sequences": SEQUENCES, "volumes": VOLUMES,
+        "padding": PADDING}
 
 # A sitecustomize.py (put first on PYTHONPATH) that refuses the packages named in
 # $BLOCKED_PACKAGES as if they were not installed, and notes each attempt in $BLOCKED_LOG.

@@ -15,6 +15,7 @@ from .conv import Conv, Deconv, DWConv, SepConv
 from .core import ActivationStep, Crop, Dense, Dropout, Flatten, Input, Reshape, Upsample, ZeroPad
 from .merge import Add, Avg, Concat, Max, Merge, Mul
 from .norm import BatchNorm, LayerNorm, Normalize, Rescale
+from .padding import Pad
 from .pooling import GAP, GMP, AvgPool, MaxPool
 
 KINDS: tuple[type[Layer], ...] = (
@@ -23,6 +24,8 @@ KINDS: tuple[type[Layer], ...] = (
     Add, Mul, Avg, Max, Concat,
     # version 2
     LayerNorm, Rescale, Normalize, Crop,
+    # version 3: padding
+    Pad,
 )
 
 BY_KIND: dict[str, type[Layer]] = {k.kind: k for k in KINDS}

@@ -248,14 +248,24 @@ class ArgReader:
         raise CnnError(f"`{key}` must be `true` or `false`", opt.value.span,
                        f"e.g. `{key}=false`")
 
-    def option_size(self, key: str, rank: int, default: int):
+    def option_size(self, key: str, rank: int, default: int, minimum: int = 1):
         opt = self._option(key)
         if opt is None:
             return (default,) * rank
         if not isinstance(opt.value, ast.Size):
             raise CnnError(f"`{key}` must be a size like `2` or `2x1`", opt.value.span,
                            f"one whole number, or one per dimension joined by `x`: `{key}=2`")
-        return self._dims(opt.value.text, 0, opt.value.span, key, rank, False, 1)
+        return self._dims(opt.value.text, 0, opt.value.span, key, rank, False, minimum)
+
+    def option_pairs(self, key: str, rank: int):
+        """`key=1`, `key=1x2`, `key=0:1x1:2`: (before, after) per dimension, and where."""
+        opt = self._option(key)
+        if opt is None:
+            return None
+        if not isinstance(opt.value, ast.Size) or "/" in opt.value.text:
+            raise CnnError(f"`{key}` must be a size like `1`, `1x2` or `0:1x1:2`",
+                           opt.value.span, f"per dimension, or `before:after`: `{key}=1`")
+        return self._dims(opt.value.text, 0, opt.value.span, key, rank, True, 0), opt.span
 
     def option_numbers(self, key: str) -> list[tuple[float, Span]] | None:
         """`key=0.5` or the comma list `key=0.485,0.456,0.406`: each value with its span."""
@@ -303,7 +313,7 @@ class ArgReader:
         ZeroPadding2D) is a size, for a layer that takes no padding word."""
         form = KERAS_FORMS.get(opt.key)
         if form == "padding" and not isinstance(opt.value, ast.Word):
-            return None if "padding" in self.asked else "size"
+            return "pad" if "padding" in self.asked else "size"  # PyTorch's `padding=1`
         return form
 
     def _keras_known(self, arg: ast.Option, known_options: Iterable[str]) -> bool:
@@ -420,7 +430,8 @@ KERAS_FORMS = {
     "padding": "padding", "activation": "activation", "use_bias": "use_bias",
     "dilation_rate": "dilation_rate", "epsilon": "epsilon",
 }
-KERAS_OPTIONS = {"use_bias": "bias", "dilation_rate": "dilation", "epsilon": "eps"}
+KERAS_OPTIONS = {"use_bias": "bias", "dilation_rate": "dilation", "epsilon": "eps",
+                 "pad": "pad"}
 
 
 def _written_value(value: ast.Value | ast.Values) -> str:

@@ -19,7 +19,6 @@ import contextlib
 import re
 from collections.abc import Mapping
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass, field
 from math import prod
 from pathlib import Path
 from typing import Any
@@ -29,6 +28,8 @@ import numpy as np
 from ...errors import CnnError
 from ...graph.ir import Graph, Node
 from ...layers.activations import LEAKY_RELU_DEFAULT_SLOPE, Activation
+from . import padding  # version 3: padding
+from .specs import KERAS_CLASSES, LayerSpec
 
 
 def _keras():
@@ -69,27 +70,6 @@ def out_of_memory(error: BaseException) -> str:
     return f"TensorFlow could not allocate a tensor of shape ({dims})"
 
 
-@dataclass(frozen=True)
-class LayerSpec:
-    """A Keras layer to make: `keras.layers.<cls>(*args, **kwargs)`; an argument may be a
-    `LayerSpec` itself (a fused `activation=LeakyReLU(...)`)."""
-
-    cls: str
-    args: tuple = ()
-    kwargs: dict[str, Any] = field(default_factory=dict)
-
-
-# Keras 3's layer classes by dimensions: it has no DepthwiseConv3D or SeparableConv3D. A
-# table rather than a look-up in `keras.layers`, so that Python source is written without
-# TensorFlow; tests/test_plain_keras.py checks it against the installed Keras.
-_EVERY_DIMS = ("Conv", "MaxPooling", "AveragePooling", "GlobalAveragePooling",
-               "GlobalMaxPooling", "ZeroPadding", "Cropping", "UpSampling")
-KERAS_CLASSES = frozenset(
-    [f"{base}{d}D" for base in _EVERY_DIMS for d in (1, 2, 3)]
-    + [f"Conv{d}DTranspose" for d in (1, 2, 3)]
-    + [f"{base}{d}D" for base in ("DepthwiseConv", "SeparableConv") for d in (1, 2)])
-
-
 class KerasSpecs:
     """One method per layer kind: the Keras layer that computes the node."""
 
@@ -98,7 +78,10 @@ class KerasSpecs:
         if method is None:
             raise CnnError(f"the Keras backend cannot build `{node.kind}`", node.span,
                            "`cnndsl run` runs it with NumPy, which can")
-        return method(node, node.layer)
+        spec = method(node, node.layer)
+        if getattr(node.layer, "pads", None) and node.kind in WINDOWED:  # version 3: padding
+            spec = padding.windowed(node, spec)
+        return spec
 
     @staticmethod
     def _cls(node: Node, base: str, suffix: str = "") -> str:
@@ -139,10 +122,14 @@ class KerasSpecs:
             activation=_activation(layer.activation), use_bias=layer.bias, name=node.name))
 
     def maxpool(self, node, layer):
+        if layer.pads or layer.ceil:  # version 3: padding
+            return padding.pool(node, self._cls(node, "MaxPooling"), _pool_stride(layer))
         return LayerSpec(self._cls(node, "MaxPooling"), (layer.kernel,), dict(
             strides=_pool_stride(layer), padding=layer.padding, name=node.name))
 
     def avgpool(self, node, layer):
+        if layer.pads or layer.ceil or layer.include_pad:  # version 3: padding
+            return padding.pool(node, self._cls(node, "AveragePooling"), _pool_stride(layer))
         return LayerSpec(self._cls(node, "AveragePooling"), (layer.kernel,), dict(
             strides=_pool_stride(layer), padding=layer.padding, name=node.name))
 
@@ -219,6 +206,13 @@ class KerasSpecs:
 
     def concat(self, node, layer):
         return LayerSpec("Concatenate", (), dict(axis=-1, name=node.name))
+
+    # version 3: padding
+    def pad(self, node, layer):
+        return padding.pad_step(node)
+
+
+WINDOWED = ("conv", "dwconv", "sepconv", "deconv")  # version 3: what `pad=` adapts
 
 
 def _only(**kwargs) -> dict[str, Any]:
@@ -307,9 +301,12 @@ def _build(graph: Graph):
         if node.kind == "input":
             tensors[node.index] = keras.Input(shape=node.shape, name=node.name)
             continue
-        layer = _instantiate(specs.spec(node))
+        spec = specs.spec(node)
         args = [tensors[i] for i in merge_order(node)]
-        tensors[node.index] = layer(args if node.layer.arity == "many" else args[0])
+        x = args if node.layer.arity == "many" else args[0]
+        for one in (*spec.before, spec, *spec.after):  # version 3: padding, cropping
+            x = _instantiate(one)(x)
+        tensors[node.index] = x
     return keras.Model(_one_or_list([tensors[i] for i in graph.inputs]),
                        _one_or_list([tensors[o] for o in graph.outputs]), name=graph.name)
 

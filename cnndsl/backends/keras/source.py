@@ -30,7 +30,10 @@ def python_source(graph: Graph, source_name: str = "") -> str:
             continue
         args = [names[i] for i in merge_order(node)]
         inputs = f"[{', '.join(args)}]" if node.layer.arity == "many" else args[0]
-        body += _statement(names[node.index], specs.spec(node), inputs)
+        spec = specs.spec(node)
+        for one in (*spec.before, spec, *spec.after):  # version 3: padding, cropping
+            body += _statement(names[node.index], one, inputs)
+            inputs = names[node.index]
     ends = [[names[i] for i in graph.inputs], [names[o] for o in graph.outputs]]
     ins, outs = (e[0] if len(e) == 1 else f"[{', '.join(e)}]" for e in ends)
     body.append(f"return keras.Model({ins}, {outs}, name={python_string(graph.name)})")
@@ -83,7 +86,8 @@ def _call(spec: LayerSpec) -> str:
 def _default(key: str, value) -> bool:
     """Arguments left out of the source because they are Keras's defaults anyway."""
     defaults = {"strides": None, "padding": "valid", "dilation_rate": None, "groups": 1,
-                "activation": None, "use_bias": True, "depth_multiplier": 1}
+                "activation": None, "use_bias": True, "depth_multiplier": 1,
+                "output_padding": None}
     if key in ("strides", "dilation_rate"):
         return value is None or all(v == 1 for v in value)
     return key in defaults and defaults[key] == value
