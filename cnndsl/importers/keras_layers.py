@@ -103,9 +103,10 @@ def _sliding(seen: Seen) -> dict[str, Any]:
     _channels_last(seen)
     if seen.get("lora_rank"):
         seen.require("lora_rank", (None,), "merge the LoRA weights into the kernel first")
-    fields = dict(kernel=seen.sizes("kernel_size"), stride=seen.sizes("strides"),
-                  padding=_padding(seen), activation=activation(seen),
-                  bias=bool(seen.get("use_bias", True)), dilation=seen.sizes("dilation_rate"))
+    fields: dict[str, Any] = dict(
+        kernel=seen.sizes("kernel_size"), stride=seen.sizes("strides"),
+        padding=_padding(seen), activation=activation(seen),
+        bias=bool(seen.get("use_bias", True)), dilation=seen.sizes("dilation_rate"))
     if fields["padding"] == CAUSAL:  # version 3: D*(K-1) before, as Keras's Conv1D
         fields["pads"] = causal_pads(fields["kernel"], fields["dilation"])
     return fields
