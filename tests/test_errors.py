@@ -486,6 +486,8 @@ ROWS = [
         ["dilated kernel 7 (3)", "`pad=0:1`", "(5)"], hint="pad more"),
     row("window larger than the padded input", "input 2x2x1 -> maxpool 5 pad=1\n", 1, 16,
         ["window 5x5", "`pad=1`"], hint="pad more"),
+    row("ceil window larger than the input", "input 1x1x2 -> avgpool 3/2 ceil\n", 1, 16,
+        ["window 3x3 is larger than the 1x1 input"], hint="`pad=1`"),
     row("deconv pads cutting everything", "input 1x1x1 -> deconv 3 x1 pad=2\n", 1, 16,
         ["`pad=2`", "cuts all of the 3x3"], hint="pad less"),
     row("reflect as wide as the input", "input 3x3x1 -> pad 3 reflect\n", 1, 16,

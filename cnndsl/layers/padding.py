@@ -115,6 +115,9 @@ def describe_padding(padding: str, pads: Pads) -> str:
 
 def too_small(what: str, sizes: Shape, pads: Pads) -> LayerError:
     """A window larger than the padded input."""
+    if not any(b or e for b, e in pads):  # `ceil` alone: nothing padded
+        return LayerError(f"{what} is larger than the {format_shape(sizes)} input",
+                          "pad it (`pad=1`), or use a smaller window")
     padded = format_shape(tuple(n + b + e for n, (b, e) in zip(sizes, pads)))
     return LayerError(f"{what} is larger than the {format_shape(sizes)} input padded by "
                       f"`pad={pads_text(pads)}` ({padded})",
