@@ -468,6 +468,14 @@ ROWS = [
         macs=4*4 * 3*3 * 1*1, flops=2*(4*4 * 3*3 * 1*1)),
     row("deconv 4/2 x3 pad=1", (10, 2), (20, 3), 4*3*2 + 3, macs=10 * 4 * 2*3,
         flops=2*(10 * 4 * 2*3) + 20*3),
+    # outpad= alone (or with `valid`) adds to pad=0's size: (3-1)*3 + 3 + 1 = 10 rows,
+    # (3-1)*2 + 3 + 1 = 8 columns (ONNX's test_convtranspose_pad)
+    row("deconv 3x3/3x2 x2 outpad=1x1", (3, 3, 1), (10, 8, 2), 3*3*2*1 + 2,
+        macs=3*3 * 3*3 * 1*2, flops=2*(3*3 * 3*3 * 1*2) + 10*8*2),
+    # Keras's `valid` with output_padding is PyTorch's pad=0: (4-1)*2 + 1 + 1 = 8, where
+    # plain `valid` gives 4*2 = 8 too, and `deconv 1/2 pad=0` 7
+    row("deconv 1/2 x2 valid outpad=1", (4, 1), (8, 2), 1*2*1 + 2, macs=4 * 1 * 1*2,
+        flops=2*(4 * 1 * 1*2) + 8*2),
     # ---- pad: n + B + A, any mode, no arithmetic ---------------------------------------
     row("pad 2 reflect", (7, 7, 3), (11, 11, 3), 0, flops=0),
     row("pad 1 replicate", (4, 4, 2), (6, 6, 2), 0, flops=0),

@@ -247,6 +247,7 @@ def test_avgpool_same_include_pad_counts_tensorflows_padding():
     ("deconv 3/3 x2 pad=0 outpad=2", (3, 3, 2), (3, 3), ((0, 0), (0, 0)), (2, 2)),
     ("deconv 3/2x1 x1 pad=1x0 outpad=1x0", (4, 4, 1), (2, 1), ((1, 1), (0, 0)), (1, 0)),
     ("deconv 4/2 x3 pad=1 outpad=1", (5, 2), (2,), ((1, 1),), (1,)),
+    ("deconv 3x3/3x2 x2 outpad=1x1", (3, 3, 1), (3, 2), ((0, 0), (0, 0)), (1, 1)),
 ])
 def test_deconv_pads_against_the_oracle(step, shape, stride, pads, outpad):
     x = _x(*shape)

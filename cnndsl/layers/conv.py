@@ -258,6 +258,8 @@ class Deconv(Sliding):
         stride = stride or (1,) * rank
         padding, pads = read_padding(a, rank)
         outpad = _outpad(a, rank, padding, stride)
+        if any(outpad) and padding != EXPLICIT:  # `valid` with output padding: pad=0
+            padding, pads = EXPLICIT, ((0, 0),) * rank
         return cls(kernel=kernel, stride=stride, padding=padding,
                    activation=a.activation(), bias=a.option_bool("bias", True),
                    dilation=(1,) * rank, pads=pads,
@@ -305,16 +307,17 @@ class Deconv(Sliding):
 
 
 def _outpad(a: ArgReader, rank: int, padding: str, stride: tuple[int, ...]) -> tuple[int, ...]:
-    """`outpad=1`: PyTorch's `output_padding`, added after the output; below the stride,
-    and only beside `pad=`, which says the output size it adds to."""
+    """`outpad=1`: PyTorch's `output_padding`, added after the output; below the stride.
+    It adds to the size PyTorch's padding gives: beside `pad=`, or alone or with `valid`
+    as `pad=0` (which Keras's `valid` with `output_padding` is too), never with `same`."""
     outpad = a.option_size("outpad", rank, 0, minimum=0)
     if not any(outpad):
         return outpad
     where = written_at(a, "outpad")
-    if padding != EXPLICIT:
-        raise LayerError("`outpad=` adds to the output size PyTorch's padding gives, which "
-                         "`pad=` writes", f"write the padding too: `pad=0 outpad="
-                         f"{sizes_text(outpad)}` (PyTorch's `padding=0`)", where)
+    if padding == "same":
+        raise LayerError("`outpad=` adds to the output size PyTorch's padding gives, not "
+                         "`same`'s", f"write PyTorch's padding instead of `same`: `pad=1 "
+                         f"outpad={sizes_text(outpad)}` (`padding=1`)", where)
     for q, s in zip(outpad, stride):
         if q >= s:
             raise LayerError(f"`outpad={sizes_text(outpad)}` must be smaller than the "
