@@ -193,7 +193,7 @@ class OnnxLayers(Emitter):
         return self.op("Identity", [self.x(node, layout)], self.name(node, layout),
                        node.name), layout
 
-    def zeropad(self, node, layer):
+    def zeropad(self, node, layer, **mode):
         layout = self.home_of(node)
         width = len(node.shape) + 1
         begins, ends = [0] * width, [0] * width
@@ -201,7 +201,7 @@ class OnnxLayers(Emitter):
             begins[axis], ends[axis] = b, e
         pads = self.ints(f"{node.name}/pads", begins + ends)
         return self.op("Pad", [self.x(node, layout), pads], self.name(node, layout),
-                       node.name), layout
+                       node.name, **mode), layout
 
     def crop(self, node, layer):
         layout = self.home_of(node)
@@ -325,14 +325,7 @@ class OnnxLayers(Emitter):
     def pad(self, node, layer):
         if layer.mode == "zeros":
             return self.zeropad(node, layer)
-        layout = self.home_of(node)
-        width = len(node.shape) + 1
-        begins, ends = [0] * width, [0] * width
-        for axis, (b, e) in zip(spatial_axes(node.shape, layout), layer.pads):
-            begins[axis], ends[axis] = b, e
-        pads = self.ints(f"{node.name}/pads", begins + ends)
-        return self.op("Pad", [self.x(node, layout), pads], self.name(node, layout),
-                       node.name, mode=ONNX_PAD_MODES[layer.mode]), layout
+        return self.zeropad(node, layer, mode=ONNX_PAD_MODES[layer.mode])
 
     def _pool_padding(self, node, layer, x: str) -> tuple[str, list[int]]:
         """(input, `pads`) of a pooling with `pad=`, `ceil` or `include_pad`: the pads
