@@ -135,6 +135,7 @@ def deconv(seen: Seen) -> Layer:
     if fields["padding"] == CAUSAL:
         raise Refused("a causal transposed convolution has no cnndsl equivalent",
                       "cnndsl's deconv pads `same`, `valid` or `pad=`")
+    fields["outpad"] = (0,) * seen.rank  # as the front end reads a deconv without one
     if seen.get("output_padding") is not None:  # version 3
         fields.update(_output_padding(seen, fields))
     return Deconv(**fields, filters=int(seen.get("filters")))
