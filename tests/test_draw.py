@@ -378,3 +378,18 @@ def test_pixel_shuffle_volumes_are_tall_and_thin() -> None:
     assert "16x16x4" in texts and "pixel_shuffle" in texts
     *_, before, after = drawn.boxes(root)
     assert after[3] - after[1] > before[3] - before[1]  # twice the height and width
+
+def test_version_3_padding_is_drawn_as_written_with_its_shapes() -> None:
+    # 32 + 3 + 3 = 38; floor((38 + 1 + 1 - 7) / 2) + 1 = 17; ceil((17 + 2 - 3) / 2) + 1 = 9;
+    # (9 - 1)*2 - 2 + 3 + 1 = 18; 18 + 1 + 1 = 20
+    graph = compile_text("input 32x32x3 -> pad 3 reflect -> conv 7/2 x16 pad=1 relu "
+                         "-> maxpool 3/2 pad=1 ceil -> deconv 3/2 x8 pad=1 outpad=1 "
+                         "-> pad 1 replicate -> avgpool 3/2 pad=1 include_pad")
+    labels = [("pad 3 reflect", "38x38x3"), ("conv 7/2 x16 pad=1 relu", "17x17x16"),
+              ("maxpool 3/2 pad=1 ceil", "9x9x16"), ("deconv 3/2 x8 pad=1 outpad=1", "18x18x8"),
+              ("pad 1 replicate", "20x20x8"), ("avgpool 3/2 pad=1 include_pad", "10x10x8")]
+    for text in (draw(graph, "dot"), draw(graph, "mermaid"), draw(graph)):
+        for step, shape in labels:
+            # the step as written, then its box's second line (name, shape, params)
+            assert re.search(rf"{re.escape(step)}(\\n|<br/>|</text>).{{0,200}}?{shape}", text,
+                             re.S), (step, text[:400])

@@ -404,8 +404,9 @@ def test_every_activation_and_kind_is_covered(keras):
     assert {"ReLU", "LeakyReLU", "ELU", "Softmax", "Flatten", "Dropout"} <= seen_kinds
     assert {"LayerNormalization", "Rescaling", "Normalization", "Cropping1D", "Cropping2D",
             "Cropping3D"} <= seen_kinds
-    # Kinds no one Keras layer is (compile builds them from Reshape, Permute, Cropping1D).
-    not_layers = {"pixel_shuffle", "pixel_unshuffle", "channel_shuffle", "split", "part"}
+    # Kinds no one Keras layer is (compile builds them from Reshape, Permute, Cropping1D),
+    # and version 3's `pad` (ZeroPadding is `zeropad`; its options are read in padding_v3).
+    not_layers = {"pixel_shuffle", "pixel_unshuffle", "channel_shuffle", "split", "part", "pad"}
     # when the catalogue grows, add the new kind to a model above
     assert len([k for k in KINDS if k.kind not in not_layers]) == 26
 
@@ -479,8 +480,6 @@ def test_a_lambda_layer_is_named_with_its_class(keras, tmp_path):
 
 REFUSED_OPTIONS = [
     # (layers, shape, phrases in the error)
-    (lambda L: [L.Conv1D(2, 3, padding="causal", name="c")], (8, 3),
-     ["layer `c` (Conv1D)", "padding='causal'"]),
     (lambda L: [L.ReLU(max_value=3.0, name="r")], (4,), ["layer `r` (ReLU)", "max_value"]),
     (lambda L: [L.Dense(3, activation="mish", name="d")], (4,),
      ["layer `d` (Dense)", "`mish`"]),
@@ -622,3 +621,47 @@ def test_version_3_rearranging_layers_import_exactly(keras, tmp_path):
     assert "upsample 2x3 bilinear" in imported.text and "mult=3" in imported.text
     check_counts_and_outputs(keras, imported)
     check_every_layer(keras, imported)
+
+# ---- version 3: padding -------------------------------------------------------------------
+
+def padding_v3_sequence(keras):
+    """Conv1D's causal padding (dilated, strided) and transposed convolutions with
+    output_padding, `same` and `valid`, becoming `causal` and `pad=`/`outpad=`."""
+    L = keras.layers
+    x = keras.Input((16, 3))
+    y = L.Conv1D(4, 3, padding="causal", dilation_rate=2, activation="relu")(x)
+    y = L.Conv1D(4, 3, padding="causal", strides=2)(y)
+    y = L.Conv1DTranspose(3, 3, strides=2, padding="same", output_padding=1)(y)
+    y = L.Conv1DTranspose(2, 4, strides=3, output_padding=2, activation="tanh")(y)
+    y = L.Dense(3)(L.GlobalAveragePooling1D()(y))
+    return keras.Model(x, y, name="padding_v3_sequence")
+
+
+def padding_v3_image(keras):
+    L = keras.layers
+    x = keras.Input((7, 7, 3))
+    y = L.Conv2DTranspose(4, 3, strides=2, padding="same", output_padding=1)(x)
+    y = L.Conv2DTranspose(4, 3, strides=2, padding="same", output_padding=0)(y)
+    y = L.Conv2DTranspose(2, (3, 2), strides=(2, 3), output_padding=(1, 2))(y)
+    y = L.Conv2DTranspose(2, 1, strides=2, padding="same", output_padding=1)(y)
+    y = L.Dense(2)(L.Flatten()(L.MaxPooling2D(4)(y)))
+    return keras.Model(x, y, name="padding_v3_image")
+
+
+@pytest.mark.parametrize("build", [padding_v3_sequence, padding_v3_image])
+def test_version_3_padding_imports_exactly(keras, tmp_path, build):
+    imported = Imported(randomised(build(keras)), tmp_path)
+    check_counts_and_outputs(keras, imported)
+    steps = " ".join(imported.text.split())
+    if build is padding_v3_sequence:
+        # Keras: 8 -> (8-1)*2 + 3 - 2*(3//2) + 1 = 16 of the full 17: TensorFlow's `same`
+        # cuts 1 // 2 = 0 before, 1 after; `valid` with output_padding 2 adds 2 after
+        assert "conv 3 x4 causal relu dilation=2 -> conv 3/2 x4 causal" in steps, steps
+        assert "deconv 3/2 x3 pad=0:1 -> deconv 4/3 x2 pad=0 tanh outpad=2" in steps, steps
+    else:
+        # Keras: 7 -> (7-1)*2 + 3 - 2*(3//2) + 1 = 14 of the full 15, TensorFlow's `same`
+        # cuts 1 // 2 = 0 before, 1 after; 14 -> 27 of the full 29: 1 before, 1 after;
+        # then valid with output_padding 1x2; a 1x1 kernel: full 2*(n-1) + 1, one added
+        assert "deconv 3/2 x4 pad=0:1 -> deconv 3/2 x4 pad=1 ->" in steps, steps
+        assert "deconv 3x2/2x3 x2 pad=0 outpad=1x2" in steps, steps
+        assert "deconv 1/2 x2 pad=0 outpad=1" in steps, steps

@@ -423,6 +423,121 @@ ROWS = [
     row("max { id }", (5, 3), (5, 3), 0, flops=0),
     row("concat { conv 1 x3 }", (4, 4, 6), (4, 4, 3), 1*1*6*3 + 3, macs=4*4*3 * 1*1*6,
         flops=2*(4*4*3 * 1*1*6) + 4*4*3),
+
+    # ==== version 3: padding ===========================================================
+    # ---- conv, dwconv, sepconv with pad=: floor((n + B + A - D*(K-1) - 1) / S) + 1 ------
+    # floor((7 + 1+1 - 2 - 1) / 2) + 1 = 4: PyTorch's padding=1 (Keras's `same` pads 1:1
+    # here too, but not on 8: see the next rows)
+    row("conv 3/2 x64 pad=1", (7, 7, 3), (4, 4, 64), 3*3*3*64 + 64, macs=4*4*64 * 3*3*3,
+        flops=2*(4*4*64 * 3*3*3) + 4*4*64),
+    # floor((8 + 2 - 3) / 2) + 1 = 4 (`same` would pad 0:1 and give 4 too, shifted)
+    row("conv 3/2 x4 pad=1", (8, 8, 2), (4, 4, 4), 3*3*2*4 + 4, macs=4*4*4 * 3*3*2,
+        flops=2*(4*4*4 * 3*3*2) + 4*4*4),
+    # ResNet's stem: floor((224 + 3+3 - 6 - 1) / 2) + 1 = 112
+    row("conv 7/2 x8 pad=3", (224, 224, 3), (112, 112, 8), 7*7*3*8 + 8,
+        macs=112*112*8 * 7*7*3, flops=2*(112*112*8 * 7*7*3) + 112*112*8),
+    # per dimension: 6 + 2 - 2 = 6 rows, 6 + 4 - 2 = 8 columns
+    row("conv 3 x4 pad=1x2", (6, 6, 2), (6, 8, 4), 3*3*2*4 + 4, macs=6*8*4 * 3*3*2,
+        flops=2*(6*8*4 * 3*3*2) + 6*8*4),
+    # rows floor((7 + 0+1 - 3) / 2) + 1 = 3, columns floor((7 + 1+2 - 3) / 2) + 1 = 4
+    row("conv 3/2 x4 pad=0:1x1:2", (7, 7, 1), (3, 4, 4), 3*3*1*4 + 4, macs=3*4*4 * 3*3*1,
+        flops=2*(3*4*4 * 3*3*1) + 3*4*4),
+    # dilated: 5 + 2+2 - 2*2 - 1 + 1 = 5
+    row("conv 3 x4 pad=2 dilation=2", (5, 5, 1), (5, 5, 4), 3*3*1*4 + 4, macs=5*5*4 * 3*3*1,
+        flops=2*(5*5*4 * 3*3*1) + 5*5*4),
+    row("conv 3 x2 pad=0 relu", (5, 5, 1), (3, 3, 2), 3*3*1*2 + 2, macs=3*3*2 * 3*3*1,
+        flops=2*(3*3*2 * 3*3*1) + 3*3*2*(1 + 1)),
+    # 1-D: floor((9 + 2 - 3) / 2) + 1 = 5; 3-D: (4 + 2 - 2, 5 - 2, 6 - 2)
+    row("conv 3/2 x4 pad=1", (9, 2), (5, 4), 3*2*4 + 4, macs=5*4 * 3*2,
+        flops=2*(5*4 * 3*2) + 5*4),
+    row("conv 3 x2 pad=1x0x0", (4, 5, 6, 1), (4, 3, 4, 2), 3*3*3*1*2 + 2,
+        macs=4*3*4*2 * 3*3*3*1, flops=2*(4*3*4*2 * 3*3*3*1) + 4*3*4*2),
+    row("dwconv 3/2 pad=1", (8, 8, 4), (4, 4, 4), 3*3*4 + 4, macs=4*4*4 * 3*3,
+        flops=2*(4*4*4 * 3*3) + 4*4*4),
+    row("sepconv 3 x8 pad=1", (5, 5, 4), (5, 5, 8), 3*3*4 + 4*8 + 8,
+        macs=5*5*4 * 3*3 + 5*5*4*8, flops=2*(5*5*4 * 3*3 + 5*5*4*8) + 5*5*8),
+    # ---- causal (1-D): D*(K-1) before, none after; n/S rounded up ------------------------
+    row("conv 5 x16 causal", (100, 3), (100, 16), 5*3*16 + 16, macs=100*16 * 5*3,
+        flops=2*(100*16 * 5*3) + 100*16),
+    # pads 2 before: floor((9 + 2 - 3) / 2) + 1 = 5 = ceil(9 / 2)
+    row("conv 3/2 x4 causal", (9, 2), (5, 4), 3*2*4 + 4, macs=5*4 * 3*2,
+        flops=2*(5*4 * 3*2) + 5*4),
+    # pads 3*(2-1) = 3 before: 10 + 3 - 3 = 10
+    row("conv 2 x4 causal dilation=3", (10, 1), (10, 4), 2*1*4 + 4, macs=10*4 * 2*1,
+        flops=2*(10*4 * 2*1) + 10*4),
+    row("dwconv 3 x2 causal", (10, 3), (10, 6), 3*3*2 + 3*2, macs=10*(3*2) * 3,
+        flops=2*(10*(3*2) * 3) + 10*(3*2)),
+    row("sepconv 3 x8 causal", (10, 4), (10, 8), 3*4 + 4*8 + 8, macs=10*4 * 3 + 10*4*8,
+        flops=2*(10*4 * 3 + 10*4*8) + 10*8),
+    # ---- pooling with pad=: floor((n + B + A - K) / S) + 1; FLOPs as ever, a full window
+    # per output value (maxpool K-1 comparisons, avgpool K-1 adds and a divide)
+    # ResNet's: floor((112 + 2 - 3) / 2) + 1 = 56
+    row("maxpool 3/2 pad=1", (112, 112, 64), (56, 56, 64), 0, flops=(3*3 - 1) * 56*56*64),
+    row("maxpool 3/2 pad=1", (7, 7, 1), (4, 4, 1), 0, flops=(3*3 - 1) * 4*4*1),
+    row("avgpool 3/2 pad=1", (7, 7, 2), (4, 4, 2), 0, flops=3*3 * 4*4*2),
+    row("avgpool 3/2 pad=1 include_pad", (7, 7, 2), (4, 4, 2), 0, flops=3*3 * 4*4*2),
+    # stride 3 (the window): floor((5 + 2 - 3) / 3) + 1 = 2
+    row("avgpool 3 pad=1 include_pad", (5, 5, 3), (2, 2, 3), 0, flops=3*3 * 2*2*3),
+    row("avgpool 3/2 pad=1 include_pad", (10, 2), (5, 2), 0, flops=3 * 5*2),
+    row("maxpool 2 pad=1:0x0", (5, 4, 1), (3, 2, 1), 0, flops=(2*2 - 1) * 3*2*1),
+    # `same` counted in the average: as `same`, (7 / 2 rounded up) = 4
+    row("avgpool 3/2 same include_pad", (7, 7, 1), (4, 4, 1), 0, flops=3*3 * 4*4*1),
+    # ---- ceil: ceil((n + B + A - K) / S) + 1, one less where that window would start at
+    # or past n + B
+    # SqueezeNet's: ceil((55 - 3) / 2) + 1 = 27; the last starts at 52 < 55
+    row("maxpool 3/2 ceil", (55, 55, 64), (27, 27, 64), 0, flops=(3*3 - 1) * 27*27*64),
+    # ceil(3 / 2) + 1 = 3, starting at 4 < 5 (floor: 2)
+    row("maxpool 2 ceil", (5, 5, 1), (3, 3, 1), 0, flops=(2*2 - 1) * 3*3*1),
+    # ceil((5 + 2 - 2) / 2) + 1 = 4, but the 4th would start at 6 >= 5 + 1: 3
+    row("avgpool 2 ceil pad=1", (5, 5, 1), (3, 3, 1), 0, flops=2*2 * 3*3*1),
+    row("avgpool 2 ceil pad=1 include_pad", (5, 5, 1), (3, 3, 1), 0, flops=2*2 * 3*3*1),
+    # ceil((6 + 2 - 3) / 2) + 1 = 4, the last starting at 6 < 6 + 1
+    row("maxpool 3/2 pad=1 ceil", (6, 6, 1), (4, 4, 1), 0, flops=(3*3 - 1) * 4*4*1),
+    # a window larger than the input: ceil((2 - 3) / 3) + 1 = 1
+    row("maxpool 3 ceil", (2, 2, 1), (1, 1, 1), 0, flops=(3*3 - 1) * 1*1*1),
+    # 1-D: ceil((8 + 2 - 3) / 2) + 1 = 5; 3-D per axis: ceil(3/2)+1 = 3, ceil(2/2)+1 = 2,
+    # ceil(1/2)+1 = 2
+    row("maxpool 3/2 ceil pad=1", (8, 1), (5, 1), 0, flops=(3 - 1) * 5*1),
+    row("maxpool 2 ceil", (5, 4, 3, 1), (3, 2, 2, 1), 0, flops=(2*2*2 - 1) * 3*2*2*1),
+    # ---- deconv pad= outpad=: (n - 1)*S - B - A + K + Q; MACs as ever, every input
+    # value scattered through the whole kernel
+    # (7 - 1)*2 - 2 + 3 + 1 = 14
+    row("deconv 3/2 x32 pad=1 outpad=1", (7, 7, 64), (14, 14, 32), 3*3*32*64 + 32,
+        macs=7*7 * 3*3 * 64*32, flops=2*(7*7 * 3*3 * 64*32) + 14*14*32),
+    # DCGAN's: 7*2 - 2 + 4 = 16
+    row("deconv 4/2 x4 pad=1", (8, 8, 2), (16, 16, 4), 4*4*4*2 + 4, macs=8*8 * 4*4 * 2*4,
+        flops=2*(8*8 * 4*4 * 2*4) + 16*16*4),
+    # rows 4*2 - 1 + 3 = 10, columns 4*2 - 2 + 3 = 9
+    row("deconv 3/2 x2 pad=0:1x1", (5, 5, 1), (10, 9, 2), 3*3*2*1 + 2, macs=5*5 * 3*3 * 1*2,
+        flops=2*(5*5 * 3*3 * 1*2) + 10*9*2),
+    # PyTorch's formula even where K < S: 6*2 + 1 = 13 (Keras's `valid`: 14)
+    row("deconv 1/2 x4 pad=0", (7, 7, 2), (13, 13, 4), 1*1*4*2 + 4, macs=7*7 * 1*1 * 2*4,
+        flops=2*(7*7 * 1*1 * 2*4) + 13*13*4),
+    # rows 3*2 - 2 + 3 + 1 = 8, columns 3*1 + 3 = 6
+    row("deconv 3/2x1 x1 pad=1x0 outpad=1x0 bias=false", (4, 4, 1), (8, 6, 1), 3*3*1*1,
+        macs=4*4 * 3*3 * 1*1, flops=2*(4*4 * 3*3 * 1*1)),
+    row("deconv 4/2 x3 pad=1", (10, 2), (20, 3), 4*3*2 + 3, macs=10 * 4 * 2*3,
+        flops=2*(10 * 4 * 2*3) + 20*3),
+    # outpad= alone (or with `valid`) adds to pad=0's size: (3-1)*3 + 3 + 1 = 10 rows,
+    # (3-1)*2 + 3 + 1 = 8 columns (ONNX's test_convtranspose_pad)
+    row("deconv 3x3/3x2 x2 outpad=1x1", (3, 3, 1), (10, 8, 2), 3*3*2*1 + 2,
+        macs=3*3 * 3*3 * 1*2, flops=2*(3*3 * 3*3 * 1*2) + 10*8*2),
+    # Keras's `valid` with output_padding is PyTorch's pad=0: (4-1)*2 + 1 + 1 = 8, where
+    # plain `valid` gives 4*2 = 8 too, and `deconv 1/2 pad=0` 7
+    row("deconv 1/2 x2 valid outpad=1", (4, 1), (8, 2), 1*2*1 + 2, macs=4 * 1 * 1*2,
+        flops=2*(4 * 1 * 1*2) + 8*2),
+    # ---- pad: n + B + A, any mode, no arithmetic ---------------------------------------
+    row("pad 2 reflect", (7, 7, 3), (11, 11, 3), 0, flops=0),
+    row("pad 1 replicate", (4, 4, 2), (6, 6, 2), 0, flops=0),
+    row("pad 1", (4, 4, 2), (6, 6, 2), 0, flops=0),
+    row("pad 0:1x2 reflect", (3, 3, 1), (4, 7, 1), 0, flops=0),
+    row("pad 3 replicate", (10, 1), (16, 1), 0, flops=0),
+    row("pad 1 reflect", (2, 3, 4, 1), (4, 5, 6, 1), 0, flops=0),
+    # ---- together: ResNet's stem; conv 2*MACs, bn 2 per value, relu 1, maxpool 8 --------
+    row("conv 7/2 x64 pad=3 bias=false -> bn -> relu -> maxpool 3/2 pad=1", (224, 224, 3),
+        (56, 56, 64), 7*7*3*64 + 4*64, trainable=7*7*3*64 + 2*64,
+        macs=112*112*64 * 7*7*3, flops=2*(112*112*64 * 7*7*3) + 2 * 112*112*64
+        + 112*112*64 + (3*3 - 1) * 56*56*64),
 ]
 
 
@@ -559,6 +674,60 @@ def test_version_2_variables_are_keras_names_and_dtypes():
 
 def names(text: str) -> list[str]:
     return [n.name for n in compile_text(text).nodes]
+
+
+# ---- version 3: padding ---------------------------------------------------------------
+
+def _last(text: str):
+    return compile_text(text).nodes[-1].layer
+
+
+def test_explicit_pads_are_normalised_per_dimension():
+    conv = _last("input 8x8x3 -> conv 3/2 x4 pad=1")
+    assert (conv.padding, conv.pads) == ("explicit", ((1, 1), (1, 1)))
+    conv = _last("input 8x8x3 -> conv 3 x4 pad=0:1x2")
+    assert conv.pads == ((0, 1), (2, 2))
+    # causal pads D*(K-1) before, none after: 2*(5-1) = 8
+    conv = _last("input 20x3 -> conv 5 x4 causal dilation=2")
+    assert (conv.padding, conv.pads) == ("causal", ((8, 0),))
+    # `same` and `valid` keep no pads of their own: their sizes follow from the input
+    assert _last("input 8x8x3 -> conv 3 x4 same").pads == ()
+    assert _last("input 8x8x3 -> conv 3 x4").pads == ()
+
+
+def test_pooling_and_deconv_padding_attributes():
+    pool = _last("input 8x8x3 -> avgpool 3/2 pad=1 ceil include_pad")
+    assert (pool.pads, pool.ceil, pool.include_pad) == (((1, 1), (1, 1)), True, True)
+    pool = _last("input 8x8x3 -> maxpool 2")
+    assert (pool.pads, pool.ceil, pool.include_pad) == ((), False, False)
+    deconv = _last("input 8x8x3 -> deconv 3/2 x4 pad=1 outpad=1x0")
+    assert (deconv.pads, deconv.outpad) == (((1, 1), (1, 1)), (1, 0))
+    assert _last("input 8x8x3 -> deconv 3/2 x4").outpad == (0, 0)
+    assert _last("input 8x8x3 -> pad 1 reflect").mode == "reflect"
+    assert _last("input 8x8x3 -> pad 0:1").mode == "zeros"
+
+
+@pytest.mark.parametrize("text, described", [
+    ("conv 3/2 x4 pad=1 relu", "conv 3x3/2x2 x4 pad=1 relu"),
+    ("conv 3 x4 pad=0:1x2", "conv 3x3 x4 pad=0:1x2"),
+    ("maxpool 3/2 pad=1 ceil", "maxpool 3x3/2x2 pad=1 ceil"),
+    ("avgpool 3 same include_pad", "avgpool 3x3 same include_pad"),
+    ("deconv 3/2 x4 pad=1 outpad=1", "deconv 3x3/2x2 x4 pad=1 outpad=1"),
+    ("pad 1x2 replicate", "pad 1:1x2:2 replicate"),
+    ("pad 1", "pad 1:1x1:1"),
+])
+def test_version_3_padding_describes_itself(text, described):
+    assert _last(f"input 8x8x3 -> {text}").describe() == described
+
+
+def test_include_pad_without_padding_warns():
+    for text in ("avgpool 2 include_pad", "avgpool 2 ceil include_pad", "avgpool 2 same "
+                 "include_pad"):  # 8 / 2: `same` pads nothing
+        warnings = compile_text(f"input 8x8x3 -> {text}\n").warnings
+        assert [w.message for w in warnings] == [
+            "`include_pad` changes nothing here: no window reaches any padding"], text
+    assert not compile_text("input 7x7x3 -> avgpool 2 same include_pad\n").warnings
+
 
 
 @pytest.mark.parametrize("text, expected", [
@@ -996,6 +1165,20 @@ RF_ROWS = [
     # split's branches (3 and 3 + 2 = 5) merge to the larger
     ("input 8x8x4 -> conv 3 x4 -> channel_shuffle 2 -> split { id | conv 3 x2 same }",
      [(1, 1), (3, 3), (3, 3), (3, 3), (3, 3), (5, 5), (5, 5)], [(1, 1)] * 7),
+
+    # version 3: explicit pads move no window's extent or stride (offsets are ignored):
+    # conv 7/2: 7, jump 2; maxpool 3/2: 7 + 2*2 = 11, jump 4; pad: 11; conv 3: 11 + 2*4
+    ("input 32x32x3 -> conv 7/2 x4 pad=3 -> maxpool 3/2 pad=1 -> pad 1 reflect -> conv 3 x4",
+     [(1, 1), (7, 7), (11, 11), (11, 11), (19, 19)], [(1, 1), (2, 2), (4, 4), (4, 4), (4, 4)]),
+    # nor does ceil: maxpool 3/2: 3, jump 2; avgpool 2: 3 + 1*2 = 5, jump 4
+    ("input 9x9x1 -> maxpool 3/2 ceil -> avgpool 2 ceil pad=1 include_pad",
+     [(1, 1), (3, 3), (5, 5)], [(1, 1), (2, 2), (4, 4)]),
+    # causal: extent 2*(3-1) + 1 = 5, then 5 + 1 = 6
+    ("input 20x1 -> conv 3 x1 causal dilation=2 -> conv 2 x1 causal",
+     [(1,), (5,), (6,)], [(1,), (1,), (1,)]),
+    # deconv 3/2 pad=1 outpad=1: k = ceil(3/2) = 2, jump 1/2; conv 3: 2 + 2*(1/2) = 3
+    ("input 5x5x1 -> deconv 3/2 x1 pad=1 outpad=1 -> conv 3 x1",
+     [(1, 1), (2, 2), (3, 3)], [(1, 1), (H, H), (H, H)]),
 ]
 
 

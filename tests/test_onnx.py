@@ -370,7 +370,8 @@ def test_version_3_rearranging_runs_in_onnxruntime_as_in_numpy(opset):
     bilinear upsampling as two MatMuls: every layer equal to NumPy's, in both layouts (a shuffle of
     channels-first values and of channels-last ones)."""
     graph = compile_text(V3_REARRANGING, "v3")
-    weights = lively_weights(graph)
+    weights = lively(init_weights(graph, 0), np.random.default_rng(0), gamma=(0.5, 1.5),
+                     variance=(0.5, 1.5))
     model = build_model(graph, weights, opset)
     assert check_inferred_shapes(graph, model) >= len(graph.nodes)
     ops = {n.op_type for n in model.graph.node}
@@ -385,3 +386,44 @@ def test_version_3_rearranging_runs_in_onnxruntime_as_in_numpy(opset):
         if node.name in layers:
             np.testing.assert_allclose(layers[node.name], expected[node.name], rtol=0,
                                        atol=1e-5, err_msg=node.name)
+
+# ---- version 3: padding -------------------------------------------------------------------
+
+PADDED = {
+    # PyTorch's padding on every window, even sizes where Keras's `same` pads otherwise
+    "conv": "input 8x8x3 -> conv 3/2 x4 pad=1 relu -> dwconv 3 pad=0:1x2 -> sepconv 3 x4 "
+            "pad=1x0 -> conv 3 x4 pad=2 dilation=2",
+    "causal": "input 12x3 -> conv 3 x4 causal dilation=2 -> dwconv 3 causal "
+              "-> sepconv 2 x4 causal -> conv 3/2 x2 causal",
+    # max pooling padded with minus infinity on negative inputs; averages of the real
+    # inputs and with the padding counted; ceil windows overhanging the padding
+    "pools": "input 9x9x2 -> maxpool 3/2 pad=1 ceil -> avgpool 3/2 pad=1 ceil include_pad "
+             "-> avgpool 2 ceil pad=1 -> maxpool 2 pad=1:0x0 -> avgpool 2/1 same include_pad",
+    "pools 1-D": "input 10x2 -> avgpool 3/2 ceil pad=1 include_pad -> maxpool 3/2 ceil pad=1",
+    "deconv": "input 5x5x3 -> deconv 3/2 x4 pad=1 outpad=1 relu -> deconv 4/2 x2 pad=1 "
+              "-> deconv 3/3 x2 pad=0 outpad=2 -> deconv 3/2x1 x2 pad=0:1x1",
+    "pad": "input 5x6x2 -> pad 2 reflect -> pad 1x0:2 replicate -> pad 1 -> conv 3 x2",
+    "volumes": "input 4x5x6x2 -> conv 3 x2 pad=1x0x2 -> deconv 2/2 x2 pad=1x0x0 outpad=1x0x0 "
+               "-> pad 1 reflect -> maxpool 2 ceil -> avgpool 2 pad=1 ceil include_pad",
+}
+
+
+@pytest.mark.parametrize("name", sorted(PADDED))
+def test_version_3_padding_runs_in_onnxruntime_as_in_numpy(name):
+    check_example(compile_text(PADDED[name], name.replace(" ", "_")), every_layer=True)
+
+
+def test_version_3_padding_uses_onnx_own_operators():
+    graph = compile_text(PADDED["pad"] + " -> avgpool 3/2 pad=1 ceil include_pad", "ops")
+    model = build_model(graph, init_weights(graph, 0))
+    pads = [n for n in model.graph.node if n.op_type == "Pad"]
+    modes = [next((a.s.decode() for a in n.attribute if a.name == "mode"), "constant")
+             for n in pads]
+    assert modes == ["reflect", "edge", "constant", "constant"]
+    pool = next(n for n in model.graph.node if n.op_type == "AveragePool")
+    attributes = {a.name: list(a.ints) or a.i for a in pool.attribute}
+    # the pool's input is 11x12 (5x6 + 4x4 + 2x2 + 2x2 - 2x2): the zeros of `pad=1`
+    # written by a Pad, counted as inputs; the ceil windows' overhang left to the pool's
+    # own pads, not counted: rows ceil((11 + 2 - 3) / 2) + 1 = 6 windows fit the 13,
+    # columns ceil((12 + 2 - 3) / 2) + 1 = 7 need 6*2 + 3 = 15, one more than 14
+    assert attributes["pads"] == [0, 0, 0, 1] and attributes["count_include_pad"] == 0

@@ -3,7 +3,7 @@
 For each CNN operator module of `onnx.backend.test.case.node` (tests/onnx_cases.py says
 which and how), every case the language can express is written as `.cnn` with its
 weights, run in the NumPy interpreter, and compared with the outputs ONNX's reference
-implementation gave (relative 1e-4, absolute 1e-5: the cases are float32). Every case it
+implementation gave, to ONNX's own tolerances for them (relative 1e-3; absolute 1e-5). Every case it
 cannot express must say why, in words (docs/onnx.md lists them). A case written with a
 version 3 construct this build does not have yet is counted apart, never passed.
 """

@@ -114,6 +114,15 @@ input 6x6x8
   -> upsample 2 bilinear -> conv 1 x5 leaky_relu=0.1 -> flatten chw -> dense 3
 """
 
+# version 3: padding, as Keras builds it (ZeroPadding, valid windows, Cropping)
+PADDING = """
+input 9x9x3
+  -> conv 3/2 x4 pad=1 leaky_relu=0.1 -> dwconv 3 pad=0:1x2 -> sepconv 3 x4 pad=1 -> pad 1
+  -> avgpool 3/2 pad=1 include_pad -> deconv 3/2 x4 pad=1 outpad=1 -> maxpool 2 ceil
+  -> flatten -> dense 3
+"""
+NETS["padding"] = PADDING
+
 # A sitecustomize.py (put first on PYTHONPATH) that refuses the packages named in
 # $BLOCKED_PACKAGES as if they were not installed, and notes each attempt in $BLOCKED_LOG.
 BLOCKER = '''

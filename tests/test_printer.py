@@ -192,6 +192,25 @@ def test_version_2_steps_are_written_and_read_back():
         assert written in steps, steps
 
 
+def test_version_3_padding_is_written_and_read_back():
+    """Every padding form of version 3 (`pad=`, `causal`, `ceil`, `include_pad`,
+    `outpad=`, the `pad` step's modes), written as short as it reads back."""
+    text = ("input 32x32x3 -> conv 7/2 x8 pad=3x3 bias=false -> maxpool 3/2 pad=1:1 ceil "
+            "-> pad 1:1x1:1 reflect -> conv 3 x8 pad=0:1x1 -> avgpool 3/2 pad=1 include_pad "
+            "-> deconv 3/2 x4 pad=1 outpad=1x1 -> pad 2 replicate -> pad 1 "
+            "-> avgpool 3/2 same include_pad -> avgpool 2 ceil")
+    printed = round_trip(text, fold=False)
+    steps = " ".join(" ".join(line.split("#")[0].split()) for line in printed.splitlines())
+    assert steps == ("input 32x32x3 -> conv 7/2 x8 pad=3 bias=false -> maxpool 3/2 pad=1 ceil "
+                     "-> pad 1 reflect -> conv 3 x8 pad=0:1x1 -> avgpool 3/2 pad=1 include_pad "
+                     "-> deconv 3/2 x4 pad=1 outpad=1 -> pad 2 replicate -> pad 1 "
+                     "-> avgpool 3/2 same include_pad -> avgpool 2 ceil"), steps
+    printed = round_trip("input 20x3 -> conv 5 x4 causal -> dwconv 3 causal "
+                         "-> sepconv 3 x2 causal dilation=2", fold=False)
+    assert "conv 5 x4 causal -> dwconv 3 causal -> sepconv 3 x2 causal dilation=2" in \
+        " ".join(printed.split()), printed
+
+
 def test_several_inputs_and_outputs_use_named_tensors():
     printed = round_trip((EXAMPLES[0].parent / "image_and_meta.cnn").read_text())
     lines = printed.splitlines()

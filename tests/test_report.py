@@ -212,3 +212,17 @@ def test_a_split_heads_its_parts_and_their_branches():
         ("split_1_2", "part", "part 2: channels 3:8", [4, 4, 5], [0]),
         ("split_1", "split", "split 3,5 {...}", [4, 4, 8], [2, 3]),
         ("pixel_shuffle_1", "pixel_shuffle", "pixel_shuffle 2", [8, 8, 2], [4])]
+
+def test_version_3_padding_in_the_table_and_json():
+    # 7 + 2 + 2 = 11; floor((11 + 1 + 1 - 3) / 2) + 1 = 6; ceil((6 + 2 - 3) / 2) + 1 = 4,
+    # the last window starting at 3*2 = 6 < 6 + 1
+    text = ("input 7x7x2 -> pad 2 replicate -> conv 3/2 x4 pad=1 "
+            "-> avgpool 3/2 pad=1 ceil include_pad")
+    stats = analyse(compile_text(text, "v3"))
+    layers = json.loads(to_json(stats))["layers"]
+    assert [(layer["step"], layer["output_shape"]) for layer in layers[1:]] == [
+        ("pad 2 replicate", [11, 11, 2]), ("conv 3/2 x4 pad=1", [6, 6, 4]),
+        ("avgpool 3/2 pad=1 ceil include_pad", [4, 4, 4])]
+    rows = table(stats)
+    for step in ("pad 2 replicate", "conv 3/2 x4 pad=1", "avgpool 3/2 pad=1 ceil"):
+        assert step in rows, rows

@@ -21,6 +21,7 @@ from ..layers.conv import Conv, Deconv, DWConv, SepConv
 from ..layers.core import ActivationStep, Crop, Dense, Dropout, Flatten, Reshape, Upsample, ZeroPad
 from ..layers.merge import Add, Avg, Concat, Max, Mul
 from ..layers.norm import BatchNorm, LayerNorm, Normalize, Rescale
+from ..layers.padding import CAUSAL, EXPLICIT, causal_pads
 from ..layers.pooling import GAP, GMP, AvgPool, MaxPool
 from ..layers.shapes import Shape
 
@@ -103,8 +104,8 @@ def _channels_last(seen: Seen) -> None:
 
 
 def _padding(seen: Seen) -> str:
-    seen.require("padding", ("valid", "same"), "cnndsl pads `same` or `valid`; "
-                 "for `causal`, add a ZeroPadding1D before a `valid` convolution")
+    seen.require("padding", ("valid", "same", CAUSAL), "cnndsl pads `same`, `valid` or, "
+                 "in 1-D, `causal`")
     return str(seen.get("padding", "valid"))
 
 
@@ -113,9 +114,13 @@ def _sliding(seen: Seen) -> dict[str, Any]:
     _channels_last(seen)
     if seen.get("lora_rank"):
         seen.require("lora_rank", (None,), "merge the LoRA weights into the kernel first")
-    return dict(kernel=seen.sizes("kernel_size"), stride=seen.sizes("strides"),
-                padding=_padding(seen), activation=activation(seen),
-                bias=bool(seen.get("use_bias", True)), dilation=seen.sizes("dilation_rate"))
+    fields: dict[str, Any] = dict(
+        kernel=seen.sizes("kernel_size"), stride=seen.sizes("strides"),
+        padding=_padding(seen), activation=activation(seen),
+        bias=bool(seen.get("use_bias", True)), dilation=seen.sizes("dilation_rate"))
+    if fields["padding"] == CAUSAL:  # version 3: D*(K-1) before, as Keras's Conv1D
+        fields["pads"] = causal_pads(fields["kernel"], fields["dilation"])
+    return fields
 
 
 def conv(seen: Seen) -> Layer:
@@ -133,12 +138,34 @@ def sepconv(seen: Seen) -> Layer:
 
 
 def deconv(seen: Seen) -> Layer:
-    seen.require("output_padding", (None,), "cnndsl's deconv has no output padding")
     fields = _sliding(seen)
     if max(fields["dilation"]) > 1:
         raise Refused("a dilated transposed convolution has no cnndsl equivalent",
                       "cnndsl's deconv has no dilation")
+    if fields["padding"] == CAUSAL:
+        raise Refused("a causal transposed convolution has no cnndsl equivalent",
+                      "cnndsl's deconv pads `same`, `valid` or `pad=`")
+    fields["outpad"] = (0,) * seen.rank  # as the front end reads a deconv without one
+    if seen.get("output_padding") is not None:  # version 3
+        fields.update(_output_padding(seen, fields))
     return Deconv(**fields, filters=int(seen.get("filters")))
+
+
+def _output_padding(seen: Seen, fields: dict[str, Any]) -> dict[str, Any]:
+    """Keras's output_padding as PyTorch's padding and output_padding (`pad=`, `outpad=`).
+
+    TensorFlow computes the transposed convolution of the output size Keras asks for
+    (`out`) as the gradient of a convolution of `out` to the input: for `same`, the
+    full (n-1)*S + K positions are cut by that convolution's padding before, half of
+    max((n-1)*S + K - out, 0); what is left past the full output is zeros (and bias)."""
+    pads, outpad = [], []
+    for n, k, s, o in zip(seen.in_shapes[0][:-1], fields["kernel"], fields["stride"],
+                          seen.out_shape[:-1]):
+        full = (n - 1) * s + k
+        before = max(full - o, 0) // 2 if fields["padding"] == "same" else 0
+        pads.append((before, max(full - before - o, 0)))
+        outpad.append(max(o - (full - before), 0))
+    return dict(padding=EXPLICIT, pads=tuple(pads), outpad=tuple(outpad))
 
 
 def dense(seen: Seen) -> Layer:

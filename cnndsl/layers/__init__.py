@@ -15,6 +15,7 @@ from .conv import Conv, Deconv, DWConv, SepConv
 from .core import ActivationStep, Crop, Dense, Dropout, Flatten, Input, Reshape, Upsample, ZeroPad
 from .merge import Add, Avg, Concat, Max, Merge, Mul, Split
 from .norm import BatchNorm, LayerNorm, Normalize, Rescale
+from .padding import Pad
 from .pooling import GAP, GMP, AvgPool, MaxPool
 from .rearrange import ChannelShuffle, Part, PixelShuffle, PixelUnshuffle
 
@@ -26,6 +27,8 @@ KINDS: tuple[type[Layer], ...] = (
     LayerNorm, Rescale, Normalize, Crop,
     # version 3: rearranging
     PixelShuffle, PixelUnshuffle, ChannelShuffle, Split, Part,
+    # version 3: padding
+    Pad,
 )
 
 BY_KIND: dict[str, type[Layer]] = {k.kind: k for k in KINDS}

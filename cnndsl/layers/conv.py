@@ -25,7 +25,27 @@ from .base import (
     kernel_and_bias,
     rank_word,
 )
-from .shapes import Shape, conv_length, deconv_length, effective_kernel, format_shape
+from .padding import (
+    CAUSAL,
+    EXPLICIT,
+    Pads,
+    causal_pads,
+    describe_padding,
+    pads_text,
+    read_padding,
+    sizes_text,
+    too_small,
+    written_at,
+)
+from .shapes import (
+    Shape,
+    conv_length,
+    deconv_length,
+    effective_kernel,
+    format_shape,
+    padded_length,
+    transposed_length,
+)
 
 SPATIAL = (2, 3, 4)
 
@@ -40,18 +60,22 @@ class Sliding(Layer):
     activation: Activation | None
     bias: bool
     dilation: tuple[int, ...]
+    pads: Pads = ()  # version 3: (before, after) per dimension, for `pad=` and `causal`
 
     ranks = SPATIAL
     conv_type = True
-    options: ClassVar[tuple[str, ...]] = ("dilation", "bias", "leaky_relu")
+    options: ClassVar[tuple[str, ...]] = ("dilation", "bias", "leaky_relu", "pad")
 
     @classmethod
     def read_common(cls, a: ArgReader, inputs: Inputs, example: str) -> dict:
         rank = len(inputs[0]) - 1
         kernel, stride = a.size("kernel size", rank, example=example, stride=True)
-        fields = dict(kernel=kernel, stride=stride or (1,) * rank, padding=a.padding(),
+        padding, pads = read_padding(a, rank, causal=True)
+        fields = dict(kernel=kernel, stride=stride or (1,) * rank, padding=padding,
                       activation=a.activation(), bias=a.option_bool("bias", True),
-                      dilation=a.option_size("dilation", rank, 1))
+                      dilation=a.option_size("dilation", rank, 1), pads=pads)
+        if padding == CAUSAL:
+            fields["pads"] = causal_pads(kernel, fields["dilation"])
         if max(fields["dilation"]) > 1 and max(fields["stride"]) > 1:
             raise LayerError("a stride above 1 cannot be combined with dilation above 1",
                              "Keras refuses it too: use one or the other")
@@ -59,13 +83,19 @@ class Sliding(Layer):
 
     def spatial_out(self, shape: Shape) -> Shape:
         sizes = shape[:-1]
-        out = tuple(conv_length(n, k, s, self.padding, d) for n, k, s, d in
-                    zip(sizes, self.kernel, self.stride, self.dilation))
+        if self.pads:
+            out = tuple(padded_length(n, k, s, b, e, d) for n, k, s, d, (b, e) in
+                        zip(sizes, self.kernel, self.stride, self.dilation, self.pads))
+        else:
+            out = tuple(conv_length(n, k, s, self.padding, d) for n, k, s, d in
+                        zip(sizes, self.kernel, self.stride, self.dilation))
         if min(out) < 1:
             extent = tuple(effective_kernel(k, d) for k, d in zip(self.kernel, self.dilation))
             what = f"kernel {format_shape(self.kernel)}"
             if extent != self.kernel:
                 what = f"dilated kernel {format_shape(extent)} ({format_shape(self.kernel)})"
+            if self.pads:
+                raise too_small(what, sizes, self.pads)
             raise LayerError(f"{what} is larger than the {format_shape(sizes)} input with "
                              "valid padding", "use `same`, or a smaller kernel")
         return out
@@ -84,7 +114,7 @@ class Sliding(Layer):
         return text
 
     def describe_tail(self) -> str:
-        text = f" {self.padding}" if self.padding == "same" else ""
+        text = describe_padding(self.padding, self.pads)
         text += f" {self.activation}" if self.activation else ""
         if max(self.dilation) > 1:
             text += f" dilation={format_shape(self.dilation)}"
@@ -215,23 +245,31 @@ class SepConv(Sliding):
 
 @dataclass(frozen=True)
 class Deconv(Sliding):
-    """`deconv 2x2/2 x64`: ConvNDTranspose."""
+    """`deconv 2x2/2 x64`: ConvNDTranspose; `pad=1 outpad=1` as PyTorch's `padding`,
+    `output_padding` (version 3)."""
 
     filters: int = 1
+    outpad: tuple[int, ...] = ()
 
     kind = "deconv"
     other_names = ("Conv2DTranspose", "Convolution2DTranspose", "ConvTranspose2d",
                    "ConvTranspose")
-    options = ("bias", "leaky_relu")
+    options = ("bias", "leaky_relu", "pad", "outpad")
 
     @classmethod
     def read(cls, a, inputs):
         rank = len(inputs[0]) - 1
         kernel, stride = a.size("kernel size", rank, example="deconv 2x2/2 x64", stride=True)
-        return cls(kernel=kernel, stride=stride or (1,) * rank, padding=a.padding(),
+        stride = stride or (1,) * rank
+        padding, pads = read_padding(a, rank)
+        outpad = _outpad(a, rank, padding, stride)
+        if any(outpad) and padding != EXPLICIT:  # `valid` with output padding: pad=0
+            padding, pads = EXPLICIT, ((0, 0),) * rank
+        return cls(kernel=kernel, stride=stride, padding=padding,
                    activation=a.activation(), bias=a.option_bool("bias", True),
-                   dilation=(1,) * rank,
-                   filters=a.width("number of filters", example="deconv 2x2/2 x64"))
+                   dilation=(1,) * rank, pads=pads,
+                   filters=a.width("number of filters", example="deconv 2x2/2 x64"),
+                   outpad=outpad)
 
     def kernel_shape(self, channels: int) -> Shape:
         """Keras stores transposed kernels as (*kernel, filters, in_channels)."""
@@ -239,8 +277,19 @@ class Deconv(Sliding):
 
     def output_shape(self, inputs):
         sizes = inputs[0][:-1]
-        out = tuple(deconv_length(n, k, s, self.padding)
-                    for n, k, s in zip(sizes, self.kernel, self.stride))
+        if self.padding != EXPLICIT:
+            out = tuple(deconv_length(n, k, s, self.padding)
+                        for n, k, s in zip(sizes, self.kernel, self.stride))
+            return (*out, self.filters)
+        out = tuple(transposed_length(n, k, s, b, e, q) for n, k, s, (b, e), q in
+                    zip(sizes, self.kernel, self.stride, self.pads, self.outpad))
+        if min(out) < 1:
+            full = tuple(transposed_length(n, k, s, 0, 0, q) for n, k, s, q in
+                         zip(sizes, self.kernel, self.stride, self.outpad))
+            raise LayerError(f"`pad={pads_text(self.pads)}` cuts all of the "
+                             f"{format_shape(full)} positions this transposed convolution "
+                             f"makes of the {format_shape(sizes)} input",
+                             "pad less: `pad=` is cut from the output's ends")
         return (*out, self.filters)
 
     def variables(self, inputs):
@@ -258,7 +307,29 @@ class Deconv(Sliding):
                       tuple(Fraction(1, s) for s in self.stride))
 
     def describe(self):
-        return f"{self.describe_window()} x{self.filters}{self.describe_tail()}"
+        text = f"{self.describe_window()} x{self.filters}{self.describe_tail()}"
+        return text + (f" outpad={sizes_text(self.outpad)}" if any(self.outpad) else "")
+
+
+def _outpad(a: ArgReader, rank: int, padding: str, stride: tuple[int, ...]) -> tuple[int, ...]:
+    """`outpad=1`: PyTorch's `output_padding`, added after the output; below the stride.
+    It adds to the size PyTorch's padding gives: beside `pad=`, or alone or with `valid`
+    as `pad=0` (which Keras's `valid` with `output_padding` is too), never with `same`."""
+    outpad = a.option_size("outpad", rank, 0, minimum=0)
+    if not any(outpad):
+        return outpad
+    where = written_at(a, "outpad")
+    if padding == "same":
+        raise LayerError("`outpad=` adds to the output size PyTorch's padding gives, not "
+                         "`same`'s", f"write PyTorch's padding instead of `same`: `pad=1 "
+                         f"outpad={sizes_text(outpad)}` (`padding=1`)", where)
+    for q, s in zip(outpad, stride):
+        if q >= s:
+            raise LayerError(f"`outpad={sizes_text(outpad)}` must be smaller than the "
+                             f"stride {sizes_text(stride)}", "PyTorch's and Keras's rule: "
+                             "the output padding only fills what a stride leaves after the "
+                             f"last input; at most {s - 1} here", where)
+    return outpad
 
 
 __all__ = ["Conv", "DWConv", "SepConv", "Deconv", "rank_word"]

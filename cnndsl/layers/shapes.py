@@ -93,3 +93,39 @@ def format_shape(shape: Shape) -> str:
     '4x4x2'
     """
     return "x".join(str(d) for d in shape)
+
+
+# version 3: padding
+def padded_length(size: int, kernel: int, stride: int, before: int, after: int,
+                  dilation: int = 1, ceil: bool = False) -> int:
+    """Output length of a window over an input padded `before` and `after` (PyTorch's
+    and ONNX's rule); with `ceil` rounded up, but never a window that would start in the
+    padding after the input (PyTorch's `ceil_mode`). Below 1: the window does not fit.
+
+    >>> padded_length(224, 7, 2, 3, 3)  # ResNet's stem, `conv 7/2 pad=3`
+    112
+    >>> padded_length(112, 3, 2, 1, 1)  # and its `maxpool 3/2 pad=1`
+    56
+    >>> padded_length(55, 3, 2, 0, 0, ceil=True)  # SqueezeNet's `maxpool 3/2 ceil`: 26.5
+    27
+    >>> padded_length(5, 2, 2, 1, 1, ceil=True)  # the 4th window would start at 6 >= 5 + 1
+    3
+    """
+    span = size + before + after - effective_kernel(kernel, dilation)
+    out = (-(-span // stride) if ceil else span // stride) + 1
+    if ceil and (out - 1) * stride >= size + before:
+        out -= 1
+    return out
+
+
+def transposed_length(size: int, kernel: int, stride: int, before: int, after: int,
+                      extra: int = 0, dilation: int = 1) -> int:
+    """Output length of a transposed convolution with PyTorch's `padding` cut from each
+    end (`before`, `after`) and `output_padding` (`extra`) added after.
+
+    >>> transposed_length(7, 3, 2, 1, 1, 1)  # `deconv 3/2 pad=1 outpad=1`: doubles
+    14
+    >>> transposed_length(7, 3, 2, 0, 0)  # pad=0: Keras's `valid`
+    15
+    """
+    return (size - 1) * stride - before - after + effective_kernel(kernel, dilation) + extra

@@ -60,7 +60,7 @@ def whole(value: int | Fraction, what: str, span: Span, minimum: int | None = 1)
     if minimum is not None and number < minimum:
         kind = "positive" if minimum == 1 else f"at least {minimum}"
         hint = ("sizes, widths and counts are whole numbers of at least 1" if minimum == 1
-                else None)
+                else f"{what} is a whole number of at least {minimum}")
         raise CnnError(f"{what} must be {kind}, got {number}", span, hint)
     return number
 

@@ -28,8 +28,9 @@ import numpy as np
 from ...errors import CnnError
 from ...graph.ir import Graph, Node
 from ...layers.activations import LEAKY_RELU_DEFAULT_SLOPE, Activation
+from . import padding  # version 3: padding
 from .rearrange import RearrangeSpecs
-from .spec import LayerSpec, chain_of
+from .specs import KERAS_CLASSES, LayerSpec, chain_of
 
 
 def _keras():
@@ -70,17 +71,6 @@ def out_of_memory(error: BaseException) -> str:
     return f"TensorFlow could not allocate a tensor of shape ({dims})"
 
 
-# Keras 3's layer classes by dimensions: it has no DepthwiseConv3D or SeparableConv3D. A
-# table rather than a look-up in `keras.layers`, so that Python source is written without
-# TensorFlow; tests/test_plain_keras.py checks it against the installed Keras.
-_EVERY_DIMS = ("Conv", "MaxPooling", "AveragePooling", "GlobalAveragePooling",
-               "GlobalMaxPooling", "ZeroPadding", "Cropping", "UpSampling")
-KERAS_CLASSES = frozenset(
-    [f"{base}{d}D" for base in _EVERY_DIMS for d in (1, 2, 3)]
-    + [f"Conv{d}DTranspose" for d in (1, 2, 3)]
-    + [f"{base}{d}D" for base in ("DepthwiseConv", "SeparableConv") for d in (1, 2)])
-
-
 class KerasSpecs(RearrangeSpecs):
     """One method per layer kind: the Keras layer that computes the node."""
 
@@ -89,7 +79,10 @@ class KerasSpecs(RearrangeSpecs):
         if method is None:
             raise CnnError(f"the Keras backend cannot build `{node.kind}`", node.span,
                            "`cnndsl run` runs it with NumPy, which can")
-        return method(node, node.layer)
+        spec = method(node, node.layer)
+        if getattr(node.layer, "pads", None) and node.kind in WINDOWED:  # version 3: padding
+            spec = padding.windowed(node, spec)
+        return spec
 
     @staticmethod
     def _cls(node: Node, base: str, suffix: str = "") -> str:
@@ -131,10 +124,14 @@ class KerasSpecs(RearrangeSpecs):
             activation=_activation(layer.activation), use_bias=layer.bias, name=node.name))
 
     def maxpool(self, node, layer):
+        if layer.pads or layer.ceil:  # version 3: padding
+            return padding.pool(node, self._cls(node, "MaxPooling"), _pool_stride(layer))
         return LayerSpec(self._cls(node, "MaxPooling"), (layer.kernel,), dict(
             strides=_pool_stride(layer), padding=layer.padding, name=node.name))
 
     def avgpool(self, node, layer):
+        if layer.pads or layer.ceil or layer.include_pad:  # version 3: padding
+            return padding.pool(node, self._cls(node, "AveragePooling"), _pool_stride(layer))
         return LayerSpec(self._cls(node, "AveragePooling"), (layer.kernel,), dict(
             strides=_pool_stride(layer), padding=layer.padding, name=node.name))
 
@@ -215,6 +212,13 @@ class KerasSpecs(RearrangeSpecs):
 
     def concat(self, node, layer):
         return LayerSpec("Concatenate", (), dict(axis=-1, name=node.name))
+
+    # version 3: padding
+    def pad(self, node, layer):
+        return padding.pad_step(node)
+
+
+WINDOWED = ("conv", "dwconv", "sepconv", "deconv")  # version 3: what `pad=` adapts
 
 
 def _only(**kwargs) -> dict[str, Any]:

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from math import prod
 
-from .spec import LayerSpec
+from .specs import LayerSpec
 
 
 def _axes(*order: int) -> tuple[int, ...]:

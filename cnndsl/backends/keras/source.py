@@ -15,7 +15,7 @@ import textwrap
 from ...graph.ir import Graph
 from ...support.escaping import python_identifier, python_string
 from .builder import KerasSpecs, LayerSpec, merge_order
-from .spec import chain_of
+from .specs import chain_of
 
 
 def python_source(graph: Graph, source_name: str = "") -> str:
@@ -86,7 +86,8 @@ def _call(spec: LayerSpec) -> str:
 def _default(key: str, value) -> bool:
     """Arguments left out of the source because they are Keras's defaults anyway."""
     defaults = {"strides": None, "padding": "valid", "dilation_rate": None, "groups": 1,
-                "activation": None, "use_bias": True, "depth_multiplier": 1}
+                "activation": None, "use_bias": True, "depth_multiplier": 1,
+                "output_padding": None}
     if key in ("strides", "dilation_rate"):
         return value is None or all(v == 1 for v in value)
     return key in defaults and defaults[key] == value

@@ -20,7 +20,7 @@ import numpy as np
 from numpy.lib.stride_tricks import as_strided
 
 from ...layers.shapes import deconv_length
-from .geometry import output_sizes, pad_input, windows
+from .geometry import Pads, output_sizes, pad_input, windows
 from .memory import BufferPool, thread_buffer
 from .targets import Direct, Epilogue, PoolAfter, Pooled
 from .threads import run_split, workers
@@ -71,7 +71,7 @@ def _tiles(view: np.ndarray, row_bytes: int, target) -> Iterator[tuple]:
             yield (*lead, slice(h0, h1)), base + h0 * width, (h1 - h0) * width, span
 
 
-def conv(x: np.ndarray, kernel: np.ndarray, stride, dilation, padding: str,
+def conv(x: np.ndarray, kernel: np.ndarray, stride, dilation, padding: str | Pads,
          groups: int = 1, epilogue: Epilogue | None = None,
          pool: BufferPool | None = None, then: PoolAfter | None = None) -> np.ndarray:
     """Grouped, strided, dilated convolution; `kernel` is (*k, C/groups, F) like Keras.
@@ -319,7 +319,7 @@ def _scratch(size: int, dtype) -> np.ndarray:
     return thread_buffer(size, dtype, "scratch")
 
 
-def depthwise(x: np.ndarray, kernel: np.ndarray, stride, dilation, padding: str,
+def depthwise(x: np.ndarray, kernel: np.ndarray, stride, dilation, padding: str | Pads,
               epilogue: Epilogue | None = None) -> np.ndarray:
     """Depthwise convolution; `kernel` is (*k, C, M), output channel c*M + m as Keras."""
     ksize = kernel.shape[:-2]
@@ -341,13 +341,15 @@ def depthwise(x: np.ndarray, kernel: np.ndarray, stride, dilation, padding: str,
     return y[:, 0] if squeeze else y
 
 
-def transposed(x: np.ndarray, kernel: np.ndarray, stride, padding: str,
-               epilogue: Epilogue | None = None) -> np.ndarray:
+def transposed(x: np.ndarray, kernel: np.ndarray, stride, padding: str | Pads,
+               epilogue: Epilogue | None = None, outpad: tuple[int, ...] = ()) -> np.ndarray:
     """Transposed convolution; `kernel` is (*k, F, C) as Keras stores it.
 
     One GEMM gives every input position's contribution to a k-sized patch of every
     filter; the patches are then added into the output at stride spacing (col2im), and
-    the result is cropped or zero-extended to Keras's output size.
+    the result is cropped or zero-extended to Keras's output size, or, for (before,
+    after) pairs (version 3's `pad=`), to PyTorch's: `before` cut from the start,
+    `after` from the end, then `outpad` zeros added after.
     """
     ksize = kernel.shape[:-2]
     x, ksize, stride, _, squeeze = _as_2d(x, ksize, stride, (1,) * len(ksize))
@@ -363,11 +365,17 @@ def transposed(x: np.ndarray, kernel: np.ndarray, stride, padding: str,
         target = (slice(None), *(slice(o, o + s * (i - 1) + 1, s)
                                  for o, s, i in zip(k, stride, sizes)))
         y_full[target] += cols[(*lead, *k)]
-    out = [deconv_length(i, kk, s, padding) for i, kk, s in zip(sizes, ksize, stride)]
+    if isinstance(padding, tuple):
+        pads = [(0, 0)] * (len(sizes) - len(padding)) + list(padding)  # 1-D as 2-D
+        extra = [0] * (len(sizes) - len(outpad)) + list(outpad)
+        out = [f - b - a + q for f, (b, a), q in zip(full, pads, extra)]
+        cuts = [b for b, _ in pads]
+    else:
+        out = [deconv_length(i, kk, s, padding) for i, kk, s in zip(sizes, ksize, stride)]
+        cuts = [max(f - o, 0) // 2 for f, o in zip(full, out)]
     y = np.zeros((n, *out, filters), dtype=x.dtype)
     src, dst = [slice(None)], [slice(None)]
-    for f, o in zip(full, out):
-        before = max(f - o, 0) // 2
+    for f, o, before in zip(full, out, cuts):
         length = min(o, f - before)
         src.append(slice(before, before + length))
         dst.append(slice(0, length))

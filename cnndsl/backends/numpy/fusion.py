@@ -107,6 +107,8 @@ def tile_poolable(before, conv, pool) -> bool:
             or all(k == 1 for k in conv.layer.kernel):
         return False
     layer = pool.layer
+    if layer.padding not in ("valid", "same") or layer.ceil:  # version 3's `pad=`, `ceil`
+        return False
     if any(k > s for k, s in zip(layer.kernel, layer.stride)):
         return False
     sizes = before.shape[:-1]

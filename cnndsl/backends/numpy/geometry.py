@@ -13,18 +13,24 @@ from ...layers.shapes import conv_length, same_padding
 from .memory import BufferPool
 from .threads import parallel_slices
 
+Pads = tuple[tuple[int, int], ...]
 
-def pad_input(x: np.ndarray, kernel, stride, dilation, padding: str,
+
+def pad_input(x: np.ndarray, kernel, stride, dilation, padding: str | Pads,
               value: float = 0.0, pool: BufferPool | None = None,
               parallel: bool = False) -> np.ndarray:
-    """`x` padded as TensorFlow pads `same` (the odd extra after); `valid` pads nothing.
+    """`x` padded as TensorFlow pads `same` (the odd extra after); `valid` pads nothing;
+    (before, after) pairs, version 3's `pad=` and `causal`, pad exactly that.
 
     `parallel` splits the copy between the workers: only for callers that are not
     running in a worker themselves."""
-    if padding != "same":
+    if isinstance(padding, tuple):  # a 1-D input run as 2-D has a height of 1, unpadded
+        pads = [(0, 0)] * (x.ndim - 2 - len(padding)) + list(padding)
+    elif padding != "same":
         return x
-    pads = [same_padding(n, k, s, d)
-            for n, k, s, d in zip(x.shape[1:-1], kernel, stride, dilation)]
+    else:
+        pads = [same_padding(n, k, s, d)
+                for n, k, s, d in zip(x.shape[1:-1], kernel, stride, dilation)]
     if not any(b or a for b, a in pads):
         return x
     shape = (x.shape[0], *(n + b + a for n, (b, a) in zip(x.shape[1:-1], pads)), x.shape[-1])

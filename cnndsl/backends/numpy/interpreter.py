@@ -212,24 +212,26 @@ class Interpreter(RearrangeSteps):
     def conv(self, node, xs, owned, w):
         layer = node.layer
         return convolution.conv(xs[0], w["kernel"], layer.stride, layer.dilation,
-                                layer.padding, layer.groups, w["epilogue"], self.pool,
+                                layer.pads or layer.padding, layer.groups, w["epilogue"], self.pool,
                                 w.get("then"))
 
     def dwconv(self, node, xs, owned, w):
         layer = node.layer
         return convolution.depthwise(xs[0], w["depthwise_kernel"], layer.stride,
-                                     layer.dilation, layer.padding, w["epilogue"])
+                                     layer.dilation, layer.pads or layer.padding,
+                                     w["epilogue"])
 
     def sepconv(self, node, xs, owned, w):
         layer = node.layer
         mid = convolution.depthwise(xs[0], w["depthwise_kernel"], layer.stride,
-                                    layer.dilation, layer.padding)
+                                    layer.dilation, layer.pads or layer.padding)
         return convolution.conv(mid, w["pointwise_kernel"], (1,) * len(layer.stride),
                                 (1,) * len(layer.stride), "valid", 1, w["epilogue"])
 
     def deconv(self, node, xs, owned, w):
         return convolution.transposed(xs[0], w["kernel"], node.layer.stride,
-                                      node.layer.padding, w["epilogue"])
+                                      node.layer.pads or node.layer.padding, w["epilogue"],
+                                      node.layer.outpad)
 
     def dense(self, node, xs, owned, w):
         x = xs[0]
@@ -248,9 +250,11 @@ class Interpreter(RearrangeSteps):
         """A pooling over slices of the batch, one per worker."""
         y = self._out(node, len(x))
         layer = node.layer
+        padding, counted = pooling.pool_padding(layer, x.shape[1:-1])
+        more = {} if counted is None else {"counted": counted}
 
         def part(s: slice) -> None:
-            pool_fn(x[s], layer.kernel, layer.stride, layer.padding, y[s])
+            pool_fn(x[s], layer.kernel, layer.stride, padding, y[s], **more)
 
         parallel_slices(part, len(x))
         return y
@@ -396,10 +400,18 @@ class Interpreter(RearrangeSteps):
         parallel_slices(part, len(y))
         return y
 
+    # version 3: padding
+    def pad(self, node, xs, owned, w):
+        if node.layer.mode == "zeros":
+            return self.zeropad(node, xs, owned, w)
+        pads = ((0, 0), *node.layer.pads, (0, 0))
+        return np.pad(xs[0], pads, mode=NUMPY_PAD_MODES[node.layer.mode])
+
 
 # Kinds whose output may share memory with their input.
 VIEWS = ("flatten", "reshape", "dropout")
 ROWS_PER_SLICE = 4096  # element-wise work is split between workers above this many rows
+NUMPY_PAD_MODES = {"reflect": "reflect", "replicate": "edge"}  # version 3: padding
 KERAS_EPSILON = 1e-7  # keras.backend.epsilon(), Normalization's floor of a deviation
 
 

@@ -15,7 +15,8 @@ from math import prod
 
 import numpy as np
 
-from .geometry import output_sizes, pad_input
+from ...layers.padding import explicit_pads, pool_pads
+from .geometry import Pads, output_sizes, pad_input
 
 Scratch = Callable[[int], np.ndarray]  # n -> n uninitialised elements
 
@@ -57,22 +58,34 @@ def reduce_windows(x: np.ndarray, kernel, stride, ufunc, out: np.ndarray | None 
     return out
 
 
-def max_pool(x: np.ndarray, kernel, stride, padding: str, out=None,
+def max_pool(x: np.ndarray, kernel, stride, padding: str | Pads, out=None,
              scratch: Scratch | None = None) -> np.ndarray:
-    """Max over each window; `same` pads with -inf so padding never wins (as TF)."""
+    """Max over each window; `same` and (before, after) pairs pad with -inf so padding
+    never wins (as TF, PyTorch and ONNX)."""
     ones = (1,) * len(kernel)
     xp = pad_input(x, kernel, stride, ones, padding, -np.inf)
     return reduce_windows(xp, kernel, stride, np.maximum, out, scratch)
 
 
-def avg_pool(x: np.ndarray, kernel, stride, padding: str, out=None,
-             scratch: Scratch | None = None) -> np.ndarray:
-    """Mean over each window; with `same`, over the real inputs only (as Keras)."""
+def avg_pool(x: np.ndarray, kernel, stride, padding: str | Pads, out=None,
+             scratch: Scratch | None = None, counted: Pads | None = None) -> np.ndarray:
+    """Mean over each window; with `same` or (before, after) pairs, over the real inputs
+    only (as Keras, and PyTorch's `count_include_pad=False`), or over the positions
+    inside the input padded by `counted` (version 3's `include_pad`: PyTorch's default,
+    where a `ceil` window overhanging the padding counts only what it covers)."""
     ones = (1,) * len(kernel)
     xp = pad_input(x, kernel, stride, ones, padding, 0.0)
     y = reduce_windows(xp, kernel, stride, np.add, out, scratch)
     if xp is x:  # no padding: every window holds prod(kernel) real inputs
         y /= y.dtype.type(np.prod(kernel))
+        return y
+    if isinstance(padding, tuple):  # version 3: count what `counted` says is inside
+        inner = counted or ((0, 0),) * len(kernel)
+        ones_ = np.ones((1, *(n + b + a for n, (b, a) in zip(x.shape[1:-1], inner)), 1),
+                        dtype=x.dtype)
+        rest = tuple((b - cb, a - ca) for (b, a), (cb, ca) in zip(padding, inner))
+        y /= reduce_windows(pad_input(ones_, kernel, stride, ones, rest, 0.0), kernel,
+                            stride, np.add)
         return y
     ones_ = np.ones((1, *x.shape[1:-1], 1), dtype=x.dtype)
     y /= avg_pool_counts(ones_, kernel, stride)
@@ -84,3 +97,15 @@ def avg_pool_counts(ones: np.ndarray, kernel, stride) -> np.ndarray:
     unit = (1,) * len(kernel)
     padded = pad_input(ones, kernel, stride, unit, "same", 0.0)
     return reduce_windows(padded, kernel, stride, np.add)
+
+
+
+# version 3: padding
+def pool_padding(layer, sizes) -> tuple[str | Pads, Pads | None]:
+    """The `padding` and `counted` that `max_pool` and `avg_pool` take for a pooling
+    `layer` over spatial `sizes`: its word as ever, or for `pad=`, `ceil` and
+    `include_pad` the pairs every window fits in, and those an average counts."""
+    if layer.padding in ("valid", "same") and not (layer.ceil or layer.include_pad):
+        return layer.padding, None
+    pads, include = pool_pads(layer, sizes)
+    return pads, explicit_pads(layer, sizes) if include else None

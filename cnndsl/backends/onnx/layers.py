@@ -18,6 +18,7 @@ import numpy as np
 
 from ...errors import CnnError
 from ...graph.ir import Node
+from ...layers.padding import explicit_pads, pool_pads
 from .activations import activate
 from .emitter import FIRST, LAST, Emitter, channel_axis, in_layout, spatial_axes
 from .geometry import conv_pads, deconv_pads, depthwise_kernel, onnx_kernel
@@ -73,6 +74,8 @@ class OnnxLayers(RearrangeOps, Emitter):
 
     @staticmethod
     def pads(node: Node, layer, dilation=None) -> list[int]:
+        if getattr(layer, "pads", ()):  # version 3: `pad=` and `causal` say them
+            return [b for b, _ in layer.pads] + [a for _, a in layer.pads]
         sizes = node.in_shapes[0][:-1]
         return conv_pads(sizes, layer.kernel, layer.stride, dilation or (1,) * len(sizes),
                          layer.padding)
@@ -121,8 +124,11 @@ class OnnxLayers(RearrangeOps, Emitter):
                                                   onnx_kernel(self.w(node, "kernel")))]
         if layer.bias:
             inputs.append(self.const(f"{node.name}/bias", self.w(node, "bias")))
-        pads, extra = deconv_pads(node.in_shapes[0][:-1], layer.kernel, layer.stride,
-                                  node.shape[:-1], layer.padding)
+        if layer.pads:  # version 3: PyTorch's padding and output_padding, as ONNX's
+            pads, extra = self.pads(node, layer), list(layer.outpad)
+        else:
+            pads, extra = deconv_pads(node.in_shapes[0][:-1], layer.kernel, layer.stride,
+                                      node.shape[:-1], layer.padding)
         y = self.op("ConvTranspose", inputs, self.before(node, FIRST, layer.activation),
                     node.name, kernel_shape=list(layer.kernel), strides=list(layer.stride),
                     pads=pads, output_padding=extra)
@@ -151,9 +157,12 @@ class OnnxLayers(RearrangeOps, Emitter):
         return self._pool("AveragePool", node, layer, count_include_pad=0)
 
     def _pool(self, op_type: str, node, layer, **attrs):
-        y = self.op(op_type, [self.x(node, FIRST)], self.name(node, FIRST), node.name,
+        x, pads = self.x(node, FIRST), self.pads(node, layer)
+        if layer.pads or layer.ceil or layer.include_pad:  # version 3: padding
+            x, pads = self._pool_padding(node, layer, x)
+        y = self.op(op_type, [x], self.name(node, FIRST), node.name,
                     kernel_shape=list(layer.kernel), strides=list(layer.stride),
-                    pads=self.pads(node, layer), **attrs)
+                    pads=pads, **attrs)
         return y, FIRST
 
     def gap(self, node, layer):
@@ -187,7 +196,7 @@ class OnnxLayers(RearrangeOps, Emitter):
         return self.op("Identity", [self.x(node, layout)], self.name(node, layout),
                        node.name), layout
 
-    def zeropad(self, node, layer):
+    def zeropad(self, node, layer, **mode):
         layout = self.home_of(node)
         width = len(node.shape) + 1
         begins, ends = [0] * width, [0] * width
@@ -195,7 +204,7 @@ class OnnxLayers(RearrangeOps, Emitter):
             begins[axis], ends[axis] = b, e
         pads = self.ints(f"{node.name}/pads", begins + ends)
         return self.op("Pad", [self.x(node, layout), pads], self.name(node, layout),
-                       node.name), layout
+                       node.name, **mode), layout
 
     def crop(self, node, layer):
         layout = self.home_of(node)
@@ -318,3 +327,27 @@ class OnnxLayers(RearrangeOps, Emitter):
         xs = [self.value(i, layout) for i in node.inputs]
         return self.op("Concat", xs, self.name(node, layout), node.name,
                        axis=channel_axis(layout)), layout
+
+    # -- version 3: padding ----------------------------------------------------------------
+    def pad(self, node, layer):
+        if layer.mode == "zeros":
+            return self.zeropad(node, layer)
+        return self.zeropad(node, layer, mode=ONNX_PAD_MODES[layer.mode])
+
+    def _pool_padding(self, node, layer, x: str) -> tuple[str, list[int]]:
+        """(input, `pads`) of a pooling with `pad=`, `ceil` or `include_pad`: the pads
+        widened after for a `ceil` window's overhang (explicit, rather than `ceil_mode`,
+        whose last window runtimes place differently); for `include_pad`, the padding
+        as zeros by a Pad first, so that the average counts it and never the overhang."""
+        sizes = node.in_shapes[0][:-1]
+        widened, include = pool_pads(layer, sizes)
+        if include:
+            pads = explicit_pads(layer, sizes)
+            padding = [0, 0, *(b for b, _ in pads), 0, 0, *(a for _, a in pads)]
+            x = self.op("Pad", [x, self.ints(f"{node.name}/zeros", padding)],
+                        f"{node.name}/padded", f"{node.name}/pad")
+            widened = tuple((0, w - a) for (_, w), (_, a) in zip(widened, pads))
+        return x, [b for b, _ in widened] + [a for _, a in widened]
+
+
+ONNX_PAD_MODES = {"reflect": "reflect", "replicate": "edge"}

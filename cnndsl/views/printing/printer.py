@@ -194,6 +194,7 @@ def _definitions(program: Program) -> list[str]:
 TAKEN = set(BY_WORD) | set(MERGES) | {"id", "residual", "input", "def", "C"}
 SINGLE = {"batchnorm": "bnorm", "conv": "cnv", "dwconv": "dw", "sepconv": "sep",
           "dense": "fc", "zeropad": "pad", "dropout": "drop", "activation": "act"}
+SINGLE.update(zeropad="zpad", pad="zpad")  # version 3: `pad` is a step's word, no block's
 
 
 def _name_blocks(program: Program, taken: set[str] | None = None) -> None:

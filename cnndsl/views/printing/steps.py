@@ -71,8 +71,10 @@ class StepWords:
 
     def _tail(self, layer: Sliding) -> list[Word]:
         out: list[Word] = []
-        if layer.padding == "same":
-            out.append(("same",))
+        if layer.padding in ("same", "causal"):
+            out.append((layer.padding,))
+        elif layer.padding == "explicit":  # version 3
+            out.append(("pad=" + _pads(layer.pads),))
         if layer.activation is not None:
             out.append((activation_text(layer.activation),))
         if max(layer.dilation) > 1:
@@ -101,13 +103,16 @@ class StepWords:
                 + self._tail(layer) + [multiplier])
 
     def deconv(self, node, layer):
+        outpad = [("outpad=" + compact(layer.outpad),)] if any(layer.outpad) else []
         return (self._window("deconv", node, layer) + [self._width(layer.filters, node)]
-                + self._tail(layer))
+                + self._tail(layer) + outpad)
 
     def _pool(self, word, layer):
         stride = "" if layer.stride == layer.kernel else "/" + compact(layer.stride)
         out: list[Word] = [(word,), (compact(layer.kernel) + stride,)]
-        return out + ([("same",)] if layer.padding == "same" else [])
+        out += [("same",)] if layer.padding == "same" else []
+        out += [("pad=" + _pads(layer.pads),)] if layer.padding == "explicit" else []
+        return out + [(flag,) for flag in ("ceil", "include_pad") if getattr(layer, flag)]
 
     def maxpool(self, node, layer):
         return self._pool("maxpool", layer)
@@ -218,3 +223,8 @@ class StepWords:
 
     def part(self, node, layer):
         return []  # written by its `split`: the branch starts from its part
+
+    # version 3: padding
+    def pad(self, node, layer):
+        mode = [] if layer.mode == "zeros" else [(layer.mode,)]
+        return [("pad",), (_pads(layer.pads),), *mode]
