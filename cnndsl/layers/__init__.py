@@ -15,7 +15,9 @@ from .conv import Conv, Deconv, DWConv, SepConv
 from .core import ActivationStep, Crop, Dense, Dropout, Flatten, Input, Reshape, Upsample, ZeroPad
 from .merge import Add, Avg, Concat, Max, Merge, Mul
 from .norm import BatchNorm, LayerNorm, Normalize, Rescale
+from .norm_groups import LRN, GroupNorm, InstanceNorm
 from .pooling import GAP, GMP, AvgPool, MaxPool
+from .prelu import PReLU
 
 KINDS: tuple[type[Layer], ...] = (
     Input, Conv, DWConv, SepConv, Deconv, MaxPool, AvgPool, GAP, GMP, Flatten, Dense,
@@ -23,6 +25,8 @@ KINDS: tuple[type[Layer], ...] = (
     Add, Mul, Avg, Max, Concat,
     # version 2
     LayerNorm, Rescale, Normalize, Crop,
+    # version 3: normalisation and activations
+    GroupNorm, InstanceNorm, LRN, PReLU,
 )
 
 BY_KIND: dict[str, type[Layer]] = {k.kind: k for k in KINDS}
