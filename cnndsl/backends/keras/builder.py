@@ -19,7 +19,6 @@ import contextlib
 import re
 from collections.abc import Mapping
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass, field
 from math import prod
 from pathlib import Path
 from typing import Any
@@ -29,6 +28,8 @@ import numpy as np
 from ...errors import CnnError
 from ...graph.ir import Graph, Node
 from ...layers.activations import LEAKY_RELU_DEFAULT_SLOPE, Activation
+from . import norm_specs
+from .layerspec import LayerSpec
 
 
 def _keras():
@@ -69,16 +70,6 @@ def out_of_memory(error: BaseException) -> str:
     return f"TensorFlow could not allocate a tensor of shape ({dims})"
 
 
-@dataclass(frozen=True)
-class LayerSpec:
-    """A Keras layer to make: `keras.layers.<cls>(*args, **kwargs)`; an argument may be a
-    `LayerSpec` itself (a fused `activation=LeakyReLU(...)`)."""
-
-    cls: str
-    args: tuple = ()
-    kwargs: dict[str, Any] = field(default_factory=dict)
-
-
 # Keras 3's layer classes by dimensions: it has no DepthwiseConv3D or SeparableConv3D. A
 # table rather than a look-up in `keras.layers`, so that Python source is written without
 # TensorFlow; tests/test_plain_keras.py checks it against the installed Keras.
@@ -98,7 +89,10 @@ class KerasSpecs:
         if method is None:
             raise CnnError(f"the Keras backend cannot build `{node.kind}`", node.span,
                            "`cnndsl run` runs it with NumPy, which can")
-        return method(node, node.layer)
+        try:
+            return method(node, node.layer)
+        except norm_specs.Unbuildable as e:  # an activation refused, located at its step
+            raise CnnError(e.message, node.span, e.hint) from None
 
     @staticmethod
     def _cls(node: Node, base: str, suffix: str = "") -> str:
@@ -201,6 +195,11 @@ class KerasSpecs:
 
     def activation(self, node, layer):
         fn = layer.function
+        v3 = norm_specs.activation(fn)
+        if isinstance(v3, LayerSpec):  # `elu=0.5` as ELU(alpha=0.5), ...
+            return LayerSpec(v3.cls, v3.args, {**v3.kwargs, "name": node.name})
+        if v3 is not None:
+            return LayerSpec("Activation", (v3,), dict(name=node.name))
         if fn.name == "leaky_relu" and fn.alpha != LEAKY_RELU_DEFAULT_SLOPE:
             return LayerSpec("LeakyReLU", (), dict(negative_slope=fn.alpha, name=node.name))
         return LayerSpec("Activation", (_keras_name(fn),), dict(name=node.name))
@@ -220,6 +219,12 @@ class KerasSpecs:
     def concat(self, node, layer):
         return LayerSpec("Concatenate", (), dict(axis=-1, name=node.name))
 
+    # version 3: normalisation and activations
+    groupnorm = norm_specs.groupnorm
+    instancenorm = norm_specs.instancenorm
+    lrn = norm_specs.lrn
+    prelu = norm_specs.prelu
+
 
 def _only(**kwargs) -> dict[str, Any]:
     """Keyword arguments without the None ones: an option left at Keras's default is not
@@ -238,6 +243,9 @@ def _activation(activation: Activation | None) -> str | LayerSpec | None:
     name only, so `leaky_relu` with another slope would need a class of cnndsl's)."""
     if activation is None:
         return None
+    v3 = norm_specs.activation(activation)  # version 3's: by name, a layer, or refused
+    if v3 is not None:
+        return v3
     if activation.name == "leaky_relu" and activation.alpha != LEAKY_RELU_DEFAULT_SLOPE:
         return LayerSpec("LeakyReLU", (), dict(negative_slope=float(activation.alpha or 0.0)))
     return _keras_name(activation)

@@ -19,7 +19,7 @@ from ...errors import CnnError
 from ...graph.ir import Graph, Node
 from ...layers.activations import Activation
 from ..weights import check_weights
-from . import activations, convolution, fusion, pooling
+from . import activations, convolution, fusion, norm_groups, pooling
 from .memory import BufferPool
 from .targets import PoolAfter
 from .threads import batch_shares, map_shares, parallel_slices, quietly
@@ -388,6 +388,28 @@ class Interpreter:
 
         parallel_slices(part, len(y))
         return y
+
+    # version 3: normalisation and activations
+    def groupnorm(self, node, xs, owned, w):
+        return self._group_norm(node, xs, owned, w, node.layer.groups)
+
+    def instancenorm(self, node, xs, owned, w):
+        return self._group_norm(node, xs, owned, w, node.shape[-1])
+
+    def _group_norm(self, node, xs, owned, w, groups: int):
+        y = xs[0] if owned[0] else self._out(node, len(xs[0]))
+        return norm_groups.group_norm(xs[0], groups, node.layer.eps, w.get("gamma"),
+                                      w.get("beta"), y)
+
+    def lrn(self, node, xs, owned, w):
+        layer = node.layer
+        y = xs[0] if owned[0] else self._out(node, len(xs[0]))
+        return norm_groups.local_response_norm(xs[0], layer.size, layer.alpha, layer.beta,
+                                               layer.k, y)
+
+    def prelu(self, node, xs, owned, w):
+        y = xs[0] if owned[0] else self._out(node, len(xs[0]))
+        return norm_groups.prelu(xs[0], w["alpha"], y)
 
 
 # Kinds whose output may share memory with their input.

@@ -18,6 +18,7 @@ import numpy as np
 
 from ...errors import CnnError
 from ...graph.ir import Node
+from . import norm_layers
 from .activations import activate
 from .emitter import FIRST, LAST, Emitter, channel_axis, in_layout, spatial_axes
 from .geometry import conv_pads, deconv_pads, depthwise_kernel, onnx_kernel
@@ -311,3 +312,9 @@ class OnnxLayers(Emitter):
         xs = [self.value(i, layout) for i in node.inputs]
         return self.op("Concat", xs, self.name(node, layout), node.name,
                        axis=channel_axis(layout)), layout
+
+    # version 3: normalisation and activations
+    groupnorm = norm_layers.groupnorm
+    instancenorm = norm_layers.instancenorm
+    lrn = norm_layers.lrn
+    prelu = norm_layers.prelu
