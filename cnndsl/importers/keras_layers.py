@@ -290,6 +290,9 @@ def relu_layer(seen: Seen) -> Layer:
         raise Refused("ReLU with a threshold or a negative slope has no cnndsl equivalent",
                       "use LeakyReLU, or a plain ReLU")
     top = seen.get("max_value")
+    if top is not None and float(top) <= 0.0:
+        raise Refused(f"ReLU(max_value={top}) is constant 0 or less", "give a max_value "
+                      "above 0, or leave the layer out")
     if top is not None and float(top) != 6.0:  # version 3: min(max(x, 0), top)
         return ActivationStep(Activation("clip", bounds=(0.0, float(top))))
     return ActivationStep(canonical_activation("relu" if top is None else "relu6"))
