@@ -60,6 +60,18 @@ print(json.dumps({"params": model.count_params(),
 """
 
 
+def load_without_cnndsl(model, x, out) -> dict:
+    """Run LOAD_WITHOUT_CNNDSL on the `.keras` file `model` and the batch in `x`, its
+    output saved to `out`; what it prints (the parameters and the layers' packages)."""
+    env = {k: v for k, v in os.environ.items() if k != "PYTHONPATH"}
+    env["TF_CPP_MIN_LOG_LEVEL"] = "2"
+    result = subprocess.run([sys.executable, "-c", LOAD_WITHOUT_CNNDSL, str(model), str(x),
+                             str(out)], cwd=model.parent, env=env, capture_output=True,
+                            text=True, timeout=300)
+    assert result.returncode == 0, result.stderr[-3000:]
+    return json.loads(result.stdout.splitlines()[-1])
+
+
 @pytest.fixture(scope="module")
 def keras():
     os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
@@ -87,13 +99,7 @@ def test_report_counts_by_hand():
 
 def test_the_keras_file_loads_without_cnndsl_and_computes_the_numpy_numbers(compiled):
     work, net, x = compiled
-    env = {k: v for k, v in os.environ.items() if k != "PYTHONPATH"}
-    env["TF_CPP_MIN_LOG_LEVEL"] = "2"
-    result = subprocess.run([sys.executable, "-c", LOAD_WITHOUT_CNNDSL, str(work / "v2.keras"),
-                             str(work / "x.npy"), str(work / "keras.npy")], cwd=work, env=env,
-                            capture_output=True, text=True, timeout=300)
-    assert result.returncode == 0, result.stderr[-3000:]
-    loaded = json.loads(result.stdout.splitlines()[-1])
+    loaded = load_without_cnndsl(work / "v2.keras", work / "x.npy", work / "keras.npy")
     assert loaded == {"params": PARAMS, "classes": ["keras"]}
     expected = net.run(x, init_weights(net.graph, 3))
     np.testing.assert_allclose(np.load(work / "keras.npy"), expected, rtol=0, atol=1e-5)

@@ -9,18 +9,15 @@ once for the module."""
 
 from __future__ import annotations
 
-import json
 import os
-import subprocess
-import sys
 
 import numpy as np
 import pytest
-from test_compile_v2 import LOAD_WITHOUT_CNNDSL
+from test_compile_v2 import load_without_cnndsl
+from zoo import lively_weights
 
 import cnndsl
 from cnndsl.backends.numpy import Interpreter
-from cnndsl.backends.weights import init_weights
 from cnndsl.cli import main
 
 V3_NORM = """\
@@ -44,17 +41,6 @@ input 8x8x3
 PARAMS = 224 + 16 + 8 + 438 + 12 + 1 + 42 + 6 + 35
 
 
-def lively(graph, seed=3):
-    weights = init_weights(graph, seed)
-    rng = np.random.default_rng(seed)
-    for key, value in weights.items():
-        if key.endswith(("/alpha", "/beta", "/bias")):
-            weights[key] = rng.normal(0, 0.5, value.shape).astype(np.float32)
-        elif key.endswith("/gamma"):
-            weights[key] = rng.uniform(0.5, 1.5, value.shape).astype(np.float32)
-    return weights
-
-
 @pytest.fixture(scope="module")
 def keras():
     os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
@@ -69,7 +55,7 @@ def compiled(keras, tmp_path_factory):
     work = tmp_path_factory.mktemp("v3norm")
     (work / "v3.cnn").write_text(V3_NORM, encoding="utf-8")
     graph = cnndsl.compile_text(V3_NORM, "v3")
-    weights = lively(graph)
+    weights = lively_weights(graph, 3)
     model = build_model(graph, weights)
     save_model(model, work / "v3.keras")
     x = np.random.default_rng(7).normal(0, 2, (3, 8, 8, 3)).astype(np.float32)
@@ -83,14 +69,8 @@ def test_params_by_hand():
 
 def test_the_keras_file_loads_without_cnndsl_and_computes_the_numpy_numbers(compiled):
     work, graph, weights, model, x = compiled
-    env = {k: v for k, v in os.environ.items() if k != "PYTHONPATH"}
-    env["TF_CPP_MIN_LOG_LEVEL"] = "2"
-    result = subprocess.run([sys.executable, "-c", LOAD_WITHOUT_CNNDSL, str(work / "v3.keras"),
-                             str(work / "x.npy"), str(work / "keras.npy")], cwd=work, env=env,
-                            capture_output=True, text=True, timeout=300)
-    assert result.returncode == 0, result.stderr[-3000:]
-    assert json.loads(result.stdout.splitlines()[-1]) == {"params": PARAMS,
-                                                           "classes": ["keras"]}
+    loaded = load_without_cnndsl(work / "v3.keras", work / "x.npy", work / "keras.npy")
+    assert loaded == {"params": PARAMS, "classes": ["keras"]}
     expected = Interpreter(graph, weights).run(x)
     np.testing.assert_allclose(np.load(work / "keras.npy"), expected, rtol=0, atol=2e-5)
 

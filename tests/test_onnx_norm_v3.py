@@ -13,10 +13,10 @@ from __future__ import annotations
 import numpy as np
 import pytest
 from onnx_check import check_inferred_shapes, ort, relative_error, run_onnx
+from zoo import lively_weights
 
 from cnndsl import compile_text
 from cnndsl.backends.numpy import Interpreter
-from cnndsl.backends.weights import init_weights
 
 if ort is None:  # pragma: no cover - depends on the installation
     pytest.skip("onnx and onnxruntime are not installed: pip install 'cnndsl[onnx]'",
@@ -27,20 +27,9 @@ from cnndsl.backends.onnx import DEFAULT_OPSET, MIN_OPSET, build_model  # noqa: 
 RTOL = 2e-5
 
 
-def weights_of(graph, seed=0):
-    weights = init_weights(graph, seed)
-    rng = np.random.default_rng(seed)
-    for key, value in weights.items():
-        if key.endswith(("/beta", "/bias", "/alpha")):
-            weights[key] = rng.normal(0, 0.5, value.shape).astype(np.float32)
-        elif key.endswith("/gamma"):
-            weights[key] = rng.uniform(0.5, 1.5, value.shape).astype(np.float32)
-    return weights
-
-
 def agree(text, opset=DEFAULT_OPSET, scale=2.0):
     graph = compile_text(text, "v3")
-    weights = weights_of(graph)
+    weights = lively_weights(graph)
     model = build_model(graph, weights, opset)
     assert check_inferred_shapes(graph, model) >= 1
     rng = np.random.default_rng(1)

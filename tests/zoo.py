@@ -90,6 +90,22 @@ def randomised(model, seed: int = 0):
     return model
 
 
+def lively_weights(graph, seed: int = 0) -> dict[str, np.ndarray]:
+    """cnndsl's initial weights for `graph`, with biases, betas and PReLU slopes drawn
+    around 0 and gammas around 1 instead of their initial 0 and 1 (which would hide a
+    misplaced one); kernels keep their random draws."""
+    from cnndsl.backends.weights import init_weights
+
+    weights = init_weights(graph, seed)
+    rng = np.random.default_rng(seed)
+    for key, value in weights.items():
+        if key.endswith(("/alpha", "/beta", "/bias")):
+            weights[key] = rng.normal(0, 0.5, value.shape).astype(np.float32)
+        elif key.endswith("/gamma"):
+            weights[key] = rng.uniform(0.5, 1.5, value.shape).astype(np.float32)
+    return weights
+
+
 def relative_error(ours: np.ndarray, theirs: np.ndarray) -> float:
     """The largest difference, relative to the largest magnitude Keras gives."""
     return float(np.max(np.abs(ours - theirs)) / max(1e-12, float(np.max(np.abs(theirs)))))

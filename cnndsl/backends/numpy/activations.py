@@ -87,8 +87,8 @@ def apply(activation: Activation, y: np.ndarray) -> np.ndarray:
     with np.errstate(under="ignore"):
         if activation.name == "leaky_relu":
             return _leaky_relu(y, activation.alpha)
-        if valued is not None and (function is None or activation != Activation(
-                activation.name)):  # elu=0.5, gelu=tanh: not the plain function
+        if valued is not None and (function is None or activation.alpha is not None
+                                   or activation.approximate):  # elu=0.5, gelu=tanh
             return valued(y, activation)
         assert function is not None
         return function(y)
@@ -186,27 +186,11 @@ def _softplus(y: np.ndarray) -> np.ndarray:
 
 
 def _elu(y: np.ndarray) -> np.ndarray:
-    def kernel(x: np.ndarray, buffers: Sequence[np.ndarray]) -> None:
-        (t,) = buffers
-        np.minimum(x, zeros(x.size, x.dtype), out=t)
-        np.expm1(t, out=t)
-        np.maximum(x, zeros(x.size, x.dtype), out=x)
-        np.add(x, t, out=x)
-
-    return blockwise(y, kernel, 1)
+    return activations_v3.scaled_elu(y)
 
 
 def _selu(y: np.ndarray) -> np.ndarray:
-    def kernel(x: np.ndarray, buffers: Sequence[np.ndarray]) -> None:
-        (t,) = buffers
-        np.minimum(x, zeros(x.size, x.dtype), out=t)
-        np.expm1(t, out=t)
-        np.multiply(t, SELU_ALPHA, out=t)
-        np.maximum(x, zeros(x.size, x.dtype), out=x)
-        np.add(x, t, out=x)
-        np.multiply(x, SELU_SCALE, out=x)
-
-    return blockwise(y, kernel, 1)
+    return activations_v3.scaled_elu(y, SELU_ALPHA, SELU_SCALE)
 
 
 def _gelu(y: np.ndarray) -> np.ndarray:

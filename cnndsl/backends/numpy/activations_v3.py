@@ -25,19 +25,25 @@ _GELU_CUBE = 0.044715
 _GELU_SATURATED = 30.0
 
 
-def _elu(y: np.ndarray, f: Activation) -> np.ndarray:
-    """x if x > 0 else alpha*expm1(x), Keras's ELU(alpha)."""
-    alpha = f.alpha_or_one
-
+def scaled_elu(y: np.ndarray, alpha: float = 1.0, scale: float = 1.0) -> np.ndarray:
+    """scale * (x if x > 0 else alpha*expm1(x)): elu, `elu=A` (Keras's ELU(alpha)) and
+    selu; a factor of 1 is not multiplied at all."""
     def kernel(x: np.ndarray, buffers: Sequence[np.ndarray]) -> None:
         (t,) = buffers
         np.minimum(x, zeros(x.size, x.dtype), out=t)
         np.expm1(t, out=t)
-        np.multiply(t, alpha, out=t)
+        if alpha != 1.0:
+            np.multiply(t, alpha, out=t)
         np.maximum(x, zeros(x.size, x.dtype), out=x)
         np.add(x, t, out=x)
+        if scale != 1.0:
+            np.multiply(x, scale, out=x)
 
     return blockwise(y, kernel, 1)
+
+
+def _elu(y: np.ndarray, f: Activation) -> np.ndarray:
+    return scaled_elu(y, f.alpha_or_one)
 
 
 def _celu(y: np.ndarray, f: Activation) -> np.ndarray:
