@@ -7,13 +7,11 @@ is loaded once per module and the whole file runs in seconds."""
 
 from __future__ import annotations
 
-import json
 import os
-import subprocess
-import sys
 
 import numpy as np
 import pytest
+from plain_keras import run_without_cnndsl
 
 import cnndsl
 from cnndsl.backends.weights import declared, init_weights, load_npz
@@ -46,32 +44,6 @@ PARAMS = (2*3 + 1) + (3*3*3*8 + 8) + 3*8 + (8*2 + 2) + (2*8 + 8) + (3*3*8*8 + 8)
     + 2*8 + (3*3*8*6 + 6) + 0 + (6*3 + 3)
 NON_TRAINABLE = (2*3 + 1) + 2*8 + 2*8
 
-# Loads a .keras file and runs it with cnndsl made unimportable (a None in sys.modules
-# makes every `import cnndsl` fail): what a user without cnndsl has.
-LOAD_WITHOUT_CNNDSL = r"""
-import sys
-sys.modules["cnndsl"] = None
-import json, keras, numpy as np
-model = keras.saving.load_model(sys.argv[1], safe_mode=True, compile=False)
-np.save(sys.argv[3], np.asarray(model(np.load(sys.argv[2]), training=False)))
-print(json.dumps({"params": model.count_params(),
-                  "classes": sorted({type(layer).__module__.split(".")[0]
-                                     for layer in model.layers})}))
-"""
-
-
-def load_without_cnndsl(model, x, out) -> dict:
-    """Run LOAD_WITHOUT_CNNDSL on the `.keras` file `model` and the batch in `x`, its
-    output saved to `out`; what it prints (the parameters and the layers' packages)."""
-    env = {k: v for k, v in os.environ.items() if k != "PYTHONPATH"}
-    env["TF_CPP_MIN_LOG_LEVEL"] = "2"
-    result = subprocess.run([sys.executable, "-c", LOAD_WITHOUT_CNNDSL, str(model), str(x),
-                             str(out)], cwd=model.parent, env=env, capture_output=True,
-                            text=True, timeout=300)
-    assert result.returncode == 0, result.stderr[-3000:]
-    return json.loads(result.stdout.splitlines()[-1])
-
-
 @pytest.fixture(scope="module")
 def keras():
     os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
@@ -99,10 +71,10 @@ def test_report_counts_by_hand():
 
 def test_the_keras_file_loads_without_cnndsl_and_computes_the_numpy_numbers(compiled):
     work, net, x = compiled
-    loaded = load_without_cnndsl(work / "v2.keras", work / "x.npy", work / "keras.npy")
+    (out,), loaded = run_without_cnndsl(work / "v2.keras", [x])
     assert loaded == {"params": PARAMS, "classes": ["keras"]}
     expected = net.run(x, init_weights(net.graph, 3))
-    np.testing.assert_allclose(np.load(work / "keras.npy"), expected, rtol=0, atol=1e-5)
+    np.testing.assert_allclose(out, expected, rtol=0, atol=1e-5)
 
 
 def test_exported_weights_run_in_numpy_as_in_keras(keras, compiled):

@@ -344,3 +344,39 @@ def test_cli_spec_error_is_located(tmp_path: Path, capsys) -> None:
     assert main(["draw", str(spec)]) == 1
     assert f"{spec}:1:16: error:" in capsys.readouterr().err
     assert not (tmp_path / "bad.svg").exists()
+
+
+# ---- version 3: rearranging -------------------------------------------------------------------
+
+SHUFFLE_UNIT = ("input 8x8x16 -> split { id | conv 1 x8 relu -> dwconv 3 same } "
+                "-> channel_shuffle 2 -> pixel_shuffle 2")
+
+
+def test_a_split_is_drawn_as_branches_from_its_parts() -> None:
+    """Each branch starts at its part (`part 1: channels 0:8`) under the fork, side by
+    side, and meets the others at the `split`, coloured as the other merges."""
+    graph = compile_text(SHUFFLE_UNIT)
+    root = drawn.parse(draw(graph))
+    boxes = {}
+    for group in root.iter(f"{drawn.NS}g"):
+        if group.get("class") == "item":
+            r = group.find(f"{drawn.NS}rect")
+            boxes[group.find(f"{drawn.NS}text").text] = (float(r.get("x")), float(r.get("y")),
+                                                        r.get("fill"))
+    first, second = boxes["part 1: channels 0:8"], boxes["part 2: channels 8:16"]
+    assert first[1] == second[1] and first[0] < second[0]  # side by side
+    assert boxes["split {...}"][1] > boxes["dwconv 3 same"][1] > second[1]
+    assert boxes["split {...}"][2] == "#e8e8e8"  # as `add`, `concat` and `mul`
+    assert len(list(root.iter(f"{drawn.NS}polyline"))) == \
+        sum(len(n.inputs) for n in graph.nodes)
+    for fmt, arrow in (("dot", " -> "), ("mermaid", " --> ")):
+        assert draw(graph, fmt).count(arrow) == sum(len(n.inputs) for n in graph.nodes)
+
+
+def test_pixel_shuffle_volumes_are_tall_and_thin() -> None:
+    # 8x8x16 -> parts 8x8x8 -> ... -> 8x8x16 -> pixel_shuffle 2: 16x16x4
+    root = drawn.parse(draw(compile_text(SHUFFLE_UNIT), style="volumes"))
+    texts = [t for t, _ in drawn.labels(root)]
+    assert "16x16x4" in texts and "pixel_shuffle" in texts
+    *_, before, after = drawn.boxes(root)
+    assert after[3] - after[1] > before[3] - before[1]  # twice the height and width

@@ -421,6 +421,55 @@ ROWS = [
     row("conv 3x3/1 x2 -> maxpool 2 -> flatten -> dense 10", (6, 6, 1), (10,),
         (3*3*1*2 + 2) + (2*2*2*10 + 10), macs=4*4*2 * 3*3*1 + 2*2*2 * 10,
         flops=(2*(4*4*2 * 3*3*1) + 4*4*2) + (2*2 - 1) * 2*2*2 + (2*(2*2*2 * 10) + 10)),
+    # ==== version 3: rearranging ======================================================
+    # ---- pixel_shuffle R: HxWx(C*R*R) -> (H*R)x(W*R)xC; pixel_unshuffle the inverse;
+    # channel_shuffle keeps the shape. Values move, none is computed: 0 FLOPs ---------
+    row("pixel_shuffle 2", (4, 4, 8), (4*2, 4*2, 8 // (2*2)), 0, flops=0),
+    row("pixel_shuffle 3", (2, 3, 18), (2*3, 3*3, 18 // (3*3)), 0, flops=0),
+    row("pixel_shuffle 1", (5, 5, 3), (5, 5, 3), 0, flops=0),
+    row("pixel_unshuffle 2", (4, 6, 3), (4 // 2, 6 // 2, 3 * 2*2), 0, flops=0),
+    row("pixel_unshuffle 3", (6, 6, 1), (6 // 3, 6 // 3, 1 * 3*3), 0, flops=0),
+    row("pixel_unshuffle 2 -> pixel_shuffle 2", (8, 4, 5), (8, 4, 5), 0, flops=0),
+    row("channel_shuffle 2", (28, 28, 116), (28, 28, 116), 0, flops=0),
+    row("channel_shuffle 3", (12,), (12,), 0, flops=0),
+    row("channel_shuffle 4", (10, 8), (10, 8), 0, flops=0),
+    row("channel_shuffle 2", (2, 2, 2, 6), (2, 2, 2, 6), 0, flops=0),
+    # ---- split: each branch its part of the channels, then concat: the parts and the
+    # concat cost 0, the branches their own. ShuffleNet v2's unit: 116 = 58 + 58 -----
+    row("split { id | conv 1 x58 -> relu } -> channel_shuffle 2", (28, 28, 116),
+        (28, 28, 58 + 58), 1*1*58*58 + 58, macs=28*28*58 * 1*1*58,
+        flops=2*(28*28*58 * 1*1*58) + 28*28*58 + 28*28*58*1),
+    row("split 24,40 { relu | conv 1 x8 }", (4, 4, 64), (4, 4, 24 + 8), 1*1*40*8 + 8,
+        macs=4*4*8 * 1*1*40, flops=4*4*24*1 + 2*(4*4*8 * 1*1*40) + 4*4*8),
+    row("split { id | id | id }", (5, 6), (5, 2 + 2 + 2), 0, flops=0),
+    row("split 1,3 { dense 2 | id }", (4,), (2 + 3,), 1*2 + 2, macs=1*2, flops=2*(1*2) + 2),
+    row("split { conv 1 x4 }", (3, 3, 2), (3, 3, 4), 1*1*2*4 + 4, macs=3*3*4 * 1*1*2,
+        flops=2*(3*3*4 * 1*1*2) + 3*3*4),
+    row("split { maxpool 2 | avgpool 2 }", (2, 4, 4, 2), (1, 2, 2, 1 + 1), 0,
+        flops=(2*2*2 - 1) * 1*2*2*1 + 2*2*2 * 1*2*2*1),
+    # ---- upsample bilinear: a weighted sum of 4 input values per output value, 4
+    # multiplies and 3 adds (the weights depend on the position only, as batchnorm's) --
+    row("upsample 2 bilinear", (4, 4, 6), (8, 8, 6), 0, flops=7 * 8*8*6),
+    row("upsample 2x3 bilinear", (3, 2, 1), (6, 6, 1), 0, flops=7 * 6*6*1),
+    # ---- flatten chw: another order, the same count ------------------------------------
+    row("flatten chw", (4, 4, 6), (4*4*6,), 0, flops=0),
+    row("flatten chw", (10, 3), (10*3,), 0, flops=0),
+    row("flatten chw", (2, 2, 2, 2), (2*2*2*2,), 0, flops=0),
+    # ---- sepconv mult=M: depthwise K*Cin*M, pointwise Cin*M*F, bias F ------------------
+    row("sepconv 3 x16 mult=2", (8, 8, 6), (6, 6, 16), 3*3*6*2 + 6*2*16 + 16,
+        macs=6*6 * 6*2 * 3*3 + 6*6 * 6*2 * 16, flops=2*(6*6*6*2*3*3 + 6*6*6*2*16) + 6*6*16),
+    row("sepconv 3 x4 mult=3 same relu", (10, 2), (10, 4), 3*2*3 + 2*3*4 + 4,
+        macs=10 * 2*3 * 3 + 10 * 2*3 * 4, flops=2*(10*2*3*3 + 10*2*3*4) + 10*4*(1 + 1)),
+    row("sepconv 3/2 x8 mult=1 bias=false", (9, 9, 4), (4, 4, 8), 3*3*4 + 4*8,
+        macs=4*4 * 4 * 3*3 + 4*4 * 4 * 8, flops=2*(4*4*4*3*3 + 4*4*4*8)),
+    # ---- a merge of one branch is that branch: (1 - 1) * E_out, and avg of one 0 -------
+    row("add { relu }", (4, 4, 6), (4, 4, 6), 0, flops=4*4*6*1 + (1 - 1) * 4*4*6),
+    row("mul { conv 1 x6 }", (4, 4, 6), (4, 4, 6), 1*1*6*6 + 6, macs=4*4*6 * 1*1*6,
+        flops=2*(4*4*6 * 1*1*6) + 4*4*6),
+    row("avg { tanh }", (10,), (10,), 0, flops=10*1),
+    row("max { id }", (5, 3), (5, 3), 0, flops=0),
+    row("concat { conv 1 x3 }", (4, 4, 6), (4, 4, 3), 1*1*6*3 + 3, macs=4*4*3 * 1*1*6,
+        flops=2*(4*4*3 * 1*1*6) + 4*4*3),
 ]
 
 
@@ -982,6 +1031,20 @@ RF_ROWS = [
     # activations, bn, dropout, zeropad, flatten change nothing: conv 3 -> 3
     ("input 8x8x2 -> conv 3 x2 -> relu -> bn -> dropout 0.5 -> zeropad 1 -> flatten",
      [(1, 1)] + [(3, 3)] * 6, [(1, 1)] * 7),
+    # ---- version 3: rearranging ---------------------------------------------------------
+    # pixel_shuffle 2 reads one input position per output, jump 1/2 (as upsample 2);
+    # conv 3: 1 + 2*(1/2) = 2; pixel_unshuffle 2 sees a 2x2 block, jump 2: 2 + 1*(1/2),
+    # up to 3, jump 1
+    ("input 8x8x4 -> pixel_shuffle 2 -> conv 3 x4 -> pixel_unshuffle 2",
+     [(1, 1), (1, 1), (2, 2), (3, 3)], [(1, 1), (H, H), (H, H), (1, 1)]),
+    # upsample 2 bilinear reads 2 positions per axis: 1 + 1*1 = 2, jump 1/2; conv 3:
+    # 2 + 2*(1/2) = 3
+    ("input 8x8x1 -> upsample 2 bilinear -> conv 3 x1",
+     [(1, 1), (2, 2), (3, 3)], [(1, 1), (H, H), (H, H)]),
+    # channel_shuffle and the parts of a split move channels only: conv 3 -> 3; the
+    # split's branches (3 and 3 + 2 = 5) merge to the larger
+    ("input 8x8x4 -> conv 3 x4 -> channel_shuffle 2 -> split { id | conv 3 x2 same }",
+     [(1, 1), (3, 3), (3, 3), (3, 3), (3, 3), (5, 5), (5, 5)], [(1, 1)] * 7),
 ]
 
 
@@ -1107,6 +1170,41 @@ def test_each_warning_is_reported_once_per_place():
     # one block used twice: the same place and message, one warning
     graph = compile_text("def d = dropout 0.95\ninput 10 -> d -> d -> dense 3")
     assert len(graph.warnings) == 1
+
+
+# ---- version 3: rearranging ---------------------------------------------------------
+
+def test_split_parts_are_named_after_the_split_and_read_in_order():
+    graph = compile_text("input 4x4x64 -> split 24,40 { relu | conv 1 x8 } "
+                         "-> split { id | id } name=unit")
+    parts = [(n.name, n.layer.start, n.layer.size, n.layer.index) for n in graph.nodes
+             if n.kind == "part"]
+    assert parts == [("split_1_1", 0, 24, 1), ("split_1_2", 24, 40, 2),
+                     ("unit_1", 0, 16, 1), ("unit_2", 16, 16, 2)]
+    split = graph.nodes[-1]
+    assert split.kind == "split" and [graph.nodes[i].name for i in split.inputs] == \
+        ["unit_1", "unit_2"]  # `id` branches read their part
+
+
+def test_split_sizes_may_be_expressions_of_c_and_parameters():
+    graph = compile_text("def unit(a) = split {a},{C-a} { id | relu }\ninput 2x2x10 -> unit(3)")
+    assert [n.layer.size for n in graph.nodes if n.kind == "part"] == [3, 7]
+    assert graph.nodes[-1].text == "split 3,7 {...}"
+
+
+def test_version_3_layers_describe_themselves_as_written():
+    for text in ("pixel_shuffle 2", "pixel_unshuffle 3", "channel_shuffle 4", "flatten chw",
+                 "upsample 2x2 bilinear", "sepconv 3x3 x8 mult=2"):
+        assert last(f"input 6x6x36 -> {text}").layer.describe() == text
+    assert last("input 6x6x4 -> flatten").layer.describe() == "flatten"
+    assert last("input 6x6x4 -> sepconv 3 x8 mult=1").layer.multiplier == 1
+
+
+def test_sepconv_multiplier_shapes_its_two_kernels():
+    node = last("input 8x8x6 -> sepconv 3 x16 mult=2")
+    shapes = {k: v.shape for k, v in node.layer.variables(node.in_shapes).items()}
+    assert shapes == {"depthwise_kernel": (3, 3, 6, 2), "pointwise_kernel": (1, 1, 12, 16),
+                      "bias": (16,)}
 
 
 # ---- version 3: normalisation and activations ---------------------------------------------

@@ -356,3 +356,42 @@ def test_the_out_of_memory_hint_fits_the_command(tmp_path, capsys, monkeypatch, 
     assert main([command, str(spec), *args[command]]) == 1
     assert capsys.readouterr().err == (f"{spec}: error: out of memory\n"
                                        f"hint: {hint}; see docs/reliability.md\n")
+
+
+# ---- version 3: rearranging ------------------------------------------------------------------
+
+V3_REARRANGING = """\
+input 6x6x8 as image
+input 10x6 as seq
+@image -> pixel_shuffle 2 -> conv 3 x12 same -> pixel_unshuffle 2 -> channel_shuffle 4
+  -> split 16,32 { id | conv 1 x8 relu }
+  -> split { relu | sepconv 3 x6 same mult=2 | add { tanh } | mul { id } }
+  -> upsample 2x3 bilinear -> channel_shuffle 2 -> flatten chw -> dense 3 as a
+@seq -> channel_shuffle 3 -> split { sepconv 3 x4 mult=3 same | concat { id } }
+  -> flatten chw -> split 2,3,65 { dense 2 | id | max { relu } } as b
+@image -> pixel_unshuffle 3 -> flatten chw as c
+output @a, @b, @c
+"""
+
+
+@pytest.mark.parametrize("opset", [MIN_OPSET, DEFAULT_OPSET])
+def test_version_3_rearranging_runs_in_onnxruntime_as_in_numpy(opset):
+    """DepthToSpace CRD, the unshuffle's Reshape-Transpose, Slice for a split's parts,
+    bilinear upsampling as two MatMuls: every layer equal to NumPy's, in both layouts (a shuffle of
+    channels-first values and of channels-last ones)."""
+    graph = compile_text(V3_REARRANGING, "v3")
+    weights = lively_weights(graph)
+    model = build_model(graph, weights, opset)
+    assert check_inferred_shapes(graph, model) >= len(graph.nodes)
+    ops = {n.op_type for n in model.graph.node}
+    assert {"DepthToSpace", "Slice", "MatMul"} <= ops
+    assert [dict(mode=a.s) for n in model.graph.node if n.op_type == "DepthToSpace"
+            for a in n.attribute if a.name == "mode"] == [{"mode": b"CRD"}]
+    xs = inputs(graph)
+    assert_agrees(graph, model, xs, weights)
+    expected = Interpreter(graph, weights, fuse=False, keep=True).run_all(xs)
+    layers = run_every_layer(graph, model, xs)
+    for node in graph.nodes:
+        if node.name in layers:
+            np.testing.assert_allclose(layers[node.name], expected[node.name], rtol=0,
+                                       atol=1e-5, err_msg=node.name)

@@ -108,9 +108,18 @@ input 6x8x8x2
   -> zeropad 0:1x1x1 -> maxpool 2 -> avgpool 3/2 same -> upsample 2x1x1
   -> add { gap | gmp } -> dense 2
 """
-# Version 3's normalisations and activations, each as Keras builds it (`lrn` is refused:
-# tests/test_compile_v3norm.py), the new activation words fused into dense and as steps.
-NORMALISATION_V3 = """
+NETS = {"vectors": VECTORS, "images": IMAGES, "sequences": SEQUENCES, "volumes": VOLUMES}
+# version 3: rearranging (built from Reshape, Permute, Cropping1D and Flatten in Keras)
+NETS["rearranging"] = """
+input 6x6x8
+  -> pixel_shuffle 2 -> conv 3 x12 same -> pixel_unshuffle 2 -> channel_shuffle 4
+  -> split 16,32 { id | conv 1 x8 relu }
+  -> split { relu | sepconv 3 x6 same mult=2 | add { tanh } }
+  -> upsample 2 bilinear -> conv 1 x5 leaky_relu=0.1 -> flatten chw -> dense 3
+"""
+# version 3: normalisation and activations, each as Keras builds it (`lrn` is refused:
+# tests/test_compile_v3norm.py), the new activation words fused into dense and as steps
+NETS["normalisation_v3"] = """
 input 8x8x4
   -> conv 3 x8 same elu=0.5 -> groupnorm 4 -> prelu -> instancenorm eps=1e-5
   -> prelu shared -> conv 3 x8 same clip=0,4 -> groupnorm 2 affine=false
@@ -118,8 +127,6 @@ input 8x8x4
   -> dense 16 celu -> celu -> dense 16 mish -> mish -> dense 16 softsign -> softsign
   -> dense 16 clip=-1,1 -> prelu -> dense 16 log_softmax -> log_softmax
 """
-NETS = {"vectors": VECTORS, "images": IMAGES, "sequences": SEQUENCES, "volumes": VOLUMES,
-        "normalisation_v3": NORMALISATION_V3}
 
 # A sitecustomize.py (put first on PYTHONPATH) that refuses the packages named in
 # $BLOCKED_PACKAGES as if they were not installed, and notes each attempt in $BLOCKED_LOG.

@@ -193,3 +193,22 @@ def test_any_graph_shows_every_layer_once_and_references_after_it(text):
             assert r.node in seen, text
         else:
             seen.add(r.node)
+
+
+# ---- version 3: rearranging -------------------------------------------------------------------
+
+def test_a_split_heads_its_parts_and_their_branches():
+    # each branch of `split 3,5` starts at its part of the channels, named after the split
+    assert names("input 4x4x8 -> split 3,5 { relu | id } -> pixel_shuffle 2") == [
+        "input", "split_1", "├─split_1_1", "│ relu_1", "└─split_1_2", "pixel_shuffle_1"]
+    doc = json.loads(to_json(analyse(compile_text(
+        "input 4x4x8 -> split 3,5 { relu | id } -> pixel_shuffle 2", "s"))))
+    rows = [(r["name"], r["kind"], r["step"], r["output_shape"], r["inputs"])
+            for r in doc["layers"]]
+    assert rows == [
+        ("input", "input", "input 4x4x8", [4, 4, 8], []),
+        ("split_1_1", "part", "part 1: channels 0:3", [4, 4, 3], [0]),
+        ("relu_1", "activation", "relu", [4, 4, 3], [1]),
+        ("split_1_2", "part", "part 2: channels 3:8", [4, 4, 5], [0]),
+        ("split_1", "split", "split 3,5 {...}", [4, 4, 8], [2, 3]),
+        ("pixel_shuffle_1", "pixel_shuffle", "pixel_shuffle 2", [8, 8, 2], [4])]

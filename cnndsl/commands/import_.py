@@ -50,8 +50,23 @@ def add_parser(sub) -> None:
     parser.add_argument("--keep-names", action="store_true",
                         help="give every layer its Keras name (`name=`); blocks and "
                         "repetitions are then not folded, as their names would repeat")
+    parser.add_argument("--input-shape", type=input_shape, action="append", default=[],
+                        metavar="[NAME=]HxWxC",
+                        help="the size of an input the model leaves open (None), e.g. "
+                        "224x224x3 for keras.applications.MobileNetV3Small(); NAME=... "
+                        "for one of several inputs; repeat for each")
     parser.add_argument("--no-fold", action="store_true",
                         help="write every layer out: no `def` blocks, no `( ... ) * N`")
+
+
+def input_shape(text: str):
+    """`--input-shape`'s argument, checked before anything is loaded."""
+    from ..backends.keras.input_sizes import parse
+
+    try:
+        return parse(text)
+    except ValueError as e:
+        raise argparse.ArgumentTypeError(str(e)) from None
 
 
 @dataclass
@@ -73,6 +88,7 @@ def run(args: argparse.Namespace) -> int:
     try:
         check_paths(model, output, weights_out)
         result = import_model(model, keep_names=args.keep_names,
+                              input_sizes=_given_sizes(args.input_shape),
                               fold=not (args.no_fold or args.keep_names),
                               stem=as_text(model.stem if output == "-" else Path(output).stem))
         signals.check()
@@ -90,6 +106,20 @@ def run(args: argparse.Namespace) -> int:
     say(f"ok: {shown(output)} ({result.layers:,} layers, {result.params:,} params, "
         f"{result.text.count(chr(10)):,} lines{also})")
     return EXIT_OK
+
+
+def _given_sizes(given: list) -> dict:
+    """`--input-shape` by input name (None: the model's only input); each named once."""
+    from .common import UserError
+
+    sizes: dict = {}
+    for name, shape in given:
+        if name in sizes:
+            raise UserError(f"cnndsl: error: --input-shape gives the size of "
+                            f"{shown(name) if name else 'the input'} twice\n"
+                            "hint: give each input's size once")
+        sizes[name] = shape
+    return sizes
 
 
 def check_paths(model: Path, output: str, weights_out: Path | None) -> None:
@@ -120,11 +150,18 @@ def _prescan(model: Path) -> None:
 
 
 def import_model(model: Path, *, keep_names: bool = False, fold: bool = True,
-                 stem: str = "model") -> Result:
-    """The model's text and weights, read back and checked; `FileError` for any problem."""
+                 stem: str = "model", input_sizes: dict | None = None) -> Result:
+    """The model's text and weights, read back and checked; `FileError` for any problem.
+    `input_sizes` fills in the sizes the model leaves open (`--input-shape`)."""
+    from ..backends.keras.input_sizes import InputSizeError, with_input_sizes
     from ..importers.keras import Unsupported, from_keras
 
     keras_model = load(model)
+    try:
+        if input_sizes:
+            keras_model = with_input_sizes(keras_model, input_sizes)
+    except InputSizeError as e:
+        raise FileError(model, e.message, e.hint) from None
     try:
         imported = from_keras(keras_model)
     except Unsupported as e:

@@ -298,12 +298,19 @@ def from_keras(model: Any, name: str | None = None) -> Imported:
 def _input_node(walk: _Walk, tensor: Any, single: bool) -> None:
     """An input node named after the Keras input (`input` for a lone default-named one:
     with several, each name must be a tensor name, `as NAME`)."""
+    history = getattr(tensor, "_keras_history", None)
+    keras_name = str(getattr(history[0], "name", "input")) if history else "input"
+    dims = tuple(tensor.shape)[1:]
+    if any(d is None for d in dims):
+        example = "x".join("224" if d is None else str(d) for d in dims)
+        raise Unsupported(f"the model's input `{keras_name}` has unknown sizes "
+                          f"{_dims(tensor.shape)}", "give them: `cnndsl import MODEL.keras "
+                          f"--input-shape {example}` (in Python, build the model with "
+                          "a fixed keras.Input shape)")
     shape = _shape(tensor)
     if not 1 <= len(shape) <= 4:
         raise Unsupported(f"the input has rank {len(shape)}", "cnndsl takes inputs of 1 to "
                           "4 dimensions (batch axis not counted)")
-    history = getattr(tensor, "_keras_history", None)
-    keras_name = str(getattr(history[0], "name", "input")) if history else "input"
     name = "input" if keras_name == "input" and single else walk.node_name(keras_name)
     walk.nodes.append(Node(len(walk.nodes), name, Input(shape), (), (), shape, NOWHERE,
                            f"input {format_shape(shape)}"))

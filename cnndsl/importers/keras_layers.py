@@ -127,9 +127,8 @@ def dwconv(seen: Seen) -> Layer:
 
 
 def sepconv(seen: Seen) -> Layer:
-    seen.require("depth_multiplier", (1,), "cnndsl's sepconv has depth multiplier 1: write "
-                 "a DepthwiseConv2D with the multiplier and a 1x1 Conv2D instead")
-    return SepConv(**_sliding(seen), filters=int(seen.get("filters")))
+    return SepConv(**_sliding(seen), filters=int(seen.get("filters")),
+                   multiplier=int(seen.get("depth_multiplier", 1)))
 
 
 def deconv(seen: Seen) -> Layer:
@@ -264,9 +263,9 @@ def zeropad(seen: Seen) -> Layer:
 
 def upsample(seen: Seen) -> Layer:
     _channels_last(seen)
-    seen.require("interpolation", ("nearest",), "cnndsl's upsample repeats pixels "
-                 "(nearest neighbour)")
-    return Upsample(seen.sizes("size", 2))
+    seen.require("interpolation", ("nearest", "bilinear"), "cnndsl's upsample repeats "
+                 "pixels (nearest neighbour) or interpolates them (`bilinear`)")
+    return Upsample(seen.sizes("size", 2), seen.get("interpolation") == "bilinear")
 
 
 def reshape(seen: Seen) -> Layer:

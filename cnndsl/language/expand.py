@@ -16,11 +16,12 @@ from ..errors import CnnError, Diagnostic, Span
 from ..graph.ir import Graph, Group, Node
 from ..layers import GLOBAL, MERGES, Input, Layer, LayerError, lookup, rank_word
 from ..layers.arguments import ArgReader
+from ..layers.rearrange import Part
 from ..layers.shapes import Shape, format_shape
 from ..support.limits import MAX_ELEMENTS, MAX_LAYERS, MAX_NESTING
 from ..syntax import ast
 from ..syntax.expr import budget
-from . import blocks, pruning
+from . import blocks, pruning, splitting
 from .blocks import Env
 from .scopes import Scope
 from .sizing import Sizer
@@ -130,7 +131,7 @@ class _Builder:
     # -- making a node ------------------------------------------------------------------
     def add_node(self, kind: type[Layer], step, args, inputs: tuple[int, ...], env: Env,
                  word: str, text: str | None = None, number: int | None = None,
-                 name: str | None = None) -> int:
+                 name: str | None = None, made: Made | None = None) -> int:
         if len(self.nodes) + self.identities >= MAX_LAYERS:
             raise CnnError(f"the network has more than {MAX_LAYERS:,} layers after "
                            "expansion", step.span, "reduce a `* N` repetition or block use"
@@ -140,8 +141,8 @@ class _Builder:
         span = step.span
         if in_shapes and len(in_shapes[0]) not in kind.ranks:
             raise self.rank_error(kind, word, in_shapes[0], span)
-        key = self.reading(word, args, in_shapes, env)
-        made = self.made.get(key) if key is not None else None
+        key = self.reading(word, args, in_shapes, env) if made is None else None
+        made = self.made.get(key) if key is not None else made
         if made is None:
             from_input = bool(inputs) and self.nodes[inputs[0]].kind == "input"
             made = self.make(kind, args, in_shapes, env, word, span, from_input)
@@ -218,7 +219,7 @@ class _Builder:
         explicit = _explicit_name(args)
         if explicit is not None:
             name, where = explicit.name, explicit.span
-        elif layer.kind == "input":
+        elif given is not None or layer.kind == "input":
             name, where = given or "input", span
         else:
             if number is None:
@@ -291,16 +292,16 @@ class _Builder:
                            "for several branches write `add { id | A | B }`")
         kind = MERGES[op]
         branches = (None, *step.branches) if step.op == "residual" else step.branches
-        if len(branches) < 2:
-            raise CnnError(f"`{op}` needs at least two branches", step.op_span,
-                           f"write `{op} {{ id | ... }}`" + (", or `residual { ... }`"
-                                                            if op == "add" else ""))
+        parts = splitting.parts(step, self.nodes[src].shape if src != NO_INPUT else None, env)
         outputs = []
         # Numbers are reserved where the merge is written, before its branches.
-        reserved = None
-        if _explicit_name(step.args) is None:
+        reserved, explicit = None, _explicit_name(step.args)
+        if explicit is None:
             reserved = self.counters[op] = self.counters.get(op, 0) + 1
-        for branch in branches:
+        for i, branch in enumerate(branches):  # a split's branch starts from its part
+            start = src if not parts else self.add_node(
+                Part, branch, (), (src,), env, "part", parts[i][0].describe(), made=parts[i],
+                name=f"{explicit.name if explicit else f'{op}_{reserved}'}_{i + 1}")
             if src == NO_INPUT and (branch is None or not _starts_from_name(branch.steps[0])):
                 where = branch.span if branch is not None else step.op_span
                 raise CnnError("this merge starts a statement, so it has no input: each of "
@@ -310,11 +311,12 @@ class _Builder:
                                "`id` has no meaning here: name the tensor, `@NAME`")
             if branch is None or _is_identity(branch):
                 self.identities += branch is not None
-                outputs.append(src)
+                outputs.append(start)
             else:
-                outputs.append(self.chain(branch, src, env, scope))
-        return self.add_node(kind, step, step.args, tuple(outputs), env, op,
-                             text=f"{step.op} {{...}}", number=reserved)
+                outputs.append(self.chain(branch, start, env, scope))
+        return splitting.sized(self.nodes, parts, self.add_node(
+            kind, step, step.args, tuple(outputs), env, op,
+            text=splitting.written(step, parts), number=reserved))
 
     def repeat(self, step: ast.Repeat, src: int, env: Env, scope: int) -> int:
         env_c = {**env, "C": self.nodes[src].shape[-1]}
@@ -357,7 +359,6 @@ class _Builder:
             raise CnnError(e.message, e.span, e.hint, [*e.diagnostic.notes, note]) from e
         finally:
             self.scope = outer
-
 
 
 def _explicit_name(args) -> ast.Word | None:
@@ -439,7 +440,6 @@ def expand(module: ast.Module, source: str, name: str = "model") -> Graph:
     listed = tuple(ref.name for ref in module.outputs)
     return Graph(name, kept, tuple(ordered), inputs_kept, outputs,
                  pruning.kept_groups(builder.groups, keep), tensors, listed)
-
 
 
 def _activation_name(layer: Layer) -> str | None:

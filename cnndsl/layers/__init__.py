@@ -13,11 +13,12 @@ from __future__ import annotations
 from .base import GLOBAL, Inputs, Layer, LayerError, Window, rank_word
 from .conv import Conv, Deconv, DWConv, SepConv
 from .core import ActivationStep, Crop, Dense, Dropout, Flatten, Input, Reshape, Upsample, ZeroPad
-from .merge import Add, Avg, Concat, Max, Merge, Mul
+from .merge import Add, Avg, Concat, Max, Merge, Mul, Split
 from .norm import BatchNorm, LayerNorm, Normalize, Rescale
 from .norm_groups import LRN, GroupNorm, InstanceNorm
 from .pooling import GAP, GMP, AvgPool, MaxPool
 from .prelu import PReLU
+from .rearrange import ChannelShuffle, Part, PixelShuffle, PixelUnshuffle
 
 KINDS: tuple[type[Layer], ...] = (
     Input, Conv, DWConv, SepConv, Deconv, MaxPool, AvgPool, GAP, GMP, Flatten, Dense,
@@ -25,13 +26,15 @@ KINDS: tuple[type[Layer], ...] = (
     Add, Mul, Avg, Max, Concat,
     # version 2
     LayerNorm, Rescale, Normalize, Crop,
+    # version 3: rearranging
+    PixelShuffle, PixelUnshuffle, ChannelShuffle, Split, Part,
     # version 3: normalisation and activations
     GroupNorm, InstanceNorm, LRN, PReLU,
 )
 
 BY_KIND: dict[str, type[Layer]] = {k.kind: k for k in KINDS}
 BY_WORD: dict[str, type[Layer]] = {
-    word: k for k in KINDS if not issubclass(k, Merge) and k is not Input
+    word: k for k in KINDS if not issubclass(k, Merge) and k not in (Input, Part)
     for word in (k.words or (k.kind,))
 }
 MERGES: dict[str, type[Layer]] = {k.kind: k for k in KINDS if issubclass(k, Merge)}

@@ -77,6 +77,7 @@ class ArgReader:
         # a size's entry is (rank, takes a stride, the argument taken or None).
         self.asked: dict[str, tuple] = {}
         self.input_shape: tuple[int, ...] = ()  # of the `input` step read, if it is one
+        self.options_read: set[str] = set()  # the option names the layer asked for
 
     # -- positional forms ---------------------------------------------------------------
     def _take(self, test) -> ast.Arg | None:
@@ -218,6 +219,7 @@ class ArgReader:
 
     # -- options ------------------------------------------------------------------------
     def _option(self, key: str) -> ast.Option | None:
+        self.options_read.add(key)
         arg = self._take(lambda a: isinstance(a, ast.Option) and a.key == key)
         return arg if isinstance(arg, ast.Option) else None
 
@@ -294,6 +296,8 @@ class ArgReader:
         """The form an option in Keras's spelling is written in here: `padding=1` (Keras's
         ZeroPadding2D) is a size, for a layer that takes no padding word."""
         form = KERAS_FORMS.get(opt.key)
+        if opt.key == "depth_multiplier" and "mult" in self.options_read:
+            return "multiplier"  # sepconv's `mult=`, where `dwconv` writes a width
         if form == "padding" and not isinstance(opt.value, ast.Word):
             return None if "padding" in self.asked else "size"
         return form
@@ -417,7 +421,8 @@ KERAS_FORMS = {
     "padding": "padding", "activation": "activation", "use_bias": "use_bias",
     "dilation_rate": "dilation_rate", "epsilon": "epsilon",
 }
-KERAS_OPTIONS = {"use_bias": "bias", "dilation_rate": "dilation", "epsilon": "eps"}
+KERAS_OPTIONS = {"use_bias": "bias", "dilation_rate": "dilation", "epsilon": "eps",
+                 "multiplier": "mult"}
 
 
 def _written_value(value: ast.Value | ast.Values) -> str:

@@ -169,24 +169,28 @@ class DWConv(Sliding):
 
 @dataclass(frozen=True)
 class SepConv(Sliding):
-    """`sepconv 3x3 x128 same relu`: SeparableConvND (depthwise, then pointwise)."""
+    """`sepconv 3x3 x128 same relu`: SeparableConvND (depthwise, then pointwise);
+    `mult=2`: the depthwise step's depth multiplier (Keras's `depth_multiplier`)."""
 
     filters: int = 1
+    multiplier: int = 1
 
     kind = "sepconv"
     other_names = ("SeparableConv2D", "SeparableConvolution2D")
+    options = Sliding.options + ("mult",)
 
     @classmethod
     def read(cls, a, inputs):
         fields = cls.read_common(a, inputs, "sepconv 3x3 x64")
-        return cls(**fields, filters=a.width("number of filters", example="sepconv 3x3 x64"))
+        return cls(**fields, filters=a.width("number of filters", example="sepconv 3x3 x64"),
+                   multiplier=a.option_int("mult", 1))
 
     def kernel_shape(self, channels: int) -> Shape:
         """The depthwise kernel; the pointwise one is `pointwise_shape`."""
-        return (*self.kernel, channels, 1)
+        return (*self.kernel, channels, self.multiplier)
 
     def pointwise_shape(self, channels: int) -> Shape:
-        return (*(1,) * len(self.kernel), channels, self.filters)
+        return (*(1,) * len(self.kernel), channels * self.multiplier, self.filters)
 
     def output_shape(self, inputs):
         return (*self.spatial_out(inputs[0]), self.filters)
@@ -200,12 +204,13 @@ class SepConv(Sliding):
         return out
 
     def macs(self, inputs, out):
-        c = inputs[0][-1]
+        c = inputs[0][-1] * self.multiplier  # the channels the depthwise step makes
         positions = prod(out[:-1])
         return positions * c * prod(self.kernel) + positions * c * self.filters
 
     def describe(self):
-        return f"{self.describe_window()} x{self.filters}{self.describe_tail()}"
+        mult = f" mult={self.multiplier}" if self.multiplier > 1 else ""
+        return f"{self.describe_window()} x{self.filters}{self.describe_tail()}{mult}"
 
 
 @dataclass(frozen=True)

@@ -10,7 +10,15 @@ from typing import ClassVar
 
 from ..support.limits import MAX_RANK
 from .activations import ACTIVATIONS, Activation
-from .base import GLOBAL, Layer, LayerError, Window, epilogue_flops, kernel_and_bias
+from .base import (
+    GLOBAL,
+    Layer,
+    LayerError,
+    Window,
+    epilogue_flops,
+    kernel_and_bias,
+    rank_word,
+)
 from .shapes import Shape, format_shape
 from .valued import bare_activation
 
@@ -94,10 +102,22 @@ class Dense(Layer):
 
 @dataclass(frozen=True)
 class Flatten(Layer):
+    """`flatten`: Keras's order, channels last; `flatten chw`: channels first, as
+    `torch.flatten` of an NCHW tensor (value (h, w, c) at c·H·W + h·W + w)."""
+
+    chw: bool = False
+
     kind = "flatten"
+
+    @classmethod
+    def read(cls, a, inputs):
+        return cls(a.flag("chw"))
 
     def output_shape(self, inputs):
         return (prod(inputs[0]),)
+
+    def describe(self):
+        return "flatten chw" if self.chw else "flatten"
 
     def warnings(self, inputs):
         if len(inputs[0]) != 1:
@@ -203,9 +223,13 @@ class Crop(ZeroPad):
 
 @dataclass(frozen=True)
 class Upsample(Layer):
-    """`upsample 2`: UpSamplingND, nearest neighbour."""
+    """`upsample 2`: UpSamplingND, nearest neighbour; `upsample 2 bilinear` (2-D):
+    bilinear with half-pixel centres, each output value a weighted sum of the 2x2 input
+    values around its centre, the edge value repeated beyond the border (PyTorch's
+    `align_corners=False`, Keras's `interpolation="bilinear"`)."""
 
     factors: tuple[int, ...]
+    bilinear: bool = False
 
     kind = "upsample"
     other_names = ("UpSampling2D", "Upsample", "Resize")
@@ -214,16 +238,27 @@ class Upsample(Layer):
     @classmethod
     def read(cls, a, inputs):
         factors, _ = a.size("factor", len(inputs[0]) - 1, example="upsample 2")
-        return cls(factors)
+        bilinear = a.flag("bilinear")
+        if bilinear and len(inputs[0]) != 3:
+            raise LayerError(f"`upsample ... bilinear` is for images (2-D), but its input "
+                             f"{format_shape(inputs[0])} is {rank_word(inputs[0])}",
+                             "leave `bilinear` out for nearest-neighbour upsampling")
+        return cls(factors, bilinear)
 
     def output_shape(self, inputs):
         return (*(n * f for n, f in zip(inputs[0][:-1], self.factors)), inputs[0][-1])
 
+    def flops(self, inputs, out):
+        return 7 * prod(out) if self.bilinear else 0  # 4 weights times 4 values, 3 adds
+
     def window(self, inputs):
-        return Window((1,) * len(self.factors), tuple(Fraction(1, f) for f in self.factors))
+        # Bilinear reads the two input positions around each output's centre.
+        return Window((2 if self.bilinear else 1,) * len(self.factors),
+                      tuple(Fraction(1, f) for f in self.factors))
 
     def describe(self):
-        return f"upsample {format_shape(self.factors)}"
+        return f"upsample {format_shape(self.factors)}" + (" bilinear" if self.bilinear
+                                                           else "")
 
 
 @dataclass(frozen=True)

@@ -1,5 +1,6 @@
 """Merges: `add`, `mul`, `avg`, `max` (element-wise, broadcasting size-1 axes) and
-`concat` (channel axis). `residual { A }` is `add { id | A }`, expanded before this."""
+`concat` (channel axis). `residual { A }` is `add { id | A }`, expanded before this.
+A merge of one branch is that branch (ONNX's Sum, Max and Mean of one input)."""
 
 from __future__ import annotations
 
@@ -68,7 +69,8 @@ class Avg(Elementwise):
     other_names = ("Average", "Mean")
 
     def flops(self, inputs, out):
-        return len(inputs) * prod(out)  # n-1 adds and one multiply
+        # n-1 adds and one multiply; the average of one branch is that branch
+        return len(inputs) * prod(out) if len(inputs) > 1 else 0
 
 
 @dataclass(frozen=True)
@@ -80,9 +82,26 @@ class Concat(Merge):
 
     def output_shape(self, inputs):
         if len({s[:-1] for s in inputs}) > 1 or len({len(s) for s in inputs}) > 1:
-            raise LayerError(f"`concat` branches disagree: {_shapes(inputs)}",
+            raise LayerError(f"`{self.kind}` branches disagree: {_shapes(inputs)}",
                              "all dimensions but the channels must be equal")
         return (*inputs[0][:-1], sum(s[-1] for s in inputs))
 
     def flops(self, inputs, out):
         return 0
+
+
+# version 3: rearranging
+@dataclass(frozen=True)
+class Split(Concat):
+    """`split { A | B }`, `split 24,40 { A | B }`: each branch reads its part of the
+    input's channels (a `part` node the expansion puts at its start, which knows the
+    sizes) and the results are concatenated, as `concat` does."""
+
+    sizes: tuple[int, ...] = ()  # of the parts, in branch order
+
+    kind = "split"
+    other_names = ("Split", "chunk")
+
+    def describe(self):
+        sizes = self.sizes
+        return "split" + (" " + ",".join(map(str, sizes)) if len(set(sizes)) > 1 else "")

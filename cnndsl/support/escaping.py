@@ -79,7 +79,7 @@ def cnn_comment(text: object, limit: int | None = COMMENT_LIMIT) -> str:
 # Words a `.cnn` name may not be: the grammar's keywords and merges, the automatic input
 # name and `C` (the channels a block reads, `{C*2}`).
 CNN_WORDS = frozenset({"def", "input", "output", "as", "add", "mul", "avg", "max", "concat",
-                       "residual", "id", "C"})
+                       "residual", "id", "C", "split"})
 
 
 def cnn_name(text: object, fallback: str = "layer") -> str:

@@ -89,13 +89,15 @@ class Call:
 
 @dataclass(frozen=True)
 class Merge:
-    """`add { A | B }`; `residual { A }` is kept as written and expanded later."""
+    """`add { A | B }`; `residual { A }` is kept as written and expanded later; `parts`
+    are the sizes written after the merge word (`split 24,40 { A | B }`), if any."""
 
     op: str
     branches: tuple[Chain, ...]
     args: tuple[Arg, ...]
     span: Span
     op_span: Span
+    parts: Values | None = None
 
 
 @dataclass(frozen=True)

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import hashlib
 import os
+import re
 from functools import lru_cache
 from pathlib import Path
 
@@ -32,7 +33,8 @@ _TERMINAL_WORDS = {
     "ARROW": "`->`", "MINUS": "`->`", "MORETHAN": "`->`", "LBRACE": "`{`", "RBRACE": "`}`",
     "LPAR": "`(`", "RPAR": "`)`", "VBAR": "`|`", "EQUAL": "`=`", "STAR": "`*`",
     "COMMA": "`,`", "NAME": "a name", "SIZE": "a size", "FLOAT": "a number",
-    "WIDTH": "a width like `x64`", "MERGE": "a merge", "DEF": "`def`", "INPUT": "`input`",
+    "WIDTH": "a width like `x64`", "MERGE": "a merge", "PARTS": "sizes like `24,40`",
+    "DEF": "`def`", "INPUT": "`input`",
     "OUTPUT": "`output`", "AS": "`as`", "AT_NAME": "a tensor like `@x`",
     "$END": "the end of the file", "_ARROW": "`->`",
 }
@@ -67,6 +69,17 @@ def _until(first: Span, last: object) -> Span:
 
 def _one(item) -> Span:
     return Span.of_token(item) if isinstance(item, Token) else item.span
+
+
+def _parts(token: Token) -> ast.Values:
+    """`24,40` (one PARTS token) as its sizes, each with its own span."""
+    text, at, items = str(token), Span.of_token(token), []
+    for match in _PART.finditer(text):  # an `{expr}` may hold spaces and commas
+        items.append(ast.Size(match.group(), at.shifted(match.start(), len(match.group()))))
+    return ast.Values(tuple(items), at)
+
+
+_PART = re.compile(r"\{[^{}]*\}|-?[0-9]+")
 
 
 class _Build(Transformer):
@@ -130,9 +143,10 @@ class _Build(Transformer):
 
     def merge(self, items):
         op, *rest = items
+        parts = _parts(rest.pop(0)) if isinstance(rest[0], Token) else None
         branches = tuple(i for i in rest if isinstance(i, ast.Chain))
         args = tuple(i for i in rest if not isinstance(i, ast.Chain))
-        return ast.Merge(str(op), branches, args, _span(op, *rest), Span.of_token(op))
+        return ast.Merge(str(op), branches, args, _span(op, *rest), Span.of_token(op), parts)
 
     def repeat(self, items):
         lpar, body, count = items

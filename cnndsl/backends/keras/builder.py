@@ -29,7 +29,8 @@ from ...errors import CnnError
 from ...graph.ir import Graph, Node
 from ...layers.activations import LEAKY_RELU_DEFAULT_SLOPE, Activation
 from . import norm_specs
-from .layerspec import LayerSpec
+from .rearrange import RearrangeSpecs
+from .spec import LayerSpec, chain_of
 
 
 def _keras():
@@ -81,10 +82,10 @@ KERAS_CLASSES = frozenset(
     + [f"{base}{d}D" for base in ("DepthwiseConv", "SeparableConv") for d in (1, 2)])
 
 
-class KerasSpecs:
+class KerasSpecs(RearrangeSpecs):
     """One method per layer kind: the Keras layer that computes the node."""
 
-    def spec(self, node: Node) -> LayerSpec:
+    def spec(self, node: Node) -> LayerSpec | tuple[LayerSpec, ...]:
         method = getattr(self, node.kind, None)
         if method is None:
             raise CnnError(f"the Keras backend cannot build `{node.kind}`", node.span,
@@ -120,7 +121,8 @@ class KerasSpecs:
     def sepconv(self, node, layer):
         return LayerSpec(self._cls(node, "SeparableConv"), (layer.filters, layer.kernel), dict(
             strides=layer.stride, padding=layer.padding, dilation_rate=layer.dilation,
-            activation=_activation(layer.activation), use_bias=layer.bias, name=node.name))
+            activation=_activation(layer.activation), use_bias=layer.bias, name=node.name,
+            **_only(depth_multiplier=layer.multiplier if layer.multiplier > 1 else None)))
 
     def deconv(self, node, layer):
         return LayerSpec(self._cls(node, "Conv", "Transpose"), (layer.filters, layer.kernel),
@@ -149,6 +151,8 @@ class KerasSpecs:
                          _only(keepdims=layer.keepdims or None, name=node.name))
 
     def flatten(self, node, layer):
+        if layer.chw:
+            return self.flatten_chw(node, layer)
         return LayerSpec("Flatten", (), dict(name=node.name))
 
     def dropout(self, node, layer):
@@ -187,6 +191,8 @@ class KerasSpecs:
         return LayerSpec(self._cls(node, "ZeroPadding"), (pads,), dict(name=node.name))
 
     def upsample(self, node, layer):
+        if layer.bilinear:
+            return self.upsample_bilinear(node, layer)
         size = layer.factors[0] if len(layer.factors) == 1 else layer.factors
         return LayerSpec(self._cls(node, "UpSampling"), (size,), dict(name=node.name))
 
@@ -315,9 +321,11 @@ def _build(graph: Graph):
         if node.kind == "input":
             tensors[node.index] = keras.Input(shape=node.shape, name=node.name)
             continue
-        layer = _instantiate(specs.spec(node))
         args = [tensors[i] for i in merge_order(node)]
-        tensors[node.index] = layer(args if node.layer.arity == "many" else args[0])
+        x = args if node.layer.arity == "many" else args[0]
+        for spec in chain_of(specs.spec(node)):
+            x = _instantiate(spec)(x)
+        tensors[node.index] = x
     return keras.Model(_one_or_list([tensors[i] for i in graph.inputs]),
                        _one_or_list([tensors[o] for o in graph.outputs]), name=graph.name)
 

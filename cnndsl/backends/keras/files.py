@@ -210,6 +210,11 @@ _FAILURES = re.compile(r"A total of (\d+) objects could not be loaded\. Example 
 _VALUES = re.compile(r", value=[^>]*")  # a variable's printed values: megabytes of numbers
 _LAYER = re.compile(r"<(\w+) name=([^,>]*)[^>]*>")  # <Dense name=d, built=True>
 REASON_LIMIT = 400
+# A layer's call that failed while a model is built: the reason is the next paragraph,
+# in bold (ANSI escapes, dropped).
+_CALL = re.compile(r"Exception encountered when calling (\w+)\.call\(\)\.\s*\n\s*\n(.*?)"
+                   r"(?:\n\s*\n|$)", re.S)
+_ANSI = re.compile(r"\x1b\[[0-9;]*m")
 
 
 def keras_reason(error: BaseException) -> str:
@@ -220,10 +225,15 @@ def keras_reason(error: BaseException) -> str:
     ...     "message for object <Dense name=d>:\\n\\nshape (4, 5) != (4, 3). Target: "
     ...     "<Variable path=d/kernel, value=[[1 2]\\n [3 4]]>\\n\\nList of objects ...: [x]"))
     'layer `d` (Dense): shape (4, 5) != (4, 3). Target: <Variable path=d/kernel>'
+    >>> keras_reason(ValueError("Exception encountered when calling Conv2D.call().\\n\\n"
+    ...     "\\x1b[1mComputed output size would be zero or negative.\\x1b[0m\\n\\nArguments"))
+    'Conv2D: Computed output size would be zero or negative.'
     """
-    text = str(error).strip()
-    found = _FAILURES.match(text)
-    if found:
+    text = _ANSI.sub("", str(error)).strip()
+    found, call = _FAILURES.match(text), _CALL.match(text)
+    if call:
+        line = f"{call[1]}: {call[2]}"
+    elif found:
         count, where, why = found.groups()
         more = f" (and {int(count) - 1} more objects)" if int(count) > 1 else ""
         where = _LAYER.sub(lambda m: f"layer `{m[2]}` ({m[1]})", where)

@@ -16,7 +16,7 @@ from __future__ import annotations
 
 from ...errors import CnnError
 from ...layers.activations import Activation
-from .layerspec import LayerSpec
+from .spec import LayerSpec
 
 BY_NAME = ("mish", "softsign", "log_softmax")
 ELSEWHERE = ("`cnndsl run` computes it with NumPy, and `cnndsl compile -o NET.onnx` "

@@ -15,6 +15,7 @@ import textwrap
 from ...graph.ir import Graph
 from ...support.escaping import python_identifier, python_string
 from .builder import KerasSpecs, LayerSpec, merge_order
+from .spec import chain_of
 
 
 def python_source(graph: Graph, source_name: str = "") -> str:
@@ -30,7 +31,9 @@ def python_source(graph: Graph, source_name: str = "") -> str:
             continue
         args = [names[i] for i in merge_order(node)]
         inputs = f"[{', '.join(args)}]" if node.layer.arity == "many" else args[0]
-        body += _statement(names[node.index], specs.spec(node), inputs)
+        for spec in chain_of(specs.spec(node)):  # a chain: each layer reads the last
+            body += _statement(names[node.index], spec, inputs)
+            inputs = names[node.index]
     ends = [[names[i] for i in graph.inputs], [names[o] for o in graph.outputs]]
     ins, outs = (e[0] if len(e) == 1 else f"[{', '.join(e)}]" for e in ends)
     body.append(f"return keras.Model({ins}, {outs}, name={python_string(graph.name)})")

@@ -21,13 +21,14 @@ from ...layers.activations import Activation
 from ..weights import check_weights
 from . import activations, convolution, fusion, norm_groups, pooling
 from .memory import BufferPool
+from .rearrange import RearrangeSteps
 from .targets import PoolAfter
 from .threads import batch_shares, map_shares, parallel_slices, quietly
 
 EXTERNAL = -1  # the buffer of the caller's input array, never written to
 
 
-class Interpreter:
+class Interpreter(RearrangeSteps):
     """Runs `graph` forward on batches, with `weights` keyed `LAYER/VARIABLE`.
 
     Args:
@@ -264,6 +265,8 @@ class Interpreter:
         return x.max(axis=tuple(range(1, x.ndim - 1)), keepdims=node.layer.keepdims)
 
     def flatten(self, node, xs, owned, w):
+        if node.layer.chw:
+            return self.flatten_chw(node, xs, owned, w)
         return xs[0].reshape(xs[0].shape[0], -1)
 
     def reshape(self, node, xs, owned, w):
@@ -342,6 +345,8 @@ class Interpreter:
         return y
 
     def upsample(self, node, xs, owned, w):
+        if node.layer.bilinear:
+            return self.upsample_bilinear(node, xs, owned, w)
         y = xs[0]
         for axis, factor in enumerate(node.layer.factors, start=1):
             if factor > 1:
@@ -372,6 +377,8 @@ class Interpreter:
 
     def _fold(self, ufunc, node: Node, xs, owned) -> np.ndarray:
         """Combine the branches pairwise, into a buffer nobody else reads if there is one."""
+        if len(xs) == 1:  # a merge of one branch is that branch
+            return xs[0] if owned[0] else xs[0].copy()
         shape = (len(xs[0]), *node.shape)
         target = next((i for i, x in enumerate(xs) if owned[i] and x.shape == shape), None)
         if target is None:

@@ -22,11 +22,12 @@ from . import norm_layers
 from .activations import activate
 from .emitter import FIRST, LAST, Emitter, channel_axis, in_layout, spatial_axes
 from .geometry import conv_pads, deconv_pads, depthwise_kernel, onnx_kernel
+from .rearrange import RearrangeOps
 
 KERAS_EPSILON = 1e-7  # keras.backend.epsilon(): Normalization's floor of a deviation
 
 
-class OnnxLayers(Emitter):
+class OnnxLayers(RearrangeOps, Emitter):
     """The ONNX graph of a cnndsl network, built one IR node at a time."""
 
     def __init__(self, graph, weights, opset: int) -> None:
@@ -171,6 +172,8 @@ class OnnxLayers(Emitter):
 
     # -- shapes ---------------------------------------------------------------------------------
     def flatten(self, node, layer):
+        if layer.chw:
+            return self.flatten_chw(node, layer)
         return self._reshape(node, node.shape)
 
     def reshape(self, node, layer):
@@ -208,6 +211,8 @@ class OnnxLayers(Emitter):
     def upsample(self, node, layer):
         """Nearest neighbour by whole factors: each axis of size n reshaped to (n, 1),
         broadcast to (n, f) and merged back to n*f, so in either layout and exactly."""
+        if layer.bilinear:
+            return self.upsample_bilinear(node, layer)
         layout = self.home_of(node)
         dims = in_layout(node.in_shapes[0], layout)
         spatial = [a - 1 for a in spatial_axes(node.shape, layout)]
@@ -300,6 +305,8 @@ class OnnxLayers(Emitter):
     def mul(self, node, layer):
         layout = self._merge_layout(node)
         xs = [self.value(i, layout) for i in node.inputs]
+        if len(xs) == 1:  # a product of one branch is that branch
+            return self.op("Identity", xs, self.name(node, layout), node.name), layout
         y = xs[0]
         for k, x in enumerate(xs[1:], 1):
             last = k == len(xs) - 1

@@ -20,7 +20,9 @@ from .metrics import FONT_FAMILY, FONT_SIZE, LINE_HEIGHT
 COLOURS = {"input": "#fff3c4", "conv": "#cfe3ff", "sepconv": "#cfe3ff", "dwconv": "#cfe3ff",
            "deconv": "#cfe3ff", "dense": "#ffd9b3", "maxpool": "#d4f2d4",
            "avgpool": "#d4f2d4", "gap": "#d4f2d4", "gmp": "#d4f2d4", "add": "#e8e8e8",
-           "concat": "#e8e8e8", "mul": "#e8e8e8", "block": "#e6dcff"}
+           "concat": "#e8e8e8", "mul": "#e8e8e8", "block": "#e6dcff",
+           # version 3: rearranging
+           "split": "#e8e8e8"}
 DEFAULT_COLOUR = "#f7f7f7"
 # The outline of the network's inputs and outputs, over their kind's fill.
 ENDS = {"input": "#9a6700", "output": "#b3261e"}

@@ -108,7 +108,8 @@ def tree_lines(graph: Graph, words: Callable[[Node], list[Word]],
     def text(node: Node) -> str:
         keep = names if isinstance(names, bool) else node.index in names
         words_ = " ".join(t for t in (word_text(w) for w in words(node)) if t)
-        return words_ + (f" name={cnn_name(node.name)}" if keep and node.kind != "input" else "")
+        return words_ + (f" name={cnn_name(node.name)}" if keep and node.kind != "input"
+                         and words_ else "")  # a split's part has no words, and no name
 
     def branch(i: int) -> tuple[int, list[str]]:
         return (i, []) if i in roots else (origin[i], steps[i])
@@ -119,7 +120,9 @@ def tree_lines(graph: Graph, words: Callable[[Node], list[Word]],
         if node.layer.arity == "many":
             parts = [branch(i) for i in node.inputs]
             starts = {o for o, _ in parts}
-            word, _, rest = text(node).partition(" ")
+            head = 2 if len(set(getattr(node.layer, "sizes", ()))) > 1 else 1
+            said = text(node).split(" ")  # `split 24,40`: its sizes before `{`
+            word, rest = " ".join(said[:head]), " ".join(said[head:])
             if len(starts) == 1:
                 (o,) = starts
                 inner = " | ".join(" -> ".join(st) or "id" for _, st in parts)
@@ -131,7 +134,8 @@ def tree_lines(graph: Graph, words: Callable[[Node], list[Word]],
             steps[node.index] = [f"{word} {{ {inner} }}" + (f" {rest}" if rest else "")]
         else:
             o, st = branch(node.inputs[0])
-            origin[node.index], steps[node.index] = o, [*st, text(node)]
+            here = text(node)  # empty for a split's part, which the split writes
+            origin[node.index], steps[node.index] = o, [*st, here] if here else list(st)
     # Statements, one per root in graph order; references counted to drop unused names.
     refs = [0] * n
     index_of = {t: i for i, t in label.items()}

@@ -94,7 +94,7 @@ def statements(graph: Graph, unit: Unit, words: Words, label: Label,
         ws = words(node)
         if node.layer.arity != "many":
             origin[v], st, reads[v] = branch(node.inputs[0])
-            steps[v] = [*st, Leaf(ws, v)]
+            steps[v] = [*st, Leaf(ws, v)] if ws else list(st)  # a split's part: no words
             continue
         parts = [branch(i) for i in node.inputs]
         if not nested and any(o < 0 for o, _, _ in parts):
@@ -108,10 +108,11 @@ def statements(graph: Graph, unit: Unit, words: Words, label: Label,
             origin[v] = -1
             branches = [[ref(o, label), *st] if o >= 0 else list(st) for o, st, _ in parts]
             read += [o for o, _, _ in parts if o >= 0]
-        op = word_text(ws[0])
+        head = 2 if len(set(getattr(node.layer, "sizes", ()))) > 1 else 1
+        op = " ".join(word_text(w) for w in ws[:head])  # `split 24,40`: sizes before `{`
         if op == "add" and len(branches) == 2 and not branches[0] and branches[1]:
             op, branches = "residual", branches[1:]
-        steps[v], reads[v] = [Merge(op, branches, v, list(ws[1:]))], read
+        steps[v], reads[v] = [Merge(op, branches, v, list(ws[head:]))], read
     return [Stmt(origin[r], steps[r], r, reads[r]) for r in unit.members if r in roots]
 
 

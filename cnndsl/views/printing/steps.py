@@ -96,8 +96,9 @@ class StepWords:
         return self._window("dwconv", node, layer) + [multiplier] + self._tail(layer)
 
     def sepconv(self, node, layer):
+        multiplier = (Hole(const(layer.multiplier), "m", None, 1, "mult="),)
         return (self._window("sepconv", node, layer) + [self._width(layer.filters, node)]
-                + self._tail(layer))
+                + self._tail(layer) + [multiplier])
 
     def deconv(self, node, layer):
         return (self._window("deconv", node, layer) + [self._width(layer.filters, node)]
@@ -164,7 +165,8 @@ class StepWords:
         return [("crop",), (_pads(layer.pads),)]
 
     def upsample(self, node, layer):
-        return [("upsample",), (compact(layer.factors),)]
+        out: list[Word] = [("upsample",), (compact(layer.factors),)]
+        return out + ([("bilinear",)] if layer.bilinear else [])
 
     def reshape(self, node, layer):
         *lead, channels = layer.shape
@@ -172,7 +174,7 @@ class StepWords:
         return [("reshape",), (head, Hole(const(channels), WIDTH, node.in_shapes[0][-1]))]
 
     def flatten(self, node, layer):
-        return [("flatten",)]
+        return [("flatten",), ("chw",)] if layer.chw else [("flatten",)]
 
     def gap(self, node, layer):
         return [("gap",)] + ([("keepdims",)] if layer.keepdims else [])
@@ -198,6 +200,24 @@ class StepWords:
 
     def concat(self, node, layer):
         return [("concat",)]
+
+    # version 3: rearranging
+    def pixel_shuffle(self, node, layer):
+        return [("pixel_shuffle",), (str(layer.factor),)]
+
+    def pixel_unshuffle(self, node, layer):
+        return [("pixel_unshuffle",), (str(layer.factor),)]
+
+    def channel_shuffle(self, node, layer):
+        return [("channel_shuffle",), (str(layer.groups),)]
+
+    def split(self, node, layer):
+        """`split`, and its sizes when the parts are not equal."""
+        sizes = layer.sizes
+        return [("split",)] + ([(",".join(map(str, sizes)),)] if len(set(sizes)) > 1 else [])
+
+    def part(self, node, layer):
+        return []  # written by its `split`: the branch starts from its part
 
     # version 3: normalisation and activations
     def groupnorm(self, node, layer):

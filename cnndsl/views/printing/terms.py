@@ -117,6 +117,7 @@ class Merge:
     branches: list[list[Term]]
     node: int
     suffix: list[Word] = field(default_factory=list)  # `name=...`
+    entry: int | None = None  # the node reading the fork, if no branch's first term does
 
     @property
     def last(self) -> int:
@@ -160,6 +161,8 @@ class Block:
 def first_node(term: Term) -> int:
     """The node whose input is the term's input (a merge's: its fork's reader)."""
     if isinstance(term, Merge):
+        if term.entry is not None:  # a split's first part
+            return term.entry
         for branch in term.branches:
             if branch:
                 return first_node(branch[0])
@@ -251,7 +254,7 @@ def rebuild(term: Term, fill: Callable[[Hole], Hole]) -> Term:
     if isinstance(term, Merge):
         return Merge(term.op, [[rebuild(t, fill) for t in b] for b in term.branches],
                      term.node, [tuple(fill(w) if isinstance(w, Hole) else w for w in word)
-                                 for word in term.suffix])
+                                 for word in term.suffix], term.entry)
     if isinstance(term, Call):
         return Call(term.block, [fill(h) for h in term.args], term.first, term.last)
     return Repeat([rebuild(t, fill) for t in term.body], fill(term.count), term.first,
@@ -277,6 +280,10 @@ def terms_of(graph: Graph, chain: Chain, words, names: bool | Set[int]) -> list[
 
 def _merge(graph: Graph, fork: Fork, words, names: bool | Set[int], suffix: list[Word]) -> Merge:
     node = graph.nodes[fork.node]
+    if node.kind == "split":  # each branch starts from its part, which `split` writes
+        branches = [terms_of(graph, b[1:], words, names) for b in fork.branches]
+        op = " ".join(word_text(w) for w in words(node))
+        return Merge(op, branches, node.index, suffix, fork.branches[0][0].node)
     branches = [terms_of(graph, b, words, names) for b in fork.branches]
     if node.kind == "add" and len(branches) == 2 and not branches[0] and branches[1]:
         return Merge("residual", branches[1:], node.index, suffix)
