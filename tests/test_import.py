@@ -138,6 +138,8 @@ def same_options(original, compiled) -> None:
 def _plain(value):
     if isinstance(value, (list, tuple)):
         return tuple(_plain(v) for v in value)
+    if isinstance(value, dict):  # a layer as an activation (ELU(alpha=0.5)): not its name
+        return {k: _plain(v) for k, v in value.items() if k != "name"}
     return value
 
 
@@ -392,23 +394,26 @@ def test_every_activation_and_kind_is_covered(keras):
     from cnndsl.layers.activations import FLOPS_PER_ELEMENT
 
     seen_kinds, seen_acts = set(), set()
-    for build in [*SMALL.values(), *V2.values()]:
+    for build in [*SMALL.values(), *V2.values(), every_v3norm_layer]:
         model = build(keras)
         for layer in _layers(model):
             config = layer.get_config()
-            seen_acts.add(config.get("activation"))
+            act = config.get("activation")  # a name, or a layer's config (ELU(alpha=...))
+            seen_acts.add(act["class_name"] if isinstance(act, dict) else act)
             seen_kinds.add(type(layer).__name__)
     assert {"silu", "swish"} & seen_acts and "hard_silu" in seen_acts
     assert set(FLOPS_PER_ELEMENT) - {"silu", "relu", "relu6", "leaky_relu", "elu", "softmax",
-                                     "linear", "hard_swish"} <= seen_acts
+                                     "linear", "hard_swish", "clip"} <= seen_acts
+    assert "hard_tanh" in seen_acts  # clip=-1,1
     assert {"ReLU", "LeakyReLU", "ELU", "Softmax", "Flatten", "Dropout"} <= seen_kinds
     assert {"LayerNormalization", "Rescaling", "Normalization", "Cropping1D", "Cropping2D",
             "Cropping3D"} <= seen_kinds
+    assert {"GroupNormalization", "PReLU"} <= seen_kinds
     # Kinds no one Keras layer is (compile builds them from Reshape, Permute, Cropping1D),
     # and version 3's `pad` (ZeroPadding is `zeropad`; its options are read in padding_v3).
     not_layers = {"pixel_shuffle", "pixel_unshuffle", "channel_shuffle", "split", "part", "pad"}
     # when the catalogue grows, add the new kind to a model above
-    assert len([k for k in KINDS if k.kind not in not_layers]) == 26
+    assert len([k for k in KINDS if k.kind not in not_layers]) == 30
 
 
 def test_keep_names_gives_every_layer_its_keras_name(keras, tmp_path):
@@ -480,13 +485,13 @@ def test_a_lambda_layer_is_named_with_its_class(keras, tmp_path):
 
 REFUSED_OPTIONS = [
     # (layers, shape, phrases in the error)
-    (lambda L: [L.ReLU(max_value=3.0, name="r")], (4,), ["layer `r` (ReLU)", "max_value"]),
-    (lambda L: [L.Dense(3, activation="mish", name="d")], (4,),
-     ["layer `d` (Dense)", "`mish`"]),
+    (lambda L: [L.ReLU(threshold=1.0, name="r")], (4,), ["layer `r` (ReLU)", "threshold"]),
+    (lambda L: [L.GroupNormalization(2, center=False, name="g")], (4, 4),
+     ["layer `g` (GroupNormalization)", "only one of center and scale"]),
     (lambda L: [L.UpSampling2D(2, interpolation="bicubic", name="u")], (4, 4, 2),
      ["layer `u` (UpSampling2D)", "interpolation='bicubic'"]),
     (lambda L: [L.Conv2D(2, 3, name="c"), L.PReLU(name="p")], (8, 8, 3),
-     ["layer `p` (PReLU)", "no step"]),
+     ["layer `p` (PReLU)", "a slope per position"]),
 ]
 
 
@@ -665,3 +670,45 @@ def test_version_3_padding_imports_exactly(keras, tmp_path, build):
         assert "deconv 3/2 x4 pad=0:1 -> deconv 3/2 x4 pad=1 ->" in steps, steps
         assert "deconv 3x2/2x3 x2 pad=0 outpad=1x2" in steps, steps
         assert "deconv 1/2 x2 pad=0 outpad=1" in steps, steps
+
+# ---- version 3: normalisation and activations ---------------------------------------------
+
+def every_v3norm_layer(keras):
+    """Every Keras layer and option that version 3's normalisations and activations read:
+    GroupNormalization (groups, -1 and C as instancenorm, epsilon, neither gamma nor
+    beta), PReLU per channel, shared, and on a vector, ELU's alpha (a layer, and fused),
+    ReLU's max_value, and the activations mish, softsign, celu, hard_tanh, log_softmax."""
+    L = keras.layers
+    x = keras.Input((8, 8, 3))
+    y = L.Conv2D(8, 3, padding="same", activation=L.ELU(alpha=0.5))(x)
+    y = L.GroupNormalization(groups=4)(y)
+    y = L.PReLU(shared_axes=[1, 2])(y)
+    y = L.Conv2D(6, 3, activation="mish")(y)
+    y = L.GroupNormalization(groups=-1, epsilon=1e-5)(y)
+    y = L.PReLU(shared_axes=[1, 2, 3])(y)
+    y = L.GroupNormalization(groups=6, center=False, scale=False)(y)
+    for name in ("softsign", "celu", "hard_tanh"):
+        y = L.Activation(name)(y)
+    y = L.ReLU(max_value=4.0)(y)
+    y = L.ELU(alpha=2.0)(y)  # not mean 0, as the normalised values are, before the gap
+    y = L.GlobalAveragePooling2D()(y)
+    y = L.PReLU()(L.Dense(6)(y))
+    y = L.Dense(5, activation="log_softmax")(y)
+    model = keras.Model(x, y, name="every_v3norm_layer")
+    rng = np.random.default_rng(3)
+    for layer in model.layers:  # slopes off Keras's initial 0
+        if type(layer).__name__ == "PReLU":
+            layer.set_weights([rng.normal(0, 0.5, w.shape).astype(np.float32)
+                               for w in layer.get_weights()])
+    return model
+
+
+def test_version_3_normalisations_and_activations_import_exactly(keras, tmp_path):
+    imported = Imported(randomised(every_v3norm_layer(keras)), tmp_path)
+    check_counts_and_outputs(keras, imported)
+    check_every_layer(keras, imported)
+    text = imported.text
+    for step in ("elu=0.5", "groupnorm 4", "prelu", "mish", "instancenorm eps=1e-5",
+                 "prelu shared", "softsign", "celu", "clip=-1,1", "clip=0,4", "elu=2",
+                 "instancenorm affine=false", "log_softmax"):
+        assert step in text, (step, text)

@@ -17,7 +17,7 @@ import pytest
 
 from cnndsl import CnnError, analyse, compile_text
 from cnndsl.layers import KINDS
-from cnndsl.layers.activations import ACTIVATIONS, canonical_activation
+from cnndsl.layers.activations import ACTIVATIONS, VALUE_NEEDED, canonical_activation
 
 
 def row(spec, in_shape, out_shape, params, *, flops, trainable=None, macs=None):
@@ -33,14 +33,24 @@ def row(spec, in_shape, out_shape, params, *, flops, trainable=None, macs=None):
 
 ACTIVATION_WORDS = ["relu", "relu6", "sigmoid", "hard_sigmoid", "tanh", "softmax", "elu",
                     "selu", "gelu", "silu", "swish", "softplus", "leaky_relu", "linear",
-                    "leaky_relu=0.1", "hard_swish", "hard_silu"]
+                    "leaky_relu=0.1", "hard_swish", "hard_silu",
+                    # version 3: normalisation and activations
+                    "elu=0.5", "celu", "celu=0.5", "gelu=tanh", "mish", "softsign",
+                    "log_softmax", "clip=-1,1", "clip=0,6"]
 
 # FLOPs per element of each activation word: the table of docs/report.md.
 COST = {"linear": 0, "relu": 1, "tanh": 1, "relu6": 2, "leaky_relu": 2, "leaky_relu=0.1": 2,
         "sigmoid": 3, "softplus": 3, "elu": 3, "hard_sigmoid": 4, "silu": 4, "swish": 4,
         "softmax": 4, "selu": 5, "gelu": 5,
         # x * hard_sigmoid(x): hard_sigmoid's 4 and a multiply
-        "hard_swish": 5, "hard_silu": 5}
+        "hard_swish": 5, "hard_silu": 5,
+        # version 3. elu=0.5: compare, exp, subtract, and the multiply by alpha;
+        # celu: x if x > 0 else a*(exp(x/a) - 1): compare, divide, exp, subtract, multiply
+        # (alpha 1 or not); gelu=tanh: x*x*x (2), *0.044715, + x, *sqrt(2/pi), tanh, + 1,
+        # x/2, the last multiply; mish: softplus's 3, tanh, multiply; softsign: abs, add,
+        # divide; log_softmax: softmax's 4 with a subtract for the divide; clip: max, min
+        "elu=0.5": 3 + 1, "celu": 5, "celu=0.5": 5, "gelu=tanh": 2 + 1 + 1 + 1 + 1 + 1 + 1 + 1,
+        "mish": 3 + 1 + 1, "softsign": 3, "log_softmax": 4, "clip=-1,1": 2, "clip=0,6": 2}
 
 ROWS = [
     # ---- conv, 2-D ------------------------------------------------------------------
@@ -370,6 +380,43 @@ ROWS = [
         (4, 4, 4), (3*3*1*4 + 4) + 2*4, macs=6*6*4 * 3*3*1,
         flops=2 * 6*6*1 + (2*(6*6*4 * 3*3*1) + 6*6*4*(1 + 5)) + 0
         + (5 * 4*4*4 + 5 * 4*4 + 2 * 4*4*4)),
+    # ==== version 3: normalisation and activations ======================================
+    # ---- groupnorm G: gamma and beta per channel (trainable), none with affine=false.
+    # FLOPs as layernorm's, the statistics per group instead of per position: 5 per value,
+    # 5 per group, then gamma's multiply and beta's add per value --------------------------
+    row("groupnorm 4", (8, 8, 16), (8, 8, 16), 2*16, macs=0,
+        flops=5 * 8*8*16 + 5 * 4 + 2 * 8*8*16),
+    row("groupnorm 2 eps=1e-5 affine=false", (10, 6), (10, 6), 0, flops=5 * 10*6 + 5 * 2),
+    row("groupnorm 3", (12,), (12,), 2*12, macs=0, flops=5 * 12 + 5 * 3 + 2 * 12),
+    row("groupnorm 1", (2, 3, 4, 8), (2, 3, 4, 8), 2*8, macs=0,
+        flops=5 * 2*3*4*8 + 5 * 1 + 2 * 2*3*4*8),
+    row("groupnorm 16 affine=true", (5, 5, 16), (5, 5, 16), 2*16, macs=0,
+        flops=5 * 5*5*16 + 5 * 16 + 2 * 5*5*16),
+    # ---- instancenorm: one group per channel ------------------------------------------
+    row("instancenorm", (8, 8, 3), (8, 8, 3), 2*3, macs=0,
+        flops=5 * 8*8*3 + 5 * 3 + 2 * 8*8*3),
+    row("instancenorm eps=1e-5 affine=false", (20, 4), (20, 4), 0, flops=5 * 20*4 + 5 * 4),
+    row("instancenorm", (2, 4, 4, 2), (2, 4, 4, 2), 2*2, macs=0,
+        flops=5 * 2*4*4*2 + 5 * 2 + 2 * 2*4*4*2),
+    # ---- lrn N: no weights; per value the square, N - 1 adds, the multiply by alpha/N,
+    # the add of k, the power (log, multiply, exp) and the divide: N + 6 -------------------
+    row("lrn 5", (8, 8, 16), (8, 8, 16), 0, flops=(1 + 4 + 1 + 1 + 3 + 1) * 8*8*16),
+    row("lrn 2 alpha=1e-3 beta=0.5 k=2", (10, 3), (10, 3), 0,
+        flops=(1 + 1 + 1 + 1 + 3 + 1) * 10*3),
+    row("lrn 3", (2, 2, 2, 4), (2, 2, 2, 4), 0, flops=(1 + 2 + 1 + 1 + 3 + 1) * 2*2*2*4),
+    # ---- prelu: one slope per channel, or one shared; a compare and a multiply ----------
+    row("prelu", (8, 8, 16), (8, 8, 16), 16, macs=0, flops=2 * 8*8*16),
+    row("prelu shared", (8, 8, 16), (8, 8, 16), 1, macs=0, flops=2 * 8*8*16),
+    row("prelu", (10,), (10,), 10, macs=0, flops=2 * 10),
+    row("prelu", (20, 3), (20, 3), 3, macs=0, flops=2 * 20*3),
+    row("prelu shared", (2, 2, 2, 3), (2, 2, 2, 3), 1, macs=0, flops=2 * 2*2*2*3),
+    # ---- activations with values: elu=1 is plain elu (3), clip in a block --------------
+    row("elu=1", (4, 4, 2), (4, 4, 2), 0, flops=3 * 4*4*2),
+    row("elu=2 -> celu=2", (10,), (10,), 0, flops=(3 + 1) * 10 + 5 * 10),
+    row("conv 3 x4 same clip=0,6 -> prelu -> groupnorm 2", (6, 6, 2), (6, 6, 4),
+        (3*3*2*4 + 4) + 4 + 2*4, macs=6*6*4 * 3*3*2,
+        flops=(2*(6*6*4 * 3*3*2) + 6*6*4*(1 + 2)) + 2 * 6*6*4
+        + (5 * 6*6*4 + 5 * 2 + 2 * 6*6*4)),
     # a small chain as one unit: the seed's layers after the input
     row("conv 3x3/1 x2 -> maxpool 2 -> flatten -> dense 10", (6, 6, 1), (10,),
         (3*3*1*2 + 2) + (2*2*2*10 + 10), macs=4*4*2 * 3*3*1 + 2*2*2 * 10,
@@ -557,7 +604,9 @@ def test_rows_cover_every_kind_and_activation():
     for kind in ("conv", "dense"):
         fused = {n.layer.activation.name for n in nodes if n.kind == kind and n.layer.activation}
         assert functions <= fused, f"activations fused into {kind}"
-    assert set(ACTIVATIONS) <= set(ACTIVATION_WORDS) == set(COST)
+    # `clip` is written with its bounds only (`clip=-1,1`)
+    assert set(ACTIVATIONS) - set(VALUE_NEEDED) <= set(ACTIVATION_WORDS) == set(COST)
+    assert all(any(w.startswith(f"{v}=") for w in ACTIVATION_WORDS) for v in VALUE_NEEDED)
 
 
 # ---- attributes the table cannot see -------------------------------------------------
@@ -1339,3 +1388,81 @@ def test_sepconv_multiplier_shapes_its_two_kernels():
     shapes = {k: v.shape for k, v in node.layer.variables(node.in_shapes).items()}
     assert shapes == {"depthwise_kernel": (3, 3, 6, 2), "pointwise_kernel": (1, 1, 12, 16),
                       "bias": (16,)}
+
+
+# ---- version 3: normalisation and activations ---------------------------------------------
+
+def test_version_3_defaults_are_keras_and_pytorch():
+    # Keras's GroupNormalization epsilon is 1e-3, as every cnndsl eps; LRN's defaults are
+    # PyTorch's LocalResponseNorm's (alpha 1e-4, beta 0.75, k 1)
+    gn = last("input 4x4x8 -> groupnorm 2").layer
+    assert (gn.groups, gn.eps, gn.affine) == (2, 0.001, True)
+    inorm = last("input 4x4x8 -> instancenorm").layer
+    assert (inorm.eps, inorm.affine) == (0.001, True)
+    lrn = last("input 4x4x8 -> lrn 5").layer
+    assert (lrn.size, lrn.alpha, lrn.beta, lrn.k) == (5, 1e-4, 0.75, 1.0)
+    assert last("input 4x4x8 -> prelu").layer.shared is False
+    assert last("input 4x4x8 -> prelu shared").layer.shared is True
+
+
+def test_version_3_activations_keep_their_values():
+    def fn(text):
+        return last(f"input 4x4x2 -> {text}").layer.function
+
+    assert (fn("elu=0.5").name, fn("elu=0.5").alpha) == ("elu", 0.5)
+    assert fn("elu=1") == fn("elu")  # alpha 1 is elu's default: the same activation
+    assert (fn("celu=2").name, fn("celu=2").alpha_or_one) == ("celu", 2.0)
+    assert fn("gelu=tanh").approximate and not fn("gelu").approximate
+    assert fn("clip=-1,1").bounds == (-1.0, 1.0)
+    assert fn("clip={-1/2},{3*2}").bounds == (-0.5, 6.0)
+    fused = last("input 4x4x2 -> conv 1 x2 clip=0,6").layer.activation
+    assert (fused.name, fused.bounds) == ("clip", (0.0, 6.0))
+
+
+def test_version_3_steps_describe_themselves_as_written():
+    texts = {"groupnorm 4": "groupnorm 4 eps=0.001",
+             "groupnorm 2 eps=1e-5 affine=false": "groupnorm 2 eps=1e-05 affine=false",
+             "instancenorm affine=false": "instancenorm eps=0.001 affine=false",
+             "lrn 5": "lrn 5 alpha=0.0001 beta=0.75 k=1",
+             "lrn 4 alpha=0.001 beta=0.5 k=2": "lrn 4 alpha=0.001 beta=0.5 k=2",
+             "prelu": "prelu", "prelu shared": "prelu shared",
+             "elu=0.5": "elu=0.5", "elu=1": "elu", "celu": "celu", "celu=0.25": "celu=0.25",
+             "gelu=tanh": "gelu=tanh", "mish": "mish", "softsign": "softsign",
+             "log_softmax": "log_softmax", "clip=-1,1": "clip=-1,1",
+             "clip=0,{1/3}": "clip=0,0.3333333333333333"}
+    for text, described in texts.items():
+        assert last(f"input 4x4x8 -> {text}").layer.describe() == described, text
+
+
+def test_version_3_kinds_are_named_after_their_word():
+    # as `leaky_relu=0.1` is `leaky_relu_1`: an activation with a value is named after it
+    got = names("input 8x8x4 -> groupnorm 2 -> instancenorm -> lrn 3 -> prelu -> prelu shared "
+                "-> elu=0.5 -> celu -> gelu=tanh -> mish -> softsign -> clip=-1,1 "
+                "-> log_softmax -> elu")
+    assert got == ["input", "groupnorm_1", "instancenorm_1", "lrn_1", "prelu_1", "prelu_2",
+                   "elu_1", "celu_1", "gelu_1", "mish_1", "softsign_1", "clip_1",
+                   "log_softmax_1", "elu_2"]
+
+
+def test_version_3_variables_are_keras_names_and_layouts():
+    graph = compile_text("input 4x4x3 -> groupnorm 3 -> instancenorm affine=false -> prelu "
+                         "-> prelu shared -> lrn 3")
+    variables = {n.name: n.layer.variables(n.in_shapes) for n in graph.nodes[1:]}
+    assert list(variables["groupnorm_1"]) == ["gamma", "beta"]
+    assert variables["groupnorm_1"]["gamma"].shape == (3,)
+    assert variables["instancenorm_1"] == {} and variables["lrn_1"] == {}
+    # Keras's PReLU: the input's shape with its shared axes 1; alpha starts at 0
+    assert variables["prelu_1"]["alpha"].shape == (1, 1, 3)
+    assert variables["prelu_2"]["alpha"].shape == (1, 1, 1)
+    assert variables["prelu_1"]["alpha"].init == "zeros"
+    vector = compile_text("input 5 -> prelu -> prelu shared")
+    assert [n.layer.variables(n.in_shapes)["alpha"].shape for n in vector.nodes[1:]] == \
+        [(5,), (1,)]
+
+
+def test_group_and_instance_norm_see_the_whole_input_lrn_and_prelu_one_position():
+    # their mean and variance are taken over every position of the example
+    rf = fields("input 8x8x4 -> conv 3 x4 -> lrn 3 -> prelu -> groupnorm 2 -> conv 1 x4")
+    assert [f.size for f in rf[:4]] == [(1, 1), (3, 3), (3, 3), (3, 3)]
+    assert rf[4].whole and rf[5].whole
+    assert fields("input 8x8x4 -> instancenorm")[-1].whole

@@ -6,6 +6,8 @@ keras/src/backend/tensorflow/nn.py): hard_sigmoid = relu6(x + 3) / 6, hard_swish
 x * hard_sigmoid(x) (Keras's hard_silu), gelu exact
 (approximate=False), selu's constants, leaky_relu's slope 0.2, softmax over the last
 axis. Stable forms are used only where the plain one would overflow in Python.
+Version 3's: celu, mish, softsign, clip (checked at -1, 1, hardtanh), log_softmax over
+the last axis, and with values elu=A, celu=A, gelu=tanh.
 """
 
 from __future__ import annotations
@@ -55,23 +57,30 @@ SCALAR_REFERENCES = {
     "softplus": lambda x: math.log1p(math.exp(-abs(x))) + max(x, 0.0),
     "leaky_relu": lambda x: x if x >= 0 else 0.2 * x,
     "linear": lambda x: x,
+    # version 3: normalisation and activations
+    "celu": lambda x: x if x > 0 else math.expm1(x),  # alpha 1; other alphas below
+    "mish": lambda x: x * math.tanh(math.log1p(math.exp(-abs(x))) + max(x, 0.0)),
+    "softsign": lambda x: x / (1.0 + abs(x)),
+    "clip": lambda x: min(max(x, -1.0), 1.0),  # as `act("clip")`: clip=-1,1
 }
 ELEMENTWISE = sorted(SCALAR_REFERENCES)
 ALL = sorted(FLOPS_PER_ELEMENT)
-assert set(ALL) == set(ELEMENTWISE) | {"softmax"}
+ROWWISE = ("softmax", "log_softmax")
+assert set(ALL) == set(ELEMENTWISE) | set(ROWWISE)
 
 
 def reference(name: str, x: np.ndarray, alpha: float = 0.2) -> np.ndarray:
     """The activation of x (any float dtype) in float64, by the scalar references."""
     x = np.asarray(x, dtype=np.float64)
-    if name == "softmax":
+    if name in ROWWISE:
         out = np.empty_like(x)
         for index in np.ndindex(x.shape[:-1]):
             row = [float(v) for v in x[index]]
             top = max(row)
             e = [math.exp(v - top) for v in row]
             total = math.fsum(e)
-            out[index] = [v / total for v in e]
+            out[index] = ([v / total for v in e] if name == "softmax"
+                          else [v - top - math.log(total) for v in row])
         return out
     if name == "leaky_relu":
         f = lambda v: v if v >= 0 else alpha * v  # noqa: E731
@@ -82,6 +91,8 @@ def reference(name: str, x: np.ndarray, alpha: float = 0.2) -> np.ndarray:
 
 
 def act(name: str, alpha: float | None = None) -> Activation:
+    if name == "clip":
+        return Activation("clip", bounds=(-1.0, 1.0))
     return Activation(name, 0.2 if name == "leaky_relu" and alpha is None else alpha)
 
 
@@ -98,7 +109,7 @@ def check(name: str, x: np.ndarray, alpha: float = 0.2) -> float:
     assert y.dtype == x.dtype and y.shape == x.shape
     want = reference(name, x, alpha)
     rtol, atol = TOLERANCE[x.dtype]
-    if name == "softmax" and x.dtype == np.float32:
+    if name in ROWWISE and x.dtype == np.float32:
         # x - max rounds in float32 to within |x - max| * 2^-24: a relative error of the
         # small probabilities p, at most p*ln(1/p) * 2^-24 < 2.2e-8 absolute (Keras alike).
         atol = 3e-8
@@ -265,7 +276,7 @@ def _arrays(dtype):
        data=st.data())
 def test_random_arrays_against_math(name, dtype, data):
     x = data.draw(_arrays(dtype))
-    if name == "softmax":  # rows with +-inf are NaN by construction; keep them finite
+    if name in ROWWISE:  # rows with +-inf are NaN by construction; keep them finite
         x[~np.isfinite(x)] = 0
     with np.errstate(invalid="ignore", over="ignore"):  # silu/gelu at -inf: x * 0
         check(name, x)
@@ -335,7 +346,9 @@ def test_no_floating_point_warnings_for_large_inputs(name, dtype):
     x = np.array(big + [-v for v in big] + [0.0, -0.0, 1e-30, -1e-30, 1e-45, -1e-45],
                  dtype=dtype)
     x = np.stack([x, x[::-1]])
-    if name == "selu":  # scale * x overflows, rightly, for x near the largest float
+    # selu's scale * x, and log_softmax's x - max between -3e38 and 3e38 in float32,
+    # overflow, rightly, near the largest float
+    if name in ("selu", "log_softmax"):
         x = np.clip(x, -1e30, 1e30)
     with np.errstate(all="raise"):
         y = acts.apply(act(name), x.copy())
@@ -346,7 +359,7 @@ def test_no_floating_point_warnings_for_large_inputs(name, dtype):
 
 def test_unknown_activation():
     with pytest.raises(ValueError, match="unknown activation"):
-        acts.apply(Activation("mish"), np.zeros(3))
+        acts.apply(Activation("swoosh"), np.zeros(3))
 
 
 # --- Keras -----------------------------------------------------------------------------
@@ -359,7 +372,8 @@ def test_against_keras():
                         [-1e4, -100, -50, -20, -3, -0.0, 0.0, 3, 20, 50, 100, 1e4]])
     x = x.astype(np.float32).reshape(-1, 12)   # last axis of 12 for softmax
     for name in ALL:
-        keras_fn = getattr(keras.activations, name)
+        # clip=-1,1 is Keras's hard_tanh
+        keras_fn = getattr(keras.activations, "hard_tanh" if name == "clip" else name)
         want = np.asarray(keras_fn(x), dtype=np.float32)
         got = acts.apply(act(name), x.copy())
         np.testing.assert_allclose(got, want, rtol=1e-6, atol=1e-6, err_msg=name)
@@ -367,3 +381,67 @@ def test_against_keras():
         want = np.asarray(keras.activations.leaky_relu(x, negative_slope=alpha))
         got = acts.apply(Activation("leaky_relu", alpha), x.copy())
         np.testing.assert_allclose(got, want, rtol=1e-6, atol=1e-6)
+    for alpha in (0.5, 2.0):
+        for name in ("elu", "celu"):
+            want = np.asarray(getattr(keras.activations, name)(x, alpha=alpha))
+            got = acts.apply(Activation(name, alpha), x.copy())
+            np.testing.assert_allclose(got, want, rtol=1e-6, atol=1e-6, err_msg=name)
+    want = np.asarray(keras.activations.gelu(x, approximate=True))
+    got = acts.apply(Activation("gelu", approximate=True), x.copy())
+    np.testing.assert_allclose(got, want, rtol=1e-6, atol=1e-6)
+
+
+# --- version 3: activations with values --------------------------------------------------
+
+def _gelu_tanh(x: float) -> float:
+    # x/2 * (1 + tanh(u)) = x / (1 + exp(-2u)), u = sqrt(2/pi) (x + 0.044715 x^3); x held
+    # within 1e3 for the cube (the gate is 0 or 1 long before)
+    t = min(max(x, -1e3), 1e3)
+    u = math.sqrt(2.0 / math.pi) * (t + 0.044715 * t ** 3)
+    return 0.0 * x if -2 * u > 700 else x / (1.0 + math.exp(-2 * u))
+
+
+VALUED = [
+    (Activation("elu", 0.5), lambda x: x if x > 0 else 0.5 * math.expm1(x)),
+    (Activation("elu", 2.5), lambda x: x if x > 0 else 2.5 * math.expm1(x)),
+    (Activation("celu", 0.5), lambda x: max(x, 0.0) + 0.5 * math.expm1(min(x, 0.0) / 0.5)),
+    (Activation("celu", 3.0), lambda x: max(x, 0.0) + 3.0 * math.expm1(min(x, 0.0) / 3.0)),
+    (Activation("gelu", approximate=True), _gelu_tanh),
+    (Activation("clip", bounds=(0.0, 6.0)), lambda x: min(max(x, 0.0), 6.0)),
+    (Activation("clip", bounds=(-0.5, 2.0)), lambda x: min(max(x, -0.5), 2.0)),
+]
+
+
+@pytest.mark.parametrize("function, scalar", VALUED, ids=[str(f) for f, _ in VALUED])
+@pytest.mark.parametrize("dtype", [np.float64, np.float32])
+def test_activations_with_values_against_math(function, scalar, dtype):
+    x = GRID.astype(dtype)
+    with np.errstate(invalid="ignore"):  # gelu at -inf: -inf * 0 = NaN, as Keras
+        y = acts.apply(function, x.copy())
+    want = np.array([NAN if math.isnan(v) else scalar(v) for v in x.astype(np.float64)])
+    np.testing.assert_array_equal(np.isnan(y), np.isnan(want))
+    np.testing.assert_allclose(y.astype(np.float64), want, *TOLERANCE[np.dtype(dtype)],
+                               equal_nan=True, err_msg=str(function))
+
+
+def test_version_3_activations_by_hand():
+    def f(function, values):
+        return acts.apply(function, np.array(values, np.float64)).tolist()
+
+    # elu=0.5 at -1: 0.5 (e^-1 - 1); celu=2 at -1: 2 (e^-0.5 - 1)
+    assert f(Activation("elu", 0.5), [-1.0, 2.0]) == pytest.approx([-0.3160602794, 2.0])
+    assert f(Activation("celu", 2.0), [-1.0, 2.0]) == pytest.approx([-0.7869386806, 2.0])
+    # gelu=tanh at 1: (1 + tanh(sqrt(2/pi) * 1.044715)) / 2
+    assert f(Activation("gelu", approximate=True), [1.0]) == pytest.approx([0.8411919906])
+    # mish at 1: tanh(ln(1 + e)); softsign at 3 and -1: 3/4, -1/2
+    assert f(Activation("mish"), [1.0]) == pytest.approx([0.8650983882673103])
+    assert f(Activation("softsign"), [3.0, -1.0]) == [0.75, -0.5]
+    # log_softmax of (0, ln 3): ln(1/4), ln(3/4)
+    assert f(Activation("log_softmax"), [0.0, math.log(3.0)]) == \
+        pytest.approx([math.log(0.25), math.log(0.75)])
+    assert f(Activation("clip", bounds=(-1.0, 1.0)), [-3.0, 0.25, 7.0]) == [-1.0, 0.25, 1.0]
+
+
+def test_clip_without_bounds_is_refused():
+    with pytest.raises(ValueError, match="bounds"):
+        acts.apply(Activation("clip"), np.zeros(3))

@@ -127,6 +127,12 @@ DEFAULTS = [  # (output, labels) -> (loss, from logits, metric)
     ("dense 10", np.arange(30) % 10, ("sparse_categorical_crossentropy", True, "accuracy")),
     ("dense 1 sigmoid", np.arange(30) % 2, ("binary_crossentropy", False, "accuracy")),
     ("dense 3", np.zeros((30, 3)), ("mean_squared_error", False, "mean_absolute_error")),
+    # version 3: log-probabilities are logits (their softmax is the probabilities), not
+    # values to regress
+    ("dense 10 log_softmax", np.arange(30) % 10,
+     ("sparse_categorical_crossentropy", True, "accuracy")),
+    ("dense 10 -> log_softmax", np.eye(10)[np.arange(30) % 10],
+     ("categorical_crossentropy", True, "accuracy")),
 ]
 
 

@@ -326,3 +326,16 @@ def test_several_yes_no_outputs_are_evaluated_without_a_confusion_matrix(work,
     report = json.loads(out)
     assert report["examples"] == 40 and report["confusion_matrix"] is None
     assert set(report["metrics"]) == {"loss", "accuracy"}
+
+
+def test_a_folder_trains_a_log_softmax_classifier_on_its_logits(work):
+    """Version 3: log-probabilities are logits (their softmax is the probabilities); the
+    folder was refused before, as if the network did not end in a classifier."""
+    from cnndsl.training.folders import image_task
+
+    for name in ("cats", "dogs"):
+        (work / "two" / name).mkdir(parents=True)
+        (work / "two" / name / "a.png").write_bytes(png(X[0]))
+    graph = compile_text("input 8x8x1 -> flatten -> dense 2 log_softmax")
+    task = image_task(graph, work / "two")
+    assert (task.loss, task.from_logits) == ("sparse_categorical_crossentropy", True)

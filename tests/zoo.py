@@ -101,13 +101,15 @@ def lively(weights: dict[str, np.ndarray], rng: np.random.Generator,
 def moved(name: str, shape: tuple[int, ...], rng: np.random.Generator,
           gamma: Spread = (0.8, 1.2), variance: Spread = (0.8, 1.5)) -> np.ndarray | None:
     """A new float32 value for a variable that starts at a constant, drawn from `rng`
-    (biases, beta and moving means about 0; gamma and moving variances uniform in their
-    spread), or None for one that does not (a kernel). Zeros and ones would hide a
+    (biases, beta, moving means and PReLU's slopes about 0; gamma and moving variances
+    uniform in their spread), or None for one that does not (a kernel). Zeros and ones would hide a
     variable put in the wrong place, and in a deep network make the activations fade
     (EfficientNet-B0's last layer is 1e-19 at Keras's initial values), which a constant
     output would hide too. Shared by tests and benchmarks/bench_numpy.py."""
     if name in ("bias", "beta", "moving_mean"):
         value = rng.normal(0, 0.1, shape)
+    elif name == "alpha":  # PReLU's slopes, 0 at first: negative ones too
+        value = rng.normal(0, 0.5, shape)
     elif name == "gamma":
         value = rng.uniform(*gamma, shape)
     elif name == "moving_variance":
@@ -115,6 +117,14 @@ def moved(name: str, shape: tuple[int, ...], rng: np.random.Generator,
     else:
         return None
     return value.astype(np.float32)
+
+
+def lively_weights(graph, seed: int = 0) -> dict[str, np.ndarray]:
+    """cnndsl's initial weights for `graph`, every variable that starts at a constant
+    (biases, betas, PReLU slopes, gammas, statistics) moved off it (`lively`)."""
+    from cnndsl.backends.weights import init_weights
+
+    return lively(init_weights(graph, seed), np.random.default_rng(seed), gamma=(0.5, 1.5))
 
 
 def relative_error(ours: np.ndarray, theirs: np.ndarray) -> float:

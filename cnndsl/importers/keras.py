@@ -29,7 +29,7 @@ from ..layers import Layer, LayerError
 from ..layers.core import Input
 from ..layers.shapes import Shape, format_shape
 from ..support.escaping import cnn_name
-from . import keras_apps, keras_layers
+from . import keras_apps, keras_layers, keras_norm
 from .keras_apps import APPLICATIONS
 from .keras_apps import LAYERS as APPLICATION_LAYERS
 from .keras_layers import LAYERS, MODELS, NOT_YET, NOT_YET_HINT, Refused, Seen
@@ -251,7 +251,7 @@ def read_layer(op: Any, in_shapes: tuple[Shape, ...], out_shape: Shape) -> Layer
 def _reader(module: str, cls: str) -> Callable[[Seen], Layer] | None:
     """Keras's own layers, and those keras.applications defines (ConvNeXt's LayerScale)."""
     if module.startswith("keras.src.layers"):
-        return LAYERS.get(cls)
+        return LAYERS.get(cls) or keras_norm.LAYERS.get(cls)
     if module.startswith(APPLICATIONS):
         return APPLICATION_LAYERS.get(cls)
     return None
@@ -363,7 +363,7 @@ def _scanned_readable(module: str, cls: str) -> bool:
     the walk: whether one is read depends on its constants and its neighbours, and the
     walk's refusal writes the operation out (`conv_1 - conv_2`)."""
     if module == "keras.layers":
-        return cls in LAYERS
+        return cls in LAYERS or cls in keras_norm.LAYERS
     if module.startswith(OPERATIONS):
         return True
     return module.startswith(APPLICATIONS) and (cls in APPLICATION_LAYERS

@@ -16,7 +16,7 @@ from typing import Any
 import numpy as np
 
 from ..layers import Layer
-from ..layers.activations import ACTIVATIONS, Activation, canonical_activation
+from ..layers.activations import ACTIVATIONS, VALUE_NEEDED, Activation, canonical_activation
 from ..layers.conv import Conv, Deconv, DWConv, SepConv
 from ..layers.core import ActivationStep, Crop, Dense, Dropout, Flatten, Reshape, Upsample, ZeroPad
 from ..layers.merge import Add, Avg, Concat, Max, Mul
@@ -89,6 +89,16 @@ def activation(seen: Seen, value: Any = None, fused: bool = True) -> Activation 
     name = seen.get("activation") if value is None else value
     if name is None or (fused and name == "linear"):
         return None
+    if isinstance(name, dict) and name.get("class_name") in ACTIVATION_LAYERS:
+        # a layer as a fused activation (`activation=ELU(alpha=0.5)`): read as the layer
+        inner = Seen(name["class_name"], name.get("config") or {}, seen.in_shapes,
+                     seen.out_shape)
+        return LAYERS[inner.cls](inner).function  # type: ignore[attr-defined]
+    if name == "hard_tanh":  # version 3
+        return Activation("clip", bounds=(-1.0, 1.0))
+    if name in VALUE_NEEDED:
+        raise Refused(f"activation `{name}` is not one of Keras's", "a clip is written "
+                      "as Keras's ReLU(max_value=...) or hard_tanh")
     if not isinstance(name, str):
         raise Refused("a custom activation function has no cnndsl equivalent",
                       f"use one of: {', '.join(ACTIVATIONS)}")
@@ -303,9 +313,11 @@ def relu_layer(seen: Seen) -> Layer:
         raise Refused("ReLU with a threshold or a negative slope has no cnndsl equivalent",
                       "use LeakyReLU, or a plain ReLU")
     top = seen.get("max_value")
-    if top is not None and float(top) != 6.0:
-        raise Refused(f"ReLU(max_value={top}) has no cnndsl equivalent",
-                      "cnndsl has relu (no cap) and relu6 (max_value=6)")
+    if top is not None and float(top) <= 0.0:
+        raise Refused(f"ReLU(max_value={top}) is constant 0 or less", "give a max_value "
+                      "above 0, or leave the layer out")
+    if top is not None and float(top) != 6.0:  # version 3: min(max(x, 0), top)
+        return ActivationStep(Activation("clip", bounds=(0.0, float(top))))
     return ActivationStep(canonical_activation("relu" if top is None else "relu6"))
 
 
@@ -315,8 +327,8 @@ def leaky_relu_layer(seen: Seen) -> Layer:
 
 
 def elu_layer(seen: Seen) -> Layer:
-    seen.require("alpha", (1.0, 1), "cnndsl's elu has alpha 1")
-    return ActivationStep(canonical_activation("elu"))
+    alpha = float(seen.get("alpha", 1.0))
+    return ActivationStep(Activation("elu", None if alpha == 1.0 else alpha))  # `elu=A`
 
 
 def softmax_layer(seen: Seen) -> Layer:
@@ -365,6 +377,9 @@ LAYERS: dict[str, Callable[[Seen], Layer]] = {
     "Add": merge(Add), "Multiply": merge(Mul), "Average": merge(Avg),
     "Maximum": merge(Max), "Concatenate": concat,
 }
+
+# Keras layers that may stand as a fused activation (`Conv2D(activation=ELU(0.5))`).
+ACTIVATION_LAYERS = ("ReLU", "LeakyReLU", "ELU")
 
 # Classes whose weights the catalogue declares in another shape: the same numbers, in the
 # same order, with axes of size 1 added (a Dense's kernel as a 1x1 convolution's).

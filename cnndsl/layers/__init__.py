@@ -15,8 +15,10 @@ from .conv import Conv, Deconv, DWConv, SepConv
 from .core import ActivationStep, Crop, Dense, Dropout, Flatten, Input, Reshape, Upsample, ZeroPad
 from .merge import Add, Avg, Concat, Max, Merge, Mul, Split
 from .norm import BatchNorm, LayerNorm, Normalize, Rescale
+from .norm_groups import LRN, GroupNorm, InstanceNorm
 from .padding import Pad
 from .pooling import GAP, GMP, AvgPool, MaxPool
+from .prelu import PReLU
 from .rearrange import ChannelShuffle, Part, PixelShuffle, PixelUnshuffle
 
 KINDS: tuple[type[Layer], ...] = (
@@ -29,6 +31,8 @@ KINDS: tuple[type[Layer], ...] = (
     PixelShuffle, PixelUnshuffle, ChannelShuffle, Split, Part,
     # version 3: padding
     Pad,
+    # version 3: normalisation and activations
+    GroupNorm, InstanceNorm, LRN, PReLU,
 )
 
 BY_KIND: dict[str, type[Layer]] = {k.kind: k for k in KINDS}

@@ -15,10 +15,11 @@ from ..errors import CnnError, Span, did_you_mean
 from ..support.limits import MAX_WHOLE
 from ..syntax import ast
 from ..syntax.expr import number
-from .activations import ACTIVATIONS, Activation, canonical_activation
+from .activations import ACTIVATIONS, Activation
 from .keras_spellings import KerasSpellings
 from .shapes import format_shape
-from .values import Env, atom_value, masked_braces, show, split_top, to_float, whole
+from .valued import written_activation
+from .values import Env, atom_value, masked_braces, split_top, to_float, whole
 
 PADDINGS = ("same", "valid")
 BOOLEANS = {"true": True, "false": False}
@@ -203,23 +204,14 @@ class ArgReader(KerasSpellings):
         return arg.name if isinstance(arg, ast.Word) else "valid"
 
     def activation(self) -> Activation | None:
-        """A fused activation word (`relu`) or `leaky_relu=0.1`."""
+        """A fused activation word (`relu`) or one with a value (`leaky_relu=0.1`)."""
         arg = self._take(lambda a: (isinstance(a, ast.Word) and a.name in ACTIVATIONS) or (
             isinstance(a, ast.Option) and a.key in ACTIVATIONS))
         self.asked["activation"] = (0, False, arg)
         if arg is None:
             return None
-        if isinstance(arg, ast.Word):
-            return canonical_activation(arg.name)
-        assert isinstance(arg, ast.Option)
-        if canonical_activation(arg.key).name != "leaky_relu":
-            raise CnnError(f"`{arg.key}` takes no value", arg.span,
-                           f"write `{arg.key}` alone; only `leaky_relu=SLOPE` has a value")
-        slope = self._value(arg.value)
-        if slope < 0:
-            raise CnnError(f"the negative slope of leaky_relu must be >= 0, got {show(slope)}",
-                           arg.value.span, "Keras refuses negative slopes; 0.2 is the default")
-        return Activation("leaky_relu", to_float(slope, "the slope", arg.value.span))
+        assert isinstance(arg, (ast.Word, ast.Option))
+        return written_activation(arg, self._value)
 
     def flag(self, word: str) -> bool:
         """Whether the bare word `word` (`keepdims`) is written."""
@@ -332,7 +324,12 @@ class ArgReader(KerasSpellings):
                                 f"write it as a step of its own: `-> {arg.name}`")
             if arg.name in PADDINGS:
                 return CnnError(f"`{self.step}` takes no padding", arg.span, "remove it")
-            if self.lookup(arg.name) is not None:
+            kind = self.lookup(arg.name)
+            if getattr(kind, "looks_fusable", False):  # `conv 3 x16 prelu`
+                return CnnError(f"`{arg.name}` has weights, so it is a step of its own, "
+                                f"not an activation fused into `{self.step}`", arg.span,
+                                f"write `{self._rewritten(arg, '-> ' + arg.name)}`")
+            if kind is not None:
                 return CnnError(f"`{arg.name}` is a layer, not an argument of `{self.step}`: "
                                 f"a `->` is probably missing before it", arg.span,
                                 f"`->` missing: write `{self._rewritten(arg, '-> ' + arg.name)}`"

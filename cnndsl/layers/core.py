@@ -9,7 +9,7 @@ from math import prod
 from typing import ClassVar
 
 from ..support.limits import MAX_RANK
-from .activations import ACTIVATIONS, Activation, canonical_activation
+from .activations import ACTIVATIONS, Activation
 from .base import (
     GLOBAL,
     Layer,
@@ -20,6 +20,7 @@ from .base import (
     rank_word,
 )
 from .shapes import Shape, format_shape
+from .valued import bare_activation
 
 SPATIAL = (2, 3, 4)
 
@@ -301,7 +302,7 @@ class ActivationStep(Layer):
     @classmethod
     def read(cls, a, inputs):
         fused = a.activation()  # `leaky_relu=0.1` carries its value as an option
-        return cls(fused if fused else canonical_activation(a.step))
+        return cls(fused if fused else bare_activation(a.step, a.span))
 
     @property
     def stem(self):

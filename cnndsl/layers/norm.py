@@ -11,6 +11,7 @@ from math import prod
 from .arguments import ArgReader
 from .base import Layer, LayerError, Variable
 from .shapes import Shape
+from .values import exact
 
 
 def read_eps(a: ArgReader) -> float:
@@ -31,12 +32,6 @@ def affine(shape: Shape, scale: bool, center: bool) -> dict[str, Variable]:
     if center:
         out["beta"] = Variable(shape, "zeros")
     return out
-
-
-def exact(value: float) -> str:
-    """`0.5`, `1e-05`, and `0.00392156862745098` (not `0.00392157`) for 1/255."""
-    short = f"{value:g}"
-    return short if float(short) == value else repr(value)
 
 
 def affine_text(scale: bool, center: bool) -> str:

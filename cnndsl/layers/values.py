@@ -88,3 +88,9 @@ def to_float(value: int | Fraction, what: str, span: Span) -> float:
         raise CnnError(f"{what} is too large for floating point", span,
                        "floating-point values stay below about 1.8e308")
     return result
+
+
+def exact(value: float) -> str:
+    """`0.5`, `1e-05`, and `0.00392156862745098` (not `0.00392157`) for 1/255."""
+    short = f"{value:g}"
+    return short if float(short) == value else repr(value)

@@ -73,8 +73,9 @@ def task_for(graph: Graph, data: Arrays) -> Task:
     activation = output_activation(graph)
     units = out[0] if len(out) == 1 else 0
     integral = y.dtype.kind in "biu"
-    if activation == "softmax" or (activation == "linear" and units > 1 and integral
-                                   and y.ndim == 1):
+    # log_softmax's log-probabilities are logits whose softmax is the probabilities
+    if activation in ("softmax", "log_softmax") or (activation == "linear" and units > 1
+                                                    and integral and y.ndim == 1):
         return _classes(data, units, from_logits=activation != "softmax")
     if activation == "sigmoid" and units:
         _check_labels_shape(data, out)

@@ -88,7 +88,7 @@ def image_task(graph: Graph, directory: Path, val_split: float | None = None) ->
                         f"each class: {LAYOUT}")
     units = graph.output.shape[0] if len(graph.output.shape) == 1 else 0
     activation = output_activation(graph)
-    if activation not in ("softmax", "linear") or len(names) != units:
+    if activation not in ("softmax", "log_softmax", "linear") or len(names) != units:
         shown_names = ", ".join(shown(n) for n in names[:5]) + (", ..." if len(names) > 5
                                                                  else "")
         raise FileError(directory, f"the directory has {len(names)} classes ({shown_names}) "

@@ -28,7 +28,10 @@ import numpy as np
 from ...errors import CnnError
 from ...graph.ir import Graph, Node
 from ...layers.activations import LEAKY_RELU_DEFAULT_SLOPE, Activation
-from . import padding  # version 3: padding
+from . import (
+    norm_specs,
+    padding,  # version 3: padding
+)
 from .rearrange import RearrangeSpecs
 from .specs import KERAS_CLASSES, LayerSpec, chain_of
 
@@ -79,7 +82,10 @@ class KerasSpecs(RearrangeSpecs):
         if method is None:
             raise CnnError(f"the Keras backend cannot build `{node.kind}`", node.span,
                            "`cnndsl run` runs it with NumPy, which can")
-        spec = method(node, node.layer)
+        try:
+            spec = method(node, node.layer)
+        except norm_specs.Unbuildable as e:  # an activation refused, located at its step
+            raise CnnError(e.message, node.span, e.hint) from None
         if getattr(node.layer, "pads", None) and node.kind in WINDOWED:  # version 3: padding
             spec = padding.windowed(node, spec)
         return spec
@@ -194,6 +200,11 @@ class KerasSpecs(RearrangeSpecs):
 
     def activation(self, node, layer):
         fn = layer.function
+        v3 = norm_specs.activation(fn)
+        if isinstance(v3, LayerSpec):  # `elu=0.5` as ELU(alpha=0.5), ...
+            return LayerSpec(v3.cls, v3.args, {**v3.kwargs, "name": node.name})
+        if v3 is not None:
+            return LayerSpec("Activation", (v3,), dict(name=node.name))
         if fn.name == "leaky_relu" and fn.alpha != LEAKY_RELU_DEFAULT_SLOPE:
             return LayerSpec("LeakyReLU", (), dict(negative_slope=fn.alpha, name=node.name))
         return LayerSpec("Activation", (_keras_name(fn),), dict(name=node.name))
@@ -212,6 +223,12 @@ class KerasSpecs(RearrangeSpecs):
 
     def concat(self, node, layer):
         return LayerSpec("Concatenate", (), dict(axis=-1, name=node.name))
+
+    # version 3: normalisation and activations
+    groupnorm = norm_specs.groupnorm
+    instancenorm = norm_specs.instancenorm
+    lrn = norm_specs.lrn
+    prelu = norm_specs.prelu
 
     # version 3: padding
     def pad(self, node, layer):
@@ -238,6 +255,9 @@ def _activation(activation: Activation | None) -> str | LayerSpec | None:
     name only, so `leaky_relu` with another slope would need a class of cnndsl's)."""
     if activation is None:
         return None
+    v3 = norm_specs.activation(activation)  # version 3's: by name, a layer, or refused
+    if v3 is not None:
+        return v3
     if activation.name == "leaky_relu" and activation.alpha != LEAKY_RELU_DEFAULT_SLOPE:
         return LayerSpec("LeakyReLU", (), dict(negative_slope=float(activation.alpha or 0.0)))
     return _keras_name(activation)

@@ -86,7 +86,7 @@ def plan(graph: Graph) -> Plan:
 
 # Activations that are non-decreasing and computed exactly (piecewise linear), so
 # max(f(x + b)) == f(max(x) + b) bit for bit, float rounding being monotonic too.
-MAX_COMMUTING = ("relu", "relu6", "linear")
+MAX_COMMUTING = ("relu", "relu6", "linear", "clip")
 
 
 def commutes_with_max(activation: Activation | None) -> bool:

@@ -19,7 +19,7 @@ from ...errors import CnnError
 from ...graph.ir import Graph, Node
 from ...layers.activations import Activation
 from ..weights import check_weights
-from . import activations, convolution, fusion, pooling
+from . import activations, convolution, fusion, norm_groups, pooling
 from .memory import BufferPool
 from .rearrange import RearrangeSteps
 from .targets import PoolAfter
@@ -406,6 +406,28 @@ class Interpreter(RearrangeSteps):
             return self.zeropad(node, xs, owned, w)
         pads = ((0, 0), *node.layer.pads, (0, 0))
         return np.pad(xs[0], pads, mode=NUMPY_PAD_MODES[node.layer.mode])
+
+    # version 3: normalisation and activations
+    def groupnorm(self, node, xs, owned, w):
+        return self._group_norm(node, xs, owned, w, node.layer.groups)
+
+    def instancenorm(self, node, xs, owned, w):
+        return self._group_norm(node, xs, owned, w, node.shape[-1])
+
+    def _group_norm(self, node, xs, owned, w, groups: int):
+        y = xs[0] if owned[0] else self._out(node, len(xs[0]))
+        return norm_groups.group_norm(xs[0], groups, node.layer.eps, w.get("gamma"),
+                                      w.get("beta"), y)
+
+    def lrn(self, node, xs, owned, w):
+        layer = node.layer
+        y = xs[0] if owned[0] else self._out(node, len(xs[0]))
+        return norm_groups.local_response_norm(xs[0], layer.size, layer.alpha, layer.beta,
+                                               layer.k, y)
+
+    def prelu(self, node, xs, owned, w):
+        y = xs[0] if owned[0] else self._out(node, len(xs[0]))
+        return norm_groups.prelu(xs[0], w["alpha"], y)
 
 
 # Kinds whose output may share memory with their input.

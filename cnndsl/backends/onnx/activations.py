@@ -14,6 +14,7 @@ import math
 from collections.abc import Callable
 
 from ...layers.activations import LEAKY_RELU_DEFAULT_SLOPE, Activation
+from . import activations_v3
 from .emitter import Emitter
 
 Write = Callable[[Emitter, str, str, str, int], str]
@@ -22,6 +23,9 @@ Write = Callable[[Emitter, str, str, str, int], str]
 def activate(e: Emitter, function: Activation, x: str, out: str, name: str,
              axis: int) -> str:
     """Apply `function` to `x` into `out`; `axis` is the channel axis (for softmax)."""
+    if activations_v3.handles(function):  # version 3: with values, or new
+        return activations_v3.activate(e, function, x, out, f"{name}/{function.name}",
+                                       axis)
     if function.name == "leaky_relu":
         alpha = LEAKY_RELU_DEFAULT_SLOPE if function.alpha is None else function.alpha
         return e.op("LeakyRelu", [x], out, f"{name}/leaky_relu", alpha=float(alpha))

@@ -19,6 +19,7 @@ import numpy as np
 from ...errors import CnnError
 from ...graph.ir import Node
 from ...layers.padding import explicit_pads, pool_pads
+from . import norm_layers
 from .activations import activate
 from .emitter import FIRST, LAST, Emitter, channel_axis, in_layout, spatial_axes
 from .geometry import conv_pads, deconv_pads, depthwise_kernel, onnx_kernel
@@ -348,6 +349,12 @@ class OnnxLayers(RearrangeOps, Emitter):
                         f"{node.name}/padded", f"{node.name}/pad")
             widened = tuple((0, w - a) for (_, w), (_, a) in zip(widened, pads))
         return x, [b for b, _ in widened] + [a for _, a in widened]
+
+    # version 3: normalisation and activations
+    groupnorm = norm_layers.groupnorm
+    instancenorm = norm_layers.instancenorm
+    lrn = norm_layers.lrn
+    prelu = norm_layers.prelu
 
 
 ONNX_PAD_MODES = {"reflect": "reflect", "replicate": "edge"}

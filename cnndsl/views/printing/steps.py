@@ -40,7 +40,7 @@ def size_hole(sizes: tuple[int, ...], role: str, prefix: str = "",
 def activation_text(fn: Activation) -> str:
     if fn.name == "leaky_relu":
         return "leaky_relu" if fn.alpha == 0.2 else f"leaky_relu={number(fn.alpha or 0.0)}"
-    return fn.name
+    return fn.written()  # version 3's values: `elu=0.5`, `clip=-1,1`, `gelu=tanh`
 
 
 def _affine(layer) -> list[Word]:
@@ -228,3 +228,25 @@ class StepWords:
     def pad(self, node, layer):
         mode = [] if layer.mode == "zeros" else [(layer.mode,)]
         return [("pad",), (_pads(layer.pads),), *mode]
+
+    # version 3: normalisation and activations
+    def groupnorm(self, node, layer):
+        return [("groupnorm",), (str(layer.groups),), *_group_options(layer)]
+
+    def instancenorm(self, node, layer):
+        return [("instancenorm",), *_group_options(layer)]
+
+    def lrn(self, node, layer):
+        options = [(f"{key}={number(value)}",) for key, value, default in (
+            ("alpha", layer.alpha, 1e-4), ("beta", layer.beta, 0.75), ("k", layer.k, 1.0))
+            if value != default]
+        return [("lrn",), (str(layer.size),), *options]
+
+    def prelu(self, node, layer):
+        return [("prelu",)] + ([("shared",)] if layer.shared else [])
+
+
+def _group_options(layer) -> list[Word]:
+    """groupnorm's and instancenorm's eps (Keras's 0.001 left out) and `affine=false`."""
+    out: list[Word] = [(f"eps={number(layer.eps)}",)] if layer.eps != 0.001 else []
+    return out + ([] if layer.affine else [("affine=false",)])
