@@ -61,8 +61,11 @@ if signal.getsignal(signal.SIGINT) is signal.SIG_IGN:
 # no example database), so a red run is a reproducible one; the suites with profiles of
 # their own (fuzz, differential) still choose per test. CNNDSL_HYPOTHESIS_PROFILE=thorough
 # draws fresh random examples everywhere, for a search before a release.
-settings.register_profile("cnndsl-reproducible", derandomize=True, database=None)
-settings.register_profile("cnndsl-random", derandomize=False)
+# No deadline: it is a timing assertion, which fails a correct test on a loaded machine or
+# under mutmut's trampolines (a printer test took 275 ms of its 200 there).
+settings.register_profile("cnndsl-reproducible", derandomize=True, database=None,
+                          deadline=None)
+settings.register_profile("cnndsl-random", derandomize=False, deadline=None)
 settings.load_profile("cnndsl-random" if os.environ.get("CNNDSL_HYPOTHESIS_PROFILE")
                       == "thorough" else "cnndsl-reproducible")
 
