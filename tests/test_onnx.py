@@ -293,6 +293,19 @@ def test_compile_writes_onnx_with_the_seeded_weights(tmp_path, capsys, how):
     assert_agrees(graph, _load(out), inputs(graph), init_weights(graph, 3))
 
 
+def test_compile_to_standard_output_writes_the_model_there(tmp_path, capsysbinary):
+    """`-o -`: the model's bytes on standard output, and no file (found by mutation
+    testing: no test wrote ONNX to standard output)."""
+    import onnx
+
+    spec = _spec(tmp_path)
+    assert main(["compile", str(spec), "--emit", "onnx", "-o", "-", "--seed", "3"]) == 0
+    model = onnx.load_from_string(capsysbinary.readouterr().out)
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["net.cnn"]
+    graph = compile_text(spec.read_text(), "net")
+    assert_agrees(graph, model, inputs(graph), init_weights(graph, 3))
+
+
 def test_compile_carries_the_weights_given(tmp_path, capsys):
     spec = _spec(tmp_path)
     graph = compile_text(spec.read_text(), "net")
