@@ -163,6 +163,9 @@ KINDS = [
     "input 8x8x3 -> dwconv 3/2 x2 same bias=false relu6 -> dwconv 2 dilation=2",
     "input 8x8x3 -> sepconv 3 x5 same bias=false -> sepconv 3/2 x2 relu",
     "input 5x5x2 -> deconv 3/2 x3 same -> deconv 1/2 x2 bias=false relu",
+    # Keras's padding of a transposed convolution: 4 split 2 and 2, none for `valid`,
+    # none where the stride is the kernel's size.
+    "input 4x4x2 -> deconv 6/2 x3 same -> deconv 3/2 x2 -> deconv 2/2 x2 same",
     "input 6 -> dense 4 relu -> dense 3 bias=false",
     "input 4x6 -> dense 5 -> dense 3 bias=false",
     "input 7x7x2 -> maxpool 3/2 same -> avgpool 2",
@@ -318,6 +321,22 @@ def test_compile_carries_the_weights_given(tmp_path, capsys):
     model = _load(tmp_path / "w.onnx")
     assert model.opset_import[0].version == 18
     assert_agrees(graph, model, inputs(graph), weights)
+
+
+def test_the_oldest_and_newest_opsets_are_accepted(tmp_path, capsys):
+    """Both ends of `--opset`'s range (found by mutation testing: `<` for `<=` at either
+    end refused it unseen); one past the newest is refused."""
+    import onnx
+
+    spec = _spec(tmp_path)
+    newest = onnx.defs.onnx_opset_version()
+    for opset in (MIN_OPSET, newest):
+        out = tmp_path / f"{opset}.onnx"
+        assert main(["compile", str(spec), "-o", str(out), "--opset", str(opset)]) == 0
+        assert _load(out).opset_import[0].version == opset
+    assert main(["compile", str(spec), "-o", str(tmp_path / "x.onnx"), "--opset",
+                 str(newest + 1)]) == 1
+    assert f"--opset must be between {MIN_OPSET} and {newest}" in capsys.readouterr().err
 
 
 @pytest.mark.parametrize(("extra", "message"), [
