@@ -161,6 +161,7 @@ KINDS = [
     "input 10x3 -> conv 3/2 x4 same -> maxpool 2 -> avgpool 3/1 same -> gap",
     "input 6x6x6x2 -> conv 3 x2 same -> maxpool 2 -> upsample 2 -> gmp",
     "input 8x8x3 -> dwconv 3/2 x2 same bias=false relu6 -> dwconv 2 dilation=2",
+    "input 10x3 -> dwconv 3 x2 same -> sepconv 3 x4",  # 1-D: kernels of rank 3
     "input 8x8x3 -> sepconv 3 x5 same bias=false -> sepconv 3/2 x2 relu",
     "input 5x5x2 -> deconv 3/2 x3 same -> deconv 1/2 x2 bias=false relu",
     # Keras's padding of a transposed convolution: 4 split 2 and 2, none for `valid`,
