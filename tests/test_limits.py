@@ -10,6 +10,8 @@ from outcomes import cli
 
 from cnndsl import CnnError, compile_text
 from cnndsl.cli import main
+from cnndsl.language import blocks
+from cnndsl.language.sizing import Sizer
 from cnndsl.support.limits import (
     MAX_ARGUMENTS,
     MAX_BRANCHES,
@@ -24,6 +26,7 @@ from cnndsl.support.limits import (
     MAX_TOKENS,
 )
 from cnndsl.syntax import guard
+from cnndsl.syntax.parser import parse
 
 DOUBLING = "def b0 = conv 1 x1 -> conv 1 x1\n" + "".join(
     f"def b{i} = b{i - 1} -> b{i - 1}\n" for i in range(1, 40)) + "input 4x4x1 -> b39\n"
@@ -336,6 +339,50 @@ def test_an_expression_under_the_same_values_is_evaluated_once(tmp_path, capsys)
     path.write_text("def b = dense {8+0" + "*1" * 490 + "}\ninput 8 -> ( b ) * {10000}\n")
     assert main(["check", str(path)]) == 0
     assert capsys.readouterr().out == f"ok: 10,001 layers, {10_000 * (8 * 8 + 8):,} params\n"
+
+
+# ---- the estimate made before expanding (cnndsl/language/sizing.py) ------------------------
+# A lower bound of the layers each statement's chain makes, counted by hand below; one too
+# low lets a hopeless file be expanded until the limit (seconds, megabytes), one too high
+# refuses a network within the limits. Found by mutation testing (docs/testing.md).
+
+def estimate(text: str) -> list[int]:
+    """The estimate of each statement's chain (the input itself not counted)."""
+    module = parse(text)
+    definitions = blocks.definitions(module)
+    sizer = Sizer({name: (d.index, d.node) for name, d in definitions.items()}, blocks.value)
+    scope = len(module.definitions)
+    return [sizer.chain(s.body, {}, scope) for s in module.statements if s.body is not None]
+
+
+BIG = 1_000_000_000
+DEPTH = "def b0 = relu -> relu\n" + "".join(f"def b{i} = b{i - 1}\n" for i in range(1, 201))
+
+
+@pytest.mark.parametrize("text, layers", [
+    ("input 8 -> conv 3 x8 -> add { relu | relu -> relu }\n", 1 + (1 + 1 + 2)),
+    ("input 8 -> add { id | relu }\n", 3),  # an `id` branch counts as a layer
+    ("input 8 as x -> relu\n@x -> relu -> relu\n", [1, 2]),  # `@x` makes no layer
+    ("input 8 -> relu as a -> ( relu as b ) * 3\n", 1 + 3),
+    ("def b = relu -> relu\ninput 8 -> b -> b()\n", 2 + 2),
+    ("def b(n) = ( relu ) * {n}\ninput 8 -> b(2) -> b(5) -> b(n=4)\n", 2 + 5 + 4),
+    ("def b(n=3) = ( relu ) * {n}\ninput 8 -> b -> b(5) -> b(n=4)\n", 3 + 5 + 4),
+    ("def b(n, m=2) = ( relu ) * {n*m}\ninput 8 -> b(3, m=5) -> b(m=4, n=2) -> b(2)\n",
+     15 + 8 + 4),
+    # A count that is not a whole number of at least 1, or uses `C`, counts once.
+    ("input 8 -> ( relu ) * {5/2} -> ( relu ) * 0 -> ( relu ) * {-3} -> (relu) * {2*C}\n", 4),
+    # A block used before it is defined, or inside itself, is refused later: one layer.
+    ("def b = relu -> b\ninput 8 -> b\n", 1 + 1),
+    ("def a = b -> relu\ndef b = relu -> relu\ninput 8 -> a\n", 1 + 1),
+    # Counts stop just past the limit, however large the repeat.
+    (f"input 8 -> ( relu ) * {BIG} -> relu\n", MAX_LAYERS + 1),
+    (f"input 8 -> ( ( relu ) * {BIG} ) * 2\n", MAX_LAYERS + 1),
+    # 200 block uses deep is counted; one deeper, the expansion refuses, counted as one.
+    (DEPTH.replace("def b200 = b199\n", "") + "input 8 -> b199\n", 2),
+    (DEPTH + "input 8 -> b200\n", 1),
+])
+def test_the_estimate_before_expanding_counts_each_construct(text, layers):
+    assert estimate(text) == (layers if isinstance(layers, list) else [layers])
 
 
 # ---- the counting itself ---------------------------------------------------------------------

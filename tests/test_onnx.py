@@ -141,6 +141,56 @@ def check_example(graph, every_layer: bool) -> None:
             assert err <= ORT_RTOL, f"first disagreement at {node.name} ({node.text}): {err:.3g}"
 
 
+# Each method of the ONNX backend with the options the examples do not reach, in both of
+# its layouts where it has two (after a conv it is channels-first, after the input
+# channels-last): without Keras, so that mutation testing holds the backend to them too
+# (the random networks of tests/test_differential.py reach them, with Keras).
+KINDS = [
+    "input 9x9x3 -> conv 3 x4 same dilation=2 -> conv 2/2 x4 bias=false selu",
+    "input 6x6x4 -> conv 3 x4 groups=2 same",
+    "input 10x3 -> conv 3/2 x4 same -> maxpool 2 -> avgpool 3/1 same -> gap",
+    "input 6x6x6x2 -> conv 3 x2 same -> maxpool 2 -> upsample 2 -> gmp",
+    "input 8x8x3 -> dwconv 3/2 x2 same bias=false relu6 -> dwconv 2 dilation=2",
+    "input 10x3 -> dwconv 3 x2 same -> sepconv 3 x4",  # 1-D: kernels of rank 3
+    "input 8x8x3 -> sepconv 3 x5 same bias=false -> sepconv 3/2 x2 relu",
+    "input 5x5x2 -> deconv 3/2 x3 same -> deconv 1/2 x2 bias=false relu",
+    # Keras's padding of a transposed convolution: 4 split 2 and 2, none for `valid`,
+    # none where the stride is the kernel's size.
+    "input 4x4x2 -> deconv 6/2 x3 same -> deconv 3/2 x2 -> deconv 2/2 x2 same",
+    "input 6 -> dense 4 relu -> dense 3 bias=false",
+    "input 4x6 -> dense 5 -> dense 3 bias=false",
+    "input 7x7x2 -> maxpool 3/2 same -> avgpool 2",
+    "input 7x7x2 -> avgpool 3/2 same",
+    "input 6x6x3 -> conv 1 x2 -> gap keepdims",
+    "input 6x6x3 -> gmp keepdims",
+    "input 4x4x2 -> conv 1 x2 -> flatten -> dense 3",
+    "input 12 -> reshape 3x4 -> dense 2",
+    "input 6x6x2 -> conv 1 x2 -> dropout 0.5 -> conv 1 x2",
+    "input 5x5x2 -> conv 1 x2 -> zeropad 1:2x0:1",
+    "input 5x5x2 -> zeropad 2:0x1:1",
+    "input 7x6x2 -> conv 1 x2 -> crop 1:2x0:1",
+    "input 7x6x2 -> crop 0:1x2:0",
+    "input 3x4x2 -> conv 1 x2 -> upsample 2x3",
+    "input 3x4x2 -> upsample 2x1",
+    "input 5x5x3 -> conv 1 x3 -> bn scale=false center=false eps=0.01",
+    "input 6 -> bn",
+    "input 4x4x2 -> conv 1 x2 -> rescale 0.5 offset=1",
+    "input 4x4x3 -> normalize mean=1,2,3 variance=4,1,0",
+    "input 4x4x3 -> conv 1 x3 -> normalize",
+    "input 4x4x3 -> layernorm scale=false center=false eps=0.1",
+    "input 4x4x2 -> conv 1 x2 -> add { id | relu | conv 1 x2 }",
+    "input 4x4x2 -> mul { id | relu | conv 1 x2 }",
+    "input 4x4x2 -> conv 1 x2 -> avg { id | conv 1 x2 }",
+    "input 4x4x2 -> max { id | conv 1 x2 | conv 1 x2 }",
+    "input 4x4x2 -> concat { conv 1 x2 | relu | id }",
+]
+
+
+@pytest.mark.parametrize("spec", KINDS)
+def test_every_kind_and_option_runs_in_onnxruntime_as_in_numpy(spec):
+    check_example(compile_text(spec, "kinds"), every_layer=True)
+
+
 def test_the_boundary_carries_the_spec_names_and_channels_last():
     graph = compile_text((ROOT / "examples" / "image_and_meta.cnn").read_text("utf-8"), "m")
     model = build_model(graph, init_weights(graph, 0))
@@ -237,6 +287,19 @@ def test_compile_writes_onnx_with_the_seeded_weights(tmp_path, capsys, how):
     assert_agrees(graph, _load(out), inputs(graph), init_weights(graph, 3))
 
 
+def test_compile_to_standard_output_writes_the_model_there(tmp_path, capsysbinary):
+    """`-o -`: the model's bytes on standard output, and no file (found by mutation
+    testing: no test wrote ONNX to standard output)."""
+    import onnx
+
+    spec = _spec(tmp_path)
+    assert main(["compile", str(spec), "--emit", "onnx", "-o", "-", "--seed", "3"]) == 0
+    model = onnx.load_from_string(capsysbinary.readouterr().out)
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["net.cnn"]
+    graph = compile_text(spec.read_text(), "net")
+    assert_agrees(graph, model, inputs(graph), init_weights(graph, 3))
+
+
 def test_compile_carries_the_weights_given(tmp_path, capsys):
     spec = _spec(tmp_path)
     graph = compile_text(spec.read_text(), "net")
@@ -249,6 +312,22 @@ def test_compile_carries_the_weights_given(tmp_path, capsys):
     model = _load(tmp_path / "w.onnx")
     assert model.opset_import[0].version == 18
     assert_agrees(graph, model, inputs(graph), weights)
+
+
+def test_the_oldest_and_newest_opsets_are_accepted(tmp_path, capsys):
+    """Both ends of `--opset`'s range (found by mutation testing: `<` for `<=` at either
+    end refused it unseen); one past the newest is refused."""
+    import onnx
+
+    spec = _spec(tmp_path)
+    newest = onnx.defs.onnx_opset_version()
+    for opset in (MIN_OPSET, newest):
+        out = tmp_path / f"{opset}.onnx"
+        assert main(["compile", str(spec), "-o", str(out), "--opset", str(opset)]) == 0
+        assert _load(out).opset_import[0].version == opset
+    assert main(["compile", str(spec), "-o", str(tmp_path / "x.onnx"), "--opset",
+                 str(newest + 1)]) == 1
+    assert f"--opset must be between {MIN_OPSET} and {newest}" in capsys.readouterr().err
 
 
 @pytest.mark.parametrize(("extra", "message"), [

@@ -18,6 +18,7 @@ from test_errors import check_row, parse_diagnostics, row, run
 
 from cnndsl import compile_text, load, parse
 from cnndsl.cli import main
+from cnndsl.graph.ir import Group
 
 NASNET_CELL = """
 def sep(f, k) = relu -> sepconv {k} x{f} same bias=false -> bn
@@ -147,6 +148,20 @@ def test_an_unread_input_is_not_kept_for_having_no_inputs(tmp_path):
 def test_a_bound_result_used_later_is_not_dropped(tmp_path):
     source = "input 8 -> dense 4 as a -> @a -> relu -> add { id | @a }\n"
     assert warnings_of(tmp_path, source) == []
+
+
+def test_groups_are_counted_in_the_layers_kept():
+    """The boxes `draw --collapse` shows: a group whose every layer is left out goes, the
+    others' bounds are counted in the layers kept (found by mutation testing)."""
+    graph = compile_text("input 8 as x -> ( relu ) * 2\n"
+                         "@x -> ( dense 3 ) * 2 -> ( relu -> relu ) * 1\n")
+    assert [n.name for n in graph.nodes] == ["input", "dense_1", "dense_2", "relu_3", "relu_4"]
+    assert graph.groups == (Group(1, 3, "( dense 3 ) * 2", 2),
+                            Group(3, 5, "( relu -> relu ) * 1", 1))
+    # A block use whose second layer is dropped inside it keeps one layer.
+    graph = compile_text("def b = dense 4 as a -> dense 2 -> @a\ninput 8 -> b -> relu\n")
+    assert [n.name for n in graph.nodes] == ["input", "dense_1", "relu_1"]
+    assert graph.groups == (Group(1, 2, "b", 1),)
 
 
 # ---- meaning ----------------------------------------------------------------------------
