@@ -103,3 +103,15 @@ def _check_layer(spec: str, in_shape: tuple[int, ...], out_shape: tuple[int, ...
 def check_layer():
     """`check_layer(spec, in_shape, out_shape, params, flops=, [trainable=, macs=])`."""
     return _check_layer
+
+
+@pytest.fixture(scope="session")
+def keras():
+    """Keras, for the tests that compare with it; without TensorFlow they are skipped,
+    saying which extra to install. TensorFlow's start-up chatter is silenced and its
+    oneDNN kernels switched off before it loads: whether oneDNN is on depends on the CPU,
+    and it was seen to compute some convolutions wrong (see tests/test_differential.py)."""
+    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+    os.environ.setdefault("TF_ENABLE_ONEDNN_OPTS", "0")
+    return pytest.importorskip("keras", reason="TensorFlow/Keras not installed: "
+                               "pip install 'cnndsl[keras]'")

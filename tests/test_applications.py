@@ -71,13 +71,6 @@ LONGER = {
 }
 
 
-@pytest.fixture(scope="module")
-def keras():
-    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
-    os.environ.setdefault("TF_ENABLE_ONEDNN_OPTS", "0")  # see tests/test_differential.py
-    return pytest.importorskip("keras", reason=NO_KERAS)
-
-
 def predict(model, x: np.ndarray) -> np.ndarray:
     """Keras's output in inference mode (what `model.predict` computes, without tracing a
     function for one batch)."""

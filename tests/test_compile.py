@@ -71,12 +71,6 @@ def fake_keras_file(path: Path, config: str = "{}") -> None:
         archive.writestr("metadata.json", "{}")
 
 
-@pytest.fixture(scope="module")
-def keras():
-    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")  # TensorFlow's start-up chatter
-    return pytest.importorskip("keras", reason=NO_KERAS)
-
-
 @pytest.fixture
 def work(tmp_path, monkeypatch):
     """A directory with small networks, an input for each, and old outputs to protect."""

@@ -7,8 +7,6 @@ is loaded once per module and the whole file runs in seconds."""
 
 from __future__ import annotations
 
-import os
-
 import numpy as np
 import pytest
 from plain_keras import run_without_cnndsl
@@ -43,12 +41,6 @@ input 16x16x3
 PARAMS = (2*3 + 1) + (3*3*3*8 + 8) + 3*8 + (8*2 + 2) + (2*8 + 8) + (3*3*8*8 + 8) + 2*8 \
     + 2*8 + (3*3*8*6 + 6) + 0 + (6*3 + 3)
 NON_TRAINABLE = (2*3 + 1) + 2*8 + 2*8
-
-@pytest.fixture(scope="module")
-def keras():
-    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
-    return pytest.importorskip("keras", reason="TensorFlow/Keras not installed")
-
 
 @pytest.fixture(scope="module")
 def compiled(keras, tmp_path_factory):

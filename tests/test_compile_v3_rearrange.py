@@ -7,8 +7,6 @@ model. One network of two inputs holds every step, so Keras is loaded once."""
 
 from __future__ import annotations
 
-import os
-
 import numpy as np
 import pytest
 from plain_keras import run_without_cnndsl
@@ -36,12 +34,6 @@ output @a, @b
 # of the 6 channels) 3*3*3 + 3*3*4 + 4; dense_2 2*2+2
 PARAMS = (3*3*2*12 + 12) + (1*1*32*8 + 8) + (3*3*8*2 + 8*2*6 + 6) + (1*1*22*5 + 5) \
     + (12*18*5*3 + 3) + (3*3*3 + 3*3*4 + 4) + (2*2 + 2)
-
-@pytest.fixture(scope="module")
-def keras():
-    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
-    return pytest.importorskip("keras", reason="TensorFlow/Keras not installed")
-
 
 @pytest.fixture(scope="module")
 def compiled(keras, tmp_path_factory):

@@ -9,8 +9,6 @@ once for the module."""
 
 from __future__ import annotations
 
-import os
-
 import numpy as np
 import pytest
 from plain_keras import run_without_cnndsl
@@ -39,12 +37,6 @@ input 8x8x3
 # conv 3*3*8*6 + 6 = 438; instancenorm 2*6; prelu shared 1; dense 6*6 + 6 = 42;
 # prelu 6; dense 6*5 + 5 = 35
 PARAMS = 224 + 16 + 8 + 438 + 12 + 1 + 42 + 6 + 35
-
-
-@pytest.fixture(scope="module")
-def keras():
-    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
-    return pytest.importorskip("keras", reason="TensorFlow/Keras not installed")
 
 
 @pytest.fixture(scope="module")

@@ -118,12 +118,6 @@ def test_missing_onnx_names_the_extra(tmp_path, monkeypatch):
 
 # ---- Keras ---------------------------------------------------------------------------------
 
-@pytest.fixture(scope="module")
-def keras():
-    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")  # TensorFlow's start-up chatter
-    return pytest.importorskip("keras", reason="pip install 'cnndsl[keras]'")
-
-
 def keras_weights(model) -> dict[str, np.ndarray]:
     return {v.path: np.asarray(v.numpy()) for v in model.weights}
 

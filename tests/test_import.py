@@ -37,13 +37,6 @@ NO_KERAS = "TensorFlow/Keras not installed: pip install 'cnndsl[keras]'"
 OLD = b"an existing good file, which no failure may touch"
 
 
-@pytest.fixture(scope="module")
-def keras():
-    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
-    os.environ.setdefault("TF_ENABLE_ONEDNN_OPTS", "0")  # see tests/test_differential.py
-    return pytest.importorskip("keras", reason=NO_KERAS)
-
-
 def leftovers(directory: Path) -> list[str]:
     return sorted(p.name for p in directory.iterdir() if p.name.startswith("."))
 

@@ -14,12 +14,9 @@ tests/test_applications.py. Every expected value comes from Keras: its counts,
 
 from __future__ import annotations
 
-import os
-
 import numpy as np
 import pytest
 from test_import import (
-    NO_KERAS,
     ROOT,
     TOLERANCE,
     Imported,
@@ -29,13 +26,6 @@ from test_import import (
     relative_error,
     split,
 )
-
-
-@pytest.fixture(scope="module")
-def keras():
-    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
-    os.environ.setdefault("TF_ENABLE_ONEDNN_OPTS", "0")  # as tests/test_import.py
-    return pytest.importorskip("keras", reason=NO_KERAS)
 
 
 def scaled(model, seed: int = 0):

@@ -10,8 +10,6 @@ malformed size is a usage error before anything is loaded (no TensorFlow needed)
 
 from __future__ import annotations
 
-import os
-
 import numpy as np
 import pytest
 from outcomes import cli
@@ -20,13 +18,6 @@ from zoo import TOLERANCE, counts, randomised, relative_error, split
 
 from cnndsl import compile_file
 from cnndsl.backends.keras.input_sizes import parse
-
-
-@pytest.fixture(scope="module")
-def keras():
-    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
-    os.environ.setdefault("TF_ENABLE_ONEDNN_OPTS", "0")  # see tests/test_differential.py
-    return pytest.importorskip("keras", reason="TensorFlow/Keras not installed")
 
 
 @pytest.mark.parametrize("text, expected", [

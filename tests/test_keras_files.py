@@ -174,12 +174,6 @@ def test_genuine_files_are_let_through(tmp_path):
 
 # ---- with Keras: names (items 10, 12) and Keras's reason (item 19) -------------------------------
 
-@pytest.fixture(scope="module")
-def keras():
-    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
-    return pytest.importorskip("keras", reason=NO_KERAS)
-
-
 def _small(keras, name: str, layer: str = "dense"):
     x = keras.Input((4,), name="input")
     return keras.Model(x, keras.layers.Dense(3, name=layer)(x), name=name)

@@ -264,12 +264,6 @@ print(json.dumps(out))
 
 
 @pytest.fixture(scope="module")
-def keras():
-    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")  # TensorFlow's start-up chatter
-    return pytest.importorskip("keras", reason=NO_KERAS)
-
-
-@pytest.fixture(scope="module")
 def plain(keras, tmp_path_factory):
     """Each network compiled with random weights (and `images` once more with `-o -`),
     its source emitted, its float64 NumPy outputs; then all loaded in one subprocess

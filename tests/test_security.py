@@ -254,12 +254,6 @@ TOUCH_MARKER = (lambda t: (__import__("os").makedirs(  # noqa: E731
     __import__("os").environ["CNNDSL_SECURITY_MARKER"], exist_ok=True), t)[1])
 
 
-@pytest.fixture(scope="module")
-def keras():
-    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
-    return pytest.importorskip("keras", reason=NO_KERAS)
-
-
 @pytest.fixture
 def lambda_model(keras, tmp_path, monkeypatch):
     """`lambda.keras`: a Dense layer named as `input 4 -> dense 2` expects, after a Lambda
