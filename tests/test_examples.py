@@ -57,6 +57,34 @@ for _path in sorted(GOLDEN.glob("keras_applications*.json")):
 # An example's reference: rebuilt by hand in Keras, or the keras.applications model it is.
 REFERENCE = {**APPLICATIONS, **REBUILT}
 
+# Language version 3's examples are PyTorch's networks, some of which Keras cannot build
+# (max pooling with `ceil`, reflection padding): their reference is PyTorch's arithmetic.
+# Parameters as torchvision counts them (`sum(p.numel() for p in model.parameters())`:
+# squeezenet1_0 1,248,424, shufflenet_v2_x1_0 2,278,604; running statistics are buffers,
+# here non-trainable), or as the model's layers add up by hand (in each file's header);
+# and the output sizes of the layers where PyTorch's padding and rounding show, read off
+# torchvision's models with forward hooks on a 224x224 input (batch axis and channels
+# moved: PyTorch's (N, C, H, W) is (H, W, C) here).
+PYTORCH = {
+    # name: (trainable, non-trainable, output, {layer: output shape})
+    "squeezenet": (1_248_424, 0, [1000], {
+        "conv_1": [109, 109, 96], "maxpool_1": [54, 54, 96], "maxpool_2": [27, 27, 256],
+        "maxpool_3": [13, 13, 512]}),
+    "shufflenet_v2": (2_278_604, 16_180, [1000], {
+        "maxpool_1": [56, 56, 24], "channel_shuffle_1": [28, 28, 116],
+        "channel_shuffle_5": [14, 14, 232], "channel_shuffle_13": [7, 7, 464],
+        "channel_shuffle_16": [7, 7, 464]}),
+    # 1*64*25+64 + 64*64*9+64 + 64*32*9+32 + 32*9*9+9
+    "espcn": (59_657, 0, [672, 672, 1], {"conv_4": [224, 224, 9]}),
+    # conv 3->32 k9, 32->64 k3, 64->128 k3, five residual blocks of two 128->128 k3, then
+    # 128->64 k3, 64->32 k3, 32->3 k9; 2C per instance norm (ten in the blocks, five more)
+    "style_transfer": (7808 + 18_496 + 73_856 + 5 * 2 * 147_584 + 73_792 + 18_464 + 7779
+                       + 2 * (32 + 64 + 128 + 10 * 128 + 64 + 32), 0, [256, 256, 3], {
+        "conv_1": [256, 256, 32], "conv_2": [128, 128, 64], "conv_3": [64, 64, 128],
+        "upsample_2": [256, 256, 64]}),
+}
+KERAS_EXAMPLES = [name for name in EXAMPLE_NAMES if name not in PYTORCH]
+
 # Keras class (dimension suffix removed) -> the step kind cnndsl reports.
 KERAS_KIND = {
     "InputLayer": "input", "Conv": "conv", "ConvTranspose": "deconv",
@@ -155,11 +183,11 @@ def test_layer_kinds_match_keras_applications(name, reports):
 
 def test_every_example_has_a_keras_reference():
     assert EXAMPLE_NAMES, "no examples found"
-    missing = sorted(set(EXAMPLE_NAMES) - set(REFERENCE))
+    missing = sorted(set(KERAS_EXAMPLES) - set(REFERENCE))
     assert not missing, f"examples without a Keras reference in tests/golden: {missing}"
 
 
-@pytest.mark.parametrize("name", EXAMPLE_NAMES)
+@pytest.mark.parametrize("name", KERAS_EXAMPLES)
 def test_example_layers_match_keras(name, reports):
     doc, golden = reports(name), REFERENCE[name]
     assert len(doc["layers"]) == len(golden["layers"])
@@ -167,7 +195,7 @@ def test_example_layers_match_keras(name, reports):
     assert mine == keras, diff(mine, keras)
 
 
-@pytest.mark.parametrize("name", EXAMPLE_NAMES)
+@pytest.mark.parametrize("name", KERAS_EXAMPLES)
 def test_example_layer_kinds_match_keras(name, reports):
     if name in KINDS_DIFFER:
         pytest.skip(KINDS_DIFFER[name])
@@ -175,7 +203,7 @@ def test_example_layer_kinds_match_keras(name, reports):
     assert mine == keras, diff(mine, keras)
 
 
-@pytest.mark.parametrize("name", EXAMPLE_NAMES)
+@pytest.mark.parametrize("name", KERAS_EXAMPLES)
 def test_example_totals_match_keras(name, reports):
     doc, golden = reports(name), REFERENCE[name]
     total = doc["total"]
@@ -201,3 +229,16 @@ def test_example_check_agrees_with_shapes(name, capsys, reports):
 def test_example_compiles_without_warnings(name, capsys):
     assert main(["check", str(EXAMPLES / f"{name}.cnn")]) == 0
     assert capsys.readouterr().err == ""
+
+
+# ---- version 3's examples against PyTorch's arithmetic --------------------------------------
+
+@pytest.mark.parametrize("name", sorted(PYTORCH))
+def test_pytorch_example_counts_and_sizes(name, reports):
+    trainable, frozen, output, sizes = PYTORCH[name]
+    doc = reports(name)
+    assert (doc["total"]["trainable_params"], doc["total"]["non_trainable_params"]) == \
+        (trainable, frozen)
+    assert doc["output_shape"] == output
+    found = {layer["name"]: layer["output_shape"] for layer in doc["layers"]}
+    assert {k: found.get(k) for k in sizes} == sizes
