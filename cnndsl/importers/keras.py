@@ -23,6 +23,7 @@ from typing import Any
 
 import numpy as np
 
+from ..backends.keras.input_sizes import example_sizes
 from ..errors import NOWHERE
 from ..graph.ir import Graph, Node
 from ..layers import Layer, LayerError
@@ -302,7 +303,7 @@ def _input_node(walk: _Walk, tensor: Any, single: bool) -> None:
     keras_name = str(getattr(history[0], "name", "input")) if history else "input"
     dims = tuple(tensor.shape)[1:]
     if any(d is None for d in dims):
-        example = "x".join("224" if d is None else str(d) for d in dims)
+        example = example_sizes(dims)
         raise Unsupported(f"the model's input `{keras_name}` has unknown sizes "
                           f"{_dims(tensor.shape)}", "give them: `cnndsl import MODEL.keras "
                           f"--input-shape {example}` (in Python, build the model with "

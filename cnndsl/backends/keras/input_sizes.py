@@ -66,7 +66,7 @@ def with_input_sizes(model: Any, given: dict[str | None, Sizes]) -> Any:
                 f"the model's input `{name}` is {_written(own)}; --input-shape gives "
                 f"{'x'.join(map(str, sizes))}",
                 f"only the open sizes (?) can be given, e.g. --input-shape "
-                f"{_example(own)}")
+                f"{example_sizes(own)}")
         changed |= own != sizes
     if not changed:
         return model
@@ -110,5 +110,6 @@ def _written(shape: tuple) -> str:
     return "x".join("?" if d is None else str(d) for d in shape)
 
 
-def _example(shape: tuple) -> str:
+def example_sizes(shape: tuple) -> str:
+    """An `--input-shape` for `shape`: its known sizes, 224 for each open one."""
     return "x".join("224" if d is None else str(d) for d in shape)
