@@ -51,7 +51,6 @@ class Written:
     inputs: dict[str, np.ndarray]
     weights: dict[str, np.ndarray] = field(default_factory=dict)
     back: Callable[[np.ndarray], np.ndarray] = lambda y: y
-    needs: str = ""  # a version 3 construct, for the count of what is not built yet
 
 
 @dataclass
@@ -139,15 +138,13 @@ def run(written: Written) -> np.ndarray:
 
 
 def outcome(case) -> tuple[str, str]:
-    """('agrees' | 'differs' | 'inexpressible' | 'not built', detail) for one case."""
+    """('agrees' | 'differs' | 'inexpressible', detail) for one case."""
     written = translate(case)
     if isinstance(written, Inexpressible):
         return "inexpressible", written.reason
     try:
         ours = run(written)
     except CnnError as e:
-        if written.needs:  # a version 3 construct this build does not have yet
-            return "not built", f"{written.needs}: {str(e).splitlines()[0]}"
         raise AssertionError(f"{case.name}: {written.text!r}\n{e}") from None
     expected = case.data_sets[0][1][0]
     if ours.shape != expected.shape:
@@ -162,8 +159,8 @@ def outcome(case) -> tuple[str, str]:
 
 
 def table() -> str:
-    """Per operator: its cases, how many agree with ONNX, how many wait for a version 3
-    construct, how many cannot be expressed; then each reason and its count."""
+    """Per operator: its cases, how many agree with ONNX, how many differ, how many cannot
+    be expressed; then each reason and its count."""
     from collections import Counter
 
     rows, reasons = [], Counter()
@@ -172,9 +169,9 @@ def table() -> str:
         count = Counter(kind for kind, _ in results)
         reasons.update(detail for kind, detail in results if kind == "inexpressible")
         rows.append(f"| {module} | {len(results)} | {count['agrees']} | {count['differs']} | "
-                    f"{count['not built']} | {count['inexpressible']} |")
-    head = ["| module | cases | agree | differ | not built yet | inexpressible |",
-            "|---|---:|---:|---:|---:|---:|"]
+                    f"{count['inexpressible']} |")
+    head = ["| module | cases | agree | differ | inexpressible |",
+            "|---|---:|---:|---:|---:|"]
     lines = [*head, *rows, "", "| why not | cases |", "|---|---:|"]
     lines += [f"| {reason} | {n} |" for reason, n in reasons.most_common()]
     return "\n".join(lines)
@@ -211,7 +208,7 @@ def rank_ok(x: np.ndarray) -> Inexpressible | None:
 
 # -- activations -----------------------------------------------------------------------------
 
-def activation(word: Callable[[dict], str | Inexpressible], needs: str = ""):
+def activation(word: Callable[[dict], str | Inexpressible]):
     def read(arrays, attrs):
         x = arrays[0]
         if x.ndim > 4:
@@ -220,13 +217,12 @@ def activation(word: Callable[[dict], str | Inexpressible], needs: str = ""):
         if isinstance(act, Inexpressible):
             return act
         shape, data = as_is(x)
-        return Written(f"input {shape} -> {act}", {"input": data}, back=lambda y: y[0],
-                       needs=needs)
+        return Written(f"input {shape} -> {act}", {"input": data}, back=lambda y: y[0])
     return read
 
 
-def fixed(word: str, needs: str = ""):
-    return activation(lambda attrs: word, needs)
+def fixed(word: str):
+    return activation(lambda attrs: word)
 
 
 def _leaky(attrs):
@@ -273,8 +269,7 @@ def _softmax(word: str):
             return Inexpressible("a tensor of rank over 4")
         moved = np.moveaxis(x, axis, -1)[None]  # one example; the axis as its channels
         return Written(f"input {dims(moved.shape[1:])} -> {word}", {"input": moved},
-                       back=lambda y: np.moveaxis(y[0], -1, axis),
-                       needs="log_softmax" if word == "log_softmax" else "")
+                       back=lambda y: np.moveaxis(y[0], -1, axis))
     return read
 
 
@@ -295,7 +290,7 @@ def _clip(arrays, attrs):
     x = arrays[0]
     shape, data = as_is(x)
     return Written(f"input {shape} -> clip={lo!r},{hi!r}", {"input": data},
-                   back=lambda y: y[0], needs="clip")
+                   back=lambda y: y[0])
 
 
 def _prelu(arrays, attrs):
@@ -308,12 +303,11 @@ def _prelu(arrays, attrs):
     full = np.broadcast_to(slope, x.shape)
     if slope.size == 1:
         return Written(f"input {dims(rest)} -> prelu shared name=p", {"input": x},
-                       {"p/alpha": slope.reshape(1).astype(np.float32)}, needs="prelu")
+                       {"p/alpha": slope.reshape(1).astype(np.float32)})
     per_channel = full[(0,) * (x.ndim - 1)]
     if np.array_equal(full, np.broadcast_to(per_channel, x.shape)):
         return Written(f"input {dims(rest)} -> prelu name=p", {"input": x},
-                       {"p/alpha": per_channel.reshape((1,) * (len(rest) - 1) + (-1,))},
-                       needs="prelu")
+                       {"p/alpha": per_channel.reshape((1,) * (len(rest) - 1) + (-1,))})
     return Inexpressible("a slope that varies along more than the channel axis")
 
 
@@ -343,8 +337,7 @@ def merge(word: str | None):
                              f"{dims(shape)} as {n}")
                 inputs[f"{n}_in"] = a.reshape((1, *(a.shape or (1,))))
         lines.append(f"{word} {{ {' | '.join('@' + n for n in names)} }}")
-        return Written("\n".join(lines), inputs, back=lambda y: y[0],
-                       needs="one branch" if len(names) == 1 else "")
+        return Written("\n".join(lines), inputs, back=lambda y: y[0])
     return read
 
 
@@ -430,8 +423,7 @@ def _conv(arrays, attrs):
         text += " bias=false"
     else:
         weights["c/bias"] = bias
-    return Written(text + " name=c", {"input": data}, weights, channels_first,
-                   needs="pad=" if "pad=" in win.padding else "")
+    return Written(text + " name=c", {"input": data}, weights, channels_first)
 
 
 def _conv_transpose(arrays, attrs):
@@ -472,8 +464,7 @@ def _conv_transpose(arrays, attrs):
         text += " bias=false"
     else:
         weights["d/bias"] = bias
-    needs = "outpad=" if "outpad" in padding else "pad=" if "pad=" in padding else ""
-    return Written(text + " name=d", {"input": data}, weights, channels_first, needs=needs)
+    return Written(text + " name=d", {"input": data}, weights, channels_first)
 
 
 def _pool(word: str):
@@ -488,19 +479,16 @@ def _pool(word: str):
         if attrs.get("storage_order", 0):
             return Inexpressible("storage_order (of the indices output)")
         options = win.padding
-        needs = "pad=" if "pad=" in options else ""
         if word == "avgpool" and attrs.get("count_include_pad", 0):
             if options == " same":  # Keras's same leaves the padding out of the average
                 options = " pad=" + options_pad(win, x.shape[2:])
             if options:
                 options += " include_pad"
-                needs = "include_pad"
         if attrs.get("ceil_mode", 0):
             options += " ceil"
-            needs = "ceil"
         shape, data = channels_last(x)
         return Written(f"input {shape} -> {word} {dims(kernel)}/{dims(win.strides)}{options}",
-                       {"input": data}, back=channels_first, needs=needs)
+                       {"input": data}, back=channels_first)
     return read
 
 
@@ -546,7 +534,7 @@ def _instancenorm(arrays, attrs):
     shape, data = channels_last(x)
     eps = attrs.get("epsilon", 1e-5)
     return Written(f"input {shape} -> instancenorm eps={eps!r} name=n", {"input": data},
-                   {"n/gamma": scale, "n/beta": bias}, channels_first, needs="instancenorm")
+                   {"n/gamma": scale, "n/beta": bias}, channels_first)
 
 
 def _groupnorm(arrays, attrs):
@@ -560,7 +548,7 @@ def _groupnorm(arrays, attrs):
     shape, data = channels_last(x)
     eps = attrs.get("epsilon", 1e-5)
     return Written(f"input {shape} -> groupnorm {groups} eps={eps!r} name=n", {"input": data},
-                   {"n/gamma": scale, "n/beta": bias}, channels_first, needs="groupnorm")
+                   {"n/gamma": scale, "n/beta": bias}, channels_first)
 
 
 def _lrn(arrays, attrs):
@@ -570,7 +558,7 @@ def _lrn(arrays, attrs):
     shape, data = channels_last(x)
     text = (f"input {shape} -> lrn {attrs['size']} alpha={attrs.get('alpha', 1e-4)!r} "
             f"beta={attrs.get('beta', 0.75)!r} k={attrs.get('bias', 1.0)!r}")
-    return Written(text, {"input": data}, back=channels_first, needs="lrn")
+    return Written(text, {"input": data}, back=channels_first)
 
 
 def _layernorm(arrays, attrs):
@@ -653,15 +641,14 @@ def _pad(arrays, attrs):
         if value is not None and float(value) != 0.0:
             return Inexpressible(f"padding with {float(value):g}: the language pads with "
                                  "zeros, or reflects or repeats the edge")
-        step, needs = f"zeropad {size}", ""
+        step = f"zeropad {size}"
     elif mode in ("reflect", "edge"):
-        step, needs = f"pad {size} {'reflect' if mode == 'reflect' else 'replicate'}", "pad"
+        step = f"pad {size} {'reflect' if mode == 'reflect' else 'replicate'}"
     else:
         return Inexpressible(f"{mode} padding: the language pads with zeros, reflects or "
                              "repeats the edge")
     shape, data = channels_last(x)
-    return Written(f"input {shape} -> {step}", {"input": data}, back=channels_first,
-                   needs=needs)
+    return Written(f"input {shape} -> {step}", {"input": data}, back=channels_first)
 
 
 def _dropout(arrays, attrs):
@@ -716,7 +703,7 @@ def _resize(arrays, attrs, old: bool = False):
     if mode == "linear" and x.ndim == 4 and not attrs.get("antialias", 0) and transform in (
             "half_pixel", "pytorch_half_pixel", "half_pixel_symmetric"):
         return Written(f"input {shape} -> upsample {size} bilinear", {"input": data},
-                       back=channels_first, needs="bilinear")
+                       back=channels_first)
     return Inexpressible(f"{mode} resize with {transform} coordinates: the language's "
                          "resizes are nearest, and bilinear with half-pixel centres in 2-D")
 
@@ -752,7 +739,7 @@ def _depth_to_space(arrays, attrs):
         return Inexpressible("DepthToSpace in DCR order: pixel_shuffle is PyTorch's (CRD)")
     shape, data = channels_last(x)
     return Written(f"input {shape} -> pixel_shuffle {attrs['blocksize']}", {"input": data},
-                   back=channels_first, needs="pixel_shuffle")
+                   back=channels_first)
 
 
 def _space_to_depth(arrays, attrs):
@@ -763,16 +750,16 @@ def _space_to_depth(arrays, attrs):
                              "pixel_unshuffle is PyTorch's order (CRD)")
     shape, data = channels_last(x)
     return Written(f"input {shape} -> pixel_unshuffle {attrs['blocksize']}", {"input": data},
-                   back=channels_first, needs="pixel_unshuffle")
+                   back=channels_first)
 
 
 OPERATORS: dict[str, Callable] = {
     "Relu": fixed("relu"), "Sigmoid": fixed("sigmoid"), "Tanh": fixed("tanh"),
-    "Softplus": fixed("softplus"), "Softsign": fixed("softsign", "softsign"),
-    "Mish": fixed("mish", "mish"), "HardSwish": fixed("hard_swish"),
-    "LeakyRelu": activation(_leaky), "Elu": activation(_elu, "elu="),
-    "Celu": activation(_celu, "celu"), "Selu": activation(_selu),
-    "HardSigmoid": activation(_hard_sigmoid), "Gelu": activation(_gelu, "gelu=tanh"),
+    "Softplus": fixed("softplus"), "Softsign": fixed("softsign"),
+    "Mish": fixed("mish"), "HardSwish": fixed("hard_swish"),
+    "LeakyRelu": activation(_leaky), "Elu": activation(_elu),
+    "Celu": activation(_celu), "Selu": activation(_selu),
+    "HardSigmoid": activation(_hard_sigmoid), "Gelu": activation(_gelu),
     "Softmax": _softmax("softmax"), "LogSoftmax": _softmax("log_softmax"),
     "Clip": _clip, "PRelu": _prelu,
     "Add": merge("add"), "Sum": merge("add"), "Mul": merge("mul"), "Mean": merge("avg"),
