@@ -31,34 +31,14 @@ from ..layers.core import Input
 from ..layers.shapes import Shape, format_shape
 from ..support.escaping import cnn_name
 from . import keras_apps, keras_layers, keras_norm
+from .imported import Imported, reachable
 from .keras_apps import APPLICATIONS
 from .keras_apps import LAYERS as APPLICATION_LAYERS
 from .keras_layers import LAYERS, MODELS, NOT_YET, NOT_YET_HINT, Refused, Seen
 from .keras_ops import OPERATIONS, Fused, Readers, fuse, is_operation, read_operation
+from .unsupported import Unsupported
 
-
-class Unsupported(Exception):
-    """A model cnndsl cannot express, said in terms of the Keras model (layer and class)."""
-
-    def __init__(self, message: str, hint: str) -> None:
-        super().__init__(message)
-        self.message, self.hint = message, hint
-
-
-@dataclass
-class Imported:
-    """The model as a typed graph (layers named after Keras's) and its weights, keyed
-    `LAYER/VARIABLE` by those names."""
-
-    graph: Graph
-    weights: dict[str, np.ndarray]
-    origins: dict[str, tuple[str, str]]  # node name -> the Keras layer's name and class
-    model_name: str
-
-    def label(self, index: int) -> str:
-        """`layer `conv1` (Conv2D)` for a node, in the model's own terms."""
-        name, cls = self.origins[self.graph.nodes[index].name]
-        return f"layer `{name}` ({cls})"
+__all__ = ["Unsupported", "Imported", "from_keras", "read_layer", "scan_config"]
 
 
 def layer_label(op: Any) -> str:
@@ -289,7 +269,7 @@ def from_keras(model: Any, name: str | None = None) -> Imported:
     if all(o < len(inputs) for o in outs):
         raise Unsupported("the model has no layers between its input and its output",
                           "there is nothing to import")
-    graph = _reachable(Graph(name or model.name, tuple(walk.nodes), ()), len(inputs), outs)
+    graph = reachable(Graph(name or model.name, tuple(walk.nodes), ()), len(inputs), outs)
     names = {n.name for n in graph.nodes}
     weights = {k: v for k, v in walk.weights.items() if k.split("/")[0] in names}
     origins = {k: v for k, v in walk.origins.items() if k in names}
@@ -316,24 +296,6 @@ def _input_node(walk: _Walk, tensor: Any, single: bool) -> None:
     walk.nodes.append(Node(len(walk.nodes), name, Input(shape), (), (), shape, NOWHERE,
                            f"input {format_shape(shape)}"))
     walk.origins[name] = (keras_name, "InputLayer")
-
-
-def _reachable(graph: Graph, n_inputs: int, outs: list[int]) -> Graph:
-    """Only the layers the outputs depend on (a nested model may compute more); every
-    input kept, in order, and the nodes still in topological order."""
-    keep, stack = set(outs) | set(range(n_inputs)), list(outs)
-    while stack:
-        for i in graph.nodes[stack.pop()].inputs:
-            if i not in keep:
-                keep.add(i)
-                stack.append(i)
-    order = sorted(keep)  # a node comes after its inputs
-    index = {old: new for new, old in enumerate(order)}
-    nodes = tuple(Node(index[n.index], n.name, n.layer, tuple(index[i] for i in n.inputs),
-                       n.in_shapes, n.shape, n.span, n.text)
-                  for n in (graph.nodes[i] for i in order))
-    return Graph(graph.name, nodes, (), tuple(range(n_inputs)),
-                 tuple(index[o] for o in outs))
 
 
 def scan_config(config: Any) -> None:

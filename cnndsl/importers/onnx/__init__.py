@@ -1,0 +1,249 @@
+"""An ONNX model as cnndsl's IR: what PyTorch's exporters (TorchScript and dynamo), tf2onnx
+and cnndsl's own `compile -o NET.onnx` write.
+
+    imported = from_onnx(onnx.load("net.onnx"), input_sizes={"x": (224, 224, 3)})
+
+The graph is walked once in its (topological) order (`walk`): constants are propagated
+(`folding`), channels-first tensors are followed as such and become channels-last text
+(`walk.Value`), and each node, or a few read together, becomes the catalogue layer that
+computes the same function (`sliding`, `pointwise`, `shaping`). Anything else is an
+`Unsupported` naming the node, its operator and what cnndsl cannot say: the importer never
+skips a node or approximates one.
+
+Imports: `graph`, `layers`, `support`, `backends.onnx.geometry` (the inverse of the
+export's padding arithmetic), and the `onnx` package, when a model is read.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+
+from ...layers.shapes import Shape
+from ..imported import Imported, reachable
+from ..unsupported import Unsupported
+from . import pointwise, shaping, sliding  # noqa: F401 - each registers its readers
+from .folding import dtype_of, fold
+from .walk import FIRST, LAST, READERS, Walk, attributes, layout_by_readers
+
+__all__ = ["from_onnx", "Unsupported", "MIN_OPSET", "INSTALL"]
+
+MIN_OPSET = 11  # Pad's and Clip's values as inputs; older exporters are long gone
+INSTALL = "pip install 'cnndsl[onnx]'"
+PATTERNS = (pointwise.gelu_pattern,)  # subgraphs read from their first node
+
+
+def from_onnx(model: Any, name: str | None = None,
+              input_sizes: dict[str | None, Shape] | None = None) -> Imported:
+    """The typed graph and weights of an ONNX model (its external data already loaded).
+    `input_sizes` gives, per input name (None: the only input), the channels-last sizes of
+    an input whose spatial sizes the model leaves open."""
+    opset = _opset(model)
+    graph = model.graph
+    constants = {t.name: _array(t) for t in graph.initializer}
+    inputs = [i for i in graph.input if i.name not in constants]
+    if not inputs:
+        raise Unsupported("the model has no inputs", "there is nothing to import")
+    users: dict[str, list[Any]] = {}
+    for onnx_node in graph.node:
+        for name in onnx_node.input:
+            if name:
+                users.setdefault(name, []).append(onnx_node)
+    layouts = {t.name: layout_by_readers(users, t.name, _rank(t)) or FIRST
+               for t in inputs}
+    dims, batch = _input_dims(inputs, layouts, input_sizes or {})
+    inferred = _inferred_shapes(model, dims)
+    walk = Walk(graph, opset, inferred, batch, constants=constants, consumers=users,
+                outputs={o.name for o in graph.output})
+    walk.producers = {name: n for n in graph.node for name in n.output}
+    for tensor in inputs:
+        walk.add_input(tensor.name, dims[tensor.name], layouts[tensor.name],
+                       single=len(inputs) == 1)
+    live = _live(graph)
+    for onnx_node in graph.node:
+        if id(onnx_node) in walk.absorbed or id(onnx_node) not in live:
+            continue
+        _read(walk, onnx_node)
+    outs = []
+    for output in graph.output:
+        if output.name not in walk.values:
+            raise Unsupported(f"the model's output `{output.name}` is a constant",
+                              "cnndsl's outputs are computed from its inputs")
+        outs.append(walk.values[output.name].node)
+    if all(o < len(inputs) for o in outs):
+        raise Unsupported("the model has no layers between its input and its output",
+                          "there is nothing to import")
+    typed = reachable(walk.graph(name or graph.name or "model", list(range(len(inputs))),
+                                 outs), len(inputs), outs)
+    names = {n.name for n in typed.nodes}
+    weights = {k: v for k, v in walk.weights.items() if k.split("/")[0] in names}
+    origins = {k: v for k, v in walk.origins.items() if k in names}
+    return Imported(typed, weights, origins, graph.name or "model")
+
+
+def _read(walk: Walk, onnx_node: Any) -> None:
+    """One node: a constant evaluated, a pattern read from it, or its operator's reader."""
+    if onnx_node.domain not in ("", "ai.onnx"):
+        raise walk.refuse(onnx_node, f"operator domain `{onnx_node.domain}` is not ONNX's "
+                          "own", "export the model with standard ONNX operators only")
+    for name in onnx_node.input:
+        if name and name not in walk.values and name not in walk.constants \
+                and name not in walk.padded:
+            raise walk.refuse(onnx_node, f"its input `{name}` is computed by no node before "
+                              "it (the graph is not in topological order, or has a cycle)",
+                              "save the model with onnx.save after onnx.checker accepts it")
+    op = onnx_node.op_type
+    if op == "Constant":
+        walk.constants[onnx_node.output[0]] = _constant(walk, onnx_node)
+        return
+    if op == "Shape" and onnx_node.input[0] in walk.values:
+        attrs = attributes(onnx_node)
+        dims = np.array(walk.shape_of(walk.values[onnx_node.input[0]]), np.int64)
+        walk.constants[onnx_node.output[0]] = dims[attrs.get("start", 0):attrs.get("end")]
+        return
+    given = [n for n in onnx_node.input if n]
+    if given and all(n in walk.constants for n in given):
+        result = fold(op, [walk.constants[n] for n in onnx_node.input if n],
+                      attributes(onnx_node))
+        if result is not None:
+            for name, value in zip(onnx_node.output, result):
+                walk.constants[name] = value
+            return
+    if any(pattern(walk, onnx_node) for pattern in PATTERNS):
+        return
+    reader = READERS.get(op)
+    if reader is None:
+        raise walk.refuse(onnx_node, "cnndsl has no step for this operator")
+    reader(walk, onnx_node)
+
+
+def _live(graph: Any) -> set[int]:
+    """The nodes the graph's outputs depend on (an exporter may leave others behind)."""
+    producers = {name: n for n in graph.node for name in n.output}
+    live: set[int] = set()
+    stack = [o.name for o in graph.output]
+    while stack:
+        node = producers.get(stack.pop())
+        if node is None or id(node) in live:
+            continue
+        live.add(id(node))
+        stack.extend(n for n in node.input if n)
+    return live
+
+
+def _opset(model: Any) -> int:
+    versions = {o.domain or "ai.onnx": o.version for o in model.opset_import}
+    opset = versions.get("ai.onnx")
+    if opset is None:
+        raise Unsupported("the model imports no version of ONNX's own operators",
+                          "export it with standard ONNX operators")
+    if opset < MIN_OPSET:
+        raise Unsupported(f"the model uses ONNX opset {opset}", f"export it at opset "
+                          f"{MIN_OPSET} or newer (PyTorch: torch.onnx.export(..., "
+                          "opset_version=17))")
+    return int(opset)
+
+
+def _array(tensor: Any) -> np.ndarray:
+    from onnx import numpy_helper
+
+    if dtype_of(tensor.data_type) is None:
+        raise Unsupported(f"initializer `{tensor.name}` holds ONNX type {tensor.data_type}",
+                          "cnndsl reads float, integer and boolean tensors")
+    return numpy_helper.to_array(tensor)
+
+
+def _constant(walk: Walk, onnx_node: Any) -> np.ndarray:
+    attrs = {a.name: a for a in onnx_node.attribute}
+    if "value" in attrs:
+        return _array(attrs["value"].t)
+    values = attributes(onnx_node)
+    for key, dtype in (("value_float", np.float32), ("value_floats", np.float32),
+                       ("value_int", np.int64), ("value_ints", np.int64)):
+        if key in values:
+            return np.asarray(values[key], dtype)
+    raise walk.refuse(onnx_node, f"a constant given as {sorted(values)}")
+
+
+def _rank(tensor: Any) -> int:
+    """An input's rank without the batch axis (0 for what is not a tensor)."""
+    if tensor.type.WhichOneof("value") != "tensor_type":
+        return 0
+    return max(len(tensor.type.tensor_type.shape.dim) - 1, 0)
+
+
+def _input_dims(inputs: list[Any], layouts: dict[str, str],
+                sizes: dict[str | None, Shape]) -> tuple[dict, int | None]:
+    """Each input's ONNX dims without the batch axis (open sizes filled in from `sizes`),
+    and the batch size (None where it is dynamic)."""
+    found: dict[str, Shape] = {}
+    batches = set()
+    for tensor in inputs:
+        kind = tensor.type.WhichOneof("value")
+        if kind != "tensor_type":
+            raise Unsupported(f"input `{tensor.name}` is a {kind}, not a tensor",
+                              "cnndsl's inputs are tensors")
+        dims = [d.dim_value if d.HasField("dim_value") else None
+                for d in tensor.type.tensor_type.shape.dim]
+        if not 2 <= len(dims) <= 5:
+            raise Unsupported(f"input `{tensor.name}` has rank {len(dims)}", "cnndsl takes "
+                              "inputs of 1 to 4 dimensions after the batch axis")
+        batches.add(dims[0])
+        given = sizes.get(tensor.name, sizes.get(None) if len(inputs) == 1 else None)
+        rest = dims[1:]
+        first = layouts[tensor.name] != LAST
+        if given is not None:
+            rest = _given(tensor.name, rest, given, first)
+        if any(d is None or d < 1 for d in rest):
+            known = rest[1:] + rest[:1] if first else rest
+            example = "x".join("224" if d is None else str(d) for d in known)
+            raise Unsupported(f"input `{tensor.name}` has open sizes "
+                              f"{_shown([dims[0], *rest])}",
+                              f"give them: `cnndsl import MODEL.onnx --input-shape "
+                              f"{tensor.name}={example}` (HxWxC, channels last), or export "
+                              "the model with fixed spatial sizes")
+        found[tensor.name] = tuple(int(d or 0) for d in rest)
+    batch = batches.pop() if len(batches) == 1 else None
+    return found, int(batch) if batch else None
+
+
+def _given(name: str, dims: list, given: Shape, first: bool) -> list:
+    """`--input-shape` (channels last) laid over an input's ONNX dims (channels first for
+    a channels-first input of rank above 1)."""
+    want = list(given[-1:]) + list(given[:-1]) if first and len(given) > 1 else list(given)
+    if len(want) != len(dims) or any(d is not None and d != w for d, w in zip(dims, want)):
+        raise Unsupported(f"--input-shape {'x'.join(map(str, given))} does not fit input "
+                          f"`{name}` {_shown([None, *dims])}", "give the open sizes, and the "
+                          "known ones as they are, channels last")
+    return want
+
+
+def _shown(dims: list) -> str:
+    return "(" + ", ".join("?" if d is None else str(d) for d in dims) + ")"
+
+
+def _inferred_shapes(model: Any, dims: dict[str, Shape]) -> dict[str, tuple]:
+    """ONNX's shape inference over the model with its open input sizes filled in: the
+    dims (batch axis first, None where unknown) of every tensor it can tell."""
+    import onnx
+
+    copy = onnx.ModelProto()
+    copy.CopyFrom(model)
+    del copy.graph.value_info[:]
+    for tensor in copy.graph.input:
+        if tensor.name in dims:
+            for d, size in zip(tensor.type.tensor_type.shape.dim[1:], dims[tensor.name]):
+                d.dim_value = size
+    try:
+        copy = onnx.shape_inference.infer_shapes(copy, strict_mode=False, data_prop=True)
+    except Exception:  # noqa: BLE001 - inference is a check; the walk computes the sizes
+        return {}
+    found = {}
+    for info in [*copy.graph.value_info, *copy.graph.output]:
+        if info.type.WhichOneof("value") == "tensor_type" and \
+                info.type.tensor_type.HasField("shape"):
+            found[info.name] = tuple(d.dim_value if d.HasField("dim_value") else None
+                                     for d in info.type.tensor_type.shape.dim)
+    return found
+

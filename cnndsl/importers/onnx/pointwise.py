@@ -1,0 +1,328 @@
+"""ONNX's element-wise operators as cnndsl steps: activations (alone, or fused into the
+convolution or dense layer whose node names them, as cnndsl's own export writes
+`conv_1` then `conv_1/relu`), merges of computed tensors, per-channel scales and shifts
+(`batchnorm`, `rescale`), BatchNormalization, PRelu, and the subgraphs exporters write
+for one activation: x·sigmoid(x) (silu), x·hard_sigmoid(x) (hard_swish), and
+x/2·(1 + erf(x/√2)) (gelu).
+"""
+
+from __future__ import annotations
+
+import math
+from typing import Any
+
+import numpy as np
+
+from ...layers.activations import Activation
+from ...layers.core import ActivationStep, Dropout
+from ...layers.merge import Add, Avg, Concat, Max, Mul
+from ...layers.norm import BatchNorm, Rescale
+from ...layers.prelu import PReLU
+from .walk import FIRST, LAST, Value, Walk, attributes, reads
+
+KERAS_BN_EPS = 0.001  # a per-channel scale and shift is written as a plain `batchnorm`
+SELU = (1.67326319217681884765625, 1.05070102214813232421875)  # ONNX's, float32's Keras's
+TOLERANCE = 1e-6  # a constant read as one of cnndsl's (1/6, sqrt(2)) within float32 rounding
+
+
+def _close(a: float, b: float) -> bool:
+    return abs(a - b) <= TOLERANCE * max(1.0, abs(b))
+
+
+def activation_of(walk: Walk, onnx_node: Any) -> Activation | None:
+    """The activation one ONNX node computes, or None for a node that is not one."""
+    op, attrs = onnx_node.op_type, attributes(onnx_node)
+    simple = {"Relu": "relu", "Sigmoid": "sigmoid", "Tanh": "tanh", "Softplus": "softplus",
+              "Softsign": "softsign", "Mish": "mish", "HardSwish": "hard_swish"}
+    if op in simple:
+        return Activation(simple[op])
+    if op == "LeakyRelu":
+        return Activation("leaky_relu", float(np.float32(attrs.get("alpha", 0.01))))
+    if op in ("Elu", "Celu"):
+        alpha = float(np.float32(attrs.get("alpha", 1.0)))
+        return Activation(op.lower(), None if alpha == 1.0 else alpha)
+    if op == "Selu":
+        if not (_close(attrs.get("alpha", SELU[0]), SELU[0])
+                and _close(attrs.get("gamma", SELU[1]), SELU[1])):
+            raise walk.refuse(onnx_node, "selu with other constants than Keras's",
+                              "cnndsl's selu is Keras's (alpha 1.6733, scale 1.0507)")
+        return Activation("selu")
+    if op == "HardSigmoid":
+        if not (_close(attrs.get("alpha", 0.2), 1 / 6) and _close(attrs.get("beta", 0.5), 0.5)):
+            raise walk.refuse(onnx_node, f"hard sigmoid with alpha={attrs.get('alpha', 0.2):g}"
+                              f", beta={attrs.get('beta', 0.5):g}", "cnndsl's hard_sigmoid "
+                              "is Keras 3's and PyTorch's: relu6(x + 3) / 6")
+        return Activation("hard_sigmoid")
+    if op == "Gelu":
+        return Activation("gelu", approximate=attrs.get("approximate", "none") == "tanh")
+    if op == "Clip":
+        return _clip(walk, onnx_node, attrs)
+    if op in ("Softmax", "LogSoftmax"):
+        return Activation("softmax" if op == "Softmax" else "log_softmax")
+    return None
+
+
+def _clip(walk: Walk, onnx_node: Any, attrs: dict) -> Activation:
+    if "min" in attrs or "max" in attrs:  # opset < 11
+        low, high = attrs.get("min"), attrs.get("max")
+    else:
+        given = [walk.optional(onnx_node, k) for k in (1, 2)]
+        for k, value in enumerate(given, 1):
+            if value is None and len(onnx_node.input) > k and onnx_node.input[k]:
+                walk.constant(onnx_node, k, "bound")  # refused: a computed bound
+        low, high = (None if v is None else float(v.reshape(-1)[0]) for v in given)
+    if low == 0 and high == 6:
+        return Activation("relu6")
+    if low == 0 and high is None:
+        return Activation("relu")
+    if low is None or high is None:
+        raise walk.refuse(onnx_node, "a clip with one bound only", "cnndsl's clip=LO,HI has "
+                          "both (relu is clip at 0 from below)")
+    return Activation("clip", bounds=(low, high))
+
+
+def _check_axis(walk: Walk, onnx_node: Any, x: Value) -> None:
+    """Softmax and LogSoftmax must act on cnndsl's channel axis."""
+    rank = len(walk.shape_of(x))
+    axis = int(attributes(onnx_node).get("axis", -1 if walk.opset >= 13 else 1)) % rank
+    channel = 1 if x.layout == FIRST and rank > 2 else rank - 1
+    if axis != channel or (walk.opset < 13 and rank > 2):
+        raise walk.refuse(onnx_node, f"over axis {axis} of a rank-{rank} tensor",
+                          "cnndsl's softmax is over the channels")
+
+
+def fused_activation(walk: Walk, onnx_node: Any) -> tuple[Activation | None, str]:
+    """The activation fused into a convolution or dense node (cnndsl's own export writes
+    it as the node's sole reader, named `NODE/...`), and the tensor that ends the step."""
+    out = onnx_node.output[0]
+    user = walk.sole_user(out)
+    if user is None or not onnx_node.name or not user.name.startswith(onnx_node.name + "/"):
+        return None, out
+    found = activation_of(walk, user)
+    if found is None or found.name in ("softmax", "log_softmax") and len(
+            walk.inferred.get(out, ())) > 2:
+        return None, out
+    walk.absorb(user)
+    return found, user.output[0]
+
+
+@reads("Relu", "Sigmoid", "Tanh", "Softplus", "Softsign", "Mish", "HardSwish", "LeakyRelu",
+       "Elu", "Celu", "Selu", "HardSigmoid", "Gelu", "Clip", "Softmax", "LogSoftmax")
+def activation(walk: Walk, onnx_node: Any) -> None:
+    x = walk.value(onnx_node)
+    if onnx_node.op_type in ("Softmax", "LogSoftmax"):
+        _check_axis(walk, onnx_node, x)
+    found = activation_of(walk, onnx_node)
+    assert found is not None
+    if onnx_node.op_type in ("Sigmoid", "HardSigmoid") and _gated(walk, onnx_node, x, found):
+        return
+    walk.add(ActivationStep(found), [x], onnx_node, x.layout)
+
+
+def _gated(walk: Walk, onnx_node: Any, x: Value, gate: Activation) -> bool:
+    """x·sigmoid(x) as `silu`, x·hard_sigmoid(x) as `hard_swish`: one step."""
+    user = walk.sole_user(onnx_node.output[0])
+    if user is None or user.op_type != "Mul":
+        return False
+    other = [n for n in user.input if n != onnx_node.output[0]]
+    if len(other) != 1 or walk.values.get(other[0]) != x:
+        return False
+    walk.absorb(user)
+    name = "silu" if gate.name == "sigmoid" else "hard_swish"
+    walk.add(ActivationStep(Activation(name)), [x], user, x.layout, named=user)
+    return True
+
+
+@reads("Erf")
+def erf(walk: Walk, onnx_node: Any) -> None:
+    raise walk.refuse(onnx_node, "an error function outside x/2·(1 + erf(x/√2)) (gelu)")
+
+
+def gelu_pattern(walk: Walk, onnx_node: Any) -> bool:
+    """x/2·(1 + erf(x/√2)) from its first node (x/√2 or x·(1/√2)): `gelu`, in any of the
+    orders exporters multiply it out in."""
+    if onnx_node.op_type not in ("Div", "Mul") or len(onnx_node.input) != 2:
+        return False
+    xname, c = onnx_node.input
+    if xname not in walk.values or not walk.is_constant(c) or walk.constants[c].size != 1:
+        return False
+    scale = float(walk.constants[c].reshape(-1)[0])
+    if not _close(scale if onnx_node.op_type == "Div" else 1 / scale, math.sqrt(2)):
+        return False
+    erf_node = walk.sole_user(onnx_node.output[0])
+    if erf_node is None or erf_node.op_type != "Erf":
+        return False
+    plus = walk.sole_user(erf_node.output[0])
+    if plus is None or plus.op_type != "Add" or not _adds_constant(walk, plus, 1.0):
+        return False
+    # (1 + erf) times x, then times 1/2; or times x/2 (x·0.5 computed beside it)
+    mul = walk.sole_user(plus.output[0])
+    if mul is None or mul.op_type != "Mul":
+        return False
+    other = [n for n in mul.input if n != plus.output[0]][0]
+    nodes = [onnx_node, erf_node, plus, mul]
+    if other == xname:
+        half = walk.sole_user(mul.output[0])
+        if half is None or half.op_type != "Mul" or not _times_constant(walk, half, 0.5):
+            return False
+        nodes.append(half)
+    else:
+        producer = walk.producer(other)
+        if producer is None or producer.op_type != "Mul" or xname not in producer.input \
+                or not _times_constant(walk, producer, 0.5) \
+                or walk.sole_user(other) is not mul:
+            return False
+        nodes.append(producer)
+    end = nodes[-1] if other == xname else mul
+    walk.absorb(*nodes)
+    x = walk.values[xname]
+    walk.add(ActivationStep(Activation("gelu")), [x], end, x.layout, named=onnx_node)
+    return True
+
+
+def _adds_constant(walk: Walk, onnx_node: Any, value: float) -> bool:
+    return any(walk.is_constant(n) and walk.constants[n].size == 1 and
+               _close(float(walk.constants[n].reshape(-1)[0]), value) for n in onnx_node.input)
+
+
+def _times_constant(walk: Walk, onnx_node: Any, value: float) -> bool:
+    return _adds_constant(walk, onnx_node, value)
+
+
+@reads("Identity")
+def identity(walk: Walk, onnx_node: Any) -> None:
+    walk.bind(onnx_node.output[0], walk.value(onnx_node))
+
+
+@reads("Dropout")
+def dropout(walk: Walk, onnx_node: Any) -> None:
+    if len(onnx_node.output) > 1 and onnx_node.output[1] and walk.users(onnx_node.output[1]):
+        raise walk.refuse(onnx_node, "its mask output is read", "cnndsl's dropout has one "
+                          "output")
+    training = walk.optional(onnx_node, 2)
+    if training is not None and bool(training.reshape(-1)[0]):
+        raise walk.refuse(onnx_node, "it drops values at inference (training_mode=1)",
+                          "export the model in eval mode")
+    ratio = walk.optional(onnx_node, 1)
+    rate = float(ratio.reshape(-1)[0]) if ratio is not None else \
+        float(attributes(onnx_node).get("ratio", 0.5))
+    x = walk.value(onnx_node)
+    walk.add(Dropout(rate), [x], onnx_node, x.layout)
+
+
+MERGES = {"Add": Add, "Sum": Add, "Mul": Mul, "Max": Max, "Mean": Avg}
+
+
+@reads("Add", "Sum", "Mul", "Max", "Mean", "Sub", "Div")
+def elementwise(walk: Walk, onnx_node: Any) -> None:
+    computed = [n for n in onnx_node.input if n in walk.values]
+    constants = [n for n in onnx_node.input if walk.is_constant(n)]
+    if constants and len(computed) == 1 and onnx_node.op_type in ("Add", "Mul", "Sub", "Div"):
+        return _affine(walk, onnx_node, walk.values[computed[0]])
+    if constants or onnx_node.op_type in ("Sub", "Div"):
+        raise walk.refuse(onnx_node, "an element-wise operation cnndsl has no step for")
+    xs = [walk.values[n] for n in onnx_node.input]
+    layouts = {x.layout for x in xs if len(walk.shape_of(x)) > 2}
+    if len(layouts) > 1:
+        raise walk.refuse(onnx_node, "it merges channels-first and channels-last tensors")
+    layout = layouts.pop() if layouts else LAST
+    walk.add(MERGES[onnx_node.op_type](), xs, onnx_node, layout)
+
+
+def _per_channel(walk: Walk, onnx_node: Any, x: Value, c: np.ndarray) -> np.ndarray | None:
+    """A constant operand as one number per channel of `x` (broadcast from a scalar), or
+    None where it varies along another axis."""
+    dims = walk.shape_of(x)
+    channels = walk.nodes[x.node].shape[-1]
+    axis = 1 if x.layout == FIRST and len(dims) > 2 else len(dims) - 1
+    if c.ndim > len(dims):
+        return None
+    full = (1,) * (len(dims) - c.ndim) + tuple(c.shape)
+    if any(s != 1 for i, s in enumerate(full) if i != axis):
+        return None
+    return np.broadcast_to(c.reshape(-1), (channels,)).astype(np.float32)
+
+
+def _affine(walk: Walk, onnx_node: Any, x: Value) -> None:
+    """x·s + t with constant s and t, per channel or for all: `rescale` (one number each),
+    else a `batchnorm` whose statistics are 0 and 1 - eps (so that it computes exactly
+    gamma·x + beta). A scale followed by a shift is one step."""
+    op = onnx_node.op_type
+    const_name = [n for n in onnx_node.input if walk.is_constant(n)][0]
+    c = walk.constants[const_name].astype(np.float64)
+    if op == "Sub" and onnx_node.input[0] == const_name or op == "Div" and \
+            onnx_node.input[1] != const_name:
+        raise walk.refuse(onnx_node, "a constant minus or divided by a tensor has no step")
+    values = _per_channel(walk, onnx_node, x, c)
+    if values is None:
+        raise walk.refuse(onnx_node, f"a constant of shape {list(c.shape)} that varies "
+                          "along a spatial axis", "cnndsl scales and shifts per channel")
+    scale = values if op == "Mul" else 1 / values if op == "Div" else np.ones_like(values)
+    shift = values if op == "Add" else -values if op == "Sub" else np.zeros_like(values)
+    end = onnx_node
+    if op in ("Mul", "Div"):
+        user = walk.sole_user(onnx_node.output[0])
+        if user is not None and user.op_type in ("Add", "Sub") and \
+                sum(walk.is_constant(n) for n in user.input) == 1 and \
+                user.input[1 if user.input[0] == onnx_node.output[0] else 0] in walk.constants:
+            t = _per_channel(walk, user, x, walk.constants[
+                [n for n in user.input if walk.is_constant(n)][0]].astype(np.float64))
+            if t is not None and not (user.op_type == "Sub" and user.input[0] !=
+                                      onnx_node.output[0]):
+                shift = t if user.op_type == "Add" else -t
+                walk.absorb(user)
+                end = user
+    if np.all(scale == scale[0]) and np.all(shift == shift[0]):
+        layer: Any = Rescale(float(scale[0]), float(shift[0]))
+        walk.add(layer, [x], end, x.layout, named=onnx_node)
+        return
+    bn = BatchNorm(KERAS_BN_EPS, 0.99)
+    weights = {"gamma": scale.astype(np.float32), "beta": shift.astype(np.float32),
+               "moving_mean": np.zeros_like(scale, np.float32),
+               "moving_variance": np.full_like(scale, 1 - KERAS_BN_EPS, np.float32)}
+    walk.add(bn, [x], end, x.layout, weights, named=onnx_node)
+
+
+@reads("BatchNormalization")
+def batch_norm(walk: Walk, onnx_node: Any) -> None:
+    attrs = attributes(onnx_node)
+    if attrs.get("training_mode", 0) or len([o for o in onnx_node.output if o]) > 1:
+        raise walk.refuse(onnx_node, "batch statistics computed in training mode",
+                          "export the model in eval mode")
+    x = walk.value(onnx_node)
+    names = ("gamma", "beta", "moving_mean", "moving_variance")
+    weights = {n: walk.constant(onnx_node, k, n) for k, n in enumerate(names, 1)}
+    eps = float(np.float32(attrs.get("epsilon", 1e-5)))
+    momentum = float(np.float32(attrs.get("momentum", 0.9)))
+    walk.add(BatchNorm(eps, momentum), [x], onnx_node, x.layout, weights)
+
+
+@reads("PRelu")
+def prelu(walk: Walk, onnx_node: Any) -> None:
+    x = walk.value(onnx_node)
+    slope = walk.constant(onnx_node, 1, "slope")
+    rank = len(walk.nodes[x.node].shape)
+    if slope.size == 1:
+        walk.add(PReLU(shared=True), [x], onnx_node, x.layout,
+                 {"alpha": slope.reshape((1,) * rank)})
+        return
+    values = _per_channel(walk, onnx_node, x, slope)
+    if values is None:
+        raise walk.refuse(onnx_node, f"a slope of shape {list(slope.shape)}", "cnndsl's "
+                          "prelu has one slope per channel, or one for all")
+    walk.add(PReLU(), [x], onnx_node, x.layout,
+             {"alpha": values.reshape(*(1,) * (rank - 1), -1)})
+
+
+@reads("Concat")
+def concat(walk: Walk, onnx_node: Any) -> None:
+    xs = [walk.value(onnx_node, k) for k in range(len(onnx_node.input))]
+    layouts = {x.layout for x in xs}
+    rank = len(walk.shape_of(xs[0]))
+    axis = int(attributes(onnx_node)["axis"]) % rank
+    layout = layouts.pop() if len(layouts) == 1 else None
+    channel = 1 if layout == FIRST and rank > 2 else rank - 1
+    if layout is None or axis != channel:
+        raise walk.refuse(onnx_node, f"a concatenation along axis {axis}", "cnndsl "
+                          "concatenates along the channels")
+    walk.add(Concat(), xs, onnx_node, layout)
