@@ -1,6 +1,8 @@
-"""`cnndsl import MODEL.keras -o NET.cnn [--weights-out W.npz]`: a Keras model as `.cnn`.
+"""`cnndsl import MODEL.keras|MODEL.onnx -o NET.cnn [--weights-out W.npz]`: a Keras or
+ONNX model as `.cnn`.
 
     cnndsl import resnet50.keras -o resnet50.cnn --weights-out resnet50.npz
+    cnndsl import resnet18.onnx -o resnet18.cnn --weights-out resnet18.npz
     cnndsl run resnet50.cnn --weights resnet50.npz --input x.npy -o y.npy
 
 The model is loaded in Keras's safe mode (no code from the file runs), turned into the IR
@@ -28,19 +30,21 @@ if TYPE_CHECKING:  # NumPy is imported when a model is, not by every command
     import numpy as np
 
 DESCRIPTION = (
-    "Write a Keras 3 model (.keras, loaded in safe mode: no code from the file is run) as "
-    ".cnn text that infers to the same shapes and parameter counts, with repeated "
-    "sub-chains folded into `def` blocks and `( ... ) * N`. --weights-out writes its "
-    "weights keyed by the text's layer names, so `cnndsl run NET.cnn --weights W.npz` "
-    "computes what the model does. Needs TensorFlow: pip install 'cnndsl[keras]'.")
+    "Write a Keras 3 model (.keras, loaded in safe mode: no code from the file is run) or "
+    "an ONNX model (.onnx, as PyTorch's torch.onnx.export, tf2onnx or `cnndsl compile -o "
+    "NET.onnx` write it) as .cnn text that infers to the same shapes and parameter counts, "
+    "with repeated sub-chains folded into `def` blocks and `( ... ) * N`. --weights-out "
+    "writes its weights keyed by the text's layer names, so `cnndsl run NET.cnn --weights "
+    "W.npz` computes what the model does. Keras models need TensorFlow: pip install "
+    "'cnndsl[keras]'; ONNX models need onnx: pip install 'cnndsl[onnx]'.")
 
 
 def add_parser(sub) -> None:
     """The `import` subcommand's arguments."""
-    parser = sub.add_parser("import", help="write a .keras model as .cnn text (and its "
-                            "weights as an .npz)", description=DESCRIPTION)
-    parser.add_argument("file", type=path, metavar="MODEL.keras",
-                        help="a model saved by Keras 3")
+    parser = sub.add_parser("import", help="write a .keras or .onnx model as .cnn text "
+                            "(and its weights as an .npz)", description=DESCRIPTION)
+    parser.add_argument("file", type=path, metavar="MODEL.keras|MODEL.onnx",
+                        help="a model saved by Keras 3, or an ONNX model")
     parser.add_argument("-o", "--output", type=path, metavar="NET.cnn",
                         help="where to write the text ('-' for standard output; default: "
                         "beside the model, with .cnn)")
@@ -48,13 +52,14 @@ def add_parser(sub) -> None:
                         help="also write the weights, keyed LAYER/VARIABLE by the text's "
                         "layer names")
     parser.add_argument("--keep-names", action="store_true",
-                        help="give every layer its Keras name (`name=`); blocks and "
+                        help="give every layer its Keras or ONNX name (`name=`); blocks and "
                         "repetitions are then not folded, as their names would repeat")
     parser.add_argument("--input-shape", type=input_shape, action="append", default=[],
                         metavar="[NAME=]HxWxC",
-                        help="the size of an input the model leaves open (None), e.g. "
-                        "224x224x3 for keras.applications.MobileNetV3Small(); NAME=... "
-                        "for one of several inputs; repeat for each")
+                        help="the size of an input the model leaves open (None, or a "
+                        "named ONNX dimension), channels last, e.g. 224x224x3 for "
+                        "keras.applications.MobileNetV3Small(); NAME=... for one of "
+                        "several inputs; repeat for each")
     parser.add_argument("--no-fold", action="store_true",
                         help="write every layer out: no `def` blocks, no `( ... ) * N`")
 
@@ -120,10 +125,18 @@ def check_paths(model: Path, output: str, weights_out: Path | None) -> None:
     from ..backends.keras.loading import check_keras_file
     from ..support import paths
 
-    check_keras_file(model)
+    onnx = is_onnx(model)
+    if not onnx:
+        check_keras_file(model)
     paths.check({"the model": model}, {"-o": output, "--weights-out": weights_out},
                 suffixes={"-o": (".cnn",), "--weights-out": (".npz",)})
-    _prescan(model)
+    if not onnx:
+        _prescan(model)
+
+
+def is_onnx(model: Path) -> bool:
+    """An ONNX model by its name (`.onnx`); anything else is read as a Keras one."""
+    return model.suffix.lower() == ".onnx"
 
 
 def _prescan(model: Path) -> None:
@@ -149,6 +162,9 @@ def import_model(model: Path, *, keep_names: bool = False, fold: bool = True,
     from ..backends.keras.input_sizes import InputSizeError, with_input_sizes
     from ..importers.keras import Unsupported, from_keras
 
+    if is_onnx(model):
+        return _import_onnx(model, keep_names, fold, stem, input_sizes or {})
+
     keras_model = load(model)
     try:
         if input_sizes:
@@ -160,6 +176,21 @@ def import_model(model: Path, *, keep_names: bool = False, fold: bool = True,
     except Unsupported as e:
         raise FileError(model, e.message, e.hint) from None
     del keras_model
+    return write_out(imported, model, keep_names, fold, stem)
+
+
+def _import_onnx(model: Path, keep_names: bool, fold: bool, stem: str,
+                 input_sizes: dict) -> Result:
+    from ..importers.onnx import Unsupported, from_onnx
+    from ..importers.onnx.reading import read_model
+
+    onnx_model = read_model(model)
+    signals.check()
+    try:
+        imported = from_onnx(onnx_model, input_sizes=input_sizes)
+    except Unsupported as e:
+        raise FileError(model, e.message, e.hint) from None
+    del onnx_model
     return write_out(imported, model, keep_names, fold, stem)
 
 

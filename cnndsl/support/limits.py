@@ -41,3 +41,9 @@ MAX_EXPANSION = 100
 # ... once such members or datasets declare more than this in all (a few all-zero arrays
 # compressed by another tool stay far below it).
 EXPANSION_FLOOR = 64 * 2**20
+
+# -- reading an .onnx model (cnndsl/importers/onnx/reading.py) ---
+MAX_ONNX_BYTES = 2**31 - 1  # protobuf's limit on one message: larger weights are external
+# External data (PyTorch's dynamo exporter writes every weight there): a CNN of a few
+# billion float32 weights at most. Checked against what the model declares, before reading.
+MAX_ONNX_EXTERNAL_BYTES = 16 * 2**30

@@ -14,13 +14,23 @@ from typing import Any
 
 import numpy as np
 
-from ...layers.core import Dense, Flatten, Reshape, Upsample
+from ...layers.core import Crop, Dense, Flatten, Reshape, Upsample
 from ...layers.norm import LayerNorm
 from ...layers.norm_groups import LRN, GroupNorm, InstanceNorm
 from ...layers.pooling import GAP, GMP
-from ...layers.rearrange import PixelShuffle
+from ...layers.rearrange import ChannelShuffle, PixelShuffle
 from .pointwise import fused_activation
-from .walk import FIRST, LAST, Value, Walk, attributes, cnndsl_axes, layout_by_readers, reads
+from .walk import (
+    FIRST,
+    LAST,
+    Value,
+    Walk,
+    attributes,
+    cnndsl_axes,
+    layout_by_readers,
+    onnx_axes,
+    reads,
+)
 
 
 def _layout_perm(rank: int, layout: str) -> list[int]:
@@ -94,6 +104,14 @@ def reshape(walk: Walk, onnx_node: Any) -> None:
     if len(target) == 2:
         _flatten_to(walk, onnx_node, x, onnx_node.output[0])
         return
+    shape = walk.nodes[x.node].shape
+    other = LAST if x.layout == FIRST else FIRST
+    if len(shape) > 1 and all(n == 1 for n in shape[:-1]) and \
+            tuple(target[1:]) == onnx_axes(shape, other):  # (N, 1, 1, C) <-> (N, C, 1, 1)
+        walk.bind(onnx_node.output[0], Value(x.node, other))
+        return
+    if _channel_shuffle(walk, onnx_node, x, target) or _repeat(walk, onnx_node, x, target):
+        return
     if x.layout == FIRST and len(dims) > 2 and not all(d == 1 for d in dims[2:]):
         raise walk.refuse(onnx_node, f"a reshape of a channels-first {list(dims)} tensor to "
                           f"{target}", "cnndsl reshapes in channels-last order; this is a "
@@ -104,6 +122,84 @@ def reshape(walk: Walk, onnx_node: Any) -> None:
         x.layout if len(dims) > 2 else FIRST if target[-1] == 1 and target[1] > 1 else LAST)
     shape = cnndsl_axes(tuple(target[1:]), layout)
     walk.add(Reshape(shape), [x], onnx_node, layout)
+
+
+def _channel_shuffle(walk: Walk, onnx_node: Any, x: Value, target: list[int]) -> bool:
+    """(N, C, *S) -> (N, G, C/G, *S) -> swap axes 1 and 2 -> (N, C, *S): ShuffleNet's
+    shuffle, as PyTorch and cnndsl's own export write it."""
+    dims = walk.shape_of(x)
+    if x.layout != FIRST or len(target) != len(dims) + 1 or target[0] != dims[0] or \
+            target[1] * target[2] != dims[1] or tuple(target[3:]) != tuple(dims[2:]):
+        return False
+    swap = walk.sole_user(onnx_node.output[0])
+    perm = [0, 2, 1, *range(3, len(target))]
+    if swap is None or swap.op_type != "Transpose" or \
+            list(attributes(swap).get("perm", ())) != perm:
+        return False
+    back = walk.sole_user(swap.output[0])
+    if back is None or back.op_type != "Reshape" or not walk.is_constant(back.input[1]):
+        return False
+    again = [int(t) for t in walk.constants[back.input[1]].reshape(-1)]
+    if [dims[i] if t == 0 else t for i, t in enumerate(again)] != list(dims) and \
+            again[1:] != list(dims[1:]):
+        return False
+    walk.absorb(swap, back)
+    walk.add(ChannelShuffle(target[1]), [x], back, FIRST, named=onnx_node)
+    return True
+
+
+def _repeat(walk: Walk, onnx_node: Any, x: Value, target: list[int]) -> bool:
+    """(N, C, H, W) -> (N, C, H, 1, W, 1) -> Expand to (N, C, H, f, W, g) -> (N, C, Hf, Wg):
+    nearest-neighbour upsampling by whole factors, as cnndsl's own export writes it."""
+    dims = walk.shape_of(x)
+    rank = len(dims) - 2
+    if x.layout != FIRST or rank < 1 or len(target) != 2 + 2 * rank or \
+            target[2::2] != list(dims[2:]) or any(t != 1 for t in target[3::2]):
+        return False
+    expand = walk.sole_user(onnx_node.output[0])
+    if expand is None or expand.op_type != "Expand" or not walk.is_constant(expand.input[1]):
+        return False
+    wide = [int(t) for t in walk.constants[expand.input[1]].reshape(-1)]
+    if len(wide) != len(target) or wide[2::2] != list(dims[2:]) or wide[1] != dims[1]:
+        return False
+    factors = tuple(wide[3::2])
+    back = walk.sole_user(expand.output[0])
+    if back is None or back.op_type != "Reshape" or not walk.is_constant(back.input[1]):
+        return False
+    merged = [int(t) for t in walk.constants[back.input[1]].reshape(-1)]
+    if merged[1:] != [dims[1], *(n * f for n, f in zip(dims[2:], factors))]:
+        return False
+    walk.absorb(expand, back)
+    walk.add(Upsample(factors), [x], back, FIRST, named=onnx_node)
+    return True
+
+
+@reads("Slice")
+def slice_(walk: Walk, onnx_node: Any) -> None:
+    """A Slice of the spatial axes with steps of 1: a `crop`."""
+    x = walk.value(onnx_node)
+    dims = walk.shape_of(x)
+    if len(onnx_node.input) < 3:  # opset < 10 wrote them as attributes
+        raise walk.refuse(onnx_node, "starts and ends as attributes (opset < 10)")
+    starts = walk.constant(onnx_node, 1, "starts").reshape(-1)
+    ends = walk.constant(onnx_node, 2, "ends").reshape(-1)
+    given = walk.optional(onnx_node, 3)
+    axes = range(len(starts)) if given is None else given.reshape(-1)
+    steps = walk.optional(onnx_node, 4)
+    if steps is not None and any(int(s) != 1 for s in steps.reshape(-1)):
+        raise walk.refuse(onnx_node, "a slice with a step other than 1")
+    spatial = list(range(2, len(dims))) if x.layout == FIRST else list(range(1, len(dims) - 1))
+    cuts = {a: (0, 0) for a in spatial}
+    for start, end, axis in zip(starts, ends, axes):
+        axis, n = int(axis) % len(dims), dims[int(axis) % len(dims)]
+        first, stop = (max(0, min(n, int(v) + n if int(v) < 0 else int(v))) for v in (start, end))
+        if (first, stop) == (0, n):
+            continue
+        if axis not in spatial:
+            raise walk.refuse(onnx_node, f"a slice of axis {axis}, not a spatial one",
+                              "cnndsl cuts channels only as a split's parts")
+        cuts[axis] = (first, n - stop)
+    walk.add(Crop(tuple(cuts[a] for a in spatial)), [x], onnx_node, x.layout)
 
 
 @reads("Squeeze", "Unsqueeze")

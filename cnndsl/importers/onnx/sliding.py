@@ -145,15 +145,15 @@ def conv_transpose(walk: Walk, onnx_node: Any) -> None:
     out = [(n - 1) * s + k - b - a + e for n, k, s, (b, a), e in
            zip(sizes, kernel, stride, pairs, extra)]
     word, written, outpad = EXPLICIT, pairs, tuple(extra)
-    for candidate in ("valid", "same"):  # Keras's words where they say exactly this
+    for candidate in ("same", "valid"):  # Keras's words where they say exactly this
         flat, more = deconv_pads(sizes, kernel, stride, tuple(out), candidate)
         if flat == pads and more == extra and _keras_deconv_out(sizes, kernel, stride,
                                                                 candidate) == out:
-            word, written, outpad = candidate, (), ()
+            word, written, outpad = candidate, (), (0,) * rank
             break
     layer = Deconv(kernel=kernel, stride=stride, padding=word, activation=activation,
                    bias=bias is not None, dilation=dilation, pads=written, filters=filters,
-                   outpad=outpad if any(outpad) else ())
+                   outpad=outpad)
     weights = {"kernel": np.transpose(w, (*range(2, rank + 2), 1, 0))}
     if bias is not None:
         weights["bias"] = bias

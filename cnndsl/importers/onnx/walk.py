@@ -250,6 +250,10 @@ CHANNELS_FIRST_OPS = ("Conv", "ConvTranspose", "MaxPool", "AveragePool", "Global
                       "GroupNormalization", "DepthToSpace", "SpaceToDepth", "Resize")
 
 
+AXES_CHANGING_OPS = ("Reshape", "Flatten", "Squeeze", "Unsqueeze", "Gemm", "MatMul",
+                     "ReduceMean", "ReduceMax", "GlobalAveragePool", "GlobalMaxPool")
+
+
 def layout_by_readers(users: dict[str, list[Any]], name: str, rank: int) -> str | None:
     """How the readers of tensor `name` (rank `rank`, batch axis not counted) take it:
     channels-last where it reaches a Transpose to channels-first before any operator that
@@ -266,6 +270,8 @@ def layout_by_readers(users: dict[str, list[Any]], name: str, rank: int) -> str 
                 return LAST if list(attributes(user).get("perm", ())) == perm else FIRST
             if user.op_type in CHANNELS_FIRST_OPS:
                 return FIRST
+            if user.op_type in AXES_CHANGING_OPS:
+                continue  # what lies beyond tells nothing of this tensor's axes
             for out in user.output:
                 if out not in seen:
                     seen.add(out)
