@@ -6,7 +6,11 @@ Shared by tests/test_onnx.py and the differential tests (NumPy against onnxrunti
 
 from __future__ import annotations
 
+import re
+
 import numpy as np
+
+from cnndsl import CnnError, compile_text
 
 try:
     import onnx
@@ -15,6 +19,8 @@ except ImportError:  # pragma: no cover - depends on the installation
     onnx = ort = None
 
 ORT_RTOL = 1e-5  # max|onnxruntime - numpy| <= ORT_RTOL * max(1, max|numpy|)
+IMAGE = re.compile(r"^(\s*input (?:\d+x)?)(\d+)x(\d+)(x\d+\s)", re.MULTILINE)
+SMALL_SIDES = (32, 48, 64, 75, 96, 128)
 
 
 def session(model):
@@ -86,3 +92,21 @@ def run_every_layer(graph, model, xs) -> dict[str, np.ndarray]:
                    session(probe).run([v for v, _ in wanted.values()], feeds)))
     return {layer: np.moveaxis(got[value], 1, -1) if first else got[value]
             for layer, (value, first) in wanted.items()}
+
+
+def small(text: str) -> str:
+    """The spec at the smallest image side it compiles with, among SMALL_SIDES (the
+    spec as written if none is smaller than its own)."""
+    found = IMAGE.search(text)
+    if found is None:
+        return text
+    for side in SMALL_SIDES:
+        if side >= min(int(found[2]), int(found[3])):
+            break
+        shrunk = IMAGE.sub(lambda m, s=side: f"{m[1]}{s}x{s}{m[4]}", text, count=1)
+        try:
+            compile_text(shrunk, "small")
+        except CnnError:
+            continue
+        return shrunk
+    return text

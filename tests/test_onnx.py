@@ -27,7 +27,6 @@ tests/test_differential_v2.py.
 from __future__ import annotations
 
 import os
-import re
 import subprocess
 import sys
 from pathlib import Path
@@ -41,6 +40,7 @@ from onnx_check import (
     relative_error,
     run_every_layer,
     run_onnx,
+    small,
 )
 from zoo import lively
 
@@ -57,29 +57,9 @@ from cnndsl.backends.onnx import DEFAULT_OPSET, MIN_OPSET, build_model  # noqa: 
 
 ROOT = Path(__file__).resolve().parent.parent
 EXAMPLES = sorted((ROOT / "examples").glob("*.cnn"))
-IMAGE = re.compile(r"^(\s*input (?:\d+x)?)(\d+)x(\d+)(x\d+\s)", re.MULTILINE)
 # CNNDSL_HYPOTHESIS_PROFILE=thorough runs every example at the size its spec writes.
 THOROUGH = os.environ.get("CNNDSL_HYPOTHESIS_PROFILE") == "thorough"
-SMALL_SIDES = (32, 48, 64, 75, 96, 128)
 NEWEST_ORT_OPSET = 20  # what onnxruntime 1.17 (the oldest the extras allow) reads: Gelu
-
-
-def small(text: str) -> str:
-    """The spec at the smallest image side it compiles with, among SMALL_SIDES (the
-    spec as written if none is smaller than its own)."""
-    found = IMAGE.search(text)
-    if found is None:
-        return text
-    for side in SMALL_SIDES:
-        if side >= min(int(found[2]), int(found[3])):
-            break
-        shrunk = IMAGE.sub(lambda m, s=side: f"{m[1]}{s}x{s}{m[4]}", text, count=1)
-        try:
-            compile_text(shrunk, "small")
-        except CnnError:
-            continue
-        return shrunk
-    return text
 
 
 def inputs(graph, batch: int = 2, seed: int = 1) -> list[np.ndarray]:

@@ -16,7 +16,7 @@ import numpy as np
 from ...layers.activations import Activation
 from ...layers.core import ActivationStep, Dropout
 from ...layers.merge import Add, Avg, Concat, Max, Mul
-from ...layers.norm import BatchNorm, Rescale
+from ...layers.norm import BatchNorm, Normalize, Rescale
 from ...layers.prelu import PReLU
 from .walk import FIRST, LAST, Value, Walk, attributes, reads
 
@@ -257,6 +257,8 @@ def _affine(walk: Walk, onnx_node: Any, x: Value) -> None:
     if values is None:
         raise walk.refuse(onnx_node, f"a constant of shape {list(c.shape)} that varies "
                           "along a spatial axis", "cnndsl scales and shifts per channel")
+    if op == "Sub" and _normalized(walk, onnx_node, x, values):
+        return
     scale = values if op == "Mul" else 1 / values if op == "Div" else np.ones_like(values)
     shift = values if op == "Add" else -values if op == "Sub" else np.zeros_like(values)
     end = onnx_node
@@ -281,6 +283,43 @@ def _affine(walk: Walk, onnx_node: Any, x: Value) -> None:
                "moving_mean": np.zeros_like(scale, np.float32),
                "moving_variance": np.full_like(scale, 1 - KERAS_BN_EPS, np.float32)}
     walk.add(bn, [x], end, x.layout, weights, named=onnx_node)
+
+
+def _normalized(walk: Walk, onnx_node: Any, x: Value, mean: np.ndarray) -> bool:
+    """(x - mean) / deviation with constants per channel: `normalize mean=M variance=V`
+    (Keras's Normalization, and what cnndsl's export writes for it), no weights."""
+    user = walk.sole_user(onnx_node.output[0])
+    if user is None or user.op_type != "Div" or user.input[0] != onnx_node.output[0] or \
+            not walk.is_constant(user.input[1]):
+        return False
+    deviation = _per_channel(walk, user, x, walk.constants[user.input[1]].astype(np.float64))
+    if deviation is None or np.any(deviation < 1e-7):  # Keras floors it at 1e-7
+        return False
+    walk.absorb(user)
+    layer = Normalize(tuple(shortest(float(m)) for m in _one_or_all(mean)),
+                      tuple(_variance(float(d)) for d in _one_or_all(deviation)))
+    walk.add(layer, [x], user, x.layout, named=onnx_node)
+    return True
+
+
+def _one_or_all(values: np.ndarray) -> np.ndarray:
+    return values[:1] if np.all(values == values[0]) else values
+
+
+def shortest(value: float) -> float:
+    """The shortest decimal that is the same float32 (0.485, not 0.48500001430511475)."""
+    return float(np.format_float_positional(np.float32(value), unique=True, trim="-"))
+
+
+def _variance(deviation: float) -> float:
+    """The shortest decimal variance whose float32 square root is `deviation`, as the
+    export computed it from the written one (so `variance=0.052` comes back as written)."""
+    target = np.float32(deviation)
+    for digits in range(1, 18):
+        candidate = float(f"{deviation * deviation:.{digits}g}")
+        if np.float32(np.sqrt(np.float32(candidate))) == target:
+            return candidate
+    return deviation * deviation
 
 
 @reads("BatchNormalization")
