@@ -61,6 +61,13 @@ def from_onnx(model: Any, name: str | None = None,
         walk.add_input(tensor.name, dims[tensor.name], layouts[tensor.name],
                        single=len(inputs) == 1)
     live = _live(graph)
+    # A Constant reads nothing, so its value is known before the walk: a pattern read
+    # from its first node sees the constants of later ones, which the TorchScript
+    # exporter writes each just before its use (gelu's 1 and 0.5, a shuffle's shape).
+    for onnx_node in graph.node:
+        if onnx_node.op_type == "Constant" and onnx_node.domain in ("", "ai.onnx") and \
+                id(onnx_node) in live:
+            walk.constants[onnx_node.output[0]] = _constant(walk, onnx_node)
     for onnx_node in graph.node:
         if id(onnx_node) in walk.absorbed or id(onnx_node) not in live:
             continue

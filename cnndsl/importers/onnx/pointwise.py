@@ -37,9 +37,9 @@ def activation_of(walk: Walk, onnx_node: Any) -> Activation | None:
     if op in simple:
         return Activation(simple[op])
     if op == "LeakyRelu":
-        return Activation("leaky_relu", float(np.float32(attrs.get("alpha", 0.01))))
+        return Activation("leaky_relu", shortest(attrs.get("alpha", 0.01)))
     if op in ("Elu", "Celu"):
-        alpha = float(np.float32(attrs.get("alpha", 1.0)))
+        alpha = shortest(attrs.get("alpha", 1.0))
         return Activation(op.lower(), None if alpha == 1.0 else alpha)
     if op == "Selu":
         if not (_close(attrs.get("alpha", SELU[0]), SELU[0])
@@ -331,8 +331,8 @@ def batch_norm(walk: Walk, onnx_node: Any) -> None:
     x = walk.value(onnx_node)
     names = ("gamma", "beta", "moving_mean", "moving_variance")
     weights = {n: walk.constant(onnx_node, k, n) for k, n in enumerate(names, 1)}
-    eps = float(np.float32(attrs.get("epsilon", 1e-5)))
-    momentum = float(np.float32(attrs.get("momentum", 0.9)))
+    eps = shortest(attrs.get("epsilon", 1e-5))
+    momentum = shortest(attrs.get("momentum", 0.9))
     walk.add(BatchNorm(eps, momentum), [x], onnx_node, x.layout, weights)
 
 

@@ -19,7 +19,7 @@ from ...layers.norm import LayerNorm
 from ...layers.norm_groups import LRN, GroupNorm, InstanceNorm
 from ...layers.pooling import GAP, GMP
 from ...layers.rearrange import ChannelShuffle, PixelShuffle
-from .pointwise import fused_activation
+from .pointwise import fused_activation, shortest
 from .walk import (
     FIRST,
     LAST,
@@ -139,9 +139,11 @@ def _channel_shuffle(walk: Walk, onnx_node: Any, x: Value, target: list[int]) ->
     back = walk.sole_user(swap.output[0])
     if back is None or back.op_type != "Reshape" or not walk.is_constant(back.input[1]):
         return False
-    again = [int(t) for t in walk.constants[back.input[1]].reshape(-1)]
-    if [dims[i] if t == 0 else t for i, t in enumerate(again)] != list(dims) and \
-            again[1:] != list(dims[1:]):
+    again = [dims[i] if t == 0 and i < len(dims) else int(t) for i, t in
+             enumerate(walk.constants[back.input[1]].reshape(-1))]
+    if again.count(-1) == 1 and len(again) == len(dims):  # torchvision's view(N, -1, H, W)
+        again[again.index(-1)] = int(np.prod(dims)) // max(1, -int(np.prod(again)))
+    if again != list(dims) and again[1:] != list(dims[1:]):
         return False
     walk.absorb(swap, back)
     walk.add(ChannelShuffle(target[1]), [x], back, FIRST, named=onnx_node)
@@ -293,7 +295,7 @@ def layer_norm(walk: Walk, onnx_node: Any) -> None:
     weights = {"gamma": gamma.reshape(-1)}
     if beta is not None:
         weights["beta"] = beta.reshape(-1)
-    eps = float(np.float32(attrs.get("epsilon", 1e-5)))
+    eps = shortest(attrs.get("epsilon", 1e-5))
     walk.add(LayerNorm(eps, True, beta is not None), [x], onnx_node, x.layout, weights)
 
 
@@ -303,7 +305,7 @@ def instance_norm(walk: Walk, onnx_node: Any) -> None:
     _channels_first(walk, onnx_node, x)
     weights = {"gamma": walk.constant(onnx_node, 1, "scale").reshape(-1),
                "beta": walk.constant(onnx_node, 2, "bias").reshape(-1)}
-    eps = float(np.float32(attributes(onnx_node).get("epsilon", 1e-5)))
+    eps = shortest(attributes(onnx_node).get("epsilon", 1e-5))
     walk.add(InstanceNorm(eps), [x], onnx_node, FIRST, weights)
 
 
@@ -318,7 +320,7 @@ def group_norm(walk: Walk, onnx_node: Any) -> None:
         raise walk.refuse(onnx_node, "a scale per group, not per channel (opset 18)",
                           "export at opset 21, whose GroupNormalization scales per channel")
     weights = {"gamma": gamma, "beta": walk.constant(onnx_node, 2, "bias").reshape(-1)}
-    eps = float(np.float32(attrs.get("epsilon", 1e-5)))
+    eps = shortest(attrs.get("epsilon", 1e-5))
     walk.add(GroupNorm(int(attrs["num_groups"]), eps), [x], onnx_node, FIRST, weights)
 
 
@@ -327,7 +329,7 @@ def lrn(walk: Walk, onnx_node: Any) -> None:
     attrs = attributes(onnx_node)
     x = walk.value(onnx_node)
     _channels_first(walk, onnx_node, x)
-    alpha, beta, k = (float(np.float32(attrs.get(key, default))) for key, default in
+    alpha, beta, k = (shortest(attrs.get(key, default)) for key, default in
                       (("alpha", 1e-4), ("beta", 0.75), ("bias", 1.0)))
     layer = LRN(int(attrs["size"]), alpha, beta, k)
     walk.add(layer, [x], onnx_node, FIRST)
