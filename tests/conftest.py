@@ -34,7 +34,8 @@ if "MUTANT_UNDER_TEST" in os.environ:
 # seconds, and the front end is held to the core tests as in its earlier scores.
 OWN_TESTS = {"test_printer.py": "cnndsl.views.printing.",
              "test_printer_cells.py": "cnndsl.views.printing.",
-             "test_onnx.py": "cnndsl.backends.onnx."}
+             "test_onnx.py": "cnndsl.backends.onnx.",
+             "test_onnx_norm_v3.py": "cnndsl.backends.onnx."}
 
 
 def pytest_collection_modifyitems(config, items):

@@ -26,6 +26,7 @@ from pathlib import Path
 import pytest
 from outcomes import cli
 
+from cnndsl import CnnError, compile_text
 from cnndsl.cli import main
 
 EXAMPLES = Path(__file__).resolve().parent.parent / "examples"
@@ -969,3 +970,14 @@ def test_no_warning_for_ordinary_networks(tmp_path, source):
 def test_examples_have_no_errors(capsys, path):
     assert main(["check", str(path)]) == 0
     assert "error" not in capsys.readouterr().err
+
+
+def test_an_unknown_block_called_like_keras_activation_gets_the_activation_hint():
+    """`Activation(...)` written as a block use (a word with arguments in parentheses):
+    no such block, and the hint says how cnndsl writes an activation, as for the step
+    word (found by mutation testing: the call's unknown step was read with no arguments
+    only by chance)."""
+    with pytest.raises(CnnError) as caught:
+        compile_text("input 8 -> Activation(2)\n", "t")
+    assert "unknown step `Activation`" in str(caught.value)
+    assert "by its name alone" in (caught.value.hint or "")

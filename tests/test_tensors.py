@@ -111,8 +111,10 @@ def test_a_dropped_result_is_a_warning_where_it_is_dropped(tmp_path):
     source = "input 8 as x -> dense 4 -> @x -> dense 2\n"
     (w,) = warnings_of(tmp_path, source)
     assert (w.line, w.column) == (1, 28) and "dense_1" in w.message and "dropped" in w.message
+    assert w.hint and "as NAME" in w.hint  # what to do about it (mutation testing)
     graph = compile_text(source)
     assert [n.name for n in graph.nodes] == ["input", "dense_2"]  # dense_1 is left out
+    assert [n.index for n in graph.nodes] == [0, 1]  # renumbered, as their inputs are
     assert parse(source).params == 8 * 2 + 2
 
 
@@ -124,6 +126,19 @@ def test_a_statement_not_read_by_any_output_is_left_out(tmp_path):
     graph = compile_text(source)
     assert [n.name for n in graph.nodes] == ["input", "dense_2"]
     assert parse(source).params == 8 * 3 + 3
+
+
+def test_a_dead_chain_is_one_warning_at_its_end(tmp_path):
+    """Only the last layer of a chain no output reads is a dead end: the layers before it
+    are read by it (found by mutation testing: a dead end per layer, and a layer called
+    an input, went unseen)."""
+    source = "input 8 as x -> dense 4 as a\n@x -> dense 3 -> dense 2\noutput @a\n"
+    (w,) = warnings_of(tmp_path, source)
+    assert w.message.startswith("layer `dense_3` is on no path to an output"), w.message
+    assert (w.line, w.column) == (2, 18)  # the `dense 2` of `@x -> dense 3 -> dense 2`
+    graph = compile_text(source)
+    assert [(n.index, n.name, n.inputs) for n in graph.nodes] == [(0, "input", ()),
+                                                                  (1, "dense_1", (0,))]
 
 
 def test_an_input_no_output_reads_is_left_out(tmp_path):
