@@ -2,8 +2,9 @@
 as PyTorch's exporters write them (channels first, NCHW; PyTorch's node names such as
 `/conv1/Conv`), each imported and run by the NumPy interpreter on the same batch as
 onnxruntime (the batch transposed to channels last and back), and its text read where the
-point is how a person would write the step: `pad=1` for PyTorch's `padding=1` where
-Keras's `same` would pad otherwise, a plain `flatten` before a dense layer whose rows take
+point is how a person would write the step: `pad=1` for PyTorch's `padding=1` (and
+`same` only where the model says ONNX's own word for it, `auto_pad=SAME_UPPER`), a plain
+`flatten` before a dense layer whose rows take
 the channels-first order, one `gelu` for the five nodes of the TorchScript exporter's.
 
 Then what is refused, through the command: exit status 1, `MODEL.onnx: error: ...` and a
@@ -139,16 +140,27 @@ def test_conv_stride_2_padding_1_is_pad_1_not_same(tmp_path):
     assert "conv 3/2 x4 pad=1" in steps and "same" not in steps
 
 
-def test_conv_stride_1_padding_1_is_same(tmp_path):
+def test_conv_stride_1_padding_1_is_pad_1(tmp_path):
+    """nn.Conv2d(3, 4, 3, padding=1): what PyTorch writes is what the text says, although
+    Keras's `same` pads the same there."""
     c, w = conv("x", "y", 4, 3, pads=[1, 1, 1, 1])
     steps = check(model([c], w), tmp_path)
-    assert "conv 3 x4 same" in steps and "pad=" not in steps
+    assert "conv 3 x4 pad=1" in steps and "same" not in steps
+
+
+@pytest.mark.parametrize("stride", [1, 2])
+def test_auto_pad_same_upper_is_same(tmp_path, stride):
+    """ONNX's `auto_pad=SAME_UPPER` is Keras's `same` by definition (the odd one after),
+    whatever the sizes: what cnndsl's own export writes for `same`."""
+    c, w = conv("x", "y", 4, 3, strides=[stride, stride], auto_pad="SAME_UPPER")
+    steps = check(model([c], w, x=(2, 3, 7, 7)), tmp_path)
+    assert f"conv 3{'/2' if stride == 2 else ''} x4 same" in steps
 
 
 @pytest.mark.parametrize("stride, pads, expected", [
     (1, [0, 0, 1, 1], "conv 3 x4 pad=0:1"),  # the same before:after for each dimension
     (1, [0, 1, 1, 2], "conv 3 x4 pad=0:1x1:2"),  # H 0 and 1, W 1 and 2
-    (2, [0, 0, 1, 1], "conv 3/2 x4 same"),  # tf2onnx's SAME_UPPER written out: Keras's
+    (2, [0, 0, 1, 1], "conv 3/2 x4 pad=0:1"),  # Keras's `same` here, written out
 ], ids=["before_after", "per_dimension", "keras_same"])
 def test_conv_asymmetric_pads(tmp_path, stride, pads, expected):
     c, w = conv("x", "y", 4, 3, strides=[stride, stride], pads=pads)
@@ -160,7 +172,7 @@ def test_grouped_conv(tmp_path):
     """nn.Conv2d(4, 6, 3, groups=2): weights (6, 2, 3, 3)."""
     c, w = conv("x", "y", 6, 4, group=2, pads=[1, 1, 1, 1])
     steps = check(model([c], w, x=(2, 4, 8, 8)), tmp_path)
-    assert "conv 3 x6 same groups=2" in steps
+    assert "conv 3 x6 pad=1 groups=2" in steps
 
 
 def test_depthwise_conv_with_two_filters_per_channel(tmp_path):
@@ -175,7 +187,7 @@ def test_conv_then_relu_nodes_stay_two_steps(tmp_path):
     """PyTorch writes nn.ReLU as its own node `/relu/Relu`: a step of its own."""
     c, w = conv("x", "c", 4, 3, pads=[1, 1, 1, 1])
     steps = check(model([c, node("Relu", ["c"], ["y"])], w), tmp_path)
-    assert "conv 3 x4 same -> relu" in steps
+    assert "conv 3 x4 pad=1 -> relu" in steps
 
 
 # -- pooling ------------------------------------------------------------------------------
@@ -206,13 +218,13 @@ def test_average_pool_counting_the_padding(tmp_path):
     assert "avgpool 3/2 pad=1 include_pad" in steps
 
 
-def test_average_pool_not_counting_the_padding_as_keras_same(tmp_path):
-    """nn.AvgPool2d(3, 2, padding=1, count_include_pad=False) on 7x7 pads 1 and 1, as
-    Keras's `same` does there, and averages the input positions only, as Keras does."""
+def test_average_pool_not_counting_the_padding(tmp_path):
+    """nn.AvgPool2d(3, 2, padding=1, count_include_pad=False) on 7x7: the input positions
+    only are averaged (as Keras's `same` does), written `pad=1` without `include_pad`."""
     pool = node("AveragePool", ["x"], ["y"], kernel_shape=[3, 3], strides=[2, 2],
                 pads=[1, 1, 1, 1], count_include_pad=0)
     steps = check(model([pool], x=(2, 3, 7, 7)), tmp_path)
-    assert "avgpool 3/2 same" in steps and "include_pad" not in steps
+    assert "avgpool 3/2 pad=1" in steps and "include_pad" not in steps
 
 
 # -- padding ------------------------------------------------------------------------------
@@ -337,7 +349,7 @@ def test_batch_norm_in_eval_mode(tmp_path):
     bn = node("BatchNormalization", ["c", "bn.weight", "bn.bias", "bn.running_mean",
                                      "bn.running_var"], ["y"], epsilon=1e-5, momentum=0.9)
     steps = check(model([c, bn], w), tmp_path)
-    assert steps.endswith("conv 3 x4 same -> bn eps=1e-5 momentum=0.9")
+    assert steps.endswith("conv 3 x4 pad=1 -> bn eps=1e-5 momentum=0.9")
 
 
 def test_prelu_with_a_slope_per_channel(tmp_path):
@@ -345,7 +357,7 @@ def test_prelu_with_a_slope_per_channel(tmp_path):
     c, w = conv("x", "c", 4, 3, pads=[1, 1, 1, 1])
     w["slope"] = random((4, 1, 1), 9)
     steps = check(model([c, node("PRelu", ["c", "slope"], ["y"])], w), tmp_path)
-    assert "conv 3 x4 same -> prelu" in steps
+    assert "conv 3 x4 pad=1 -> prelu" in steps
 
 
 # -- merges -------------------------------------------------------------------------------
@@ -357,7 +369,7 @@ def test_residual_add_of_two_conv_branches(tmp_path):
     nodes = [c1, node("Relu", ["c1"], ["r1"]), c2, node("Add", ["c2", "x"], ["s"]),
              node("Relu", ["s"], ["y"])]
     steps = check(model(nodes, w1 | w2), tmp_path)
-    assert steps.endswith("add { conv 3 x3 same -> relu -> conv 3 x3 same | id } -> relu")
+    assert steps.endswith("add { conv 3 x3 pad=1 -> relu -> conv 3 x3 pad=1 | id } -> relu")
 
 
 def test_concat_along_the_channels(tmp_path):
@@ -366,7 +378,7 @@ def test_concat_along_the_channels(tmp_path):
     b, wb = conv("x", "b", 2, 3, k=1, seed=3)
     steps = check(model([a, b, node("Concat", ["a", "b"], ["y"], axis=1)], wa | wb),
                   tmp_path)
-    assert steps.endswith("input 8x8x3 -> concat { conv 3 x4 same | conv 1 x2 }")
+    assert steps.endswith("input 8x8x3 -> concat { conv 3 x4 pad=1 | conv 1 x2 }")
 
 
 def test_squeeze_excitation_gate_is_mul(tmp_path):
@@ -425,7 +437,7 @@ def test_a_dynamic_batch_axis_imports(tmp_path):
     c, w = conv("x", "y", 4, 3, pads=[1, 1, 1, 1])
     onnx_model = model([c], w, x=("N", 3, 8, 8))
     steps = check(onnx_model, tmp_path, batch((3, 3, 8, 8)))
-    assert steps.endswith("input 8x8x3 -> conv 3 x4 same")
+    assert steps.endswith("input 8x8x3 -> conv 3 x4 pad=1")
 
 
 def test_open_spatial_sizes_need_input_shape(tmp_path):
@@ -438,7 +450,7 @@ def test_open_spatial_sizes_need_input_shape(tmp_path):
     assert err.splitlines()[-1].startswith("hint: ") and not (tmp_path / "m.cnn").exists()
     rc, _, err = cli("import", source, "-o", tmp_path / "m.cnn", "--input-shape", "8x8x3")
     assert rc == 0, err
-    assert written((tmp_path / "m.cnn").read_text()).endswith("input 8x8x3 -> conv 3 x4 same")
+    assert written((tmp_path / "m.cnn").read_text()).endswith("input 8x8x3 -> conv 3 x4 pad=1")
     agree(onnx_model, imported(onnx_model, tmp_path, input_sizes={None: (8, 8, 3)}),
           batch((2, 3, 8, 8)))
 

@@ -121,6 +121,14 @@ class Emitter:
             self._constants.add(name)
         return name
 
+    def fixed(self, name: str, array: np.ndarray) -> str:
+        """A constant that is part of the operator, not a weight: a Constant node (an
+        importer reads initializers as weights)."""
+        from onnx import numpy_helper
+
+        return self.op("Constant", [], name, name, value=numpy_helper.from_array(
+            np.asarray(array), name))
+
     def ints(self, name: str, values: list[int]) -> str:
         return self.const(name, np.asarray(values, np.int64))
 

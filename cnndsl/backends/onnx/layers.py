@@ -81,6 +81,15 @@ class OnnxLayers(RearrangeOps, Emitter):
         return conv_pads(sizes, layer.kernel, layer.stride, dilation or (1,) * len(sizes),
                          layer.padding)
 
+    def padding(self, node: Node, layer, dilation=None) -> dict:
+        """The padding attributes of a window: Keras's `same` as ONNX's own word for it,
+        `auto_pad=SAME_UPPER` (the same arithmetic, the odd one after), so that an import
+        reads `same` back; else the explicit `pads` (`valid`: none)."""
+        if layer.padding == "same" and not getattr(layer, "pads", ()) and \
+                max(dilation or (1,)) == 1:  # onnxruntime pads a dilated SAME_UPPER wrong
+            return {"auto_pad": "SAME_UPPER"}
+        return {"pads": self.pads(node, layer, dilation)}
+
     # -- convolutions -------------------------------------------------------------------------
     def conv(self, node, layer):
         inputs = [self.x(node, FIRST), self.const(f"{node.name}/kernel",
@@ -89,8 +98,7 @@ class OnnxLayers(RearrangeOps, Emitter):
             inputs.append(self.const(f"{node.name}/bias", self.w(node, "bias")))
         y = self.op("Conv", inputs, self.before(node, FIRST, layer.activation), node.name,
                     group=layer.groups, kernel_shape=list(layer.kernel), strides=list(layer.stride),
-                    dilations=list(layer.dilation),
-                    pads=self.pads(node, layer, layer.dilation))
+                    dilations=list(layer.dilation), **self.padding(node, layer, layer.dilation))
         return self.finish(node, y, FIRST, layer.activation)
 
     def dwconv(self, node, layer):
@@ -107,7 +115,7 @@ class OnnxLayers(RearrangeOps, Emitter):
         return self.op("Conv", inputs, out, name, group=node.in_shapes[0][-1],
                        kernel_shape=list(layer.kernel), strides=list(layer.stride),
                        dilations=list(layer.dilation),
-                       pads=self.pads(node, layer, layer.dilation))
+                       **self.padding(node, layer, layer.dilation))
 
     def sepconv(self, node, layer):
         mid = self._depthwise(node, layer, f"{node.name}/depthwise", f"{node.name}/depthwise",
@@ -158,12 +166,18 @@ class OnnxLayers(RearrangeOps, Emitter):
         return self._pool("AveragePool", node, layer, count_include_pad=0)
 
     def _pool(self, op_type: str, node, layer, **attrs):
-        x, pads = self.x(node, FIRST), self.pads(node, layer)
-        if layer.pads or layer.ceil or layer.include_pad:  # version 3: padding
+        x, padding = self.x(node, FIRST), self.padding(node, layer)
+        if layer.ceil and not (layer.pads or layer.include_pad) and all(
+                s <= k for s, k in zip(layer.stride, layer.kernel)):
+            # unpadded, with windows no farther apart than wide: no window can start past
+            # the input, the case where runtimes place ceil_mode's last window differently
+            padding = {"pads": [0] * 2 * len(layer.kernel), "ceil_mode": 1}
+        elif layer.pads or layer.ceil or layer.include_pad:  # version 3: padding
             x, pads = self._pool_padding(node, layer, x)
+            padding = {"pads": pads}
         y = self.op(op_type, [x], self.name(node, FIRST), node.name,
                     kernel_shape=list(layer.kernel), strides=list(layer.stride),
-                    pads=pads, **attrs)
+                    **padding, **attrs)
         return y, FIRST
 
     def gap(self, node, layer):
@@ -193,8 +207,11 @@ class OnnxLayers(RearrangeOps, Emitter):
         return self.op("Reshape", [self.x(node, LAST), target], node.name, node.name), LAST
 
     def dropout(self, node, layer):
+        """ONNX's Dropout, which at inference (no `training_mode`) passes its input
+        through, as Keras's does: written with its rate so that an import reads it back."""
         layout = self.home_of(node)
-        return self.op("Identity", [self.x(node, layout)], self.name(node, layout),
+        rate = self.const(f"{node.name}/rate", np.float32(layer.rate))
+        return self.op("Dropout", [self.x(node, layout), rate], self.name(node, layout),
                        node.name), layout
 
     def zeropad(self, node, layer, **mode):
@@ -246,15 +263,21 @@ class OnnxLayers(RearrangeOps, Emitter):
                         node.name, channel_axis(layout)), layout
 
     def batchnorm(self, node, layer):
-        """One multiply and one add per value, the statistics folded as Keras computes
-        them at inference: gamma / sqrt(variance + eps), beta - mean * that."""
-        with np.errstate(all="ignore"):
-            scale = self.w(node, "gamma") if layer.scale else np.float32(1)
-            scale = scale / np.sqrt(self.w(node, "moving_variance") + np.float32(layer.eps))
-            shift = -self.w(node, "moving_mean") * scale
-        if layer.center:
-            shift = shift + self.w(node, "beta")
-        return self._affine(node, scale, shift)
+        """ONNX's BatchNormalization at inference, on the channels-first value: the
+        statistics, eps and momentum as the spec has them, so an import reads back the
+        same step (`bn eps=1.001e-5 scale=false`). Without `scale` or `center`, gamma or
+        beta is a Constant node (ones, zeros), not a weight: a stored initializer is one."""
+        layout = FIRST if len(node.shape) > 1 else LAST
+        channels = node.shape[-1]
+        gamma = self.const(f"{node.name}/gamma", self.w(node, "gamma")) if layer.scale \
+            else self.fixed(f"{node.name}/no_gamma", np.ones(channels, np.float32))
+        beta = self.const(f"{node.name}/beta", self.w(node, "beta")) if layer.center \
+            else self.fixed(f"{node.name}/no_beta", np.zeros(channels, np.float32))
+        inputs = [self.x(node, layout), gamma, beta,
+                  self.const(f"{node.name}/moving_mean", self.w(node, "moving_mean")),
+                  self.const(f"{node.name}/moving_variance", self.w(node, "moving_variance"))]
+        return self.op("BatchNormalization", inputs, self.name(node, layout), node.name,
+                       epsilon=float(layer.eps), momentum=float(layer.momentum)), layout
 
     def rescale(self, node, layer):
         return self._affine(node, np.float32(layer.scale), np.float32(layer.offset))

@@ -23,7 +23,7 @@ import numpy as np
 from ...layers.shapes import Shape
 from ..imported import Imported, reachable
 from ..unsupported import Unsupported
-from . import pointwise, shaping, sliding  # noqa: F401 - each registers its readers
+from . import parts, pointwise, shaping, sliding  # noqa: F401 - each registers its readers
 from .folding import dtype_of, fold
 from .walk import FIRST, LAST, READERS, Walk, attributes, layout_by_readers
 
@@ -55,6 +55,7 @@ def from_onnx(model: Any, name: str | None = None,
     dims, batch = _input_dims(inputs, layouts, input_sizes or {})
     inferred = _inferred_shapes(model, dims)
     walk = Walk(graph, opset, inferred, batch, constants=constants, consumers=users,
+                stored=set(constants), exporter=model.producer_name,
                 outputs={o.name for o in graph.output})
     walk.producers = {name: n for n in graph.node for name in n.output}
     for tensor in inputs:
@@ -72,6 +73,7 @@ def from_onnx(model: Any, name: str | None = None,
         if id(onnx_node) in walk.absorbed or id(onnx_node) not in live:
             continue
         _read(walk, onnx_node)
+    parts.check_parts(walk)
     outs = []
     for output in graph.output:
         if output.name not in walk.values:

@@ -93,12 +93,24 @@ def _check_axis(walk: Walk, onnx_node: Any, x: Value) -> None:
 
 def fused_activation(walk: Walk, onnx_node: Any) -> tuple[Activation | None, str]:
     """The activation fused into a convolution or dense node (cnndsl's own export writes
-    it as the node's sole reader, named `NODE/...`), and the tensor that ends the step."""
+    it after the node, every node of it named `NODE/...`), and the tensor that ends the
+    step: one operator (Relu) or several (silu's Sigmoid and Mul, gelu's Erf and others)."""
     out = onnx_node.output[0]
-    user = walk.sole_user(out)
-    if user is None or not onnx_node.name or not user.name.startswith(onnx_node.name + "/"):
+    users = walk.users(out)
+    prefix = onnx_node.name + "/"
+    if not users or out in walk.outputs or not onnx_node.name or \
+            not all(u.name.startswith(prefix) for u in users):
         return None, out
-    found = activation_of(walk, user)
+    composite = composite_activation(walk, users[0], out)
+    if composite is not None:
+        found, nodes, end = composite
+        if all(n.name.startswith(prefix) for n in nodes) and \
+                all(u in nodes for u in users):
+            walk.absorb(*nodes)
+            return found, end.output[0]
+        return None, out
+    user = users[0]
+    found = activation_of(walk, user) if len(users) == 1 else None
     if found is None or found.name in ("softmax", "log_softmax") and len(
             walk.inferred.get(out, ())) > 2:
         return None, out
@@ -121,16 +133,29 @@ def activation(walk: Walk, onnx_node: Any) -> None:
 
 def _gated(walk: Walk, onnx_node: Any, x: Value, gate: Activation) -> bool:
     """x·sigmoid(x) as `silu`, x·hard_sigmoid(x) as `hard_swish`: one step."""
-    user = walk.sole_user(onnx_node.output[0])
-    if user is None or user.op_type != "Mul":
+    composite = composite_activation(walk, onnx_node, onnx_node.input[0])
+    if composite is None:
         return False
-    other = [n for n in user.input if n != onnx_node.output[0]]
-    if len(other) != 1 or walk.values.get(other[0]) != x:
-        return False
-    walk.absorb(user)
-    name = "silu" if gate.name == "sigmoid" else "hard_swish"
-    walk.add(ActivationStep(Activation(name)), [x], user, x.layout, named=user)
+    found, nodes, end = composite
+    walk.absorb(*nodes)
+    walk.add(ActivationStep(found), [x], end, x.layout, named=end)
     return True
+
+
+def composite_activation(walk: Walk, first: Any, xname: str) -> tuple | None:
+    """(the activation, its nodes, the last node) of an activation exporters write as
+    several operators, from its first node `first`, which reads tensor `xname`:
+    x·sigmoid(x) (silu), x·hard_sigmoid(x) (hard_swish), x/2·(1 + erf(x/√2)) (gelu)."""
+    if first.op_type in ("Sigmoid", "HardSigmoid") and list(first.input) == [xname]:
+        user = walk.sole_user(first.output[0])
+        if user is None or user.op_type != "Mul" or \
+                sorted(user.input) != sorted([xname, first.output[0]]):
+            return None
+        gate = activation_of(walk, first)
+        name = "silu" if gate is not None and gate.name == "sigmoid" else "hard_swish"
+        return Activation(name), [first, user], user
+    nodes = _gelu_nodes(walk, first, xname)
+    return None if nodes is None else (Activation("gelu"), nodes[0], nodes[1])
 
 
 @reads("Erf")
@@ -139,45 +164,55 @@ def erf(walk: Walk, onnx_node: Any) -> None:
 
 
 def gelu_pattern(walk: Walk, onnx_node: Any) -> bool:
-    """x/2·(1 + erf(x/√2)) from its first node (x/√2 or x·(1/√2)): `gelu`, in any of the
-    orders exporters multiply it out in."""
-    if onnx_node.op_type not in ("Div", "Mul") or len(onnx_node.input) != 2:
+    """x/2·(1 + erf(x/√2)) read from its first node (x/√2 or x·(1/√2)) as one `gelu`."""
+    if onnx_node.op_type not in ("Div", "Mul") or len(onnx_node.input) != 2 or \
+            onnx_node.input[0] not in walk.values:
         return False
-    xname, c = onnx_node.input
-    if xname not in walk.values or not walk.is_constant(c) or walk.constants[c].size != 1:
+    found = _gelu_nodes(walk, onnx_node, onnx_node.input[0])
+    if found is None:
         return False
+    nodes, end = found
+    walk.absorb(*nodes)
+    x = walk.values[onnx_node.input[0]]
+    walk.add(ActivationStep(Activation("gelu")), [x], end, x.layout, named=onnx_node)
+    return True
+
+
+def _gelu_nodes(walk: Walk, first: Any, xname: str) -> tuple[list, Any] | None:
+    """The nodes of x/2·(1 + erf(x/√2)) from `first` (x/√2 or x·(1/√2)), in any of the
+    orders exporters multiply it out in, and the last of them; None if it is not that."""
+    if first.op_type not in ("Div", "Mul") or len(first.input) != 2 or \
+            first.input[0] != xname:
+        return None
+    c = first.input[1]
+    if not walk.is_constant(c) or walk.constants[c].size != 1:
+        return None
     scale = float(walk.constants[c].reshape(-1)[0])
-    if not _close(scale if onnx_node.op_type == "Div" else 1 / scale, math.sqrt(2)):
-        return False
-    erf_node = walk.sole_user(onnx_node.output[0])
+    if scale == 0 or not _close(scale if first.op_type == "Div" else 1 / scale,
+                                math.sqrt(2)):
+        return None
+    erf_node = walk.sole_user(first.output[0])
     if erf_node is None or erf_node.op_type != "Erf":
-        return False
+        return None
     plus = walk.sole_user(erf_node.output[0])
     if plus is None or plus.op_type != "Add" or not _adds_constant(walk, plus, 1.0):
-        return False
+        return None
     # (1 + erf) times x, then times 1/2; or times x/2 (x·0.5 computed beside it)
     mul = walk.sole_user(plus.output[0])
     if mul is None or mul.op_type != "Mul":
-        return False
+        return None
     other = [n for n in mul.input if n != plus.output[0]][0]
-    nodes = [onnx_node, erf_node, plus, mul]
+    nodes = [first, erf_node, plus, mul]
     if other == xname:
         half = walk.sole_user(mul.output[0])
         if half is None or half.op_type != "Mul" or not _times_constant(walk, half, 0.5):
-            return False
-        nodes.append(half)
-    else:
-        producer = walk.producer(other)
-        if producer is None or producer.op_type != "Mul" or xname not in producer.input \
-                or not _times_constant(walk, producer, 0.5) \
-                or walk.sole_user(other) is not mul:
-            return False
-        nodes.append(producer)
-    end = nodes[-1] if other == xname else mul
-    walk.absorb(*nodes)
-    x = walk.values[xname]
-    walk.add(ActivationStep(Activation("gelu")), [x], end, x.layout, named=onnx_node)
-    return True
+            return None
+        return [*nodes, half], half
+    producer = walk.producer(other)
+    if producer is None or producer.op_type != "Mul" or xname not in producer.input \
+            or not _times_constant(walk, producer, 0.5) or walk.sole_user(other) is not mul:
+        return None
+    return [*nodes, producer], mul
 
 
 def _adds_constant(walk: Walk, onnx_node: Any, value: float) -> bool:
@@ -191,7 +226,13 @@ def _times_constant(walk: Walk, onnx_node: Any, value: float) -> bool:
 
 @reads("Identity")
 def identity(walk: Walk, onnx_node: Any) -> None:
-    walk.bind(onnx_node.output[0], walk.value(onnx_node))
+    """No step; but cnndsl's own export writes a `linear` activation step as an Identity
+    named `LAYER/linear`, which comes back as that step."""
+    x = walk.value(onnx_node)
+    if walk.exporter == "cnndsl" and onnx_node.name.endswith("/linear"):
+        walk.add(ActivationStep(Activation("linear")), [x], onnx_node, x.layout)
+        return
+    walk.bind(onnx_node.output[0], x)
 
 
 @reads("Dropout")
@@ -204,8 +245,8 @@ def dropout(walk: Walk, onnx_node: Any) -> None:
         raise walk.refuse(onnx_node, "it drops values at inference (training_mode=1)",
                           "export the model in eval mode")
     ratio = walk.optional(onnx_node, 1)
-    rate = float(ratio.reshape(-1)[0]) if ratio is not None else \
-        float(attributes(onnx_node).get("ratio", 0.5))
+    rate = shortest(float(ratio.reshape(-1)[0]) if ratio is not None else
+                    float(attributes(onnx_node).get("ratio", 0.5)))
     x = walk.value(onnx_node)
     walk.add(Dropout(rate), [x], onnx_node, x.layout)
 
@@ -275,7 +316,7 @@ def _affine(walk: Walk, onnx_node: Any, x: Value) -> None:
                 walk.absorb(user)
                 end = user
     if np.all(scale == scale[0]) and np.all(shift == shift[0]):
-        layer: Any = Rescale(float(scale[0]), float(shift[0]))
+        layer: Any = Rescale(shortest(float(scale[0])), shortest(float(shift[0])))
         walk.add(layer, [x], end, x.layout, named=onnx_node)
         return
     bn = BatchNorm(KERAS_BN_EPS, 0.99)
@@ -331,9 +372,22 @@ def batch_norm(walk: Walk, onnx_node: Any) -> None:
     x = walk.value(onnx_node)
     names = ("gamma", "beta", "moving_mean", "moving_variance")
     weights = {n: walk.constant(onnx_node, k, n) for k, n in enumerate(names, 1)}
+    # ones for gamma, zeros for beta, held by the graph's operators rather than stored
+    # with the weights: no gamma or beta (`scale=false`, `center=false`)
+    scale = not _fixed(walk, onnx_node.input[1], 1.0)
+    center = not _fixed(walk, onnx_node.input[2], 0.0)
+    for flag, name in ((scale, "gamma"), (center, "beta")):
+        if not flag:
+            del weights[name]
     eps = shortest(attrs.get("epsilon", 1e-5))
     momentum = shortest(attrs.get("momentum", 0.9))
-    walk.add(BatchNorm(eps, momentum), [x], onnx_node, x.layout, weights)
+    walk.add(BatchNorm(eps, momentum, scale, center), [x], onnx_node, x.layout, weights)
+
+
+def _fixed(walk: Walk, name: str, value: float) -> bool:
+    """Whether tensor `name` is a constant of the graph (not a stored weight) that holds
+    `value` everywhere."""
+    return name not in walk.stored and bool(np.all(walk.constants[name] == value))
 
 
 @reads("PRelu")
@@ -364,4 +418,6 @@ def concat(walk: Walk, onnx_node: Any) -> None:
     if layout is None or axis != channel:
         raise walk.refuse(onnx_node, f"a concatenation along axis {axis}", "cnndsl "
                           "concatenates along the channels")
-    walk.add(Concat(), xs, onnx_node, layout)
+    from .parts import as_split
+
+    walk.add(as_split(walk, xs) or Concat(), xs, onnx_node, layout)

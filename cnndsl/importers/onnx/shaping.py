@@ -19,6 +19,7 @@ from ...layers.norm import LayerNorm
 from ...layers.norm_groups import LRN, GroupNorm, InstanceNorm
 from ...layers.pooling import GAP, GMP
 from ...layers.rearrange import ChannelShuffle, PixelShuffle
+from .parts import channel_cut, channel_slices
 from .pointwise import fused_activation, shortest
 from .walk import (
     FIRST,
@@ -190,6 +191,10 @@ def slice_(walk: Walk, onnx_node: Any) -> None:
     steps = walk.optional(onnx_node, 4)
     if steps is not None and any(int(s) != 1 for s in steps.reshape(-1)):
         raise walk.refuse(onnx_node, "a slice with a step other than 1")
+    channels = channel_cut(walk, onnx_node, x)
+    if channels is not None:  # a part of a split
+        channel_slices(walk, onnx_node, x, channels)
+        return
     spatial = list(range(2, len(dims))) if x.layout == FIRST else list(range(1, len(dims) - 1))
     cuts = {a: (0, 0) for a in spatial}
     for start, end, axis in zip(starts, ends, axes):

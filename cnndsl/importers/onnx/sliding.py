@@ -12,7 +12,7 @@ from typing import Any
 
 import numpy as np
 
-from ...layers.conv import Conv, Deconv, DWConv
+from ...layers.conv import Conv, Deconv, DWConv, SepConv
 from ...layers.core import ZeroPad
 from ...layers.padding import EXPLICIT, Pad
 from ...layers.pooling import GAP, GMP, AvgPool, MaxPool
@@ -39,13 +39,13 @@ def _pairs(walk: Walk, onnx_node: Any, attrs: dict, sizes, kernel, stride,
     return tuple((int(pads[i]), int(pads[i + rank])) for i in range(rank))
 
 
-def _word(pairs: Pairs, sizes, kernel, stride, dilation) -> tuple[str, Pairs]:
-    """(`valid`, ()), (`same`, ()) where the pads are exactly Keras's, else `pad=`."""
+def _word(attrs: dict, pairs: Pairs, padded: Pairs | None) -> tuple[str, Pairs]:
+    """(`same`, ()) where ONNX says SAME_UPPER (Keras's arithmetic, exactly) and no Pad
+    was folded in; (`valid`, ()) for no padding; else `pad=` with the pairs."""
+    if attrs.get("auto_pad") == "SAME_UPPER" and padded is None:
+        return "same", ()
     if not any(b or a for b, a in pairs):
         return "valid", ()
-    if pairs == tuple(same_padding(n, k, s, d) for n, k, s, d in
-                      zip(sizes, kernel, stride, dilation)):
-        return "same", ()
     return EXPLICIT, pairs
 
 
@@ -87,22 +87,24 @@ def conv(walk: Walk, onnx_node: Any) -> None:
         walk.constant(onnx_node, 2, "bias")  # refused: a computed bias
     kernel = tuple(int(k) for k in attrs.get("kernel_shape", w.shape[2:]))
     sizes, stride, dilation = _window(walk, onnx_node, attrs, x, kernel)
-    if padded is not None:
-        sizes = tuple(n - b - a for n, (b, a) in zip(sizes, padded))
+    if padded is not None:  # the node's own padding is of the padded input's sizes
+        sizes = tuple(n + b + a for n, (b, a) in zip(sizes, padded))
     pairs = _plus(_pairs(walk, onnx_node, attrs, sizes, kernel, stride, dilation), padded)
     channels = walk.nodes[x.node].shape[-1]
     groups = int(attrs.get("group", 1))
     filters = int(w.shape[0])
-    if padded is not None:  # the Pad's input is what the step reads
-        word, pads = EXPLICIT, pairs
-    else:
-        word, pads = _word(pairs, sizes, kernel, stride, dilation)
+    word, pads = _word(attrs, pairs, padded)
     activation, last = fused_activation(walk, onnx_node)
     common = dict(kernel=kernel, stride=stride, padding=word, activation=activation,
                   bias=bias is not None, dilation=dilation, pads=pads)
     r = len(kernel)
     weights = {}
-    if groups == channels and groups > 1 and filters % channels == 0:
+    if _separable(walk, onnx_node, x, common, groups, channels, filters, w, bias):
+        return
+    # cnndsl's own export names a grouped conv's kernel `LAYER/kernel`, a dwconv's
+    # `LAYER/depthwise_kernel`: a conv with as many groups as channels stays a conv
+    grouped = walk.exporter == "cnndsl" and onnx_node.input[1].endswith("/kernel")
+    if groups == channels and groups > 1 and filters % channels == 0 and not grouped:
         multiplier = filters // channels
         layer: Any = DWConv(**common, multiplier=multiplier)
         weights["depthwise_kernel"] = np.transpose(
@@ -113,6 +115,38 @@ def conv(walk: Walk, onnx_node: Any) -> None:
     if bias is not None:
         weights["bias"] = bias
     walk.add(layer, [x], onnx_node, FIRST, weights, output=last)
+
+
+def _separable(walk: Walk, onnx_node: Any, x: Value, common: dict, groups: int,
+               channels: int, filters: int, w: np.ndarray, bias) -> bool:
+    """A depthwise Conv named `NAME/depthwise` read only by a 1x1 Conv named `NAME`: one
+    `sepconv` (cnndsl's own export writes a separable convolution so; PyTorch's are two
+    modules, and stay two steps)."""
+    user = walk.sole_user(onnx_node.output[0])
+    if user is None or user.op_type != "Conv" or bias is not None or groups != channels \
+            or filters % channels or onnx_node.name != f"{user.name}/depthwise" or \
+            common["activation"] is not None:
+        return False
+    attrs = attributes(user)
+    pointwise = walk.optional(user, 1)
+    if pointwise is None or pointwise.shape[2:] != (1,) * len(w.shape[2:]) or \
+            int(attrs.get("group", 1)) != 1 or any(int(s) != 1 for s in attrs.get(
+                "strides", [])) or any(int(p) for p in attrs.get("pads", [])):
+        return False
+    walk.absorb(user)
+    multiplier = filters // channels
+    rank = len(w.shape) - 2
+    activation, last = fused_activation(walk, user)
+    out_bias = walk.optional(user, 2)
+    layer = SepConv(**{**common, "activation": activation, "bias": out_bias is not None},
+                    filters=int(pointwise.shape[0]), multiplier=multiplier)
+    weights = {"depthwise_kernel": np.transpose(w.reshape(channels, multiplier, *w.shape[2:]),
+                                                (*range(2, rank + 2), 0, 1)),
+               "pointwise_kernel": np.transpose(pointwise, (*range(2, rank + 2), 1, 0))}
+    if out_bias is not None:
+        weights["bias"] = out_bias
+    walk.add(layer, [x], user, FIRST, weights, output=last)
+    return True
 
 
 @reads("ConvTranspose")
@@ -175,8 +209,8 @@ def _pool(walk: Walk, onnx_node: Any, kind: type) -> None:
     if max(dilation) > 1:
         raise walk.refuse(onnx_node, f"dilations={list(dilation)}: cnndsl's pooling is "
                           "not dilated")
-    if padded is not None:
-        sizes = tuple(n - b - a for n, (b, a) in zip(sizes, padded))
+    if padded is not None:  # the node's own padding is of the padded input's sizes
+        sizes = tuple(n + b + a for n, (b, a) in zip(sizes, padded))
     own = _pairs(walk, onnx_node, attrs, sizes, kernel, stride, dilation)
     pairs = _plus(own, padded)
     ceil = bool(attrs.get("ceil_mode", 0))
@@ -186,10 +220,9 @@ def _pool(walk: Walk, onnx_node: Any, kind: type) -> None:
             not attrs.get("count_include_pad", 0):
         raise walk.refuse(onnx_node, "zeros padded before it count, its own padding does "
                           "not", "cnndsl's average counts all of its padding or none")
-    if ceil or include or padded is not None:
-        word, pads = (EXPLICIT, pairs) if any(b or a for b, a in pairs) else ("valid", ())
-    else:
-        word, pads = _word(pairs, sizes, kernel, stride, (1,) * len(kernel))
+    if include and attrs.get("auto_pad") == "SAME_UPPER":
+        attrs = {**attrs, "auto_pad": "NOTSET"}  # Keras's `same` average counts no padding
+    word, pads = _word(attrs, pairs, padded)
     layer = kind(kernel=kernel, stride=stride, padding=word, pads=pads, ceil=ceil,
                  include_pad=include)
     walk.add(layer, [x], onnx_node, FIRST)
@@ -256,6 +289,7 @@ def pad(walk: Walk, onnx_node: Any) -> None:
         raise walk.refuse(onnx_node, f"mode={mode!r} has no cnndsl step")
     user = walk.sole_user(onnx_node.output[0])
     if mode == "constant" and x.layout == FIRST and user is not None and \
+            walk.exporter != "cnndsl" and \
             user.op_type in ("Conv", "AveragePool") and user.input[0] == onnx_node.output[0]:
         walk.padded[onnx_node.output[0]] = (x, pairs)  # read by the window as `pad=`
         return

@@ -86,6 +86,9 @@ class Walk:
     orders: dict[str, np.ndarray] = field(default_factory=dict)  # flatten -> dense folding
     padded: dict[str, tuple[Value, tuple]] = field(default_factory=dict)  # Pad -> window
     outputs: set[str] = field(default_factory=set)
+    stored: set[str] = field(default_factory=set)  # initializers: the model's weights
+    # cnndsl's own export writes a step's padding on its Conv, so a Pad there is a step
+    exporter: str = ""
 
     # -- what a reader asks ---------------------------------------------------------------
     def value(self, onnx_node: Any, k: int = 0) -> Value:
