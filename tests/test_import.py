@@ -485,6 +485,10 @@ REFUSED_OPTIONS = [
      ["layer `u` (UpSampling2D)", "interpolation='bicubic'"]),
     (lambda L: [L.Conv2D(2, 3, name="c"), L.PReLU(name="p")], (8, 8, 3),
      ["layer `p` (PReLU)", "a slope per position"]),
+    # an activation Keras has and cnndsl has not (found by mutation testing: its refusal
+    # was reached by no test)
+    (lambda L: [L.Dense(3, activation="exponential", name="d")], (4,),
+     ["layer `d` (Dense)", "activation `exponential` has no cnndsl equivalent"]),
 ]
 
 
