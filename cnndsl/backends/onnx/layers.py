@@ -85,8 +85,13 @@ class OnnxLayers(RearrangeOps, Emitter):
         """The padding attributes of a window: Keras's `same` as ONNX's own word for it,
         `auto_pad=SAME_UPPER` (the same arithmetic, the odd one after), so that an import
         reads `same` back; else the explicit `pads` (`valid`: none)."""
+        sizes = node.in_shapes[0][:-1]
+        # onnxruntime pads a dilated SAME_UPPER otherwise, and refuses one whose padding
+        # comes out negative (a window narrower than its stride), which Keras takes as 0
         if layer.padding == "same" and not getattr(layer, "pads", ()) and \
-                max(dilation or (1,)) == 1:  # onnxruntime pads a dilated SAME_UPPER wrong
+                max(dilation or (1,)) == 1 and all(
+                    (-(-n // s) - 1) * s + k >= n
+                    for n, k, s in zip(sizes, layer.kernel, layer.stride)):
             return {"auto_pad": "SAME_UPPER"}
         return {"pads": self.pads(node, layer, dilation)}
 
