@@ -86,12 +86,12 @@ class OnnxLayers(RearrangeOps, Emitter):
         `auto_pad=SAME_UPPER` (the same arithmetic, the odd one after), so that an import
         reads `same` back; else the explicit `pads` (`valid`: none)."""
         sizes = node.in_shapes[0][:-1]
-        # onnxruntime pads a dilated SAME_UPPER otherwise, and refuses one whose padding
-        # comes out negative (a window narrower than its stride), which Keras takes as 0
+        # onnxruntime pads a dilated SAME_UPPER otherwise, and refuses a pooling's whose
+        # padding comes out negative (a window narrower than its stride; Keras pads none)
         if layer.padding == "same" and not getattr(layer, "pads", ()) and \
-                max(dilation or (1,)) == 1 and all(
+                max(dilation or (1,)) == 1 and (node.kind not in ("maxpool", "avgpool") or all(
                     (-(-n // s) - 1) * s + k >= n
-                    for n, k, s in zip(sizes, layer.kernel, layer.stride)):
+                    for n, k, s in zip(sizes, layer.kernel, layer.stride))):
             return {"auto_pad": "SAME_UPPER"}
         return {"pads": self.pads(node, layer, dilation)}
 
