@@ -8,6 +8,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from ..graph.ir import Graph, Node
+from ..support.escaping import cnn_name
 
 
 @dataclass
@@ -42,3 +43,14 @@ def reachable(graph: Graph, n_inputs: int, outs: list[int]) -> Graph:
                   for n in (graph.nodes[i] for i in order))
     return Graph(graph.name, nodes, (), tuple(range(n_inputs)),
                  tuple(index[o] for o in outs))
+
+
+def unique_name(text: str, nodes: list[Node]) -> str:
+    """A model's name for a layer as a cnndsl name (`name=` accepts it), unique among
+    `nodes` (`conv`, `conv_2`, ...)."""
+    name = cnn_name(text)
+    taken = {n.name for n in nodes}
+    base, k = name, 2
+    while name in taken:
+        name, k = f"{base}_{k}", k + 1
+    return name

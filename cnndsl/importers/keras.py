@@ -29,9 +29,8 @@ from ..graph.ir import Graph, Node
 from ..layers import Layer, LayerError
 from ..layers.core import Input
 from ..layers.shapes import Shape, format_shape
-from ..support.escaping import cnn_name
 from . import keras_apps, keras_layers, keras_norm
-from .imported import Imported, reachable
+from .imported import Imported, reachable, unique_name
 from .keras_apps import APPLICATIONS
 from .keras_apps import LAYERS as APPLICATION_LAYERS
 from .keras_layers import LAYERS, MODELS, NOT_YET, NOT_YET_HINT, Refused, Seen
@@ -166,13 +165,8 @@ class _Walk:
         return len(self.nodes) - 1
 
     def node_name(self, keras_name: str) -> str:
-        """The Keras name as a cnndsl name (`name=` accepts it), unique in the graph."""
-        name = cnn_name(keras_name)
-        taken = {n.name for n in self.nodes}
-        base, k = name, 2
-        while name in taken:
-            name, k = f"{base}_{k}", k + 1
-        return name
+        """The Keras name as a cnndsl name, unique in the graph."""
+        return unique_name(keras_name, self.nodes)
 
     def take_weights(self, op: Any, layer: Layer, in_shapes, name: str) -> None:
         declared = layer.variables(in_shapes)

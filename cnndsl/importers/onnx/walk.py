@@ -30,7 +30,7 @@ from ...graph.ir import Graph, Node
 from ...layers import Layer, LayerError
 from ...layers.core import Input
 from ...layers.shapes import Shape, format_shape
-from ...support.escaping import cnn_name
+from ..imported import unique_name
 from ..unsupported import Unsupported
 
 FIRST, LAST = "channels_first", "channels_last"
@@ -220,12 +220,7 @@ class Walk:
 
     def node_name(self, onnx_name: str) -> str:
         """The ONNX name as a cnndsl name, unique in the graph."""
-        name = cnn_name(onnx_name)
-        taken = {n.name for n in self.nodes}
-        base, k = name, 2
-        while name in taken:
-            name, k = f"{base}_{k}", k + 1
-        return name
+        return unique_name(onnx_name, self.nodes)
 
     # -- refusals -------------------------------------------------------------------------
     @staticmethod
