@@ -32,6 +32,7 @@ __all__ = ["from_onnx", "Unsupported", "MIN_OPSET", "INSTALL"]
 MIN_OPSET = 11  # Pad's and Clip's values as inputs; older exporters are long gone
 INSTALL = "pip install 'cnndsl[onnx]'"
 PATTERNS = (pointwise.gelu_pattern,)  # subgraphs read from their first node
+SMALL_CONSTANT = 4096  # elements: a shape, an axis list, a scalar; weights are larger
 
 
 def from_onnx(model: Any, name: str | None = None,
@@ -237,9 +238,23 @@ def _inferred_shapes(model: Any, dims: dict[str, Shape]) -> dict[str, tuple]:
     dims (batch axis first, None where unknown) of every tensor it can tell."""
     import onnx
 
+    # The graph without its large weights (their shapes as inputs instead): inference needs
+    # the values of shape tensors only, and copying and serialising a VGG's 500 MB took
+    # longer than everything else the import does.
     copy = onnx.ModelProto()
-    copy.CopyFrom(model)
-    del copy.graph.value_info[:]
+    copy.ir_version, copy.producer_name = model.ir_version, model.producer_name
+    copy.opset_import.extend(model.opset_import)
+    graph = copy.graph
+    graph.node.extend(model.graph.node)
+    graph.output.extend(model.graph.output)
+    given = {t.name for t in model.graph.input}
+    graph.input.extend(model.graph.input)
+    for tensor in model.graph.initializer:
+        if int(np.prod(tensor.dims)) <= SMALL_CONSTANT:
+            graph.initializer.append(tensor)
+        elif tensor.name not in given:
+            graph.input.append(onnx.helper.make_tensor_value_info(
+                tensor.name, tensor.data_type, list(tensor.dims)))
     for tensor in copy.graph.input:
         if tensor.name in dims:
             for d, size in zip(tensor.type.tensor_type.shape.dim[1:], dims[tensor.name]):

@@ -227,9 +227,10 @@ def gemm(walk: Walk, onnx_node: Any) -> None:
     x = walk.value(onnx_node)
     if attrs.get("transA", 0):
         raise walk.refuse(onnx_node, "transA=1 multiplies the batch axis")
-    w = walk.constant(onnx_node, 1, "kernel").astype(np.float64)
+    w = walk.constant(onnx_node, 1, "kernel")
     kernel = w.T if attrs.get("transB", 0) else w
-    kernel = kernel * float(attrs.get("alpha", 1.0))
+    if float(attrs.get("alpha", 1.0)) != 1.0:
+        kernel = kernel * np.float32(attrs["alpha"])
     bias = walk.optional(onnx_node, 2)
     if bias is not None:
         bias = np.broadcast_to(bias.reshape(-1) * float(attrs.get("beta", 1.0)),
@@ -240,7 +241,7 @@ def gemm(walk: Walk, onnx_node: Any) -> None:
 @reads("MatMul")
 def matmul(walk: Walk, onnx_node: Any) -> None:
     x = walk.value(onnx_node)
-    kernel = walk.constant(onnx_node, 1, "kernel").astype(np.float64)
+    kernel = walk.constant(onnx_node, 1, "kernel")
     if kernel.ndim != 2:
         raise walk.refuse(onnx_node, f"a {kernel.ndim}-D weight", "cnndsl's dense layer has "
                           "a matrix")
@@ -263,7 +264,7 @@ def _dense(walk: Walk, end: Any, x: Value, kernel: np.ndarray, bias, named: Any)
     if order is not None:
         kernel = kernel[order]
     activation, last = fused_activation(walk, end)
-    weights = {"kernel": kernel.astype(np.float32)}
+    weights = {"kernel": kernel}
     if bias is not None:
         weights["bias"] = np.asarray(bias, np.float32)
     walk.add(Dense(int(kernel.shape[1]), activation, bias is not None), [x], end, LAST,
