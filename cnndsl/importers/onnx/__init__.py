@@ -24,7 +24,7 @@ from ...layers.shapes import Shape
 from ..imported import Imported, reachable
 from ..unsupported import Unsupported
 from . import parts, pointwise, shaping, sliding  # noqa: F401 - each registers its readers
-from .folding import dtype_of, fold
+from .folding import dtype_of
 from .walk import FIRST, LAST, READERS, Walk, attributes, layout_by_readers
 
 __all__ = ["from_onnx", "Unsupported", "MIN_OPSET", "INSTALL"]
@@ -107,19 +107,8 @@ def _read(walk: Walk, onnx_node: Any) -> None:
     if op == "Constant":
         walk.constants[onnx_node.output[0]] = _constant(walk, onnx_node)
         return
-    if op == "Shape" and onnx_node.input[0] in walk.values:
-        attrs = attributes(onnx_node)
-        dims = np.array(walk.shape_of(walk.values[onnx_node.input[0]]), np.int64)
-        walk.constants[onnx_node.output[0]] = dims[attrs.get("start", 0):attrs.get("end")]
+    if walk.fold_node(onnx_node):
         return
-    given = [n for n in onnx_node.input if n]
-    if given and all(n in walk.constants for n in given):
-        result = fold(op, [walk.constants[n] for n in onnx_node.input if n],
-                      attributes(onnx_node))
-        if result is not None:
-            for name, value in zip(onnx_node.output, result):
-                walk.constants[name] = value
-            return
     if any(pattern(walk, onnx_node) for pattern in PATTERNS):
         return
     reader = READERS.get(op)

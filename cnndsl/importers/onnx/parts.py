@@ -79,7 +79,7 @@ def channel_slices(walk: Walk, onnx_node: Any, x: Value, cut: tuple[int, int]) -
 
 def channel_cut(walk: Walk, onnx_node: Any, x: Value) -> tuple[int, int] | None:
     """(start, stop) of a Slice that cuts only the channels of `x` with step 1."""
-    if len(onnx_node.input) < 3 or not all(walk.is_constant(n) for n in onnx_node.input[1:]
+    if len(onnx_node.input) < 3 or not all(walk.evaluate(n) for n in onnx_node.input[1:]
                                            if n):
         return None
     dims = walk.shape_of(x)

@@ -32,6 +32,7 @@ from ...layers.core import Input
 from ...layers.shapes import Shape, format_shape
 from ..imported import unique_name
 from ..unsupported import Unsupported
+from .folding import fold
 
 FIRST, LAST = "channels_first", "channels_last"
 
@@ -55,6 +56,7 @@ def cnndsl_axes(dims: Shape, layout: str) -> Shape:
 
 
 Reader = Callable[["Walk", Any], None]
+MAX_FOLD_DEPTH = 64  # nodes of shape arithmetic evaluated ahead of the walk, in a row
 READERS: dict[str, Reader] = {}
 
 
@@ -149,6 +151,39 @@ class Walk:
             return len(target) == 2 and target[1] in (-1, dims[1]) and target[0] in (
                 0, -1, self.batch or 1) and not (target[0] == -1 and target[1] == -1)
         return False
+
+    def fold_node(self, onnx_node: Any) -> bool:
+        """Evaluate a node of constants (or `Shape` of a tensor of known size) into
+        `constants`; False where it is not one (`folding` says which operators)."""
+        if onnx_node.op_type == "Shape" and onnx_node.input[0] in self.values:
+            attrs = attributes(onnx_node)
+            dims = np.array(self.shape_of(self.values[onnx_node.input[0]]), np.int64)
+            self.constants[onnx_node.output[0]] = dims[attrs.get("start", 0):attrs.get("end")]
+            return True
+        given = [n for n in onnx_node.input if n]
+        if not given or not all(n in self.constants for n in given):
+            return False
+        result = fold(onnx_node.op_type, [self.constants[n] for n in given],
+                      attributes(onnx_node))
+        if result is None:
+            return False
+        for name, value in zip(onnx_node.output, result):
+            self.constants[name] = value
+        return True
+
+    def evaluate(self, name: str, depth: int = 0) -> bool:
+        """Whether tensor `name` is a constant, evaluating now the nodes of constants it
+        comes from, though the walk has not reached them (a Slice's bounds written after
+        the Slice beside it: torchvision's `chunk`)."""
+        if name in self.constants:
+            return True
+        node = self.producers.get(name)
+        if node is None or depth > MAX_FOLD_DEPTH or id(node) in self.absorbed:
+            return False
+        if not all(not n or n in self.values or self.evaluate(n, depth + 1)
+                   for n in node.input):
+            return False
+        return self.fold_node(node) and name in self.constants
 
     # -- what a reader does ---------------------------------------------------------------
     def bind(self, name: str, value: Value) -> None:
