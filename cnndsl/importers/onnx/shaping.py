@@ -138,7 +138,7 @@ def _channel_shuffle(walk: Walk, onnx_node: Any, x: Value, target: list[int]) ->
             list(attributes(swap).get("perm", ())) != perm:
         return False
     back = walk.sole_user(swap.output[0])
-    if back is None or back.op_type != "Reshape" or not walk.is_constant(back.input[1]):
+    if back is None or back.op_type != "Reshape" or not walk.evaluate(back.input[1]):
         return False
     again = [dims[i] if t == 0 and i < len(dims) else int(t) for i, t in
              enumerate(walk.constants[back.input[1]].reshape(-1))]
@@ -160,14 +160,14 @@ def _repeat(walk: Walk, onnx_node: Any, x: Value, target: list[int]) -> bool:
             target[2::2] != list(dims[2:]) or any(t != 1 for t in target[3::2]):
         return False
     expand = walk.sole_user(onnx_node.output[0])
-    if expand is None or expand.op_type != "Expand" or not walk.is_constant(expand.input[1]):
+    if expand is None or expand.op_type != "Expand" or not walk.evaluate(expand.input[1]):
         return False
     wide = [int(t) for t in walk.constants[expand.input[1]].reshape(-1)]
     if len(wide) != len(target) or wide[2::2] != list(dims[2:]) or wide[1] != dims[1]:
         return False
     factors = tuple(wide[3::2])
     back = walk.sole_user(expand.output[0])
-    if back is None or back.op_type != "Reshape" or not walk.is_constant(back.input[1]):
+    if back is None or back.op_type != "Reshape" or not walk.evaluate(back.input[1]):
         return False
     merged = [int(t) for t in walk.constants[back.input[1]].reshape(-1)]
     if merged[1:] != [dims[1], *(n * f for n, f in zip(dims[2:], factors))]:

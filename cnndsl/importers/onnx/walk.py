@@ -106,14 +106,14 @@ class Walk:
     def constant(self, onnx_node: Any, k: int, what: str) -> np.ndarray:
         """Input `k` of a node as a constant (a weight, a shape); a computed one refused."""
         name = onnx_node.input[k] if k < len(onnx_node.input) else ""
-        if name in self.constants:
+        if name and self.evaluate(name):
             return self.constants[name]
         raise self.refuse(onnx_node, f"its {what} (input {k + 1}) is computed, not a "
                           "constant", "cnndsl's layers hold their weights and sizes as numbers")
 
     def optional(self, onnx_node: Any, k: int) -> np.ndarray | None:
         name = onnx_node.input[k] if k < len(onnx_node.input) else ""
-        return self.constants.get(name) if name else None
+        return self.constants[name] if name and self.evaluate(name) else None
 
     def is_constant(self, name: str) -> bool:
         return name in self.constants
