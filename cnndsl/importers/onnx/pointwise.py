@@ -14,6 +14,7 @@ from typing import Any
 import numpy as np
 
 from ...layers.activations import Activation
+from ...layers.conv import DWConv
 from ...layers.core import ActivationStep, Dropout
 from ...layers.merge import Add, Avg, Concat, Max, Mul
 from ...layers.norm import BatchNorm, Normalize, Rescale
@@ -285,9 +286,10 @@ def _per_channel(walk: Walk, onnx_node: Any, x: Value, c: np.ndarray) -> np.ndar
 
 
 def _affine(walk: Walk, onnx_node: Any, x: Value) -> None:
-    """x·s + t with constant s and t, per channel or for all: `rescale` (one number each),
-    else a `batchnorm` whose statistics are 0 and 1 - eps (so that it computes exactly
-    gamma·x + beta). A scale followed by a shift is one step."""
+    """x·s + t with constant s and t, per channel or for all: `rescale` (one number each);
+    on an image, `dwconv 1` (`bias=false` without a shift), whose weights are exactly s
+    and t (ConvNeXt's layer scale); on a vector, a `batchnorm` whose statistics are 0 and
+    1 - eps, so that it computes exactly gamma·x + beta. A scale then a shift is one step."""
     op = onnx_node.op_type
     const_name = [n for n in onnx_node.input if walk.is_constant(n)][0]
     c = walk.constants[const_name].astype(np.float64)
@@ -318,6 +320,18 @@ def _affine(walk: Walk, onnx_node: Any, x: Value) -> None:
     if np.all(scale == scale[0]) and np.all(shift == shift[0]):
         layer: Any = Rescale(shortest(float(scale[0])), shortest(float(shift[0])))
         walk.add(layer, [x], end, x.layout, named=onnx_node)
+        return
+    shape = walk.nodes[x.node].shape
+    if len(shape) > 1:  # an image or volume: a 1x1 depthwise convolution, weight for weight
+        rank = len(shape) - 1
+        shifted = end is not onnx_node or op in ("Add", "Sub")
+        conv = DWConv(kernel=(1,) * rank, stride=(1,) * rank, padding="valid",
+                      activation=None, bias=shifted, dilation=(1,) * rank)
+        weights = {"depthwise_kernel": scale.astype(np.float32).reshape(
+            *(1,) * rank, -1, 1)}
+        if shifted:
+            weights["bias"] = shift.astype(np.float32)
+        walk.add(conv, [x], end, x.layout, weights, named=onnx_node)
         return
     bn = BatchNorm(KERAS_BN_EPS, 0.99)
     weights = {"gamma": scale.astype(np.float32), "beta": shift.astype(np.float32),
