@@ -312,8 +312,9 @@ class OnnxLayers(RearrangeOps, Emitter):
     def layernorm(self, node, layer):
         self.needs(node, 17, "LayerNormalization")
         channels = node.shape[-1]
-        gamma = self.w(node, "gamma") if layer.scale else np.ones(channels, np.float32)
-        inputs = [self.x(node, LAST), self.const(f"{node.name}/gamma", gamma)]
+        gamma = self.const(f"{node.name}/gamma", self.w(node, "gamma")) if layer.scale \
+            else self.fixed(f"{node.name}/no_gamma", np.ones(channels, np.float32))
+        inputs = [self.x(node, LAST), gamma]
         if layer.center:
             inputs.append(self.const(f"{node.name}/beta", self.w(node, "beta")))
         return self.op("LayerNormalization", inputs, node.name, node.name, axis=-1,

@@ -51,7 +51,10 @@ def from_onnx(model: Any, name: str | None = None,
         for name in onnx_node.input:
             if name:
                 users.setdefault(name, []).append(onnx_node)
-    layouts = {t.name: layout_by_readers(users, t.name, _rank(t)) or FIRST
+    # Where no reader tells: cnndsl's own export is channels-last throughout; PyTorch's
+    # convention (and ONNX's operators') is channels-first.
+    unknown = LAST if model.producer_name == "cnndsl" else FIRST
+    layouts = {t.name: layout_by_readers(users, t.name, _rank(t)) or unknown
                for t in inputs}
     dims, batch = _input_dims(inputs, layouts, input_sizes or {})
     inferred = _inferred_shapes(model, dims)

@@ -92,14 +92,17 @@ def _check_axis(walk: Walk, onnx_node: Any, x: Value) -> None:
                           "cnndsl's softmax is over the channels")
 
 
-def fused_activation(walk: Walk, onnx_node: Any) -> tuple[Activation | None, str]:
+def fused_activation(walk: Walk, onnx_node: Any,
+                     layer: str | None = None) -> tuple[Activation | None, str]:
     """The activation fused into a convolution or dense node (cnndsl's own export writes
-    it after the node, every node of it named `NODE/...`), and the tensor that ends the
-    step: one operator (Relu) or several (silu's Sigmoid and Mul, gelu's Erf and others)."""
+    it after the node, every node of it named `LAYER/...`, LAYER the node's own name
+    unless given), and the tensor that ends the step: one operator (Relu) or several
+    (silu's Sigmoid and Mul, gelu's Erf and others)."""
     out = onnx_node.output[0]
     users = walk.users(out)
-    prefix = onnx_node.name + "/"
-    if not users or out in walk.outputs or not onnx_node.name or \
+    name = onnx_node.name if layer is None else layer
+    prefix = name + "/"
+    if not users or out in walk.outputs or not name or \
             not all(u.name.startswith(prefix) for u in users):
         return None, out
     composite = composite_activation(walk, users[0], out)
@@ -112,9 +115,16 @@ def fused_activation(walk: Walk, onnx_node: Any) -> tuple[Activation | None, str
         return None, out
     user = users[0]
     found = activation_of(walk, user) if len(users) == 1 else None
-    if found is None or found.name in ("softmax", "log_softmax") and len(
-            walk.inferred.get(out, ())) > 2:
+    if len(users) == 1 and user.op_type == "Identity" and user.name == prefix + "linear":
+        found = Activation("linear")  # `dense 2 linear`, written out as the spec has it
+    if found is None:
         return None, out
+    if found.name in ("softmax", "log_softmax"):  # over the channels only
+        rank = len(walk.inferred.get(out, ())) or 2
+        axis = int(attributes(user).get("axis", -1)) % rank
+        layout_axis = 1 if onnx_node.op_type in ("Conv", "ConvTranspose") else rank - 1
+        if rank > 2 and axis != layout_axis:
+            return None, out
     walk.absorb(user)
     return found, user.output[0]
 
@@ -388,8 +398,8 @@ def batch_norm(walk: Walk, onnx_node: Any) -> None:
     weights = {n: walk.constant(onnx_node, k, n) for k, n in enumerate(names, 1)}
     # ones for gamma, zeros for beta, held by the graph's operators rather than stored
     # with the weights: no gamma or beta (`scale=false`, `center=false`)
-    scale = not _fixed(walk, onnx_node.input[1], 1.0)
-    center = not _fixed(walk, onnx_node.input[2], 0.0)
+    scale = not fixed(walk, onnx_node.input[1], 1.0)
+    center = not fixed(walk, onnx_node.input[2], 0.0)
     for flag, name in ((scale, "gamma"), (center, "beta")):
         if not flag:
             del weights[name]
@@ -398,7 +408,7 @@ def batch_norm(walk: Walk, onnx_node: Any) -> None:
     walk.add(BatchNorm(eps, momentum, scale, center), [x], onnx_node, x.layout, weights)
 
 
-def _fixed(walk: Walk, name: str, value: float) -> bool:
+def fixed(walk: Walk, name: str, value: float) -> bool:
     """Whether tensor `name` is a constant of the graph (not a stored weight) that holds
     `value` everywhere."""
     return name not in walk.stored and bool(np.all(walk.constants[name] == value))

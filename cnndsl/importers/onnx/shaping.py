@@ -20,7 +20,7 @@ from ...layers.norm_groups import LRN, GroupNorm, InstanceNorm
 from ...layers.pooling import GAP, GMP
 from ...layers.rearrange import ChannelShuffle, PixelShuffle
 from .parts import channel_cut, channel_slices
-from .pointwise import fused_activation, shortest
+from .pointwise import fixed, fused_activation, shortest
 from .walk import (
     FIRST,
     LAST,
@@ -120,7 +120,8 @@ def reshape(walk: Walk, onnx_node: Any) -> None:
     # The target's layout: as its readers take it; else as the input's (a vector's
     # reshape to (N, C, 1, 1) or (N, 1, 1, C) is told by where C stands)
     layout = layout_by_readers(walk.consumers, onnx_node.output[0], len(target) - 1) or (
-        x.layout if len(dims) > 2 else FIRST if target[-1] == 1 and target[1] > 1 else LAST)
+        x.layout if len(dims) > 2 else LAST if walk.exporter == "cnndsl"  # its reshapes are
+        else FIRST if target[-1] == 1 and target[1] > 1 else LAST)        # channels-last
     shape = cnndsl_axes(tuple(target[1:]), layout)
     walk.add(Reshape(shape), [x], onnx_node, layout)
 
@@ -263,7 +264,7 @@ def _dense(walk: Walk, end: Any, x: Value, kernel: np.ndarray, bias, named: Any)
     order = walk.orders.get(named.input[0])
     if order is not None:
         kernel = kernel[order]
-    activation, last = fused_activation(walk, end)
+    activation, last = fused_activation(walk, end, named.name)
     weights = {"kernel": kernel}
     if bias is not None:
         weights["bias"] = np.asarray(bias, np.float32)
@@ -298,11 +299,12 @@ def layer_norm(walk: Walk, onnx_node: Any) -> None:
                           "cnndsl's layernorm normalises each position's channels")
     gamma = walk.constant(onnx_node, 1, "scale")
     beta = walk.optional(onnx_node, 2)
-    weights = {"gamma": gamma.reshape(-1)}
+    scale = not fixed(walk, onnx_node.input[1], 1.0)  # ones held by the graph: no gamma
+    weights = {"gamma": gamma.reshape(-1)} if scale else {}
     if beta is not None:
         weights["beta"] = beta.reshape(-1)
     eps = shortest(attrs.get("epsilon", 1e-5))
-    walk.add(LayerNorm(eps, True, beta is not None), [x], onnx_node, x.layout, weights)
+    walk.add(LayerNorm(eps, scale, beta is not None), [x], onnx_node, x.layout, weights)
 
 
 @reads("InstanceNormalization")

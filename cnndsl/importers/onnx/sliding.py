@@ -104,7 +104,9 @@ def conv(walk: Walk, onnx_node: Any) -> None:
     # cnndsl's own export names a grouped conv's kernel `LAYER/kernel`, a dwconv's
     # `LAYER/depthwise_kernel`: a conv with as many groups as channels stays a conv
     grouped = walk.exporter == "cnndsl" and onnx_node.input[1].endswith("/kernel")
-    if groups == channels and groups > 1 and filters % channels == 0 and not grouped:
+    depthwise = walk.exporter == "cnndsl" and onnx_node.input[1].endswith("/depthwise_kernel")
+    if groups == channels and filters % channels == 0 and (groups > 1 or depthwise) \
+            and not grouped:
         multiplier = filters // channels
         layer: Any = DWConv(**common, multiplier=multiplier)
         weights["depthwise_kernel"] = np.transpose(
