@@ -23,7 +23,7 @@ import numpy as np
 from ...layers.shapes import Shape
 from ..imported import Imported, reachable
 from ..unsupported import Unsupported
-from . import parts, pointwise, shaping, sliding  # noqa: F401 - each registers its readers
+from . import parts, pointwise, scales, shaping, sliding  # noqa: F401 - each registers its readers
 from .folding import dtype_of
 from .walk import FIRST, LAST, READERS, Walk, attributes, layout_by_readers
 

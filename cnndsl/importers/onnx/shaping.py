@@ -20,7 +20,8 @@ from ...layers.norm_groups import LRN, GroupNorm, InstanceNorm
 from ...layers.pooling import GAP, GMP
 from ...layers.rearrange import ChannelShuffle, PixelShuffle
 from .parts import channel_cut, channel_slices
-from .pointwise import fixed, fused_activation, shortest
+from .pointwise import fused_activation
+from .scales import fixed, shortest
 from .walk import (
     FIRST,
     LAST,
@@ -153,28 +154,34 @@ def _channel_shuffle(walk: Walk, onnx_node: Any, x: Value, target: list[int]) ->
 
 
 def _repeat(walk: Walk, onnx_node: Any, x: Value, target: list[int]) -> bool:
-    """(N, C, H, W) -> (N, C, H, 1, W, 1) -> Expand to (N, C, H, f, W, g) -> (N, C, Hf, Wg):
-    nearest-neighbour upsampling by whole factors, as cnndsl's own export writes it."""
-    dims = walk.shape_of(x)
+    """(N, C, H, W) -> (N, C, H, 1, W, 1) -> Expand to (N, C, H, f, W, g) -> (N, C, Hf, Wg),
+    or the same with the channels last: nearest-neighbour upsampling by whole factors, as
+    cnndsl's own export writes it."""
+    def first(seq):  # the channels second, as in a channels-first tensor
+        seq = list(seq)
+        return seq if x.layout == FIRST else [seq[0], seq[-1], *seq[1:-1]]
+
+    dims = first(walk.shape_of(x))
     rank = len(dims) - 2
-    if x.layout != FIRST or rank < 1 or len(target) != 2 + 2 * rank or \
-            target[2::2] != list(dims[2:]) or any(t != 1 for t in target[3::2]):
+    target = first(target)
+    if rank < 1 or len(target) != 2 + 2 * rank or target[1] != dims[1] or \
+            target[2::2] != dims[2:] or any(t != 1 for t in target[3::2]):
         return False
     expand = walk.sole_user(onnx_node.output[0])
     if expand is None or expand.op_type != "Expand" or not walk.evaluate(expand.input[1]):
         return False
-    wide = [int(t) for t in walk.constants[expand.input[1]].reshape(-1)]
-    if len(wide) != len(target) or wide[2::2] != list(dims[2:]) or wide[1] != dims[1]:
+    wide = first(int(t) for t in walk.constants[expand.input[1]].reshape(-1))
+    if len(wide) != len(target) or wide[2::2] != dims[2:] or wide[1] != dims[1]:
         return False
     factors = tuple(wide[3::2])
     back = walk.sole_user(expand.output[0])
     if back is None or back.op_type != "Reshape" or not walk.evaluate(back.input[1]):
         return False
-    merged = [int(t) for t in walk.constants[back.input[1]].reshape(-1)]
+    merged = first(int(t) for t in walk.constants[back.input[1]].reshape(-1))
     if merged[1:] != [dims[1], *(n * f for n, f in zip(dims[2:], factors))]:
         return False
     walk.absorb(expand, back)
-    walk.add(Upsample(factors), [x], back, FIRST, named=onnx_node)
+    walk.add(Upsample(factors), [x], back, x.layout, named=onnx_node)
     return True
 
 

@@ -94,6 +94,9 @@ def conv(walk: Walk, onnx_node: Any) -> None:
     groups = int(attrs.get("group", 1))
     filters = int(w.shape[0])
     word, pads = _word(attrs, pairs, padded)
+    if walk.exporter == "cnndsl" and max(dilation) > 1 and padded is None and pairs == tuple(
+            same_padding(n, k, s, d) for n, k, s, d in zip(sizes, kernel, stride, dilation)):
+        word, pads = "same", ()  # cnndsl's export writes a dilated `same` out as pads
     activation, last = fused_activation(walk, onnx_node)
     common = dict(kernel=kernel, stride=stride, padding=word, activation=activation,
                   bias=bias is not None, dilation=dilation, pads=pads)

@@ -1,0 +1,171 @@
+"""Constant scales and shifts, per channel or for all, and the layers that are one: what
+`x·s + t` with constants becomes (`rescale`; on an image `dwconv 1`, weight for weight;
+on a vector a `batchnorm`), `(x - mean) / deviation` (`normalize mean=M variance=V`),
+BatchNormalization with the model's statistics, and PRelu's slopes.
+
+Numbers ONNX holds as float32 are written as the shortest decimal of that float32
+(`shortest`: 0.1, not 0.10000000149011612).
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+
+from ...layers.conv import DWConv
+from ...layers.norm import BatchNorm, Normalize, Rescale
+from ...layers.prelu import PReLU
+from .walk import FIRST, Value, Walk, attributes, reads
+
+KERAS_BN_EPS = 0.001  # a per-channel scale and shift is written as a plain `batchnorm`
+
+
+def _per_channel(walk: Walk, onnx_node: Any, x: Value, c: np.ndarray) -> np.ndarray | None:
+    """A constant operand as one number per channel of `x` (broadcast from a scalar), or
+    None where it varies along another axis."""
+    dims = walk.shape_of(x)
+    channels = walk.nodes[x.node].shape[-1]
+    axis = 1 if x.layout == FIRST and len(dims) > 2 else len(dims) - 1
+    if c.ndim > len(dims):
+        return None
+    full = (1,) * (len(dims) - c.ndim) + tuple(c.shape)
+    if any(s != 1 for i, s in enumerate(full) if i != axis):
+        return None
+    return np.broadcast_to(c.reshape(-1), (channels,)).astype(np.float32)
+
+
+def affine(walk: Walk, onnx_node: Any, x: Value) -> None:
+    """x·s + t with constant s and t, per channel or for all: `rescale` (one number each);
+    on an image, `dwconv 1` (`bias=false` without a shift), whose weights are exactly s
+    and t (ConvNeXt's layer scale); on a vector, a `batchnorm` whose statistics are 0 and
+    1 - eps, so that it computes exactly gamma·x + beta. A scale then a shift is one step."""
+    op = onnx_node.op_type
+    const_name = [n for n in onnx_node.input if walk.is_constant(n)][0]
+    c = walk.constants[const_name].astype(np.float64)
+    if op == "Sub" and onnx_node.input[0] == const_name or op == "Div" and \
+            onnx_node.input[1] != const_name:
+        raise walk.refuse(onnx_node, "a constant minus or divided by a tensor has no step")
+    values = _per_channel(walk, onnx_node, x, c)
+    if values is None:
+        raise walk.refuse(onnx_node, f"a constant of shape {list(c.shape)} that varies "
+                          "along a spatial axis", "cnndsl scales and shifts per channel")
+    if op == "Sub" and _normalized(walk, onnx_node, x, values):
+        return
+    scale = values if op == "Mul" else 1 / values if op == "Div" else np.ones_like(values)
+    shift = values if op == "Add" else -values if op == "Sub" else np.zeros_like(values)
+    end = onnx_node
+    if op in ("Mul", "Div"):
+        user = walk.sole_user(onnx_node.output[0])
+        if user is not None and user.op_type in ("Add", "Sub") and \
+                sum(walk.is_constant(n) for n in user.input) == 1 and \
+                user.input[1 if user.input[0] == onnx_node.output[0] else 0] in walk.constants:
+            t = _per_channel(walk, user, x, walk.constants[
+                [n for n in user.input if walk.is_constant(n)][0]].astype(np.float64))
+            if t is not None and not (user.op_type == "Sub" and user.input[0] !=
+                                      onnx_node.output[0]):
+                shift = t if user.op_type == "Add" else -t
+                walk.absorb(user)
+                end = user
+    if np.all(scale == scale[0]) and np.all(shift == shift[0]):
+        layer: Any = Rescale(shortest(float(scale[0])), shortest(float(shift[0])))
+        walk.add(layer, [x], end, x.layout, named=onnx_node)
+        return
+    shape = walk.nodes[x.node].shape
+    if len(shape) > 1:  # an image or volume: a 1x1 depthwise convolution, weight for weight
+        rank = len(shape) - 1
+        shifted = end is not onnx_node or op in ("Add", "Sub")
+        conv = DWConv(kernel=(1,) * rank, stride=(1,) * rank, padding="valid",
+                      activation=None, bias=shifted, dilation=(1,) * rank)
+        weights = {"depthwise_kernel": scale.astype(np.float32).reshape(
+            *(1,) * rank, -1, 1)}
+        if shifted:
+            weights["bias"] = shift.astype(np.float32)
+        walk.add(conv, [x], end, x.layout, weights, named=onnx_node)
+        return
+    bn = BatchNorm(KERAS_BN_EPS, 0.99)
+    weights = {"gamma": scale.astype(np.float32), "beta": shift.astype(np.float32),
+               "moving_mean": np.zeros_like(scale, np.float32),
+               "moving_variance": np.full_like(scale, 1 - KERAS_BN_EPS, np.float32)}
+    walk.add(bn, [x], end, x.layout, weights, named=onnx_node)
+
+
+def _normalized(walk: Walk, onnx_node: Any, x: Value, mean: np.ndarray) -> bool:
+    """(x - mean) / deviation with constants per channel: `normalize mean=M variance=V`
+    (Keras's Normalization, and what cnndsl's export writes for it), no weights."""
+    user = walk.sole_user(onnx_node.output[0])
+    if user is None or user.op_type != "Div" or user.input[0] != onnx_node.output[0] or \
+            not walk.is_constant(user.input[1]):
+        return False
+    deviation = _per_channel(walk, user, x, walk.constants[user.input[1]].astype(np.float64))
+    if deviation is None or np.any(deviation < 1e-7):  # Keras floors it at 1e-7
+        return False
+    walk.absorb(user)
+    layer = Normalize(tuple(shortest(float(m)) for m in _one_or_all(mean)),
+                      tuple(_variance(float(d)) for d in _one_or_all(deviation)))
+    walk.add(layer, [x], user, x.layout, named=onnx_node)
+    return True
+
+
+def _one_or_all(values: np.ndarray) -> np.ndarray:
+    return values[:1] if np.all(values == values[0]) else values
+
+
+def shortest(value: float) -> float:
+    """The shortest decimal that is the same float32 (0.485, not 0.48500001430511475)."""
+    return float(np.format_float_positional(np.float32(value), unique=True, trim="-"))
+
+
+def _variance(deviation: float) -> float:
+    """The shortest decimal variance whose float32 square root is `deviation`, as the
+    export computed it from the written one (so `variance=0.052` comes back as written)."""
+    target = np.float32(deviation)
+    for digits in range(1, 18):
+        candidate = float(f"{deviation * deviation:.{digits}g}")
+        if np.float32(np.sqrt(np.float32(candidate))) == target:
+            return candidate
+    return deviation * deviation
+
+
+@reads("BatchNormalization")
+def batch_norm(walk: Walk, onnx_node: Any) -> None:
+    attrs = attributes(onnx_node)
+    if attrs.get("training_mode", 0) or len([o for o in onnx_node.output if o]) > 1:
+        raise walk.refuse(onnx_node, "batch statistics computed in training mode",
+                          "export the model in eval mode")
+    x = walk.value(onnx_node)
+    names = ("gamma", "beta", "moving_mean", "moving_variance")
+    weights = {n: walk.constant(onnx_node, k, n) for k, n in enumerate(names, 1)}
+    # ones for gamma, zeros for beta, held by the graph's operators rather than stored
+    # with the weights: no gamma or beta (`scale=false`, `center=false`)
+    scale = not fixed(walk, onnx_node.input[1], 1.0)
+    center = not fixed(walk, onnx_node.input[2], 0.0)
+    for flag, name in ((scale, "gamma"), (center, "beta")):
+        if not flag:
+            del weights[name]
+    eps = shortest(attrs.get("epsilon", 1e-5))
+    momentum = shortest(attrs.get("momentum", 0.9))
+    walk.add(BatchNorm(eps, momentum, scale, center), [x], onnx_node, x.layout, weights)
+
+
+def fixed(walk: Walk, name: str, value: float) -> bool:
+    """Whether tensor `name` is a constant of the graph (not a stored weight) that holds
+    `value` everywhere."""
+    return name not in walk.stored and bool(np.all(walk.constants[name] == value))
+
+
+@reads("PRelu")
+def prelu(walk: Walk, onnx_node: Any) -> None:
+    x = walk.value(onnx_node)
+    slope = walk.constant(onnx_node, 1, "slope")
+    rank = len(walk.nodes[x.node].shape)
+    if slope.size == 1:
+        walk.add(PReLU(shared=True), [x], onnx_node, x.layout,
+                 {"alpha": slope.reshape((1,) * rank)})
+        return
+    values = _per_channel(walk, onnx_node, x, slope)
+    if values is None:
+        raise walk.refuse(onnx_node, f"a slope of shape {list(slope.shape)}", "cnndsl's "
+                          "prelu has one slope per channel, or one for all")
+    walk.add(PReLU(), [x], onnx_node, x.layout,
+             {"alpha": values.reshape(*(1,) * (rank - 1), -1)})
