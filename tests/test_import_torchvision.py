@@ -85,10 +85,9 @@ def exported(name: str, folder: Path, dynamo: bool) -> Path:
     return path
 
 
-def initializer_count(path: Path) -> int:
+def initializer_count(model) -> int:
     """The numbers the model's floating-point initializers hold: its weights (the
     integer ones are shapes and axes)."""
-    model = onnx.load(str(path))  # with its external data, if any
     floating = (onnx.TensorProto.FLOAT, onnx.TensorProto.DOUBLE, onnx.TensorProto.FLOAT16)
     return sum(int(np.prod(t.dims)) for t in model.graph.initializer
                if t.data_type in floating)
@@ -98,20 +97,16 @@ def check(name: str, folder: Path, dynamo: bool = False) -> None:
     path = exported(name, folder, dynamo)
     result = import_model(path, stem=name)
     graph = compile_text(result.text, name)
-    assert result.params == initializer_count(path)
+    model = onnx.load(str(path))  # with its external data, if any
+    assert result.params == initializer_count(model)
     side = FAMILY[name]
     batch = 1 if dynamo else 2  # the dynamo export's batch axis is fixed at 1
     x = np.random.default_rng(1).standard_normal((batch, 3, side, side)).astype(np.float32)
-    theirs = _run(path, x)
+    runner = session(model)
+    theirs = runner.run(None, {runner.get_inputs()[0].name: x})[0]
     ours = Interpreter(graph, result.weights).run(np.moveaxis(x, 1, -1))
     assert ours.shape == theirs.shape
     assert relative_error(ours, theirs) <= RTOL
-
-
-def _run(path: Path, x: np.ndarray) -> np.ndarray:
-    model = onnx.load(str(path))
-    runner = session(model)
-    return runner.run(None, {runner.get_inputs()[0].name: x})[0]
 
 
 @pytest.mark.parametrize("name", sorted(FAMILY))

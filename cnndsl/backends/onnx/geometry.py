@@ -50,6 +50,30 @@ def onnx_kernel(kernel: np.ndarray) -> np.ndarray:
     return np.ascontiguousarray(np.transpose(kernel, (r + 1, r, *range(r))))
 
 
+def keras_kernel(kernel: np.ndarray) -> np.ndarray:
+    """The inverse of `onnx_kernel`: ONNX's (B, A, *k) to Keras's (*k, A, B) (the ONNX
+    importer's).
+
+    >>> k = np.arange(3 * 5 * 2 * 8).reshape(3, 5, 2, 8)
+    >>> bool((keras_kernel(onnx_kernel(k)) == k).all())
+    True
+    """
+    r = kernel.ndim - 2
+    return np.transpose(kernel, (*range(2, r + 2), 1, 0))
+
+
+def keras_depthwise_kernel(kernel: np.ndarray, multiplier: int) -> np.ndarray:
+    """The inverse of `depthwise_kernel`: ONNX's (C*M, 1, *k) to Keras's (*k, C, M).
+
+    >>> k = np.arange(2 * 3 * 2).reshape(1, 2, 3, 2)
+    >>> bool((keras_depthwise_kernel(depthwise_kernel(k), 2) == k).all())
+    True
+    """
+    r = kernel.ndim - 2
+    return np.transpose(kernel.reshape(-1, multiplier, *kernel.shape[2:]),
+                        (*range(2, r + 2), 0, 1))
+
+
 def depthwise_kernel(kernel: np.ndarray) -> np.ndarray:
     """Keras's (*k, C, M) to ONNX's (C*M, 1, *k): output channel c*M + m, as in Keras.
 

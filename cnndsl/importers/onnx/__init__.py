@@ -20,12 +20,13 @@ from typing import Any
 
 import numpy as np
 
+from ...backends.keras.input_sizes import example_sizes
 from ...layers.shapes import Shape
 from ..imported import Imported, reachable
 from ..unsupported import Unsupported
 from . import parts, pointwise, scales, shaping, sliding  # noqa: F401 - each registers its readers
 from .folding import dtype_of
-from .walk import FIRST, LAST, READERS, Walk, attributes, layout_by_readers
+from .walk import FIRST, LAST, READERS, Walk, attributes, layout_by_readers, shown_dims
 
 __all__ = ["from_onnx", "Unsupported", "MIN_OPSET", "INSTALL"]
 
@@ -65,7 +66,7 @@ def from_onnx(model: Any, name: str | None = None,
     for tensor in inputs:
         walk.add_input(tensor.name, dims[tensor.name], layouts[tensor.name],
                        single=len(inputs) == 1)
-    live = _live(graph)
+    live = _live(graph, walk.producers)
     # A Constant reads nothing, so its value is known before the walk: a pattern read
     # from its first node sees the constants of later ones, which the TorchScript
     # exporter writes each just before its use (gelu's 1 and 0.5, a shuffle's shape).
@@ -107,8 +108,7 @@ def _read(walk: Walk, onnx_node: Any) -> None:
                               "it (the graph is not in topological order, or has a cycle)",
                               "save the model with onnx.save after onnx.checker accepts it")
     op = onnx_node.op_type
-    if op == "Constant":
-        walk.constants[onnx_node.output[0]] = _constant(walk, onnx_node)
+    if op == "Constant":  # evaluated before the walk
         return
     if walk.fold_node(onnx_node):
         return
@@ -120,9 +120,8 @@ def _read(walk: Walk, onnx_node: Any) -> None:
     reader(walk, onnx_node)
 
 
-def _live(graph: Any) -> set[int]:
+def _live(graph: Any, producers: dict[str, Any]) -> set[int]:
     """The nodes the graph's outputs depend on (an exporter may leave others behind)."""
-    producers = {name: n for n in graph.node for name in n.output}
     live: set[int] = set()
     stack = [o.name for o in graph.output]
     while stack:
@@ -198,10 +197,9 @@ def _input_dims(inputs: list[Any], layouts: dict[str, str],
         if given is not None:
             rest = _given(tensor.name, rest, given, first)
         if any(d is None or d < 1 for d in rest):
-            known = rest[1:] + rest[:1] if first else rest
-            example = "x".join("224" if d is None else str(d) for d in known)
+            example = example_sizes(tuple(rest[1:] + rest[:1] if first else rest))
             raise Unsupported(f"input `{tensor.name}` has open sizes "
-                              f"{_shown([dims[0], *rest])}",
+                              f"{shown_dims([dims[0], *rest])}",
                               f"give them: `cnndsl import MODEL.onnx --input-shape "
                               f"{tensor.name}={example}` (HxWxC, channels last), or export "
                               "the model with fixed spatial sizes")
@@ -216,13 +214,9 @@ def _given(name: str, dims: list, given: Shape, first: bool) -> list:
     want = list(given[-1:]) + list(given[:-1]) if first and len(given) > 1 else list(given)
     if len(want) != len(dims) or any(d is not None and d != w for d, w in zip(dims, want)):
         raise Unsupported(f"--input-shape {'x'.join(map(str, given))} does not fit input "
-                          f"`{name}` {_shown([None, *dims])}", "give the open sizes, and the "
+                          f"`{name}` {shown_dims([None, *dims])}", "give the open sizes, and the "
                           "known ones as they are, channels last")
     return want
-
-
-def _shown(dims: list) -> str:
-    return "(" + ", ".join("?" if d is None else str(d) for d in dims) + ")"
 
 
 def _inferred_shapes(model: Any, dims: dict[str, Shape]) -> dict[str, tuple]:

@@ -17,12 +17,7 @@ import numpy as np
 
 from ...layers.merge import Split
 from ...layers.rearrange import Part
-from .walk import FIRST, Value, Walk, attributes, reads
-
-
-def channel_axis(walk: Walk, x: Value) -> int:
-    rank = len(walk.shape_of(x))
-    return 1 if x.layout == FIRST and rank > 2 else rank - 1
+from .walk import Value, Walk, attributes, reads
 
 
 def _parts(walk: Walk, onnx_node: Any, x: Value, sizes: list[int], outputs: list[str]) -> None:
@@ -40,7 +35,7 @@ def _parts(walk: Walk, onnx_node: Any, x: Value, sizes: list[int], outputs: list
 def split(walk: Walk, onnx_node: Any) -> None:
     x = walk.value(onnx_node)
     rank = len(walk.shape_of(x))
-    if int(attributes(onnx_node).get("axis", 0)) % rank != channel_axis(walk, x):
+    if int(attributes(onnx_node).get("axis", 0)) % rank != walk.channel_axis(x):
         raise walk.refuse(onnx_node, "a split of an axis other than the channels")
     given = walk.optional(onnx_node, 1)
     attrs = attributes(onnx_node)
@@ -96,7 +91,7 @@ def channel_cut(walk: Walk, onnx_node: Any, x: Value) -> tuple[int, int] | None:
         first, stop = (max(0, min(n, int(v) + n if int(v) < 0 else int(v))) for v in (start, end))
         if (first, stop) == (0, n):
             continue
-        if axis != channel_axis(walk, x) or cut is not None:
+        if axis != walk.channel_axis(x) or cut is not None:
             return None
         cut = (first, stop)
     return cut

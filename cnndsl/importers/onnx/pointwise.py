@@ -15,7 +15,7 @@ from ...layers.activations import Activation
 from ...layers.core import ActivationStep, Dropout
 from ...layers.merge import Add, Avg, Concat, Max, Mul
 from .scales import affine, shortest
-from .walk import FIRST, LAST, Value, Walk, attributes, reads
+from .walk import LAST, Value, Walk, attributes, reads
 
 SELU = (1.67326319217681884765625, 1.05070102214813232421875)  # ONNX's, float32's Keras's
 TOLERANCE = 1e-6  # a constant read as one of cnndsl's (1/6, sqrt(2)) within float32 rounding
@@ -81,8 +81,7 @@ def _check_axis(walk: Walk, onnx_node: Any, x: Value) -> None:
     """Softmax and LogSoftmax must act on cnndsl's channel axis."""
     rank = len(walk.shape_of(x))
     axis = int(attributes(onnx_node).get("axis", -1 if walk.opset >= 13 else 1)) % rank
-    channel = 1 if x.layout == FIRST and rank > 2 else rank - 1
-    if axis != channel or (walk.opset < 13 and rank > 2):
+    if axis != walk.channel_axis(x) or (walk.opset < 13 and rank > 2):
         raise walk.refuse(onnx_node, f"over axis {axis} of a rank-{rank} tensor",
                           "cnndsl's softmax is over the channels")
 
@@ -201,7 +200,7 @@ def _gelu_nodes(walk: Walk, first: Any, xname: str) -> tuple[list, Any] | None:
     if erf_node is None or erf_node.op_type != "Erf":
         return None
     plus = walk.sole_user(erf_node.output[0])
-    if plus is None or plus.op_type != "Add" or not _adds_constant(walk, plus, 1.0):
+    if plus is None or plus.op_type != "Add" or not _reads_scalar(walk, plus, 1.0):
         return None
     # (1 + erf) times x, then times 1/2; or times x/2 (x·0.5 computed beside it)
     mul = walk.sole_user(plus.output[0])
@@ -211,23 +210,20 @@ def _gelu_nodes(walk: Walk, first: Any, xname: str) -> tuple[list, Any] | None:
     nodes = [first, erf_node, plus, mul]
     if other == xname:
         half = walk.sole_user(mul.output[0])
-        if half is None or half.op_type != "Mul" or not _times_constant(walk, half, 0.5):
+        if half is None or half.op_type != "Mul" or not _reads_scalar(walk, half, 0.5):
             return None
         return [*nodes, half], half
     producer = walk.producer(other)
     if producer is None or producer.op_type != "Mul" or xname not in producer.input \
-            or not _times_constant(walk, producer, 0.5) or walk.sole_user(other) is not mul:
+            or not _reads_scalar(walk, producer, 0.5) or walk.sole_user(other) is not mul:
         return None
     return [*nodes, producer], mul
 
 
-def _adds_constant(walk: Walk, onnx_node: Any, value: float) -> bool:
+def _reads_scalar(walk: Walk, onnx_node: Any, value: float) -> bool:
+    """Whether one of a node's inputs is the constant `value` (an Add of 1, a Mul by 1/2)."""
     return any(walk.is_constant(n) and walk.constants[n].size == 1 and
                _close(float(walk.constants[n].reshape(-1)[0]), value) for n in onnx_node.input)
-
-
-def _times_constant(walk: Walk, onnx_node: Any, value: float) -> bool:
-    return _adds_constant(walk, onnx_node, value)
 
 
 @reads("Identity")
@@ -307,8 +303,7 @@ def concat(walk: Walk, onnx_node: Any) -> None:
     rank = len(walk.shape_of(xs[0]))
     axis = int(attributes(onnx_node)["axis"]) % rank
     layout = layouts.pop() if len(layouts) == 1 else None
-    channel = 1 if layout == FIRST and rank > 2 else rank - 1
-    if layout is None or axis != channel:
+    if layout is None or axis != walk.channel_axis(xs[0]):
         raise walk.refuse(onnx_node, f"a concatenation along axis {axis}", "cnndsl "
                           "concatenates along the channels")
     from .parts import as_split

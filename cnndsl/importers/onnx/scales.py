@@ -16,7 +16,7 @@ import numpy as np
 from ...layers.conv import DWConv
 from ...layers.norm import BatchNorm, Normalize, Rescale
 from ...layers.prelu import PReLU
-from .walk import FIRST, Value, Walk, attributes, reads
+from .walk import Value, Walk, attributes, reads
 
 KERAS_BN_EPS = 0.001  # a per-channel scale and shift is written as a plain `batchnorm`
 
@@ -26,7 +26,7 @@ def _per_channel(walk: Walk, onnx_node: Any, x: Value, c: np.ndarray) -> np.ndar
     None where it varies along another axis."""
     dims = walk.shape_of(x)
     channels = walk.nodes[x.node].shape[-1]
-    axis = 1 if x.layout == FIRST and len(dims) > 2 else len(dims) - 1
+    axis = walk.channel_axis(x)
     if c.ndim > len(dims):
         return None
     full = (1,) * (len(dims) - c.ndim) + tuple(c.shape)

@@ -14,6 +14,7 @@ from typing import Any
 
 import numpy as np
 
+from ...backends.onnx.emitter import in_layout, permutation
 from ...layers.core import Crop, Dense, Flatten, Reshape, Upsample
 from ...layers.norm import LayerNorm
 from ...layers.norm_groups import LRN, GroupNorm, InstanceNorm
@@ -30,16 +31,8 @@ from .walk import (
     attributes,
     cnndsl_axes,
     layout_by_readers,
-    onnx_axes,
     reads,
 )
-
-
-def _layout_perm(rank: int, layout: str) -> list[int]:
-    """The Transpose `perm` taking a tensor of `rank` to `layout` from the other one."""
-    if layout == FIRST:
-        return [0, rank - 1, *range(1, rank - 1)]
-    return [0, *range(2, rank), 1]
 
 
 @reads("Transpose")
@@ -48,7 +41,7 @@ def transpose(walk: Walk, onnx_node: Any) -> None:
     rank = len(walk.shape_of(x))
     perm = [int(p) for p in attributes(onnx_node).get("perm", reversed(range(rank)))]
     for layout in (FIRST, LAST):
-        if layout != x.layout and perm == _layout_perm(rank, layout):
+        if layout != x.layout and perm == permutation(rank, layout):
             walk.bind(onnx_node.output[0], Value(x.node, layout))
             return
     if perm == list(range(rank)):
@@ -109,7 +102,7 @@ def reshape(walk: Walk, onnx_node: Any) -> None:
     shape = walk.nodes[x.node].shape
     other = LAST if x.layout == FIRST else FIRST
     if len(shape) > 1 and all(n == 1 for n in shape[:-1]) and \
-            tuple(target[1:]) == onnx_axes(shape, other):  # (N, 1, 1, C) <-> (N, C, 1, 1)
+            tuple(target[1:]) == in_layout(shape, other):  # (N, 1, 1, C) <-> (N, C, 1, 1)
         walk.bind(onnx_node.output[0], Value(x.node, other))
         return
     if _channel_shuffle(walk, onnx_node, x, target) or _repeat(walk, onnx_node, x, target):
@@ -286,8 +279,7 @@ def reduce(walk: Walk, onnx_node: Any) -> None:
     rank = len(walk.shape_of(x))
     given = walk.optional(onnx_node, 1)
     axes = list(attrs.get("axes", [])) if given is None else [int(a) for a in given.reshape(-1)]
-    spatial = list(range(2, rank)) if x.layout == FIRST else list(range(1, rank - 1))
-    if sorted(a % rank for a in axes) != spatial or rank < 3:
+    if sorted(a % rank for a in axes) != walk.spatial_axes(x) or rank < 3:
         raise walk.refuse(onnx_node, f"a reduction over axes {axes}", "cnndsl reduces over "
                           "all spatial axes (gap, gmp)")
     kind = GAP if onnx_node.op_type == "ReduceMean" else GMP
@@ -300,8 +292,7 @@ def layer_norm(walk: Walk, onnx_node: Any) -> None:
     attrs = attributes(onnx_node)
     x = walk.value(onnx_node)
     rank = len(walk.shape_of(x))
-    channel = 1 if x.layout == FIRST and rank > 2 else rank - 1
-    if int(attrs.get("axis", -1)) % rank != rank - 1 or channel != rank - 1:
+    if int(attrs.get("axis", -1)) % rank != rank - 1 or walk.channel_axis(x) != rank - 1:
         raise walk.refuse(onnx_node, "a layer normalisation over more than the channels",
                           "cnndsl's layernorm normalises each position's channels")
     gamma = walk.constant(onnx_node, 1, "scale")

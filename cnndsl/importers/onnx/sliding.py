@@ -12,6 +12,7 @@ from typing import Any
 
 import numpy as np
 
+from ...backends.onnx.geometry import deconv_pads, keras_depthwise_kernel, keras_kernel
 from ...layers.conv import Conv, Deconv, DWConv, SepConv
 from ...layers.core import ZeroPad
 from ...layers.padding import EXPLICIT, Pad
@@ -100,7 +101,6 @@ def conv(walk: Walk, onnx_node: Any) -> None:
     activation, last = fused_activation(walk, onnx_node)
     common = dict(kernel=kernel, stride=stride, padding=word, activation=activation,
                   bias=bias is not None, dilation=dilation, pads=pads)
-    r = len(kernel)
     weights = {}
     if _separable(walk, onnx_node, x, common, groups, channels, filters, w, bias):
         return
@@ -112,11 +112,10 @@ def conv(walk: Walk, onnx_node: Any) -> None:
             and not grouped:
         multiplier = filters // channels
         layer: Any = DWConv(**common, multiplier=multiplier)
-        weights["depthwise_kernel"] = np.transpose(
-            w.reshape(channels, multiplier, *kernel), (*range(2, r + 2), 0, 1))
+        weights["depthwise_kernel"] = keras_depthwise_kernel(w, multiplier)
     else:
         layer = Conv(**common, filters=filters, groups=groups)
-        weights["kernel"] = np.transpose(w, (*range(2, r + 2), 1, 0))
+        weights["kernel"] = keras_kernel(w)
     if bias is not None:
         weights["bias"] = bias
     walk.add(layer, [x], onnx_node, FIRST, weights, output=last)
@@ -140,14 +139,12 @@ def _separable(walk: Walk, onnx_node: Any, x: Value, common: dict, groups: int,
         return False
     walk.absorb(user)
     multiplier = filters // channels
-    rank = len(w.shape) - 2
     activation, last = fused_activation(walk, user)
     out_bias = walk.optional(user, 2)
     layer = SepConv(**{**common, "activation": activation, "bias": out_bias is not None},
                     filters=int(pointwise.shape[0]), multiplier=multiplier)
-    weights = {"depthwise_kernel": np.transpose(w.reshape(channels, multiplier, *w.shape[2:]),
-                                                (*range(2, rank + 2), 0, 1)),
-               "pointwise_kernel": np.transpose(pointwise, (*range(2, rank + 2), 1, 0))}
+    weights = {"depthwise_kernel": keras_depthwise_kernel(w, multiplier),
+               "pointwise_kernel": keras_kernel(pointwise)}
     if out_bias is not None:
         weights["bias"] = out_bias
     walk.add(layer, [x], user, FIRST, weights, output=last)
@@ -156,8 +153,6 @@ def _separable(walk: Walk, onnx_node: Any, x: Value, common: dict, groups: int,
 
 @reads("ConvTranspose")
 def conv_transpose(walk: Walk, onnx_node: Any) -> None:
-    from ...backends.onnx.geometry import deconv_pads
-
     attrs = attributes(onnx_node)
     x = walk.value(onnx_node)
     w = walk.constant(onnx_node, 1, "kernel")
@@ -193,7 +188,7 @@ def conv_transpose(walk: Walk, onnx_node: Any) -> None:
     layer = Deconv(kernel=kernel, stride=stride, padding=word, activation=activation,
                    bias=bias is not None, dilation=dilation, pads=written, filters=filters,
                    outpad=outpad)
-    weights = {"kernel": np.transpose(w, (*range(2, rank + 2), 1, 0))}
+    weights = {"kernel": keras_kernel(w)}
     if bias is not None:
         weights["bias"] = bias
     walk.add(layer, [x], onnx_node, FIRST, weights, output=last)
@@ -278,7 +273,7 @@ def pad(walk: Walk, onnx_node: Any) -> None:
         raise walk.refuse(onnx_node, f"pads={flat} for {len(axes_list)} axes")
     per_axis = {a: (flat[i], flat[i + len(axes_list)]) for i, a in enumerate(axes_list)}
     mode = attrs.get("mode", "constant")
-    spatial = range(2, rank) if x.layout == FIRST else range(1, rank - 1)
+    spatial = walk.spatial_axes(x)
     if any(per_axis.get(a, (0, 0)) != (0, 0) for a in range(rank) if a not in spatial):
         raise walk.refuse(onnx_node, "it pads the batch or channel axis", "cnndsl pads "
                           "spatial dimensions only")

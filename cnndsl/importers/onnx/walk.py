@@ -25,6 +25,9 @@ from typing import Any
 
 import numpy as np
 
+# The layouts, the axes of each and the Transpose between them are the ONNX backend's:
+# the importer reads what the exporter writes.
+from ...backends.onnx.emitter import FIRST, LAST, in_layout, permutation
 from ...errors import NOWHERE
 from ...graph.ir import Graph, Node
 from ...layers import Layer, LayerError
@@ -33,8 +36,6 @@ from ...layers.shapes import Shape, format_shape
 from ..imported import unique_name
 from ..unsupported import Unsupported
 from .folding import fold
-
-FIRST, LAST = "channels_first", "channels_last"
 
 
 @dataclass(frozen=True)
@@ -45,13 +46,9 @@ class Value:
     layout: str
 
 
-def onnx_axes(shape: Shape, layout: str) -> Shape:
-    """A cnndsl shape (channels last, no batch axis) as the ONNX tensor lays it out."""
-    return (shape[-1], *shape[:-1]) if layout == FIRST and len(shape) > 1 else tuple(shape)
-
-
 def cnndsl_axes(dims: Shape, layout: str) -> Shape:
-    """The inverse of `onnx_axes`."""
+    """ONNX dims (no batch axis) laid out as `layout` says, as cnndsl's channels-last shape:
+    the inverse of the ONNX backend's `in_layout`."""
     return (*dims[1:], dims[0]) if layout == FIRST and len(dims) > 1 else tuple(dims)
 
 
@@ -120,7 +117,17 @@ class Walk:
 
     def shape_of(self, value: Value) -> Shape:
         """The ONNX dims of a computed tensor, batch axis first (1 where it is dynamic)."""
-        return (self.batch or 1, *onnx_axes(self.nodes[value.node].shape, value.layout))
+        return (self.batch or 1, *in_layout(self.nodes[value.node].shape, value.layout))
+
+    def channel_axis(self, value: Value) -> int:
+        """The ONNX axis (batch counted) holding a computed tensor's channels."""
+        rank = len(self.shape_of(value))
+        return 1 if value.layout == FIRST and rank > 2 else rank - 1
+
+    def spatial_axes(self, value: Value) -> list[int]:
+        """The ONNX axes (batch counted) of a computed tensor's spatial dimensions."""
+        rank = len(self.shape_of(value))
+        return list(range(2, rank)) if value.layout == FIRST else list(range(1, rank - 1))
 
     def producer(self, name: str) -> Any | None:
         return self.producers.get(name)
@@ -210,11 +217,11 @@ class Walk:
             raise Unsupported(f"{label}: {e.message}", e.hint) from None
         output = output if output is not None else onnx_node.output[0]
         expected = self.inferred.get(output)
-        got = onnx_axes(shape, layout)
+        got = in_layout(shape, layout)
         if expected is not None and len(expected) == len(got) + 1 and any(
                 e is not None and e != g for e, g in zip(expected[1:], got)):
-            raise Unsupported(f"{label}: ONNX gives {_dims(expected)}, cnndsl's "
-                              f"`{layer.describe()}` would give {_dims((None, *got))}",
+            raise Unsupported(f"{label}: ONNX gives {shown_dims(expected)}, cnndsl's "
+                              f"`{layer.describe()}` would give {shown_dims((None, *got))}",
                               "please report this model")
         source = named if named is not None else onnx_node
         name = self.node_name(source.name or output)
@@ -272,7 +279,8 @@ class Walk:
         return Graph(name, tuple(self.nodes), (), tuple(inputs), tuple(outputs))
 
 
-def _dims(dims) -> str:
+def shown_dims(dims) -> str:
+    """ONNX dims as a message writes them: `(?, 3, 224, 224)`, `?` for an open one."""
     return "(" + ", ".join("?" if d is None else str(d) for d in dims) + ")"
 
 
@@ -295,7 +303,7 @@ def layout_by_readers(users: dict[str, list[Any]], name: str, rank: int) -> str 
     (PyTorch's), None where neither tells."""
     if rank < 2:
         return LAST
-    perm = [0, rank, *range(1, rank)]
+    perm = permutation(rank + 1, FIRST)
     seen, frontier = {name}, [name]
     while frontier:
         for user in users.get(frontier.pop(0), []):
