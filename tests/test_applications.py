@@ -132,12 +132,32 @@ def test_every_layer_has_the_shape_and_params_of_its_keras_layer(application):
 
 
 def test_imported_text_is_no_longer_than_the_example(application):
-    """Folded into blocks, the import reads like the hand-written example."""
-    row, _, imported = application
+    """With `--auto-names`, folded into blocks, the import reads like the hand-written
+    example (the comment listing Keras's names aside)."""
+    row, model, _ = application
     if row.name in LONGER:
         pytest.skip(LONGER[row.name])
+    text = zoo.import_in_memory(model, row.example, auto_names=True).text
+    body = text.split("\n# Layers named otherwise")[0]
     example = (ROOT / "examples" / f"{row.example}.cnn").read_text(encoding="utf-8")
-    assert len(imported.text.splitlines()) <= len(example.splitlines())
+    assert len(body.splitlines()) <= len(example.splitlines())
+
+
+def test_the_import_keeps_the_names_keras_gives_its_layers(application):
+    """By default every layer keras.applications names (`conv5_block3_add`, not the
+    `add_16` of an automatic name) keeps its name; only Keras's own automatic names
+    (`re_lu_3`) give way, each listed with its Keras name in the comment."""
+    row, _, imported = application
+    raw, names = imported.raw, {n.name for n in imported.graph.nodes}
+    listed = imported.text.partition("# Layers named otherwise")[2]
+    for node in raw.graph.nodes:
+        keras_name = raw.origins[node.name][0]
+        if node.index in raw.kept:
+            assert node.name in names, keras_name
+        else:
+            assert f" {keras_name}\n" in listed or keras_name in names, keras_name
+    if row.name == "ResNet50":
+        assert {"conv5_block3_add", "conv1_conv", "predictions"} <= names
 
 
 def test_outputs_of_run_and_of_the_compiled_import(application):

@@ -14,6 +14,7 @@ file inside its own folder.
 
 from __future__ import annotations
 
+import itertools
 import shutil
 from pathlib import Path
 
@@ -42,9 +43,13 @@ def random(shape, seed: int = 0, scale: float = 0.5) -> np.ndarray:
 
 
 def node(op: str, inputs: list[str], outputs: list[str], **attrs) -> onnx.NodeProto:
-    """A node named `/OUTPUT/OP`, as PyTorch names one after its module (`/conv1/Conv`):
-    never `NODE/...` after another, which would say an activation is fused into it."""
-    return helper.make_node(op, inputs, outputs, name=f"/{outputs[0]}/{op}", **attrs)
+    """A node named `/OP`, as PyTorch's TorchScript exporter names a function called
+    outside any module (`torch.relu(x)`): a name that says no more than its kind, so the
+    text gives the layer an automatic one (tests/test_import_names.py has the names)."""
+    return helper.make_node(op, inputs, outputs, name=f"/{op}_{next(NUMBERS)}", **attrs)
+
+
+NUMBERS = itertools.count(1)  # node names are unique in a model: `/Relu_1`, `/Relu_2`
 
 
 def constant(name: str, value) -> onnx.NodeProto:

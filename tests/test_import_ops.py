@@ -231,14 +231,16 @@ APPLICATIONS = {"MobileNetV3Small": "mobilenet_v3_small"}
 @pytest.fixture(scope="module", params=sorted(APPLICATIONS))
 def application(request, keras, tmp_path_factory):
     model = getattr(keras.applications, request.param)(weights=None, input_shape=(32, 32, 3))
-    imported = Imported(scaled(model, seed=3), tmp_path_factory.mktemp(request.param))
+    imported = Imported(scaled(model, seed=3), tmp_path_factory.mktemp(request.param),
+                        "--auto-names")
     yield request.param, imported
     keras.backend.clear_session()
 
 
 def test_applications_import_exactly(keras, application):
-    """Each squeeze-excite's hard sigmoid (three Keras nodes) is one step; the text is
-    folded into blocks, no longer than the hand-written example."""
+    """Each squeeze-excite's hard sigmoid (three Keras nodes) is one step; with
+    `--auto-names` the text is folded into blocks, no longer than the hand-written
+    example (and its comment lists each layer's Keras name)."""
     name, imported = application
     model, graph = imported.model, imported.graph
     gates = sum(1 for op in model.operations if op.name.endswith("squeeze_excite_mul"))
@@ -247,4 +249,7 @@ def test_applications_import_exactly(keras, application):
     check(keras, imported, folded=2 * gates)
     example = ROOT / "examples" / f"{APPLICATIONS[name]}.cnn"
     assert "def " in imported.text
-    assert len(imported.text.splitlines()) <= len(example.read_text().splitlines())
+    body = imported.text.split("\n# Layers named otherwise")[0]
+    assert len(body.splitlines()) <= len(example.read_text().splitlines())
+    listed = imported.text.split("\n# Layers named otherwise")[1]
+    assert " dwconv_1 " in listed and " expanded_conv_depthwise\n" in listed

@@ -170,15 +170,18 @@ class Imported:
     raw: Any  # what the importer made: the graph with Keras's names, and their weights
 
 
-def import_in_memory(model, stem: str) -> Imported:
-    """What `cnndsl import MODEL.keras` does after loading the file (`import_model`
-    less `load`): saving and loading a 60M-parameter model would only test Keras."""
+def import_in_memory(model, stem: str, auto_names: bool = False) -> Imported:
+    """What `cnndsl import MODEL.keras [--auto-names]` does after loading the file
+    (`import_model` less `load`): saving and loading a 60M-parameter model would only
+    test Keras."""
     from cnndsl.commands.import_ import write_out
     from cnndsl.importers.keras import from_keras
     from cnndsl.language.frontend import compile_text
     from cnndsl.views.printing.check import match
 
     raw = from_keras(model)
+    if auto_names:
+        raw.kept = frozenset()
     result = write_out(raw, Path(f"{stem}.keras"), False, True, stem)
     graph = compile_text(result.text, stem)
     twin = match(raw.graph, graph)

@@ -51,9 +51,16 @@ def add_parser(sub) -> None:
     parser.add_argument("--weights-out", type=path, metavar="W.npz",
                         help="also write the weights, keyed LAYER/VARIABLE by the text's "
                         "layer names")
-    parser.add_argument("--keep-names", action="store_true",
-                        help="give every layer its Keras or ONNX name (`name=`); blocks and "
-                        "repetitions are then not folded, as their names would repeat")
+    names = parser.add_mutually_exclusive_group()
+    names.add_argument("--keep-names", action="store_true",
+                       help="give every layer its Keras or ONNX name (`name=`), even one "
+                       "the framework made up (`conv2d_3`); nothing is folded")
+    names.add_argument("--auto-names", action="store_true",
+                       help="name every layer KIND_N as the text's order gives it, so that "
+                       "repeated sub-chains fold into `def` blocks and `( ... ) * N` "
+                       "whatever the model called them (by default a layer keeps a name "
+                       "that says more than its kind, and what it is in is not folded); "
+                       "the model's names are listed in a comment either way")
     parser.add_argument("--input-shape", type=input_shape, action="append", default=[],
                         metavar="[NAME=]HxWxC",
                         help="the size of an input the model leaves open (None, or a "
@@ -91,7 +98,7 @@ def run(args: argparse.Namespace) -> int:
     weights_out = Path(args.weights_out) if args.weights_out else None
     with user_errors():
         check_paths(model, output, weights_out)
-        result = import_model(model, keep_names=args.keep_names,
+        result = import_model(model, keep_names=args.keep_names, auto_names=args.auto_names,
                               input_sizes=_given_sizes(args.input_shape),
                               fold=not (args.no_fold or args.keep_names),
                               stem=as_text(model.stem if output == "-" else Path(output).stem))
@@ -156,14 +163,16 @@ def _prescan(model: Path) -> None:
 
 
 def import_model(model: Path, *, keep_names: bool = False, fold: bool = True,
-                 stem: str = "model", input_sizes: dict | None = None) -> Result:
+                 stem: str = "model", input_sizes: dict | None = None,
+                 auto_names: bool = False) -> Result:
     """The model's text and weights, read back and checked; `FileError` for any problem.
-    `input_sizes` fills in the sizes the model leaves open (`--input-shape`)."""
+    `input_sizes` fills in the sizes the model leaves open (`--input-shape`); the model's
+    names are kept where they say something, unless `auto_names` (or `keep_names`: all)."""
     from ..backends.keras.input_sizes import InputSizeError, with_input_sizes
     from ..importers.keras import Unsupported, from_keras
 
     if is_onnx(model):
-        return _import_onnx(model, keep_names, fold, stem, input_sizes or {})
+        return _import_onnx(model, keep_names, fold, stem, input_sizes or {}, auto_names)
 
     keras_model = load(model)
     try:
@@ -176,11 +185,13 @@ def import_model(model: Path, *, keep_names: bool = False, fold: bool = True,
     except Unsupported as e:
         raise FileError(model, e.message, e.hint) from None
     del keras_model
+    if auto_names:
+        imported.kept = frozenset()
     return write_out(imported, model, keep_names, fold, stem)
 
 
 def _import_onnx(model: Path, keep_names: bool, fold: bool, stem: str,
-                 input_sizes: dict) -> Result:
+                 input_sizes: dict, auto_names: bool) -> Result:
     from ..importers.onnx import Unsupported, from_onnx
     from ..importers.onnx.reading import read_model
 
@@ -191,6 +202,8 @@ def _import_onnx(model: Path, keep_names: bool, fold: bool, stem: str,
     except Unsupported as e:
         raise FileError(model, e.message, e.hint) from None
     del onnx_model
+    if auto_names:
+        imported.kept = frozenset()
     return write_out(imported, model, keep_names, fold, stem)
 
 
@@ -222,6 +235,7 @@ def write_out(imported, model: Path, keep_names: bool, fold: bool, stem: str) ->
         text = _text(imported, model, keep_names, False)  # folding got it wrong: a bug
         reparsed = compile_text(text, stem)
         twin = match(graph, reparsed)
+    text += _renamed_comment(imported, {i: reparsed.nodes[j].name for i, j in enumerate(twin)})
     weights = {}
     for node in graph.nodes:
         new = reparsed.nodes[twin[node.index]].name
@@ -243,4 +257,19 @@ def _text(imported, model: Path, keep_names: bool, fold: bool) -> str:
               f"{cnn_comment(Path(model).name)} by `cnndsl import`.",
               f"{trainable + frozen:,} params: {trainable:,} trainable, {frozen:,} "
               "non-trainable."]
-    return to_text(graph, fold=fold, names=keep_names, header=header)
+    return to_text(graph, fold=fold, names=keep_names, header=header, kept=imported.kept)
+
+
+def _renamed_comment(imported, names: dict[int, str]) -> str:
+    """The layers this text names otherwise than the model (a name made valid, a
+    framework's automatic name given way to `KIND_N`, a layer in a folded block), each
+    with the model's name: so the weights and activations match back by name."""
+    from ..support.escaping import cnn_comment
+
+    pairs = imported.renamed(names)
+    if not pairs:
+        return ""
+    width = min(max(len(ours) for ours, _ in pairs), 32)
+    lines = ["", "# Layers named otherwise in the model (this text's name, the model's):"]
+    lines += [f"#   {ours:<{width}}  {cnn_comment(theirs, limit=None)}" for ours, theirs in pairs]
+    return "\n".join(lines) + "\n"

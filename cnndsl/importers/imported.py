@@ -3,6 +3,8 @@ layer came from; and the pruning every importer applies before it."""
 
 from __future__ import annotations
 
+import re
+from collections.abc import Set
 from dataclasses import dataclass
 
 import numpy as np
@@ -20,6 +22,26 @@ class Imported:
     weights: dict[str, np.ndarray]
     origins: dict[str, tuple[str, str]]  # node name -> its layer or node name, class or op
     model_name: str
+    # The nodes whose names the text keeps (`name=` where the text would name them
+    # otherwise): by default those whose model names say more than their kind.
+    kept: frozenset[int] | None = None
+
+    def __post_init__(self) -> None:
+        if self.kept is None:
+            self.kept = self.meaningful()
+
+    def meaningful(self, unnamed: Set[str] = frozenset()) -> frozenset[int]:
+        """The nodes whose names say more than their kind (`unnamed`: names the importer
+        made up, from no name in the model)."""
+        return frozenset(n.index for n in self.graph.nodes if n.name not in unnamed and not
+                         automatic(n.name, *self.origins.get(n.name, (n.name, "")), n.kind))
+
+    def renamed(self, names: dict[int, str]) -> list[tuple[str, str]]:
+        """(text's name, model's name) of each layer the text names otherwise than the
+        model does, in graph order: what a reader needs to match weights and activations
+        back to the model."""
+        return [(names[n.index], self.origins[n.name][0]) for n in self.graph.nodes
+                if n.name in self.origins and names[n.index] != self.origins[n.name][0]]
 
     def label(self, index: int) -> str:
         """`layer `conv1` (Conv2D)` for a node, in the model's own terms."""
@@ -54,3 +76,34 @@ def unique_name(text: str, nodes: list[Node]) -> str:
     while name in taken:
         name, k = f"{base}_{k}", k + 1
     return name
+
+
+FRAMEWORK_INPUTS = {"input", "inputlayer", "kerastensor", "x"}  # names given by default
+
+
+def automatic(name: str, original: str, cls: str, kind: str) -> bool:
+    """Whether a layer's name is one a framework gives by itself, saying nothing `KIND_N`
+    does not: Keras's `conv2d_3`, `batch_normalization`, `re_lu_2`, `input_layer_1`;
+    PyTorch's `/Relu_4` (`relu_4` here), `node_max_pool2d`, a tensor's number (`191`,
+    `onnx::Conv_12`); cnndsl's own `conv_3`. A name that does say something (`conv1`,
+    `conv5_block3_add`, `layer1_0_conv1`, `fc`) is the author's, and is kept.
+
+    >>> automatic("conv2d_3", "conv2d_3", "Conv2D", "conv")
+    True
+    >>> automatic("conv5_block3_add", "conv5_block3_add", "Add", "add")
+    False
+    >>> automatic("l_191", "191", "Gemm", "dense"), automatic("fc", "/fc/Gemm", "Gemm", "dense")
+    (True, False)
+    """
+    if original.isdigit() or original.startswith("onnx::"):
+        return True
+
+    def squash(text: str) -> str:
+        text = re.sub(r"(_\d+)+$", "", text.lower())
+        text = re.sub(r"^(node_|l_)", "", text).replace("_", "").replace(".", "")
+        return re.sub(r"[123]d$", "", text)
+
+    stem = squash(name)
+    if kind == "input":
+        return not stem or stem in FRAMEWORK_INPUTS
+    return not stem or stem in {squash(cls), squash(kind)}

@@ -26,6 +26,7 @@ from ..imported import Imported, reachable
 from ..unsupported import Unsupported
 from . import parts, pointwise, scales, shaping, sliding  # noqa: F401 - each registers its readers
 from .folding import dtype_of
+from .naming import layer_names
 from .walk import FIRST, LAST, READERS, Walk, attributes, layout_by_readers, shown_dims
 
 __all__ = ["from_onnx", "Unsupported", "MIN_OPSET", "INSTALL"]
@@ -63,6 +64,7 @@ def from_onnx(model: Any, name: str | None = None,
                 stored=set(constants), exporter=model.producer_name,
                 outputs={o.name for o in graph.output})
     walk.producers = {name: n for n in graph.node for name in n.output}
+    walk.layer_names = layer_names(list(graph.node), model.producer_name)
     for tensor in inputs:
         walk.add_input(tensor.name, dims[tensor.name], layouts[tensor.name],
                        single=len(inputs) == 1)
@@ -93,7 +95,11 @@ def from_onnx(model: Any, name: str | None = None,
     names = {n.name for n in typed.nodes}
     weights = {k: v for k, v in walk.weights.items() if k.split("/")[0] in names}
     origins = {k: v for k, v in walk.origins.items() if k in names}
-    return Imported(typed, weights, origins, graph.name or "model")
+    # cnndsl's own export carries the names its text gave: every one of them is to come back.
+    imported = Imported(typed, weights, origins, graph.name or "model", frozenset())
+    imported.kept = frozenset(range(len(typed.nodes))) if model.producer_name == "cnndsl" \
+        else imported.meaningful(walk.unnamed)
+    return imported
 
 
 def _read(walk: Walk, onnx_node: Any) -> None:

@@ -114,7 +114,7 @@ def fused_activation(walk: Walk, onnx_node: Any,
     if found is None:
         return None, out
     if found.name in ("softmax", "log_softmax"):  # over the channels only
-        rank = len(walk.inferred.get(out, ())) or 2
+        rank = len(walk.inferred.get(out, ())) or len(walk.shape_of(walk.value(onnx_node)))
         axis = int(attributes(user).get("axis", -1)) % rank
         layout_axis = 1 if onnx_node.op_type in ("Conv", "ConvTranspose") else rank - 1
         if rank > 2 and axis != layout_axis:

@@ -111,9 +111,11 @@ def _one_or_all(values: np.ndarray) -> np.ndarray:
     return values[:1] if np.all(values == values[0]) else values
 
 
-def shortest(value: float) -> float:
-    """The shortest decimal that is the same float32 (0.485, not 0.48500001430511475)."""
-    return float(np.format_float_positional(np.float32(value), unique=True, trim="-"))
+def shortest(value: float) -> float | int:
+    """The shortest decimal that is the same float32 (0.485, not 0.48500001430511475);
+    a whole number as an int, as the parser reads `dropout 0` and `rescale 2`."""
+    found = float(np.format_float_positional(np.float32(value), unique=True, trim="-"))
+    return int(found) if found.is_integer() else found
 
 
 def _variance(deviation: float) -> float:

@@ -61,6 +61,13 @@ def _window(walk: Walk, onnx_node: Any, attrs: dict, x: Value, kernel) -> tuple:
         raise walk.refuse(onnx_node, f"a {len(kernel)}-D window on a {rank}-D input")
     stride = tuple(int(s) for s in attrs.get("strides", [1] * rank))
     dilation = tuple(int(d) for d in attrs.get("dilations", [1] * rank))
+    if max(stride) > 1 and max(dilation) > 1:
+        # A 1-wide kernel reads one position however far apart its taps are: no dilation
+        dilation = tuple(1 if k == 1 else d for k, d in zip(kernel, dilation))
+    if max(stride) > 1 and max(dilation) > 1:
+        raise walk.refuse(onnx_node, f"strides={list(stride)} with dilations="
+                          f"{list(dilation)}: cnndsl's windows (Keras's) are strided or "
+                          "dilated, not both", "dilate with stride 1, then subsample")
     return sizes, stride, dilation
 
 
@@ -95,9 +102,11 @@ def conv(walk: Walk, onnx_node: Any) -> None:
     groups = int(attrs.get("group", 1))
     filters = int(w.shape[0])
     word, pads = _word(attrs, pairs, padded)
-    if walk.exporter == "cnndsl" and max(dilation) > 1 and padded is None and pairs == tuple(
+    if walk.exporter == "cnndsl" and max(dilation) > 1 and padded is None and any(
+            map(any, pairs)) and pairs == tuple(
             same_padding(n, k, s, d) for n, k, s, d in zip(sizes, kernel, stride, dilation)):
         word, pads = "same", ()  # cnndsl's export writes a dilated `same` out as pads
+        # (where `same` pads nothing, a 1x1 kernel's, nothing is written: `valid`)
     activation, last = fused_activation(walk, onnx_node)
     common = dict(kernel=kernel, stride=stride, padding=word, activation=activation,
                   bias=bias is not None, dilation=dilation, pads=pads)
@@ -225,6 +234,12 @@ def _pool(walk: Walk, onnx_node: Any, kind: type) -> None:
     word, pads = _word(attrs, pairs, padded)
     layer = kind(kernel=kernel, stride=stride, padding=word, pads=pads, ceil=ceil,
                  include_pad=include)
+    if ceil and any((-(-(n + b + a - k) // s)) * s >= n + b for n, (b, a), k, s in
+                    zip(sizes, own, kernel, stride)):
+        # A last window that would start in the padding after the input: PyTorch and
+        # onnxruntime drop it (and cnndsl with them), ONNX's shape inference keeps it, so
+        # from here on its shapes are one window too large and no check.
+        walk.inferred.clear()
     walk.add(layer, [x], onnx_node, FIRST)
 
 

@@ -88,6 +88,8 @@ class Walk:
     stored: set[str] = field(default_factory=set)  # initializers: the model's weights
     # cnndsl's own export writes a step's padding on its Conv, so a Pad there is a step
     exporter: str = ""
+    layer_names: dict[int, str] = field(default_factory=dict)  # id(node) -> module path
+    unnamed: set[str] = field(default_factory=set)  # layers named after a tensor: no name
 
     # -- what a reader asks ---------------------------------------------------------------
     def value(self, onnx_node: Any, k: int = 0) -> Value:
@@ -224,12 +226,15 @@ class Walk:
                               f"`{layer.describe()}` would give {shown_dims((None, *got))}",
                               "please report this model")
         source = named if named is not None else onnx_node
-        name = self.node_name(source.name or output)
+        known_as = self.layer_names.get(id(source)) or source.name or output
+        name = self.node_name(known_as)
         if weights is not None:
             self.take_weights(layer, in_shapes, name, weights, label)
         self.nodes.append(Node(len(self.nodes), name, layer, tuple(ins), in_shapes, shape,
                                NOWHERE, layer.describe()))
-        self.origins[name] = (source.name or output, source.op_type)
+        self.origins[name] = (known_as, source.op_type)  # a module's path, not its node's
+        if not source.name:
+            self.unnamed.add(name)
         value = Value(len(self.nodes) - 1, layout)
         self.bind(output, value)
         return value

@@ -51,7 +51,7 @@ COMMENT_COLUMN = 64  # shape comments line up here, or two spaces after a longer
 
 
 def to_text(graph: Graph, *, fold: bool = True, names: bool = False,
-            header: Iterable[str] = ()) -> str:
+            header: Iterable[str] = (), kept: Set[int] | None = None) -> str:
     """The network as `.cnn` text; `header` lines are written first, as comments.
 
     A graph the nesting cannot say (several inputs or outputs, or a tensor read across
@@ -61,16 +61,26 @@ def to_text(graph: Graph, *, fold: bool = True, names: bool = False,
     from text keeps its layer names: where the printed text would name a layer otherwise
     (a layer left out of the network leaves a gap: `relu_2` with no `relu_1`; named
     tensors write a layer where it is read; `name=` in the source), it is read back and
-    those layers get `name=`. An imported graph's names (Keras's, no source text) give
-    way to automatic names, as `names=False` says."""
+    those layers get `name=`. An imported graph has no source text: `kept` says whose
+    names are to come back (the model's, where they say more than `KIND_N`); the others
+    give way to automatic names. An input kept is named (`name=`) where it is not `input`.
+    Blocks and repetitions are folded only while no layer in them needs `name=` (a block
+    used twice would repeat it)."""
     from ...language.frontend import compile_text  # the printer's own check; not at import time
 
-    written = {n.index for n in graph.nodes if n.kind != "input" and n.span != NOWHERE}
+    if kept is None:
+        written = {n.index for n in graph.nodes if n.kind != "input" and n.span != NOWHERE}
+        start: set[int] = set()
+    else:
+        written = {i for i in kept if graph.nodes[i].kind != "input"}
+        start = {i for i in kept if graph.nodes[i].kind == "input"
+                 and graph.nodes[i].name != "input" and len(graph.inputs) == 1}
     for flat in (False, True):  # nested named tensors; failing that (a bug), one a line
-        text = _text(graph, fold, names, header, flat)
+        first = names if names is True else (start or names)
+        text = _text(graph, fold, first, header, flat)
         if not flat and fold and not names and "@" in text:  # named: cells as blocks
             text = _checked(graph, _text(graph, fold, names, header, cells=True)) or text
-        keep: set[int] = set()
+        keep: set[int] = set(start)
         for _ in range(3):  # names given grow; those before them settle in one round
             try:
                 reparsed = compile_text(text, graph.name)
@@ -78,9 +88,9 @@ def to_text(graph: Graph, *, fold: bool = True, names: bool = False,
             except Mismatch:
                 break
             except CnnError:  # a name given clashes with an automatic one: give them all
-                if keep == written:
+                if keep == written | start:
                     break
-                keep = set(written)
+                keep = written | start
                 text = _text(graph, fold, keep, header, flat)
                 continue
             wrong = {i for i in written if reparsed.nodes[twin[i]].name != graph.nodes[i].name}
@@ -123,7 +133,8 @@ def _text(graph: Graph, fold: bool, names: bool | Set[int], header: Iterable[str
         lay = named_lines if flat else tree_lines
         return "\n".join(lines + lay(graph, words, names)) + "\n"
     program = Program(terms_of(graph, chain, words, names), [])
-    if fold and not names:  # a block used twice would repeat its names
+    layers_named = names is True or bool(names and set(names) - set(graph.inputs))
+    if fold and not layers_named:  # a block used twice would repeat its names
         fold_blocks(program, _hints(graph))
     _name_blocks(program)
     lines += _definitions(program)

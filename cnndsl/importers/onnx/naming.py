@@ -1,0 +1,106 @@
+"""Layer names from ONNX node names, as the module paths PyTorch's exporters record.
+
+The TorchScript exporter names a node after the module scopes it was called in and its
+operator: `/layer1/layer1.0/conv1/Conv`. The dynamo exporter names it `node_Conv_12` and
+keeps the scopes in the node's `namespace` metadata (`: ResNet/layer1: Sequential/
+layer1.0: BasicBlock/layer1.0.conv1: Conv2d/conv2d: aten.conv2d.default`). Either way the
+name a PyTorch user knows is the module's path, `layer1.0.conv1` (its `state_dict` keys
+start with it), so that is the name a layer gets, written as cnndsl writes names
+(`layer1_0_conv1`). A node that is not a module's only computation (the `Add` of a
+residual block, in the block's scope) keeps its operator too: `layer1_0_add`.
+
+Other exporters' names (tf2onnx's, a hand-built model's) are taken as they are, and
+cnndsl's own (`conv_3`, `conv_3/relu`) as the layer they belong to;
+`imported.unique_name` makes every name valid and unique.
+"""
+
+from __future__ import annotations
+
+import re
+from collections import Counter
+from typing import Any
+
+TORCH_LEAF = "torch.nn.modules."  # a module of PyTorch's own: one computation, one layer
+
+
+def layer_names(onnx_nodes: list[Any], producer: str = "") -> dict[int, str]:
+    """Each node's layer name (by `id(node)`), where its name or metadata tells a module
+    path; nodes that tell none are left out (their own name is used as it is). cnndsl's
+    own export names a layer's nodes `LAYER` and `LAYER/PART` (`conv_3/relu`): `LAYER`.
+
+    >>> from types import SimpleNamespace as N
+    >>> nodes = [N(name=n, op_type=n.rsplit("/", 1)[-1].split("_")[0], metadata_props=[])
+    ...          for n in ("/conv1/Conv", "/layer1/layer1.0/conv1/Conv",
+    ...                    "/layer1/layer1.0/relu/Relu", "/layer1/layer1.0/Add",
+    ...                    "/layer1/layer1.0/relu_1/Relu", "/Flatten", "conv_3")]
+    >>> sorted(layer_names(nodes).values())
+    ['conv1', 'flatten', 'layer1.0.add', 'layer1.0.conv1', 'layer1.0.relu', 'layer1.0.relu_1']
+    """
+    if producer == "cnndsl":
+        return {id(n): n.name.split("/")[0] for n in onnx_nodes if n.name}
+    scoped = [n for n in onnx_nodes if n.name.startswith("/") and n.op_type != "Constant"]
+    is_scoped = {id(n) for n in scoped}
+    # How many computations each scope holds: a scope of one is a module's only one.
+    inside: Counter[str] = Counter()
+    for node in scoped:
+        parts = node.name.strip("/").split("/")[:-1]
+        for k in range(1, len(parts) + 1):
+            inside["/".join(parts[:k])] += 1
+    names: dict[int, str] = {}
+    for node in onnx_nodes:
+        found = _from_metadata(node) if not node.name.startswith("/") else None
+        if found is None and id(node) in is_scoped:
+            found = _from_scopes(node, inside)
+        if found:
+            names[id(node)] = found
+    return names
+
+
+def _from_scopes(node: Any, inside: Counter[str]) -> str:
+    """`/layer1/layer1.0/conv1/Conv` -> `layer1.0.conv1`; `/layer1/layer1.0/Add` ->
+    `layer1.0.add`. A scope repeats its parent's name where the parent is a container
+    (`layer1`, `layer1.0`; `downsample`, `downsample.0`) and is an attribute's name alone
+    otherwise (`conv1`): the path is rebuilt from both.
+
+    >>> from types import SimpleNamespace as N
+    >>> node = N(name="/features/features.1/conv/conv.0/conv.0.0/Conv", op_type="Conv")
+    >>> _from_scopes(node, Counter({"features/features.1/conv/conv.0/conv.0.0": 1}))
+    'features.1.conv.0.0'
+    """
+    *scopes, op = node.name.strip("/").split("/")
+    stack: list[str] = []
+    for scope in scopes:  # `features.1` under `features`, `conv.0` under `conv`
+        if stack and scope.startswith(stack[-1] + "."):
+            stack[-1] = scope
+        else:
+            stack.append(scope)
+    path = ".".join(stack)
+    if scopes and inside["/".join(scopes)] == 1:
+        return path
+    own = _operator(op)
+    return f"{path}.{own}" if path else own
+
+
+def _from_metadata(node: Any) -> str | None:
+    """The dynamo exporter's `namespace`: `NAME: CLASS` scopes joined by `/`, the last one
+    the ATen operator. Under a module of PyTorch's own, that module's path; else the
+    innermost module's path and the operator."""
+    namespace = next((p.value for p in getattr(node, "metadata_props", ())
+                      if p.key == "namespace"), None)
+    if not namespace:
+        return None
+    scopes = [s.split(": ", 1) for s in namespace.split("/")]
+    if len(scopes) < 2 or any(len(s) != 2 for s in scopes):
+        return None
+    *modules, (op, _) = scopes
+    path, cls = modules[-1]
+    if path and cls.startswith(TORCH_LEAF):
+        return path
+    own = _operator(op)
+    return f"{path}.{own}" if path else own
+
+
+def _operator(text: str) -> str:
+    """An operator as a name's last word: `Add_3` -> `add`, `max_pool2d` kept (the
+    exporters number operators across the whole graph; the names are made unique later)."""
+    return re.sub(r"_\d+$", "", re.sub(r"[^0-9A-Za-z_]", "_", text)).lower()
