@@ -29,6 +29,7 @@ from cnndsl.backends.numpy import Interpreter  # noqa: E402
 from cnndsl.backends.onnx import build_model  # noqa: E402
 from cnndsl.backends.weights import init_weights  # noqa: E402
 from cnndsl.commands.import_ import import_model  # noqa: E402
+from cnndsl.support.escaping import NAME_LIMIT  # noqa: E402
 from cnndsl.views.printing.printer import to_text  # noqa: E402
 
 
@@ -189,3 +190,23 @@ def test_keras_names_are_kept_and_framework_names_give_way(keras, tmp_path):
     assert listed(text) == {"conv_1": "conv2d_7", "relu_1": "activation_3"}
     with np.load(tmp_path / "m.npz", allow_pickle=False) as w:
         assert "conv5_block3_1_conv/kernel" in w.files and "conv_1/kernel" in w.files
+
+
+def test_names_that_need_escaping_stay_inside_names_and_comments(tmp_path):
+    """Node names are the file's text: a line break followed by a `def`, a right-to-left
+    override, a name of 300 characters, each comes out as a valid name and a one-line
+    comment, never as text the parser would read."""
+    names = {"conv1": "c\ndef evil = relu", "relu": "\u202eulér", "conv2": "k" * 300,
+             "add": "x # y", "out": "->"}
+    path = tmp_path / "m.onnx"
+    onnx.save(residual_block(names, input_name="in put\n"), path)
+    rc, out, err = cli("import", path, "-o", tmp_path / "m.cnn")
+    assert (rc, err) == (0, ""), err
+    text = (tmp_path / "m.cnn").read_text(encoding="utf-8")
+    code = [line for line in text.splitlines() if not line.startswith("#")]
+    assert not any(line.lstrip().startswith("def") for line in code)
+    assert "\u202e" not in text and "\ndef evil" not in text
+    graph = compile_text(text, "m")
+    assert len(graph.nodes) == 6 and all(len(n.name) <= NAME_LIMIT for n in graph.nodes)
+    comment = text.partition("# Layers named otherwise")[2]
+    assert "def evil = relu" in comment and "\\n" in comment  # escaped, on one line

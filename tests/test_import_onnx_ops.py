@@ -525,6 +525,12 @@ def out_of_order(folder: Path) -> Path:
     return saved(onnx_model, folder)
 
 
+def cycle(folder: Path) -> Path:
+    """y = relu(x + y): the Add reads the Relu's output, the Relu the Add's."""
+    nodes = [node("Add", ["x", "y"], ["a"]), node("Relu", ["a"], ["y"])]
+    return saved(model(nodes), folder)
+
+
 def data_outside(folder: Path) -> Path:
     path = with_external_data(conv_relu(), folder / "model")
     shutil.move(folder / "model" / "m.onnx.data", folder / "outside.bin")
@@ -561,6 +567,7 @@ REFUSALS = [
     (truncated, "not an ONNX model"),
     (not_onnx, "not an ONNX model"),
     (out_of_order, "is computed by no node before it"),
+    (cycle, "or has a cycle"),
     (data_outside, "outside the model's folder"),
     (data_at_an_absolute_path, "not a path relative to the model"),
     (data_missing, "cannot be read"),

@@ -88,15 +88,21 @@ def stacks(draw):
 
 
 def built(layers, shape, seed: int):
-    """The model in eval mode with every weight and statistic redrawn; None where
+    """The stack in eval mode with every weight and statistic redrawn; None where
     PyTorch refuses the sizes (a window larger than its padded input)."""
-    torch.manual_seed(seed)
     model = nn.Sequential(*layers).eval()
     try:
         with torch.no_grad():
             model(torch.zeros(1, *shape))  # sizes the LazyLinear, checks every window
     except RuntimeError:
         return None
+    return redrawn(model, seed)
+
+
+def redrawn(model, seed: int):
+    """Every parameter and batch-norm statistic drawn anew, so nothing is trivially 0 or
+    1 (a batch norm left at its initial statistics would be an identity)."""
+    torch.manual_seed(seed)
     with torch.no_grad():
         for parameter in model.parameters():
             parameter.copy_(torch.randn_like(parameter) / max(1, parameter[0].numel()) ** 0.5)
@@ -137,4 +143,54 @@ def test_a_random_pytorch_cnn_imports_and_computes_what_pytorch_does(stack, seed
     ours = Interpreter(graph, result.weights).run(np.moveaxis(x.numpy(), 1, -1))
     ours = np.moveaxis(ours, -1, 1) if ours.ndim == 4 else ours
     assert ours.shape == theirs.shape
+    assert relative_error(ours, theirs) <= RTOL
+
+
+class EveryOpset(nn.Module):
+    """What the TorchScript exporter writes differently from opset to opset: HardSwish and
+    HardSigmoid (whole operators from 14), GELU (Erf before 20), Upsample (Resize's inputs),
+    ReduceMean's axes (an input from 18), a ceil pool, PixelShuffle, a squeeze-excitation
+    product, batch norm folded into the conv before it."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.stem = nn.Sequential(nn.Conv2d(3, 8, 3, 2, 1), nn.BatchNorm2d(8), nn.ReLU6())
+        self.se = nn.Sequential(nn.AdaptiveAvgPool2d(1), nn.Conv2d(8, 4, 1), nn.ReLU(),
+                                nn.Conv2d(4, 8, 1), nn.Hardsigmoid())
+        self.body = nn.Sequential(
+            nn.Conv2d(8, 8, 3, 1, 1, groups=8), nn.Hardswish(), nn.Conv2d(8, 16, 1), nn.GELU(),
+            nn.Upsample(scale_factor=2), nn.MaxPool2d(3, 2, 1, ceil_mode=True),
+            nn.PixelShuffle(2), nn.AvgPool2d(2, 2, ceil_mode=True, count_include_pad=False),
+            nn.Dropout(0.2))
+        self.head = nn.Sequential(nn.Flatten(), nn.LazyLinear(10), nn.Softmax(dim=1))
+
+    def forward(self, x):
+        x = self.stem(x)
+        return self.head(self.body(x * self.se(x)))
+
+
+@pytest.mark.parametrize("opset", range(13, 21))
+def test_the_torchscript_exporter_at_every_opset_from_13_to_20(opset, tmp_path):
+    """The same module exported at each opset the TorchScript exporter writes imports as
+    the same text (the module paths as layer names: `stem_0`, `body_3`), computing what
+    PyTorch does."""
+    module = EveryOpset().eval()
+    x = torch.from_numpy(np.random.default_rng(opset).standard_normal((2, 3, 19, 19))
+                         .astype(np.float32))
+    with torch.no_grad():
+        module(x)  # sizes the LazyLinear
+        theirs = redrawn(module, opset)(x).numpy()
+    path = tmp_path / "net.onnx"
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        torch.onnx.export(module, (x,), str(path), dynamo=False, opset_version=opset)
+    assert onnx.load(str(path)).opset_import[0].version == opset
+    result = import_model(path, stem="net")
+    steps = " ".join(line.split("#")[0].strip() for line in result.text.splitlines())
+    assert "conv 3/2 x8 pad=1 name=stem_0 -> relu6 name=stem_2" in steps
+    assert "hard_swish name=body_1" in steps and "gelu name=body_3" in steps
+    assert "maxpool 3/2 pad=1 ceil name=body_5" in steps
+    assert "pixel_shuffle 2 name=body_6 -> avgpool 2 ceil name=body_7" in steps
+    graph = compile_text(result.text, "net")
+    ours = Interpreter(graph, result.weights).run(np.moveaxis(x.numpy(), 1, -1))
     assert relative_error(ours, theirs) <= RTOL

@@ -6,7 +6,7 @@ keeps the scopes in the node's `namespace` metadata (`: ResNet/layer1: Sequentia
 layer1.0: BasicBlock/layer1.0.conv1: Conv2d/conv2d: aten.conv2d.default`). Either way the
 name a PyTorch user knows is the module's path, `layer1.0.conv1` (its `state_dict` keys
 start with it), so that is the name a layer gets, written as cnndsl writes names
-(`layer1_0_conv1`). A node that is not a module's only computation (the `Add` of a
+(`layer1_0_conv1`). A node computed in a module that has submodules (the `Add` of a
 residual block, in the block's scope) keeps its operator too: `layer1_0_add`.
 
 Other exporters' names (tf2onnx's, a hand-built model's) are taken as they are, and
@@ -17,7 +17,6 @@ cnndsl's own (`conv_3`, `conv_3/relu`) as the layer they belong to;
 from __future__ import annotations
 
 import re
-from collections import Counter
 from typing import Any
 
 TORCH_LEAF = "torch.nn.modules."  # a module of PyTorch's own: one computation, one layer
@@ -40,23 +39,23 @@ def layer_names(onnx_nodes: list[Any], producer: str = "") -> dict[int, str]:
         return {id(n): n.name.split("/")[0] for n in onnx_nodes if n.name}
     scoped = [n for n in onnx_nodes if n.name.startswith("/") and n.op_type != "Constant"]
     is_scoped = {id(n) for n in scoped}
-    # How many computations each scope holds: a scope of one is a module's only one.
-    inside: Counter[str] = Counter()
+    # The scopes that hold scopes: a module with submodules. A scope that holds none is
+    # a leaf module (a Conv2d, a GELU written as five nodes): its nodes are its layer.
+    parents: set[str] = set()
     for node in scoped:
         parts = node.name.strip("/").split("/")[:-1]
-        for k in range(1, len(parts) + 1):
-            inside["/".join(parts[:k])] += 1
+        parents.update("/".join(parts[:k]) for k in range(1, len(parts)))
     names: dict[int, str] = {}
     for node in onnx_nodes:
         found = _from_metadata(node) if not node.name.startswith("/") else None
         if found is None and id(node) in is_scoped:
-            found = _from_scopes(node, inside)
+            found = _from_scopes(node, parents)
         if found:
             names[id(node)] = found
     return names
 
 
-def _from_scopes(node: Any, inside: Counter[str]) -> str:
+def _from_scopes(node: Any, parents: set[str]) -> str:
     """`/layer1/layer1.0/conv1/Conv` -> `layer1.0.conv1`; `/layer1/layer1.0/Add` ->
     `layer1.0.add`. A scope repeats its parent's name where the parent is a container
     (`layer1`, `layer1.0`; `downsample`, `downsample.0`) and is an attribute's name alone
@@ -64,7 +63,7 @@ def _from_scopes(node: Any, inside: Counter[str]) -> str:
 
     >>> from types import SimpleNamespace as N
     >>> node = N(name="/features/features.1/conv/conv.0/conv.0.0/Conv", op_type="Conv")
-    >>> _from_scopes(node, Counter({"features/features.1/conv/conv.0/conv.0.0": 1}))
+    >>> _from_scopes(node, {"features", "features/features.1", "features/features.1/conv"})
     'features.1.conv.0.0'
     """
     *scopes, op = node.name.strip("/").split("/")
@@ -75,7 +74,7 @@ def _from_scopes(node: Any, inside: Counter[str]) -> str:
         else:
             stack.append(scope)
     path = ".".join(stack)
-    if scopes and inside["/".join(scopes)] == 1:
+    if scopes and "/".join(scopes) not in parents:
         return path
     own = _operator(op)
     return f"{path}.{own}" if path else own
