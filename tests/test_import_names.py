@@ -210,3 +210,50 @@ def test_names_that_need_escaping_stay_inside_names_and_comments(tmp_path):
     assert len(graph.nodes) == 6 and all(len(n.name) <= NAME_LIMIT for n in graph.nodes)
     comment = text.partition("# Layers named otherwise")[2]
     assert "def evil = relu" in comment and "\\n" in comment  # escaped, on one line
+
+
+def renamed_output(model: onnx.ModelProto, old: str, new: str) -> onnx.ModelProto:
+    for n in model.graph.node:
+        n.output[:] = [new if o == old else o for o in n.output]
+        n.input[:] = [new if i == old else i for i in n.input]
+    for o in model.graph.output:
+        o.name = new if o.name == old else o.name
+    return model
+
+
+def test_the_outputs_keep_the_names_the_model_gives_them(tmp_path):
+    """`output_names=["logits"]` in torch.onnx.export: the text binds the output `as
+    logits` (so `cnndsl run` writes `logits`, as onnxruntime names it); the TorchScript
+    exporter's own `191` is no name."""
+    model = renamed_output(residual_block(TORCHSCRIPT), "y", "logits")
+    path = tmp_path / "m.onnx"
+    onnx.save(model, path)
+    result = import_model(path)
+    code = [line.split("#")[0].rstrip() for line in result.text.splitlines()
+            if line.strip() and not line.startswith("#")]
+    assert code[-1].endswith("} name=layer1_0_add -> relu name=layer1_0_relu_1 as logits")
+    assert compile_text(result.text, "m").output_names == ("logits",)
+    onnx.save(renamed_output(residual_block(TORCHSCRIPT), "y", "191"), path)
+    assert " as " not in import_model(path).text
+
+
+def test_several_outputs_are_listed_by_their_model_names(tmp_path):
+    """Two outputs, `features` (the block's) and `pooled` (its global average): written
+    with named tensors and `output @features, @pooled`, in the model's order."""
+    model = renamed_output(residual_block(TORCHSCRIPT), "y", "features")
+    model.graph.node.append(helper.make_node("GlobalAveragePool", ["features"], ["pooled"],
+                                             name="/pool/GlobalAveragePool"))
+    model.graph.output.append(helper.make_tensor_value_info("pooled", TensorProto.FLOAT, None))
+    path = tmp_path / "m.onnx"
+    onnx.save(model, path)
+    result = import_model(path)
+    assert "output @features, @pooled" in result.text
+    graph = compile_text(result.text, "m")
+    assert graph.output_names == ("features", "pooled")
+    x = random((2, 4, 6, 6), 3)
+    theirs = session(model).run(["features", "pooled"], {"x": x})
+    ours = Interpreter(graph, result.weights).run_many([np.moveaxis(x, 1, -1)])
+    np.testing.assert_allclose(np.moveaxis(ours[0], -1, 1), theirs[0], rtol=ORT_RTOL,
+                               atol=ORT_RTOL)
+    np.testing.assert_allclose(ours[1].reshape(theirs[1].shape), theirs[1], rtol=ORT_RTOL,
+                               atol=ORT_RTOL)

@@ -257,7 +257,8 @@ def _text(imported, model: Path, keep_names: bool, fold: bool) -> str:
               f"{cnn_comment(Path(model).name)} by `cnndsl import`.",
               f"{trainable + frozen:,} params: {trainable:,} trainable, {frozen:,} "
               "non-trainable."]
-    return to_text(graph, fold=fold, names=keep_names, header=header, kept=imported.kept)
+    return to_text(graph, fold=fold, names=keep_names, header=header, kept=imported.kept,
+                   outputs=imported.output_names)
 
 
 def _renamed_comment(imported, names: dict[int, str]) -> str:

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Set
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import numpy as np
 
@@ -25,6 +25,8 @@ class Imported:
     # The nodes whose names the text keeps (`name=` where the text would name them
     # otherwise): by default those whose model names say more than their kind.
     kept: frozenset[int] | None = None
+    # The model's names for its outputs, where they are its own (`logits`): `as NAME`.
+    output_names: dict[int, str] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
         if self.kept is None:

@@ -16,12 +16,14 @@ export's padding arithmetic), and the `onnx` package, when a model is read.
 
 from __future__ import annotations
 
+import re
 from typing import Any
 
 import numpy as np
 
 from ...backends.keras.input_sizes import example_sizes
 from ...layers.shapes import Shape
+from ...support.escaping import cnn_name
 from ..imported import Imported, reachable
 from ..unsupported import Unsupported
 from . import parts, pointwise, scales, shaping, sliding  # noqa: F401 - each registers its readers
@@ -99,7 +101,29 @@ def from_onnx(model: Any, name: str | None = None,
     imported = Imported(typed, weights, origins, graph.name or "model", frozenset())
     imported.kept = frozenset(range(len(typed.nodes))) if model.producer_name == "cnndsl" \
         else imported.meaningful(walk.unnamed)
+    imported.output_names = _output_names(graph, typed, walk)
     return imported
+
+
+GENERIC_OUTPUTS = {"y", "out", "output", "outputs"}  # what examples and tools name any output
+
+
+def _output_names(graph: Any, typed: Any, walk: Walk) -> dict[int, str]:
+    """The names the model gives its outputs where a person gave them (`output_names=
+    ["logits"]`), by output node: not a tensor's number (the TorchScript exporter's
+    `191`), not the operator's own name (the dynamo exporter's `linear`), not a name
+    any output gets (`output`, `y`), not the layer's name already."""
+    found: dict[int, str] = {}
+    for output, index in zip(graph.output, typed.outputs):
+        name, producer = output.name, walk.producers.get(output.name)
+        made_up = name.isdigit() or name.startswith("onnx::") or re.sub(
+            r"_?\d+$", "", name.lower()) in GENERIC_OUTPUTS or (
+            producer is not None and name in {producer.op_type, producer.name} | {
+                p.value.rsplit("/", 1)[-1].split(":")[0] for p in producer.metadata_props
+                if p.key == "namespace"})
+        if not made_up and cnn_name(name) != typed.nodes[index].name:
+            found[index] = cnn_name(name)
+    return found
 
 
 def _read(walk: Walk, onnx_node: Any) -> None:

@@ -17,7 +17,7 @@ inputs, two outputs) is written here, two ways:
 from __future__ import annotations
 
 import re
-from collections.abc import Callable, Set
+from collections.abc import Callable, Mapping, Set
 
 from ...graph.ir import Graph, Node
 from ...support.escaping import cnn_name
@@ -32,10 +32,10 @@ def needs_names(graph: Graph) -> bool:
 
 
 def named_lines(graph: Graph, words: Callable[[Node], list[Word]],
-                names: bool | Set[int]) -> list[str]:
+                names: bool | Set[int], given: Mapping[int, str] | None = None) -> list[str]:
     """The statements (and `output` line) that make `graph`, a chain continued on the
     next line where it is longer than a line; `name=` on every layer (True) or on the
-    layers of those indices."""
+    layers of those indices; `given` tensor names where the model has them."""
     n = len(graph.nodes)
     several_inputs = len(graph.inputs) > 1
     output_line = len(graph.outputs) > 1 or graph.outputs[0] != n - 1
@@ -47,7 +47,7 @@ def named_lines(graph: Graph, words: Callable[[Node], list[Word]],
                 wanted.add(i)
     if several_inputs:
         wanted |= set(graph.inputs)
-    label = labels(graph, wanted, several_inputs)
+    label = labels(graph, wanted, several_inputs, given)
 
     statements: list[list[str]] = []
     for node in graph.nodes:
@@ -85,7 +85,7 @@ def named_lines(graph: Graph, words: Callable[[Node], list[Word]],
 
 
 def tree_lines(graph: Graph, words: Callable[[Node], list[Word]],
-               names: bool | Set[int]) -> list[str]:
+               names: bool | Set[int], given: Mapping[int, str] | None = None) -> list[str]:
     """The graph with its series-parallel parts nested, named tensors between them.
 
     A tensor read once, by a layer that is not an output, is written inline where it is
@@ -101,7 +101,7 @@ def tree_lines(graph: Graph, words: Callable[[Node], list[Word]],
             uses[i] += 1
     output_line = len(graph.outputs) > 1 or graph.outputs[0] != n - 1
     roots = set(graph.inputs) | set(graph.outputs) | {i for i in range(n) if uses[i] != 1}
-    label = labels(graph, set(range(n)), len(graph.inputs) > 1)
+    label = labels(graph, set(range(n)), len(graph.inputs) > 1, given)
     origin: dict[int, int] = {}  # non-root node -> the root its chain starts from
     steps: dict[int, list[str]] = {}  # node -> its chain's steps after that root
 
@@ -190,13 +190,16 @@ def _in_chain(node: Node, k: int, source: int) -> bool:
     return source == node.index - 1
 
 
-def labels(graph: Graph, wanted: set[int], several_inputs: bool) -> dict[int, str]:
-    """A tensor name for each wanted node: the layer's own name where it can be one
-    (an input's must be, when there are several: it names the input), else `t_N`."""
+def labels(graph: Graph, wanted: set[int], several_inputs: bool,
+           given: Mapping[int, str] | None = None) -> dict[int, str]:
+    """A tensor name for each wanted node: the name `given` for it (an imported model's
+    own name for an output), else the layer's own name where it can be one (an input's
+    must be, when there are several: it names the input), else `t_N`."""
     out: dict[int, str] = {}
     taken: set[str] = set()
-    for i in sorted(wanted):
-        name = graph.nodes[i].name
+    given = given or {}
+    for i in sorted(wanted, key=lambda i: (i not in given, i)):  # given names first
+        name = given.get(i, graph.nodes[i].name)
         if cnn_name(name) != name or name in taken:
             name = f"t_{i}"
             while name in taken:

@@ -18,7 +18,7 @@ back to make sure.
 from __future__ import annotations
 
 import re
-from collections.abc import Iterable, Set
+from collections.abc import Iterable, Mapping, Set
 
 from ...errors import NOWHERE, CnnError
 from ...graph.ir import Graph
@@ -51,7 +51,8 @@ COMMENT_COLUMN = 64  # shape comments line up here, or two spaces after a longer
 
 
 def to_text(graph: Graph, *, fold: bool = True, names: bool = False,
-            header: Iterable[str] = (), kept: Set[int] | None = None) -> str:
+            header: Iterable[str] = (), kept: Set[int] | None = None,
+            outputs: Mapping[int, str] | None = None) -> str:
     """The network as `.cnn` text; `header` lines are written first, as comments.
 
     A graph the nesting cannot say (several inputs or outputs, or a tensor read across
@@ -65,7 +66,8 @@ def to_text(graph: Graph, *, fold: bool = True, names: bool = False,
     names are to come back (the model's, where they say more than `KIND_N`); the others
     give way to automatic names. An input kept is named (`name=`) where it is not `input`.
     Blocks and repetitions are folded only while no layer in them needs `name=` (a block
-    used twice would repeat it)."""
+    used twice would repeat it). `outputs` names output tensors as an imported model does
+    (`... as logits`, `output @logits, @boxes`)."""
     from ...language.frontend import compile_text  # the printer's own check; not at import time
 
     if kept is None:
@@ -77,9 +79,10 @@ def to_text(graph: Graph, *, fold: bool = True, names: bool = False,
                  and graph.nodes[i].name != "input" and len(graph.inputs) == 1}
     for flat in (False, True):  # nested named tensors; failing that (a bug), one a line
         first = names if names is True else (start or names)
-        text = _text(graph, fold, first, header, flat)
+        text = _text(graph, fold, first, header, flat, outputs=outputs)
         if not flat and fold and not names and "@" in text:  # named: cells as blocks
-            text = _checked(graph, _text(graph, fold, names, header, cells=True)) or text
+            cells = _text(graph, fold, names, header, cells=True, outputs=outputs)
+            text = _checked(graph, cells) or text
         keep: set[int] = set(start)
         for _ in range(3):  # names given grow; those before them settle in one round
             try:
@@ -91,13 +94,13 @@ def to_text(graph: Graph, *, fold: bool = True, names: bool = False,
                 if keep == written | start:
                     break
                 keep = written | start
-                text = _text(graph, fold, keep, header, flat)
+                text = _text(graph, fold, keep, header, flat, outputs=outputs)
                 continue
             wrong = {i for i in written if reparsed.nodes[twin[i]].name != graph.nodes[i].name}
             if names or not wrong - keep:
                 return text
             keep |= wrong
-            text = _text(graph, fold, keep, header, flat)
+            text = _text(graph, fold, keep, header, flat, outputs=outputs)
     return text  # the caller's read-back check says what is wrong
 
 
@@ -114,7 +117,8 @@ def _checked(graph: Graph, text: str) -> str | None:
 
 
 def _text(graph: Graph, fold: bool, names: bool | Set[int], header: Iterable[str],
-          flat: bool = False, cells: bool = False) -> str:
+          flat: bool = False, cells: bool = False,
+          outputs: Mapping[int, str] | None = None) -> str:
     """The text, with `name=` on every layer (True) or on the layers of those indices."""
     words = StepWords().words
     lines = [f"# {cnn_comment(h, limit=None)}".rstrip() for h in header]
@@ -125,13 +129,14 @@ def _text(graph: Graph, fold: bool, names: bool | Set[int], header: Iterable[str
         chain = decompose(graph)
     except NotSeriesParallel:
         if cells:
-            label = labels(graph, set(range(len(graph.nodes))), len(graph.inputs) > 1)
+            label = labels(graph, set(range(len(graph.nodes))), len(graph.inputs) > 1,
+                           outputs)
             taken = set(TAKEN)
             found = cell_lines(graph, words, label.__getitem__, taken,
                                lambda chains: _fold_chains(graph, chains, taken))
             return "\n".join(lines + found) + "\n"
         lay = named_lines if flat else tree_lines
-        return "\n".join(lines + lay(graph, words, names)) + "\n"
+        return "\n".join(lines + lay(graph, words, names, outputs)) + "\n"
     program = Program(terms_of(graph, chain, words, names), [])
     layers_named = names is True or bool(names and set(names) - set(graph.inputs))
     if fold and not layers_named:  # a block used twice would repeat its names
@@ -143,7 +148,8 @@ def _text(graph: Graph, fold: bool, names: bool | Set[int], header: Iterable[str
     if keep_input and graph.input.name != "input":
         head += f" name={cnn_name(graph.input.name)}"
     lines.append(head)
-    lines += _network(graph, program.main)
+    named = (outputs or {}).get(graph.outputs[0])
+    lines += _network(graph, program.main, f" as {named}" if named else "")
     return "\n".join(lines) + "\n"
 
 
@@ -266,10 +272,11 @@ def _called(terms: list[Term]) -> list[Block]:
 
 # -- the network ----------------------------------------------------------------------------
 
-def _network(graph: Graph, terms: list[Term]) -> list[str]:
+def _network(graph: Graph, terms: list[Term], tail: str = "") -> list[str]:
     """A stage a line: a new line where the resolution has dropped (after a strided layer
     and what finishes it), before a block or merge that drops it or changes the width,
-    and before the head (`gap`, `flatten`); each line ends with the shape it makes."""
+    and before the head (`gap`, `flatten`); each line ends with the shape it makes, the
+    last after `tail` (the output's name: ` as logits`)."""
     groups: list[list[Term]] = []
     dropped = big = False  # in the current group: a layer that drops, a block or merge
     for term in terms:
@@ -281,8 +288,9 @@ def _network(graph: Graph, terms: list[Term]) -> list[str]:
         dropped |= isinstance(term, Leaf) and _drops(graph, term)
         big |= not isinstance(term, Leaf)
     out: list[str] = []
-    for group in groups:
+    for k, group in enumerate(groups):
         lines = chain_lines(group, "  -> ", 4)
+        lines[-1] += tail if k == len(groups) - 1 else ""
         shape = format_shape(graph.nodes[group[-1].last].shape)
         room = max(COMMENT_COLUMN, len(lines[-1]) + 2)
         if room + len(shape) + 2 > WIDTH + 8:
