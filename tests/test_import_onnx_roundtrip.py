@@ -4,16 +4,17 @@ interpreter on both, the same weights through the `.npz` the import writes, rela
 error at most 1e-5) and, but for what ONNX cannot tell apart, the same text: the printer's
 text of the network drawn, folding and names included.
 
-What ONNX cannot tell apart (`ALIKE`), each of which comes back as a text of the same
-function: a decimal or fraction held as a float32 constant (`rescale {1/255}` comes back as
-`rescale 0.003921569`), a `normalize` (its statistics are constants), a dropout's noise
-shape (inference ignores it), a `reshape` to a vector (one Reshape, as `flatten`), a
-transposed convolution (`same` and `valid` alike where the stride is the kernel), and a
-`same` that pads nothing for its sizes (`maxpool 1/2 same` on 2: `valid` computes the
-same).
+What ONNX cannot tell apart, each of which comes back as a text of the same function: an
+adapted `normalize` (its statistics are weights in cnndsl, constants in ONNX: it comes back
+as `normalize mean=M variance=V`), a dropout's noise shape (inference ignores it; `ALIKE`),
+a transposed convolution (`same` and `valid` alike where the stride is the kernel;
+`ALIKE`), and a `same` that pads nothing for its sizes (`maxpool 1/2 same` on 2: `valid`
+computes the same) or that a pooling's narrow window makes the export write out as pads.
+Decimals and fractions held as float32 come back as written (`rescale {1/255}`,
+`variance={1/9}`, ImageNet's `variance=3409.976025`).
 
 The networks are test_differential.py's strategy (every step of the language); the
-default run draws 150 of them, deterministically (75 of which are held to the same text,
+default run draws 150 of them, deterministically (74 of which are held to the same text,
 measured), `CNNDSL_HYPOTHESIS_PROFILE=thorough` 3000 at random.
 """
 
@@ -40,7 +41,7 @@ from cnndsl.layers.shapes import same_padding  # noqa: E402
 from cnndsl.views.printing.printer import to_text  # noqa: E402
 
 THOROUGH = os.environ.get("CNNDSL_HYPOTHESIS_PROFILE") == "thorough"
-ALIKE = re.compile(r"normalize|rescale|noise=|\{-?[\d.]+/\d+\}|reshape \d+(?![\dx])|deconv")
+ALIKE = re.compile(r"noise=|deconv")
 RTOL = 1e-5
 
 
@@ -67,14 +68,23 @@ def test_a_drawn_network_comes_back_from_its_onnx_export(spec):
     for a, b in zip(ours, theirs):
         assert a.shape == b.shape
         assert np.max(np.abs(a - b)) <= RTOL * max(1.0, float(np.max(np.abs(a)))), result.text
-    if not ALIKE.search(spec) and not same_padding_nothing(graph):
+    if not ALIKE.search(spec) and not same_padding_nothing(graph) and not any(
+            n.kind == "normalize" and n.layer.mean is None for n in graph.nodes):
         assert body(result.text) == body(to_text(graph)), result.text
 
 
 def same_padding_nothing(graph) -> bool:
-    """Whether a window of the graph says `same` where that pads nothing."""
-    return any(getattr(n.layer, "padding", None) == "same" and not any(
-        sum(same_padding(size, k, s, d)) for size, k, s, d in zip(
-            n.in_shapes[0][:-1], n.layer.kernel, n.layer.stride,
-            getattr(n.layer, "dilation", None) or (1,) * len(n.layer.kernel)))
-        for n in graph.nodes)
+    """Whether a window of the graph says `same` where that pads nothing, or where the
+    export must write `same` out as pads (a pooling window that misses the input's end,
+    narrower than its stride: onnxruntime refuses ONNX's own `SAME_UPPER` there)."""
+    for n in graph.nodes:
+        if getattr(n.layer, "padding", None) != "same":
+            continue
+        sizes, kernel, stride = n.in_shapes[0][:-1], n.layer.kernel, n.layer.stride
+        dilation = getattr(n.layer, "dilation", None) or (1,) * len(kernel)
+        if not any(sum(same_padding(*a)) for a in zip(sizes, kernel, stride, dilation)):
+            return True
+        if n.kind in ("maxpool", "avgpool") and any(
+                (-(-size // s) - 1) * s + k < size for size, k, s in zip(sizes, kernel, stride)):
+            return True
+    return False

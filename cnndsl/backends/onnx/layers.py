@@ -200,9 +200,11 @@ class OnnxLayers(RearrangeOps, Emitter):
 
     # -- shapes ---------------------------------------------------------------------------------
     def flatten(self, node, layer):
+        """ONNX's own Flatten (channels-last, as cnndsl flattens), so that an import tells
+        `flatten` from `reshape N`, which is a Reshape."""
         if layer.chw:
             return self.flatten_chw(node, layer)
-        return self._reshape(node, node.shape)
+        return self.op("Flatten", [self.x(node, LAST)], node.name, node.name, axis=1), LAST
 
     def reshape(self, node, layer):
         return self._reshape(node, layer.shape)

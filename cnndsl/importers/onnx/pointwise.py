@@ -158,9 +158,18 @@ def composite_activation(walk: Walk, first: Any, xname: str) -> tuple | None:
             return None
         gate = activation_of(walk, first)
         name = "silu" if gate is not None and gate.name == "sigmoid" else "hard_swish"
-        return Activation(name), [first, user], user
+        return _one_layer(walk, (Activation(name), [first, user], user))
     nodes = _gelu_nodes(walk, first, xname)
-    return None if nodes is None else (Activation("gelu"), nodes[0], nodes[1])
+    return None if nodes is None else _one_layer(walk, (Activation("gelu"), *nodes))
+
+
+def _one_layer(walk: Walk, composite: tuple) -> tuple | None:
+    """The composite, unless cnndsl's own export says its nodes are several layers
+    (`mul { id | sigmoid }`: a `sigmoid_1` and a `mul_1`, not one `silu`)."""
+    if walk.exporter == "cnndsl" and len({walk.layer_names.get(id(n), n.name)
+                                          for n in composite[1]}) > 1:
+        return None
+    return composite
 
 
 @reads("Erf")

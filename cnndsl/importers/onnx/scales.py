@@ -9,6 +9,7 @@ Numbers ONNX holds as float32 are written as the shortest decimal of that float3
 
 from __future__ import annotations
 
+from decimal import Decimal
 from typing import Any
 
 import numpy as np
@@ -101,32 +102,78 @@ def _normalized(walk: Walk, onnx_node: Any, x: Value, mean: np.ndarray) -> bool:
     if deviation is None or np.any(deviation < 1e-7):  # Keras floors it at 1e-7
         return False
     walk.absorb(user)
-    layer = Normalize(tuple(shortest(float(m)) for m in _one_or_all(mean)),
-                      tuple(_variance(float(d)) for d in _one_or_all(deviation)))
+    # One number for all channels where both constants are one (cnndsl's export writes
+    # `mean=0` as a scalar and `mean=0,0` as one per channel, equal or not)
+    written = [walk.constants[n] for n in (*onnx_node.input, user.input[1])
+               if walk.is_constant(n)]
+    single = all(np.asarray(c).size == 1 for c in written)
+    means, deviations = (mean[:1], deviation[:1]) if single else (mean, deviation)
+    layer = Normalize(tuple(shortest(float(m)) for m in means),
+                      tuple(_variance(float(d)) for d in deviations))
     walk.add(layer, [x], user, x.layout, named=onnx_node)
     return True
 
 
-def _one_or_all(values: np.ndarray) -> np.ndarray:
-    return values[:1] if np.all(values == values[0]) else values
-
-
 def shortest(value: float) -> float | int:
     """The shortest decimal that is the same float32 (0.485, not 0.48500001430511475);
-    a whole number as an int, as the parser reads `dropout 0` and `rescale 2`."""
-    found = float(np.format_float_positional(np.float32(value), unique=True, trim="-"))
-    return int(found) if found.is_integer() else found
+    a whole number as an int, as the parser reads `dropout 0` and `rescale 2`; and where
+    that decimal runs to float32's last digits, the simplest fraction of denominator up
+    to 1000 that is the same float32, as the number it most likely was (`rescale {1/255}`
+    was exported as 0.003921569: 1/255 again, 0.00392156862745098).
+
+    >>> shortest(np.float32(0.1)), shortest(np.float32(1 / 255)), shortest(np.float32(2.0))
+    (0.1, 0.00392156862745098, 2)
+    """
+    single = np.float32(value)
+    found = float(np.format_float_positional(single, unique=True, trim="-"))
+    if found.is_integer():
+        return int(found)
+    if _digits(found) > 6:
+        for q in range(2, MAX_DENOMINATOR + 1):
+            p = round(float(single) * q)
+            if p and np.float32(p / q) == single:
+                return p / q
+    return found
+
+
+MAX_DENOMINATOR = 1000
+
+
+def _digits(value: float) -> int:
+    """Significant digits of a float's shortest repr (0.003921569: 7)."""
+    mantissa = f"{Decimal(repr(value)).normalize():e}".split("e")[0]
+    return len(mantissa.replace("-", "").replace(".", ""))
 
 
 def _variance(deviation: float) -> float:
-    """The shortest decimal variance whose float32 square root is `deviation`, as the
-    export computed it from the written one (so `variance=0.052` comes back as written)."""
+    """The variance as it was most likely written, whose float32 square root is
+    `deviation` as the export computed it: the square of a short deviation (ImageNet's
+    58.395 squared, 3409.976025), or else the shortest decimal variance (so
+    `variance=0.052` comes back as written), or where that is long a simple fraction
+    (`{1/9}`, 0.1111111111111111).
+
+    >>> def exported(v): return np.float32(np.sqrt(np.float32(v)))
+    >>> _variance(exported(3409.976025)), _variance(exported(0.052))
+    (3409.976025, 0.052)
+    """
     target = np.float32(deviation)
+    short = float(deviation) * float(deviation)
     for digits in range(1, 18):
-        candidate = float(f"{deviation * deviation:.{digits}g}")
+        candidate = float(f"{float(deviation) ** 2:.{digits}g}")
         if np.float32(np.sqrt(np.float32(candidate))) == target:
-            return candidate
-    return deviation * deviation
+            short = candidate
+            break
+    root = Decimal(np.format_float_positional(target, unique=True, trim="-"))
+    squared = float(root * root)
+    if _digits(float(root)) < _digits(short) and \
+            np.float32(np.sqrt(np.float32(squared))) == target:
+        return squared
+    if _digits(short) > 6:  # a fraction then, as `shortest` reads one (`{1/9}`)
+        for q in range(2, MAX_DENOMINATOR + 1):
+            p = round(float(deviation) ** 2 * q)
+            if p and np.float32(np.sqrt(np.float32(p / q))) == target:
+                return p / q
+    return short
 
 
 @reads("BatchNormalization")

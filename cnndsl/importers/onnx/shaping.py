@@ -96,13 +96,17 @@ def reshape(walk: Walk, onnx_node: Any) -> None:
     if -1 in target[1:]:
         known = int(np.prod([t for t in target[1:] if t != -1]))
         target[target.index(-1, 1)] = rest // known if known else 0
-    if len(target) == 2:
+    if len(target) == 2 and not (walk.exporter == "cnndsl" and (
+            x.layout == LAST or len(dims) == 2)):
         _flatten_to(walk, onnx_node, x, onnx_node.output[0])
-        return
+        return  # (cnndsl's export writes `flatten` as a Flatten: a Reshape is `reshape N`)
     shape = walk.nodes[x.node].shape
     other = LAST if x.layout == FIRST else FIRST
-    if len(shape) > 1 and all(n == 1 for n in shape[:-1]) and \
-            tuple(target[1:]) == in_layout(shape, other):  # (N, 1, 1, C) <-> (N, C, 1, 1)
+    # (N, 1, 1, C) <-> (N, C, 1, 1): a change of layout, no step; in cnndsl's own export
+    # only where it says so (`LAYER/to_channels_first`): `reshape 1x1` of a 1x1 is a step
+    if len(shape) > 1 and all(n == 1 for n in shape[:-1]) and (
+            walk.exporter != "cnndsl" or "/to_channels_" in onnx_node.name) \
+            and tuple(target[1:]) == in_layout(shape, other):
         walk.bind(onnx_node.output[0], Value(x.node, other))
         return
     if _channel_shuffle(walk, onnx_node, x, target) or _repeat(walk, onnx_node, x, target):
