@@ -6,8 +6,8 @@ nothing), imported back, and the imported text run in the NumPy interpreter with
 imported weights must give onnxruntime's output for the exported model, with as many
 parameters. The oracle is onnxruntime on the exported file, never the importer's view of
 it. And the round trip: the imported text is the text the printer writes for the example
-itself (`to_text`, as `cnndsl import` of a Keras model writes it), folding and all, but
-for the examples in TEXT_DIFFERS, each with why.
+itself (`to_text`, as `cnndsl import` of a Keras model writes it), folding, names and
+numbers and all, for every example.
 """
 
 from __future__ import annotations
@@ -39,11 +39,6 @@ THOROUGH = os.environ.get("CNNDSL_HYPOTHESIS_PROFILE") == "thorough"
 EXAMPLES = sorted((ROOT / "examples").glob("*.cnn"))
 # The deepest examples are their smaller siblings' layers many times over: in the
 # default run the siblings stand for them (CNNDSL_HYPOTHESIS_PROFILE=thorough runs all).
-# What ONNX cannot carry back, so the text differs though the function is the same.
-ADAPTED = "an adapted `normalize` holds its statistics as weights; ONNX holds them as " \
-    "constants, and they come back written out: `normalize mean=M variance=V`, the same function"
-TEXT_DIFFERS = {"efficientnet_b0": ADAPTED, "efficientnet_b3": ADAPTED,
-                "efficientnet_v2_b0": ADAPTED}
 DEEP = {"resnet101", "resnet152", "resnet101_v2", "resnet152_v2", "densenet169",
         "densenet201", "vgg19", "efficientnet_b3"}
 
@@ -71,15 +66,8 @@ def test_every_example_comes_back_from_its_onnx_export(path, tmp_path):
     result = import_model(saved, stem=path.stem)
 
     imported = compile_text(result.text, path.stem)
-    if path.stem not in TEXT_DIFFERS:
-        assert body(result.text) == body(to_text(graph)), result.text
-    else:
-        assert body(result.text) != body(to_text(graph)), "now the same: off the list"
-    # An adapted `normalize` (its statistics weights) is exported as constants, and comes
-    # back as `normalize mean=M variance=V`: the same function, without weights.
-    adapted = sum(sum(n.layer.params(n.in_shapes)) for n in graph.nodes
-                  if n.kind == "normalize")
-    assert result.params == params(imported) == params(graph) - adapted
+    assert body(result.text) == body(to_text(graph)), result.text
+    assert result.params == params(imported) == params(graph)
     rng = np.random.default_rng(1)
     xs = [rng.standard_normal((2, *n.shape)).astype(np.float32) for n in graph.input_nodes]
     expected = session(model).run([n.name for n in graph.output_nodes],

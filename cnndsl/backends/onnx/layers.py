@@ -26,6 +26,7 @@ from .geometry import conv_pads, deconv_pads, depthwise_kernel, onnx_kernel
 from .rearrange import RearrangeOps
 
 KERAS_EPSILON = 1e-7  # keras.backend.epsilon(): Normalization's floor of a deviation
+NOISE = "cnndsl noise shape: "  # a Dropout's doc_string, `dropout 0.2 noise=1x1x1`
 
 
 class OnnxLayers(RearrangeOps, Emitter):
@@ -218,8 +219,11 @@ class OnnxLayers(RearrangeOps, Emitter):
         through, as Keras's does: written with its rate so that an import reads it back."""
         layout = self.home_of(node)
         rate = self.const(f"{node.name}/rate", np.float32(layer.rate))
-        return self.op("Dropout", [self.x(node, layout), rate], self.name(node, layout),
-                       node.name), layout
+        out = self.op("Dropout", [self.x(node, layout), rate], self.name(node, layout),
+                      node.name)
+        if layer.noise is not None:  # ONNX's Dropout has none: said in its documentation
+            self.nodes[-1].doc_string = NOISE + "x".join(map(str, layer.noise))
+        return out, layout
 
     def zeropad(self, node, layer, **mode):
         layout = self.home_of(node)
@@ -298,18 +302,28 @@ class OnnxLayers(RearrangeOps, Emitter):
                        self.name(node, layout), f"{node.name}/shift"), layout
 
     def normalize(self, node, layer):
-        """(x - mean) / max(sqrt(variance), 1e-7), as Keras's Normalization."""
+        """(x - mean) / max(sqrt(variance), 1e-7), as Keras's Normalization. An adapted
+        layer's statistics are weights, so they are initializers `LAYER/mean` and
+        `LAYER/variance` as in the `.npz` (the deviation computed from the variance in
+        the graph: an import reads the layer back as adapted, its statistics exact);
+        `mean=M variance=V` are constants, the deviation computed here."""
         layout = self.home_of(node)
         if layer.mean is None:
-            mean, variance = self.w(node, "mean"), self.w(node, "variance")
+            mean = self.w(node, "mean")
+            variance = self.per_channel(node, "variance", self.w(node, "variance"), layout)
+            root = self.op("Sqrt", [variance], f"{node.name}/root", f"{node.name}/root")
+            floor = self.const(f"{node.name}/floor", np.float32(KERAS_EPSILON))
+            deviation = self.op("Max", [root, floor], f"{node.name}/deviation",
+                                f"{node.name}/deviation")
         else:
             mean = np.asarray(layer.mean, np.float32)
             variance = np.asarray(layer.variance, np.float32)
-        deviation = np.maximum(np.sqrt(variance), np.float32(KERAS_EPSILON))
+            deviation = self.per_channel(
+                node, "deviation", np.maximum(np.sqrt(variance), np.float32(KERAS_EPSILON)),
+                layout)
         y = self.op("Sub", [self.x(node, layout), self.per_channel(node, "mean", mean, layout)],
                     f"{node.name}/centered", f"{node.name}/center")
-        return self.op("Div", [y, self.per_channel(node, "deviation", deviation, layout)],
-                       self.name(node, layout), node.name), layout
+        return self.op("Div", [y, deviation], self.name(node, layout), node.name), layout
 
     def layernorm(self, node, layer):
         self.needs(node, 17, "LayerNormalization")

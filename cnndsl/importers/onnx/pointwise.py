@@ -11,6 +11,7 @@ from __future__ import annotations
 import math
 from typing import Any
 
+from ...backends.onnx.layers import NOISE
 from ...layers.activations import Activation
 from ...layers.core import ActivationStep, Dropout
 from ...layers.merge import Add, Avg, Concat, Max, Mul
@@ -259,7 +260,15 @@ def dropout(walk: Walk, onnx_node: Any) -> None:
     rate = shortest(float(ratio.reshape(-1)[0]) if ratio is not None else
                     float(attributes(onnx_node).get("ratio", 0.5)))
     x = walk.value(onnx_node)
-    walk.add(Dropout(rate), [x], onnx_node, x.layout)
+    noise = None  # cnndsl's export says a noise shape in the node's documentation
+    if walk.exporter == "cnndsl" and onnx_node.doc_string.startswith(NOISE):
+        dims = onnx_node.doc_string[len(NOISE):].split("x")
+        rank = len(walk.nodes[x.node].shape)
+        if len(dims) != rank or not all(d.isdigit() and d.isascii() for d in dims):
+            raise walk.refuse(onnx_node, f"its noise shape `{onnx_node.doc_string[:40]}` "
+                              f"is not {rank} sizes", "export it again with cnndsl")
+        noise = tuple(int(d) for d in dims)
+    walk.add(Dropout(rate, noise), [x], onnx_node, x.layout)
 
 
 MERGES = {"Add": Add, "Sum": Add, "Mul": Mul, "Max": Max, "Mean": Avg}

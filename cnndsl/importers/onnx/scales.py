@@ -93,10 +93,19 @@ def affine(walk: Walk, onnx_node: Any, x: Value) -> None:
 
 def _normalized(walk: Walk, onnx_node: Any, x: Value, mean: np.ndarray) -> bool:
     """(x - mean) / deviation with constants per channel: `normalize mean=M variance=V`
-    (Keras's Normalization, and what cnndsl's export writes for it), no weights."""
+    (Keras's Normalization, and what cnndsl's export writes for it), no weights; or in
+    cnndsl's export, an adapted `normalize`, whose statistics are weights."""
     user = walk.sole_user(onnx_node.output[0])
-    if user is None or user.op_type != "Div" or user.input[0] != onnx_node.output[0] or \
-            not walk.is_constant(user.input[1]):
+    if user is None or user.op_type != "Div" or user.input[0] != onnx_node.output[0]:
+        return False
+    variance = _adapted_variance(walk, user)
+    if variance is not None:
+        walk.absorb(user)
+        weights = {"mean": mean, "variance": _per_channel(walk, user, x, variance),
+                   "count": np.int64(0)}  # not exported: inference does not use it
+        walk.add(Normalize(), [x], user, x.layout, weights, named=onnx_node)
+        return True
+    if not walk.is_constant(user.input[1]):
         return False
     deviation = _per_channel(walk, user, x, walk.constants[user.input[1]].astype(np.float64))
     if deviation is None or np.any(deviation < 1e-7):  # Keras floors it at 1e-7
@@ -114,6 +123,20 @@ def _normalized(walk: Walk, onnx_node: Any, x: Value, mean: np.ndarray) -> bool:
     return True
 
 
+def _adapted_variance(walk: Walk, div: Any) -> np.ndarray | None:
+    """The variance weights of an adapted `normalize` as cnndsl exports it: the Div's
+    divisor is Max(Sqrt(`LAYER/variance`), floor) of that initializer; else None."""
+    floor = walk.producers.get(div.input[1])
+    if walk.exporter != "cnndsl" or floor is None or floor.op_type != "Max":
+        return None
+    root = walk.producers.get(floor.input[0])
+    if root is None or root.op_type != "Sqrt" or root.input[0] not in walk.stored or \
+            not root.input[0].endswith("/variance"):
+        return None
+    walk.absorb(floor, root)
+    return walk.constants[root.input[0]].astype(np.float32)
+
+
 def shortest(value: float) -> float | int:
     """The shortest decimal that is the same float32 (0.485, not 0.48500001430511475);
     a whole number as an int, as the parser reads `dropout 0` and `rescale 2`; and where
@@ -123,13 +146,16 @@ def shortest(value: float) -> float | int:
 
     >>> shortest(np.float32(0.1)), shortest(np.float32(1 / 255)), shortest(np.float32(2.0))
     (0.1, 0.00392156862745098, 2)
+    >>> shortest(np.float32(2 / 21)), shortest(np.float32(0.123457))
+    (0.09523809523809523, 0.123457)
     """
     single = np.float32(value)
     found = float(np.format_float_positional(single, unique=True, trim="-"))
     if found.is_integer():
         return int(found)
-    if _digits(found) > 6:
-        for q in range(2, MAX_DENOMINATOR + 1):
+    digits = _digits(found)
+    if digits >= 6:  # at float32's precision; at 6 digits only a small denominator
+        for q in range(2, (MAX_DENOMINATOR if digits > 6 else 100) + 1):
             p = round(float(single) * q)
             if p and np.float32(p / q) == single:
                 return p / q

@@ -248,6 +248,9 @@ class Walk:
                               "please report this model")
         for var, spec in declared.items():
             value = np.asarray(weights[var])
+            if spec.dtype == "int":  # Normalization's `count`, which inference does not use
+                self.weights[f"{name}/{var}"] = np.asarray(value, np.int64).reshape(spec.shape)
+                continue
             if value.dtype.kind != "f":
                 raise Unsupported(f"{label}: weight `{var}` holds {value.dtype} numbers",
                                   "cnndsl's weights are floating point: import the float "
