@@ -1,0 +1,98 @@
+"""The pieces a layer's PyTorch code is made of, each written once as both the text the
+readable source says and the call the built module makes, side by side so they cannot
+drift apart: a module attribute called on its input (`self.conv_1(x)`), or a function of
+its inputs (`F.pad(x, (0, 1, 0, 1))`, `x1 + x2`).
+
+Tensors are channels first (N, C, ...), as PyTorch's layers take them: axis 1 holds the
+channels whatever the rank, so a softmax over the channels is `dim=1` for an image and for
+a vector alike.
+
+Imports: nothing of cnndsl's; torch only when a function runs.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+
+@dataclass(frozen=True)
+class ModuleSpec:
+    """An `nn` module to construct: `nn.Conv2d(3, 16, 3, padding=1)`."""
+
+    cls: str
+    args: tuple = ()
+    kwargs: dict[str, Any] = field(default_factory=dict)
+
+    def text(self) -> str:
+        parts = [literal(a) for a in self.args]
+        parts += [f"{k}={literal(v)}" for k, v in self.kwargs.items()]
+        return f"nn.{self.cls}({', '.join(parts)})"
+
+    def build(self) -> Any:
+        from torch import nn
+
+        return getattr(nn, self.cls)(*self.args, **self.kwargs)
+
+
+class Op:
+    """One step of a layer's forward computation."""
+
+    def text(self, xs: Sequence[str]) -> str:
+        raise NotImplementedError
+
+    def run(self, xs: Sequence[Any], modules: Any) -> Any:
+        raise NotImplementedError
+
+
+@dataclass(frozen=True)
+class Call(Op):
+    """`self.ATTR(x)`: a module of the layer called on its one input."""
+
+    attr: str
+
+    def text(self, xs: Sequence[str]) -> str:
+        return f"self.{self.attr}({xs[0]})"
+
+    def run(self, xs: Sequence[Any], modules: Any) -> Any:
+        return modules[self.attr](xs[0])
+
+
+@dataclass(frozen=True)
+class Fn(Op):
+    """A function of the inputs: `template` is its text, `{x}` the one input, `{xs}` them
+    all as a list, `{x1}`, `{x2}`... each; `call` computes it from the tensors."""
+
+    template: str
+    call: Callable[..., Any]
+
+    def text(self, xs: Sequence[str]) -> str:
+        named = {f"x{k + 1}": x for k, x in enumerate(xs)}
+        return self.template.format(x=xs[0], xs=f"[{', '.join(xs)}]", **named)
+
+    def run(self, xs: Sequence[Any], modules: Any) -> Any:
+        return self.call(*xs)
+
+
+def one_size(values: tuple) -> int | tuple:
+    """A size as PyTorch's modules take it: one int where every dimension is alike."""
+    return values[0] if len(set(values)) == 1 else tuple(values)
+
+
+def literal(value: Any) -> str:
+    """A Python literal for a module argument: `3`, `(1, 2)`, `1e-05`, `'same'`."""
+    if isinstance(value, float):
+        return repr(value)
+    if isinstance(value, tuple):
+        inner = ", ".join(literal(v) for v in value)
+        return f"({inner},)" if len(value) == 1 else f"({inner})"
+    return repr(value)
+
+
+def torch_functions():
+    """(torch, torch.nn.functional), imported when a built module first runs."""
+    import torch
+    import torch.nn.functional as F  # noqa: N812 - PyTorch's own spelling
+
+    return torch, F
