@@ -155,3 +155,68 @@ def test_every_example_computes_in_pytorch_what_numpy_computes(path):
         assert ours.shape == theirs.shape
         err = np.max(np.abs(ours - theirs)) / max(1.0, float(np.max(np.abs(theirs))))
         assert err <= RTOL, f"relative error {err:.3g}"
+
+
+# Run in a fresh Python where cnndsl, TensorFlow and Keras cannot be imported: the emitted
+# source must need torch alone. It builds the module, loads the state_dict the backend
+# built (saved by torch.save), runs the batch and saves the output.
+RUN_SOURCE = """
+import importlib.abc, importlib.util, sys
+class Refuse(importlib.abc.MetaPathFinder):
+    def find_spec(self, name, path=None, target=None):
+        if name.split(".")[0] in ("cnndsl", "tensorflow", "keras"):
+            raise ImportError(f"{name} is not importable here")
+sys.meta_path.insert(0, Refuse())
+import numpy as np, torch
+spec = importlib.util.spec_from_file_location("net", sys.argv[1])
+net = importlib.util.module_from_spec(spec)
+spec.loader.exec_module(net)
+module = getattr(net, sys.argv[2])()
+module.load_state_dict(torch.load(sys.argv[3]))
+module.eval()
+with torch.no_grad():
+    y = module(torch.from_numpy(np.load(sys.argv[4])))
+np.save(sys.argv[5], y.numpy())
+"""
+SOURCE_EXAMPLES = ("lenet5", "resnet50", "mobilenet_v3_small", "shufflenet_v2", "espcn",
+                   "nasnet_mobile", "squeezenet", "c3d_small", "ecg1d")
+
+
+@pytest.mark.parametrize("stem", SOURCE_EXAMPLES)
+def test_the_emitted_source_needs_only_torch_and_computes_the_spec(stem, tmp_path):
+    """`cnndsl compile --emit torch`: the module it writes, given the built module's
+    state_dict (the same keys), computes what NumPy computes, in a process where cnndsl
+    and TensorFlow cannot be imported."""
+    import subprocess
+    import sys
+
+    from cnndsl.backends.torch.source import torch_source
+
+    path = EXAMPLES[0].parent / f"{stem}.cnn"
+    graph = compile_text(small(path.read_text(encoding="utf-8")), stem)
+    weights = lively_weights(graph, 0)
+    source = tmp_path / f"{stem}.py"
+    source.write_text(torch_source(graph, path.name), encoding="utf-8")
+    torch.save(build_module(graph, weights).state_dict(), tmp_path / "state.pt")
+    x = np.random.default_rng(4).normal(0, 1, (2, *graph.input.shape)).astype(np.float32)
+    np.save(tmp_path / "x.npy", first(x))
+    builder = "build_" + stem
+    done = subprocess.run([sys.executable, "-c", RUN_SOURCE, str(source), builder,
+                           str(tmp_path / "state.pt"), str(tmp_path / "x.npy"),
+                           str(tmp_path / "y.npy")], capture_output=True, text=True)
+    assert done.returncode == 0, done.stderr
+    ours = last(np.load(tmp_path / "y.npy"))
+    expected = Interpreter(graph, weights).run(x)
+    err = np.max(np.abs(ours - expected)) / max(1.0, float(np.max(np.abs(expected))))
+    assert ours.shape == expected.shape and err <= RTOL
+
+
+def test_no_layer_attribute_shadows_a_name_of_nn_module():
+    from cnndsl.backends.torch.ops import MODULE_NAMES
+
+    public = {n for n in dir(torch.nn.Module) if not n.startswith("_")}
+    assert public <= MODULE_NAMES | {"T_destination"}, sorted(public - MODULE_NAMES)
+    graph = compile_text("input 4 -> dense 2 name=eval -> relu name=forward -> "
+                         "dense 2 name=training", "t")
+    module = build_module(graph, lively_weights(graph, 0))
+    assert {n for n, _ in module.named_children()} == {"eval_", "training_"}

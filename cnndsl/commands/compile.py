@@ -42,15 +42,17 @@ def add_parser(sub) -> None:
         "output is written only when complete: a failure leaves an existing file as it "
         "was. With -o -, it goes to standard output, and nothing else does. With -o "
         "NET.onnx (or --emit onnx), an ONNX model with the same weights, written without "
-        "TensorFlow: pip install 'cnndsl[onnx]'.")
+        "TensorFlow: pip install 'cnndsl[onnx]'. With --emit torch, readable PyTorch source: "
+        "one torch.nn.Module class, channels first, that needs only torch to run (writing "
+        "it needs no torch).")
     compile_.add_argument("file", type=path, help="a .cnn file ('-' for standard input)")
     compile_.add_argument("-o", "--output", type=path, metavar="OUT",
                           help="where to write, '-' for standard output (a .keras model "
                           "only when that is not a terminal) (default: beside FILE, with "
                           "the same stem and .keras, .py or .onnx)")
-    compile_.add_argument("--emit", choices=("keras", "python", "onnx"),
-                          help="a .keras model, Python source or an ONNX model (default: "
-                          "onnx for -o NAME.onnx, keras otherwise)")
+    compile_.add_argument("--emit", choices=("keras", "python", "onnx", "torch"),
+                          help="a .keras model, Keras's Python source, an ONNX model or "
+                          "PyTorch source (default: onnx for -o NAME.onnx, keras otherwise)")
     compile_.add_argument("--opset", type=int, metavar="K",
                           help="the ONNX operator set to write (default: 17)")
     # No default seed: --emit python refuses one given, and ONNX and Keras take 0.
@@ -69,7 +71,8 @@ def run(args) -> int:
     return EXIT_OK
 
 
-SUFFIXES = {"keras": ".keras", "python": ".py", "onnx": ".onnx"}
+SUFFIXES = {"keras": ".keras", "python": ".py", "onnx": ".onnx", "torch": ".py"}
+SOURCES = ("python", "torch")  # text, without weights
 
 
 STDOUT = "-"  # `-o -`: standard output
@@ -92,13 +95,19 @@ def command(graph: Graph, spec: str, output: str | None, emit: str | None = None
     else:
         path = Path(output) if output is not None else default_output(spec, emit)
         check_output(path, spec, emit, weights)
-    if emit == "python":
+    if emit in SOURCES:
         if weights is not None or seed is not None:
-            raise FileError("cnndsl compile", "--emit python writes code without weights: "
+            raise FileError("cnndsl compile", f"--emit {emit} writes code without weights: "
                            "--weights and --seed do not apply", "compile to .keras to carry "
                            "weights, or leave the option out")
-        compile_python(graph, path, "" if spec == "-" else as_text(Path(spec).name))
+        source_name = "" if spec == "-" else as_text(Path(spec).name)
         params = sum(sum(n.layer.params(n.in_shapes)) for n in graph.nodes)
+        if emit == "torch":
+            from ..backends.torch.source import torch_source
+
+            write_text(torch_source(graph, source_name), path)
+            return path, f"PyTorch source, {params:,} params"
+        compile_python(graph, path, source_name)
         return path, f"Keras source, {params:,} params"
     if seed is not None and seed < 0:
         raise FileError("cnndsl compile", f"--seed must be 0 or more, got {seed}",
@@ -134,7 +143,7 @@ def check_output(output: Path, spec: str, emit: str, weights: str | None = None)
 def check_stdout(emit: str) -> None:
     """`-o -` writes text anywhere, and a `.keras` or `.onnx` model (binary) only where it
     is not a terminal: a file or a pipe."""
-    if emit != "python" and _is_terminal(sys.stdout):
+    if emit not in SOURCES and _is_terminal(sys.stdout):
         raise FileError("cnndsl compile", f"-o - would write the {SUFFIXES[emit]} model, "
                        "binary data, "
                        "to the terminal", "redirect standard output to a file or a pipe "

@@ -5,65 +5,58 @@ name, a forward that walks the graph, and the weights loaded into its `state_dic
     module = build_module(graph, weights)          # eval mode; NCHW in, NCHW out
     y = module(torch.from_numpy(x_nchw))
 
-Imports torch: this module is imported only where PyTorch is wanted.
+torch is imported when a module is built, not when this file is.
 """
 
 from __future__ import annotations
 
+from functools import cache
 from typing import Any
 
 import numpy as np
-import torch
-from torch import nn
 
 from ...graph.ir import Graph
-from ...support.escaping import python_identifier
+from .ops import attribute_names
 from .steps import Step, TorchSteps
 
 
-class SpecModule(nn.Module):
-    """The network: one attribute per module of a layer, a forward over the graph."""
+@cache
+def spec_module_class() -> type:
+    """`SpecModule`, defined once torch is imported."""
+    from torch import nn
 
-    def __init__(self, graph: Graph, steps: list[Step]) -> None:
-        super().__init__()
-        for step in steps:
-            for attr, spec in step.modules.items():
-                self.add_module(attr, spec.build())
-        self._plan = [(node.index, tuple(node.inputs), tuple(step.ops))
-                      for node, step in zip(graph.nodes, steps) if node.kind != "input"]
-        self._inputs, self._outputs = tuple(graph.inputs), tuple(graph.outputs)
+    class SpecModule(nn.Module):
+        """The network: one attribute per module of a layer, a forward over the graph."""
 
-    def forward(self, *xs: torch.Tensor) -> Any:
-        values = dict(zip(self._inputs, xs))
-        for index, inputs, ops in self._plan:
-            args = [values[i] for i in inputs]
-            for op in ops:
-                args = [op.run(args, self._modules)]
-            values[index] = args[0]
-        outs = tuple(values[o] for o in self._outputs)
-        return outs[0] if len(outs) == 1 else outs
+        def __init__(self, graph: Graph, steps: list[Step]) -> None:
+            super().__init__()
+            for step in steps:
+                for attr, spec in step.modules.items():
+                    self.add_module(attr, spec.build())
+            self._plan = [(node.index, tuple(node.inputs), tuple(step.ops))
+                          for node, step in zip(graph.nodes, steps) if node.kind != "input"]
+            self._inputs, self._outputs = tuple(graph.inputs), tuple(graph.outputs)
 
+        def forward(self, *xs: Any) -> Any:
+            values = dict(zip(self._inputs, xs))
+            for index, inputs, ops in self._plan:
+                args = [values[i] for i in inputs]
+                for op in ops:
+                    args = [op.run(args, self._modules)]
+                values[index] = args[0]
+            outs = tuple(values[o] for o in self._outputs)
+            return outs[0] if len(outs) == 1 else outs
 
-def attribute_names(graph: Graph) -> dict[int, str]:
-    """Each layer's name as a Python attribute of the module: valid, unique, and not one
-    of `nn.Module`'s own (`eval`, `training`, `forward`...)."""
-    taken: set[str] = set()
-    names: dict[int, str] = {}
-    for node in graph.nodes:
-        name = python_identifier(node.name).lstrip("_")
-        name = name if name and not name[0].isdigit() else f"layer_{name}"
-        while name in taken or hasattr(nn.Module, name):
-            name += "_"
-        taken.add(name)
-        names[node.index] = name
-    return names
+    return SpecModule
 
 
-def build_module(graph: Graph, weights: dict[str, np.ndarray]) -> SpecModule:
+def build_module(graph: Graph, weights: dict[str, np.ndarray]) -> Any:
     """The module with `weights` (cnndsl's, keyed LAYER/VARIABLE) loaded, in eval mode."""
+    import torch
+
     maker = TorchSteps(weights, attribute_names(graph))
     steps = [Step() if node.kind == "input" else maker.step(node) for node in graph.nodes]
-    module = SpecModule(graph, steps)
+    module = spec_module_class()(graph, steps)
     state = module.state_dict()
     given = {k: v for step in steps for k, v in step.state.items()}
     missing = set(state) - set(given) - {k for k in state if k.endswith("num_batches_tracked")}

@@ -7,7 +7,7 @@ Tensors are channels first (N, C, ...), as PyTorch's layers take them: axis 1 ho
 channels whatever the rank, so a softmax over the channels is `dim=1` for an image and for
 a vector alike.
 
-Imports: nothing of cnndsl's; torch only when a function runs.
+Imports: `support.escaping`; torch only when a function runs.
 """
 
 from __future__ import annotations
@@ -78,6 +78,40 @@ class Fn(Op):
 def one_size(values: tuple) -> int | tuple:
     """A size as PyTorch's modules take it: one int where every dimension is alike."""
     return values[0] if len(set(values)) == 1 else tuple(values)
+
+
+# `nn.Module`'s own public names (torch 2.14), which no layer's attribute may shadow;
+# tests/test_torch_backend.py checks them against the torch installed.
+MODULE_NAMES = frozenset({
+    "T_destination", "add_module", "apply", "bfloat16", "buffers", "call_super_init",
+    "children", "compile", "cpu", "cuda", "double", "dump_patches", "eval", "extra_repr",
+    "float", "forward", "get_buffer", "get_extra_state", "get_parameter", "get_submodule",
+    "half", "ipu", "load_state_dict", "modules", "mtia", "named_buffers", "named_children",
+    "named_modules", "named_parameters", "parameters", "register_backward_hook",
+    "register_buffer", "register_forward_hook", "register_forward_pre_hook",
+    "register_full_backward_hook", "register_full_backward_pre_hook",
+    "register_load_state_dict_post_hook", "register_load_state_dict_pre_hook",
+    "register_module", "register_parameter", "register_state_dict_post_hook",
+    "register_state_dict_pre_hook", "requires_grad_", "set_extra_state", "set_submodule",
+    "share_memory", "state_dict", "to", "to_empty", "train", "training", "type", "xpu",
+    "zero_grad"})
+
+
+def attribute_names(graph) -> dict[int, str]:
+    """Each layer's name as a Python attribute of the module: valid, unique, and not one
+    of `nn.Module`'s own (`eval`, `training`, `forward`...)."""
+    from ...support.escaping import python_identifier
+
+    taken: set[str] = set()
+    names: dict[int, str] = {}
+    for node in graph.nodes:
+        name = python_identifier(node.name).lstrip("_")
+        name = name if name and not name[0].isdigit() else f"layer_{name}"
+        while name in taken or name in MODULE_NAMES:
+            name += "_"
+        taken.add(name)
+        names[node.index] = name
+    return names
 
 
 def literal(value: Any) -> str:

@@ -52,7 +52,8 @@ class Step:
 
 
 class TorchSteps:
-    """The Step of every node of a graph; `weights` keyed LAYER/VARIABLE (cnndsl's)."""
+    """The Step of every node of a graph; `weights` keyed LAYER/VARIABLE (cnndsl's), or
+    None for the modules and operations alone."""
 
     def __init__(self, weights, attrs: dict[int, str]) -> None:
         self.weights = weights
@@ -70,6 +71,11 @@ class TorchSteps:
 
     # -- helpers -----------------------------------------------------------------------------
     def w(self, node: Node, variable: str) -> np.ndarray:
+        """A weight in cnndsl's layout; without weights (the source is written from the
+        shapes alone), zeros of its shape that take no memory."""
+        if self.weights is None:
+            shape = node.layer.variables(node.in_shapes)[variable].shape
+            return np.broadcast_to(np.float32(0), shape)
         return np.asarray(self.weights[f"{node.name}/{variable}"], np.float32)
 
     def module(self, step: Step, node: Node, spec: ModuleSpec, suffix: str = "",
@@ -78,7 +84,8 @@ class TorchSteps:
         state, and its call."""
         attr = self.attrs[node.index] + (f"_{suffix}" if suffix else "")
         step.modules[attr] = spec
-        step.state.update({f"{attr}.{k}": v for k, v in state.items()})
+        if self.weights is not None:
+            step.state.update({f"{attr}.{k}": v for k, v in state.items()})
         step.ops.append(Call(attr))
 
     @staticmethod
@@ -150,7 +157,7 @@ class TorchSteps:
     def dense(self, node, layer, step):
         spec = ModuleSpec("Linear", (node.in_shapes[0][-1], layer.units),
                           _options(bias=layer.bias))
-        state = {"weight": self.w(node, "kernel").T.copy()}
+        state = {"weight": self.w(node, "kernel").T}
         if layer.bias:
             state["bias"] = self.w(node, "bias")
         if self.rank(node):  # on the channels: moved last, and back
@@ -227,7 +234,7 @@ class TorchSteps:
         if getattr(layer, "chw", False) or not self.rank(node):
             step.ops.append(Fn("{x}.flatten(1)", lambda x: x.flatten(1)))
             return
-        step.ops.append(Fn("{x}.movedim(1, -1).flatten(1)  # channels last, as the spec",
+        step.ops.append(Fn("{x}.movedim(1, -1).flatten(1)",
                            lambda x: x.movedim(1, -1).flatten(1)))
 
     def reshape(self, node, layer, step):
