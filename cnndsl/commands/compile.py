@@ -50,9 +50,10 @@ def add_parser(sub) -> None:
                           help="where to write, '-' for standard output (a .keras model "
                           "only when that is not a terminal) (default: beside FILE, with "
                           "the same stem and .keras, .py or .onnx)")
-    compile_.add_argument("--emit", choices=("keras", "python", "onnx", "torch"),
-                          help="a .keras model, Keras's Python source, an ONNX model or "
-                          "PyTorch source (default: onnx for -o NAME.onnx, keras otherwise)")
+    compile_.add_argument("--emit", choices=("keras", "python", "onnx", "torch", "pt2"),
+                          help="a .keras model, Keras's Python source, an ONNX model, "
+                          "PyTorch source or a torch.export program with its weights "
+                          "(default: by -o's ending, .onnx or .pt2; keras otherwise)")
     compile_.add_argument("--opset", type=int, metavar="K",
                           help="the ONNX operator set to write (default: 17)")
     # No default seed: --emit python refuses one given, and ONNX and Keras take 0.
@@ -71,7 +72,8 @@ def run(args) -> int:
     return EXIT_OK
 
 
-SUFFIXES = {"keras": ".keras", "python": ".py", "onnx": ".onnx", "torch": ".py"}
+SUFFIXES = {"keras": ".keras", "python": ".py", "onnx": ".onnx", "torch": ".py",
+            "pt2": ".pt2"}
 SOURCES = ("python", "torch")  # text, without weights
 
 
@@ -84,8 +86,8 @@ def command(graph: Graph, spec: str, output: str | None, emit: str | None = None
     """`cnndsl compile`: (the file written, None for standard output; a summary such as
     `61,706 params`). Without `emit`, the ending of `output` chooses: `.onnx` writes
     ONNX, anything else a `.keras` model."""
-    emit = emit or ("onnx" if output is not None and output.lower().endswith(".onnx")
-                    else "keras")
+    ending = Path(output).suffix.lower() if output is not None else ""
+    emit = emit or {".onnx": "onnx", ".pt2": "pt2"}.get(ending, "keras")
     if opset is not None and emit != "onnx":
         raise FileError("cnndsl compile", f"--opset applies to ONNX, not to --emit {emit}",
                         "write to a .onnx file (-o NET.onnx), or leave --opset out")
@@ -112,6 +114,12 @@ def command(graph: Graph, spec: str, output: str | None, emit: str | None = None
     if seed is not None and seed < 0:
         raise FileError("cnndsl compile", f"--seed must be 0 or more, got {seed}",
                        "any non-negative integer, e.g. --seed 0")
+    if emit == "pt2":
+        from ..backends.torch.export import compile_pt2
+
+        params = compile_pt2(graph, path, Path(weights) if weights is not None else None,
+                             seed or 0)
+        return path, f"torch.export program, {params:,} params"
     if emit == "onnx":
         from ..backends.onnx.export import compile_onnx
 
