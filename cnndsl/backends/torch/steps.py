@@ -97,6 +97,15 @@ class TorchSteps:
         if activation is not None and activation.name != "linear":
             step.ops.append(activation_op(activation))
 
+    def on_channels(self, step: Step, node: Node, spec: ModuleSpec, state: dict) -> None:
+        """A module acting on the last axis (Linear, LayerNorm), on the channels: of an
+        image, moved last and back."""
+        if self.rank(node):
+            step.ops.append(Fn("{x}.movedim(1, -1)", lambda x: x.movedim(1, -1)))
+        self.module(step, node, spec, **state)
+        if self.rank(node):
+            step.ops.append(Fn("{x}.movedim(-1, 1)", lambda x: x.movedim(-1, 1)))
+
     def pad_first(self, step: Step, node: Node, pads, value: float = 0.0) -> tuple:
         """The symmetric padding a module can take itself; where the pads differ before and
         after (Keras's `same` with an odd total), an `F.pad` first and none left over."""
@@ -107,28 +116,24 @@ class TorchSteps:
 
     # -- convolutions ----------------------------------------------------------------------
     def conv(self, node, layer, step):
-        channels = node.in_shapes[0][-1]
-        padding = self.pad_first(step, node, explicit_pads(layer, node.in_shapes[0][:-1]))
-        spec = ModuleSpec(f"Conv{self.rank(node)}d",
-                          (channels, layer.filters, one_size(layer.kernel)),
-                          _options(stride=one_size(layer.stride), padding=one_size(padding),
-                                   dilation=one_size(layer.dilation), groups=layer.groups,
-                                   bias=layer.bias))
-        state = {"weight": onnx_kernel(self.w(node, "kernel"))}
-        if layer.bias:
-            state["bias"] = self.w(node, "bias")
-        self.module(step, node, spec, **state)
-        self.fused(step, layer.activation)
+        self._window(node, layer, step, layer.filters, layer.groups,
+                     onnx_kernel(self.w(node, "kernel")))
 
     def dwconv(self, node, layer, step):
         channels = node.in_shapes[0][-1]
+        self._window(node, layer, step, channels * layer.multiplier, channels,
+                     depthwise_kernel(self.w(node, "depthwise_kernel")))
+
+    def _window(self, node, layer, step, filters: int, groups: int, kernel) -> None:
+        """A convolution (`groups` of them: one per channel for a depthwise one) with its
+        kernel in PyTorch's layout, Keras's padding, the bias and a fused activation."""
         padding = self.pad_first(step, node, explicit_pads(layer, node.in_shapes[0][:-1]))
-        spec = ModuleSpec(f"Conv{self.rank(node)}d", (channels, channels * layer.multiplier,
-                                                      one_size(layer.kernel)),
+        spec = ModuleSpec(f"Conv{self.rank(node)}d",
+                          (node.in_shapes[0][-1], filters, one_size(layer.kernel)),
                           _options(stride=one_size(layer.stride), padding=one_size(padding),
-                                   dilation=one_size(layer.dilation), groups=channels,
+                                   dilation=one_size(layer.dilation), groups=groups,
                                    bias=layer.bias))
-        state = {"weight": depthwise_kernel(self.w(node, "depthwise_kernel"))}
+        state = {"weight": kernel}
         if layer.bias:
             state["bias"] = self.w(node, "bias")
         self.module(step, node, spec, **state)
@@ -160,11 +165,7 @@ class TorchSteps:
         state = {"weight": self.w(node, "kernel").T}
         if layer.bias:
             state["bias"] = self.w(node, "bias")
-        if self.rank(node):  # on the channels: moved last, and back
-            step.ops.append(Fn("{x}.movedim(1, -1)", lambda x: x.movedim(1, -1)))
-        self.module(step, node, spec, **state)
-        if self.rank(node):
-            step.ops.append(Fn("{x}.movedim(-1, 1)", lambda x: x.movedim(-1, 1)))
+        self.on_channels(step, node, spec, state)
         self.fused(step, layer.activation)
 
     def batchnorm(self, node, layer, step):
@@ -318,11 +319,7 @@ class TorchSteps:
         state = {"weight": self.w(node, "gamma")} if layer.scale else {}
         if layer.center:
             state["bias"] = self.w(node, "beta")
-        if self.rank(node):  # over the channels: moved last, and back
-            step.ops.append(Fn("{x}.movedim(1, -1)", lambda x: x.movedim(1, -1)))
-        self.module(step, node, spec, **state)
-        if self.rank(node):
-            step.ops.append(Fn("{x}.movedim(-1, 1)", lambda x: x.movedim(-1, 1)))
+        self.on_channels(step, node, spec, state)
 
     def groupnorm(self, node, layer, step):
         self._groups(node, layer, step, layer.groups)
