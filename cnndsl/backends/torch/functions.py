@@ -42,27 +42,48 @@ def torch_min(a, b):
     return torch_functions()[0].minimum(a, b)
 
 
-def pad_op(pads, value: float) -> Fn:
-    """`F.pad` of (before, after) pairs per spatial dimension, first dimension first;
-    PyTorch's pad tuple starts at the last dimension."""
+def pad_op(pads, value: float = 0.0, mode: str = "constant") -> Fn:
+    """`F.pad` of (before, after) pairs per spatial dimension, first dimension first
+    (PyTorch's pad tuple starts at the last dimension): with `value`, or in PyTorch's
+    `mode` (reflect, replicate)."""
     flat = flat_pads(pads)
-    shown = f", value={value!r}" if value else ""
-    shown = ", value=-math.inf" if value == -math.inf else shown
+    shown = f", mode={mode!r}" if mode != "constant" else \
+        ", value=-math.inf" if value == -math.inf else f", value={value!r}" if value else ""
     return Fn(f"F.pad({{x}}, {flat}{shown})",
-              lambda x: torch_functions()[1].pad(x, flat, value=value))
+              lambda x: torch_functions()[1].pad(x, flat, mode=mode,
+                                                 value=value if mode == "constant" else None))
+
+
+def slices_op(cuts: tuple[slice, ...]) -> Fn:
+    """`x[:, :, 1:5, 0:3]`: the spatial ranges `cuts` of every example and channel."""
+    text = "{x}[:, :, " + ", ".join(f"{c.start}:{c.stop}" for c in cuts) + "]"
+    return Fn(text, lambda x: x[(slice(None), slice(None), *cuts)])
+
+
+# `window_mean` in the readable source, computing what `window_mean`'s call below does.
+WINDOW_MEAN = '''
+def window_mean(x, pads, inner, outer, kernel, stride):
+    """The mean over each window of `x` padded by `pads` (F.pad's order), of the positions
+    inside what the average counts: the input padded by `inner` (its own padding, where
+    the spec counts it), never the rest."""
+    pool = (F.avg_pool1d, F.avg_pool2d, F.avg_pool3d)[len(kernel) - 1]
+    inside = torch.ones((1, 1, *x.shape[2:]), dtype=x.dtype, device=x.device)
+    inside = F.pad(F.pad(inside, inner, value=1.0), outer)
+    return pool(F.pad(x, pads), kernel, stride) / pool(inside, kernel, stride)
+'''
 
 
 def window_mean(pads, counted, kernel, stride) -> Fn:
     """The average over each window of the input padded by `pads`, divided by the number
-    of its positions inside the input padded by `counted` (each within `pads`)."""
+    of its positions inside the input padded by `counted` (each within `pads`): the text
+    calls WINDOW_MEAN's function, the call does the same here."""
     flat = flat_pads(pads)
     inner = flat_pads(counted)
     outer = flat_pads(tuple((b - cb, a - ca) for (b, a), (cb, ca) in zip(pads, counted)))
-    rank = len(kernel)
 
     def call(x):
         torch, F = torch_functions()
-        pool = getattr(F, f"avg_pool{rank}d")
+        pool = (F.avg_pool1d, F.avg_pool2d, F.avg_pool3d)[len(kernel) - 1]
         inside = torch.ones((1, 1, *x.shape[2:]), dtype=x.dtype, device=x.device)
         inside = F.pad(F.pad(inside, inner, value=1.0), outer)
         return pool(F.pad(x, flat), kernel, stride) / pool(inside, kernel, stride)

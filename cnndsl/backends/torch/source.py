@@ -13,22 +13,11 @@ from __future__ import annotations
 
 from ...graph.ir import Graph
 from ...support.escaping import python_identifier
+from .functions import WINDOW_MEAN
 from .ops import attribute_names
 from .steps import Step, TorchSteps
 
 WIDTH = 92  # a forward line, nested calls, before it is written a call a line
-
-WINDOW_MEAN = '''
-def window_mean(x, pads, inner, outer, kernel, stride):
-    """The mean over each window of `x` padded by `pads` (F.pad's order), of the positions
-    inside what the average counts: the input padded by `inner` (its own padding, where
-    the spec counts it), never the rest."""
-    pool = (F.avg_pool1d, F.avg_pool2d, F.avg_pool3d)[len(kernel) - 1]
-    inside = torch.ones((1, 1, *x.shape[2:]), dtype=x.dtype, device=x.device)
-    inside = F.pad(F.pad(inside, inner, value=1.0), outer)
-    return pool(F.pad(x, pads), kernel, stride) / pool(inside, kernel, stride)
-'''
-
 
 def torch_source(graph: Graph, source_name: str = "") -> str:
     """The module's source: the architecture; its `state_dict` takes the weights."""
@@ -53,9 +42,8 @@ def torch_source(graph: Graph, source_name: str = "") -> str:
            "Channels first, as PyTorch's layers: an image batch is (N, C, H, W), a vector "
            "batch (N, C).\n\"\"\"")
     used = "\n".join(forward)
-    lines = [doc, "", "import math" if "math." in used else "", "",
+    lines = [doc, "", *(["import math", ""] if "math." in used else []),
              "import torch", "import torch.nn.functional as F", "from torch import nn", ""]
-    lines = [line for k, line in enumerate(lines) if line or (k and lines[k - 1])]
     if "window_mean(" in used:
         lines += ["", WINDOW_MEAN.strip("\n"), ""]
     lines += ["", f"class {cls}(nn.Module):",

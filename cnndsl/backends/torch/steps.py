@@ -27,10 +27,10 @@ from ...layers.padding import explicit_pads, pool_pads
 from ..onnx.geometry import deconv_pads, depthwise_kernel, onnx_kernel
 from .functions import (
     activation_op,
-    flat_pads,
     joined,
     nested,
     pad_op,
+    slices_op,
     torch_max,
     torch_min,
     window_mean,
@@ -252,22 +252,16 @@ class TorchSteps:
         step.ops.append(Fn(text, call))
 
     def zeropad(self, node, layer, step):
-        step.ops.append(pad_op(layer.pads, 0.0))
+        step.ops.append(pad_op(layer.pads))
 
     def crop(self, node, layer, step):
         sizes = node.in_shapes[0][:-1]
-        cuts = tuple(slice(b, n - a) for n, (b, a) in zip(sizes, layer.pads))
-        text = "{x}[:, :, " + ", ".join(f"{c.start}:{c.stop}" for c in cuts) + "]"
-        step.ops.append(Fn(text, lambda x: x[(slice(None), slice(None), *cuts)]))
+        step.ops.append(slices_op(tuple(slice(b, n - a)
+                                        for n, (b, a) in zip(sizes, layer.pads))))
 
     def pad(self, node, layer, step):
-        if layer.mode == "zeros":
-            step.ops.append(pad_op(layer.pads, 0.0))
-            return
-        flat = flat_pads(layer.pads)
-        mode = layer.mode  # reflect, replicate: PyTorch's own words
-        step.ops.append(Fn(f"F.pad({{x}}, {flat}, mode={mode!r})",
-                           lambda x: torch_functions()[1].pad(x, flat, mode=mode)))
+        zeros = layer.mode == "zeros"  # else reflect, replicate: PyTorch's own words
+        step.ops.append(pad_op(layer.pads) if zeros else pad_op(layer.pads, mode=layer.mode))
 
     def upsample(self, node, layer, step):
         factors = tuple(float(f) for f in layer.factors)
@@ -305,8 +299,7 @@ class TorchSteps:
                 raise CnnError("the PyTorch backend cannot write this transposed "
                                "convolution's output padding yet", node.span,
                                "`cnndsl run` runs it with NumPy")
-            text = "{x}[:, :, " + ", ".join(f"{c.start}:{c.stop}" for c in cuts) + "]"
-            step.ops.append(Fn(text, lambda x: x[(slice(None), slice(None), *cuts)]))
+            step.ops.append(slices_op(cuts))
         self.fused(step, layer.activation)
 
     def layernorm(self, node, layer, step):
