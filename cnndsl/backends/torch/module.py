@@ -17,7 +17,9 @@ import numpy as np
 
 from ...graph.ir import Graph
 from .ops import attribute_names
-from .steps import Step, TorchSteps
+from .state import torch_state
+from .steps import TorchSteps
+from .writer import Step
 
 
 @cache
@@ -32,7 +34,7 @@ def spec_module_class() -> type:
             super().__init__()
             for step in steps:
                 for attr, spec in step.modules.items():
-                    self.add_module(attr, spec.build())
+                    spec.install(self, attr)
             self._plan = [(node.index, tuple(node.inputs), tuple(step.ops))
                           for node, step in zip(graph.nodes, steps) if node.kind != "input"]
             self._inputs, self._outputs = tuple(graph.inputs), tuple(graph.outputs)
@@ -42,7 +44,7 @@ def spec_module_class() -> type:
             for index, inputs, ops in self._plan:
                 args = [values[i] for i in inputs]
                 for op in ops:
-                    args = [op.run(args, self._modules)]
+                    args = [op.run(args, self)]
                 values[index] = args[0]
             outs = tuple(values[o] for o in self._outputs)
             return outs[0] if len(outs) == 1 else outs
@@ -54,16 +56,17 @@ def build_module(graph: Graph, weights: dict[str, np.ndarray]) -> Any:
     """The module with `weights` (cnndsl's, keyed LAYER/VARIABLE) loaded, in eval mode."""
     import torch
 
-    maker = TorchSteps(weights, attribute_names(graph))
-    steps = [Step() if node.kind == "input" else maker.step(node) for node in graph.nodes]
-    module = spec_module_class()(graph, steps)
+    module = empty_module(graph)
     state = module.state_dict()
-    given = {k: v for step in steps for k, v in step.state.items()}
-    missing = set(state) - set(given) - {k for k in state if k.endswith("num_batches_tracked")}
-    if missing or set(given) - set(state):
-        raise ValueError(f"state mismatch: {sorted(missing)} {sorted(set(given) - set(state))}")
-    for key, value in given.items():
-        state[key] = torch.from_numpy(np.ascontiguousarray(value, np.float32)).reshape(
-            state[key].shape)
+    for key, value in torch_state(graph, weights).items():
+        state[key] = torch.from_numpy(np.ascontiguousarray(value)).to(
+            state[key].dtype).reshape(state[key].shape)
     module.load_state_dict(state)
     return module.eval()
+
+
+def empty_module(graph: Graph) -> Any:
+    """The module, its weights as PyTorch initialises them (zeros for its own tensors)."""
+    maker = TorchSteps(None, attribute_names(graph))
+    steps = [Step() if node.kind == "input" else maker.step(node) for node in graph.nodes]
+    return spec_module_class()(graph, steps)

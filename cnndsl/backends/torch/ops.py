@@ -35,6 +35,44 @@ class ModuleSpec:
 
         return getattr(nn, self.cls)(*self.args, **self.kwargs)
 
+    def statement(self, attr: str) -> str:
+        """Its line in `__init__`."""
+        return f"self.{attr} = {self.text()}"
+
+    def install(self, owner: Any, attr: str) -> None:
+        """Add it to the module being built."""
+        owner.add_module(attr, self.build())
+
+
+@dataclass(frozen=True)
+class TensorSpec:
+    """A tensor the module owns outside any `nn` module: a parameter (the shift of a
+    batch norm without `scale`) or a buffer (an adapted `normalize`'s statistics, kept
+    in the `state_dict` but not trained)."""
+
+    shape: tuple[int, ...]
+    buffer: bool = False
+    integer: bool = False  # a count, int64
+
+    def value_text(self) -> str:
+        """`torch.zeros(64)`; a count `torch.zeros((), dtype=torch.int64)`."""
+        dtype = ", dtype=torch.int64" if self.integer else ""
+        return f"torch.zeros({', '.join(map(str, self.shape)) or '()'}{dtype})"
+
+    def statement(self, attr: str) -> str:
+        if self.buffer:
+            return f"self.register_buffer({attr!r}, {self.value_text()})"
+        return f"self.{attr} = nn.Parameter({self.value_text()})"
+
+    def install(self, owner: Any, attr: str) -> None:
+        import torch
+
+        value = torch.zeros(self.shape, dtype=torch.int64 if self.integer else torch.float32)
+        if self.buffer:
+            owner.register_buffer(attr, value)
+        else:
+            owner.register_parameter(attr, torch.nn.Parameter(value))
+
 
 class Op:
     """One step of a layer's forward computation."""
@@ -42,7 +80,8 @@ class Op:
     def text(self, xs: Sequence[str]) -> str:
         raise NotImplementedError
 
-    def run(self, xs: Sequence[Any], modules: Any) -> Any:
+    def run(self, xs: Sequence[Any], owner: Any) -> Any:
+        """Compute it; `owner` is the whole module, whose attributes the op may read."""
         raise NotImplementedError
 
 
@@ -55,24 +94,52 @@ class Call(Op):
     def text(self, xs: Sequence[str]) -> str:
         return f"self.{self.attr}({xs[0]})"
 
-    def run(self, xs: Sequence[Any], modules: Any) -> Any:
-        return modules[self.attr](xs[0])
+    def run(self, xs: Sequence[Any], owner: Any) -> Any:
+        return owner._modules[self.attr](xs[0])
 
 
 @dataclass(frozen=True)
 class Fn(Op):
     """A function of the inputs: `template` is its text, `{x}` the one input, `{xs}` them
-    all as a list, `{x1}`, `{x2}`... each; `call` computes it from the tensors."""
+    all as a list, `{x1}`, `{x2}`... each; `call` computes it from the tensors, and from
+    the module's tensors `uses` names (`self.NAME` in the text) after them."""
 
     template: str
     call: Callable[..., Any]
+    uses: tuple[str, ...] = ()
 
     def text(self, xs: Sequence[str]) -> str:
         named = {f"x{k + 1}": x for k, x in enumerate(xs)}
-        return self.template.format(x=xs[0], xs=f"[{', '.join(xs)}]", **named)
+        named = {k: v if self._alone(k) or _atom(v) else f"({v})" for k, v in
+                 (("x", xs[0]), *named.items())}
+        return self.template.format(xs=f"[{', '.join(xs)}]", **named)
 
-    def run(self, xs: Sequence[Any], modules: Any) -> Any:
-        return self.call(*xs)
+    def _alone(self, name: str) -> bool:
+        """Whether `{name}` stands where any expression may, an argument of a call
+        (`F.relu({x})`), rather than beside an operator (`{x} + 1`, `{x}.movedim(...)`)."""
+        at = self.template.find(f"{{{name}}}")
+        before, after = self.template[at - 1:at], self.template[at + len(name) + 2:][:1]
+        return at < 0 or (before in ("(", "[") or self.template[at - 2:at] == ", ") \
+            and after in (")", ",", "]")
+
+    def run(self, xs: Sequence[Any], owner: Any) -> Any:
+        return self.call(*xs, *(getattr(owner, name) for name in self.uses))
+
+
+def _atom(text: str) -> bool:
+    """Whether an expression needs no parentheses beside an operator: a name, a call, a
+    subscript (no space outside brackets, since the source writes `a + b` spaced).
+
+    >>> _atom("F.relu(self.conv_1(x))"), _atom("x1 + x2"), _atom("-x")
+    (True, False, False)
+    """
+    depth = 0
+    for char in text:
+        depth += char in "([{"
+        depth -= char in ")]}"
+        if depth == 0 and char == " ":
+            return False
+    return not text.startswith("-")
 
 
 def one_size(values: tuple) -> int | tuple:

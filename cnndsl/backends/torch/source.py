@@ -15,7 +15,8 @@ from ...graph.ir import Graph
 from ...support.escaping import python_identifier
 from .functions import WINDOW_MEAN
 from .ops import attribute_names
-from .steps import Step, TorchSteps
+from .steps import TorchSteps
+from .writer import Step
 
 WIDTH = 92  # a forward line, nested calls, before it is written a call a line
 
@@ -26,7 +27,7 @@ def torch_source(graph: Graph, source_name: str = "") -> str:
     steps = {n.index: maker.step(n) for n in graph.nodes if n.kind != "input"}
     names = _variables(graph, attrs)
     cls = _class_name(graph.name)
-    init = [f"self.{attr} = {spec.text()}" for step in steps.values()
+    init = [spec.statement(attr) for step in steps.values()
             for attr, spec in step.modules.items()]
     forward = []
     for node in graph.nodes:

@@ -11,18 +11,14 @@ padding divides by the positions inside the input.
 Imports: `graph`, `layers`, `backends.onnx.geometry` (the kernels' layouts, shared with
 the ONNX backend, whose layouts are PyTorch's), `support.escaping`; torch only when a
 built module runs.
+The ways a method adds to its step are `writer.StepWriter`'s.
 """
 
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass, field
-
-import numpy as np
 
 from ...errors import CnnError
-from ...graph.ir import Node
-from ...layers.activations import Activation
 from ...layers.padding import explicit_pads, pool_pads
 from ..onnx.geometry import deconv_pads, depthwise_kernel, onnx_kernel
 from .functions import (
@@ -35,84 +31,15 @@ from .functions import (
     torch_min,
     window_mean,
 )
-from .ops import Call, Fn, ModuleSpec, Op, one_size, torch_functions
+from .ops import Fn, ModuleSpec, one_size, torch_functions
+from .writer import StepWriter
 
 INSTALL = "pip install 'cnndsl[torch]'"
 KERAS_EPSILON = 1e-7  # keras.backend.epsilon(): Normalization's floor of a deviation
 
 
-@dataclass
-class Step:
-    """What one node becomes: modules by attribute name, their state (`ATTR.weight`:
-    array in PyTorch's layout), and the operations from its inputs to its output."""
-
-    modules: dict[str, ModuleSpec] = field(default_factory=dict)
-    state: dict[str, np.ndarray] = field(default_factory=dict)
-    ops: list[Op] = field(default_factory=list)
-
-
-class TorchSteps:
-    """The Step of every node of a graph; `weights` keyed LAYER/VARIABLE (cnndsl's), or
-    None for the modules and operations alone."""
-
-    def __init__(self, weights, attrs: dict[int, str]) -> None:
-        self.weights = weights
-        self.attrs = attrs  # node index -> its attribute name (the layer's name)
-
-    def step(self, node: Node) -> Step:
-        method = getattr(self, node.kind, None)
-        if method is None:
-            raise CnnError(f"the PyTorch backend cannot write `{node.kind}` yet", node.span,
-                           "`cnndsl run` runs it with NumPy, and `cnndsl compile` writes it "
-                           "to Keras and ONNX")
-        step = Step()
-        method(node, node.layer, step)
-        return step
-
-    # -- helpers -----------------------------------------------------------------------------
-    def w(self, node: Node, variable: str) -> np.ndarray:
-        """A weight in cnndsl's layout; without weights (the source is written from the
-        shapes alone), zeros of its shape that take no memory."""
-        if self.weights is None:
-            shape = node.layer.variables(node.in_shapes)[variable].shape
-            return np.broadcast_to(np.float32(0), shape)
-        return np.asarray(self.weights[f"{node.name}/{variable}"], np.float32)
-
-    def module(self, step: Step, node: Node, spec: ModuleSpec, suffix: str = "",
-               **state: np.ndarray) -> None:
-        """Add a module (the node's own name, or NAME_SUFFIX for a second one), its
-        state, and its call."""
-        attr = self.attrs[node.index] + (f"_{suffix}" if suffix else "")
-        step.modules[attr] = spec
-        if self.weights is not None:
-            step.state.update({f"{attr}.{k}": v for k, v in state.items()})
-        step.ops.append(Call(attr))
-
-    @staticmethod
-    def rank(node: Node) -> int:
-        """Spatial dimensions of the node's input (0 for a vector)."""
-        return len(node.in_shapes[0]) - 1
-
-    def fused(self, step: Step, activation: Activation | None) -> None:
-        if activation is not None and activation.name != "linear":
-            step.ops.append(activation_op(activation))
-
-    def on_channels(self, step: Step, node: Node, spec: ModuleSpec, state: dict) -> None:
-        """A module acting on the last axis (Linear, LayerNorm), on the channels: of an
-        image, moved last and back."""
-        if self.rank(node):
-            step.ops.append(Fn("{x}.movedim(1, -1)", lambda x: x.movedim(1, -1)))
-        self.module(step, node, spec, **state)
-        if self.rank(node):
-            step.ops.append(Fn("{x}.movedim(-1, 1)", lambda x: x.movedim(-1, 1)))
-
-    def pad_first(self, step: Step, node: Node, pads, value: float = 0.0) -> tuple:
-        """The symmetric padding a module can take itself; where the pads differ before and
-        after (Keras's `same` with an odd total), an `F.pad` first and none left over."""
-        if all(b == a for b, a in pads):
-            return tuple(b for b, _ in pads)
-        step.ops.append(pad_op(pads, value))
-        return (0,) * len(pads)
+class TorchSteps(StepWriter):
+    """One method per layer kind (`node.kind`), each adding to the node's `Step`."""
 
     # -- convolutions ----------------------------------------------------------------------
     def conv(self, node, layer, step):
@@ -169,20 +96,23 @@ class TorchSteps:
         self.fused(step, layer.activation)
 
     def batchnorm(self, node, layer, step):
-        if layer.scale != layer.center:
-            raise CnnError("the PyTorch backend cannot write a batch norm with only one of "
-                           "`scale` and `center` yet", node.span,
-                           "`cnndsl run` runs it with NumPy")
+        """`nn.BatchNormNd`; with only one of `scale` and `center` (Keras's Inception),
+        one without its own affine, then the layer's own `gamma` or `beta`."""
         channels = node.in_shapes[0][-1]
         rank = max(self.rank(node), 1)
+        both = layer.scale and layer.center
         spec = ModuleSpec(f"BatchNorm{rank}d", (channels,),
                           _options(eps=float(layer.eps), momentum=_momentum(layer.momentum),
-                                   affine=layer.scale))
+                                   affine=both))
         state = {"running_mean": self.w(node, "moving_mean"),
                  "running_var": self.w(node, "moving_variance")}
-        if layer.scale:
+        if both:
             state["weight"], state["bias"] = self.w(node, "gamma"), self.w(node, "beta")
         self.module(step, node, spec, **state)
+        if layer.scale and not both:
+            self.per_channel(step, node, "{x} * {t1}", lambda x, t: x * t, "gamma")
+        if layer.center and not both:
+            self.per_channel(step, node, "{x} + {t1}", lambda x, t: x + t, "beta")
 
     def rescale(self, node, layer, step):
         scale, offset = float(layer.scale), float(layer.offset)
@@ -303,16 +233,17 @@ class TorchSteps:
         self.fused(step, layer.activation)
 
     def layernorm(self, node, layer, step):
-        if layer.center and not layer.scale:
-            raise CnnError("the PyTorch backend cannot write a layernorm with `center` and "
-                           "no `scale` yet", node.span, "`cnndsl run` runs it with NumPy")
+        """`nn.LayerNorm` over the channels; `center` without `scale`, which it cannot
+        say, is one without affine and the layer's own `beta` added."""
         channels = node.in_shapes[0][-1]
+        alone = layer.center and not layer.scale
         spec = ModuleSpec("LayerNorm", (channels,), _options(
-            eps=float(layer.eps), elementwise_affine=layer.scale, bias=layer.center))
+            eps=float(layer.eps), elementwise_affine=layer.scale,
+            bias=layer.center and not alone))
         state = {"weight": self.w(node, "gamma")} if layer.scale else {}
-        if layer.center:
+        if layer.center and not alone:
             state["bias"] = self.w(node, "beta")
-        self.on_channels(step, node, spec, state)
+        self.on_channels(step, node, spec, state, shift="beta" if alone else "")
 
     def groupnorm(self, node, layer, step):
         self._groups(node, layer, step, layer.groups)
@@ -338,9 +269,15 @@ class TorchSteps:
                     weight=self.w(node, "alpha").reshape(-1))
 
     def normalize(self, node, layer, step):
+        """Keras's `(x - mean) / max(sqrt(variance), epsilon)`: adapted, the statistics
+        are buffers (and the count Keras keeps); given, constants in the text."""
         if layer.mean is None:
-            raise CnnError("the PyTorch backend cannot write an adapted `normalize` yet",
-                           node.span, "give its statistics: `normalize mean=M variance=V`")
+            self.per_channel(step, node, "{x} - {t1}", lambda x, m: x - m, "mean", buffer=True)
+            self.per_channel(step, node, f"{{x}} / {{t1}}.sqrt().clamp(min={KERAS_EPSILON!r})",
+                             lambda x, v: x / v.sqrt().clamp(min=KERAS_EPSILON), "variance",
+                             buffer=True)
+            self.tensor(step, node, "count", buffer=True)
+            return
         mean = [float(m) for m in layer.mean]
         deviation = [max(math.sqrt(float(v)), KERAS_EPSILON) for v in layer.variance]
         rank = self.rank(node)
