@@ -1,5 +1,6 @@
-"""Weights a user gives: an `.npz` keyed LAYER/VARIABLE, a `.keras` model, or arrays
-from Python, each checked to fit the network before any backend builds with them."""
+"""Weights a user gives: an `.npz` keyed LAYER/VARIABLE, a `.keras` model, a PyTorch
+`.pt2` or `.pt` of the module `--emit torch` writes, or arrays from Python, each checked
+to fit the network before any backend builds with them."""
 
 from __future__ import annotations
 
@@ -22,6 +23,10 @@ def given_weights(graph: Graph, weights: Path | Mapping[str, np.ndarray]) -> Wei
         values = {key: np.asarray(value) for key, value in weights.items()}
         fit(graph, values, "weights")
         return values
+    if weights.suffix.lower() in (".pt", ".pth", ".pt2"):
+        from .torch.files import torch_weights  # a PyTorch state_dict, keyed as the module's
+
+        return torch_weights(graph, weights)
     values = read_weights(weights)
     fit(graph, values, weights)
     return values

@@ -44,16 +44,18 @@ def add_parser(sub) -> None:
         "NET.onnx (or --emit onnx), an ONNX model with the same weights, written without "
         "TensorFlow: pip install 'cnndsl[onnx]'. With --emit torch, readable PyTorch source: "
         "one torch.nn.Module class, channels first, that needs only torch to run (writing "
-        "it needs no torch).")
+        "it needs no torch). With -o NET.pt2, a torch.export program with the weights; "
+        "with -o NET.pt, that module's state_dict (torch.save): pip install 'cnndsl[torch]'.")
     compile_.add_argument("file", type=path, help="a .cnn file ('-' for standard input)")
     compile_.add_argument("-o", "--output", type=path, metavar="OUT",
                           help="where to write, '-' for standard output (a .keras model "
                           "only when that is not a terminal) (default: beside FILE, with "
                           "the same stem and .keras, .py or .onnx)")
-    compile_.add_argument("--emit", choices=("keras", "python", "onnx", "torch", "pt2"),
+    compile_.add_argument("--emit", choices=("keras", "python", "onnx", "torch", "pt2", "pt"),
                           help="a .keras model, Keras's Python source, an ONNX model, "
-                          "PyTorch source or a torch.export program with its weights "
-                          "(default: by -o's ending, .onnx or .pt2; keras otherwise)")
+                          "PyTorch source, a torch.export program with its weights, or the "
+                          "weights alone as the PyTorch source module's state_dict "
+                          "(default: by -o's ending, .onnx, .pt2 or .pt; keras otherwise)")
     compile_.add_argument("--opset", type=int, metavar="K",
                           help="the ONNX operator set to write (default: 17)")
     # No default seed: --emit python refuses one given, and ONNX and Keras take 0.
@@ -66,14 +68,14 @@ def run(args) -> int:
     spec = load(args.file, args.name)
     with user_errors(spec):  # CnnError: a layer Keras cannot build, located in the spec
         output, summary = command(spec.graph, args.file, args.output, args.emit,
-                                  args.weights, args.seed, args.opset)
+                                  args.weights, args.seed, args.opset, spec.text)
     if output is not None:  # with `-o -`, standard output carries the output alone
         say(f"ok: {shown(output)} ({summary})")
     return EXIT_OK
 
 
 SUFFIXES = {"keras": ".keras", "python": ".py", "onnx": ".onnx", "torch": ".py",
-            "pt2": ".pt2"}
+            "pt2": ".pt2", "pt": ".pt"}
 SOURCES = ("python", "torch")  # text, without weights
 
 
@@ -82,12 +84,12 @@ STDOUT = "-"  # `-o -`: standard output
 
 def command(graph: Graph, spec: str, output: str | None, emit: str | None = None,
             weights: str | None = None, seed: int | None = None,
-            opset: int | None = None) -> tuple[Path | None, str]:
+            opset: int | None = None, text: str = "") -> tuple[Path | None, str]:
     """`cnndsl compile`: (the file written, None for standard output; a summary such as
     `61,706 params`). Without `emit`, the ending of `output` chooses: `.onnx` writes
     ONNX, anything else a `.keras` model."""
     ending = Path(output).suffix.lower() if output is not None else ""
-    emit = emit or {".onnx": "onnx", ".pt2": "pt2"}.get(ending, "keras")
+    emit = emit or {".onnx": "onnx", ".pt2": "pt2", ".pt": "pt"}.get(ending, "keras")
     if opset is not None and emit != "onnx":
         raise FileError("cnndsl compile", f"--opset applies to ONNX, not to --emit {emit}",
                         "write to a .onnx file (-o NET.onnx), or leave --opset out")
@@ -118,8 +120,14 @@ def command(graph: Graph, spec: str, output: str | None, emit: str | None = None
         from ..backends.torch.export import compile_pt2
 
         params = compile_pt2(graph, path, Path(weights) if weights is not None else None,
-                             seed or 0)
+                             seed or 0, text)
         return path, f"torch.export program, {params:,} params"
+    if emit == "pt":
+        from ..backends.torch.export import compile_state
+
+        params = compile_state(graph, path, Path(weights) if weights is not None else None,
+                               seed or 0)
+        return path, f"PyTorch state_dict, {params:,} params"
     if emit == "onnx":
         from ..backends.onnx.export import compile_onnx
 

@@ -1,5 +1,6 @@
-"""`cnndsl run NET.cnn --input X -o Y`: the network over the examples in a file, with
-the NumPy interpreter, in batches (`cnndsl.running`)."""
+"""`cnndsl run NET.cnn --input X -o Y [--backend B]`: the network over the examples in a
+file, with the NumPy interpreter or another backend installed, in batches
+(`cnndsl.running`)."""
 
 from __future__ import annotations
 
@@ -7,6 +8,7 @@ import sys
 from pathlib import Path
 
 from ..errors import shown
+from ..running import BACKENDS
 from ..support.console import say
 from .common import EXIT_OK, add_weights_arguments, load, path, user_errors
 
@@ -32,6 +34,10 @@ def add_parser(sub) -> None:
     p.add_argument("--layers", type=path, metavar="L.npz",
                      help="also write every layer's output, keyed by layer name, for the "
                      "whole input (held in memory)")
+    p.add_argument("--backend", choices=BACKENDS, default="numpy",
+                     help="what computes it, on the same weights: the NumPy interpreter "
+                     "(default), or onnxruntime, PyTorch or Keras where installed (the "
+                     "onnx, torch or keras extra)")
     p.add_argument("--quiet", "-q", action="store_true",
                      help="no progress bar on a terminal")
 
@@ -51,7 +57,9 @@ def run(args) -> int:
                          weights=Path(args.weights) if args.weights else None,
                          seed=args.seed, batch_size=args.batch_size, dtype=args.dtype,
                          layers=layers, progress=None if args.quiet else sys.stderr,
-                         spec=None if args.file == "-" else Path(args.file))
+                         spec=None if args.file == "-" else Path(args.file),
+                         backend=args.backend)
     also = f", every layer -> {shown(layers)}" if layers else ""
+    also += f", {args.backend}" if args.backend != "numpy" else ""
     say(f"ok: {shown(args.output)} {shape} {args.dtype}{also}")
     return EXIT_OK

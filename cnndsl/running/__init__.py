@@ -4,5 +4,10 @@
 same for a network of several inputs or outputs (`.npz` by name); `inputs` reads the
 examples without memory-mapping them.
 
+`backends` runs the network with another backend than NumPy's (`--backend`).
+
 Imports: the API (`cnndsl.network`) and everything below it.
 """
+
+# `cnndsl run --backend`'s choices, here so the command line lists them without NumPy.
+BACKENDS = ("numpy", "onnxruntime", "torch", "keras")

@@ -23,6 +23,7 @@ from ..network import Network
 from ..support import files
 from ..support.files import ArchiveError, FileError
 from ..support.signals import sigterm_interrupts
+from .backends import forward
 from .inputs import NUMERIC_KINDS, sniff
 from .runner import Progress, channel_hint, check_options, check_outputs, use_weights, write_layers
 
@@ -30,7 +31,7 @@ from .runner import Progress, channel_hint, check_options, check_outputs, use_we
 def run_many(network: Network, source: Path, output: Path, *, weights: Path | None = None,
              seed: int = 0, batch_size: int = 32, dtype: str = "float32",
              layers: Path | None = None, progress: TextIO | None = None,
-             spec: Path | None = None) -> str:
+             spec: Path | None = None, backend: str = "numpy") -> str:
     """Run `network` on the arrays of `source` and write its outputs to `output`; returns
     a summary of what was written (`label (10, 10), box (10, 4)`)."""
     check_options(batch_size, seed)
@@ -42,7 +43,7 @@ def run_many(network: Network, source: Path, output: Path, *, weights: Path | No
     xs, single = read_inputs(network, source)
     use_weights(network, weights, seed)
     kind = np.dtype(dtype)
-    interpreter = network.interpreter(kind, keep=layers is not None)
+    interpreter = forward(network, backend, kind, keep=layers is not None)
     rows = 1 if single else len(xs[0])
     batches = [x[None] for x in xs] if single else xs
     bar = Progress(0 if single else rows, progress)

@@ -33,6 +33,7 @@ from ..network import Network
 from ..support import files, paths
 from ..support.files import FileError
 from ..support.signals import sigterm_interrupts
+from .backends import forward
 from .inputs import Examples, read_input, sniff
 
 NPZ_KEY = "output"  # the one array of an .npz output
@@ -41,13 +42,14 @@ NPZ_KEY = "output"  # the one array of an .npz output
 def run(network: Network, source: Path, output: Path, *, weights: Path | None = None,
         seed: int = 0, batch_size: int = 32, dtype: str = "float32",
         layers: Path | None = None, progress: TextIO | None = None,
-        spec: Path | None = None) -> tuple[int, ...]:
+        spec: Path | None = None, backend: str = "numpy") -> tuple[int, ...]:
     """Run `network` over the examples in `source` and write the outputs to `output`.
 
     `input 4 -> dense 2` on a (10, 4) array writes (10, 2); on a (4,) array, one example
     without the batch axis, it writes (2,). Returns the shape written. Raises `FileError`
     for any problem with the files or options, before anything is written; `spec` is the
-    network's file, which no output may overwrite either.
+    network's file, which no output may overwrite either. `backend` computes it
+    (`backends.BACKENDS`: NumPy's interpreter by default).
     """
     check_options(batch_size, seed)
     check_outputs(output, layers, {"the input": source, "the weights file": weights,
@@ -58,7 +60,7 @@ def run(network: Network, source: Path, output: Path, *, weights: Path | None = 
         rows = 1 if single else x.shape[0]
         shape = network.output_shape if single else (rows, *network.output_shape)
         kind = np.dtype(dtype)
-        interpreter = network.interpreter(kind, keep=layers is not None)
+        interpreter = forward(network, backend, kind, keep=layers is not None)
         bar = Progress(0 if single else rows, progress)
         with sigterm_interrupts(), staged(output) as tmp:
             rows_to = npz_rows if output.suffix.lower() == ".npz" else npy_rows
@@ -125,13 +127,18 @@ def channel_hint(got: tuple[int, ...], expected: tuple[int, ...], name: str = "x
 
 # -- weights ----------------------------------------------------------------------------------
 def use_weights(network: Network, path: Path | None, seed: int) -> None:
-    """The network's weights: from an `.npz` file or a `.keras` model if given, else
-    Keras-like from `seed`.
+    """The network's weights: from an `.npz` file, a `.keras` model or a PyTorch `.pt2`
+    or `.pt` if given, else Keras-like from `seed`.
 
     Seeded weights are float32 whatever `--dtype`, so float64 runs the same network.
     Only a `.keras` model imports Keras (and TensorFlow)."""
     if path is None:
         network.init_weights(seed)
+        return
+    if path.suffix.lower() in (".pt", ".pth", ".pt2"):  # PyTorch's, keyed as the module's
+        from ..backends.given import given_weights
+
+        network.set_weights(given_weights(network.graph, path))
         return
     if path.suffix.lower() in (".keras", ".h5", ".hdf5"):
         from ..backends.given import fit
