@@ -130,16 +130,22 @@ EXAMPLES = sorted((Path(__file__).resolve().parent.parent / "examples").glob("*.
 
 @pytest.mark.parametrize("path", EXAMPLES, ids=[p.stem for p in EXAMPLES])
 def test_every_example_computes_in_pytorch_what_numpy_computes(path):
-    """At the small size the ONNX tests use, on lively weights: the same output, and the
-    module's parameters and buffers (num_batches_tracked aside) are the spec's trainable
-    and non-trainable counts."""
-    graph = compile_text(small(path.read_text(encoding="utf-8")), path.stem)
-    weights = lively_weights(graph, 0)
-    module = build_module(graph, weights)
-    stats = analyse(graph)
+    """At full size, the module's parameters and buffers (num_batches_tracked aside) are
+    the spec's trainable and non-trainable counts (built on PyTorch's meta device: shapes
+    without memory); at the small size the ONNX tests use, on lively weights, the module
+    built in this process gives NumPy's output."""
+    from cnndsl.backends.torch.module import empty_module
+
+    text = path.read_text(encoding="utf-8")
+    full = compile_text(text, path.stem)
+    with torch.device("meta"):
+        module = empty_module(full)
+    stats = analyse(full)
     assert sum(p.numel() for p in module.parameters()) == stats.total("trainable")
     assert sum(b.numel() for name, b in module.named_buffers()
                if not name.endswith("num_batches_tracked")) == stats.total("non_trainable")
+    graph = compile_text(small(text), path.stem)
+    weights = lively_weights(graph, 0)
     rng = np.random.default_rng(3)
     xs = [rng.normal(0, 1, (2, *n.shape)).astype(np.float32) for n in graph.input_nodes]
     for ours, theirs in zip(torch_outputs(graph, weights, xs),
@@ -149,55 +155,103 @@ def test_every_example_computes_in_pytorch_what_numpy_computes(path):
         assert err <= RTOL, f"relative error {err:.3g}"
 
 
-# Run in a fresh Python, which must import neither cnndsl nor TensorFlow nor Keras: the
-# emitted source needs torch alone. It builds the module, loads the state_dict the backend
-# built (saved by torch.save), runs the batch and saves the output.
-RUN_SOURCE = """
-import importlib.util, sys
+# Run in a fresh Python, given jobs as JSON: first each example's emitted source, built
+# and given the state_dict the backend built (saved by torch.save), run on its batch,
+# while neither cnndsl nor TensorFlow nor Keras is imported (the source needs torch
+# alone); then each example compiled by `cnndsl compile -o NET.pt2 --weights W.npz`,
+# loaded by torch.export.load and run on a batch of 3 (it was exported on 2).
+RUN_EXAMPLES = """
+import importlib.util, json, sys
 import numpy as np, torch
-spec = importlib.util.spec_from_file_location("net", sys.argv[1])
-net = importlib.util.module_from_spec(spec)
-spec.loader.exec_module(net)
-module = getattr(net, sys.argv[2])()
-module.load_state_dict(torch.load(sys.argv[3]))
-module.eval()
-with torch.no_grad():
-    y = module(torch.from_numpy(np.load(sys.argv[4])))
-np.save(sys.argv[5], y.numpy())
+jobs = json.loads(sys.argv[1])
+for job in jobs:
+    spec = importlib.util.spec_from_file_location(job["stem"], job["source"])
+    net = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(net)
+    module = getattr(net, "build_" + job["stem"])()
+    module.load_state_dict(torch.load(job["state"]))
+    module.eval()
+    xs = [torch.from_numpy(np.load(x)) for x in job["xs"]]
+    with torch.no_grad():
+        ys = module(*xs)
+    ys = ys if isinstance(ys, tuple) else (ys,)
+    np.savez(job["by_source"], *[y.numpy() for y in ys])
 loaded = {m.split(".")[0] for m in sys.modules} & {"cnndsl", "tensorflow", "keras"}
 assert not loaded, f"imported {sorted(loaded)}"
+from cnndsl.cli import main
+for job in jobs:
+    if not job["pt2"]:
+        continue
+    assert main(["compile", job["spec"], "-o", job["pt2"], "--weights", job["npz"]]) == 0
+    program = torch.export.load(job["pt2"])
+    xs = [torch.from_numpy(np.load(x)) for x in job["xs3"]]
+    with torch.no_grad():
+        ys = program.module()(*xs)
+    ys = ys if isinstance(ys, tuple) else (ys,)
+    np.savez(job["by_program"], *[y.numpy() for y in ys])
 """
-SOURCE_EXAMPLES = ("lenet5", "resnet50", "mobilenet_v3_small", "shufflenet_v2", "espcn",
-                   "nasnet_mobile", "squeezenet", "c3d_small", "ecg1d")
+CHUNKS = 4  # subprocesses, so that pytest-xdist can share them between workers
+# torch.export takes seconds an example: by default the .pt2 of one example of each kind
+# of step (normalize's buffers, batch norms with a shift only, several inputs and
+# outputs, 1-D, 3-D, grouped and transposed convolutions, squeeze-excite); of every
+# example with the thorough profile.
+PT2_EXAMPLES = {"lenet5", "efficientnet_b0", "inception_v3", "image_and_meta", "ecg1d",
+                "c3d_small", "shufflenet_v2", "unet", "mobilenet_v3_small"}
 
 
-@pytest.mark.parametrize("stem", SOURCE_EXAMPLES)
-def test_the_emitted_source_needs_only_torch_and_computes_the_spec(stem, tmp_path):
-    """`cnndsl compile --emit torch`: the module it writes, given the built module's
-    state_dict (the same keys), computes what NumPy computes, in a process that imports
-    neither cnndsl nor TensorFlow."""
+@pytest.mark.parametrize("chunk", range(CHUNKS))
+def test_every_example_as_emitted_source_and_as_pt2_computes_the_spec(chunk, tmp_path):
+    """Every example (at the small size in the default run, as written with the thorough
+    profile), on lively weights (batch-norm statistics moved so they matter): the module
+    `cnndsl compile --emit torch` writes, given the built module's state_dict (the same
+    keys), in a process that imports neither cnndsl nor TensorFlow; and the `.pt2` that
+    `cnndsl compile -o NET.pt2 --weights W.npz` writes (PT2_EXAMPLES; every example with
+    the thorough profile), run on another batch size than it was exported with: both
+    give NumPy's output."""
+    import json
     import subprocess
     import sys
 
     from cnndsl.backends.torch.source import torch_source
 
-    path = EXAMPLES[0].parent / f"{stem}.cnn"
-    graph = compile_text(small(path.read_text(encoding="utf-8")), stem)
-    weights = lively_weights(graph, 0)
-    source = tmp_path / f"{stem}.py"
-    source.write_text(torch_source(graph, path.name), encoding="utf-8")
-    torch.save(build_module(graph, weights).state_dict(), tmp_path / "state.pt")
-    x = np.random.default_rng(4).normal(0, 1, (2, *graph.input.shape)).astype(np.float32)
-    np.save(tmp_path / "x.npy", first(x))
-    builder = "build_" + stem
-    done = subprocess.run([sys.executable, "-c", RUN_SOURCE, str(source), builder,
-                           str(tmp_path / "state.pt"), str(tmp_path / "x.npy"),
-                           str(tmp_path / "y.npy")], capture_output=True, text=True)
-    assert done.returncode == 0, done.stderr
-    ours = last(np.load(tmp_path / "y.npy"))
-    expected = Interpreter(graph, weights).run(x)
-    err = np.max(np.abs(ours - expected)) / max(1.0, float(np.max(np.abs(expected))))
-    assert ours.shape == expected.shape and err <= RTOL
+    jobs, expected = [], {}
+    for path in EXAMPLES[chunk::CHUNKS]:
+        stem = path.stem
+        text = path.read_text(encoding="utf-8")
+        text = text if THOROUGH else small(text)
+        (tmp_path / f"{stem}.cnn").write_text(text, encoding="utf-8")
+        graph = compile_text(text, stem)
+        weights = lively_weights(graph, 0)
+        np.savez(tmp_path / f"{stem}.npz", **weights)
+        (tmp_path / f"{stem}.py").write_text(torch_source(graph, path.name), encoding="utf-8")
+        torch.save(build_module(graph, weights).state_dict(), tmp_path / f"{stem}.pt")
+        rng = np.random.default_rng(4)
+        job = {"stem": stem, "source": str(tmp_path / f"{stem}.py"),
+               "state": str(tmp_path / f"{stem}.pt"), "spec": str(tmp_path / f"{stem}.cnn"),
+               "npz": str(tmp_path / f"{stem}.npz"),
+               "pt2": str(tmp_path / f"{stem}.pt2") if THOROUGH or stem in PT2_EXAMPLES
+               else "",
+               "by_source": str(tmp_path / f"{stem}_source.npz"),
+               "by_program": str(tmp_path / f"{stem}_program.npz"), "xs": [], "xs3": []}
+        for batch, key in ((2, "xs"), (3, "xs3")):
+            xs = [rng.normal(0, 1, (batch, *n.shape)).astype(np.float32)
+                  for n in graph.input_nodes]
+            for k, x in enumerate(xs):
+                np.save(tmp_path / f"{stem}_{key}{k}.npy", first(x))
+                job[key].append(str(tmp_path / f"{stem}_{key}{k}.npy"))
+            expected[stem, key] = Interpreter(graph, weights).run_many(xs)
+        jobs.append(job)
+    done = subprocess.run([sys.executable, "-c", RUN_EXAMPLES, json.dumps(jobs)],
+                          capture_output=True, text=True)
+    assert done.returncode == 0, done.stderr[-3000:]
+    for job in jobs:
+        for key, made in (("xs", "by_source"), ("xs3", "by_program"))[:2 if job["pt2"] else 1]:
+            with np.load(job[made], allow_pickle=False) as read:
+                ours = [last(read[f"arr_{k}"]) for k in range(len(read.files))]
+            for o, e in zip(ours, expected[job["stem"], key], strict=True):
+                assert o.shape == e.shape, (job["stem"], made)
+                err = np.max(np.abs(o - e)) / max(1.0, float(np.max(np.abs(e))))
+                assert err <= RTOL, f"{job['stem']} {made}: relative error {err:.3g}"
 
 
 def test_no_layer_attribute_shadows_a_name_of_nn_module():
@@ -224,7 +278,7 @@ print(" ".join(sorted(program.state_dict)))
 """
 
 
-@pytest.mark.parametrize("stem", ("lenet5", "shufflenet_v2", "ecg1d"))
+@pytest.mark.parametrize("stem", ("shufflenet_v2",))
 def test_a_pt2_program_carries_the_weights_and_the_source_modules_keys(stem, tmp_path):
     """`cnndsl compile NET.cnn -o NET.pt2 --weights W.npz`: `torch.export.load` alone (a
     process that imports neither cnndsl nor TensorFlow) runs it on a batch of 3 (it was
