@@ -18,7 +18,6 @@ from __future__ import annotations
 
 import math
 
-from ...errors import CnnError
 from ...layers.padding import explicit_pads, pool_pads
 from ..onnx.geometry import deconv_pads, depthwise_kernel, onnx_kernel
 from .functions import (
@@ -203,6 +202,10 @@ class TorchSteps(StepWriter):
         self.module(step, node, ModuleSpec("Upsample", (), options))
 
     def deconv(self, node, layer, step):
+        """`nn.ConvTransposeNd`: the output is the full transposed convolution less `cut`
+        before and after, plus `extra` positions (output padding) at the end. PyTorch cuts
+        alike on both sides, so the module cuts the smaller of the two and adds what output
+        padding reaches the end wanted; a slice takes the rest where they differ."""
         channels = node.in_shapes[0][-1]
         sizes = node.in_shapes[0][:-1]
         if layer.pads:  # PyTorch's own padding and output_padding
@@ -211,25 +214,20 @@ class TorchSteps(StepWriter):
             flat, extra = deconv_pads(sizes, layer.kernel, layer.stride, node.shape[:-1],
                                       layer.padding)
             cut = list(zip(flat[:len(sizes)], flat[len(sizes):]))
-        symmetric = all(b == a for b, a in cut)
+        both = tuple(min(b, a) for b, a in cut)
+        padded = tuple(max(0, e - a + p) for (_, a), e, p in zip(cut, extra, both))
         spec = ModuleSpec(f"ConvTranspose{self.rank(node)}d",
                           (channels, layer.filters, one_size(layer.kernel)),
-                          _options(stride=one_size(layer.stride),
-                                   padding=one_size(tuple(b for b, _ in cut)) if symmetric else 0,
-                                   output_padding=one_size(tuple(extra)) if symmetric else 0,
-                                   bias=layer.bias))
+                          _options(stride=one_size(layer.stride), padding=one_size(both),
+                                   output_padding=one_size(padded), bias=layer.bias))
         state = {"weight": onnx_kernel(self.w(node, "kernel"))}
         if layer.bias:
             state["bias"] = self.w(node, "bias")
         self.module(step, node, spec, **state)
-        if not symmetric:  # cut after: what the full output loses before and after
+        if any(b != a for b, a in cut):  # the rest of the cut, from the module's output
             full = tuple((n - 1) * s + k for n, s, k in zip(sizes, layer.stride, layer.kernel))
-            cuts = tuple(slice(b, f - a + e) for f, (b, a), e in zip(full, cut, extra))
-            if any(c.stop > f for c, f in zip(cuts, full)):
-                raise CnnError("the PyTorch backend cannot write this transposed "
-                               "convolution's output padding yet", node.span,
-                               "`cnndsl run` runs it with NumPy")
-            step.ops.append(slices_op(cuts))
+            step.ops.append(slices_op(tuple(slice(b - p, f - a + e - p) for f, (b, a), e, p
+                                            in zip(full, cut, extra, both))))
         self.fused(step, layer.activation)
 
     def layernorm(self, node, layer, step):
