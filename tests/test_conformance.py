@@ -19,6 +19,10 @@ except ImportError:  # pragma: no cover
 from cnndsl.backends.onnx.layers import OnnxLayers  # noqa: E402
 
 BACKENDS["onnx"] = OnnxLayers
+# The PyTorch backend's steps import torch only when a module runs: checked without it.
+from cnndsl.backends.torch.steps import TorchSteps  # noqa: E402
+
+BACKENDS["torch"] = TorchSteps
 
 RUNNABLE = [k.kind for k in KINDS if k.kind != "input"]  # the input is no computation
 
