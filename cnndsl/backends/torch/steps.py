@@ -127,25 +127,51 @@ class TorchSteps(StepWriter):
 
     # -- pooling ---------------------------------------------------------------------------
     def maxpool(self, node, layer, step):
+        """`nn.MaxPoolNd` with its own `padding` and `ceil_mode` where PyTorch can say the
+        padding (alike on both sides, at most half the window); else padded first with
+        minus infinity, never the maximum."""
+        native = self._pool_padding(node, layer)
+        if native is not None:
+            self.module(step, node, ModuleSpec(f"MaxPool{self.rank(node)}d", (
+                one_size(layer.kernel),), {**_pool_stride(layer), **native}))
+            return
         pads, _ = pool_pads(layer, node.in_shapes[0][:-1])
-        if any(b or a for b, a in pads):  # padded positions are never the maximum
-            step.ops.append(pad_op(pads, -math.inf))
+        step.ops.append(pad_op(pads, -math.inf))
         self.module(step, node, ModuleSpec(f"MaxPool{self.rank(node)}d", (
             one_size(layer.kernel),), _pool_stride(layer)))
 
     def avgpool(self, node, layer, step):
-        sizes = node.in_shapes[0][:-1]
-        pads, include = pool_pads(layer, sizes)
+        """`nn.AvgPoolNd`, counting the padding or not, where PyTorch can say the padding;
+        else the mean over what the spec counts (`window_mean`)."""
+        native = self._pool_padding(node, layer)
         rank, kernel = self.rank(node), one_size(layer.kernel)
-        if not any(b or a for b, a in pads):
+        if native is not None:
+            if native.get("padding"):
+                native.update(_options(count_include_pad=layer.include_pad))
             self.module(step, node, ModuleSpec(f"AvgPool{rank}d", (kernel,),
-                                               _pool_stride(layer)))
+                                               {**_pool_stride(layer), **native}))
             return
         # The sum over the window divided by the positions inside what counts: the input
         # and its explicit padding (`include_pad`), or the input alone; never the overhang
         # a `ceil` window adds past the padded input.
+        sizes = node.in_shapes[0][:-1]
+        pads, include = pool_pads(layer, sizes)
         counted = explicit_pads(layer, sizes) if include else ((0, 0),) * rank
         step.ops.append(window_mean(pads, counted, layer.kernel, layer.stride))
+
+    def _pool_padding(self, node, layer) -> dict | None:
+        """A pooling's `padding` and `ceil_mode` for PyTorch's own module, whose rounding
+        up drops a last window that would start in the padding, as the spec's does; None
+        where its padding differs before and after, passes half the window, or leaves the
+        padded input shorter than the window (a `ceil` window overhanging it all)."""
+        sizes = node.in_shapes[0][:-1]
+        pads = explicit_pads(layer, sizes)
+        # PyTorch's 3-D average also wants the input, unpadded, at least the window.
+        least = 0 if node.kind == "avgpool" and len(sizes) == 3 else 2
+        if any(b != a or 2 * b > k or n + least * b < k
+               for (b, a), k, n in zip(pads, layer.kernel, sizes)):
+            return None
+        return _options(padding=one_size(tuple(b for b, _ in pads)), ceil_mode=layer.ceil)
 
     def gap(self, node, layer, step):
         self._global(node, layer, step, "mean")
@@ -343,7 +369,8 @@ def _options(**given) -> dict:
     """Keyword arguments without PyTorch's defaults, so the source reads short."""
     defaults = {"stride": 1, "padding": 0, "dilation": 1, "groups": 1, "bias": True,
                 "eps": 1e-5, "momentum": 0.1, "affine": True, "output_padding": 0,
-                "elementwise_affine": True, "alpha": 1e-4, "beta": 0.75, "k": 1.0}
+                "elementwise_affine": True, "alpha": 1e-4, "beta": 0.75, "k": 1.0,
+                "ceil_mode": False, "count_include_pad": True}
     return {k: v for k, v in given.items() if v != defaults.get(k, object())}
 
 

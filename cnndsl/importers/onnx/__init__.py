@@ -26,8 +26,9 @@ from ...layers.shapes import Shape
 from ...support.escaping import cnn_name
 from ..imported import Imported, reachable
 from ..unsupported import Unsupported
-from . import parts, pointwise, scales, shaping, sliding  # noqa: F401 - each registers its readers
+from . import activations, parts, pointwise, scales, shaping, sliding  # noqa: F401 - readers
 from .folding import dtype_of
+from .grouping import group_norm_pattern
 from .naming import layer_names
 from .walk import FIRST, LAST, READERS, Walk, attributes, layout_by_readers, shown_dims
 
@@ -35,7 +36,8 @@ __all__ = ["from_onnx", "Unsupported", "MIN_OPSET", "INSTALL"]
 
 MIN_OPSET = 11  # Pad's and Clip's values as inputs; older exporters are long gone
 INSTALL = "pip install 'cnndsl[onnx]'"
-PATTERNS = (pointwise.gelu_pattern,)  # subgraphs read from their first node
+# subgraphs read from their first node
+PATTERNS = (activations.gelu_pattern, activations.hard_pattern, group_norm_pattern)
 SMALL_CONSTANT = 4096  # elements: a shape, an axis list, a scalar; weights are larger
 
 
@@ -131,13 +133,15 @@ def _read(walk: Walk, onnx_node: Any) -> None:
     if onnx_node.domain not in ("", "ai.onnx"):
         raise walk.refuse(onnx_node, f"operator domain `{onnx_node.domain}` is not ONNX's "
                           "own", "export the model with standard ONNX operators only")
-    for name in onnx_node.input:
+    if onnx_node.output and all(o in walk.constants for o in onnx_node.output if o):
+        return  # evaluated already, where a reader before it needed its value
+    op = onnx_node.op_type
+    for name in onnx_node.input[:1] if op == "CastLike" else onnx_node.input:  # not its type
         if name and name not in walk.values and name not in walk.constants \
                 and name not in walk.padded:
             raise walk.refuse(onnx_node, f"its input `{name}` is computed by no node before "
                               "it (the graph is not in topological order, or has a cycle)",
                               "save the model with onnx.save after onnx.checker accepts it")
-    op = onnx_node.op_type
     if op == "Constant":  # evaluated before the walk
         return
     if walk.fold_node(onnx_node):

@@ -15,7 +15,7 @@ from typing import Any
 
 import numpy as np
 
-Evaluate = Callable[[list[np.ndarray], dict[str, Any]], list[np.ndarray]]
+Evaluate = Callable[[list[Any], dict[str, Any]], list[np.ndarray]]  # an input left out: None
 
 # ONNX's TensorProto data types that a shape computation or a weight may hold.
 _DTYPES = {1: np.float32, 2: np.uint8, 3: np.int8, 5: np.int16, 6: np.int32, 7: np.int64,
@@ -109,6 +109,17 @@ def _transpose(inputs, attrs):
     return [np.transpose(inputs[0], perm)]
 
 
+def _clip(inputs, attrs):
+    x, low, high = (inputs + [None, None])[:3]
+    return [np.clip(x, -np.inf if low is None else low, np.inf if high is None else high)
+            .astype(x.dtype)]
+
+
+def _where(inputs: list[Any], attrs: dict[str, Any]) -> list[np.ndarray]:
+    condition: np.ndarray = inputs[0]
+    return [np.where(condition, inputs[1], inputs[2])]
+
+
 def _range(inputs, attrs):
     start, limit, delta = (x.reshape(()) for x in inputs)
     return [np.arange(start, limit, delta, dtype=np.result_type(start, limit, delta))]
@@ -126,21 +137,25 @@ def _reduce(ufunc) -> Evaluate:
 FOLDABLE: dict[str, Evaluate] = {
     "Identity": lambda inputs, attrs: [inputs[0]],
     "Unsqueeze": _unsqueeze, "Squeeze": _squeeze, "Reshape": _reshape, "Slice": _slice,
-    "Cast": _cast, "ConstantOfShape": _constant_of_shape, "Gather": _gather,
+    "Cast": _cast, "CastLike": lambda inputs, attrs: [inputs[0].astype(inputs[1].dtype)],
+    "Shape": lambda inputs, attrs: [np.array(inputs[0].shape, np.int64)[
+        attrs.get("start", 0):attrs.get("end")]],
+    "ConstantOfShape": _constant_of_shape, "Gather": _gather,
     "Concat": _concat, "Transpose": _transpose, "Range": _range,
     "Add": _binary(np.add), "Sub": _binary(np.subtract), "Mul": _binary(np.multiply),
     "Div": _binary(np.divide), "Pow": _binary(np.power), "Equal": _binary(np.equal),
-    "Max": _binary(np.maximum), "Min": _binary(np.minimum),
+    "Max": _binary(np.maximum), "Min": _binary(np.minimum), "Clip": _clip,
+    "Mod": lambda inputs, attrs: [(np.fmod if attrs.get("fmod", 0) else np.mod)(*inputs)],
     "Sqrt": _unary(np.sqrt), "Neg": _unary(np.negative), "Floor": _unary(np.floor),
     "Ceil": _unary(np.ceil), "Abs": _unary(np.abs), "Reciprocal": _unary(np.reciprocal),
-    "Where": lambda inputs, attrs: [np.where(*inputs)],
+    "Where": _where,
     "Expand": lambda inputs, attrs: [inputs[0] * np.ones([int(d) for d in inputs[1]],
                                                          inputs[0].dtype)],
     "ReduceProd": _reduce(np.prod), "ReduceSum": _reduce(np.sum),
 }
 
 
-def fold(op_type: str, inputs: list[np.ndarray], attrs: dict[str, Any]) -> list[np.ndarray] | None:
+def fold(op_type: str, inputs: list[Any], attrs: dict[str, Any]) -> list[np.ndarray] | None:
     """The outputs of a node of constants, or None where it is not one `FOLDABLE` says."""
     evaluate = FOLDABLE.get(op_type)
     if evaluate is None:

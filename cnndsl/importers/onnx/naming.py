@@ -55,6 +55,47 @@ def layer_names(onnx_nodes: list[Any], producer: str = "") -> dict[int, str]:
     return names
 
 
+def by_operator(node: Any) -> bool:
+    """Whether the dynamo exporter computed `node` in the model's own `forward`, in no
+    module: its name is then its ATen operator's (`mean`, `_unsafe_view`), made up as the
+    TorchScript exporter's `/ReduceMean` is."""
+    scopes = _scopes(node)
+    return scopes == [] and not node.name.startswith("/")
+
+
+def called_after(module_node: Any, node: Any) -> bool:
+    """Whether `node` is computed by a call in the `forward` that calls the PyTorch module
+    of `module_node` (`F.relu(self.conv1(x))`): in that module's parent's scope, in no
+    module of its own. (`self.relu(...)`, a module, has a scope of its own.)
+
+    >>> from types import SimpleNamespace as N
+    >>> conv = N(name="/layer1/conv1/Conv", metadata_props=[])
+    >>> [called_after(conv, N(name=n, metadata_props=[])) for n in
+    ...  ("/layer1/Relu_2", "/layer1/relu/Relu", "/Relu", "/layer1/conv1/Relu")]
+    [True, False, False, False]
+    """
+    module, scopes = _scopes(module_node), _scopes(node)
+    return module is not None and scopes is not None and len(module) > 0 and \
+        module[-1][1] and scopes == module[:-1]
+
+
+def _scopes(node: Any) -> list[tuple[str, bool]] | None:
+    """The modules a node is computed in, outermost first, each (its path, whether it is
+    one of PyTorch's own, torch.nn's: a leaf), from the TorchScript exporter's name
+    (`/layer1/conv1/Conv`: every scope a leaf, as far as the name tells) or the dynamo
+    exporter's `namespace` (its root module left out); None where neither tells."""
+    if node.name.startswith("/"):
+        return [(scope, True) for scope in node.name.strip("/").split("/")[:-1]]
+    namespace = next((p.value for p in getattr(node, "metadata_props", ())
+                      if p.key == "namespace"), None)
+    if not namespace:
+        return None
+    scopes = [s.split(": ", 1) for s in namespace.split("/")]
+    if len(scopes) < 2 or any(len(s) != 2 for s in scopes):
+        return None
+    return [(path, cls.startswith(TORCH_LEAF)) for path, cls in scopes[1:-1]]
+
+
 def _from_scopes(node: Any, parents: set[str]) -> str:
     """`/layer1/layer1.0/conv1/Conv` -> `layer1.0.conv1`; `/layer1/layer1.0/Add` ->
     `layer1.0.add`. A scope repeats its parent's name where the parent is a container

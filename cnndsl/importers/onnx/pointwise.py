@@ -1,81 +1,22 @@
 """ONNX's element-wise operators as cnndsl steps: activations (alone, or fused into the
-convolution or dense layer whose node names them, as cnndsl's own export writes
-`conv_1` then `conv_1/relu`), merges of computed tensors (an element-wise operation
-with a constant is `scales`'), Identity, Dropout, Concat, and the subgraphs exporters
-write for one activation: x·sigmoid(x) (silu), x·hard_sigmoid(x) (hard_swish), and
-x/2·(1 + erf(x/√2)) (gelu).
+convolution or dense layer before them: as cnndsl's own export writes `conv_1` then
+`conv_1/relu`, or as PyTorch code calls `F.relu(self.conv1(x))`), merges of computed
+tensors (an element-wise operation with a constant is `scales`'), Identity, Dropout and
+Concat. Which activation a node or subgraph computes is `activations`'.
 """
 
 from __future__ import annotations
 
-import math
 from typing import Any
 
 from ...backends.onnx.layers import NOISE
 from ...layers.activations import Activation
 from ...layers.core import ActivationStep, Dropout
 from ...layers.merge import Add, Avg, Concat, Max, Mul
+from .activations import activation_of, composite_activation
+from .naming import called_after
 from .scales import affine, shortest
 from .walk import LAST, Value, Walk, attributes, reads
-
-SELU = (1.67326319217681884765625, 1.05070102214813232421875)  # ONNX's, float32's Keras's
-TOLERANCE = 1e-6  # a constant read as one of cnndsl's (1/6, sqrt(2)) within float32 rounding
-
-
-def _close(a: float, b: float) -> bool:
-    return abs(a - b) <= TOLERANCE * max(1.0, abs(b))
-
-
-def activation_of(walk: Walk, onnx_node: Any) -> Activation | None:
-    """The activation one ONNX node computes, or None for a node that is not one."""
-    op, attrs = onnx_node.op_type, attributes(onnx_node)
-    simple = {"Relu": "relu", "Sigmoid": "sigmoid", "Tanh": "tanh", "Softplus": "softplus",
-              "Softsign": "softsign", "Mish": "mish", "HardSwish": "hard_swish"}
-    if op in simple:
-        return Activation(simple[op])
-    if op == "LeakyRelu":
-        return Activation("leaky_relu", shortest(attrs.get("alpha", 0.01)))
-    if op in ("Elu", "Celu"):
-        alpha = shortest(attrs.get("alpha", 1.0))
-        return Activation(op.lower(), None if alpha == 1.0 else alpha)
-    if op == "Selu":
-        if not (_close(attrs.get("alpha", SELU[0]), SELU[0])
-                and _close(attrs.get("gamma", SELU[1]), SELU[1])):
-            raise walk.refuse(onnx_node, "selu with other constants than Keras's",
-                              "cnndsl's selu is Keras's (alpha 1.6733, scale 1.0507)")
-        return Activation("selu")
-    if op == "HardSigmoid":
-        if not (_close(attrs.get("alpha", 0.2), 1 / 6) and _close(attrs.get("beta", 0.5), 0.5)):
-            raise walk.refuse(onnx_node, f"hard sigmoid with alpha={attrs.get('alpha', 0.2):g}"
-                              f", beta={attrs.get('beta', 0.5):g}", "cnndsl's hard_sigmoid "
-                              "is Keras 3's and PyTorch's: relu6(x + 3) / 6")
-        return Activation("hard_sigmoid")
-    if op == "Gelu":
-        return Activation("gelu", approximate=attrs.get("approximate", "none") == "tanh")
-    if op == "Clip":
-        return _clip(walk, onnx_node, attrs)
-    if op in ("Softmax", "LogSoftmax"):
-        return Activation("softmax" if op == "Softmax" else "log_softmax")
-    return None
-
-
-def _clip(walk: Walk, onnx_node: Any, attrs: dict) -> Activation:
-    if "min" in attrs or "max" in attrs:  # opset < 11
-        low, high = attrs.get("min"), attrs.get("max")
-    else:
-        given = [walk.optional(onnx_node, k) for k in (1, 2)]
-        for k, value in enumerate(given, 1):
-            if value is None and len(onnx_node.input) > k and onnx_node.input[k]:
-                walk.constant(onnx_node, k, "bound")  # refused: a computed bound
-        low, high = (None if v is None else float(v.reshape(-1)[0]) for v in given)
-    if low == 0 and high == 6:
-        return Activation("relu6")
-    if low == 0 and high is None:
-        return Activation("relu")
-    if low is None or high is None:
-        raise walk.refuse(onnx_node, "a clip with one bound only", "cnndsl's clip=LO,HI has "
-                          "both (relu is clip at 0 from below)")
-    return Activation("clip", bounds=(low, high))
 
 
 def _check_axis(walk: Walk, onnx_node: Any, x: Value) -> None:
@@ -88,23 +29,29 @@ def _check_axis(walk: Walk, onnx_node: Any, x: Value) -> None:
 
 
 def fused_activation(walk: Walk, onnx_node: Any,
-                     layer: str | None = None) -> tuple[Activation | None, str]:
-    """The activation fused into a convolution or dense node (cnndsl's own export writes
-    it after the node, every node of it named `LAYER/...`, LAYER the node's own name
-    unless given), and the tensor that ends the step: one operator (Relu) or several
-    (silu's Sigmoid and Mul, gelu's Erf and others)."""
+                     named: Any = None) -> tuple[Activation | None, str]:
+    """The activation fused into a convolution or dense node, and the tensor that ends the
+    step: one operator (Relu) or several (silu's Sigmoid and Mul, gelu's Erf and others).
+    cnndsl's own export writes it after the node, every node of it named `LAYER/...`
+    (LAYER the name of `named`, by default the node itself); PyTorch code calls it on the
+    module's output (`F.relu(self.conv1(x))`: `naming.called_after`)."""
     out = onnx_node.output[0]
     users = walk.users(out)
-    name = onnx_node.name if layer is None else layer
-    prefix = name + "/"
-    if not users or out in walk.outputs or not name or \
-            not all(u.name.startswith(prefix) for u in users):
+    named = onnx_node if named is None else named
+    prefix = named.name + "/"
+    if not users or out in walk.outputs or not named.name:
+        return None, out
+
+    def belongs(n: Any) -> bool:
+        return n.name.startswith(prefix) or walk.exporter != "cnndsl" and \
+            called_after(named, n)
+
+    if not all(belongs(u) for u in users):
         return None, out
     composite = composite_activation(walk, users[0], out)
     if composite is not None:
         found, nodes, end = composite
-        if all(n.name.startswith(prefix) for n in nodes) and \
-                all(u in nodes for u in users):
+        if all(belongs(n) for n in nodes) and all(u in nodes for u in users):
             walk.absorb(*nodes)
             return found, end.output[0]
         return None, out
@@ -146,94 +93,6 @@ def _gated(walk: Walk, onnx_node: Any, x: Value, gate: Activation) -> bool:
     walk.absorb(*nodes)
     walk.add(ActivationStep(found), [x], end, x.layout, named=end)
     return True
-
-
-def composite_activation(walk: Walk, first: Any, xname: str) -> tuple | None:
-    """(the activation, its nodes, the last node) of an activation exporters write as
-    several operators, from its first node `first`, which reads tensor `xname`:
-    x·sigmoid(x) (silu), x·hard_sigmoid(x) (hard_swish), x/2·(1 + erf(x/√2)) (gelu)."""
-    if first.op_type in ("Sigmoid", "HardSigmoid") and list(first.input) == [xname]:
-        user = walk.sole_user(first.output[0])
-        if user is None or user.op_type != "Mul" or \
-                sorted(user.input) != sorted([xname, first.output[0]]):
-            return None
-        gate = activation_of(walk, first)
-        name = "silu" if gate is not None and gate.name == "sigmoid" else "hard_swish"
-        return _one_layer(walk, (Activation(name), [first, user], user))
-    nodes = _gelu_nodes(walk, first, xname)
-    return None if nodes is None else _one_layer(walk, (Activation("gelu"), *nodes))
-
-
-def _one_layer(walk: Walk, composite: tuple) -> tuple | None:
-    """The composite, unless cnndsl's own export says its nodes are several layers
-    (`mul { id | sigmoid }`: a `sigmoid_1` and a `mul_1`, not one `silu`)."""
-    if walk.exporter == "cnndsl" and len({walk.layer_names.get(id(n), n.name)
-                                          for n in composite[1]}) > 1:
-        return None
-    return composite
-
-
-@reads("Erf")
-def erf(walk: Walk, onnx_node: Any) -> None:
-    raise walk.refuse(onnx_node, "an error function outside x/2·(1 + erf(x/√2)) (gelu)")
-
-
-def gelu_pattern(walk: Walk, onnx_node: Any) -> bool:
-    """x/2·(1 + erf(x/√2)) read from its first node (x/√2 or x·(1/√2)) as one `gelu`."""
-    if onnx_node.op_type not in ("Div", "Mul") or len(onnx_node.input) != 2 or \
-            onnx_node.input[0] not in walk.values:
-        return False
-    found = _gelu_nodes(walk, onnx_node, onnx_node.input[0])
-    if found is None:
-        return False
-    nodes, end = found
-    walk.absorb(*nodes)
-    x = walk.values[onnx_node.input[0]]
-    walk.add(ActivationStep(Activation("gelu")), [x], end, x.layout, named=onnx_node)
-    return True
-
-
-def _gelu_nodes(walk: Walk, first: Any, xname: str) -> tuple[list, Any] | None:
-    """The nodes of x/2·(1 + erf(x/√2)) from `first` (x/√2 or x·(1/√2)), in any of the
-    orders exporters multiply it out in, and the last of them; None if it is not that."""
-    if first.op_type not in ("Div", "Mul") or len(first.input) != 2 or \
-            first.input[0] != xname:
-        return None
-    c = first.input[1]
-    if not walk.is_constant(c) or walk.constants[c].size != 1:
-        return None
-    scale = float(walk.constants[c].reshape(-1)[0])
-    if scale == 0 or not _close(scale if first.op_type == "Div" else 1 / scale,
-                                math.sqrt(2)):
-        return None
-    erf_node = walk.sole_user(first.output[0])
-    if erf_node is None or erf_node.op_type != "Erf":
-        return None
-    plus = walk.sole_user(erf_node.output[0])
-    if plus is None or plus.op_type != "Add" or not _reads_scalar(walk, plus, 1.0):
-        return None
-    # (1 + erf) times x, then times 1/2; or times x/2 (x·0.5 computed beside it)
-    mul = walk.sole_user(plus.output[0])
-    if mul is None or mul.op_type != "Mul":
-        return None
-    other = [n for n in mul.input if n != plus.output[0]][0]
-    nodes = [first, erf_node, plus, mul]
-    if other == xname:
-        half = walk.sole_user(mul.output[0])
-        if half is None or half.op_type != "Mul" or not _reads_scalar(walk, half, 0.5):
-            return None
-        return [*nodes, half], half
-    producer = walk.producer(other)
-    if producer is None or producer.op_type != "Mul" or xname not in producer.input \
-            or not _reads_scalar(walk, producer, 0.5) or walk.sole_user(other) is not mul:
-        return None
-    return [*nodes, producer], mul
-
-
-def _reads_scalar(walk: Walk, onnx_node: Any, value: float) -> bool:
-    """Whether one of a node's inputs is the constant `value` (an Add of 1, a Mul by 1/2)."""
-    return any(walk.is_constant(n) and walk.constants[n].size == 1 and
-               _close(float(walk.constants[n].reshape(-1)[0]), value) for n in onnx_node.input)
 
 
 @reads("Identity")

@@ -64,7 +64,7 @@ def affine(walk: Walk, onnx_node: Any, x: Value) -> None:
             t = _per_channel(walk, user, x, walk.constants[
                 [n for n in user.input if walk.is_constant(n)][0]].astype(np.float64))
             if t is not None and not (user.op_type == "Sub" and user.input[0] !=
-                                      onnx_node.output[0]):
+                                      onnx_node.output[0]) and not _divided(walk, user):
                 shift = t if user.op_type == "Add" else -t
                 walk.absorb(user)
                 end = user
@@ -91,6 +91,14 @@ def affine(walk: Walk, onnx_node: Any, x: Value) -> None:
     walk.add(bn, [x], end, x.layout, weights, named=onnx_node)
 
 
+def _divided(walk: Walk, sub: Any) -> bool:
+    """Whether a Sub is divided next by a constant: (x - mean) / deviation, a `normalize`
+    (after `rescale {1/255}`: PyTorch's `x * (1/255) - mean` is not one scale and shift)."""
+    user = walk.sole_user(sub.output[0])
+    return sub.op_type == "Sub" and user is not None and user.op_type == "Div" and \
+        user.input[0] == sub.output[0] and walk.evaluate(user.input[1])
+
+
 def _normalized(walk: Walk, onnx_node: Any, x: Value, mean: np.ndarray) -> bool:
     """(x - mean) / deviation with constants per channel: `normalize mean=M variance=V`
     (Keras's Normalization, and what cnndsl's export writes for it), no weights; or in
@@ -105,7 +113,7 @@ def _normalized(walk: Walk, onnx_node: Any, x: Value, mean: np.ndarray) -> bool:
                    "count": np.int64(0)}  # not exported: inference does not use it
         walk.add(Normalize(), [x], user, x.layout, weights, named=onnx_node)
         return True
-    if not walk.is_constant(user.input[1]):
+    if not walk.evaluate(user.input[1]):  # (a constant computed after the Sub: a view)
         return False
     deviation = _per_channel(walk, user, x, walk.constants[user.input[1]].astype(np.float64))
     if deviation is None or np.any(deviation < 1e-7):  # Keras floors it at 1e-7
@@ -124,17 +132,41 @@ def _normalized(walk: Walk, onnx_node: Any, x: Value, mean: np.ndarray) -> bool:
 
 
 def _adapted_variance(walk: Walk, div: Any) -> np.ndarray | None:
-    """The variance weights of an adapted `normalize` as cnndsl exports it: the Div's
-    divisor is Max(Sqrt(`LAYER/variance`), floor) of that initializer; else None."""
+    """The variance weights of an adapted `normalize`, whose statistics are weights: the
+    Div's divisor is Keras's floor of the deviation, max(sqrt(variance), 1e-7), of a
+    stored tensor. cnndsl's export writes Max(Sqrt(`LAYER/variance`), floor); PyTorch
+    code (`--emit torch`) `variance.sqrt().clamp(min=1e-07)` of a buffer, a Clip of the
+    Sqrt, or of the square root itself where the exporter computed it; else None."""
     floor = walk.producers.get(div.input[1])
-    if walk.exporter != "cnndsl" or floor is None or floor.op_type != "Max":
+    if floor is None or floor.op_type != ("Max" if walk.exporter == "cnndsl" else "Clip"):
         return None
     root = walk.producers.get(floor.input[0])
-    if root is None or root.op_type != "Sqrt" or root.input[0] not in walk.stored or \
-            not root.input[0].endswith("/variance"):
+    if walk.exporter == "cnndsl":
+        if root is None or root.op_type != "Sqrt" or root.input[0] not in walk.stored or \
+                not root.input[0].endswith("/variance"):
+            return None
+        walk.absorb(floor, root)
+        return walk.constants[root.input[0]].astype(np.float32)
+    low = walk.optional(floor, 1)
+    if low is None or low.size != 1 or not np.isclose(float(low.reshape(-1)[0]), 1e-7) or \
+            (len(floor.input) > 2 and floor.input[2]):
         return None
-    walk.absorb(floor, root)
-    return walk.constants[root.input[0]].astype(np.float32)
+    if root is not None and root.op_type == "Sqrt" and _stored(walk, root.input[0]):
+        walk.absorb(floor, root)
+        return walk.constants[root.input[0]].astype(np.float32)
+    if floor.input[0] in walk.stored:  # the exporter folded the square root
+        walk.absorb(floor)
+        return np.square(walk.constants[floor.input[0]].astype(np.float64)).astype(np.float32)
+    return None
+
+
+def _stored(walk: Walk, name: str) -> bool:
+    """Whether tensor `name` is a stored one, or a view of one (`.view(-1, 1, 1)`)."""
+    producer = walk.producers.get(name)
+    if name in walk.stored or producer is None or producer.op_type not in ("Reshape",
+                                                                           "Identity"):
+        return name in walk.stored
+    return _stored(walk, producer.input[0]) and walk.evaluate(name)
 
 
 def shortest(value: float) -> float | int:
@@ -172,32 +204,37 @@ def _digits(value: float) -> int:
 
 
 def _variance(deviation: float) -> float:
-    """The variance as it was most likely written, whose float32 square root is
-    `deviation` as the export computed it: the square of a short deviation (ImageNet's
-    58.395 squared, 3409.976025), or else the shortest decimal variance (so
-    `variance=0.052` comes back as written), or where that is long a simple fraction
-    (`{1/9}`, 0.1111111111111111).
+    """The variance as it was most likely written, whose square root is `deviation` as
+    the export computed it (in float32, as cnndsl's export does; or in float64, then
+    rounded, as the literal in the PyTorch code `--emit torch` writes: 0.224 for
+    0.050176): the square of a short deviation (ImageNet's 58.395 squared, 3409.976025), or else the
+    shortest decimal variance (so `variance=0.052` comes back as written), or where that
+    is long a simple fraction (`{1/9}`, 0.1111111111111111).
 
     >>> def exported(v): return np.float32(np.sqrt(np.float32(v)))
-    >>> _variance(exported(3409.976025)), _variance(exported(0.052))
-    (3409.976025, 0.052)
+    >>> _variance(exported(3409.976025)), _variance(exported(0.052)), _variance(0.224)
+    (3409.976025, 0.052, 0.050176)
     """
     target = np.float32(deviation)
+
+    def rooted(variance: float) -> bool:
+        return bool(np.float32(np.sqrt(np.float32(variance))) == target or
+                    np.float32(np.sqrt(variance)) == target)
+
     short = float(deviation) * float(deviation)
     for digits in range(1, 18):
         candidate = float(f"{float(deviation) ** 2:.{digits}g}")
-        if np.float32(np.sqrt(np.float32(candidate))) == target:
+        if rooted(candidate):
             short = candidate
             break
     root = Decimal(np.format_float_positional(target, unique=True, trim="-"))
     squared = float(root * root)
-    if _digits(float(root)) < _digits(short) and \
-            np.float32(np.sqrt(np.float32(squared))) == target:
+    if _digits(float(root)) < _digits(short) and rooted(squared):
         return squared
     if _digits(short) > 6:  # a fraction then, as `shortest` reads one (`{1/9}`)
         for q in range(2, MAX_DENOMINATOR + 1):
             p = round(float(deviation) ** 2 * q)
-            if p and np.float32(np.sqrt(np.float32(p / q))) == target:
+            if p and rooted(p / q):
                 return p / q
     return short
 

@@ -39,7 +39,8 @@ from .walk import (
 def transpose(walk: Walk, onnx_node: Any) -> None:
     x = walk.value(onnx_node)
     rank = len(walk.shape_of(x))
-    perm = [int(p) for p in attributes(onnx_node).get("perm", reversed(range(rank)))]
+    # `movedim(-1, 1)` is written with perm [0, -1, 1, 2] by the TorchScript exporter
+    perm = [int(p) % rank for p in attributes(onnx_node).get("perm", reversed(range(rank)))]
     for layout in (FIRST, LAST):
         if layout != x.layout and perm == permutation(rank, layout):
             walk.bind(onnx_node.output[0], Value(x.node, layout))
@@ -136,7 +137,18 @@ def _channel_shuffle(walk: Walk, onnx_node: Any, x: Value, target: list[int]) ->
     if swap is None or swap.op_type != "Transpose" or \
             list(attributes(swap).get("perm", ())) != perm:
         return False
-    back = walk.sole_user(swap.output[0])
+    # PyTorch's `flatten(1, 2)` reads the shape of what it flattens: known here
+    swapped = np.array([target[0], target[2], target[1], *target[3:]], np.int64)
+    shapes = [u for u in walk.users(swap.output[0]) if u.op_type == "Shape"]
+    for shape in shapes:
+        attrs = attributes(shape)
+        walk.constants[shape.output[0]] = swapped[attrs.get("start", 0):attrs.get("end")]
+    rest = [u for u in walk.users(swap.output[0]) if u not in shapes]
+    back = rest[0] if len(rest) == 1 and swap.output[0] not in walk.outputs else None
+    copies = []  # the dynamo exporter's `clone` before the flatten
+    while back is not None and back.op_type == "Identity":
+        copies.append(back)
+        back = walk.sole_user(back.output[0])
     if back is None or back.op_type != "Reshape" or not walk.evaluate(back.input[1]):
         return False
     again = [dims[i] if t == 0 and i < len(dims) else int(t) for i, t in
@@ -145,7 +157,7 @@ def _channel_shuffle(walk: Walk, onnx_node: Any, x: Value, target: list[int]) ->
         again[again.index(-1)] = int(np.prod(dims)) // max(1, -int(np.prod(again)))
     if again != list(dims) and again[1:] != list(dims[1:]):
         return False
-    walk.absorb(swap, back)
+    walk.absorb(swap, back, *shapes, *copies)
     walk.add(ChannelShuffle(target[1]), [x], back, FIRST, named=onnx_node)
     return True
 
@@ -268,7 +280,7 @@ def _dense(walk: Walk, end: Any, x: Value, kernel: np.ndarray, bias, named: Any)
     order = walk.orders.get(named.input[0])
     if order is not None:
         kernel = kernel[order]
-    activation, last = fused_activation(walk, end, named.name)
+    activation, last = fused_activation(walk, end, named)
     weights = {"kernel": kernel}
     if bias is not None:
         weights["bias"] = np.asarray(bias, np.float32)

@@ -19,6 +19,7 @@ from ...layers.padding import EXPLICIT, Pad
 from ...layers.pooling import GAP, GMP, AvgPool, MaxPool
 from ...layers.shapes import deconv_length, same_padding
 from .pointwise import fused_activation
+from .scales import fixed
 from .walk import FIRST, LAST, Value, Walk, attributes, reads
 
 Pairs = tuple[tuple[int, int], ...]
@@ -90,9 +91,7 @@ def conv(walk: Walk, onnx_node: Any) -> None:
     attrs = attributes(onnx_node)
     x, padded = _input(walk, onnx_node)
     w = walk.constant(onnx_node, 1, "kernel")
-    bias = walk.optional(onnx_node, 2)
-    if len(onnx_node.input) > 2 and onnx_node.input[2] and bias is None:
-        walk.constant(onnx_node, 2, "bias")  # refused: a computed bias
+    bias = _bias(walk, onnx_node)
     kernel = tuple(int(k) for k in attrs.get("kernel_shape", w.shape[2:]))
     sizes, stride, dilation = _window(walk, onnx_node, attrs, x, kernel)
     if padded is not None:  # the node's own padding is of the padded input's sizes
@@ -130,15 +129,30 @@ def conv(walk: Walk, onnx_node: Any) -> None:
     walk.add(layer, [x], onnx_node, FIRST, weights, output=last)
 
 
+def _bias(walk: Walk, onnx_node: Any) -> np.ndarray | None:
+    """A Conv's bias; None for none, or for zeros the graph builds rather than stores
+    (the dynamo exporter's `bias=False`, unoptimised)."""
+    bias = walk.optional(onnx_node, 2)
+    if len(onnx_node.input) > 2 and onnx_node.input[2] and bias is None:
+        walk.constant(onnx_node, 2, "bias")  # refused: a computed bias
+    return None if bias is not None and fixed(walk, onnx_node.input[2], 0.0) else bias
+
+
 def _separable(walk: Walk, onnx_node: Any, x: Value, common: dict, groups: int,
                channels: int, filters: int, w: np.ndarray, bias) -> bool:
     """A depthwise Conv named `NAME/depthwise` read only by a 1x1 Conv named `NAME`: one
-    `sepconv` (cnndsl's own export writes a separable convolution so; PyTorch's are two
-    modules, and stay two steps)."""
+    `sepconv` (cnndsl's own export writes a separable convolution so); in PyTorch, modules
+    `NAME_depthwise` and `NAME_pointwise` (as cnndsl's `--emit torch` writes one). Other
+    PyTorch separable convolutions are two modules, and stay two steps."""
     user = walk.sole_user(onnx_node.output[0])
     if user is None or user.op_type != "Conv" or bias is not None or groups != channels \
-            or filters % channels or onnx_node.name != f"{user.name}/depthwise" or \
-            common["activation"] is not None:
+            or filters % channels or common["activation"] is not None:
+        return False
+    module = walk.layer_names.get(id(onnx_node), "")
+    base = module.removesuffix("_depthwise")
+    if onnx_node.name != f"{user.name}/depthwise" and not (
+            walk.exporter != "cnndsl" and module.endswith("_depthwise") and
+            walk.layer_names.get(id(user)) == f"{base}_pointwise"):
         return False
     attrs = attributes(user)
     pointwise = walk.optional(user, 1)
@@ -149,13 +163,15 @@ def _separable(walk: Walk, onnx_node: Any, x: Value, common: dict, groups: int,
     walk.absorb(user)
     multiplier = filters // channels
     activation, last = fused_activation(walk, user)
-    out_bias = walk.optional(user, 2)
+    out_bias = _bias(walk, user)
     layer = SepConv(**{**common, "activation": activation, "bias": out_bias is not None},
                     filters=int(pointwise.shape[0]), multiplier=multiplier)
     weights = {"depthwise_kernel": keras_depthwise_kernel(w, multiplier),
                "pointwise_kernel": keras_kernel(pointwise)}
     if out_bias is not None:
         weights["bias"] = out_bias
+    if walk.exporter != "cnndsl":
+        walk.layer_names[id(user)] = base  # the two modules' step
     walk.add(layer, [x], user, FIRST, weights, output=last)
     return True
 
@@ -225,7 +241,7 @@ def _pool(walk: Walk, onnx_node: Any, kind: type) -> None:
     ceil = bool(attrs.get("ceil_mode", 0))
     include = kind is AvgPool and any(b or a for b, a in pairs) and (
         padded is not None or bool(attrs.get("count_include_pad", 0)))
-    if padded is not None and any(b or a for b, a in own) and \
+    if kind is AvgPool and padded is not None and any(b or a for b, a in own) and \
             not attrs.get("count_include_pad", 0):
         raise walk.refuse(onnx_node, "zeros padded before it count, its own padding does "
                           "not", "cnndsl's average counts all of its padding or none")
@@ -296,17 +312,21 @@ def pad(walk: Walk, onnx_node: Any) -> None:
     if min(min(p) for p in pairs) < 0:
         raise walk.refuse(onnx_node, f"negative pads {flat} crop", "write a `crop` step "
                           "instead")
-    if mode == "constant" and fill != 0.0:
-        raise walk.refuse(onnx_node, f"it pads with {fill}, not zeros", "cnndsl pads "
-                          "with zeros, by reflection or by repeating the edge")
     words = {"constant": "zeros", "reflect": "reflect", "edge": "replicate"}
     if mode not in words:
         raise walk.refuse(onnx_node, f"mode={mode!r} has no cnndsl step")
     user = walk.sole_user(onnx_node.output[0])
+    # Zeros before a convolution or an average, minus infinity before a maximum (as
+    # PyTorch code writes Keras's uneven `same`): the window's own padding, `pad=`
+    window = ("Conv", "AveragePool") if fill == 0.0 else ("MaxPool",) if fill == -np.inf \
+        else ()
     if mode == "constant" and x.layout == FIRST and user is not None and \
             walk.exporter != "cnndsl" and \
-            user.op_type in ("Conv", "AveragePool") and user.input[0] == onnx_node.output[0]:
-        walk.padded[onnx_node.output[0]] = (x, pairs)  # read by the window as `pad=`
+            user.op_type in window and user.input[0] == onnx_node.output[0]:
+        walk.padded[onnx_node.output[0]] = (x, pairs)
         return
+    if mode == "constant" and fill != 0.0:
+        raise walk.refuse(onnx_node, f"it pads with {fill}, not zeros", "cnndsl pads "
+                          "with zeros, by reflection or by repeating the edge")
     layer = ZeroPad(pairs) if mode == "constant" else Pad(pads=pairs, mode=words[mode])
     walk.add(layer, [x], onnx_node, x.layout)

@@ -36,6 +36,7 @@ from ...layers.shapes import Shape, format_shape
 from ..imported import unique_name
 from ..unsupported import Unsupported
 from .folding import fold
+from .naming import by_operator
 
 
 @dataclass(frozen=True)
@@ -135,7 +136,9 @@ class Walk:
         return self.producers.get(name)
 
     def users(self, name: str) -> list[Any]:
-        return self.consumers.get(name, [])
+        """The nodes that read tensor `name`'s values (not a CastLike that takes its type)."""
+        return [u for u in self.consumers.get(name, [])
+                if u.op_type != "CastLike" or u.input[0] == name]
 
     def sole_user(self, name: str) -> Any | None:
         """The one node reading tensor `name`, if exactly one does and it is not an output."""
@@ -169,10 +172,17 @@ class Walk:
             dims = np.array(self.shape_of(self.values[onnx_node.input[0]]), np.int64)
             self.constants[onnx_node.output[0]] = dims[attrs.get("start", 0):attrs.get("end")]
             return True
-        given = [n for n in onnx_node.input if n]
-        if not given or not all(n in self.constants for n in given):
+        if onnx_node.op_type == "CastLike" and onnx_node.input[0] in self.constants and \
+                onnx_node.input[1] not in self.constants:  # computed tensors are float32
+            self.constants[onnx_node.output[0]] = \
+                self.constants[onnx_node.input[0]].astype(np.float32)
+            return True
+        given = list(onnx_node.input)
+        while given and not given[-1]:
+            given.pop()  # optional inputs left out at the end; one in between is None
+        if not given or not all(n in self.constants for n in given if n):
             return False
-        result = fold(onnx_node.op_type, [self.constants[n] for n in given],
+        result = fold(onnx_node.op_type, [self.constants[n] if n else None for n in given],
                       attributes(onnx_node))
         if result is None:
             return False
@@ -189,8 +199,8 @@ class Walk:
         node = self.producers.get(name)
         if node is None or depth > MAX_FOLD_DEPTH or id(node) in self.absorbed:
             return False
-        if not all(not n or n in self.values or self.evaluate(n, depth + 1)
-                   for n in node.input):
+        read = node.input[:1] if node.op_type == "CastLike" else node.input  # not its type
+        if not all(not n or n in self.values or self.evaluate(n, depth + 1) for n in read):
             return False
         return self.fold_node(node) and name in self.constants
 
@@ -233,7 +243,7 @@ class Walk:
         self.nodes.append(Node(len(self.nodes), name, layer, tuple(ins), in_shapes, shape,
                                NOWHERE, layer.describe()))
         self.origins[name] = (known_as, source.op_type)  # a module's path, not its node's
-        if not source.name:
+        if not source.name or by_operator(source):
             self.unnamed.add(name)
         value = Value(len(self.nodes) - 1, layout)
         self.bind(output, value)
@@ -316,7 +326,8 @@ def layout_by_readers(users: dict[str, list[Any]], name: str, rank: int) -> str 
     while frontier:
         for user in users.get(frontier.pop(0), []):
             if user.op_type == "Transpose":
-                return LAST if list(attributes(user).get("perm", ())) == perm else FIRST
+                given = [int(p) % (rank + 1) for p in attributes(user).get("perm", ())]
+                return LAST if given == perm else FIRST
             if user.op_type in CHANNELS_FIRST_OPS:
                 return FIRST
             if user.op_type in AXES_CHANGING_OPS:
