@@ -43,11 +43,18 @@ def last(x: np.ndarray) -> np.ndarray:
 
 
 def constant_groups(graph, kept: dict, xs: list[np.ndarray]) -> bool:
-    """Whether a group or instance norm reads a group of equal values (a layernorm over
-    one channel gives one): its output is then rounding divided by sqrt(eps), no function
-    two backends can agree on."""
+    """Whether a normalisation reads a group of equal values, where its output is rounding
+    divided by sqrt(eps), no function two backends can agree on: a group or instance norm
+    (a layernorm over one channel gives one), or a layernorm whose channels are equal at
+    some position (one channel, most often: Keras's formula, which NumPy follows,
+    x * inv + (beta - mean * inv), gives beta plus the rounding of x * inv, about
+    2e-5 * |x| with eps=1e-5, where onnxruntime and PyTorch, (x - mean) * inv, give beta)."""
     values = {**kept, **{n.name: x for n, x in zip(graph.input_nodes, xs)}}
     for node in graph.nodes:
+        if node.kind == "layernorm":
+            if np.min(values[graph.nodes[node.inputs[0]].name].var(axis=-1)) < 1e-6:
+                return True
+            continue
         if node.kind not in ("groupnorm", "instancenorm"):
             continue
         x = values[graph.nodes[node.inputs[0]].name]

@@ -76,7 +76,9 @@ def _group_norm(self, node, layer, groups: int):
 
 def lrn(self, node, layer):
     x, out, name = self.x(node, FIRST), self.name(node, FIRST), node.name
-    if layer.size % 2:
+    # ONNX's LRN centres an odd window only, and onnxruntime runs it on images only (4-D):
+    # elsewhere, the same sum of squares written out.
+    if layer.size % 2 and len(node.shape) == 3:
         return self.op("LRN", [x], out, name, size=layer.size, alpha=float(layer.alpha),
                        beta=float(layer.beta), bias=float(layer.k)), FIRST
 

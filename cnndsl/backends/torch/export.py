@@ -59,6 +59,13 @@ def compile_state(graph: Graph, output: Path | None, weights: Path | None = None
 def exported_program(graph: Graph, weights: GivenWeights = None, seed: int = 0):
     """`torch.export.export` of the built module on a batch of two, the batch axis a
     dynamic dimension; `MissingExtra` without torch."""
+    try:
+        # Before weights from a .keras file bring TensorFlow in: torch.export loads
+        # triton, whose LLVM crashes the process where TensorFlow's is already loaded
+        # (torch 2.14, TensorFlow 2.21); loaded first, both work.
+        import torch._dynamo  # noqa: F401
+    except ImportError:
+        pass  # no torch: weighted_module says which extra
     module = weighted_module(graph, weights, seed, ".pt2 program")
     import torch
 
