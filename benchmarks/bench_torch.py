@@ -12,8 +12,9 @@ are measured in the same run, interleaved).
    eval mode, `torch.export.export` with a dynamic batch, `torch.export.save`): each the
    whole process, wall time, best and median of N, and the ratio (target: at most 1.5x).
 2. Forward time, warm, on the same weights and input (bench_numpy's networks: LeNet-5
-   b256, the small VGG b64, ResNet-50 b8): the module `build_module` builds (eval mode,
-   NCHW, under `torch.inference_mode`) against TensorFlow (the Keras model in a
+   b256, the small VGG b64, ResNet-50 b8): the module as `cnndsl run --backend torch`
+   runs it (eval mode, under `torch.inference_mode`, the batch a channels-last view and
+   an image network's weights in `torch.channels_last`) against TensorFlow (the Keras model in a
    warmed-up tf.function), onnxruntime (CPU provider, defaults) and the NumPy
    interpreter; ratios against PyTorch and NumPy, and PyTorch's error against NumPy.
 
@@ -195,23 +196,20 @@ def forward_row(torch, name: str, text: str, batch: int, runs: int, tf_state,
                 has_ort: bool) -> tuple[dict[str, list[float]], float]:
     """The backends on the same weights and input, interleaved: their times, PyTorch's
     error against NumPy."""
-    from cnndsl.backends.torch.module import build_module
+    from cnndsl.running.backends import Torch
 
     graph = compile_text(text, name)
     weights = realistic_weights(graph)
     x = np.random.default_rng(2).standard_normal((batch, *graph.input.shape),
                                                  dtype=np.float32)
     interpreter = Interpreter(graph, weights)
-    module = build_module(graph, weights)
-    tx = torch.from_numpy(np.ascontiguousarray(np.moveaxis(x, -1, 1)))
+    forward = Torch(graph, weights)  # what `cnndsl run --backend torch` runs
 
     def run_torch():
-        with torch.inference_mode():
-            return module(tx).numpy()
+        return forward.run(x)
 
     expected = interpreter.run(x)
     got = run_torch()
-    got = np.moveaxis(got, 1, -1) if got.ndim > 2 else got
     err = float(np.max(np.abs(got - expected)) / max(1.0, np.max(np.abs(expected))))
     runners = {"torch": run_torch}
     if tf_state:
