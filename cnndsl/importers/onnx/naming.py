@@ -86,12 +86,8 @@ def _scopes(node: Any) -> list[tuple[str, bool]] | None:
     exporter's `namespace` (its root module left out); None where neither tells."""
     if node.name.startswith("/"):
         return [(scope, True) for scope in node.name.strip("/").split("/")[:-1]]
-    namespace = next((p.value for p in getattr(node, "metadata_props", ())
-                      if p.key == "namespace"), None)
-    if not namespace:
-        return None
-    scopes = [s.split(": ", 1) for s in namespace.split("/")]
-    if len(scopes) < 2 or any(len(s) != 2 for s in scopes):
+    scopes = _namespace(node)
+    if scopes is None:
         return None
     return [(path, cls.startswith(TORCH_LEAF)) for path, cls in scopes[1:-1]]
 
@@ -121,16 +117,25 @@ def _from_scopes(node: Any, parents: set[str]) -> str:
     return f"{path}.{own}" if path else own
 
 
-def _from_metadata(node: Any) -> str | None:
-    """The dynamo exporter's `namespace`: `NAME: CLASS` scopes joined by `/`, the last one
-    the ATen operator. Under a module of PyTorch's own, that module's path; else the
-    innermost module's path and the operator."""
+def _namespace(node: Any) -> list[list[str]] | None:
+    """The dynamo exporter's `namespace` metadata as [NAME, CLASS] scopes, root first, the
+    ATen operator last; None without one, or one not of that form."""
     namespace = next((p.value for p in getattr(node, "metadata_props", ())
                       if p.key == "namespace"), None)
     if not namespace:
         return None
     scopes = [s.split(": ", 1) for s in namespace.split("/")]
     if len(scopes) < 2 or any(len(s) != 2 for s in scopes):
+        return None
+    return scopes
+
+
+def _from_metadata(node: Any) -> str | None:
+    """The dynamo exporter's `namespace`: `NAME: CLASS` scopes joined by `/`, the last one
+    the ATen operator. Under a module of PyTorch's own, that module's path; else the
+    innermost module's path and the operator."""
+    scopes = _namespace(node)
+    if scopes is None:
         return None
     *modules, (op, _) = scopes
     path, cls = modules[-1]
