@@ -18,6 +18,16 @@ import sys
 import pytest
 from hypothesis import settings
 
+# With the torch extra: torch.export, torch.compile and torch.onnx load triton, whose LLVM
+# crashes the process where TensorFlow's is already loaded (torch 2.14, TensorFlow 2.21,
+# triton 3.8); loaded before TensorFlow, both work. A pytest worker collects every test
+# module, and test_differential_torch.py brings Keras in at collection, so this is done
+# here, before any test module is imported. Without torch, nothing is loaded.
+try:
+    import torch._dynamo  # noqa: F401
+except ImportError:
+    pass
+
 from cnndsl import analyse, compile_text
 
 # Mutation testing (docs/testing.md): mutmut puts every call of a mutated function through
