@@ -107,6 +107,16 @@ def assert_close(ours: np.ndarray, expected: np.ndarray, what: str, rtol: float 
 # -- 1. torch.compile and torch.export ------------------------------------------------------
 
 NO_COMPILER = 3  # the script's exit status when inductor finds no C++ compiler
+# The scripts' common part: the emitted file `source` imported, `builder` called, the
+# `state` file loaded into it, eval mode.
+LOAD_MODULE = """
+spec = importlib.util.spec_from_file_location("net", source)
+net = importlib.util.module_from_spec(spec)
+spec.loader.exec_module(net)
+module = getattr(net, builder)()
+module.load_state_dict(torch.load(state))
+module.eval()
+"""
 COMPILE = """
 import importlib.util, sys
 import numpy as np, torch
@@ -118,12 +128,7 @@ if backend == "inductor":  # ask inductor which compiler it would use, not the P
     except Exception as e:
         print(f"inductor finds no C++ compiler: {type(e).__name__} {e}")
         sys.exit(NO_COMPILER)
-spec = importlib.util.spec_from_file_location("net", source)
-net = importlib.util.module_from_spec(spec)
-spec.loader.exec_module(net)
-module = getattr(net, builder)()
-module.load_state_dict(torch.load(state))
-module.eval()
+LOAD_MODULE
 x = torch.from_numpy(np.load(inputs))
 with torch.no_grad():
     eager = module(x)
@@ -132,7 +137,7 @@ with torch.no_grad():
 np.savez(out, eager=eager.numpy(), exported=exported.numpy(), compiled=compiled.numpy())
 loaded = {m.split(".")[0] for m in sys.modules} & {"cnndsl", "tensorflow", "keras"}
 assert not loaded, f"imported {sorted(loaded)}"
-""".replace("NO_COMPILER", str(NO_COMPILER))
+""".replace("NO_COMPILER", str(NO_COMPILER)).replace("LOAD_MODULE\n", LOAD_MODULE.lstrip())
 # Inductor compiles C++ for each kernel: about 20 s for LeNet-5 and 45 s for ResNet-50 on
 # 2 cores with a cold cache (6 s warm). ResNet-50 gets it in the thorough run; by default
 # `aot_eager`: the same Dynamo capture of the whole forward and AOTAutograd's traced
@@ -346,18 +351,13 @@ DYNAMO = """
 import importlib.util, sys, warnings
 import numpy as np, torch
 source, builder, state, inputs, names, out = sys.argv[1:7]
-spec = importlib.util.spec_from_file_location("net", source)
-net = importlib.util.module_from_spec(spec)
-spec.loader.exec_module(net)
-module = getattr(net, builder)()
-module.load_state_dict(torch.load(state))
-module.eval()
+LOAD_MODULE
 xs = tuple(torch.from_numpy(x) for x in np.load(inputs).values())
 with warnings.catch_warnings():
     warnings.simplefilter("ignore")
     torch.onnx.export(module, xs, out, dynamo=True, optimize=False, external_data=False,
                       input_names=names.split(","), verbose=False)
-"""
+""".replace("LOAD_MODULE\n", LOAD_MODULE.lstrip())
 # By default one of each way the dynamo exporter writes differently from the TorchScript
 # one: its names, the zero bias of `bias=False`, a hard_swish, a channel shuffle, 1-D.
 DYNAMO_STEMS = ("lenet5", "mobilenet_v3_small", "shufflenet_v2", "ecg1d")
