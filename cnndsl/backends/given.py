@@ -14,6 +14,7 @@ from ..support.files import FileError
 from .weights import Weights, WeightsError, check_weights, load_npz
 
 GivenWeights = Path | Mapping[str, np.ndarray] | None  # a file, or arrays from Python
+TORCH_SUFFIXES = (".pt", ".pth", ".pt2")  # PyTorch's files, read by `torch.files`
 
 
 def given_weights(graph: Graph, weights: Path | Mapping[str, np.ndarray]) -> Weights:
@@ -23,7 +24,7 @@ def given_weights(graph: Graph, weights: Path | Mapping[str, np.ndarray]) -> Wei
         values = {key: np.asarray(value) for key, value in weights.items()}
         fit(graph, values, "weights")
         return values
-    if weights.suffix.lower() in (".pt", ".pth", ".pt2"):
+    if weights.suffix.lower() in TORCH_SUFFIXES:
         from .torch.files import torch_weights  # a PyTorch state_dict, keyed as the module's
 
         return torch_weights(graph, weights)

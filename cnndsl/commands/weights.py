@@ -54,9 +54,9 @@ def run(args) -> int:
 def export_weights(model: Path, output: Path, spec: Path | None = None) -> Weights:
     """Every weight of a `.keras` model or a PyTorch file, written to an `.npz` keyed
     LAYER/VARIABLE."""
-    from ..backends.torch.files import is_torch_file
+    from ..backends.given import TORCH_SUFFIXES
 
-    if is_torch_file(model):
+    if model.suffix.lower() in TORCH_SUFFIXES:
         paths.check({"the model": model, "the spec": spec}, {"-o": output},
                     suffixes={"-o": (".npz",)})
         weights = torch_file_weights(model, spec)

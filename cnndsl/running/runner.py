@@ -135,9 +135,9 @@ def use_weights(network: Network, path: Path | None, seed: int) -> None:
     if path is None:
         network.init_weights(seed)
         return
-    if path.suffix.lower() in (".pt", ".pth", ".pt2"):  # PyTorch's, keyed as the module's
-        from ..backends.given import given_weights
+    from ..backends.given import TORCH_SUFFIXES, given_weights
 
+    if path.suffix.lower() in TORCH_SUFFIXES:  # PyTorch's, keyed as the module's
         network.set_weights(given_weights(network.graph, path))
         return
     if path.suffix.lower() in (".keras", ".h5", ".hdf5"):

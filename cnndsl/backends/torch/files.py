@@ -22,14 +22,9 @@ from ...support.files import FileError
 from ..weights import Weights, WeightsError
 from .state import spec_weights
 
-SUFFIXES = (".pt", ".pth", ".pt2")
 SPEC_FILE = "cnndsl.cnn"  # the spec, inside a .pt2 cnndsl writes
 KEYS_HINT = ("a state_dict of the module `cnndsl compile NET.cnn --emit torch` writes, keyed "
              "by its attributes (conv_1.weight, batchnorm_1.running_mean, ...)")
-
-
-def is_torch_file(path: Path) -> bool:
-    return path.suffix.lower() in SUFFIXES
 
 
 def torch_weights(graph: Graph, path: Path) -> Weights:
