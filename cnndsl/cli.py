@@ -1,5 +1,5 @@
 """The `cnndsl` command: `shapes`, `check`, `run`, `compile`, `weights`, `import`,
-`draw`, `maps`, `train` and `evaluate`.
+`draw`, `maps`, `train`, `evaluate` and `fmt`.
 
 `main(argv)` returns the exit status: 0 success, 1 an error in the user's input (always
 `FILE:LINE:COL: error: ...` with the line and a caret, or `PATH: error: ...` and a hint
@@ -21,6 +21,7 @@ from .commands import (
     compile,
     draw,
     evaluate,
+    fmt,
     import_,
     maps,
     run,
@@ -37,7 +38,7 @@ from .support.files import StdoutError
 # arguments (`add_parser`) and does its work (`run`).
 COMMANDS = {"shapes": shapes, "check": check, "run": run, "compile": compile,
             "weights": weights, "import": import_, "draw": draw, "maps": maps,
-            "train": train, "evaluate": evaluate}
+            "train": train, "evaluate": evaluate, "fmt": fmt}
 
 
 class _Parser(argparse.ArgumentParser):

@@ -29,11 +29,15 @@ LAYERS: dict[str, tuple[tuple[str, ...], tuple[str, ...]]] = {
     "language": (("cnndsl.language",), ("graph",)),
     "backends": (("cnndsl.backends",), ("graph",)),
     "importers": (("cnndsl.importers",), ("backends",)),
-    "views": (("cnndsl.views",), ("language",)),
+    "views": (("cnndsl.views",), ("language", "formatting")),
+    "highlighting": (("cnndsl.highlighting",), ("layers",)),
+    "formatting": (("cnndsl.formatting",), ("language",)),
+    "lsp": (("cnndsl.lsp",), ("formatting", "views", "highlighting")),
     "api": (("cnndsl.network", "cnndsl"), ("language", "backends", "views")),
     "running": (("cnndsl.running",), ("api",)),
     "training": (("cnndsl.training",), ("backends",)),
-    "commands": (("cnndsl.commands",), ("running", "training", "importers", "api")),
+    "commands": (("cnndsl.commands",),
+                 ("running", "training", "importers", "api", "formatting", "lsp")),
     "cli": (("cnndsl.cli", "cnndsl.__main__"), ("commands",)),
 }
 

@@ -62,13 +62,13 @@ input 8x8x3 -> conv 3 x8 same as s0 -> conv 3 x8 same as s1
 
 NASNET_LIKE_PRINTED = """\
 def cell(@prev, f) =
-     relu -> conv 1 x{f} bias=false as a
-  -> @prev -> relu -> conv 1 x{f} bias=false as b
-  -> concat {
-       @b
-     | add { @a -> sepconv 3 x{f} same | @b }
-     | add { @b -> avgpool 3/1 same | @a }
-     }
+    relu -> conv 1 x{f} bias=false as a
+    -> @prev -> relu -> conv 1 x{f} bias=false as b
+    -> concat {
+         @b
+       | add { @a -> sepconv 3 x{f} same | @b }
+       | add { @b -> avgpool 3/1 same | @a }
+       }
 
 input 8x8x3
   -> conv 3 x8 same as conv_1                                   # 8x8x8

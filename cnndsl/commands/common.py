@@ -61,13 +61,29 @@ def add_weights_arguments(parser, seed_options: dict, loaded: str = "") -> None:
 
 def load(path: str, name: str | None = None) -> Spec:
     """The spec at `path` (`-`: standard input), or `UserError` with the rendered message."""
-    from ..language.frontend import compile_text, decode
-    from ..support.files import open_regular, unreadable
+    from ..language.frontend import compile_text
 
-    display = "<stdin>" if path == "-" else path
     if name is not None and (not name or "/" in name or not name.isprintable()):
         raise UserError(f"cnndsl: error: --name `{shown(name)}` is not a usable model name\n"
                         "hint: use letters, digits, `_`, `-` or `.`; Keras refuses `/`")
+    display, text = read_source(path)
+    try:
+        stem = "model" if path == "-" else as_text(Path(path).stem)
+        graph = compile_text(text, name or stem)
+    except CnnError as e:
+        raise UserError(e.render(text, display)) from None
+    for w in graph.warnings:
+        tell(w.render(text, display, "warning"))
+    return Spec(display, graph, text)
+
+
+def read_source(path: str) -> tuple[str, str]:
+    """The name errors are located by and the text of the spec at `path` (`-`: standard
+    input), decoded; or `UserError` with the rendered message."""
+    from ..language.frontend import decode
+    from ..support.files import open_regular, unreadable
+
+    display = "<stdin>" if path == "-" else path
     try:
         # Never more than the limit plus one byte: a 50 MB file is refused unread.
         if path == "-" and sys.stdin is None:  # started with standard input closed
@@ -87,14 +103,9 @@ def load(path: str, name: str | None = None) -> Spec:
                         "hint: is this the right file? a 100,000-layer network is about 3 MB")
     text = data.decode("utf-8", errors="replace")
     try:
-        text = decode(data)
-        stem = "model" if path == "-" else as_text(Path(path).stem)
-        graph = compile_text(text, name or stem)
+        return display, decode(data)
     except CnnError as e:
         raise UserError(e.render(text, display)) from None
-    for w in graph.warnings:
-        tell(w.render(text, display, "warning"))
-    return Spec(display, graph, text)
 
 
 @contextlib.contextmanager

@@ -265,7 +265,7 @@ def definition(cell: Cell) -> list[str]:
     lines = chain_lines(cell.block.body, head + " ", 4, first_base=2)
     if len(lines) == 1:
         return lines
-    return [head] + statement_lines(cell.block.body, "     ", "  -> ")
+    return [head] + statement_lines(cell.block.body, "    ", "    -> ")
 
 
 # -- the network ----------------------------------------------------------------------------

@@ -68,9 +68,9 @@ def statement_lines(terms: list[Term], first: str, then: str) -> list[str]:
     """A block body with named tensors, a new line at each `@NAME` step or merge of
     named tensors (`first` leads the first line, `then` the others):
 
-         relu -> conv 1 x{f} bias=false as a
-      -> @prev -> relu -> conv 1 x{f} bias=false as b
-      -> concat { @b | add { @a -> sepconv 3 x{f} same | @b } }
+        relu -> conv 1 x{f} bias=false as a
+        -> @prev -> relu -> conv 1 x{f} bias=false as b
+        -> concat { @b | add { @a -> sepconv 3 x{f} same | @b } }
     """
     groups: list[list[Term]] = [[]]
     for t in terms:

@@ -119,7 +119,20 @@ def _checked(graph: Graph, text: str) -> str | None:
 def _text(graph: Graph, fold: bool, names: bool | Set[int], header: Iterable[str],
           flat: bool = False, cells: bool = False,
           outputs: Mapping[int, str] | None = None) -> str:
-    """The text, with `name=` on every layer (True) or on the layers of those indices."""
+    """The text, with `name=` on every layer (True) or on the layers of those indices, in
+    `cnndsl fmt`'s layout: what `cnndsl import` writes is formatted by construction."""
+    from ...formatting import FormatterBug, Unreadable, layout
+
+    text = _lines(graph, fold, names, header, flat, cells, outputs)
+    try:
+        return layout(text)
+    except (Unreadable, FormatterBug):  # a bug; the caller's read-back check says what
+        return text
+
+
+def _lines(graph: Graph, fold: bool, names: bool | Set[int], header: Iterable[str],
+           flat: bool, cells: bool, outputs: Mapping[int, str] | None) -> str:
+    """`_text` as the printer lays it out."""
     words = StepWords().words
     lines = [f"# {cnn_comment(h, limit=None)}".rstrip() for h in header]
     lines += [""] if lines else []

@@ -1,0 +1,112 @@
+"""Comments and blank lines put back around the formatted code.
+
+A comment belongs to a token: an end-of-line comment to the token before it on its line,
+an own-line comment to the token after it. It comes back beside that token wherever the
+layout put it: at the end of the token's line, or on its own line(s) just above, indented
+like that line. End-of-line comments on consecutive lines share one column, so a table
+of shapes stays a table: the leftmost column the author gave any of them (at least two
+spaces clear of its code); a line whose code reaches past it has its comment two spaces
+after the code. A blank line stays (one, however many
+there were) where the author left one before a line; none is added, none at the start or
+the end of the file.
+
+Nothing is dropped: should a line receive two end-of-line comments (the author wrote one
+inside a step, which never breaks), the earlier goes on its own line above it.
+"""
+
+from __future__ import annotations
+
+from bisect import bisect_left
+from dataclasses import dataclass, field
+
+from lark import Token
+
+
+@dataclass
+class _Line:
+    code: str
+    above: list[Token] = field(default_factory=list)  # own-line comments, in order
+    after: list[Token] = field(default_factory=list)  # end-of-line comments
+
+
+def place(code: list[str], line_of: list[int], tokens: list[Token],
+          comments: list[Token]) -> str:
+    """The whole file: `code` lines with the comments and blank lines of the source."""
+    lines = [_Line(text) for text in code]
+    trailing: list[Token] = []
+    starts = [t.start_pos for t in tokens]
+    for comment in comments:
+        k = bisect_left(starts, comment.start_pos)  # the first token after it
+        before = tokens[k - 1] if k else None
+        if before is not None and before.end_line == comment.line:
+            lines[line_of[k - 1]].after.append(comment)
+        elif k < len(tokens):
+            lines[line_of[k]].above.append(comment)
+        else:
+            trailing.append(comment)
+    blank = _blank_before(tokens, comments)
+    first = _first_tokens(line_of, len(lines))
+    out: list[tuple[str, Token | None]] = []  # (code, end-of-line comment)
+
+    def add(text: str, gap: bool, comment: Token | None = None) -> None:
+        if gap and out and out[-1][0]:
+            out.append(("", None))
+        out.append((text, comment))
+
+    for n, line in enumerate(lines):
+        indent = " " * (len(line.code) - len(line.code.lstrip()))
+        above = line.above + line.after[:-1]
+        for comment in above:
+            add(indent + _text(comment), blank[("c", comment.start_pos)])
+        add(line.code, blank[("t", first[n])], line.after[-1] if line.after else None)
+    for comment in trailing:
+        add(_text(comment), blank[("c", comment.start_pos)])
+    return "\n".join(_aligned(out)) + "\n"
+
+
+def _text(comment: Token) -> str:
+    return str(comment).rstrip()
+
+
+def _blank_before(tokens: list[Token], comments: list[Token]) -> dict[tuple, bool]:
+    """For each token and comment: whether a blank line separates it from what precedes
+    it in the source (nothing precedes the first)."""
+    marks: list[tuple[int, int, int, tuple]] = [
+        (t.start_pos, t.line, t.end_line, ("t", k)) for k, t in enumerate(tokens)]
+    marks += [(c.start_pos, c.line, c.line, ("c", c.start_pos)) for c in comments]
+    marks.sort()
+    found: dict[tuple, bool] = {}
+    last_line = None
+    for _, line, end_line, key in marks:
+        found[key] = last_line is not None and line - last_line >= 2
+        last_line = end_line
+    return found
+
+
+def _first_tokens(line_of: list[int], count: int) -> list[int]:
+    first = [-1] * count
+    for k in range(len(line_of) - 1, -1, -1):
+        first[line_of[k]] = k
+    return first
+
+
+def _aligned(lines: list[tuple[str, Token | None]]) -> list[str]:
+    """End-of-line comments of consecutive lines in one column: the leftmost their author
+    gave any of them that is two spaces clear of that one's code; a longer line's comment
+    two spaces after its code."""
+    out: list[str] = []
+    n = 0
+    while n < len(lines):
+        if lines[n][1] is None:
+            out.append(lines[n][0])
+            n += 1
+            continue
+        end = n
+        while end < len(lines) and lines[end][1] is not None:
+            end += 1
+        run = lines[n:end]
+        column = min(max(len(code) + 2, c.column - 1) for code, c in run)  # type: ignore[union-attr]
+        out += [code.ljust(max(column, len(code) + 2)) + _text(c)  # type: ignore[arg-type]
+                for code, c in run]
+        n = end
+    return out
