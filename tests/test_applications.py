@@ -143,6 +143,24 @@ def test_imported_text_is_no_longer_than_the_example(application):
     assert len(body.splitlines()) <= len(example.splitlines())
 
 
+def test_the_imported_text_is_formatted_and_formats_to_the_same_network(application):
+    """`cnndsl import` writes `cnndsl fmt`'s layout; and the text written badly (random
+    whitespace, comments at random token boundaries) formats to the same graph."""
+    from scrambled import comments_of, scrambled, signature
+
+    from cnndsl.formatting import format_text
+    from cnndsl.language.frontend import compile_text
+
+    row, _, imported = application
+    text = imported.text
+    assert format_text(text) == text
+    bad, comments = scrambled(text, seed=len(text), comments=0.2)
+    out = format_text(bad)
+    assert format_text(out) == out
+    assert signature(compile_text(out)) == signature(compile_text(text))
+    assert sorted(comments_of(out)) == sorted(comments)
+
+
 def test_the_import_keeps_the_names_keras_gives_its_layers(application):
     """By default every layer keras.applications names (`conv5_block3_add`, not the
     `add_16` of an automatic name) keeps its name; only Keras's own automatic names

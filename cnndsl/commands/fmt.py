@@ -106,9 +106,8 @@ def _rewrite(target: Path, text: str) -> None:
     """`text` over `target`, all or nothing (a temporary file renamed), its mode kept."""
     mode = target.stat().st_mode & 0o7777
     try:
-        with files.writing(target), files.staged(target) as tmp:
+        with files.writing(target), files.staged(target, mode=mode) as tmp:
             tmp.write_text(text, encoding="utf-8")
-            os.chmod(tmp, mode)
     except files.FileError as e:
         raise UserError(e.render()) from None
 

@@ -13,9 +13,14 @@ file means. Formatting twice gives what formatting once gave.
 
 from __future__ import annotations
 
+import contextlib
+import sys
+from collections.abc import Iterator
+
 from lark.exceptions import UnexpectedInput
 
 from ..language.frontend import compile_text
+from ..support.limits import MAX_NESTING
 from .comments import place
 from .layout import WIDTH, code_lines
 from .tree import read, words
@@ -39,15 +44,28 @@ def format_text(text: str, name: str = "model") -> str:
 def layout(text: str) -> str:
     """The canonical layout of a text that parses (`format_text` checks it does, and says
     where it does not); `Unreadable` if it does not."""
-    try:
-        source = read(text)
-    except UnexpectedInput as e:
-        raise Unreadable(str(e)) from None
-    code, line_of = code_lines(source.items, len(source.tokens))
-    out = place(code, line_of, source.tokens, source.comments)
-    if words(read(out)) != words(source):
-        raise FormatterBug("formatting changed the tokens or comments of the text")
+    with _nested_deeply():
+        try:
+            source = read(text)
+        except UnexpectedInput as e:
+            raise Unreadable(str(e)) from None
+        code, line_of = code_lines(source.items, len(source.tokens))
+        out = place(code, line_of, source.tokens, source.comments)
+        if words(read(out)) != words(source):
+            raise FormatterBug("formatting changed the tokens or comments of the text")
     return out
+
+
+@contextlib.contextmanager
+def _nested_deeply() -> Iterator[None]:
+    """Room for the formatter's recursion: a few frames for each level of nesting, and
+    merges, repeats and block uses nest up to `MAX_NESTING` deep."""
+    limit = sys.getrecursionlimit()
+    sys.setrecursionlimit(max(limit, 20 * MAX_NESTING + 1_000))
+    try:
+        yield
+    finally:
+        sys.setrecursionlimit(limit)
 
 
 __all__ = ["WIDTH", "FormatterBug", "Unreadable", "format_text", "layout"]

@@ -4,14 +4,14 @@ A comment belongs to a token: an end-of-line comment to the token before it on i
 an own-line comment to the token after it. It comes back beside that token wherever the
 layout put it: at the end of the token's line, or on its own line(s) just above, indented
 like that line. End-of-line comments on consecutive lines share one column, so a table
-of shapes stays a table: the leftmost column the author gave any of them (at least two
-spaces clear of its code); a line whose code reaches past it has its comment two spaces
-after the code. A blank line stays (one, however many
-there were) where the author left one before a line; none is added, none at the start or
-the end of the file.
+of shapes stays a table: the column where at least half of them can stay (see
+`_aligned`); a longer line's comment two spaces after its code. A blank line stays (one,
+however many there were) where the author left one before a line; none is added, none
+at the start or the end of the file.
 
-Nothing is dropped: should a line receive two end-of-line comments (the author wrote one
-inside a step, which never breaks), the earlier goes on its own line above it.
+Nothing is dropped and the comments stay in order: should a line receive two end-of-line
+comments (the author wrote one inside a step, which never breaks), the earlier goes on its
+own line above it, as does one written before an own-line comment that goes above it.
 """
 
 from __future__ import annotations
@@ -55,10 +55,14 @@ def place(code: list[str], line_of: list[int], tokens: list[Token],
 
     for n, line in enumerate(lines):
         indent = " " * (len(line.code) - len(line.code.lstrip()))
-        above = line.above + line.after[:-1]
+        after = line.after[-1:]
+        if after and any(c.start_pos > after[0].start_pos for c in line.above):
+            after = []  # it came before an own-line comment: it goes above too, in order
+        above = sorted(line.above + line.after[:len(line.after) - len(after)],
+                       key=lambda c: c.start_pos)
         for comment in above:
             add(indent + _text(comment), blank[("c", comment.start_pos)])
-        add(line.code, blank[("t", first[n])], line.after[-1] if line.after else None)
+        add(line.code, blank[("t", first[n])], after[0] if after else None)
     for comment in trailing:
         add(_text(comment), blank[("c", comment.start_pos)])
     return "\n".join(_aligned(out)) + "\n"
@@ -91,22 +95,23 @@ def _first_tokens(line_of: list[int], count: int) -> list[int]:
 
 
 def _aligned(lines: list[tuple[str, Token | None]]) -> list[str]:
-    """End-of-line comments of consecutive lines in one column: the leftmost their author
-    gave any of them that is two spaces clear of that one's code; a longer line's comment
-    two spaces after its code."""
-    out: list[str] = []
+    """End-of-line comments of consecutive lines in one column: the column at which at
+    least half of them can stay (where their author put them, or two spaces after their
+    code if that is further right), so that a table of shapes stays a table and one long
+    line does not push all of it to the right. A comment whose code passes that column
+    goes two spaces after its code. Formatting again finds the same column."""
+    out = [code if comment is None else code + "  " + _text(comment) for code, comment in lines]
     n = 0
     while n < len(lines):
-        if lines[n][1] is None:
-            out.append(lines[n][0])
-            n += 1
-            continue
         end = n
         while end < len(lines) and lines[end][1] is not None:
             end += 1
-        run = lines[n:end]
-        column = min(max(len(code) + 2, c.column - 1) for code, c in run)  # type: ignore[union-attr]
-        out += [code.ljust(max(column, len(code) + 2)) + _text(c)  # type: ignore[arg-type]
-                for code, c in run]
-        n = end
+        if end > n:
+            wanted = sorted(max(len(code) + 2, comment.column - 1)  # type: ignore[union-attr]
+                            for code, comment in lines[n:end])
+            column = wanted[(len(wanted) - 1) // 2]
+            for k in range(n, end):
+                code, comment = lines[k]
+                out[k] = code.ljust(max(column, len(code) + 2)) + _text(comment)  # type: ignore[arg-type]
+        n = max(end, n + 1)
     return out

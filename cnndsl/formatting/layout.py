@@ -78,11 +78,14 @@ class Writer:
 
     # -- chains and steps ---------------------------------------------------------------
 
-    def chain(self, chain: Chain, indent: int) -> None:
+    def chain(self, chain: Chain, indent: int, reserve: str = "") -> None:
+        """`reserve`: the text that will follow the last step on its line (a repeat's
+        `) * N`), counted when deciding whether that step fits."""
         for k, step in enumerate(chain.steps):
             if k:
                 flat = self.flat(step)
-                long = flat is not None and not self.fits("-> " + flat)
+                after = reserve if k == len(chain.steps) - 1 else ""
+                long = flat is not None and not self.fits("-> " + flat + after)
                 if chain.breaks[k - 1] or long:
                     self.newline(indent)
                 self.token("->", chain.arrows[k - 1], lead=True)
@@ -95,7 +98,7 @@ class Writer:
         elif isinstance(step, Repeat):
             self.token("(", step.open, lead=True)
             self.glue = True
-            self.chain(step.body, len(self.current))
+            self.chain(step.body, len(self.current), _pieces(step.tail))
             for piece in step.tail:
                 self.put(piece)
         else:

@@ -29,19 +29,20 @@ if TYPE_CHECKING:  # NumPy is imported where arrays are read or written: `check`
 
 
 @contextlib.contextmanager
-def staged(path: str | Path, suffix: str = ".tmp") -> Iterator[Path]:
+def staged(path: str | Path, suffix: str = ".tmp", mode: int | None = None) -> Iterator[Path]:
     """A hidden temporary file beside `path` (`.NAME.XXXX.tmp`), renamed over `path` only
     if the block succeeds; removed on any failure or interrupt. OSErrors propagate.
 
-    `suffix` is for writers that insist on a file ending (Keras wants `.keras`). A symbolic
-    link is written through: its target is replaced and the link stays a link."""
+    `suffix` is for writers that insist on a file ending (Keras wants `.keras`); `mode`
+    gives the file its permissions (a file rewritten keeps its own), else the umask's. A
+    symbolic link is written through: its target is replaced and the link stays a link."""
     path = Path(os.path.realpath(path))
     fd, name = tempfile.mkstemp(prefix=f".{path.name}.", suffix=suffix, dir=path.parent)
     os.close(fd)
     tmp = Path(name)
     try:
         yield tmp
-        _sync(tmp)
+        _sync(tmp, mode)
         with signals.publishing(path):  # refused after a signal; never cut short
             os.replace(tmp, path)
             _sync_directory(path.parent)
@@ -92,11 +93,14 @@ def to_stdout(data: bytes | BinaryIO) -> None:
         raise StdoutError(getattr(e, "strerror", None) or str(e)) from None
 
 
-def _sync(path: Path) -> None:
-    """Data on disk before the rename, and the usual permissions (mkstemp makes 0600)."""
-    mask = os.umask(0)
-    os.umask(mask)
-    os.chmod(path, 0o666 & ~mask)
+def _sync(path: Path, mode: int | None = None) -> None:
+    """Data on disk before the rename, and `mode` or the usual permissions (mkstemp makes
+    0600)."""
+    if mode is None:
+        mask = os.umask(0)
+        os.umask(mask)
+        mode = 0o666 & ~mask
+    os.chmod(path, mode)
     fd = os.open(path, os.O_RDONLY)
     try:
         os.fsync(fd)
