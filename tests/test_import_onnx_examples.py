@@ -23,6 +23,7 @@ from zoo import lively
 from cnndsl import compile_text
 from cnndsl.backends.numpy import Interpreter
 from cnndsl.backends.weights import init_weights
+from cnndsl.formatting import format_text
 from cnndsl.views.printing.printer import to_text
 
 if ort is None:
@@ -67,6 +68,7 @@ def test_every_example_comes_back_from_its_onnx_export(path, tmp_path):
 
     imported = compile_text(result.text, path.stem)
     assert body(result.text) == body(to_text(graph)), result.text
+    assert format_text(result.text) == result.text  # `cnndsl import` writes fmt's layout
     assert result.params == params(imported) == params(graph)
     rng = np.random.default_rng(1)
     xs = [rng.standard_normal((2, *n.shape)).astype(np.float32) for n in graph.input_nodes]
