@@ -60,7 +60,8 @@ VSCODE = ROOT / "editors" / "vscode"
 GRAMMAR = VSCODE / "syntaxes" / "cnn.tmLanguage.json"
 TOKENIZE = VSCODE / "test" / "tokenize.js"
 GOLDEN = ROOT / "tests" / "golden"
-NEEDED_MODULES = ("vscode-textmate/package.json", "vscode-oniguruma/release/onig.wasm")
+NEEDED_MODULES = ("vscode-textmate/package.json", "vscode-oniguruma/release/onig.wasm",
+                  "shiki/package.json", "markdown-it/package.json")  # tests/test_vscode_render.py
 NPM_CI_TIMEOUT = 300
 UPDATE = os.environ.get("CNNDSL_UPDATE_TEXTMATE_GOLDEN") == "1"
 
