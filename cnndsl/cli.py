@@ -1,5 +1,5 @@
 """The `cnndsl` command: `shapes`, `check`, `run`, `compile`, `weights`, `import`,
-`draw`, `maps`, `train`, `evaluate` and `fmt`.
+`draw`, `maps`, `train`, `evaluate`, `fmt` and `lsp`.
 
 `main(argv)` returns the exit status: 0 success, 1 an error in the user's input (always
 `FILE:LINE:COL: error: ...` with the line and a caret, or `PATH: error: ...` and a hint
@@ -23,6 +23,7 @@ from .commands import (
     evaluate,
     fmt,
     import_,
+    lsp,
     maps,
     run,
     shapes,
@@ -38,7 +39,7 @@ from .support.files import StdoutError
 # arguments (`add_parser`) and does its work (`run`).
 COMMANDS = {"shapes": shapes, "check": check, "run": run, "compile": compile,
             "weights": weights, "import": import_, "draw": draw, "maps": maps,
-            "train": train, "evaluate": evaluate, "fmt": fmt}
+            "train": train, "evaluate": evaluate, "fmt": fmt, "lsp": lsp}
 
 
 class _Parser(argparse.ArgumentParser):

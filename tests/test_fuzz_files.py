@@ -1210,10 +1210,10 @@ HELD_COMPILE = """
 import pathlib, sys, time
 import cnndsl.support.files
 marker, real_sync = pathlib.Path(sys.argv[1]), cnndsl.support.files._sync
-def held_sync(path):
+def held_sync(path, mode=None):
     marker.touch()
     time.sleep(3600)
-    real_sync(path)
+    real_sync(path, mode)
 cnndsl.support.files._sync = held_sync
 from cnndsl.cli import entry
 sys.argv = ["cnndsl", *sys.argv[2:]]

@@ -8,7 +8,7 @@ to their inputs by index. A network has one or more inputs and outputs (`Graph.i
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from functools import cached_property
 
 from ..errors import Diagnostic, Span
@@ -39,13 +39,15 @@ class Group:
     """The nodes one use of a `def` block or one `( ... ) * N` made: `nodes[start:stop]`
     (expansion appends a use's nodes one after another), and the use as written.
 
-    Only drawing reads groups (`cnndsl draw --collapse` shows each outermost one as a
-    box); `count` is N for a repetition, 1 for a block use."""
+    Drawing reads groups (`cnndsl draw --collapse` shows each outermost one as a box),
+    and the language server (a block use's totals on hover, found by `span`, the use as
+    written); `count` is N for a repetition, 1 for a block use."""
 
     start: int
     stop: int
     text: str
     count: int = 1
+    span: Span | None = field(default=None, compare=False)  # where; not what it is
 
 
 @dataclass(frozen=True)

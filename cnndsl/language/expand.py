@@ -334,7 +334,7 @@ class _Builder:
         """Remember the nodes made since `start` as one use of a block or repeat."""
         if len(self.nodes) > start:
             text = " ".join(self.source[span.start:span.end].split())
-            self.groups.append(Group(start, len(self.nodes), text, count))
+            self.groups.append(Group(start, len(self.nodes), text, count, span))
 
     def call(self, step: ast.Call, src: int, env: Env, scope: int) -> int:
         found = self.definitions.get(step.name)

@@ -68,5 +68,5 @@ def kept_groups(groups: list[Group], keep: list[bool]) -> tuple[Group, ...]:
     before = [0]  # kept nodes before each old index
     for k in keep:
         before.append(before[-1] + k)
-    out = (Group(before[g.start], before[g.stop], g.text, g.count) for g in groups)
+    out = (Group(before[g.start], before[g.stop], g.text, g.count, g.span) for g in groups)
     return tuple(g for g in out if g.stop > g.start)
