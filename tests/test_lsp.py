@@ -267,6 +267,12 @@ async def test_hover_on_C_gives_the_channels_there(client):
     uri, _ = await opened(client, BLOCKS)
     found = await hover(client, uri, BLOCKS, "x{|C//4}")
     assert "`C` = **8**" in found  # unit(8) made 8 channels
+    # in a parameter's default, `C` is read where the block is used: at each use
+    text = "def se(c={C}) = mul { id | gap keepdims -> conv 1 x{c} sigmoid }\n" \
+           "input 8x8x3 -> se -> conv 1 x5 -> se\n"
+    uri, _ = await opened(client, text)
+    found = await hover(client, uri, text, "c={|C}")
+    assert found == "`C`: the channels entering here: **3** in 1 use, **5** in 1 use"
 
 
 async def test_hover_on_a_def_lists_its_uses(client):

@@ -255,7 +255,8 @@ def _channels(analysis: Analysis, offset: int) -> str | None:
         return None
     assert analysis.graph is not None
     nodes = analysis.graph.nodes
-    values = _entering(analysis.steps, analysis.uses, offset, nodes)
+    values = (_entering_default(analysis, offset)
+              or _entering(analysis.steps, analysis.uses, offset, nodes))
     if not values:
         return None
     counts = Counter(values)
@@ -274,6 +275,22 @@ def _entering(steps: Regions[int], uses: Regions[Group], offset: int, nodes) -> 
         return []
     made = [nodes[i] for i in step[1]]
     return [n.in_shapes[0][-1] for n in made if len(n.in_shapes) == 1]
+
+
+def _entering_default(analysis: Analysis, offset: int) -> list[int]:
+    """`C` in a block parameter's default (`def se(c={C})`): it is read where the block is
+    used, so the channels entering each use."""
+    names, graph = analysis.names, analysis.graph
+    if names is None or graph is None:
+        return []
+    for d in names.blocks:
+        if any(p.default is not None and p.span.start <= offset < p.span.end
+               for p in d.params):
+            groups = [g for use in names.uses.get(d.name, ())
+                      for g in analysis.uses.get((use.span.start, use.span.end))]
+            nodes = graph.nodes
+            return [nodes[g.start].in_shapes[0][-1] for g in groups if nodes[g.start].in_shapes]
+    return []
 
 
 def _word_char(text: str, at: int) -> bool:
