@@ -15,8 +15,10 @@ to the response read, so the client's own cost is a JSON parse. On ResNet-152
 - the first hover right after an edit (it waits for the new analysis) and then hovers over
   many different steps (median and 95th percentile): issue's target, 50 ms on ResNet-152;
 - completion at many places, the outline, the inlay hints of the whole file;
-- for comparison, `cnndsl check`'s work on the same text (compile_text, in this process);
-- and `format_text` over every example, in one process (target: under a second).
+- for comparison, `cnndsl check`'s work on the same text (compile_text, in this process)
+  and the command itself (a process: start-up included);
+- and `format_text` over every example, in one process (target: under a second), and the
+  command `cnndsl fmt --check examples/`.
 """
 
 from __future__ import annotations
@@ -29,6 +31,7 @@ import re
 import statistics
 import subprocess
 import sys
+import tempfile
 import threading
 import time
 from pathlib import Path
@@ -181,7 +184,25 @@ def measure(client: Client, name: str, text: str, hovers: int, edits: int) -> di
         compile_text(text, name)
         checks.append(time.perf_counter() - start)
     rows["`cnndsl check` (compile_text, in process)"] = ms(statistics.median(checks))
+    rows["`cnndsl check FILE`, the command (a process)"] = ms(command(["check"], text))
     return rows
+
+
+def command(argv: list[str], text: str | None = None, runs: int = 3) -> float:
+    """The median wall time of `python -m cnndsl ARGV [FILE]` (FILE holding `text`)."""
+    with tempfile.TemporaryDirectory() as folder:
+        extra = []
+        if text is not None:
+            spec = Path(folder) / "spec.cnn"
+            spec.write_text(text, encoding="utf-8")
+            extra = [str(spec)]
+        times = []
+        for _ in range(runs):
+            start = time.perf_counter()
+            subprocess.run([sys.executable, "-m", "cnndsl", *argv, *extra], cwd=ROOT,
+                           check=True, capture_output=True)
+            times.append(time.perf_counter() - start)
+    return statistics.median(times)
 
 
 def formatting() -> tuple[float, int] | None:
@@ -232,6 +253,8 @@ def main() -> None:
         seconds, count = formatted
         print(f"| `format_text` on all {count} examples, one process | "
               f"{ms(seconds)} (total) | | < 1,000 |")
+        print(f"| `cnndsl fmt --check examples/`, the command (a process) | "
+              f"{ms(command(['fmt', '--check', 'examples']))} (total) | | |")
 
 
 if __name__ == "__main__":
