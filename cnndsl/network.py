@@ -57,7 +57,7 @@ class Network:
 
         def shapes(nodes) -> str:
             return ", ".join(format_shape(n.shape) for n in nodes)
-        params = sum(sum(n.layer.params(n.in_shapes)) for n in g.nodes)
+        params = g.params
         return (f"<Network {g.name!r}: {shapes(g.input_nodes)} -> {shapes(g.output_nodes)}, "
                 f"{len(g):,} layers, {params:,} params>")
 

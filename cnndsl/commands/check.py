@@ -15,6 +15,6 @@ def add_parser(sub) -> None:
 def run(args) -> int:
     """`ok: N layers, P params`, or the spec's first error."""
     graph = load(args.file).graph
-    params = sum(sum(n.layer.params(n.in_shapes)) for n in graph.nodes)
+    params = graph.params
     say(f"ok: {len(graph):,} layers, {params:,} params")
     return EXIT_OK

@@ -105,7 +105,7 @@ def command(graph: Graph, spec: str, output: str | None, emit: str | None = None
                            "--weights and --seed do not apply", "compile to .keras to carry "
                            "weights, or leave the option out")
         source_name = "" if spec == "-" else as_text(Path(spec).name)
-        params = sum(sum(n.layer.params(n.in_shapes)) for n in graph.nodes)
+        params = graph.params
         if emit == "torch":
             from ..backends.torch.source import torch_source
 

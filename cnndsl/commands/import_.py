@@ -241,7 +241,7 @@ def write_out(imported, model: Path, keep_names: bool, fold: bool, stem: str) ->
         new = reparsed.nodes[twin[node.index]].name
         for var in node.layer.variables(node.in_shapes):
             weights[f"{new}/{var}"] = imported.weights[f"{node.name}/{var}"]
-    params = sum(sum(n.layer.params(n.in_shapes)) for n in graph.nodes)
+    params = graph.params
     return Result(text, weights, len(graph.nodes), params)
 
 

@@ -75,6 +75,11 @@ class Graph:
             object.__setattr__(self, "outputs", (len(self.nodes) - 1,))
 
     @property
+    def params(self) -> int:
+        """Every layer's parameters, trainable or not: the count every report gives."""
+        return sum(sum(n.layer.params(n.in_shapes)) for n in self.nodes)
+
+    @property
     def input_nodes(self) -> tuple[Node, ...]:
         return tuple(self.nodes[i] for i in self.inputs)
 

@@ -59,7 +59,7 @@ def _build_keras(backend, graph: Graph, values: Weights | None, seed: int):
 
 def compile_memory(graph: Graph, weights: GivenWeights = None) -> int:
     """Bytes of memory `compile_keras` is expected to take at its peak."""
-    params = sum(sum(n.layer.params(n.in_shapes)) for n in graph.nodes)
+    params = graph.params
     return TENSORFLOW_BYTES + 4 * params * _copies(weights)
 
 

@@ -36,7 +36,7 @@ def compile_onnx(graph: Graph, output: Path | None, weights: Path | None = None,
     signals.check()
     with writing(output):
         backend.save_model(model, output)
-    params = sum(sum(n.layer.params(n.in_shapes)) for n in graph.nodes)
+    params = graph.params
     return params, opset
 
 

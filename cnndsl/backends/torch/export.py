@@ -37,7 +37,7 @@ def compile_pt2(graph: Graph, output: Path | None, weights: Path | None = None,
 
     with _staged(output, ".pt2") as tmp:
         torch.export.save(program, str(tmp), extra_files={SPEC_FILE: text} if text else None)
-    return _params(graph)
+    return graph.params
 
 
 def compile_state(graph: Graph, output: Path | None, weights: Path | None = None,
@@ -53,7 +53,7 @@ def compile_state(graph: Graph, output: Path | None, weights: Path | None = None
 
     with _staged(output, ".pt") as tmp:
         torch.save(module.state_dict(), str(tmp))
-    return _params(graph)
+    return graph.params
 
 
 def exported_program(graph: Graph, weights: GivenWeights = None, seed: int = 0):
@@ -101,10 +101,6 @@ def _staged(output: Path | None, suffix: str) -> Iterator[Path]:
     with writing(output), (staged(output, suffix=suffix) if output is not None
                            else staged_stdout(suffix=suffix)) as tmp:
         yield tmp
-
-
-def _params(graph: Graph) -> int:
-    return sum(sum(n.layer.params(n.in_shapes)) for n in graph.nodes)
 
 
 def _first(shape: tuple) -> tuple:
