@@ -398,7 +398,9 @@ def _gelu_tanh(x: float) -> float:
     # within 1e3 for the cube (the gate is 0 or 1 long before)
     t = min(max(x, -1e3), 1e3)
     u = math.sqrt(2.0 / math.pi) * (t + 0.044715 * t ** 3)
-    return 0.0 * x if -2 * u > 700 else x / (1.0 + math.exp(-2 * u))
+    if -2 * u > 700:  # the gate is 0: -0.0, and -inf * 0 is nan, as in every framework
+        return math.nan if math.isinf(x) else 0.0 * x
+    return x / (1.0 + math.exp(-2 * u))
 
 
 VALUED = [
