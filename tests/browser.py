@@ -67,3 +67,16 @@ def blank(png: Path) -> bool:
     with Image.open(png) as image:
         low, high = image.convert("L").getextrema()
         return low == high
+
+
+def pixels_near(image, colours: dict[str, str], near: float) -> dict[str, int]:
+    """How many pixels of a PIL image lie within RGB distance `near` of each colour
+    (`#RRGGBB` or `RRGGBB`): antialiasing blends a glyph's colour with its background."""
+    counts = image.convert("RGB").getcolors(image.width * image.height)
+    found = {}
+    for what, hex_colour in colours.items():
+        code = hex_colour.lstrip("#")
+        target = tuple(int(code[i:i + 2], 16) for i in (0, 2, 4))
+        found[what] = sum(n for n, rgb in counts
+                          if sum((a - b) ** 2 for a, b in zip(rgb, target)) <= near ** 2)
+    return found

@@ -335,13 +335,7 @@ def _pixels_near(png: Path, colours: dict[str, str]) -> dict[str, int]:
     from PIL import Image
 
     with Image.open(png) as image:
-        counts = image.convert("RGB").getcolors(1 << 24)
-    found = {}
-    for what, hex_colour in colours.items():
-        target = tuple(int(hex_colour[i:i + 2], 16) for i in (0, 2, 4))
-        found[what] = sum(n for n, rgb in counts
-                          if sum((a - b) ** 2 for a, b in zip(rgb, target)) <= NEAR ** 2)
-    return found
+        return browser.pixels_near(image, colours, NEAR)
 
 
 @pytest.mark.skipif(browser.find() is None,

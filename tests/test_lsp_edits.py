@@ -32,9 +32,8 @@ import pytest_lsp  # noqa: E402
 from hypothesis import HealthCheck, given, settings  # noqa: E402
 from hypothesis import strategies as st  # noqa: E402
 from lsprotocol import types as t  # noqa: E402
-from pygls.protocol import default_converter  # noqa: E402
 from pytest_lsp import ClientServerConfig, LanguageClient  # noqa: E402
-from pytest_lsp.client import DEFAULT_CLIENT_FEATURES, register_lsp_features  # noqa: E402
+from test_lsp import recording_client  # noqa: E402
 
 from cnndsl.errors import CnnError  # noqa: E402
 from cnndsl.language.frontend import compile_text, decode  # noqa: E402
@@ -49,21 +48,6 @@ TOKENS = ("->", " -> ", "{", "}", " | ", "(", ")", " * 2", "@", "@x", " as x", "
           "bias=false", "name=", "=", ",", "\n", "# ", "\r\n", "\t", "é", "𝄞", "\x00", "C")
 THOROUGH = os.environ.get("CNNDSL_HYPOTHESIS_PROFILE") == "thorough"
 _numbers = itertools.count(1)
-
-
-def recording_client() -> LanguageClient:
-    """pytest-lsp's client, which also keeps every diagnostics notification, with its
-    document version, in `published`."""
-    client = LanguageClient(converter_factory=default_converter)
-    client.published = []
-
-    def published(client: LanguageClient, params: t.PublishDiagnosticsParams) -> None:
-        client.diagnostics[params.uri] = params.diagnostics
-        client.published.append(params)
-
-    register_lsp_features(client, {**DEFAULT_CLIENT_FEATURES,
-                                   t.TEXT_DOCUMENT_PUBLISH_DIAGNOSTICS: published})
-    return client
 
 
 @pytest_lsp.fixture(scope="module", config=ClientServerConfig(

@@ -164,13 +164,7 @@ def first_def_section(page: Path) -> str:
 
 
 def pixels_near(image, colours: dict[str, str]) -> dict[str, int]:
-    counts = image.convert("RGB").getcolors(image.width * image.height)
-    found = {}
-    for what, hex_colour in colours.items():
-        target = tuple(int(hex_colour[i:i + 2], 16) for i in (1, 3, 5))
-        found[what] = sum(n for n, rgb in counts
-                          if sum((a - b) ** 2 for a, b in zip(rgb, target)) <= NEAR ** 2)
-    return found
+    return browser.pixels_near(image, colours, NEAR)
 
 
 @pytest.mark.skipif(browser.find() is None,
