@@ -117,6 +117,34 @@ def _well_formed(out: str) -> None:
     assert "\n\n\n" not in out and "\t" not in out.replace("\t#", "")
 
 
+def _docs_programs() -> list[tuple[str, str]]:
+    """(where, text) of each ```cnn block of the docs and the README that is a program."""
+    try:
+        from markdown_it import MarkdownIt
+    except ImportError:  # the editor extra; the test below is then skipped
+        return []
+    found = []
+    for page in [*sorted((ROOT / "docs").glob("*.md")), ROOT / "README.md"]:
+        for tok in MarkdownIt("commonmark").parse(page.read_text(encoding="utf-8")):
+            if tok.type == "fence" and tok.info.strip() == "cnn" and tok.map:
+                try:
+                    compile_text(tok.content)
+                except CnnError:
+                    continue  # a fragment (`conv 3x3/2 x64`), or an error shown on purpose
+                found.append((f"{page.name}:{tok.map[0] + 1}", tok.content))
+    return found
+
+
+DOCS_PROGRAMS = _docs_programs()
+
+
+@pytest.mark.skipif(not DOCS_PROGRAMS, reason="reading the docs needs markdown-it-py "
+                    "(pip install 'cnndsl[editor]')")
+@pytest.mark.parametrize("where, text", DOCS_PROGRAMS, ids=[w for w, _ in DOCS_PROGRAMS])
+def test_every_program_in_the_docs_is_formatted(where, text):
+    assert format_text(text) == text
+
+
 def test_a_spec_with_an_error_is_not_formatted():
     with pytest.raises(CnnError) as e:
         format_text("input 4x4x1 -> conv 5\n")
