@@ -33,19 +33,25 @@ import os
 import re
 import shutil
 import subprocess
-import sys
 from pathlib import Path
 
 import pytest
+from editor_setup import (
+    BAD,
+    LESSON,
+    MESSY,
+    check_says,
+    docs_snippet,
+    formatted,
+    private_home,
+    quoted,
+    server_setup,
+)
 
 pytest.importorskip("pygls", reason="the language server needs pygls: pip install 'cnndsl[lsp]'")
 
 EMACS = shutil.which("emacs")
-DOCS = Path(__file__).parent.parent / "docs" / "editors.md"
 COMMAND = '"cnndsl" "lsp"'
-BAD = "# a 4x4 image\ninput 4x4x1\n  -> conv 5 x2\n"
-LESSON = "input 6x6x1 -> conv 3x3/1 x2 -> maxpool 2 -> flatten -> dense 10\n"
-MESSY = "input   6x6x1->conv 3x3/1   x2\n\n\n->maxpool 2 ->  flatten->dense 10   \n\n"
 TIMEOUT = 60  # seconds, for the whole Emacs run; each wait inside it has its own
 
 # What Emacs's startup does before init.el, and `emacs --batch` does not (test-only).
@@ -154,10 +160,8 @@ def environment(tmp_path: Path, path: str) -> dict[str, str]:
     init file or package of the machine's user leaks in; `path` as PATH."""
     home = tmp_path / "home"
     (home / ".emacs.d").mkdir(parents=True, exist_ok=True)
-    return {**os.environ, "PATH": path, "HOME": str(home),
-            "CNNDSL_EMACS_DIR": str(home / ".emacs.d"),
-            **{f"XDG_{d}_HOME": str(home / d.lower()) for d in ("CONFIG", "DATA", "STATE",
-                                                                 "CACHE")}}
+    return {**os.environ, "PATH": path, "CNNDSL_EMACS_DIR": str(home / ".emacs.d"),
+            **private_home(home)}
 
 
 def eglot_missing(tmp_path: Path, startup: Path) -> str | None:
@@ -180,47 +184,9 @@ def eglot_missing(tmp_path: Path, startup: Path) -> str | None:
     return None
 
 
-def docs_snippet() -> str:
-    """The ```elisp block of docs/editors.md's Emacs section (there must be exactly one)."""
-    text = DOCS.read_text(encoding="utf-8")
-    section = text[text.index("\n## Emacs\n"):]
-    section = section[:section.find("\n## ", 1)]
-    blocks = re.findall(r"^```elisp\n(.*?)^```$", section, re.S | re.M)
-    assert len(blocks) == 1, f"docs/editors.md's Emacs section has {len(blocks)} elisp blocks"
-    return blocks[0]
-
-
-def elisp_string(s: str) -> str:
-    return '"' + s.replace("\\", "\\\\").replace('"', '\\"') + '"'
-
-
-def server_setup(snippet: str) -> tuple[str, str]:
-    """The snippet and the PATH for Emacs: this interpreter's `cnndsl` first on the PATH,
-    or, without one beside it, the docs' command replaced by `python -m cnndsl lsp`."""
-    assert snippet.count(COMMAND) == 1, f"the docs' snippet no longer says {COMMAND}"
-    scripts = Path(sys.executable).parent
-    path = os.pathsep.join([str(scripts), os.environ.get("PATH", "")])
-    if not (scripts / "cnndsl").exists():
-        command = " ".join(map(elisp_string, [sys.executable, "-m", "cnndsl", "lsp"]))
-        snippet = snippet.replace(COMMAND, command)
-    return snippet, path
-
-
-def cli(*args: str, text: str) -> subprocess.CompletedProcess:
-    return subprocess.run([sys.executable, "-m", "cnndsl", *args], input=text, text=True,
-                          capture_output=True, timeout=60)
-
-
-def check_says(path: Path) -> tuple[int, int, str, str]:
-    """Where `cnndsl check` puts the one error in `path` (1-based), its message and hint."""
-    err = cli("check", str(path), text="").stderr
-    (head,) = re.findall(re.escape(str(path)) + r":(\d+):(\d+): error: (.*)", err)
-    (hint,) = re.findall(r"^hint: .*", err, re.M)
-    return int(head[0]), int(head[1]), head[2], hint
-
-
 def test_the_docs_emacs_setup(tmp_path):
-    snippet, path = server_setup(docs_snippet())
+    snippet, path = server_setup(docs_snippet("Emacs", "elisp"), COMMAND,
+                                 lambda argv: " ".join(map(quoted, argv)))
     startup = tmp_path / "startup.el"
     startup.write_text(STARTUP, encoding="utf-8")
     missing = eglot_missing(tmp_path, startup)
@@ -255,7 +221,7 @@ def test_the_docs_emacs_setup(tmp_path):
     assert got["comment_start"] == "# ", f"{where}: comment-start is {got['comment_start']!r}"
 
     # The error, where the CLI puts it (Emacs's columns count from 0), with its hint.
-    line, column, message, hint = check_says(files["bad"])
+    line, column, message, (hint,), _ = check_says(files["bad"])
     (d,) = got["diagnostics"]
     assert (d["line"], d["column"] + 1) == (line, column) == (3, 6), (where, d)
     assert message in d["message"] and hint in d["message"], (where, d["message"])
@@ -272,8 +238,6 @@ def test_the_docs_emacs_setup(tmp_path):
         f"{where}: no shapes as inlay hints (are the initialization options sent?)"
 
     # Formatting through the server gives what `cnndsl fmt` gives.
-    formatted = cli("fmt", "-", text=MESSY)
-    assert formatted.returncode == 0 and formatted.stdout != MESSY, formatted.stderr
-    assert got["formatted"] == formatted.stdout, where
+    assert got["formatted"] == formatted(MESSY), where
 
     assert got["servers"] == 1, "each .cnn file should share the one server"

@@ -23,10 +23,19 @@ import os
 import re
 import shutil
 import subprocess
-import sys
-from pathlib import Path
 
 import pytest
+from editor_setup import (
+    BAD,
+    LESSON,
+    MESSY,
+    check_says,
+    docs_snippet,
+    formatted,
+    private_home,
+    quoted,
+    server_setup,
+)
 
 pytest.importorskip("pygls", reason="the language server needs pygls: pip install 'cnndsl[lsp]'")
 
@@ -34,11 +43,7 @@ NVIM = shutil.which("nvim")
 pytestmark = pytest.mark.skipif(NVIM is None,
                                 reason="no Neovim installed (apt-get install neovim)")
 
-DOCS = Path(__file__).parent.parent / "docs" / "editors.md"
 COMMAND = '{ "cnndsl", "lsp" }'
-BAD = "# a 4x4 image\ninput 4x4x1\n  -> conv 5 x2\n"
-LESSON = "input 6x6x1 -> conv 3x3/1 x2 -> maxpool 2 -> flatten -> dense 10\n"
-MESSY = "input   6x6x1->conv 3x3/1   x2\n\n\n->maxpool 2 ->  flatten->dense 10   \n\n"
 
 # The editor's side: test-only Lua, run after the docs' snippet (the init.lua) has been read.
 DRIVER = r"""
@@ -110,50 +115,9 @@ vim.cmd("qall!")
 """
 
 
-def docs_snippet() -> str:
-    """The ```lua block of docs/editors.md's Neovim section (there must be exactly one)."""
-    text = DOCS.read_text(encoding="utf-8")
-    section = text[text.index("\n## Neovim\n"):]
-    section = section[:section.find("\n## ", 1)]
-    blocks = re.findall(r"^```lua\n(.*?)^```$", section, re.S | re.M)
-    assert len(blocks) == 1, f"docs/editors.md's Neovim section has {len(blocks)} lua blocks"
-    return blocks[0]
-
-
-def lua_string(s: str) -> str:
-    return '"' + s.replace("\\", "\\\\").replace('"', '\\"') + '"'
-
-
-def server_setup(snippet: str) -> tuple[str, str]:
-    """The snippet and the PATH for Neovim: this interpreter's `cnndsl` first on the PATH,
-    or, without one beside it, the docs' command replaced by `python -m cnndsl lsp`."""
-    assert snippet.count(COMMAND) == 1, f"the docs' snippet no longer says {COMMAND}"
-    scripts = Path(sys.executable).parent
-    path = os.pathsep.join([str(scripts), os.environ.get("PATH", "")])
-    if not (scripts / "cnndsl").exists():
-        command = "{ " + ", ".join(map(lua_string, [sys.executable, "-m", "cnndsl", "lsp"])) + " }"
-        snippet = snippet.replace(COMMAND, command)
-    return snippet, path
-
-
-def cli(*args: str, text: str) -> subprocess.CompletedProcess:
-    return subprocess.run([sys.executable, "-m", "cnndsl", *args], input=text, text=True,
-                          capture_output=True, timeout=60)
-
-
-def check_says(path: Path) -> tuple[int, int, list[str]]:
-    """Where `cnndsl check` puts the one error in `path` (1-based), and its message lines:
-    the error, then the hint, then the notes (the server's order)."""
-    err = cli("check", str(path), text="").stderr
-    (head,) = re.findall(re.escape(str(path)) + r":(\d+):(\d+): error: (.*)", err)
-    hints = re.findall(r"^hint: .*", err, re.M)
-    notes = re.findall(r"^note: .*", err, re.M)
-    assert len(hints) == 1 and notes, err
-    return int(head[0]), int(head[1]), [head[2], *hints, *notes]
-
-
 def test_the_docs_neovim_setup(tmp_path):
-    snippet, path = server_setup(docs_snippet())
+    snippet, path = server_setup(docs_snippet("Neovim", "lua"), COMMAND,
+                                 lambda argv: "{ " + ", ".join(map(quoted, argv)) + " }")
     (tmp_path / "init.lua").write_text(snippet, encoding="utf-8")
     (tmp_path / "driver.lua").write_text(DRIVER, encoding="utf-8")
     files = {}
@@ -167,9 +131,7 @@ def test_the_docs_neovim_setup(tmp_path):
     (tmp_path / "plan.json").write_text(json.dumps(plan), encoding="utf-8")
     home = tmp_path / "home"
     env = {**os.environ, "PATH": path, "CNNDSL_NVIM_PLAN": str(tmp_path / "plan.json"),
-           "HOME": str(home), "NVIM_LOG_FILE": str(tmp_path / "nvim.log"),
-           **{f"XDG_{d}_HOME": str(home / d.lower()) for d in ("CONFIG", "DATA", "STATE",
-                                                                "CACHE")}}
+           "NVIM_LOG_FILE": str(tmp_path / "nvim.log"), **private_home(home)}
     try:
         run = subprocess.run([NVIM, "--headless", "--clean", "-u", str(tmp_path / "init.lua"),
                               "-c", f"luafile {tmp_path / 'driver.lua'}"],
@@ -185,7 +147,9 @@ def test_the_docs_neovim_setup(tmp_path):
     assert got["commentstring"] == "# %s"
 
     # The error, where the CLI puts it, with its message, hint and note.
-    line, column, message = check_says(files["bad"])
+    line, column, error, hints, notes = check_says(files["bad"])
+    assert len(hints) == 1 and notes
+    message = [error, *hints, *notes]
     (d,) = got["diagnostics"]
     assert (d["line"] + 1, d["col"] + 1) == (line, column) == (3, 6)
     assert d["message"].split("\n") == message
@@ -199,8 +163,6 @@ def test_the_docs_neovim_setup(tmp_path):
     assert "4x4x2" in hover["value"] and re.search(r"\b20\b", hover["value"]), hover["value"]
 
     # Formatting through the server gives what `cnndsl fmt` gives.
-    formatted = cli("fmt", "-", text=MESSY)
-    assert formatted.returncode == 0 and formatted.stdout != MESSY, formatted.stderr
-    assert "\n".join(got["formatted"]) + "\n" == formatted.stdout
+    assert "\n".join(got["formatted"]) + "\n" == formatted(MESSY)
 
     assert got["servers"] == 1, "each .cnn file should share the one server"
