@@ -126,7 +126,7 @@ def _install_modules() -> str | None:
         said = [line for line in (done.stderr + done.stdout).splitlines()
                 if line.strip() not in ("", "npm error")]
         reason = None if done.returncode == 0 and _modules_ready() else (
-            "npm ci in editors/vscode failed, so vscode-textmate is missing: "
+            "npm ci in editors/vscode failed, so its node modules are missing: "
             + " / ".join(said[:3]))
     except subprocess.TimeoutExpired:
         reason = f"npm ci in editors/vscode took over {NPM_CI_TIMEOUT} s"
@@ -137,18 +137,25 @@ def _install_modules() -> str | None:
     return reason
 
 
-@pytest.fixture(scope="session")
-def node() -> str:
-    """The `node` command, with vscode-textmate and vscode-oniguruma installed."""
+def node_with_modules(used_for: str) -> str:
+    """The `node` command, with editors/vscode's node modules (`NEEDED_MODULES`) installed,
+    by one `npm ci` under the lock if they are not; else a skip that says why, `used_for`
+    saying what node is for."""
     found = shutil.which("node")
     if found is None:
-        pytest.skip("node (Node.js) is not installed: the TextMate grammar is tested with "
-                    "vscode-textmate, which runs on it")
+        pytest.skip(f"node (Node.js) is not installed: {used_for}")
     with _install_lock():
         reason = None if _modules_ready() else _install_modules()
     if reason is not None:
         pytest.skip(reason)
     return found
+
+
+@pytest.fixture(scope="session")
+def node() -> str:
+    """The `node` command, with vscode-textmate and vscode-oniguruma installed."""
+    return node_with_modules("the TextMate grammar is tested with vscode-textmate, which "
+                             "runs on it")
 
 
 def run_tokenize(node: str, *args: str | Path, grammar_path: Path = GRAMMAR):

@@ -25,13 +25,12 @@ from __future__ import annotations
 import html
 import json
 import re
-import shutil
 import subprocess
 from pathlib import Path
 
 import browser
 import pytest
-import test_textmate as textmate  # its `npm ci` under a lock
+import test_textmate as textmate  # node, its modules installed by one `npm ci` under a lock
 
 from cnndsl.layers import BY_WORD
 
@@ -39,7 +38,6 @@ ROOT = Path(__file__).resolve().parents[1]
 VSCODE = ROOT / "editors" / "vscode"
 RENDER = VSCODE / "test" / "render.mjs"
 PAGE = ROOT / "docs" / "language.md"
-NEEDED_MODULES = ("shiki/package.json", "markdown-it/package.json")
 TIMEOUT = 120  # seconds for one render; a slow shared machine
 
 # VS Code's Dark+ (shiki's `dark-plus`): the colours of the scopes our grammar gives.
@@ -62,30 +60,15 @@ SPAN = re.compile(r'<span style="color:(#[0-9A-Fa-f]{6})">([^<]*)</span>')
 CNN_BLOCK = re.compile(r'<pre class="shiki language-cnn .*?</pre>', re.S)
 
 
-def _ready() -> bool:
-    return all((VSCODE / "node_modules" / p).is_file() for p in NEEDED_MODULES)
-
-
 @pytest.fixture(scope="module")
 def node() -> str:
     """The `node` command, with shiki and markdown-it installed in editors/vscode."""
-    found = shutil.which("node")
-    if found is None:
-        pytest.skip("node (Node.js) is not installed: the grammar is rendered with shiki, "
-                    "which runs on it")
+    found = textmate.node_with_modules("the grammar is rendered with shiki, which runs on it")
     version = subprocess.run([found, "--version"], capture_output=True, text=True,
                              check=False).stdout.strip()
     major = re.match(r"v(\d+)\.", version)
     if major is None or int(major[1]) < 20:
         pytest.skip(f"shiki needs Node.js 20 or newer, this is {version or 'unknown'}")
-    with textmate._install_lock():
-        reason = None if _ready() else textmate._install_modules()
-        if reason is None and not _ready():
-            reason = ("npm ci in editors/vscode did not install "
-                      + " and ".join(p.split("/")[0] for p in NEEDED_MODULES)
-                      + ": are they in package.json's devDependencies?")
-    if reason is not None:
-        pytest.skip(reason)
     return found
 
 
