@@ -8,6 +8,7 @@ from ..errors import CnnError, Span, as_text
 from ..graph.ir import Graph
 from ..support.limits import MAX_SOURCE_BYTES, MAX_STEPS_WRITTEN
 from ..support.util import no_gc
+from ..syntax import ast
 from ..syntax.parser import parse
 from .expand import expand
 
@@ -39,9 +40,21 @@ def decode(data: bytes) -> str:
 
 def compile_text(text: str, name: str = "model") -> Graph:
     """Parse, expand and type `text`; raises `CnnError` for any problem in it."""
+    return compile_tree(parse_text(text), text, name)
+
+
+def parse_text(text: str) -> ast.Module:
+    """`compile_text`'s first half: the syntax tree of `text`, its size checked first.
+    The language server keeps the tree of a text that parses but does not compile."""
     check_size(text)
     with no_gc():
-        return expand(parse(text), text, name)
+        return parse(text)
+
+
+def compile_tree(module: ast.Module, text: str, name: str = "model") -> Graph:
+    """`compile_text`'s second half: the typed graph of a parsed `text`."""
+    with no_gc():
+        return expand(module, text, name)
 
 
 def check_size(text: str) -> None:

@@ -23,11 +23,8 @@ from typing import Any
 from ..errors import NOWHERE, CnnError
 from ..graph.analysis import Stats, analyse
 from ..graph.ir import Graph, Group, Node
-from ..language.expand import expand
-from ..language.frontend import check_size, decode
-from ..support.util import no_gc
+from ..language.frontend import compile_tree, decode, parse_text
 from ..syntax import ast
-from ..syntax.parser import parse
 from .names import Names
 from .positions import Lines, Shift, normalise
 from .spans import Regions
@@ -118,10 +115,8 @@ def analysed(text: str, name: str = "model", version: int | None = None,
     try:
         if "\x00" in text:  # the CLI refuses it before parsing, with its own message
             decode(text.encode("utf-8", "surrogatepass"))
-        check_size(text)  # what `compile_text` does, keeping the tree it parses
-        with no_gc():
-            found.module = parse(text)
-            found.graph = expand(found.module, text, name)
+        found.module = parse_text(text)  # `compile_text`, keeping the tree it parses
+        found.graph = compile_tree(found.module, text, name)
     except CnnError as e:
         found.error = e
     except RecursionError:

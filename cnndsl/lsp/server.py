@@ -25,7 +25,7 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import unquote, urlparse
 
-from ..errors import CnnError, MissingExtra, as_text
+from ..errors import MissingExtra, as_text
 from . import completion, diagnostics, hints, hover, navigation, symbols
 from .document import Document
 from .positions import Shift
@@ -173,14 +173,24 @@ class Server:
         seen = doc.view(graph) or (doc.view(False) if graph else None)
         return (doc, *seen) if seen is not None else None
 
-    # -- features ---------------------------------------------------------------------
-    def hover(self, params):
-        found = self.view(params.text_document.uri, graph=True)
+    def located(self, params, graph: bool):
+        """The document, the analysis to answer from, its shift, and the request's
+        position as an offset in that analysis's text; or None (no such document, or a
+        position the analysed text does not have)."""
+        found = self.view(params.text_document.uri, graph)
         if found is None:
             return None
         doc, analysis, shift = found
         at = shift.to_old(self.offset(doc, params.position))
-        answer = hover.hover(analysis, at) if at is not None else None
+        return None if at is None else (doc, analysis, shift, at)
+
+    # -- features ---------------------------------------------------------------------
+    def hover(self, params):
+        found = self.located(params, graph=True)
+        if found is None:
+            return None
+        doc, analysis, shift, at = found
+        answer = hover.hover(analysis, at)
         if answer is None:
             return None
         text, region = answer
@@ -190,25 +200,21 @@ class Server:
                        else None)
 
     def definition(self, params):
-        found = self.view(params.text_document.uri, graph=False)
+        found = self.located(params, graph=False)
         if found is None:
             return None
-        doc, analysis, shift = found
-        at = shift.to_old(self.offset(doc, params.position))
-        region = navigation.definition(analysis, at) if at is not None else None
+        doc, analysis, shift, at = found
+        region = navigation.definition(analysis, at)
         if region is None or not self.moved(region, shift):
             return None
         return self.t.Location(uri=params.text_document.uri,
                                range=self.range(doc, region, shift))
 
     def references(self, params):
-        found = self.view(params.text_document.uri, graph=False)
+        found = self.located(params, graph=False)
         if found is None:
             return []
-        doc, analysis, shift = found
-        at = shift.to_old(self.offset(doc, params.position))
-        if at is None:
-            return []
+        doc, analysis, shift, at = found
         declaration = bool(params.context and params.context.include_declaration)
         return [self.t.Location(uri=params.text_document.uri, range=self.range(doc, r, shift))
                 for r in navigation.references(analysis, at, declaration)
@@ -267,15 +273,12 @@ class Server:
         return out
 
     def formatting(self, params):
-        from ..formatting import format_text
+        from ..formatting import layout
 
         doc = self.documents.get(params.text_document.uri)
-        if doc is None:
-            return None
-        try:
-            formatted = format_text(doc.text, doc.name)
-        except CnnError:  # a file with an error is not formatted (the diagnostics say why)
-            return None
+        if doc is None or doc.current.graph is None:
+            return None  # a file with an error is not formatted (the diagnostics say why)
+        formatted = layout(doc.text)  # `format_text`, the compile already done
         if formatted == doc.text:
             return []
         source = self.ls.workspace.get_text_document(params.text_document.uri).source
