@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import difflib
 import os
+from collections import Counter
 from pathlib import Path
 
 from ..errors import CnnError, as_text, shown
@@ -36,39 +37,38 @@ def add_parser(sub) -> None:
 def run(args) -> int:
     """Format each file; 1 if any has an error, or with --check if any would change."""
     targets = _targets(args.files)
-    changed = unchanged = failed = 0
-    for target in targets:
-        try:
-            display, text = read_source(target)
-            name = "model" if target == "-" else as_text(Path(target).stem)
-            formatted = _format(text, display, name)
-        except UserError as e:
-            tell(str(e))
-            failed += 1
-            continue
-        if formatted == text and target != "-":
-            unchanged += 1
-            continue
+    outcomes = Counter(_format_one(target, args) for target in targets)
+    if targets != ["-"]:
+        tell(_summary(outcomes["changed"], outcomes["unchanged"], outcomes["failed"],
+                      args.check or args.diff))
+    failed = outcomes["failed"] or (args.check and outcomes["changed"])
+    return EXIT_ERROR if failed else EXIT_OK
+
+
+def _format_one(target: str, args) -> str:
+    """Format one file (`-`: standard input) as the options say: "changed", "unchanged",
+    or "failed" (its error said)."""
+    try:
+        display, text = read_source(target)
+        name = "model" if target == "-" else as_text(Path(target).stem)
+        formatted = _format(text, display, name)
+        outcome = "unchanged" if formatted == text else "changed"
         if args.diff:
             _print_diff(text, formatted, display)
         if args.check:
-            if formatted != text:
+            if outcome == "changed":
                 tell(f"would reformat {shown(display)}")
-        elif target == "-" and not args.diff:
+        elif args.diff:
+            pass
+        elif target == "-":  # standard input always comes back, changed or not
             files.to_stdout(formatted.encode("utf-8"))
-        elif not args.diff:
-            try:
-                _rewrite(Path(target), formatted)
-            except UserError as e:
-                tell(str(e))
-                failed += 1
-                continue
+        elif outcome == "changed":
+            _rewrite(Path(target), formatted)
             tell(f"reformatted {shown(display)}")
-        changed += formatted != text
-        unchanged += formatted == text
-    if targets != ["-"]:
-        tell(_summary(changed, unchanged, failed, args.check or args.diff))
-    return EXIT_ERROR if failed or (args.check and changed) else EXIT_OK
+        return outcome
+    except UserError as e:
+        tell(str(e))
+        return "failed"
 
 
 def _format(text: str, display: str, name: str) -> str:
@@ -89,9 +89,8 @@ def _targets(arguments: list[str]) -> list[str]:
             out.append(argument)
             continue
         found = sorted(str(p) for p in Path(argument).rglob(f"*{SUFFIX}")
-                       if p.is_file() and not any(part.startswith(".") and part not in
-                                                  (".", "..") for part in
-                                                  p.relative_to(argument).parts))
+                       if p.is_file() and not any(part.startswith(".")
+                                                  for part in p.relative_to(argument).parts))
         if not found:
             raise UserError(f"{shown(argument)}: error: no {SUFFIX} files in this directory\n"
                             "hint: give .cnn files or a folder that holds some")
