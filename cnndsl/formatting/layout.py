@@ -67,12 +67,9 @@ class Writer:
     def item(self, item: Item) -> None:
         for piece in item.head:
             self.put(piece)
-        if item.chain is None:
-            pass
-        elif item.kind == "def" and item.own_line:
-            self.newline(DEF_INDENT)
-            self.chain(item.chain, DEF_INDENT)
-        else:
+        if item.chain is not None:
+            if item.own_line:  # a `def` whose body starts on the next line
+                self.newline(DEF_INDENT)
             self.chain(item.chain, DEF_INDENT if item.kind == "def" else STATEMENT_INDENT)
         self.newline(0)
 

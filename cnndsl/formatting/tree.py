@@ -165,7 +165,7 @@ class _Builder:
             chain = self.chain(body)
             chain.steps.insert(0, head)
             chain.arrows.insert(0, arrow_piece.token)
-            chain.breaks.insert(0, self._broken(head, arrow_piece.token, chain.steps[1]))
+            chain.breaks.insert(0, self._broken(head, chain.steps[1]))
             return Item([], chain, "statement")
         if tree.data == "chain_statement":
             return Item([], self.chain(tree.children[0]), "statement")
@@ -179,11 +179,11 @@ class _Builder:
             else:
                 step = self.step(child)
                 if chain.steps:
-                    chain.breaks.append(self._broken(chain.steps[-1], chain.arrows[-1], step))
+                    chain.breaks.append(self._broken(chain.steps[-1], step))
                 chain.steps.append(step)
         return chain
 
-    def _broken(self, before: Step, arrow: int, after: Step) -> bool:
+    def _broken(self, before: Step, after: Step) -> bool:
         """Whether the author put a line break between two steps (around their arrow)."""
         last, first = self.tokens[_last_token(before)], self.tokens[_first_token(after)]
         return first.line > last.end_line
