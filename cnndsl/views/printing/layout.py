@@ -10,9 +10,8 @@ docs/language.md:
 
 from __future__ import annotations
 
+from ...formatting.layout import WIDTH  # the width `cnndsl fmt` lays the text out to
 from .terms import Leaf, Merge, Repeat, Term, chain_text, flat_text, word_text
-
-WIDTH = 96
 
 
 def chain_lines(terms: list[Term], lead: str, indent: int,

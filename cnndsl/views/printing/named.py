@@ -21,9 +21,8 @@ from collections.abc import Callable, Mapping, Set
 
 from ...graph.ir import Graph, Node
 from ...support.escaping import cnn_name
+from .layout import WIDTH
 from .terms import Word, word_text
-
-WIDTH = 96
 
 
 def needs_names(graph: Graph) -> bool:
