@@ -48,6 +48,7 @@ from pathlib import Path
 import pytest
 
 import cnndsl
+from cnndsl.highlighting.words import flag_words
 from cnndsl.layers import BY_WORD, MERGES
 from cnndsl.layers.activations import ACTIVATIONS
 from cnndsl.layers.arguments import BOOLEANS, PADDINGS
@@ -293,24 +294,15 @@ def test_merge_words_are_the_catalogues_and_the_parsers():
 
 
 def test_padding_and_flag_words_are_the_catalogues():
-    """The bare words a step may take: `same`/`valid`, and every word a layer kind asks
-    for with `ArgReader.flag` (read from cnndsl/layers, so a new flag fails here)."""
+    """The bare words a step may take: `same`/`valid` and `causal`, and every flag word a
+    layer kind accepts (`highlighting.words.flag_words`, which the lexer and completion
+    use too, and which tests/test_highlighting.py holds to what the front end accepts)."""
     constants = grammar()["repository"]["constants"]["patterns"]
     paddings = alternatives(rule_named(constants, "constant.language.padding.cnn")["match"])
     flags = alternatives(rule_named(constants, "constant.language.flag.cnn")["match"])
     booleans = alternatives(rule_named(constants, "constant.language.boolean.cnn")["match"])
-    asked = set()
-    for source in sorted((ROOT / "cnndsl" / "layers").glob("*.py")):
-        for argument in re.findall(r"\.flag\(([^()]*)\)", source.read_text(encoding="utf-8")):
-            literal = re.fullmatch(r"""\s*["'](\w+)["']\s*""", argument)
-            if literal:
-                asked.add(literal.group(1))
-            else:
-                # flag(CAUSAL), and flag(mode) for each of PAD_MODES; any other is unknown
-                assert argument.strip() in ("CAUSAL", "mode"), (
-                    f"{source.name}: flag({argument}): a flag word this test cannot read")
     assert paddings == set(PADDINGS) | {CAUSAL}
-    assert paddings | flags == set(PADDINGS) | {CAUSAL} | set(PAD_MODES) | asked
+    assert paddings | flags == set(PADDINGS) | set(flag_words())
     assert paddings & flags == set()
     assert booleans == set(BOOLEANS)
 
