@@ -21,6 +21,8 @@ from dataclasses import dataclass, field
 
 from lark import Token
 
+from .tree import later_line, rows, start
+
 
 @dataclass
 class _Line:
@@ -34,11 +36,11 @@ def place(code: list[str], line_of: list[int], tokens: list[Token],
     """The whole file: `code` lines with the comments and blank lines of the source."""
     lines = [_Line(text) for text in code]
     trailing: list[Token] = []
-    starts = [t.start_pos for t in tokens]
+    starts = [start(t) for t in tokens]
     for comment in comments:
-        k = bisect_left(starts, comment.start_pos)  # the first token after it
+        k = bisect_left(starts, start(comment))  # the first token after it
         before = tokens[k - 1] if k else None
-        if before is not None and before.end_line == comment.line:
+        if before is not None and not later_line(before, comment):
             lines[line_of[k - 1]].after.append(comment)
         elif k < len(tokens):
             lines[line_of[k]].above.append(comment)
@@ -56,16 +58,22 @@ def place(code: list[str], line_of: list[int], tokens: list[Token],
     for n, line in enumerate(lines):
         indent = " " * (len(line.code) - len(line.code.lstrip()))
         after = line.after[-1:]
-        if after and any(c.start_pos > after[0].start_pos for c in line.above):
+        if after and any(start(c) > start(after[0]) for c in line.above):
             after = []  # it came before an own-line comment: it goes above too, in order
         above = sorted(line.above + line.after[:len(line.after) - len(after)],
-                       key=lambda c: c.start_pos)
+                       key=start)
         for comment in above:
-            add(indent + _text(comment), blank[("c", comment.start_pos)])
+            add(indent + _text(comment), blank[("c", start(comment))])
         add(line.code, blank[("t", first[n])], after[0] if after else None)
     for comment in trailing:
-        add(_text(comment), blank[("c", comment.start_pos)])
+        add(_text(comment), blank[("c", start(comment))])
     return "\n".join(_aligned(out)) + "\n"
+
+
+def _column(comment: Token) -> int:
+    """Where the author put a comment: its column, counted from 0."""
+    assert comment.column is not None
+    return comment.column - 1
 
 
 def _text(comment: Token) -> str:
@@ -76,8 +84,8 @@ def _blank_before(tokens: list[Token], comments: list[Token]) -> dict[tuple, boo
     """For each token and comment: whether a blank line separates it from what precedes
     it in the source (nothing precedes the first)."""
     marks: list[tuple[int, int, int, tuple]] = [
-        (t.start_pos, t.line, t.end_line, ("t", k)) for k, t in enumerate(tokens)]
-    marks += [(c.start_pos, c.line, c.line, ("c", c.start_pos)) for c in comments]
+        (start(t), *rows(t), ("t", k)) for k, t in enumerate(tokens)]
+    marks += [(start(c), *rows(c), ("c", start(c))) for c in comments]
     marks.sort()
     found: dict[tuple, bool] = {}
     last_line = None
@@ -107,8 +115,8 @@ def _aligned(lines: list[tuple[str, Token | None]]) -> list[str]:
         while end < len(lines) and lines[end][1] is not None:
             end += 1
         if end > n:
-            wanted = sorted(max(len(code) + 2, comment.column - 1)  # type: ignore[union-attr]
-                            for code, comment in lines[n:end])
+            wanted = sorted(max(len(code) + 2, _column(comment))
+                            for code, comment in lines[n:end] if comment is not None)
             column = wanted[(len(wanted) - 1) // 2]
             for k in range(n, end):
                 code, comment = lines[k]

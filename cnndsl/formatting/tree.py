@@ -140,7 +140,8 @@ class _Builder:
         items = [self.item(child) for child in tree.children]
         return Source(self.tokens, comments, items)
 
-    def piece(self, token: Token, space: bool = True) -> Piece:
+    def piece(self, token: object, space: bool = True) -> Piece:
+        assert isinstance(token, Token), token  # where the grammar puts a token
         self.tokens.append(token)
         text = _parts(token) if token.type == "PARTS" else str(token)
         return Piece(text, len(self.tokens) - 1, space)
@@ -152,20 +153,20 @@ class _Builder:
             chain = self.chain(body)
             equals = self.tokens[pieces[-1].token]
             first = self.tokens[_first_token(chain)]
-            return Item(pieces, chain, "def", own_line=first.line > equals.end_line)
+            return Item(pieces, chain, "def", own_line=later_line(equals, first))
         if tree.data == "input_statement":
             children = list(tree.children)
             body = children.pop() if isinstance(children[-1], Tree) and \
                 children[-1].data == "chain" else None
             arrow = children.pop() if body is not None else None
-            head = Atom(self.flat(children))
+            written = Atom(self.flat(children))  # `input 8x8x3 as x`
             if body is None:
-                return Item([], Chain([head]), "statement")
+                return Item([], Chain([written]), "statement")
             arrow_piece = self.piece(arrow)
             chain = self.chain(body)
-            chain.steps.insert(0, head)
+            chain.steps.insert(0, written)
             chain.arrows.insert(0, arrow_piece.token)
-            chain.breaks.insert(0, self._broken(head, chain.steps[1]))
+            chain.breaks.insert(0, self._broken(written, chain.steps[1]))
             return Item([], chain, "statement")
         if tree.data == "chain_statement":
             return Item([], self.chain(tree.children[0]), "statement")
@@ -185,8 +186,7 @@ class _Builder:
 
     def _broken(self, before: Step, after: Step) -> bool:
         """Whether the author put a line break between two steps (around their arrow)."""
-        last, first = self.tokens[_last_token(before)], self.tokens[_first_token(after)]
-        return first.line > last.end_line
+        return later_line(self.tokens[_last_token(before)], self.tokens[_first_token(after)])
 
     def step(self, node: Tree | Token) -> Step:
         if isinstance(node, Tree) and node.data == "bound":
@@ -223,7 +223,7 @@ class _Builder:
                 branches.append(self.chain(child))
         close = self.piece(children.pop(0)).token
         tail = self.flat(children)
-        opened = self.tokens[close].line > self.tokens[head[-1].token].end_line
+        opened = later_line(self.tokens[head[-1].token], self.tokens[close])
         return Merge(head, branches, bars, close, tail, opened)
 
     def flat(self, nodes: list) -> list[Piece]:
@@ -252,6 +252,25 @@ class _Builder:
             else:
                 out += self.flat(node.children)
         return out
+
+
+def later_line(before: Token, after: Token) -> bool:
+    """Whether `after` starts on a line after the one `before` ends on (a token Lark read
+    always has its position)."""
+    assert after.line is not None and before.end_line is not None
+    return after.line > before.end_line
+
+
+def start(token: Token) -> int:
+    """Where a token Lark read starts in the text."""
+    assert token.start_pos is not None
+    return token.start_pos
+
+
+def rows(token: Token) -> tuple[int, int]:
+    """The lines a token Lark read starts and ends on."""
+    assert token.line is not None and token.end_line is not None
+    return token.line, token.end_line
 
 
 def _first_token(step: Step | Chain) -> int:
